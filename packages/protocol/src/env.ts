@@ -1,0 +1,108 @@
+// Wire types for environments, classes and images. These are JSON shapes, stable across versions.
+
+export const ENV_STATES = ["pending", "creating", "running", "stopping", "stopped", "failed", "deleting"] as const;
+export type EnvState = (typeof ENV_STATES)[number];
+export type DesiredState = "running" | "stopped" | "deleted";
+
+export const RUNTIMES = ["runc", "crun"] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+export interface Resources {
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number;
+  pids: number;
+}
+
+export interface Condition {
+  type: string; // e.g. "Failed", "ImageMissing", "Adopted"
+  status: "True" | "False";
+  reason: string;
+  message: string;
+  at: string; // ISO time
+}
+
+export interface Psi {
+  cpu: number | null;
+  memory: number | null;
+  io: number | null;
+}
+
+/** What the runner sees on the host for one environment. */
+export interface EnvObserved {
+  id: string;
+  state: "running" | "stopped" | "absent";
+  pid?: number;
+  startedAt?: string;
+  uidRange?: { start: number; size: number };
+  cgroupPaths?: Record<string, string>;
+  psi?: Psi;
+  runtime?: string;
+  reason?: string;
+}
+
+export interface EnvSpec {
+  name: string;
+  className: string;
+  image: string;
+  runtime: RuntimeName;
+  resources: Resources;
+}
+
+export interface Environment {
+  id: string;
+  name: string;
+  spec: EnvSpec;
+  desired: DesiredState;
+  state: EnvState;
+  conditions: Condition[];
+  slot: number;
+  createdAt: string;
+  updatedAt: string;
+  observed?: EnvObserved;
+}
+
+export interface ClassSpec {
+  name: string;
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number;
+  pids: number;
+  runtime?: RuntimeName;
+  maxCpus: number;
+  maxMemoryBytes: number;
+  maxDiskBytes: number;
+  builtin: boolean;
+}
+
+export interface ImageInfo {
+  ref: string;
+  digest: string;
+  layers: string[];
+  sizeBytes: number;
+  createdAt: string;
+}
+
+export interface CreateEnvRequest {
+  name?: string;
+  className?: string;
+  image?: string;
+  runtime?: RuntimeName;
+  cpus?: number;
+  memory?: string;
+  disk?: string;
+}
+
+export interface CreateClassRequest {
+  name: string;
+  cpus: number;
+  memory: string;
+  disk: string;
+  pids?: number;
+  runtime?: RuntimeName;
+  maxCpus?: number;
+  maxMemory?: string;
+  maxDisk?: string;
+}
+
+export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;

@@ -1,0 +1,67 @@
+// One catalog of error codes. HTTP status is attached here and used only at the edge (http/ and the client).
+export const ERROR_CATALOG = {
+  INVALID_ARGUMENT: { status: 400, summary: "A request field is malformed or out of range." },
+  INVALID_SIZE: { status: 400, summary: "A size string could not be parsed (use 512m, 2g, 512Mi or 2Gi)." },
+  OUT_OF_CLASS_BOUNDS: { status: 400, summary: "A resource override is outside the class's bounds." },
+  RUNTIME_UNSUPPORTED: { status: 400, summary: "The requested runtime is unknown or not installed on the runner." },
+  ENV_NOT_FOUND: { status: 404, summary: "No environment has that name or id." },
+  CLASS_NOT_FOUND: { status: 404, summary: "No class has that name." },
+  IMAGE_NOT_FOUND: { status: 404, summary: "The image is not in the runner's image store." },
+  NAME_CONFLICT: { status: 409, summary: "An environment with that name exists with a different spec." },
+  CLASS_EXISTS: { status: 409, summary: "A class with that name already exists." },
+  CLASS_IN_USE: { status: 409, summary: "The class is used by environments or is built in." },
+  ENV_NOT_RUNNING: { status: 409, summary: "The environment must be running for this operation." },
+  IMAGE_CORRUPT: { status: 422, summary: "The image is malformed or a digest does not match." },
+  ENV_FAILED: { status: 422, summary: "The environment failed to reach the requested state." },
+  INSUFFICIENT_DISK: { status: 507, summary: "The host does not have room for the requested disk." },
+  UNAUTHENTICATED: { status: 401, summary: "The caller is not allowed to use this API." },
+  TIMEOUT: { status: 504, summary: "The operation did not finish in time." },
+  DAEMON_UNAVAILABLE: { status: 503, summary: "The Warren daemon is not reachable." },
+  INTERNAL: { status: 500, summary: "A bug in Warren." },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** A typed, user-facing error. `message` says what was wrong and how to fix it. */
+export class WarrenError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "WarrenError";
+    this.code = code;
+    this.details = details;
+  }
+  get status(): number {
+    return ERROR_CATALOG[this.code].status;
+  }
+  /** True for errors caused by the caller's input or the host's state, not by a bug. */
+  get isUserError(): boolean {
+    return this.code !== "INTERNAL";
+  }
+  toBody(): ErrorBody {
+    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+  }
+  static fromBody(body: ErrorBody): WarrenError {
+    const code = body.code in ERROR_CATALOG ? body.code : "INTERNAL";
+    return new WarrenError(code, body.message, body.details);
+  }
+}
+
+/** Wraps any error with a short context prefix: `start env ab12: mount rootfs: EBUSY`. */
+export function wrap(context: string, err: unknown): Error {
+  if (err instanceof WarrenError) return new WarrenError(err.code, `${context}: ${err.message}`, err.details);
+  const e = err instanceof Error ? err : new Error(String(err));
+  const out = new Error(`${context}: ${e.message}`, { cause: e });
+  return out;
+}
+
+export function isWarrenError(err: unknown, code?: ErrorCode): err is WarrenError {
+  return err instanceof WarrenError && (code === undefined || err.code === code);
+}

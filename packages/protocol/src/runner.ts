@@ -1,0 +1,89 @@
+// The runner protocol: what the control plane asks of one host's runner. In embedded mode the
+// server calls an in-process implementation through this same interface (an in-memory transport);
+// remote runners will carry it over the network. Requests carry the full desired spec, so a
+// runner can converge from any state (level-triggered), including after a host reboot.
+import type { EnvObserved, ImageInfo, Resources, RuntimeName } from "./env.ts";
+
+export interface RunnerEnvSpec {
+  id: string;
+  name: string;
+  /** Index of the environment's 65,536-id block inside the host's `warren` subuid range. */
+  slot: number;
+  image: string;
+  runtime: RuntimeName;
+  resources: Resources;
+}
+
+export interface RunnerInfo {
+  id: string;
+  hostname: string;
+  runtimes: RuntimeName[];
+  cpus: number;
+  memoryBytes: number;
+  /** Free bytes on the filesystem holding environment disks, less the reserve. */
+  diskFreeBytes: number;
+  cgroupMode: "v1" | "v2" | "hybrid";
+  idRange: { start: number; size: number };
+}
+
+export interface ExecRequest {
+  cmd: string[];
+  tty: boolean;
+  cols?: number;
+  rows?: number;
+  env?: Record<string, string>;
+  cwd?: string;
+  user?: string; // "uid[:gid]" inside the environment; default root
+}
+
+export interface ExecHandlers {
+  stdout(data: Uint8Array): void;
+  stderr(data: Uint8Array): void;
+  /** Exit status of the command: its code, or 128+signal. */
+  exit(code: number): void;
+}
+
+export interface ExecSession {
+  stdin(data: Uint8Array): void;
+  endStdin(): void;
+  resize(cols: number, rows: number): void;
+  signal(sig: NodeJS.Signals): void;
+}
+
+export interface ProgressEvent {
+  phase: string;
+  message: string;
+  current?: number;
+  total?: number;
+}
+
+export type ProgressFn = (ev: ProgressEvent) => void;
+
+export interface LogStream {
+  /** Resolves when the stream ends (never, with follow, until closed). */
+  done: Promise<void>;
+  close(): void;
+}
+
+export interface RunnerApi {
+  info(): Promise<RunnerInfo>;
+  /** Creates whatever is missing (disk, mounts, cgroups, container) and starts the environment. Idempotent. */
+  ensureRunning(spec: RunnerEnvSpec): Promise<EnvObserved>;
+  /** SIGTERM, wait up to graceMs, then kill. Keeps the disk. Idempotent. */
+  ensureStopped(spec: RunnerEnvSpec, graceMs: number): Promise<EnvObserved>;
+  /** Removes container, mounts, loop device, cgroups and disk. Idempotent. */
+  remove(id: string): Promise<void>;
+  observe(id: string): Promise<EnvObserved>;
+  /** Every environment the runner finds on the host, by id. */
+  list(): Promise<EnvObserved[]>;
+  /** Removes host objects of environments not in `keep` (half-made leftovers). Returns the ids swept. */
+  sweep(keep: Set<string>): Promise<string[]>;
+  exec(id: string, req: ExecRequest, handlers: ExecHandlers): Promise<ExecSession>;
+  logs(id: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): LogStream;
+  appendEvent(id: string, message: string): Promise<void>;
+  listImages(): Promise<ImageInfo[]>;
+  importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
+  /** Builds the built-in Debian base image if it is not cached. */
+  ensureBaseImage(opts: { mirror?: string }, progress: ProgressFn): Promise<ImageInfo>;
+  hasImage(ref: string): Promise<boolean>;
+}

@@ -1,0 +1,34 @@
+// Where a runner keeps things on its host. Tests give each run its own `root`, `runDir` and
+// `prefix`, so they never touch a real installation's objects.
+import path from "node:path";
+
+export interface RunnerConfig {
+  /** Persistent state: images, environment disks, handles. */
+  root: string;
+  /** Volatile state (tmpfs after reboot): runtime state dirs, sockets. */
+  runDir: string;
+  /** Prefix of every host object name (cgroups, container ids, loop files). */
+  prefix: string;
+  /** Bytes of free space kept back when admitting new disks. */
+  diskReserveBytes: number;
+  /** Directory holding the native helpers (warren-init, warren-helper). */
+  nativeDir: string;
+  /** Debian mirror for the base image; undefined means the host's apt sources. */
+  mirror?: string;
+  /** Log size cap per environment, bytes. */
+  logMaxBytes: number;
+}
+
+const NATIVE_DIR = path.resolve(import.meta.dirname, "../../native/bin");
+
+export function defaultConfig(overrides: Partial<RunnerConfig> = {}): RunnerConfig {
+  return {
+    root: process.env["WARREN_ROOT"] ?? "/var/lib/warren",
+    runDir: process.env["WARREN_RUN"] ?? "/run/warren",
+    prefix: process.env["WARREN_PREFIX"] ?? "warren",
+    diskReserveBytes: 2 * 1024 ** 3,
+    nativeDir: NATIVE_DIR,
+    logMaxBytes: 8 * 1024 ** 2,
+    ...overrides,
+  };
+}
