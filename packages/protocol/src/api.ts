@@ -16,6 +16,7 @@
 //   POST   /api/v1/classes       CreateClassRequest -> 201 ClassSpec
 //   DELETE /api/v1/classes/:name                   -> 204
 //   GET    /api/v1/images                          -> { items: ImageInfo[] }
+//   POST   /api/v1/images/base   { mirror? }         -> NDJSON progress like import; builds the default image if missing
 //   POST   /api/v1/images/import { path, ref? }    -> application/x-ndjson stream of ProgressEvent lines, then
 //                                                    a final line { done: ImageInfo } or { error: ErrorBody }
 // Errors: every non-2xx response body is an ErrorBody { code, message, details }.
@@ -39,4 +40,5 @@ export interface ApiClient {
   deleteClass(name: string): Promise<void>;
   listImages(): Promise<ImageInfo[]>;
   importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
+  ensureBaseImage(mirror: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
 }

@@ -106,3 +106,7 @@ export interface CreateClassRequest {
 }
 
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** The built-in Debian base image, built on first use with mmdebstrap. */
+export const DEFAULT_IMAGE = "warren/debian:bookworm";
+export const DEFAULT_CLASS = "default";

@@ -33,4 +33,7 @@ export interface ExecQuery {
   tty?: "1" | "0";
   cols?: string;
   rows?: string;
+  env?: string; // JSON object of extra environment variables (ExecRequest.env)
+  cwd?: string;
+  user?: string; // "uid[:gid]"
 }

@@ -41,6 +41,11 @@ export interface ExecHandlers {
   stderr(data: Uint8Array): void;
   /** Exit status of the command: its code, or 128+signal. */
   exit(code: number): void;
+  /**
+   * Warren's own failure after the stream opened (an {type:"error"} control frame, or the stream
+   * dropping before an exit). Exactly one of exit/error fires. The CLI exits 125 on it.
+   */
+  error?(err: Error): void;
 }
 
 export interface ExecSession {

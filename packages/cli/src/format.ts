@@ -1,0 +1,84 @@
+// Human output: tables, ages and one-line summaries. Pure functions, unit-tested.
+import { type ClassSpec, type Environment, formatSize, type ImageInfo } from "@warren/protocol";
+
+/** Age like `docker ps`, short: 45s, 5m, 2h, 3d. */
+export function formatAge(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "?";
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/** Left-aligned columns separated by two spaces; the last column is not padded. */
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [header, ...rows].map(line).join("\n") + "\n";
+}
+
+export const ENV_COLUMNS = ["NAME", "STATE", "CLASS", "IMAGE", "RUNTIME", "CPUS", "MEMORY", "DISK", "AGE"];
+
+export function envRow(e: Environment, now: number = Date.now()): string[] {
+  const r = e.spec.resources;
+  return [
+    e.name,
+    e.state,
+    e.spec.className,
+    e.spec.image,
+    e.spec.runtime,
+    String(r.cpus),
+    formatSize(r.memoryBytes),
+    formatSize(r.diskBytes),
+    formatAge(e.createdAt, now),
+  ];
+}
+
+export function envTable(envs: Environment[], now: number = Date.now()): string {
+  return renderTable(
+    ENV_COLUMNS,
+    envs.map((e) => envRow(e, now)),
+  );
+}
+
+export const CLASS_COLUMNS = ["NAME", "CPUS", "MEMORY", "DISK", "PIDS", "RUNTIME", "MAX CPUS", "MAX MEMORY", "MAX DISK"];
+
+export function classTable(classes: ClassSpec[]): string {
+  return renderTable(
+    CLASS_COLUMNS,
+    classes.map((c) => [
+      c.builtin ? `${c.name} (builtin)` : c.name,
+      String(c.cpus),
+      formatSize(c.memoryBytes),
+      formatSize(c.diskBytes),
+      String(c.pids),
+      c.runtime ?? "-",
+      String(c.maxCpus),
+      formatSize(c.maxMemoryBytes),
+      formatSize(c.maxDiskBytes),
+    ]),
+  );
+}
+
+export function imageTable(images: ImageInfo[], now: number = Date.now()): string {
+  return renderTable(
+    ["REF", "DIGEST", "SIZE", "LAYERS", "AGE"],
+    images.map((i) => [
+      i.ref,
+      i.digest.replace(/^sha256:/, "").slice(0, 12),
+      formatSize(i.sizeBytes),
+      String(i.layers.length),
+      formatAge(i.createdAt, now),
+    ]),
+  );
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+}

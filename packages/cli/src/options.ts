@@ -1,0 +1,45 @@
+// Client-side validation of flags, so bad input fails fast (exit 1) before any request.
+// The server validates again; these only mirror the protocol's own parsers.
+import { NAME_RE, parseSize, RUNTIMES, type RuntimeName, WarrenError } from "@warren/protocol";
+
+export function checkName(name: string, what = "name"): string {
+  if (!NAME_RE.test(name)) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `invalid ${what} "${name}": use 1-40 lowercase letters, digits and dashes, starting and ending with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+/** Checks a size string (512m, 2g, 512Mi, 2Gi) and returns it unchanged for the request. */
+export function checkSize(input: string, what: string): string {
+  parseSize(input, what);
+  return input;
+}
+
+export function parseCpus(input: string, what = "--cpus"): number {
+  const n = Number(input);
+  if (input.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new WarrenError("INVALID_ARGUMENT", `invalid ${what} "${input}": use a positive number such as 2 or 0.5`);
+  }
+  return n;
+}
+
+export function parsePositiveInt(input: string, what: string): number {
+  const n = Number(input);
+  if (!/^\d+$/.test(input.trim()) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new WarrenError("INVALID_ARGUMENT", `invalid ${what} "${input}": use a positive whole number`);
+  }
+  return n;
+}
+
+export function checkRuntime(input: string): RuntimeName {
+  if (!(RUNTIMES as readonly string[]).includes(input)) {
+    throw new WarrenError(
+      "RUNTIME_UNSUPPORTED",
+      `unknown runtime "${input}": use one of ${RUNTIMES.join(", ")}`,
+    );
+  }
+  return input as RuntimeName;
+}

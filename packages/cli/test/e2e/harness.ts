@@ -1,0 +1,207 @@
+// End-to-end harness: a real daemon (server + runner in one process, as users run it) on a
+// private root, run dir, cgroup/container prefix, socket and id block, driven through the real
+// CLI and API client. Teardown removes every host object the run made, even after a failure.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type ApiClient, createClient } from "@warren/protocol";
+
+export const REPO = path.resolve(import.meta.dirname, "../../../..");
+const MAIN = path.join(REPO, "packages/cli/src/main.ts");
+/** Images are content-addressed and shared by every test root, so the base image builds once per machine. */
+export const SHARED_IMAGES = process.env["WARREN_TEST_IMAGES"] ?? "/var/cache/warren-test/images";
+/** Test id blocks live far above the `warren` block so tests never share uids with real environments. */
+const TEST_ID_BASE = 3_000_000_000;
+
+export interface Harness {
+  root: string;
+  prefix: string;
+  socket: string;
+  env: NodeJS.ProcessEnv;
+  client: ApiClient;
+  daemon: ChildProcess | null;
+  startDaemon(extraEnv?: NodeJS.ProcessEnv): Promise<void>;
+  /** SIGKILLs the daemon (it is ours, by pid) and waits for it to exit. */
+  killDaemon(): Promise<void>;
+  cli(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): CliResult;
+  /** Host objects with this run's prefix: cgroups, mounts, loop devices, runtime state. */
+  leftovers(): string[];
+  teardown(): Promise<void>;
+}
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function makeHarness(name: string): Promise<Harness> {
+  const tag = randomBytes(3).toString("hex");
+  const prefix = `wt${tag}`;
+  const root = `/tmp/warren-e2e-${name}-${tag}`;
+  mkdirSync(`${root}/run`, { recursive: true, mode: 0o700 });
+  mkdirSync(SHARED_IMAGES, { recursive: true, mode: 0o700 });
+  const block = TEST_ID_BASE + (randomBytes(2).readUInt16BE() % 256) * 65536 * 64;
+  const socket = `${root}/run/warren.sock`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WARREN_ROOT: root,
+    WARREN_RUN: `${root}/run`,
+    WARREN_PREFIX: prefix,
+    WARREN_SOCKET: socket,
+    WARREN_IMAGES: SHARED_IMAGES,
+    WARREN_ID_RANGE: `${block}:${65536 * 64}`,
+    WARREN_LOG: `${root}/daemon.log`,
+  };
+  const client = createClient({ socketPath: socket });
+  const h: Harness = {
+    root,
+    prefix,
+    socket,
+    env,
+    client,
+    daemon: null,
+    async startDaemon(extraEnv = {}) {
+      const log = openSync(`${root}/daemon.log`, "a");
+      const child = spawn(process.execPath, [MAIN, "daemon"], {
+        env: { ...env, ...extraEnv },
+        stdio: ["ignore", log, log],
+      });
+      h.daemon = child;
+      const until = Date.now() + 20_000;
+      while (Date.now() < until) {
+        if (child.exitCode !== null || child.signalCode !== null) return; // failpoint runs may die at once
+        try {
+          await client.health();
+          return;
+        } catch {
+          await sleep(100);
+        }
+      }
+      throw new Error(`daemon did not come up; log:\n${readFileSync(`${root}/daemon.log`, "utf8").slice(-3000)}`);
+    },
+    async killDaemon() {
+      const d = h.daemon;
+      if (!d) return;
+      if (d.exitCode === null && d.signalCode === null) {
+        const exited = new Promise((r) => d.once("exit", r));
+        d.kill("SIGKILL");
+        await exited;
+      }
+      h.daemon = null;
+    },
+    cli(args, opts = {}) {
+      const r = spawnSync(process.execPath, [MAIN, ...args], {
+        env: { ...env, ...opts.env },
+        input: opts.input ?? "",
+        encoding: "utf8",
+        timeout: 180_000,
+      });
+      return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+    },
+    leftovers: () => leftovers(root, prefix),
+    async teardown() {
+      try {
+        if (h.daemon) {
+          for (const e of await client.listEnvironments().catch(() => [])) {
+            await client.deleteEnvironment(e.name, true).catch(() => undefined);
+          }
+        }
+      } finally {
+        await h.killDaemon();
+        forceClean(root, prefix);
+      }
+    },
+  };
+  return h;
+}
+
+function cgroupDirs(prefix: string): string[] {
+  const out: string[] = [];
+  for (const ctrl of readdirSync("/sys/fs/cgroup")) {
+    const dir = path.join("/sys/fs/cgroup", ctrl, prefix);
+    if (existsSync(dir)) out.push(dir);
+  }
+  return out;
+}
+
+function mountsUnder(root: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4] ?? "")
+    .map((m) => m.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+    .filter((m) => m === root || m.startsWith(`${root}/`));
+}
+
+function loopsUnder(root: string): string[] {
+  const r = spawnSync("losetup", ["-J", "-l"], { encoding: "utf8" });
+  if (!r.stdout.trim()) return [];
+  const devs = (JSON.parse(r.stdout) as { loopdevices: { name: string; "back-file": string | null }[] }).loopdevices;
+  return devs.filter((d) => d["back-file"]?.startsWith(`${root}/`)).map((d) => `${d.name} (${d["back-file"]})`);
+}
+
+function runtimeState(root: string): string[] {
+  const out: string[] = [];
+  for (const rt of ["runc", "crun"]) {
+    const dir = path.join(root, "run", rt);
+    if (existsSync(dir)) for (const c of readdirSync(dir)) out.push(`${rt}:${c}`);
+  }
+  return out;
+}
+
+export function leftovers(root: string, prefix: string): string[] {
+  const groups = cgroupDirs(prefix).flatMap((d) =>
+    readdirSync(d, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(d, e.name)),
+  );
+  return [
+    ...groups.map((g) => `cgroup ${g}`),
+    ...mountsUnder(root).map((m) => `mount ${m}`),
+    ...loopsUnder(root).map((l) => `loop ${l}`),
+    ...runtimeState(root).map((s) => `runtime ${s}`),
+  ];
+}
+
+/** Last-resort cleanup after a failed test: kill, unmount, detach, rmdir, in that order. */
+export function forceClean(root: string, prefix: string, opts: { keepFiles?: boolean } = {}): void {
+  for (const rt of ["runc", "crun"]) {
+    const dir = path.join(root, "run", rt);
+    if (!existsSync(dir)) continue;
+    for (const c of readdirSync(dir)) spawnSync(rt, ["--root", dir, "delete", "-f", c], { stdio: "ignore" });
+  }
+  for (const d of cgroupDirs(prefix)) {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const g = path.join(d, e.name);
+      if (existsSync(`${g}/cgroup.kill`)) spawnSync("sh", ["-c", `echo 1 > ${g}/cgroup.kill`], { stdio: "ignore" });
+      else {
+        for (const pid of readFileSync(`${g}/cgroup.procs`, "utf8").split("\n").filter(Boolean)) {
+          try {
+            process.kill(Number(pid), "SIGKILL");
+          } catch {}
+        }
+      }
+    }
+  }
+  for (const m of mountsUnder(root).sort((a, b) => b.length - a.length)) {
+    spawnSync("umount", ["-l", m], { stdio: "ignore" });
+  }
+  for (const l of loopsUnder(root)) spawnSync("losetup", ["-d", l.split(" ")[0]!], { stdio: "ignore" });
+  for (let i = 0; i < 20; i++) {
+    const dirs = cgroupDirs(prefix);
+    if (dirs.length === 0) break;
+    for (const d of dirs) {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) spawnSync("rmdir", [path.join(d, e.name)], { stdio: "ignore" });
+      }
+      spawnSync("rmdir", [d], { stdio: "ignore" });
+    }
+    spawnSync("sleep", ["0.1"]);
+  }
+  // A reboot keeps files on disk but empties /run (runtime state).
+  if (opts.keepFiles) rmSync(path.join(root, "run"), { recursive: true, force: true });
+  else rmSync(root, { recursive: true, force: true });
+}

@@ -1,0 +1,169 @@
+// The typed API client: implements ApiClient (api.ts) over HTTP. The CLI talks to the daemon only
+// through this. Transport details (unix socket today, TCP+TLS later) live in client-transport.ts.
+import type { IncomingMessage } from "node:http";
+import type { ApiClient } from "./api.ts";
+import { openExec } from "./client-exec.ts";
+import { connectionError, errorFromResponse, type Transport, unixTransport } from "./client-transport.ts";
+import type { ClassSpec, Environment, ImageInfo } from "./env.ts";
+import { type ErrorBody, WarrenError } from "./errors.ts";
+import { API_PREFIX } from "./paths.ts";
+import type { ProgressEvent, ProgressFn } from "./runner.ts";
+
+export type { Transport } from "./client-transport.ts";
+export { unixTransport } from "./client-transport.ts";
+
+export type ClientOptions = { socketPath: string } | { transport: Transport };
+
+export function createClient(opts: ClientOptions): ApiClient {
+  const transport = "transport" in opts ? opts.transport : unixTransport(opts.socketPath);
+  const http = new Http(transport);
+  const env = (name: string) => `/environments/${encodeURIComponent(name)}`;
+  return {
+    health: () => http.json("GET", "/health"),
+    runnerInfo: () => http.json("GET", "/runner"),
+    listEnvironments: async () => (await http.json<{ items: Environment[] }>("GET", "/environments")).items,
+    async createEnvironment(req) {
+      const { status, body } = await http.call<Environment>("POST", "/environments?wait=1", req);
+      return { env: body, created: status === 201 };
+    },
+    getEnvironment: (name) => http.json("GET", env(name)),
+    startEnvironment: (name) => http.json("POST", `${env(name)}/start`, {}),
+    stopEnvironment: (name, graceSeconds) =>
+      http.json("POST", `${env(name)}/stop`, graceSeconds === undefined ? {} : { graceSeconds }),
+    async deleteEnvironment(name, force) {
+      await http.call("DELETE", `${env(name)}${force ? "?force=1" : ""}`);
+    },
+    async logs(name, opts, onData) {
+      const q = new URLSearchParams();
+      if (opts.follow) q.set("follow", "1");
+      if (opts.tail !== undefined) q.set("tail", String(opts.tail));
+      const res = await http.open("GET", `${env(name)}/logs?${q}`);
+      res.setEncoding("utf8");
+      await new Promise<void>((resolve, reject) => {
+        res.on("data", (chunk: string) => onData(chunk));
+        res.on("end", resolve);
+        res.on("error", (err) => reject(connectionError(err, transport)));
+      });
+    },
+    exec: (name, req, handlers) => openExec(transport, `${API_PREFIX}${env(name)}/exec`, req, handlers),
+    listClasses: async () => (await http.json<{ items: ClassSpec[] }>("GET", "/classes")).items,
+    createClass: (req) => http.json("POST", "/classes", req),
+    async deleteClass(name) {
+      await http.call("DELETE", `/classes/${encodeURIComponent(name)}`);
+    },
+    listImages: async () => (await http.json<{ items: ImageInfo[] }>("GET", "/images")).items,
+    importImage: (path, ref, progress) =>
+      http.ndjson("/images/import", ref === undefined ? { path } : { path, ref }, progress),
+    ensureBaseImage: (mirror, progress) =>
+      http.ndjson("/images/base", mirror === undefined ? {} : { mirror }, progress),
+  };
+}
+
+class Http {
+  readonly transport: Transport;
+  constructor(transport: Transport) {
+    this.transport = transport;
+  }
+
+  /** Sends a request and resolves with the response once its status is 2xx; otherwise rejects typed. */
+  open(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (payload) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(payload.length);
+    }
+    return new Promise((resolve, reject) => {
+      const req = this.transport.request({ method, path: API_PREFIX + path, headers }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(res);
+        readAll(res).then(
+          (text) => reject(errorFromResponse(method, path, status, text)),
+          (err) => reject(connectionError(err, this.transport)),
+        );
+      });
+      req.on("error", (err) => reject(connectionError(err, this.transport)));
+      req.end(payload);
+    });
+  }
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await this.open(method, path, body);
+    const text = await readAll(res).catch((err) => {
+      throw connectionError(err, this.transport);
+    });
+    if (res.statusCode === 204 || text === "") return { status: res.statusCode ?? 0, body: undefined as T };
+    try {
+      return { status: res.statusCode ?? 0, body: JSON.parse(text) as T };
+    } catch {
+      throw new WarrenError(
+        "INTERNAL",
+        `${method} ${path}: the daemon sent invalid JSON: ${text.slice(0, 200)}`,
+      );
+    }
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.call<T>(method, path, body)).body;
+  }
+
+  /** POST that answers with ProgressEvent lines and a final { done } or { error } line. */
+  async ndjson(path: string, body: unknown, progress: ProgressFn): Promise<ImageInfo> {
+    const res = await this.open("POST", path, body);
+    res.setEncoding("utf8");
+    return new Promise<ImageInfo>((resolve, reject) => {
+      let buf = "";
+      let settled = false;
+      const settle = (err: Error | null, info?: ImageInfo) => {
+        if (settled) return;
+        settled = true;
+        if (err) {
+          reject(err);
+          res.destroy();
+        } else resolve(info!);
+      };
+      const line = (text: string) => {
+        if (text.trim() === "" || settled) return;
+        let msg: { done?: ImageInfo; error?: ErrorBody } & Partial<ProgressEvent>;
+        try {
+          msg = JSON.parse(text);
+        } catch {
+          return settle(
+            new WarrenError("INTERNAL", `POST ${path}: invalid progress line: ${text.slice(0, 200)}`),
+          );
+        }
+        if (msg.error) return settle(WarrenError.fromBody(msg.error));
+        if (msg.done) return settle(null, msg.done);
+        // A throwing progress callback is a caller bug; surface it rather than hang the stream.
+        try {
+          progress(msg as ProgressEvent);
+        } catch (err) {
+          settle(err as Error);
+        }
+      };
+      res.on("data", (chunk: string) => {
+        buf += chunk;
+        for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+          line(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      });
+      res.on("end", () => {
+        line(buf);
+        settle(
+          new WarrenError("DAEMON_UNAVAILABLE", `POST ${path}: the daemon ended the stream without a result`),
+        );
+      });
+      res.on("error", (err) => settle(connectionError(err, this.transport)));
+    });
+  }
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    res.on("error", reject);
+  });
+}

@@ -1,0 +1,108 @@
+// warren-init: pid 1 of every Warren environment, bind-mounted read-only at /.warren/init.
+//
+//   warren-init              wait forever, reaping every zombie
+//   warren-init -- cmd args  run cmd as a child, reap everything, exit with cmd's status
+//
+// Why not just exec the image's command as pid 1: processes exec'd into the container
+// (runc exec, ssh sessions) are re-parented to pid 1 when their parent exits, and most
+// programs never reap children they did not start. And the kernel ignores signals sent
+// to a namespace's pid 1 unless it handles them, so `stop` would always wait for SIGKILL.
+//
+// All signals of interest stay blocked and are taken synchronously with sigwaitinfo,
+// which avoids async-signal-safety pitfalls; blocked signals are queued even for pid 1.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+// Without a child, these end the environment: a stop must not wait for the kill timeout.
+static int is_stop_signal(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGHUP; }
+
+static int status_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+static pid_t spawn_child(char **argv, const sigset_t *original_mask) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "warren-init: fork: %s\n", strerror(errno));
+    exit(125);
+  }
+  if (pid == 0) {
+    // The child must see the signal mask it would have had without us.
+    sigprocmask(SIG_SETMASK, original_mask, NULL);
+    execvp(argv[0], argv);
+    int err = errno;
+    fprintf(stderr, "warren-init: exec %s: %s\n", argv[0], strerror(err));
+    _exit(err == ENOENT ? 127 : 126);
+  }
+  return pid;
+}
+
+// Reaps every exited process. Returns 1 and sets *code when the main child was among them.
+static int reap_all(pid_t child, int *code) {
+  int child_done = 0;
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    if (child > 0 && pid == child) {
+      *code = status_code(status);
+      child_done = 1;
+    }
+  }
+  return child_done;
+}
+
+int main(int argc, char **argv) {
+  char **cmd = NULL;
+  if (argc > 1) {
+    if (strcmp(argv[1], "--") != 0 || argc < 3) {
+      fprintf(stderr, "usage: warren-init [-- cmd [args...]]\n");
+      return 2;
+    }
+    cmd = argv + 2;
+  }
+
+  // When not pid 1 (e.g. a runtime without a pid namespace), still adopt orphans.
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  sigset_t wanted, original;
+  sigemptyset(&wanted);
+  sigaddset(&wanted, SIGCHLD);
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&wanted, forwarded[i]);
+  if (sigprocmask(SIG_BLOCK, &wanted, &original) != 0) {
+    fprintf(stderr, "warren-init: sigprocmask: %s\n", strerror(errno));
+    return 125;
+  }
+
+  pid_t child = cmd ? spawn_child(cmd, &original) : 0;
+
+  for (;;) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&wanted, &info);
+    if (sig < 0) {
+      if (errno == EINTR) continue;
+      fprintf(stderr, "warren-init: sigwaitinfo: %s\n", strerror(errno));
+      return 125;
+    }
+    if (sig == SIGCHLD) {
+      int code = 0;
+      if (reap_all(child, &code)) return code;
+      continue;
+    }
+    if (child > 0) {
+      kill(child, sig);
+    } else if (is_stop_signal(sig)) {
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,14 @@
+// Everything the engine's steps need, built once by createRunner().
+import type { RuntimeName } from "@warren/protocol";
+import type { CgroupDriver } from "../cgroups/types.ts";
+import type { RunnerConfig } from "../host/config.ts";
+import type { Runtime } from "../runtime/types.ts";
+import type { ImageStore } from "../storage/image-store.ts";
+
+export interface EngineContext {
+  cfg: RunnerConfig;
+  runtimes: Map<RuntimeName, Runtime>;
+  cgroups: CgroupDriver;
+  images: ImageStore;
+  idRange: { start: number; size: number };
+}

@@ -1,0 +1,149 @@
+// The runner's implementation of the runner protocol on one host. Stateless between calls:
+// everything it needs is on disk (handles, runtime state, mounts), so a restarted daemon
+// re-adopts running environments simply by observing them.
+import os from "node:os";
+import {
+  type EnvObserved,
+  type ExecHandlers,
+  type ExecRequest,
+  type ExecSession,
+  type ImageInfo,
+  type LogStream,
+  type ProgressFn,
+  type RunnerApi,
+  type RunnerEnvSpec,
+  type RunnerInfo,
+  WarrenError,
+} from "@warren/protocol";
+import { hostNames } from "../host/names.ts";
+import { appendEvent, streamLog } from "../logs/env-log.ts";
+import { startExec } from "../exec/exec-session.ts";
+import { readHandle } from "../state/handle.ts";
+import { freeBytes } from "../storage/disk.ts";
+import type { EngineContext } from "./context.ts";
+import { execProcess } from "./env-spec.ts";
+import { KeyedLock } from "./keyed-lock.ts";
+import { observeEnv } from "./observe.ts";
+import { prepareHost, runtimeOf, startContainer } from "./start.ts";
+import { removeEverything, stopContainer } from "./stop.ts";
+import { idsOnHost } from "./sweep.ts";
+
+export class Engine implements RunnerApi {
+  readonly ctx: EngineContext;
+  readonly #lock = new KeyedLock();
+  readonly #runnerId: string;
+
+  constructor(ctx: EngineContext, runnerId = os.hostname()) {
+    this.ctx = ctx;
+    this.#runnerId = runnerId;
+  }
+
+  async info(): Promise<RunnerInfo> {
+    return {
+      id: this.#runnerId,
+      hostname: os.hostname(),
+      runtimes: [...this.ctx.runtimes.keys()],
+      cpus: os.availableParallelism(),
+      memoryBytes: os.totalmem(),
+      diskFreeBytes: await freeBytes(this.ctx.cfg),
+      cgroupMode: this.ctx.cgroups.mode === "v2" ? "v2" : "hybrid",
+      idRange: this.ctx.idRange,
+    };
+  }
+
+  ensureRunning(spec: RunnerEnvSpec): Promise<EnvObserved> {
+    return this.#lock.run(spec.id, async () => {
+      const names = hostNames(this.ctx.cfg, spec.id);
+      const rt = runtimeOf(this.ctx, spec.runtime);
+      const st = await rt.state(names.containerId);
+      if (st?.status === "running") {
+        // Re-adopted after a daemon restart: make sure the pressure group holds it too.
+        await this.ctx.cgroups.attachPsi(names.cgroupPath, st.pid).catch(() => undefined);
+        return observeEnv(this.ctx, spec.id);
+      }
+      await prepareHost(this.ctx, spec);
+      await startContainer(this.ctx, spec);
+      return observeEnv(this.ctx, spec.id);
+    });
+  }
+
+  ensureStopped(spec: RunnerEnvSpec, graceMs: number): Promise<EnvObserved> {
+    return this.#lock.run(spec.id, async () => {
+      const rt = this.ctx.runtimes.get(spec.runtime);
+      if (rt) await stopContainer(this.ctx, rt, spec.id, graceMs);
+      return observeEnv(this.ctx, spec.id);
+    });
+  }
+
+  remove(id: string): Promise<void> {
+    return this.#lock.run(id, () => removeEverything(this.ctx, id));
+  }
+
+  observe(id: string): Promise<EnvObserved> {
+    return observeEnv(this.ctx, id);
+  }
+
+  async list(): Promise<EnvObserved[]> {
+    const ids = await idsOnHost(this.ctx);
+    return Promise.all([...ids].map((id) => observeEnv(this.ctx, id)));
+  }
+
+  async sweep(keep: Set<string>): Promise<string[]> {
+    const swept: string[] = [];
+    for (const id of await idsOnHost(this.ctx)) {
+      if (keep.has(id)) continue;
+      await this.remove(id);
+      swept.push(id);
+    }
+    return swept;
+  }
+
+  async exec(id: string, req: ExecRequest, handlers: ExecHandlers): Promise<ExecSession> {
+    const names = hostNames(this.ctx.cfg, id);
+    const handle = await readHandle(names.handleFile);
+    const rt = handle ? this.ctx.runtimes.get(handle.spec.runtime) : undefined;
+    const st = rt ? await rt.state(names.containerId) : null;
+    if (!handle || !rt || st?.status !== "running") {
+      throw new WarrenError("ENV_NOT_RUNNING", "the environment is not running; start it with `warren start NAME`");
+    }
+    const image = await this.ctx.images.get(handle.spec.image).catch(() => null);
+    return startExec(
+      {
+        runtime: rt,
+        containerId: names.containerId,
+        process: execProcess(handle.spec, req, image?.config.env ?? []),
+        tmpDir: names.envDir,
+        tty: req.tty,
+        cols: req.cols ?? 80,
+        rows: req.rows ?? 24,
+      },
+      handlers,
+    );
+  }
+
+  logs(id: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): LogStream {
+    return streamLog(hostNames(this.ctx.cfg, id).logFile, opts, onData);
+  }
+
+  appendEvent(id: string, message: string): Promise<void> {
+    return appendEvent(hostNames(this.ctx.cfg, id).logFile, message, this.ctx.cfg.logMaxBytes).catch(
+      () => undefined,
+    );
+  }
+
+  listImages(): Promise<ImageInfo[]> {
+    return this.ctx.images.list();
+  }
+
+  importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo> {
+    return this.ctx.images.importOci(path, ref, progress);
+  }
+
+  ensureBaseImage(opts: { mirror?: string }, progress: ProgressFn): Promise<ImageInfo> {
+    return this.ctx.images.ensureBase({ mirror: opts.mirror ?? this.ctx.cfg.mirror }, progress);
+  }
+
+  hasImage(ref: string): Promise<boolean> {
+    return this.ctx.images.has(ref);
+  }
+}

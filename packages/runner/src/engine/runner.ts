@@ -1,0 +1,26 @@
+// Builds the in-process runner for this host: probes runtimes and cgroups, reads the id range.
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { RUNTIMES, type RuntimeName } from "@warren/protocol";
+import { cgroupDriver } from "../cgroups/detect.ts";
+import { defaultConfig, type RunnerConfig } from "../host/config.ts";
+import { readWarrenRange } from "../host/idrange.ts";
+import { runtimeFor } from "../runtime/index.ts";
+import type { Runtime } from "../runtime/types.ts";
+import { ImageStore } from "../storage/image-store.ts";
+import { Engine } from "./engine.ts";
+
+export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promise<Engine> {
+  const cfg = defaultConfig(overrides);
+  await mkdir(path.join(cfg.root, "envs"), { recursive: true, mode: 0o700 });
+  await mkdir(cfg.runDir, { recursive: true, mode: 0o700 });
+  const runtimes = new Map<RuntimeName, Runtime>();
+  for (const name of RUNTIMES) {
+    const rt = runtimeFor(name, cfg);
+    if (await rt.available()) runtimes.set(name, rt);
+  }
+  const idRange = cfg.idRange ?? (await readWarrenRange());
+  const images = new ImageStore(cfg);
+  await images.cleanupStale?.();
+  return new Engine({ cfg, runtimes, cgroups: cgroupDriver(), images, idRange });
+}

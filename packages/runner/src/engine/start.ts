@@ -1,0 +1,108 @@
+// Brings one environment to running, creating only what is missing. Every step is idempotent
+// and named by failpoints, so a daemon killed at any step converges on the next pass.
+import { chown, mkdir, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
+import { failpoint } from "../host/failpoint.ts";
+import { slotRange } from "../host/idrange.ts";
+import { hostNames } from "../host/names.ts";
+import { appendEvent } from "../logs/env-log.ts";
+import type { Runtime } from "../runtime/types.ts";
+import { readHandle, writeHandle, HANDLE_VERSION } from "../state/handle.ts";
+import { attachLoop, createDisk, mountDisk } from "../storage/disk.ts";
+import { mountRootfs } from "../storage/rootfs.ts";
+import type { EngineContext } from "./context.ts";
+import { envOciSpec } from "./env-spec.ts";
+
+export function runtimeOf(ctx: EngineContext, name: string): Runtime {
+  const rt = ctx.runtimes.get(name as never);
+  if (!rt) {
+    throw new WarrenError(
+      "RUNTIME_UNSUPPORTED",
+      `runtime "${name}" is not available on this runner; use one of: ${[...ctx.runtimes.keys()].join(", ")}`,
+    );
+  }
+  return rt;
+}
+
+/** Disk, mounts and bundle: everything up to (not including) the container. */
+export async function prepareHost(ctx: EngineContext, spec: RunnerEnvSpec): Promise<void> {
+  const { cfg } = ctx;
+  const names = hostNames(cfg, spec.id);
+  const map = slotRange(ctx.idRange, spec.slot);
+  const existing = await readHandle(names.handleFile);
+  if (!existing) {
+    await writeHandle(names.handleFile, {
+      version: HANDLE_VERSION,
+      spec,
+      createdAt: new Date().toISOString(),
+      hostStart: map.hostStart,
+    });
+  } else if (JSON.stringify(existing.spec) !== JSON.stringify(spec)) {
+    await writeHandle(names.handleFile, { ...existing, spec });
+  }
+  const image = await ctx.images.get(spec.image);
+
+  failpoint("disk-create");
+  await createDisk(cfg, names, spec.resources.diskBytes).catch((e) => {
+    throw wrap("create disk", e);
+  });
+  failpoint("loop-attach");
+  await attachLoop(names.diskImage).catch((e) => {
+    throw wrap("attach loop device", e);
+  });
+  failpoint("mount-disk");
+  await mountDisk(cfg, names, map).catch((e) => {
+    throw wrap("mount disk", e);
+  });
+  const home = path.join(names.workspaceDir, spec.name);
+  await mkdir(home, { recursive: true });
+  await chown(home, map.hostStart, map.hostStart);
+
+  failpoint("mount-lower");
+  await mountRootfs(cfg, names, image.layerDirs, map).catch((e) => {
+    throw wrap("mount rootfs", e);
+  });
+
+  failpoint("bundle-write");
+  await mkdir(names.bundleDir, { recursive: true, mode: 0o700 });
+  const etcDir = path.join(names.envDir, "etc");
+  await mkdir(etcDir, { recursive: true });
+  await writeFile(path.join(etcDir, "hostname"), `${spec.name}\n`);
+  await writeFile(
+    path.join(etcDir, "hosts"),
+    `127.0.0.1\tlocalhost ${spec.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  );
+  const oci = envOciSpec(ctx, spec, image.config, map);
+  const tmp = path.join(names.bundleDir, "config.json.tmp");
+  await writeFile(tmp, JSON.stringify(oci));
+  await rename(tmp, path.join(names.bundleDir, "config.json"));
+}
+
+/** Creates and starts the container. The caller has checked it does not run already. */
+export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): Promise<void> {
+  const names = hostNames(ctx.cfg, spec.id);
+  const rt = runtimeOf(ctx, spec.runtime);
+  const st = await rt.state(names.containerId);
+  if (st && st.status !== "created") {
+    // A stopped container from an earlier run (or a reboot): recreate it from the bundle.
+    await rt.delete(names.containerId, true);
+  }
+  if (!st || st.status !== "created") {
+    failpoint("runtime-create");
+    await rt.create(names.containerId, names.bundleDir, { logFile: names.logFile }).catch((e) => {
+      throw wrap(`${rt.name} create`, e);
+    });
+  }
+  const created = await rt.state(names.containerId);
+  if (!created?.pid) throw new Error(`${rt.name} create: container has no init pid`);
+  failpoint("cgroup-attach");
+  await ctx.cgroups.attachPsi(names.cgroupPath, created.pid).catch((e) => {
+    throw wrap("attach pressure cgroup", e);
+  });
+  failpoint("runtime-start");
+  await rt.start(names.containerId).catch((e) => {
+    throw wrap(`${rt.name} start`, e);
+  });
+  await appendEvent(names.logFile, `started (${rt.name}, init pid ${created.pid})`, ctx.cfg.logMaxBytes);
+}

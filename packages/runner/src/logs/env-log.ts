@@ -1,0 +1,73 @@
+// Per-environment log: init's stdout/stderr (written by the OCI runtime through an O_APPEND fd)
+// plus Warren's lifecycle events. Bounded: past the cap the file is copy-truncated, which keeps
+// init's O_APPEND fd valid (renaming would leave init writing to the rotated file forever).
+import { appendFile, copyFile, open, stat, truncate } from "node:fs/promises";
+import type { LogStream } from "@warren/protocol";
+
+export async function appendEvent(file: string, message: string, maxBytes: number): Promise<void> {
+  await appendFile(file, `[warren ${new Date().toISOString()}] ${message}\n`, { mode: 0o600 });
+  await rotateIfNeeded(file, maxBytes);
+}
+
+export async function rotateIfNeeded(file: string, maxBytes: number): Promise<void> {
+  const st = await stat(file).catch(() => null);
+  if (!st || st.size <= maxBytes) return;
+  await copyFile(file, `${file}.1`);
+  await truncate(file, 0);
+}
+
+async function readFrom(file: string, offset: number): Promise<{ text: string; end: number }> {
+  const fh = await open(file, "r").catch(() => null);
+  if (!fh) return { text: "", end: offset };
+  try {
+    const { size } = await fh.stat();
+    // The file was truncated by rotation: start again from its beginning.
+    const from = size < offset ? 0 : offset;
+    if (size === from) return { text: "", end: from };
+    const buf = Buffer.alloc(size - from);
+    await fh.read(buf, 0, buf.length, from);
+    return { text: buf.toString("utf8"), end: size };
+  } finally {
+    await fh.close();
+  }
+}
+
+function lastLines(text: string, n: number): string {
+  if (n <= 0) return "";
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return lines.slice(-n).join("\n") + (lines.length ? "\n" : "");
+}
+
+export function streamLog(
+  file: string,
+  opts: { follow: boolean; tail?: number; pollMs?: number },
+  onData: (chunk: string) => void,
+): LogStream {
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+  const close = () => {
+    closed = true;
+    if (timer) clearTimeout(timer);
+    resolveDone();
+  };
+  (async () => {
+    let { text, end } = await readFrom(file, 0);
+    if (opts.tail !== undefined) text = lastLines(text, opts.tail);
+    if (text) onData(text);
+    if (!opts.follow) return close();
+    const poll = async () => {
+      if (closed) return;
+      const next = await readFrom(file, end);
+      end = next.end;
+      if (next.text && !closed) onData(next.text);
+      if (!closed) timer = setTimeout(poll, opts.pollMs ?? 200);
+    };
+    timer = setTimeout(poll, opts.pollMs ?? 200);
+  })().catch(() => close());
+  return { done, close };
+}

@@ -1,0 +1,53 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { Kysely } from "kysely";
+import { migrate } from "./migrate.ts";
+import type { Schema } from "./schema.ts";
+import { NodeSqliteDialect } from "./sqlite-dialect.ts";
+
+export type Db = Kysely<Schema>;
+
+export interface Store {
+  db: Db;
+  /** The raw handle, for migrations and tests. */
+  sqlite: DatabaseSync;
+  file: string;
+  close(): Promise<void>;
+}
+
+export function storeFile(root: string): string {
+  return path.join(root, "warren.db");
+}
+
+/** Opens (creating if needed) `${root}/warren.db` and brings its schema up to date. */
+export function openStore(root: string): Store {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const file = storeFile(root);
+  const sqlite = new DatabaseSync(file);
+  try {
+    // WAL lets readers (the CLI's inspection, backups) run while the daemon writes; the busy
+    // timeout turns a brief lock held by another process into a wait instead of an error.
+    sqlite.exec("pragma journal_mode = wal");
+    sqlite.exec("pragma busy_timeout = 5000");
+    sqlite.exec("pragma foreign_keys = on");
+    sqlite.exec("pragma synchronous = normal");
+    migrate(sqlite);
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+  const db = new Kysely<Schema>({ dialect: new NodeSqliteDialect(sqlite) });
+  let closed = false;
+  return {
+    db,
+    sqlite,
+    file,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+      if (sqlite.isOpen) sqlite.close();
+    },
+  };
+}

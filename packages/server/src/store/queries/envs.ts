@@ -1,0 +1,161 @@
+// Named, typed queries on the environments table. Each takes the Db (or a transaction).
+import type { Condition, DesiredState, EnvObserved, EnvState, Environment, RuntimeName } from "@warren/protocol";
+import type { Selectable, Transaction } from "kysely";
+import type { Db } from "../db.ts";
+import type { EnvironmentsTable, Schema } from "../schema.ts";
+
+export type Queryable = Db | Transaction<Schema>;
+export type EnvRow = Selectable<EnvironmentsTable>;
+
+export function toEnvironment(row: EnvRow): Environment {
+  const env: Environment = {
+    id: row.id,
+    name: row.name,
+    spec: {
+      name: row.name,
+      className: row.class_name,
+      image: row.image,
+      runtime: row.runtime as RuntimeName,
+      resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes, pids: row.pids },
+    },
+    desired: row.desired,
+    state: row.state,
+    conditions: parseConditions(row),
+    slot: row.slot,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  return env;
+}
+
+export function parseConditions(row: Pick<EnvRow, "conditions">): Condition[] {
+  return JSON.parse(row.conditions) as Condition[];
+}
+
+export function parseObserved(row: Pick<EnvRow, "observed">): EnvObserved | undefined {
+  return row.observed ? (JSON.parse(row.observed) as EnvObserved) : undefined;
+}
+
+export function listEnvs(db: Queryable): Promise<EnvRow[]> {
+  return db.selectFrom("environments").selectAll().orderBy("created_at").orderBy("name").execute();
+}
+
+export async function listEnvIds(db: Queryable): Promise<string[]> {
+  const rows = await db.selectFrom("environments").select("id").execute();
+  return rows.map((r) => r.id);
+}
+
+export function getEnvById(db: Queryable, id: string): Promise<EnvRow | undefined> {
+  return db.selectFrom("environments").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+export function getEnvByName(db: Queryable, name: string): Promise<EnvRow | undefined> {
+  return db.selectFrom("environments").selectAll().where("name", "=", name).executeTakeFirst();
+}
+
+/** Users may address an environment by name or by id; names win because they are what users type. */
+export async function findEnv(db: Queryable, nameOrId: string): Promise<EnvRow | undefined> {
+  return (await getEnvByName(db, nameOrId)) ?? (await getEnvById(db, nameOrId));
+}
+
+export async function insertEnv(db: Queryable, row: EnvRow): Promise<void> {
+  await db.insertInto("environments").values(row).execute();
+}
+
+export async function sumDiskBytes(db: Queryable): Promise<number> {
+  const r = await db
+    .selectFrom("environments")
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("disk_bytes"), eb.lit(0)).as("total"))
+    .executeTakeFirstOrThrow();
+  return Number(r.total);
+}
+
+/** The lowest slot no environment holds; slots index uid blocks, so gaps are reused. */
+export async function lowestFreeSlot(db: Queryable): Promise<number> {
+  const rows = await db.selectFrom("environments").select("slot").orderBy("slot").execute();
+  let slot = 0;
+  for (const r of rows) {
+    if (r.slot !== slot) break;
+    slot++;
+  }
+  return slot;
+}
+
+export interface DesiredChange {
+  desired: DesiredState;
+  stopGraceMs?: number;
+  now: string;
+}
+
+/**
+ * Records a new intent. A failed environment gets a fresh start (pending, conditions cleared):
+ * failure is terminal only until the user asks again.
+ */
+export async function setDesired(db: Queryable, id: string, change: DesiredChange): Promise<void> {
+  const row = await getEnvById(db, id);
+  if (!row) return;
+  const retryFailed = row.state === "failed";
+  await db
+    .updateTable("environments")
+    .set((eb) => ({
+      desired: change.desired,
+      stop_grace_ms: change.stopGraceMs ?? row.stop_grace_ms,
+      generation: eb("generation", "+", 1),
+      updated_at: change.now,
+      ...(retryFailed ? { state: "pending" as EnvState, conditions: "[]" } : {}),
+    }))
+    .where("id", "=", id)
+    .execute();
+}
+
+export interface StateChange {
+  state: EnvState;
+  conditions?: Condition[];
+  observed?: EnvObserved | null;
+  now: string;
+  /** Write only if no new intent arrived since the pass read the row. */
+  ifGeneration?: number;
+}
+
+/** Returns false when `ifGeneration` no longer matches (or the row is gone). */
+export async function setState(db: Queryable, id: string, change: StateChange): Promise<boolean> {
+  let q = db
+    .updateTable("environments")
+    .set({
+      state: change.state,
+      updated_at: change.now,
+      ...(change.conditions ? { conditions: JSON.stringify(change.conditions) } : {}),
+      ...(change.observed !== undefined
+        ? { observed: change.observed ? JSON.stringify(change.observed) : null }
+        : {}),
+    })
+    .where("id", "=", id);
+  if (change.ifGeneration !== undefined) q = q.where("generation", "=", change.ifGeneration);
+  const r = await q.executeTakeFirst();
+  return r.numUpdatedRows > 0n;
+}
+
+export async function setConditions(db: Queryable, id: string, conditions: Condition[]): Promise<void> {
+  await db
+    .updateTable("environments")
+    .set({ conditions: JSON.stringify(conditions) })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function setObserved(db: Queryable, id: string, observed: EnvObserved | null): Promise<void> {
+  await db
+    .updateTable("environments")
+    .set({ observed: observed ? JSON.stringify(observed) : null })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function deleteEnv(db: Queryable, id: string): Promise<void> {
+  await db.deleteFrom("environments").where("id", "=", id).execute();
+}
+
+export async function countEnvsOfClass(db: Queryable, className: string): Promise<string[]> {
+  const rows = await db.selectFrom("environments").select("name").where("class_name", "=", className).execute();
+  return rows.map((r) => r.name);
+}
