@@ -4,7 +4,14 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ApiClient, createClient, DEFAULT_SOCKET, isWarrenError, socketPath, WarrenError } from "@warren/protocol";
+import {
+  type ApiClient,
+  createClient,
+  DEFAULT_SOCKET,
+  isWarrenError,
+  socketPath,
+  WarrenError,
+} from "@warren/protocol";
 
 const START_TIMEOUT_MS = 15_000;
 
@@ -35,8 +42,17 @@ export async function connect(opts: { autostart?: boolean } = {}): Promise<ApiCl
   return client;
 }
 
-async function startDaemon(client: ApiClient): Promise<void> {
-  const log = daemonLogPath();
+export interface StartOptions {
+  /** The daemon command; by default this CLI's own `daemon` command. Tests pass a stand-in. */
+  argv?: string[];
+  log?: string;
+  timeoutMs?: number;
+}
+
+/** Starts the daemon detached and waits until it answers; resolves with its pid. */
+export async function startDaemon(client: ApiClient, opts: StartOptions = {}): Promise<number | undefined> {
+  const log = opts.log ?? daemonLogPath();
+  const timeoutMs = opts.timeoutMs ?? START_TIMEOUT_MS;
   let fd: number;
   try {
     mkdirSync(dirname(log), { recursive: true });
@@ -47,8 +63,13 @@ async function startDaemon(client: ApiClient): Promise<void> {
       `the daemon is not running and its log ${log} cannot be opened (${(err as Error).message}); start it with \`warren daemon\``,
     );
   }
-  const main = fileURLToPath(new URL("./main.ts", import.meta.url));
-  const child = spawn(process.execPath, [main, "daemon"], { detached: true, stdio: ["ignore", fd, fd] });
+  const [cmd, ...args] = opts.argv ?? [
+    process.execPath,
+    fileURLToPath(new URL("./main.ts", import.meta.url)),
+    "daemon",
+  ];
+  // Detached in its own session so it outlives this command and the terminal's ^C.
+  const child = spawn(cmd!, args, { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   child.unref();
   let exited: string | undefined;
@@ -59,12 +80,12 @@ async function startDaemon(client: ApiClient): Promise<void> {
     exited = err.message;
   });
 
-  const deadline = Date.now() + START_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
       await client.health();
       process.stderr.write(`warren: started the daemon in the background (pid ${child.pid}, log ${log})\n`);
-      return;
+      return child.pid;
     } catch (err) {
       if (!isWarrenError(err, "DAEMON_UNAVAILABLE")) throw err;
     }
@@ -76,6 +97,6 @@ async function startDaemon(client: ApiClient): Promise<void> {
   }
   throw new WarrenError(
     "DAEMON_UNAVAILABLE",
-    `the daemon did not come up within ${START_TIMEOUT_MS / 1000} s (pid ${child.pid}); see ${log}`,
+    `the daemon did not come up within ${timeoutMs / 1000} s (pid ${child.pid}); see ${log}`,
   );
 }

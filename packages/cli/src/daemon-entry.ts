@@ -1,5 +1,73 @@
-// The lead wires the daemon body here. Contract: start the daemon in this process and resolve
-// only once it has shut down (the CLI exits when this promise settles).
+// `warren daemon`: the embedded control plane and this host's runner in one process, connected
+// through the runner protocol interface (the in-memory transport). Resolves when it shuts down.
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import path from "node:path";
+import { socketPath } from "@warren/protocol";
+import { createRunner, defaultConfig } from "@warren/runner";
+import { runDaemon } from "@warren/server";
+
+/** Prefer the faster runtime (bench/start: crun's create-to-first-exec p50 is below runc's here). */
+const RUNTIME_PREFERENCE = ["crun", "runc"] as const;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One daemon per run dir: two CLIs auto-starting at once must not start two. */
+function takeLock(file: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, "wx", 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(file, "utf8") === String(process.pid)) unlinkSync(file);
+        } catch {}
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(readFileSync(file, "utf8"));
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new Error(`another warren daemon is running (pid ${pid}); stop it first`);
+      }
+      unlinkSync(file); // stale: its owner died without cleaning up (kill -9)
+    }
+  }
+  throw new Error(`cannot take the daemon lock ${file}`);
+}
+
 export async function startDaemonForCli(): Promise<void> {
-  throw new Error("warren daemon: not wired yet");
+  const cfg = defaultConfig();
+  const runner = await createRunner();
+  const release = takeLock(path.join(cfg.runDir, "daemon.pid"));
+  const info = await runner.info();
+  const defaultRuntime = RUNTIME_PREFERENCE.find((r) => info.runtimes.includes(r));
+  if (!defaultRuntime) {
+    release();
+    throw new Error("no OCI runtime works on this host: install runc or crun (scripts/setup.sh does)");
+  }
+  const daemon = await runDaemon({
+    socketPath: socketPath(),
+    root: cfg.root,
+    runner,
+    defaultRuntime,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      void daemon.close().finally(() => {
+        release();
+        resolve();
+      });
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
 }

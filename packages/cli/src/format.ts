@@ -47,7 +47,17 @@ export function envTable(envs: Environment[], now: number = Date.now()): string 
   );
 }
 
-export const CLASS_COLUMNS = ["NAME", "CPUS", "MEMORY", "DISK", "PIDS", "RUNTIME", "MAX CPUS", "MAX MEMORY", "MAX DISK"];
+export const CLASS_COLUMNS = [
+  "NAME",
+  "CPUS",
+  "MEMORY",
+  "DISK",
+  "PIDS",
+  "RUNTIME",
+  "MAX CPUS",
+  "MAX MEMORY",
+  "MAX DISK",
+];
 
 export function classTable(classes: ClassSpec[]): string {
   return renderTable(

@@ -21,7 +21,10 @@ export function checkSize(input: string, what: string): string {
 export function parseCpus(input: string, what = "--cpus"): number {
   const n = Number(input);
   if (input.trim() === "" || !Number.isFinite(n) || n <= 0) {
-    throw new WarrenError("INVALID_ARGUMENT", `invalid ${what} "${input}": use a positive number such as 2 or 0.5`);
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `invalid ${what} "${input}": use a positive number such as 2 or 0.5`,
+    );
   }
   return n;
 }

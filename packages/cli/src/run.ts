@@ -12,7 +12,11 @@ export interface RunContext {
   mode: "plain" | "exec";
 }
 
-export function reportError(err: unknown, mode: RunContext["mode"], stderr: { write(s: string): unknown }): number {
+export function reportError(
+  err: unknown,
+  mode: RunContext["mode"],
+  stderr: { write(s: string): unknown },
+): number {
   if (err instanceof WarrenError && err.isUserError) {
     stderr.write(`warren: ${err.message}\n`);
     return mode === "exec" ? EXIT_EXEC_FAILURE : EXIT_USER;

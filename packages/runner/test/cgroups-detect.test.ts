@@ -60,11 +60,16 @@ test("cgroupDriver picks the driver for the mode", () => {
   const v2 = cgroupDriver({ mountinfo: PURE_V2 });
   assert.ok(v2 instanceof CgroupV2Driver);
   assert.equal(v2.root, "/sys/fs/cgroup");
-  assert.throws(() => cgroupDriver({ mountinfo: LEGACY.split("\n").slice(0, 2).join("\n") }), /needs the cpu, cpuacct and memory/);
+  assert.throws(
+    () => cgroupDriver({ mountinfo: LEGACY.split("\n").slice(0, 2).join("\n") }),
+    /needs the cpu, cpuacct and memory/,
+  );
 });
 
 test("parsePsi reads some and full lines", () => {
-  const p = parsePsi("some avg10=3.25 avg60=1.00 avg300=0.50 total=987654\nfull avg10=0.75 avg60=0.10 avg300=0.01 total=42\n");
+  const p = parsePsi(
+    "some avg10=3.25 avg60=1.00 avg300=0.50 total=987654\nfull avg10=0.75 avg60=0.10 avg300=0.01 total=42\n",
+  );
   assert.deepEqual(p.some, { avg10: 3.25, avg60: 1, avg300: 0.5, total: 987654 });
   assert.deepEqual(p.full, { avg10: 0.75, avg60: 0.1, avg300: 0.01, total: 42 });
   assert.deepEqual(parsePsi("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n").full, null);

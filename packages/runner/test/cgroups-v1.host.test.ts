@@ -46,7 +46,8 @@ describe("cgroup v1 driver on this host", { skip }, () => {
     const cgroupPath = `/${prefix}/${prefix}-${n++}`;
     envPaths.push(cgroupPath);
     const paths = driver.paths(cgroupPath);
-    for (const c of ["memory", "cpu", "cpuacct", "pids", "freezer"]) await mkdir(paths[c]!, { recursive: true });
+    for (const c of ["memory", "cpu", "cpuacct", "pids", "freezer"])
+      await mkdir(paths[c]!, { recursive: true });
     return cgroupPath;
   }
 
@@ -151,7 +152,8 @@ describe("cgroup v1 driver on this host", { skip }, () => {
     await driver.attachPsi(cg, pid); // idempotent
     assert.equal(await read(cg, "unified", "cgroup.procs"), String(pid));
     const psi = await driver.psi(cg);
-    for (const k of ["cpu", "memory", "io"] as const) assert.equal(typeof psi[k], "number", `${k}: ${psi[k]}`);
+    for (const k of ["cpu", "memory", "io"] as const)
+      assert.equal(typeof psi[k], "number", `${k}: ${psi[k]}`);
     assert.deepEqual(await driver.psi(`/${prefix}/absent`), { cpu: null, memory: null, io: null });
   });
 
@@ -169,7 +171,8 @@ describe("cgroup v1 driver on this host", { skip }, () => {
     await writeFile(path.join(driver.paths(cg)["freezer"]!, "freezer.state"), "FROZEN");
     assert.deepEqual(await driver.listUnder(prefix), envPaths.map((p) => path.basename(p)).sort());
     await driver.killAll(cg);
-    for (const c of ["memory", "cpu", "pids", "unified"]) assert.equal(await read(cg, c, "cgroup.procs"), "", c);
+    for (const c of ["memory", "cpu", "pids", "unified"])
+      assert.equal(await read(cg, c, "cgroup.procs"), "", c);
     await driver.remove(cg);
     for (const dir of Object.values(driver.paths(cg))) assert.equal(existsSync(dir), false, dir);
     await driver.remove(cg); // idempotent

@@ -22,8 +22,10 @@ const GROUP_FILES: Record<string, string> = {
   "cpu.stat": "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
   "pids.current": "3\n",
   "memory.events": "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n",
-  "cpu.pressure": "some avg10=1.50 avg60=0.20 avg300=0.05 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
-  "memory.pressure": "some avg10=0.25 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.10 avg60=0.00 avg300=0.00 total=5\n",
+  "cpu.pressure":
+    "some avg10=1.50 avg60=0.20 avg300=0.05 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+  "memory.pressure":
+    "some avg10=0.25 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.10 avg60=0.00 avg300=0.00 total=5\n",
   "cgroup.procs": "",
   "cgroup.kill": "",
 };
@@ -50,8 +52,18 @@ describe("cgroup v2 driver (fake cgroupfs)", () => {
   });
 
   const cases = [
-    { limits: { cpus: 0.5, memoryBytes: 512 * MiB, pids: 1000 }, cpu: "50000 100000", mem: 512 * MiB, pids: "1000" },
-    { limits: { cpus: 2, memoryBytes: 2048 * MiB, pids: 0 }, cpu: "200000 100000", mem: 2048 * MiB, pids: "max" },
+    {
+      limits: { cpus: 0.5, memoryBytes: 512 * MiB, pids: 1000 },
+      cpu: "50000 100000",
+      mem: 512 * MiB,
+      pids: "1000",
+    },
+    {
+      limits: { cpus: 2, memoryBytes: 2048 * MiB, pids: 0 },
+      cpu: "200000 100000",
+      mem: 2048 * MiB,
+      pids: "max",
+    },
     { limits: { cpus: 0.001, memoryBytes: 80 * MiB, pids: 1 }, cpu: "1000 100000", mem: 80 * MiB, pids: "1" },
   ];
   for (const c of cases) {
@@ -117,9 +129,12 @@ describe("cgroup v2 driver (fake cgroupfs)", () => {
     assert.deepEqual(await driver.psi("/warren/absent"), { cpu: null, memory: null, io: null });
   });
 
-  test("attachPsi makes the group if needed and writes the pid", async () => {
-    await driver.attachPsi("/warren/warren-new", 4242);
-    assert.equal(await readFile(path.join(root, "warren/warren-new/cgroup.procs"), "utf8"), "4242");
+  test("attachPsi writes the pid into the group's cgroup.procs", async () => {
+    await driver.attachPsi(CG, 4242);
+    assert.equal(await readGroup("cgroup.procs"), "4242");
+    // A fake directory gets no control files from mkdir, unlike cgroupfs: the write must fail
+    // rather than create a regular file.
+    await assert.rejects(driver.attachPsi("/warren/warren-new", 4242), /attach pid 4242 .*ENOENT/);
   });
 
   test("killAll writes cgroup.kill and returns once cgroup.procs is empty", async () => {

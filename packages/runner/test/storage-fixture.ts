@@ -2,7 +2,7 @@
 // id range, and a cleanup that removes every mount and loop device under that root even when
 // a test failed halfway.
 import { randomBytes, randomInt } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
 import { defaultConfig, type RunnerConfig } from "../src/host/config.ts";
 import { run } from "../src/host/run.ts";
@@ -24,6 +24,8 @@ export interface StorageFixture {
 export function storageFixture(): StorageFixture {
   const hex = randomBytes(4).toString("hex");
   const root = mkdtempSync(`/tmp/wt${hex}-`);
+  // Environment ids (hostStart...) must traverse the path, as under /var/lib/warren.
+  chmodSync(root, 0o755);
   const cfg = defaultConfig({
     root,
     runDir: path.join(root, "run"),
@@ -32,7 +34,10 @@ export function storageFixture(): StorageFixture {
   });
   // A random 64Ki block far above real users, below 2^31 (Node's spawn takes int32 uids).
   const map: IdMap = { hostStart: 1_000_000_000 + randomInt(0, 16_000) * 65_536, size: 65_536 };
-  const loopsUnderRoot = () => listLoops().filter((l) => l.backingFile.startsWith(`${root}/`)).map((l) => l.device);
+  const loopsUnderRoot = () =>
+    listLoops()
+      .filter((l) => l.backingFile.startsWith(`${root}/`))
+      .map((l) => l.device);
   return {
     cfg,
     root,

@@ -11,7 +11,7 @@ import { type ApiClient, createClient } from "@warren/protocol";
 export const REPO = path.resolve(import.meta.dirname, "../../../..");
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
 /** Images are content-addressed and shared by every test root, so the base image builds once per machine. */
-export const SHARED_IMAGES = process.env["WARREN_TEST_IMAGES"] ?? "/var/cache/warren-test/images";
+export const SHARED_IMAGES = `${process.env["WARREN_TEST_BASE_CACHE"] ?? "/var/cache/warren-test/base"}/images`;
 /** Test id blocks live far above the `warren` block so tests never share uids with real environments. */
 const TEST_ID_BASE = 3_000_000_000;
 
@@ -54,6 +54,8 @@ export async function makeHarness(name: string): Promise<Harness> {
     WARREN_IMAGES: SHARED_IMAGES,
     WARREN_ID_RANGE: `${block}:${65536 * 64}`,
     WARREN_LOG: `${root}/daemon.log`,
+    // A CLI call while the test has its daemon down must fail, not start an untracked one.
+    WARREN_NO_AUTOSTART: "1",
   };
   const client = createClient({ socketPath: socket });
   const h: Harness = {

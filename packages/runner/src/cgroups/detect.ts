@@ -2,9 +2,9 @@
 // distributions co-mount cpu,cpuacct and name hierarchies differently) and picks the driver.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import type { CgroupDriver } from "./types.ts";
 import { CgroupV1Driver } from "./v1.ts";
 import { CgroupV2Driver } from "./v2.ts";
-import type { CgroupDriver } from "./types.ts";
 
 export type CgroupMode = "v1" | "v2" | "hybrid";
 
@@ -40,7 +40,8 @@ const V1_CONTROLLERS = new Set([
 ]);
 
 // mountinfo escapes space, tab, newline and backslash as octal.
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeMountinfo = (s: string) =>
+  s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 export function parseCgroupMounts(mountinfo: string, root = "/sys/fs/cgroup"): CgroupMounts {
   const out: CgroupMounts = { v1: {}, v2: null };
@@ -48,7 +49,7 @@ export function parseCgroupMounts(mountinfo: string, root = "/sys/fs/cgroup"): C
   for (const line of mountinfo.split("\n")) {
     const [pre, post] = line.split(" - ");
     if (!pre || !post) continue;
-    const mountPoint = unescape(pre.split(" ")[4] ?? "");
+    const mountPoint = unescapeMountinfo(pre.split(" ")[4] ?? "");
     const [fstype, , superOpts = ""] = post.split(" ");
     if (!under(mountPoint)) continue;
     if (fstype === "cgroup2") {

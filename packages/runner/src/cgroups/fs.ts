@@ -1,5 +1,6 @@
 // Small file helpers shared by the cgroup drivers. Cgroup files are tiny text files whose
 // writes fail with meaningful errnos (EBUSY, EINVAL, ESRCH), so errors keep their `code`.
+import { constants } from "node:fs";
 import { access, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 
@@ -30,7 +31,7 @@ export function parseLimit(text: string): number {
   const n = Number(t);
   if (!Number.isFinite(n)) throw new Error(`unexpected cgroup value ${JSON.stringify(t)}`);
   // v1 reports "no limit" as 9223372036854771712, beyond a safe integer.
-  return n >= UNLIMITED ? UNLIMITED : n;
+  return Math.min(n, UNLIMITED);
 }
 
 /** Parses "key value" lines (memory.stat, cpu.stat, memory.events, memory.oom_control). */
@@ -43,9 +44,12 @@ export function parseKeyValues(text: string): Map<string, number> {
   return out;
 }
 
+/**
+ * Writes one value with a single write(). Opened without O_CREAT so a missing control file
+ * fails with ENOENT (cgroupfs itself refuses to create files with a less telling EACCES).
+ */
 export async function writeValue(file: string, value: string | number): Promise<void> {
-  // flag "w" without truncation semantics matters little for cgroupfs; one write() per value.
-  await writeFile(file, String(value));
+  await writeFile(file, String(value), { flag: constants.O_WRONLY | constants.O_TRUNC });
 }
 
 export async function readPids(dir: string): Promise<number[]> {

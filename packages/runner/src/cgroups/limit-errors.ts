@@ -3,7 +3,11 @@
 // to behave the same.
 import { formatSize, WarrenError } from "@warren/protocol";
 
-export function memoryBelowUsage(requestedBytes: number, usageBytes: number, limitBytes: number): WarrenError {
+export function memoryBelowUsage(
+  requestedBytes: number,
+  usageBytes: number,
+  limitBytes: number,
+): WarrenError {
   const limitText = limitBytes >= Number.MAX_SAFE_INTEGER ? "unlimited" : formatSize(limitBytes);
   return new WarrenError(
     "INVALID_ARGUMENT",
@@ -18,6 +22,8 @@ export function memoryBelowUsage(requestedBytes: number, usageBytes: number, lim
 /** Checks that a cgroup path is absolute and cannot climb out of a hierarchy root. */
 export function checkCgroupPath(cgroupPath: string): void {
   if (!cgroupPath.startsWith("/") || cgroupPath.split("/").some((p) => p === ".." || p === ".")) {
-    throw new Error(`invalid cgroup path ${JSON.stringify(cgroupPath)}: must be absolute, like /warren/warren-<id>`);
+    throw new Error(
+      `invalid cgroup path ${JSON.stringify(cgroupPath)}: must be absolute, like /warren/warren-<id>`,
+    );
   }
 }

@@ -26,6 +26,8 @@ export function validateLimits(limits: CgroupLimits): void {
     throw new WarrenError("INVALID_ARGUMENT", `invalid resource limits: ${what}`, { ...limits });
   };
   if (!(limits.cpus > 0) || !Number.isFinite(limits.cpus)) bad("cpus must be a positive number");
-  if (!Number.isSafeInteger(limits.memoryBytes) || limits.memoryBytes <= 0) bad("memoryBytes must be a positive integer");
-  if (!Number.isSafeInteger(limits.pids) || limits.pids < 0) bad("pids must be a non-negative integer (0 = no limit)");
+  if (!Number.isSafeInteger(limits.memoryBytes) || limits.memoryBytes <= 0)
+    bad("memoryBytes must be a positive integer");
+  if (!Number.isSafeInteger(limits.pids) || limits.pids < 0)
+    bad("pids must be a non-negative integer (0 = no limit)");
 }

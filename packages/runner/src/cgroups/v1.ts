@@ -44,7 +44,9 @@ export class CgroupV1Driver implements CgroupDriver {
   readonly hierarchies: Record<string, string>;
   readonly unifiedRoot: string | null;
 
-  constructor(opts: CgroupV1Options = { hierarchies: DEFAULT_V1_HIERARCHIES, unifiedRoot: "/sys/fs/cgroup/unified" }) {
+  constructor(
+    opts: CgroupV1Options = { hierarchies: DEFAULT_V1_HIERARCHIES, unifiedRoot: "/sys/fs/cgroup/unified" },
+  ) {
     this.hierarchies = opts.hierarchies;
     this.unifiedRoot = opts.unifiedRoot;
   }

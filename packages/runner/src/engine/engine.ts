@@ -15,6 +15,7 @@ import {
   type RunnerInfo,
   WarrenError,
 } from "@warren/protocol";
+import { detectCgroupMode } from "../cgroups/detect.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, streamLog } from "../logs/env-log.ts";
 import { startExec } from "../exec/exec-session.ts";
@@ -46,7 +47,7 @@ export class Engine implements RunnerApi {
       cpus: os.availableParallelism(),
       memoryBytes: os.totalmem(),
       diskFreeBytes: await freeBytes(this.ctx.cfg),
-      cgroupMode: this.ctx.cgroups.mode === "v2" ? "v2" : "hybrid",
+      cgroupMode: detectCgroupMode(),
       idRange: this.ctx.idRange,
     };
   }

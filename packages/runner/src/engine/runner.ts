@@ -1,5 +1,5 @@
 // Builds the in-process runner for this host: probes runtimes and cgroups, reads the id range.
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { RUNTIMES, type RuntimeName } from "@warren/protocol";
 import { cgroupDriver } from "../cgroups/detect.ts";
@@ -12,7 +12,10 @@ import { Engine } from "./engine.ts";
 
 export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promise<Engine> {
   const cfg = defaultConfig(overrides);
-  await mkdir(path.join(cfg.root, "envs"), { recursive: true, mode: 0o700 });
+  // 0711: environments' root uids must traverse to their rootfs; nothing here is listable.
+  await mkdir(path.join(cfg.root, "envs"), { recursive: true, mode: 0o711 });
+  await chmod(cfg.root, 0o711);
+  await chmod(path.join(cfg.root, "envs"), 0o711);
   await mkdir(cfg.runDir, { recursive: true, mode: 0o700 });
   const runtimes = new Map<RuntimeName, Runtime>();
   for (const name of RUNTIMES) {

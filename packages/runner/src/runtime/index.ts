@@ -7,7 +7,7 @@ import type { Runtime } from "./types.ts";
 
 export { type CgroupLayout, cgroupLayoutFromMountinfo, hostCgroupLayout } from "./cgroup-layout.ts";
 export { CRUN_HYBRID_WRAPPER, crunRuntime } from "./crun.ts";
-export { OciCliRuntime, type OciCliOptions } from "./oci-cli.ts";
+export { type OciCliOptions, OciCliRuntime } from "./oci-cli.ts";
 export { ociProcessFromExec, writeProcessFile } from "./process-file.ts";
 export { runcRuntime } from "./runc.ts";
 export type * from "./types.ts";

@@ -67,16 +67,23 @@ export class OciCliRuntime implements Runtime {
       );
       if (!ok) return false;
     }
-    const res = await run(this.binary, [...this.prefixArgs, "--version"], { allowFail: true, timeoutMs: 10_000 }).catch(
-      () => null,
-    );
+    const res = await run(this.binary, [...this.prefixArgs, "--version"], {
+      allowFail: true,
+      timeoutMs: 10_000,
+    }).catch(() => null);
     return res?.code === 0;
   }
 
   async create(id: string, bundleDir: string, opts: CreateOptions): Promise<void> {
     await mkdir(this.stateRoot, { recursive: true, mode: 0o700 });
     await mkdir(path.dirname(opts.logFile), { recursive: true });
-    const args = this.argv("create", "--bundle", bundleDir, ...(opts.pidFile ? ["--pid-file", opts.pidFile] : []), id);
+    const args = this.argv(
+      "create",
+      "--bundle",
+      bundleDir,
+      ...(opts.pidFile ? ["--pid-file", opts.pidFile] : []),
+      id,
+    );
     // The container's init inherits these descriptors, so they must be a file, not pipes to
     // us: the container outlives the daemon, and a pipe would also keep `create` from ending.
     const logFd = openSync(opts.logFile, "a");
@@ -130,7 +137,9 @@ export class OciCliRuntime implements Runtime {
       throw new Error(`${this.name} state ${id}: exit ${res.code}: ${res.stderr.trim()}`);
     }
     const raw = JSON.parse(res.stdout) as { id: string; pid?: number; status: string; bundle: string };
-    const status = STATUSES.includes(raw.status as ContainerStatus) ? (raw.status as ContainerStatus) : "stopped";
+    const status = STATUSES.includes(raw.status as ContainerStatus)
+      ? (raw.status as ContainerStatus)
+      : "stopped";
     return { id: raw.id, status, pid: status === "stopped" ? 0 : (raw.pid ?? 0), bundle: raw.bundle };
   }
 
@@ -146,21 +155,28 @@ export class OciCliRuntime implements Runtime {
 
   async delete(id: string, force: boolean): Promise<void> {
     if (!(await this.known(id))) return;
-    const res = await run(this.binary, this.argv("delete", ...(force ? ["--force"] : []), id), { allowFail: true });
+    const res = await run(this.binary, this.argv("delete", ...(force ? ["--force"] : []), id), {
+      allowFail: true,
+    });
     if (res.code === 0 || !(await this.known(id))) return;
     throw new Error(`${this.name} delete ${id}: exit ${res.code}: ${res.stderr.trim()}`);
   }
 
   async list(): Promise<string[]> {
-    const entries = await readdir(this.stateRoot, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return [];
-      throw wrap(`${this.name} list`, err);
-    });
+    const entries = await readdir(this.stateRoot, { withFileTypes: true }).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return [];
+        throw wrap(`${this.name} list`, err);
+      },
+    );
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
   execArgs(id: string, processFile: string, tty: boolean): { cmd: string; args: string[] } {
-    return { cmd: this.binary, args: this.argv("exec", "--process", processFile, ...(tty ? ["--tty"] : []), id) };
+    return {
+      cmd: this.binary,
+      args: this.argv("exec", "--process", processFile, ...(tty ? ["--tty"] : []), id),
+    };
   }
 
   spawnExec(id: string, processFile: string): ChildProcess {

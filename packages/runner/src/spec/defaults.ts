@@ -52,7 +52,11 @@ export function defaultEnvSpecOptions(input: EnvSpecInput): SpecOption[] {
     withNamespaces(input.networkPath ? { networkPath: input.networkPath } : {}),
     withUserNamespace(input.idMap),
     withDefaultMounts(),
-    withBindMount(input.initBinary, INIT_PATH_IN_CONTAINER, { readonly: true, recursive: false, extra: ["nosuid", "nodev"] }),
+    withBindMount(input.initBinary, INIT_PATH_IN_CONTAINER, {
+      readonly: true,
+      recursive: false,
+      extra: ["nosuid", "nodev"],
+    }),
     withMaskedPaths(),
     withReadonlyPaths(),
     withCgroupsPath(input.cgroupsPath),

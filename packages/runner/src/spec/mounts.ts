@@ -2,7 +2,7 @@
 import type { OciMount, SpecOption } from "./types.ts";
 
 /** runc's defaults: kernel interfaces that leak host information or allow host changes. */
-export const DEFAULT_MASKED_PATHS = [
+export const DEFAULT_MASKED_PATHS: readonly string[] = [
   "/proc/acpi",
   "/proc/asound",
   "/proc/kcore",
@@ -14,9 +14,15 @@ export const DEFAULT_MASKED_PATHS = [
   "/proc/scsi",
   "/sys/firmware",
   "/sys/devices/virtual/powercap",
-] as const;
+];
 
-export const DEFAULT_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"] as const;
+export const DEFAULT_READONLY_PATHS: readonly string[] = [
+  "/proc/bus",
+  "/proc/fs",
+  "/proc/irq",
+  "/proc/sys",
+  "/proc/sysrq-trigger",
+];
 
 /**
  * The runc spec's standard mounts. sysfs can be mounted inside a user namespace only because
@@ -25,17 +31,32 @@ export const DEFAULT_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/p
 export function defaultMounts(): OciMount[] {
   return [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    {
+      destination: "/dev",
+      type: "tmpfs",
+      source: "tmpfs",
+      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
+    },
     {
       destination: "/dev/pts",
       type: "devpts",
       source: "devpts",
       options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
     },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    {
+      destination: "/dev/shm",
+      type: "tmpfs",
+      source: "shm",
+      options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
-    { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
+    {
+      destination: "/sys/fs/cgroup",
+      type: "cgroup",
+      source: "cgroup",
+      options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
+    },
   ];
 }
 
@@ -61,9 +82,14 @@ export interface BindOptions {
 }
 
 export function withBindMount(src: string, dst: string, opts: BindOptions = {}): SpecOption {
-  if (!src.startsWith("/") || !dst.startsWith("/")) throw new Error(`bind mount paths must be absolute: ${src} -> ${dst}`);
+  if (!src.startsWith("/") || !dst.startsWith("/"))
+    throw new Error(`bind mount paths must be absolute: ${src} -> ${dst}`);
   return (spec) => {
-    const options = [opts.recursive === false ? "bind" : "rbind", opts.readonly ? "ro" : "rw", ...(opts.extra ?? [])];
+    const options = [
+      opts.recursive === false ? "bind" : "rbind",
+      opts.readonly ? "ro" : "rw",
+      ...(opts.extra ?? []),
+    ];
     putMount(spec, { destination: dst, type: "bind", source: src, options });
   };
 }

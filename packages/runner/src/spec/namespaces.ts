@@ -32,7 +32,8 @@ export function withNamespaces(opts: NamespaceOptions = {}): SpecOption {
 
 /** A user namespace where ids 0..size-1 inside are hostStart..hostStart+size-1 outside. */
 export function withUserNamespace(map: IdMap): SpecOption {
-  if (!Number.isSafeInteger(map.hostStart) || map.hostStart <= 0) throw new Error(`invalid id map start ${map.hostStart}`);
+  if (!Number.isSafeInteger(map.hostStart) || map.hostStart <= 0)
+    throw new Error(`invalid id map start ${map.hostStart}`);
   if (!Number.isSafeInteger(map.size) || map.size <= 0) throw new Error(`invalid id map size ${map.size}`);
   if (map.hostStart + map.size - 1 > 0xfffffffe) throw new Error("id map exceeds the 32-bit id space");
   return (spec) => {

@@ -1,6 +1,7 @@
 // The container's first process (process.*): command, user, environment and rlimits.
-import type { OciRlimit, SpecOption } from "./types.ts";
+
 import { DEFAULT_PATH_ENV } from "./build.ts";
+import type { OciRlimit, SpecOption } from "./types.ts";
 
 export interface ProcessOptions {
   args: string[];

@@ -28,7 +28,11 @@ export function defaultSeccompProfile(caps: readonly string[] = DEFAULT_CAPABILI
     args: denied.map((value) => ({ index: 0, value, op: "SCMP_CMP_NE" })),
   });
   for (const value of SECCOMP_ALLOWED_PERSONALITIES) {
-    syscalls.push({ names: ["personality"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value, op: "SCMP_CMP_EQ" }] });
+    syscalls.push({
+      names: ["personality"],
+      action: "SCMP_ACT_ALLOW",
+      args: [{ index: 0, value, op: "SCMP_CMP_EQ" }],
+    });
   }
   if (!has.has("CAP_SYS_ADMIN")) {
     // Threads and fork, but no new namespaces: unshare-by-clone is as dangerous as unshare.
@@ -55,6 +59,7 @@ export function allowedSyscallNames(profile: OciSeccomp): Set<string> {
 /** Without an explicit profile, derives the default one from the spec's capabilities. */
 export function withSeccomp(profile?: OciSeccomp): SpecOption {
   return (spec) => {
-    spec.linux.seccomp = profile ?? defaultSeccompProfile(spec.process.capabilities?.bounding ?? DEFAULT_CAPABILITIES);
+    spec.linux.seccomp =
+      profile ?? defaultSeccompProfile(spec.process.capabilities?.bounding ?? DEFAULT_CAPABILITIES);
   };
 }

@@ -59,7 +59,9 @@ const TAR_ARGS = [
 ];
 
 export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
-  await fs.mkdir(opts.dest, { mode: 0o755 });
+  await fs.mkdir(opts.dest);
+  // The layer root becomes `/` unless the tar has a `./` entry; never let a umask narrow it.
+  await fs.chmod(opts.dest, 0o755);
   const blobHash = createHash("sha256");
   const tarHash = createHash("sha256");
   let blobBytes = 0;
@@ -68,7 +70,10 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   let decompressFailed: Error | null = null;
   const scanner = new TarScanner(opts.what);
 
-  const tar = spawn("tar", [...TAR_ARGS, "-C", opts.dest], { stdio: ["pipe", "ignore", "pipe"] });
+  // Directories implied by entries get tar's default mode less the umask; pin it like dockerd does.
+  const tar = spawn("sh", ["-c", 'umask 022 && exec tar "$@"', "tar", ...TAR_ARGS, "-C", opts.dest], {
+    stdio: ["pipe", "ignore", "pipe"],
+  });
   const tarErr: Buffer[] = [];
   tar.stderr.on("data", (d: Buffer) => tarErr.push(d));
   const tarExit = new Promise<number>((resolve, reject) => {
@@ -125,7 +130,10 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       tar.kill("SIGKILL");
       await tarExit.catch(() => {});
       if (decompressFailed) {
-        throw new WarrenError("IMAGE_CORRUPT", `${opts.what}: cannot decompress (${opts.compression}): ${err}`);
+        throw new WarrenError(
+          "IMAGE_CORRUPT",
+          `${opts.what}: cannot decompress (${opts.compression}): ${err}`,
+        );
       }
       throw err;
     }

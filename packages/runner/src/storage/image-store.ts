@@ -9,8 +9,11 @@ import path from "node:path";
 import { DEFAULT_IMAGE, type ImageInfo, type ProgressFn, WarrenError, wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
 import { ensureBaseImage } from "./image-base.ts";
+import { diffIdHex, isDir, pidAlive, validateRef, writeFileAtomic } from "./image-files.ts";
 import { importOciImage } from "./image-import.ts";
 import type { ImageLayers } from "./types.ts";
+
+export { diffIdHex, validateRef } from "./image-files.ts";
 
 export interface ImageRecord extends ImageInfo {
   config: ImageLayers["config"];
@@ -19,27 +22,6 @@ export interface ImageRecord extends ImageInfo {
 interface LayerMeta {
   diffId: string;
   sizeBytes: number;
-}
-
-const DIFF_ID_RE = /^sha256:([a-f0-9]{64})$/;
-const REF_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]{0,254}$/;
-
-/** Refs are user input that become file names; this keeps them boring. */
-export function validateRef(ref: string): string {
-  if (!REF_RE.test(ref) || ref.split("/").some((p) => p === ".." || p === ".")) {
-    throw new WarrenError(
-      "INVALID_ARGUMENT",
-      `invalid image ref "${ref}": use letters, digits and . _ - / : @ + (e.g. myorg/tools:1.0)`,
-      { ref },
-    );
-  }
-  return ref;
-}
-
-export function diffIdHex(diffId: string): string {
-  const m = DIFF_ID_RE.exec(diffId);
-  if (!m) throw new WarrenError("IMAGE_CORRUPT", `"${diffId}" is not a sha256 layer digest`);
-  return m[1]!;
 }
 
 export class ImageStore {
@@ -52,8 +34,8 @@ export class ImageStore {
   private readonly pinned = new Map<string, number>();
   private baseBuild: Promise<ImageInfo> | null = null;
 
-  constructor(cfg: Pick<RunnerConfig, "root" | "mirror">) {
-    this.dir = path.join(cfg.root, "images");
+  constructor(cfg: Pick<RunnerConfig, "root" | "mirror"> & { imagesDir?: string }) {
+    this.dir = cfg.imagesDir ?? path.join(cfg.root, "images");
     this.layersDir = path.join(this.dir, "layers", "sha256");
     this.refsDir = path.join(this.dir, "refs");
     this.tmpDir = path.join(this.dir, "tmp");
@@ -90,7 +72,10 @@ export class ImageStore {
   /** Keeps layers of an import in progress (not yet named by a ref) safe from remove(). */
   pin(diffIds: string[]): () => void {
     for (const d of diffIds) this.pinned.set(d, (this.pinned.get(d) ?? 0) + 1);
+    let released = false;
     return () => {
+      if (released) return;
+      released = true;
       for (const d of diffIds) {
         const n = (this.pinned.get(d) ?? 1) - 1;
         if (n <= 0) this.pinned.delete(d);
@@ -206,13 +191,20 @@ export class ImageStore {
   async remove(ref: string): Promise<string[]> {
     await this.readRecord(ref);
     await fs.rm(this.refFile(ref), { force: true });
+    return this.gcLayers();
+  }
+
+  /** Deletes layers (all, or only `candidates`) that no ref names and no import has pinned. */
+  async gcLayers(candidates?: string[]): Promise<string[]> {
+    await this.init();
     const used = new Set<string>();
     for (const info of await this.list()) for (const l of info.layers) used.add(diffIdHex(l));
     for (const l of this.pinned.keys()) used.add(diffIdHex(l));
+    const only = candidates && new Set(candidates.map(diffIdHex));
     const removed: string[] = [];
     for (const name of await fs.readdir(this.layersDir)) {
       const hex = name.replace(/\.json$/, "");
-      if (used.has(hex) || !/^[a-f0-9]{64}$/.test(hex)) continue;
+      if (used.has(hex) || !/^[a-f0-9]{64}$/.test(hex) || (only && !only.has(hex))) continue;
       // Rename first so a half-deleted layer never looks complete.
       const doomed = await this.tmpPath("gc");
       await fs.rename(path.join(this.layersDir, name), doomed);
@@ -231,6 +223,8 @@ export class ImageStore {
     await this.init();
     for (const diffId of rec.layers) {
       if (await this.hasLayer(diffId)) continue;
+      // A dangling link (its cache was wiped) is replaced, not kept.
+      await fs.rm(this.layerDir(diffId), { force: true });
       const src = await fs.realpath(other.layerDir(diffId));
       await fs.symlink(src, this.layerDir(diffId)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== "EEXIST") throw wrap(`link layer ${diffId}`, err);
@@ -294,31 +288,11 @@ export class ImageStore {
 }
 
 function toInfo(rec: ImageRecord): ImageInfo {
-  return { ref: rec.ref, digest: rec.digest, layers: rec.layers, sizeBytes: rec.sizeBytes, createdAt: rec.createdAt };
-}
-
-async function isDir(p: string): Promise<boolean> {
-  return (await fs.stat(p).catch(() => null))?.isDirectory() ?? false;
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await fs.open(tmp, "w", 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.rename(tmp, file);
+  return {
+    ref: rec.ref,
+    digest: rec.digest,
+    layers: rec.layers,
+    sizeBytes: rec.sizeBytes,
+    createdAt: rec.createdAt,
+  };
 }

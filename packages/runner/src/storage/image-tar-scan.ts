@@ -8,6 +8,7 @@ import { WarrenError } from "@warren/protocol";
 const BLOCK = 512;
 /** PAX and GNU long-name records are small; anything bigger is an attack or garbage. */
 const MAX_META_BYTES = 1024 * 1024;
+const KNOWN_TYPES = new Set(["0", "1", "2", "3", "4", "5", "6", "7", "S", "x", "g", "L", "K"]);
 
 export interface TarEntry {
   /** Normalized relative path ("" for the layer root). */
@@ -92,7 +93,10 @@ export class TarScanner {
       return;
     }
     verifyChecksum(h, this.what);
-    const type = String.fromCharCode(h[156]!) || "0";
+    const type = h[156] === 0 ? "0" : String.fromCharCode(h[156]!);
+    // Unknown types (volume labels, multi-volume parts...) could make GNU tar and this scanner
+    // disagree about where the next header is; no image needs them.
+    if (!KNOWN_TYPES.has(type)) this.fail(`an entry has unsupported tar type "${type}"`);
     const headerSize = parseNumber(h.subarray(124, 136), this.what);
     const size = type !== "x" && type !== "g" && this.pax["size"] ? Number(this.pax["size"]) : headerSize;
     if (!Number.isSafeInteger(size) || size < 0) this.fail(`an entry has an invalid size`);
@@ -102,7 +106,9 @@ export class TarScanner {
       if (size > MAX_META_BYTES) this.fail(`a ${type} header of ${size} bytes is too large`);
       if (size === 0) this.finishMeta(type, Buffer.alloc(0));
       this.state =
-        size === 0 ? { kind: "header" } : { kind: "meta", type, remaining: size, padding: padded - size, parts: [] };
+        size === 0
+          ? { kind: "header" }
+          : { kind: "meta", type, remaining: size, padding: padded - size, parts: [] };
       return;
     }
 
@@ -113,7 +119,10 @@ export class TarScanner {
     this.longLink = null;
     this.checkEntry({ path: this.safePath(rawName), type, linkTarget: rawLink });
 
-    const isDataless = type === "1" || type === "2" || type === "3" || type === "4" || type === "5" || type === "6";
+    const isDataless =
+      type === "1" || type === "2" || type === "3" || type === "4" || type === "5" || type === "6";
+    if (isDataless && size !== 0)
+      this.fail(`entry "${rawName}" of type ${type} claims ${size} bytes of data`);
     const dataBytes = isDataless ? 0 : padded;
     if (type === "S" && h[482] !== 0) {
       this.afterSparse = { kind: "skip", remaining: dataBytes };
@@ -192,7 +201,8 @@ function parseNumber(field: Buffer, what: string): number {
   }
   const s = cString(field).trim();
   if (s === "") return 0;
-  if (!/^[0-7]+$/.test(s)) throw new WarrenError("IMAGE_CORRUPT", `${what}: a tar header has a malformed number`);
+  if (!/^[0-7]+$/.test(s))
+    throw new WarrenError("IMAGE_CORRUPT", `${what}: a tar header has a malformed number`);
   return Number.parseInt(s, 8);
 }
 

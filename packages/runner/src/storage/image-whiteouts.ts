@@ -33,7 +33,12 @@ export async function convertWhiteouts(layerDir: string, whiteouts: string[]): P
   }
   for (let i = 0; i < devices.length; i += BATCH) {
     // Mode 0 and rdev 0:0, exactly what overlayfs itself creates; created by root, so owned 0:0.
-    await run("sh", ["-c", 'for p do mknod -m 0 "$p" c 0 0 || exit 1; done', "sh", ...devices.slice(i, i + BATCH)]);
+    await run("sh", [
+      "-c",
+      'for p do mknod -m 0 "$p" c 0 0 || exit 1; done',
+      "sh",
+      ...devices.slice(i, i + BATCH),
+    ]);
   }
   for (let i = 0; i < opaqueDirs.length; i += BATCH) {
     await run("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", ...opaqueDirs.slice(i, i + BATCH)]);
@@ -48,7 +53,10 @@ async function assertInsideLayer(layerDir: string, rel: string): Promise<void> {
     cur = path.join(cur, part);
     const st = await fs.lstat(cur).catch(() => null);
     if (st && !st.isDirectory()) {
-      throw new WarrenError("IMAGE_CORRUPT", `whiteout under "${rel}" is reached through a non-directory; refusing it`);
+      throw new WarrenError(
+        "IMAGE_CORRUPT",
+        `whiteout under "${rel}" is reached through a non-directory; refusing it`,
+      );
     }
   }
 }

@@ -1,0 +1,137 @@
+// bench/start: create-to-first-exec and stop-then-start of Warren environments, beside podman
+// (run --rm, start -a) on the same image and bare `runc run` / `crun run` as the floor.
+// Run by hand as root: node bench/start/run.ts [--runs 50] [--runtime crun|runc|all]
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { type ApiClient, DEFAULT_IMAGE } from "@warren/protocol";
+import { buildSpec, withDefaultMounts, withNamespaces, withProcess, withRootfs } from "@warren/runner/spec/index";
+import { makeHarness, SHARED_IMAGES } from "../../packages/cli/test/e2e/harness.ts";
+import { printTable, type Series, summarize, timeMs, writeResults } from "../lib/stats.ts";
+import { execOnce } from "../lib/exec-once.ts";
+
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "50" }, runtime: { type: "string", default: "all" } },
+});
+const RUNS = Number(values.runs);
+const RUNTIMES = values.runtime === "all" ? ["crun", "runc"] : [values.runtime!];
+const PODMAN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"];
+
+function sh(cmd: string, args: string[], input?: string) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", input, maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function warrenSeries(client: ApiClient, runtime: string): Promise<Series[]> {
+  const create: number[] = [];
+  const start: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const name = `b-${runtime}-${i}`;
+    create.push(
+      await timeMs(async () => {
+        await client.createEnvironment({ name, runtime: runtime as "crun", disk: "1g", memory: "512m" });
+        await execOnce(client, name, ["true"]);
+      }),
+    );
+    await client.stopEnvironment(name, 0);
+    start.push(await timeMs(() => client.startEnvironment(name)));
+    await client.deleteEnvironment(name, true);
+  }
+  return [
+    { name: `warren ${runtime}: create-to-first-exec`, samplesMs: create },
+    { name: `warren ${runtime}: start stopped env`, samplesMs: start },
+  ];
+}
+
+function layerDirOfBase(client: ApiClient): Promise<string> {
+  return client.listImages().then((imgs) => {
+    const base = imgs.find((i) => i.ref === DEFAULT_IMAGE);
+    if (!base || base.layers.length !== 1) throw new Error("base image missing");
+    return path.join(SHARED_IMAGES, "layers", base.layers[0]!.replace(":", "/"));
+  });
+}
+
+async function podmanSeries(layerDir: string): Promise<Series[]> {
+  if (spawnSync("podman", ["--version"]).status !== 0) {
+    sh("apt-get", ["install", "-y", "-qq", "podman"]);
+  }
+  const img = "localhost/warren-bench-base:latest";
+  if (spawnSync("podman", ["image", "exists", img]).status !== 0) {
+    const tar = spawnSync("tar", ["-C", layerDir, "-c", "."], { maxBuffer: 1 << 30 });
+    const r = spawnSync("podman", ["import", "-", img], { input: tar.stdout });
+    if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
+  }
+  const run: number[] = [];
+  for (let i = 0; i < RUNS; i++) run.push(await timeMs(() => sh("podman", ["run", "--rm", ...PODMAN_FLAGS, img, "true"])));
+  spawnSync("podman", ["rm", "-f", "warren-bench"]);
+  sh("podman", ["create", "--name", "warren-bench", ...PODMAN_FLAGS, img, "true"]);
+  const start: number[] = [];
+  for (let i = 0; i < RUNS; i++) start.push(await timeMs(() => sh("podman", ["start", "-a", "warren-bench"])));
+  spawnSync("podman", ["rm", "-f", "warren-bench"]);
+  return [
+    { name: "podman run --rm IMAGE true", samplesMs: run },
+    { name: "podman start -a", samplesMs: start },
+  ];
+}
+
+async function bareSeries(layerDir: string, nativeDir: string): Promise<Series[]> {
+  const bundle = `/tmp/warren-bench-bundle-${process.pid}`;
+  mkdirSync(bundle, { recursive: true });
+  const spec = buildSpec(
+    withRootfs(layerDir, true),
+    withProcess({ args: ["/bin/true"] }),
+    withNamespaces({}),
+    withDefaultMounts(),
+  );
+  spec.linux.cgroupsPath = `/warren-bench/${process.pid}`;
+  writeFileSync(path.join(bundle, "config.json"), JSON.stringify(spec));
+  const out: Series[] = [];
+  try {
+    for (const [name, cmd, pre] of [
+      ["runc run (floor)", "runc", []],
+      ["crun run (floor, hybrid wrapper)", path.join(nativeDir, "warren-crun-hybrid"), []],
+    ] as const) {
+      const root = `${bundle}-state-${cmd.length}`;
+      const samples: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        samples.push(await timeMs(() => sh(cmd, [...pre, "--root", root, "run", "--bundle", bundle, `wb${i}`])));
+      }
+      rmSync(root, { recursive: true, force: true });
+      out.push({ name, samplesMs: samples });
+    }
+  } finally {
+    rmSync(bundle, { recursive: true, force: true });
+    for (const c of ["cpu", "cpuacct", "memory", "pids", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"]) {
+      spawnSync("rmdir", [`/sys/fs/cgroup/${c}/warren-bench`]);
+    }
+  }
+  return out;
+}
+
+const h = await makeHarness("bench");
+try {
+  await h.startDaemon();
+  await h.client.ensureBaseImage(undefined, () => undefined);
+  const layerDir = await layerDirOfBase(h.client);
+  const series: Series[] = [];
+  for (const rt of RUNTIMES) series.push(...(await warrenSeries(h.client, rt)));
+  series.push(...(await podmanSeries(layerDir)));
+  series.push(...(await bareSeries(layerDir, path.resolve(import.meta.dirname, "../../packages/runner/native/bin"))));
+  const rows = series.map(summarize);
+  const podRun = rows.find((r) => r.name.startsWith("podman run"))!.p50;
+  const podStart = rows.find((r) => r.name.startsWith("podman start"))!.p50;
+  const table = rows.map((r) => ({
+    benchmark: r.name,
+    runs: r.n,
+    "p50 ms": r.p50,
+    "p99 ms": r.p99,
+    "p50 / podman": r.name.includes("start") ? r.p50 / podStart : r.p50 / podRun,
+  }));
+  printTable(`bench/start (${RUNS} runs each)`, table);
+  const file = writeResults("start", { date: new Date().toISOString(), runs: RUNS, results: rows });
+  console.log(`\nwrote ${file}`);
+} finally {
+  await h.teardown();
+}

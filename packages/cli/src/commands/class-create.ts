@@ -1,0 +1,42 @@
+// warren class create NAME --cpus N --memory SIZE --disk SIZE [--pids N] [--runtime R]
+//   [--max-cpus N --max-memory SIZE --max-disk SIZE]
+import type { CreateClassRequest } from "@warren/protocol";
+import { connect } from "../connect.ts";
+import { classTable, printJson } from "../format.ts";
+import { checkName, checkRuntime, checkSize, parseCpus, parsePositiveInt } from "../options.ts";
+
+export interface ClassCreateOptions {
+  cpus: string;
+  memory: string;
+  disk: string;
+  pids?: string;
+  runtime?: string;
+  maxCpus?: string;
+  maxMemory?: string;
+  maxDisk?: string;
+  json?: boolean;
+}
+
+export function classRequest(name: string, o: ClassCreateOptions): CreateClassRequest {
+  const req: CreateClassRequest = {
+    name: checkName(name, "class name"),
+    cpus: parseCpus(o.cpus),
+    memory: checkSize(o.memory, "--memory"),
+    disk: checkSize(o.disk, "--disk"),
+  };
+  if (o.pids !== undefined) req.pids = parsePositiveInt(o.pids, "--pids");
+  if (o.runtime !== undefined) req.runtime = checkRuntime(o.runtime);
+  if (o.maxCpus !== undefined) req.maxCpus = parseCpus(o.maxCpus, "--max-cpus");
+  if (o.maxMemory !== undefined) req.maxMemory = checkSize(o.maxMemory, "--max-memory");
+  if (o.maxDisk !== undefined) req.maxDisk = checkSize(o.maxDisk, "--max-disk");
+  return req;
+}
+
+export async function classCreateCommand(name: string, o: ClassCreateOptions) {
+  const req = classRequest(name, o);
+  const client = await connect();
+  const cls = await client.createClass(req);
+  if (o.json) printJson(cls);
+  else process.stdout.write(classTable([cls]));
+  return 0;
+}

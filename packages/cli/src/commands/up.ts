@@ -1,0 +1,73 @@
+// warren up: create (or start) an environment, then run a command in it, open a shell, or print it.
+// Idempotent like `docker compose up`: the same spec again starts and attaches to the existing one.
+import { type ApiClient, type CreateEnvRequest, DEFAULT_IMAGE } from "@warren/protocol";
+import { attach } from "../attach.ts";
+import { connect } from "../connect.ts";
+import { checkFailed } from "../failed.ts";
+import { envTable, printJson } from "../format.ts";
+import { checkName, checkRuntime, checkSize, parseCpus } from "../options.ts";
+import { progressDisplay } from "../progress.ts";
+import type { RunContext } from "../run.ts";
+import { openShell } from "./shell.ts";
+
+export interface UpOptions {
+  name?: string;
+  class?: string;
+  image?: string;
+  cpus?: string;
+  memory?: string;
+  disk?: string;
+  runtime?: string;
+  detach?: boolean;
+  json?: boolean;
+}
+
+export function createRequest(o: UpOptions): CreateEnvRequest {
+  const req: CreateEnvRequest = {};
+  if (o.name !== undefined) req.name = checkName(o.name);
+  if (o.class !== undefined) req.className = checkName(o.class, "class");
+  if (o.image !== undefined) req.image = o.image;
+  if (o.cpus !== undefined) req.cpus = parseCpus(o.cpus);
+  if (o.memory !== undefined) req.memory = checkSize(o.memory, "--memory");
+  if (o.disk !== undefined) req.disk = checkSize(o.disk, "--disk");
+  if (o.runtime !== undefined) req.runtime = checkRuntime(o.runtime);
+  return req;
+}
+
+export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
+  const req = createRequest(o);
+  // --json asks for output to parse, so it never opens an interactive shell.
+  const interactive = !o.detach && !o.json && process.stdin.isTTY && process.stdout.isTTY;
+  const then = cmd.length > 0 ? "exec" : interactive ? "shell" : "print";
+  const client = await connect();
+  // From here on a failure is Warren's, not the command's: 125 when the caller expects a status.
+  if (then !== "print") ctx.mode = "exec";
+
+  if ((req.image ?? DEFAULT_IMAGE) === DEFAULT_IMAGE) await ensureBaseImage(client);
+  const { env: created, created: isNew } = await client.createEnvironment(req);
+  const env = checkFailed(created);
+  if (then !== "print" || !o.json) {
+    process.stderr.write(
+      `warren: ${isNew ? "created" : "using existing"} environment ${env.name} (${env.state})\n`,
+    );
+  }
+
+  if (then === "exec") return attach(client, env.name, { cmd, tty: false, cwd: `/workspaces/${env.name}` });
+  if (then === "shell") return openShell(client, env.name);
+  if (o.json) printJson(env);
+  else process.stdout.write(envTable([env]));
+  return 0;
+}
+
+/** The default image is built on first use; that takes a while, so show progress. */
+async function ensureBaseImage(client: ApiClient): Promise<void> {
+  const images = await client.listImages();
+  if (images.some((i) => i.ref === DEFAULT_IMAGE)) return;
+  process.stderr.write(`warren: building the base image ${DEFAULT_IMAGE} (first use only)\n`);
+  const progress = progressDisplay(process.stderr);
+  try {
+    await client.ensureBaseImage(undefined, progress.update);
+  } finally {
+    progress.finish();
+  }
+}

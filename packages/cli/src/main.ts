@@ -1,0 +1,165 @@
+// The `warren` command. Parsing only: each command's code is imported when it runs, so startup
+// stays fast (the first thing a user feels). Exit statuses are decided in run.ts.
+import { Command, CommanderError } from "commander";
+import { run } from "./run.ts";
+
+const program = new Command("warren")
+  .description("Isolated developer environments on plain Linux hosts")
+  .exitOverride()
+  .showHelpAfterError("(add --help for usage)")
+  .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, "warren: ")) });
+
+program
+  .command("up")
+  .description("create or start an environment, then run CMD in it, open a shell, or print it")
+  .argument("[cmd...]", "command to run in the environment (after --)")
+  .option("--name <name>", "environment name (default: generated)")
+  .option("--class <class>", "resource class")
+  .option("--image <ref>", "image reference")
+  .option("--cpus <n>", "cpus, within the class's bounds")
+  .option("--memory <size>", "memory, e.g. 512m, 2g, 2Gi")
+  .option("--disk <size>", "workspace disk, e.g. 10g")
+  .option("--runtime <runtime>", "runc or crun")
+  .option("-d, --detach", "don't open a shell even on a terminal")
+  .option("--json", "print the environment as JSON")
+  .action((cmd: string[], opts, _c) =>
+    run(async (ctx) => (await import("./commands/up.ts")).upCommand(cmd, opts, ctx)),
+  );
+
+program
+  .command("exec")
+  .description("run a command in an environment; its output and exit status pass through")
+  .argument("<name>")
+  .argument("<cmd...>", "command and arguments (after --)")
+  .option("-t, --tty", "allocate a terminal that follows resizes")
+  .action((name: string, cmd: string[], opts) =>
+    run(async (ctx) => (await import("./commands/exec.ts")).execCommand(name, cmd, opts, ctx)),
+  );
+
+program
+  .command("shell")
+  .description("open an interactive shell in an environment")
+  .argument("<name>")
+  .action((name: string) =>
+    run(async (ctx) => (await import("./commands/shell.ts")).shellCommand(name, ctx)),
+  );
+
+program
+  .command("ls")
+  .description("list environments")
+  .option("--json", "print Environment objects as JSON")
+  .action((opts) => run(async () => (await import("./commands/ls.ts")).lsCommand(opts)));
+
+program
+  .command("start")
+  .description("start a stopped environment and wait until it runs")
+  .argument("<name>")
+  .option("--json", "print the environment as JSON")
+  .action((name: string, opts) =>
+    run(async () => (await import("./commands/start.ts")).startCommand(name, opts)),
+  );
+
+program
+  .command("stop")
+  .description("stop an environment, keeping its workspace")
+  .argument("<name>")
+  .option("--time <seconds>", "grace period before the processes are killed")
+  .option("--json", "print the environment as JSON")
+  .action((name: string, opts) =>
+    run(async () => (await import("./commands/stop.ts")).stopCommand(name, opts)),
+  );
+
+program
+  .command("rm")
+  .description("remove an environment and its workspace")
+  .argument("<name>")
+  .option("-f, --force", "remove even if it is running")
+  .action((name: string, opts) => run(async () => (await import("./commands/rm.ts")).rmCommand(name, opts)));
+
+program
+  .command("logs")
+  .description("show an environment's init output and lifecycle events")
+  .argument("<name>")
+  .option("-f, --follow", "keep printing new output")
+  .option("-n, --tail <lines>", "only the last N lines")
+  .action((name: string, opts) =>
+    run(async () => (await import("./commands/logs.ts")).logsCommand(name, opts)),
+  );
+
+program
+  .command("inspect")
+  .description("show desired and observed state, host pid, uid range, cgroups and PSI")
+  .argument("<name>")
+  .option("--json", "print the Environment object as JSON")
+  .action((name: string, opts) =>
+    run(async () => (await import("./commands/inspect.ts")).inspectCommand(name, opts)),
+  );
+
+const cls = program.command("class").description("manage resource classes");
+cls
+  .command("ls")
+  .description("list classes")
+  .option("--json", "print ClassSpec objects as JSON")
+  .action((opts) => run(async () => (await import("./commands/class-ls.ts")).classLsCommand(opts)));
+cls
+  .command("create")
+  .description("create a class")
+  .argument("<name>")
+  .requiredOption("--cpus <n>", "default cpus")
+  .requiredOption("--memory <size>", "default memory")
+  .requiredOption("--disk <size>", "default disk")
+  .option("--pids <n>", "process limit")
+  .option("--runtime <runtime>", "runc or crun")
+  .option("--max-cpus <n>", "largest --cpus an environment may ask for")
+  .option("--max-memory <size>", "largest --memory an environment may ask for")
+  .option("--max-disk <size>", "largest --disk an environment may ask for")
+  .option("--json", "print the ClassSpec as JSON")
+  .action((name: string, opts) =>
+    run(async () => (await import("./commands/class-create.ts")).classCreateCommand(name, opts)),
+  );
+cls
+  .command("rm")
+  .description("remove a class")
+  .argument("<name>")
+  .action((name: string) => run(async () => (await import("./commands/class-rm.ts")).classRmCommand(name)));
+
+const image = program.command("image").description("manage images");
+image
+  .command("import")
+  .description("import an OCI image layout or archive from a path on this host")
+  .argument("<path>")
+  .option("--ref <ref>", "reference to store it under")
+  .option("--json", "print the ImageInfo as JSON")
+  .action((path: string, opts) =>
+    run(async () => (await import("./commands/image-import.ts")).imageImportCommand(path, opts)),
+  );
+image
+  .command("ls")
+  .description("list images")
+  .option("--json", "print ImageInfo objects as JSON")
+  .action((opts) => run(async () => (await import("./commands/image-ls.ts")).imageLsCommand(opts)));
+
+program
+  .command("daemon")
+  .description("run the Warren daemon in the foreground")
+  .action(() => run(async () => (await import("./commands/daemon.ts")).daemonCommand()));
+
+program
+  .command("version")
+  .description("print the CLI's and the daemon's versions")
+  .option("--json", "print as JSON")
+  .action((opts) => run(async () => (await import("./commands/version.ts")).versionCommand(opts)));
+
+// `warren ls | head` closes stdout early; that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  // Commander has printed its message (unknown command, missing argument, --help).
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 1);
+  throw err;
+}

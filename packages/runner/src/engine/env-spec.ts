@@ -1,0 +1,83 @@
+// The OCI spec of an environment and of processes exec'd into it, from the runner's view of
+// the environment (spec, image config, id map). The shell starts in /workspaces/NAME.
+import path from "node:path";
+import type { ExecRequest, RunnerEnvSpec } from "@warren/protocol";
+import { hostNames } from "../host/names.ts";
+import { ociProcessFromExec } from "../runtime/process-file.ts";
+import { buildSpec, DEFAULT_CAPABILITIES, DEFAULT_RLIMITS, defaultEnvSpecOptions, withBindMount } from "../spec/index.ts";
+import { clampRlimits } from "../spec/process.ts";
+import { hostHardLimits } from "../spec/host-limits.ts";
+import type { OciSpec } from "../spec/types.ts";
+import type { IdMap } from "../storage/types.ts";
+import type { EngineContext } from "./context.ts";
+
+const BASE_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"];
+
+/** Image env first, then Warren's defaults for anything the image did not set. */
+export function mergeEnv(imageEnv: string[], extra: string[] = []): string[] {
+  const out = new Map<string, string>();
+  for (const kv of [...BASE_ENV, ...imageEnv, ...extra]) {
+    const i = kv.indexOf("=");
+    if (i > 0) out.set(kv.slice(0, i), kv);
+  }
+  return [...out.values()];
+}
+
+export function envOciSpec(
+  ctx: EngineContext,
+  spec: RunnerEnvSpec,
+  image: { env: string[] },
+  map: IdMap,
+): OciSpec {
+  const names = hostNames(ctx.cfg, spec.id);
+  const resources = ctx.cgroups.ociResources({
+    cpus: spec.resources.cpus,
+    memoryBytes: spec.resources.memoryBytes,
+    pids: spec.resources.pids,
+  });
+  const etc = path.join(names.envDir, "etc");
+  return buildSpec(
+    ...defaultEnvSpecOptions({
+      rootfs: names.rootfs,
+      hostname: spec.name,
+      idMap: map,
+      cgroupsPath: names.cgroupPath,
+      initBinary: path.join(ctx.cfg.nativeDir, "warren-init"),
+      env: mergeEnv(image.env),
+      cwd: "/",
+      workspaceDir: names.workspaceDir,
+      resources,
+    }),
+    withBindMount(path.join(etc, "hosts"), "/etc/hosts", { readonly: true, recursive: false }),
+    withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
+  );
+}
+
+function parseUser(user: string | undefined): { uid: number; gid: number } {
+  if (!user) return { uid: 0, gid: 0 };
+  const [u, g] = user.split(":");
+  const uid = Number(u);
+  const gid = g === undefined ? uid : Number(g);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0 || uid > 65535 || gid > 65535) {
+    throw new Error(`invalid exec user ${JSON.stringify(user)}: use UID[:GID] within 0-65535`);
+  }
+  return { uid, gid };
+}
+
+export function execProcess(spec: RunnerEnvSpec, req: ExecRequest, imageEnv: string[]): Record<string, unknown> {
+  const { uid, gid } = parseUser(req.user);
+  const extra = Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  if (req.tty && !(req.env && "TERM" in req.env)) extra.push("TERM=xterm-256color");
+  if (uid !== 0) extra.push("HOME=/");
+  const proc = ociProcessFromExec({
+    args: req.cmd,
+    env: mergeEnv(imageEnv, extra),
+    cwd: req.cwd ?? `/workspaces/${spec.name}`,
+    uid,
+    gid,
+    tty: req.tty,
+    capabilities: [...DEFAULT_CAPABILITIES],
+    rlimits: clampRlimits(DEFAULT_RLIMITS, hostHardLimits()),
+  });
+  return proc as unknown as Record<string, unknown>;
+}

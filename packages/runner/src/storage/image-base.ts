@@ -1,0 +1,139 @@
+// The built-in default image (DEFAULT_IMAGE): a Debian bookworm minbase with the tools a
+// developer expects, built by mmdebstrap from the host's own Debian mirror. mmdebstrap writes a
+// tarball to stdout, which streams straight into the layer unpacker, so the ~250 MB tar is
+// never stored twice. Its stderr lines become progress events.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import { DEFAULT_IMAGE, type ImageInfo, type ProgressFn, wrap } from "@warren/protocol";
+import { readHostAptSources, resolveDebianSources, SUITE } from "./image-apt-sources.ts";
+import { unpackLayer } from "./image-layer-unpack.ts";
+import { hostPlatform } from "./image-oci-layout.ts";
+import type { ImageRecord, ImageStore } from "./image-store.ts";
+
+export const BASE_PACKAGES = ["bash", "coreutils", "git", "curl", "ca-certificates", "sudo", "procps"];
+export const BASE_CONFIG = {
+  env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+  cmd: ["/bin/bash"],
+  workingDir: "/",
+  user: "",
+};
+const BUILD_TIMEOUT_MS = 20 * 60 * 1000;
+
+export interface BaseImageOptions {
+  mirror?: string;
+  /** Where to read the host's apt sources; tests point it elsewhere. */
+  aptDir?: string;
+}
+
+export async function ensureBaseImage(
+  store: ImageStore,
+  opts: BaseImageOptions,
+  progress: ProgressFn,
+): Promise<ImageInfo> {
+  const sources = resolveDebianSources(await readHostAptSources(opts.aptDir), opts.mirror);
+  progress({
+    phase: "base",
+    message: `building ${DEFAULT_IMAGE} from ${sources.mirror} (about 20 s, 250 MB)`,
+  });
+  const work = await store.tmpPath("mmdebstrap");
+  const layerTmp = await store.tmpPath("layer");
+  try {
+    await fs.mkdir(work);
+    const args = [
+      "--variant=minbase",
+      `--include=${BASE_PACKAGES.join(",")}`,
+      "--format=tar",
+      SUITE,
+      "-",
+      ...sources.lines,
+    ];
+    const child = spawn("mmdebstrap", args, {
+      // Its scratch chroot lands in our tmp dir, so cleanupStale() finds it after a crash.
+      env: { ...process.env, TMPDIR: work },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const tail: string[] = [];
+    let partial = "";
+    child.stderr.on("data", (d: Buffer) => {
+      const lines = (partial + d.toString()).split(/\r|\n/);
+      partial = lines.pop() ?? "";
+      for (const line of lines.filter((l) => l.trim())) {
+        tail.push(line);
+        if (tail.length > 5) tail.shift();
+        progress({ phase: "base", message: line });
+      }
+    });
+    const exited = new Promise<number>((resolve, reject) => {
+      child.on("error", (e) =>
+        reject(new Error(`mmdebstrap: ${e.message} (install it: apt-get install mmdebstrap)`)),
+      );
+      child.on("close", (code) => resolve(code ?? 128));
+    });
+    const timer = setTimeout(() => child.kill("SIGTERM"), BUILD_TIMEOUT_MS);
+    let res: Awaited<ReturnType<typeof unpackLayer>>;
+    try {
+      res = await unpackLayer({
+        what: "base image layer",
+        source: child.stdout,
+        compression: "none",
+        dest: layerTmp,
+      });
+    } catch (err) {
+      child.kill("SIGTERM");
+      const code = await exited.catch(() => -1);
+      // A failing mmdebstrap truncates the tar; its own message says why, so prefer that.
+      if (code !== 0) throw new Error(`mmdebstrap exited ${code}: ${tail.join("; ")}`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    const code = await exited;
+    if (code !== 0) throw new Error(`mmdebstrap exited ${code}: ${tail.join("; ")}`);
+    await store.commitLayer(layerTmp, res.diffId, res.sizeBytes);
+    const rec: ImageRecord = {
+      ref: DEFAULT_IMAGE,
+      digest: syntheticManifestDigest(res.diffId, res.sizeBytes),
+      layers: [res.diffId],
+      config: BASE_CONFIG,
+      sizeBytes: res.sizeBytes,
+      createdAt: new Date().toISOString(),
+    };
+    await store.writeRecord(rec);
+    progress({
+      phase: "done",
+      message: `built ${DEFAULT_IMAGE} (${Math.round(res.sizeBytes / 1024 ** 2)} MiB)`,
+    });
+    const { config: _c, ...info } = rec;
+    return info;
+  } catch (err) {
+    throw wrap(`build base image ${DEFAULT_IMAGE}`, err);
+  } finally {
+    await store.releaseTmp(layerTmp);
+    await store.releaseTmp(work);
+  }
+}
+
+/**
+ * The base image has no registry manifest, so its digest is that of the OCI manifest it would
+ * have (uncompressed layer): stable for identical content, different when the content changes.
+ */
+function syntheticManifestDigest(diffId: string, size: number): string {
+  const sha = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
+  const config = JSON.stringify({
+    ...hostPlatform(),
+    config: { Env: BASE_CONFIG.env, Cmd: BASE_CONFIG.cmd },
+    rootfs: { type: "layers", diff_ids: [diffId] },
+  });
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: sha(config),
+      size: config.length,
+    },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: diffId, size }],
+  });
+  return sha(manifest);
+}

@@ -1,0 +1,195 @@
+// `warren image import PATH [REF]`: an OCI image layout directory, or a tarball of one, becomes
+// an image in the store. Every blob is checked against its descriptor and every layer against
+// the config's diff_ids; layers already in the store are shared, not unpacked again.
+import fs from "node:fs/promises";
+import { type ImageInfo, type ProgressFn, WarrenError, wrap } from "@warren/protocol";
+import { run } from "../host/run.ts";
+import { type Compression, sniffCompression, unpackLayer } from "./image-layer-unpack.ts";
+import {
+  corrupt,
+  type Descriptor,
+  type OciConfig,
+  pickManifest,
+  readJsonBlob,
+  readLayoutIndex,
+  statBlob,
+  verifyBlob,
+} from "./image-oci-layout.ts";
+import { type ImageRecord, type ImageStore, validateRef } from "./image-store.ts";
+import type { ImageLayers } from "./types.ts";
+
+const LAYER_TYPES = new Set([
+  "application/vnd.oci.image.layer.v1.tar",
+  "application/vnd.oci.image.layer.v1.tar+gzip",
+  "application/vnd.oci.image.layer.v1.tar+zstd",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+  "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+]);
+
+export async function importOciImage(
+  store: ImageStore,
+  srcPath: string,
+  ref: string | undefined,
+  progress: ProgressFn,
+): Promise<ImageInfo> {
+  if (ref !== undefined) validateRef(ref);
+  const st = await fs.stat(srcPath).catch(() => null);
+  if (!st) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `${srcPath} does not exist; pass an OCI layout directory or tarball`,
+      {
+        path: srcPath,
+      },
+    );
+  }
+  let unpacked: string | null = null;
+  try {
+    let dir = srcPath;
+    if (!st.isDirectory()) {
+      unpacked = await store.tmpPath("layout");
+      progress({ phase: "read", message: `unpacking ${srcPath}` });
+      await fs.mkdir(unpacked);
+      // GNU tar detects gzip/zstd itself; ownership of blob files does not matter.
+      await run("tar", ["-xf", srcPath, "-C", unpacked, "--no-same-owner", "--no-same-permissions"]).catch(
+        (err) => {
+          throw new WarrenError(
+            "INVALID_ARGUMENT",
+            `${srcPath} is neither a directory nor a readable tarball: ${err}`,
+          );
+        },
+      );
+      dir = unpacked;
+    }
+    return await importLayout(store, dir, ref, progress);
+  } finally {
+    if (unpacked) await store.releaseTmp(unpacked);
+  }
+}
+
+async function importLayout(
+  store: ImageStore,
+  dir: string,
+  ref: string | undefined,
+  progress: ProgressFn,
+): Promise<ImageInfo> {
+  const index = await readLayoutIndex(dir);
+  const { manifestDesc, manifest, refName } = await pickManifest(dir, index, ref);
+  const config = await readJsonBlob<OciConfig>(dir, manifest.config);
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (config.rootfs?.type !== "layers" || diffIds.length !== manifest.layers.length) {
+    throw corrupt(
+      `image config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`,
+      manifest.config.digest,
+    );
+  }
+  const finalRef = chooseRef(ref, refName, manifestDesc.digest);
+  const unpin = store.pin(diffIds);
+  const added: string[] = [];
+  try {
+    let sizeBytes = 0;
+    for (const [i, desc] of manifest.layers.entries()) {
+      const what = `layer ${i + 1}/${manifest.layers.length} ${desc.digest.slice(0, 19)}`;
+      try {
+        const existed = await store.hasLayer(diffIds[i]!);
+        sizeBytes += await importLayer(store, dir, desc, diffIds[i]!, what, progress);
+        if (!existed) added.push(diffIds[i]!);
+      } catch (err) {
+        // A refused image leaves nothing behind, not even its good lower layers.
+        unpin();
+        await store.gcLayers(added).catch(() => {});
+        throw wrap(`import ${what}`, err);
+      }
+    }
+    const rec: ImageRecord = {
+      ref: finalRef,
+      digest: manifestDesc.digest,
+      layers: diffIds,
+      config: imageConfig(config),
+      sizeBytes,
+      createdAt: new Date().toISOString(),
+    };
+    await store.writeRecord(rec);
+    progress({ phase: "done", message: `imported ${finalRef} (${manifestDesc.digest.slice(0, 19)})` });
+    const { config: _c, ...info } = rec;
+    return info;
+  } finally {
+    unpin();
+  }
+}
+
+async function importLayer(
+  store: ImageStore,
+  dir: string,
+  desc: Descriptor,
+  diffId: string,
+  what: string,
+  progress: ProgressFn,
+): Promise<number> {
+  if (desc.mediaType && !LAYER_TYPES.has(desc.mediaType)) {
+    throw corrupt(`${desc.digest} has unsupported layer mediaType ${desc.mediaType}`, desc.digest);
+  }
+  store.layerDir(diffId); // validates the diffid before it names a directory
+  const total = desc.size;
+  if (await store.hasLayer(diffId)) {
+    await verifyBlob(dir, desc);
+    progress({ phase: "layer", message: `${what} already present`, current: total, total });
+    return store.layerSize(diffId);
+  }
+  const file = await statBlob(dir, desc);
+  const fh = await fs.open(file);
+  const tmp = await store.tmpPath("layer");
+  try {
+    const head = Buffer.alloc(4);
+    await fh.read(head, 0, 4, 0);
+    const compression: Compression = sniffCompression(head);
+    let last = 0;
+    progress({ phase: "layer", message: `${what} unpacking`, current: 0, total });
+    const res = await unpackLayer({
+      what,
+      source: fh.createReadStream({ start: 0, autoClose: false }),
+      compression,
+      dest: tmp,
+      expectBlob: { digest: desc.digest, size: desc.size },
+      expectDiffId: diffId,
+      onBytes: (n) => {
+        // About 50 events per layer is enough for a progress bar.
+        if (n - last < total / 50 && n < total) return;
+        last = n;
+        progress({ phase: "layer", message: `${what} unpacking`, current: n, total });
+      },
+    });
+    await store.commitLayer(tmp, diffId, res.sizeBytes);
+    progress({ phase: "layer", message: `${what} unpacked`, current: total, total });
+    return res.sizeBytes;
+  } finally {
+    await fh.close();
+    await store.releaseTmp(tmp);
+  }
+}
+
+function chooseRef(ref: string | undefined, refName: string | undefined, digest: string): string {
+  if (ref !== undefined) return ref;
+  if (refName !== undefined) {
+    try {
+      return validateRef(refName);
+    } catch {
+      // An annotation that cannot be a ref falls back to the digest name.
+    }
+  }
+  return `imported/${digest.slice(7, 19)}`;
+}
+
+/** The effective command is Entrypoint + Cmd, as a container runtime would run it. */
+export function imageConfig(cfg: OciConfig): ImageLayers["config"] {
+  const c = cfg.config ?? {};
+  return {
+    env: c.Env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+    cmd: [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])],
+    workingDir: c.WorkingDir || "/",
+    user: c.User ?? "",
+  };
+}

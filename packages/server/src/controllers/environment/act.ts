@@ -1,0 +1,94 @@
+// The effectful half of the environment reconciler: carries out plan()'s steps in order. A
+// failure stops the pass; the next pass re-reads everything and plans again.
+import type { EnvObserved, RunnerApi, RunnerEnvSpec, RuntimeName } from "@warren/protocol";
+import { type Clock, isoNow } from "../../clock.ts";
+import type { Logger } from "../../logger.ts";
+import type { Db } from "../../store/db.ts";
+import { deleteEnv, type EnvRow, setState } from "../../store/queries/envs.ts";
+import { insertEvent } from "../../store/queries/events.ts";
+import type { Action } from "./plan.ts";
+
+export interface ActContext {
+  db: Db;
+  runner: RunnerApi;
+  clock: Clock;
+  logger: Logger;
+  row: EnvRow;
+  /** Called after every store write so waiting requests re-read. */
+  onChange: () => void;
+}
+
+export function runnerSpec(row: EnvRow): RunnerEnvSpec {
+  return {
+    id: row.id,
+    name: row.name,
+    slot: row.slot,
+    image: row.image,
+    runtime: row.runtime as RuntimeName,
+    resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes, pids: row.pids },
+  };
+}
+
+/** What is worth keeping of an observation: PSI changes every pass and is always read live. */
+export function durableObserved(o: EnvObserved): EnvObserved {
+  const { psi: _psi, ...rest } = o;
+  return rest;
+}
+
+export async function act(actions: readonly Action[], ctx: ActContext): Promise<void> {
+  const { row, runner, db } = ctx;
+  const spec = runnerSpec(row);
+  let observed: EnvObserved | undefined;
+  for (const action of actions) {
+    switch (action.type) {
+      case "setState":
+        await setState(db, row.id, {
+          state: action.state,
+          now: isoNow(ctx.clock),
+          ...(observed ? { observed: durableObserved(observed) } : {}),
+        });
+        ctx.onChange();
+        break;
+      case "ensureRunning":
+        observed = await runner.ensureRunning(spec);
+        if (observed.state !== "running") {
+          throw new Error(`runner reported the environment ${observed.state} after starting it${why(observed)}`);
+        }
+        break;
+      case "ensureStopped":
+        observed = await runner.ensureStopped(spec, action.graceMs);
+        if (observed.state === "running") throw new Error(`runner reported the environment still running after stop`);
+        break;
+      case "remove":
+        await runner.remove(row.id);
+        observed = undefined;
+        break;
+      case "deleteRow":
+        await deleteEnv(db, row.id);
+        ctx.onChange();
+        break;
+      case "event":
+        await recordEvent(ctx, action.message, action.hostLog !== false);
+        break;
+    }
+  }
+}
+
+function why(o: EnvObserved): string {
+  return o.reason ? `: ${o.reason}` : "";
+}
+
+/** Lifecycle events go to the store and to the environment's log on the host (best effort there). */
+export async function recordEvent(
+  ctx: Pick<ActContext, "db" | "runner" | "clock" | "logger"> & { row: Pick<EnvRow, "id"> },
+  message: string,
+  hostLog = true,
+): Promise<void> {
+  await insertEvent(ctx.db, ctx.row.id, isoNow(ctx.clock), message);
+  if (!hostLog) return;
+  try {
+    await ctx.runner.appendEvent(ctx.row.id, message);
+  } catch (err) {
+    ctx.logger.warn({ envId: ctx.row.id, err }, "could not append event to the environment log");
+  }
+}

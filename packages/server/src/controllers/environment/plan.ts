@@ -1,0 +1,69 @@
+// The pure half of the environment reconciler: from what the store wants and what the runner
+// sees, decide the steps. No I/O here, so every case is a row in plan.test.ts.
+import type { DesiredState, EnvObserved, EnvState } from "@warren/protocol";
+
+export interface EnvSnapshot {
+  row: { desired: DesiredState; state: EnvState; stopGraceMs: number } | undefined;
+  observed: Pick<EnvObserved, "state">;
+}
+
+export type Action =
+  | { type: "setState"; state: EnvState }
+  | { type: "ensureRunning" }
+  | { type: "ensureStopped"; graceMs: number }
+  | { type: "remove" }
+  | { type: "deleteRow" }
+  /** `hostLog: false` records only in the store, for events after the host side is gone. */
+  | { type: "event"; message: string; hostLog?: false };
+
+export function plan(s: EnvSnapshot): Action[] {
+  const { row } = s;
+  if (!row) return [];
+  const observed = s.observed.state;
+  const setState = (state: EnvState): Action[] => (row.state === state ? [] : [{ type: "setState", state }]);
+
+  switch (row.desired) {
+    case "deleted": {
+      const gracefulStop: Action[] =
+        observed === "running" && row.stopGraceMs > 0 ? [{ type: "ensureStopped", graceMs: row.stopGraceMs }] : [];
+      return [
+        ...(row.state === "deleting" ? [] : [...setState("deleting"), { type: "event", message: "deleting" } as Action]),
+        ...gracefulStop,
+        // Always remove, even when nothing is observed: removal is idempotent and also clears
+        // half-made host objects that observe() does not report.
+        { type: "remove" },
+        { type: "event", message: "deleted", hostLog: false },
+        { type: "deleteRow" },
+      ];
+    }
+    case "running": {
+      // Failure is terminal until the user asks again (which resets the state to pending).
+      if (row.state === "failed") return [];
+      if (observed === "running") {
+        return row.state === "running" ? [] : [...setState("running"), { type: "event", message: "started" }];
+      }
+      const fresh = observed === "absent" && (row.state === "pending" || row.state === "creating");
+      return [
+        ...setState(observed === "absent" ? "creating" : "pending"),
+        { type: "ensureRunning" },
+        ...(fresh ? [{ type: "event", message: "created" } as Action] : []),
+        { type: "setState", state: "running" },
+        { type: "event", message: "started" },
+      ];
+    }
+    case "stopped": {
+      if (row.state === "failed") return [];
+      if (observed === "running") {
+        return [
+          ...setState("stopping"),
+          { type: "ensureStopped", graceMs: row.stopGraceMs },
+          { type: "setState", state: "stopped" },
+          { type: "event", message: "stopped" },
+        ];
+      }
+      if (row.state === "stopped") return [];
+      const wasUp = row.state === "running" || row.state === "stopping";
+      return [{ type: "setState", state: "stopped" }, ...(wasUp ? [{ type: "event", message: "stopped" } as Action] : [])];
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// The HTTP app factory. No I/O at import or build time, so tests drive it with inject().
+import type { RunnerApi } from "@warren/protocol";
+import websocket from "@fastify/websocket";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { ClassService } from "../services/classes.ts";
+import type { EnvironmentService } from "../services/environments.ts";
+import type { ImageService } from "../services/images.ts";
+import { WARREN_VERSION } from "../version.ts";
+import { installErrorHandlers } from "./errors.ts";
+import { execRoutes } from "./exec-ws.ts";
+import { classRoutes } from "./routes-classes.ts";
+import { environmentRoutes } from "./routes-environments.ts";
+import { imageRoutes } from "./routes-images.ts";
+import { logRoutes } from "./routes-logs.ts";
+import { systemRoutes } from "./routes-system.ts";
+
+export interface HttpDeps {
+  envs: EnvironmentService;
+  classes: ClassService;
+  images: ImageService;
+  runner: RunnerApi;
+  version: string;
+  /** Aborts when the daemon shuts down, ending follows and waits. */
+  shutdown: AbortSignal | undefined;
+}
+
+export interface BuildOptions {
+  envs: EnvironmentService;
+  classes: ClassService;
+  images: ImageService;
+  runner: RunnerApi;
+  version?: string;
+  shutdown?: AbortSignal;
+  /** A pino-compatible logger instance, or fastify's logger option (default: JSON at info). */
+  logger?: FastifyBaseLogger | FastifyServerOptions["logger"];
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export function build(opts: BuildOptions): FastifyInstance {
+  const logOpts: Pick<FastifyServerOptions, "logger" | "loggerInstance"> = isLoggerInstance(opts.logger)
+    ? { loggerInstance: opts.logger }
+    : { logger: opts.logger ?? { level: "info" } };
+  const app = Fastify({
+    ...logOpts,
+    bodyLimit: BODY_LIMIT,
+    // Leave the default AJV coercion on for querystrings only (tail=10 -> 10), but never
+    // strip or default-fill bodies silently.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: false } },
+  }) as unknown as FastifyInstance;
+  const deps: HttpDeps = {
+    envs: opts.envs,
+    classes: opts.classes,
+    images: opts.images,
+    runner: opts.runner,
+    version: opts.version ?? WARREN_VERSION,
+    shutdown: opts.shutdown,
+  };
+  installErrorHandlers(app);
+  void app.register(websocket, { options: { maxPayload: BODY_LIMIT } });
+  void app.register(async (scoped) => {
+    systemRoutes(scoped, deps);
+    environmentRoutes(scoped, deps);
+    logRoutes(scoped, deps);
+    execRoutes(scoped, deps);
+    classRoutes(scoped, deps);
+    imageRoutes(scoped, deps);
+  });
+  return app;
+}
+
+function isLoggerInstance(l: unknown): l is FastifyBaseLogger {
+  return typeof l === "object" && l !== null && typeof (l as FastifyBaseLogger).child === "function";
+}

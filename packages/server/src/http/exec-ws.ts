@@ -1,0 +1,134 @@
+// exec over a WebSocket (framing in protocol exec-stream.ts). The command's own exit status
+// travels as {type:"exit"}; Warren's failures travel as {type:"error"} so the CLI can exit 125.
+import { constants } from "node:os";
+import {
+  API_PREFIX,
+  Channel,
+  type ControlMessage,
+  controlFrame,
+  type ExecRequest,
+  type ExecSession,
+  frame,
+  parseFrame,
+  WarrenError,
+} from "@warren/protocol";
+import { Value } from "@sinclair/typebox/value";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { RawData, WebSocket } from "ws";
+import type { HttpDeps } from "./build.ts";
+import { toErrorBody } from "./errors.ts";
+import { ExecQuery, flag, NameParams } from "./schemas.ts";
+
+export function execRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  app.get<{ Params: NameParams }>(
+    `${API_PREFIX}/environments/:name/exec`,
+    { websocket: true, schema: { params: NameParams } },
+    (socket, req) => bridgeExec(socket, req.params.name, req.query, deps, req.log),
+  );
+}
+
+export function parseExecQuery(query: unknown): ExecRequest {
+  if (!Value.Check(ExecQuery, query)) {
+    const first = [...Value.Errors(ExecQuery, query)][0];
+    const field = first?.path.replace(/^\//, "") || "query";
+    throw new WarrenError("INVALID_ARGUMENT", `invalid exec query field "${field}": ${first?.message ?? "invalid"}`, {
+      field,
+    });
+  }
+  let cmd: unknown;
+  try {
+    cmd = JSON.parse(query.cmd);
+  } catch {
+    cmd = undefined;
+  }
+  if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((c) => typeof c === "string")) {
+    throw new WarrenError("INVALID_ARGUMENT", 'exec "cmd" must be a JSON array of strings with at least one element', {
+      field: "cmd",
+    });
+  }
+  const req: ExecRequest = { cmd, tty: flag(query.tty, false) };
+  if (query.cols) req.cols = Number(query.cols);
+  if (query.rows) req.rows = Number(query.rows);
+  return req;
+}
+
+function bridgeExec(socket: WebSocket, name: string, query: unknown, deps: HttpDeps, log: FastifyBaseLogger): void {
+  let session: ExecSession | undefined;
+  let exited = false;
+  let tty = false;
+  const early: Buffer[] = [];
+  const send = (buf: Buffer) => {
+    if (socket.readyState === socket.OPEN) socket.send(buf);
+  };
+
+  // Handlers are attached before any await: frames sent right after the upgrade would be lost.
+  socket.on("message", (data: RawData) => {
+    const buf = toBuffer(data);
+    if (session) handleFrame(session, buf, log);
+    else early.push(buf);
+  });
+  socket.on("close", () => {
+    // Nobody can read the output any more: hang up a terminal like ssh does; kill the rest.
+    if (session && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
+  });
+
+  const start = async () => {
+    const req = parseExecQuery(query);
+    tty = req.tty;
+    const row = await deps.envs.requireRunning(name);
+    session = await deps.runner.exec(row.id, req, {
+      stdout: (d) => send(frame(Channel.stdout, d)),
+      stderr: (d) => send(frame(Channel.stderr, d)),
+      exit: (code) => {
+        exited = true;
+        send(controlFrame({ type: "exit", code }));
+        socket.close(1000);
+      },
+    });
+    if (socket.readyState !== socket.OPEN && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
+    for (const buf of early.splice(0)) handleFrame(session, buf, log);
+  };
+  start().catch((err: unknown) => {
+    const { body, internal } = toErrorBody(err);
+    if (internal) log.error({ err }, "exec failed");
+    send(controlFrame({ type: "error", code: body.code, message: body.message }));
+    socket.close(1000);
+  });
+}
+
+function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger): void {
+  let channel: number;
+  let data: Buffer;
+  try {
+    ({ channel, data } = parseFrame(buf));
+  } catch {
+    return;
+  }
+  if (channel === Channel.stdin) return session.stdin(data);
+  if (channel !== Channel.control) return log.debug({ channel }, "exec frame on an unknown channel ignored");
+  let msg: ControlMessage;
+  try {
+    msg = JSON.parse(data.toString("utf8")) as ControlMessage;
+  } catch {
+    return log.debug({}, "malformed exec control frame ignored");
+  }
+  switch (msg.type) {
+    case "resize":
+      if (Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) session.resize(msg.cols, msg.rows);
+      break;
+    case "eof":
+      session.endStdin();
+      break;
+    case "signal":
+      if (typeof msg.signal === "string" && msg.signal in constants.signals) session.signal(msg.signal as NodeJS.Signals);
+      break;
+    default:
+      log.debug({ type: msg.type }, "exec control message from the client ignored");
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

@@ -1,0 +1,84 @@
+// TypeBox request schemas; fastify validates with them before a handler runs.
+import { RUNTIMES } from "@warren/protocol";
+import { type Static, Type } from "@sinclair/typebox";
+
+const Runtime = Type.Union(RUNTIMES.map((r) => Type.Literal(r)));
+// Loose string on purpose: the service's own checks give the friendlier message.
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+/** "1"/"0" and "true"/"false" as query flags. */
+const Flag = Type.Union([Type.Literal("1"), Type.Literal("0"), Type.Literal("true"), Type.Literal("false")]);
+
+export function flag(v: string | undefined, fallback: boolean): boolean {
+  return v === undefined ? fallback : v === "1" || v === "true";
+}
+
+export const NameParams = Type.Object({ name: Name });
+export type NameParams = Static<typeof NameParams>;
+
+export const CreateEnvBody = Type.Object(
+  {
+    name: Type.Optional(Type.String()),
+    className: Type.Optional(Type.String({ minLength: 1 })),
+    image: Type.Optional(Type.String({ minLength: 1 })),
+    runtime: Type.Optional(Runtime),
+    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    memory: Type.Optional(Type.String()),
+    disk: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type CreateEnvBody = Static<typeof CreateEnvBody>;
+
+export const WaitQuery = Type.Object({ wait: Type.Optional(Flag) });
+export type WaitQuery = Static<typeof WaitQuery>;
+
+export const StopBody = Type.Union([
+  Type.Object({ graceSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })) }, { additionalProperties: false }),
+  Type.Null(),
+]);
+export type StopBody = Static<typeof StopBody>;
+
+export const DeleteQuery = Type.Object({ force: Type.Optional(Flag) });
+export type DeleteQuery = Static<typeof DeleteQuery>;
+
+export const LogsQuery = Type.Object({
+  follow: Type.Optional(Flag),
+  tail: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type LogsQuery = Static<typeof LogsQuery>;
+
+export const ExecQuery = Type.Object({
+  cmd: Type.String({ minLength: 2 }),
+  tty: Type.Optional(Flag),
+  cols: Type.Optional(Type.String({ pattern: "^[0-9]{1,5}$" })),
+  rows: Type.Optional(Type.String({ pattern: "^[0-9]{1,5}$" })),
+});
+export type ExecQuery = Static<typeof ExecQuery>;
+
+export const CreateClassBody = Type.Object(
+  {
+    name: Type.String(),
+    cpus: Type.Number({ exclusiveMinimum: 0 }),
+    memory: Type.String(),
+    disk: Type.String(),
+    pids: Type.Optional(Type.Integer({ minimum: 1 })),
+    runtime: Type.Optional(Runtime),
+    maxCpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    maxMemory: Type.Optional(Type.String()),
+    maxDisk: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type CreateClassBody = Static<typeof CreateClassBody>;
+
+export const ImportBody = Type.Object(
+  { path: Type.String({ minLength: 1 }), ref: Type.Optional(Type.String({ minLength: 1 })) },
+  { additionalProperties: false },
+);
+export type ImportBody = Static<typeof ImportBody>;
+
+export const BaseImageBody = Type.Union([
+  Type.Object({ mirror: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false }),
+  Type.Null(),
+]);
+export type BaseImageBody = Static<typeof BaseImageBody>;

@@ -1,0 +1,93 @@
+// Class use cases. Built-in classes come from migrations and cannot be removed.
+import { type ClassSpec, type CreateClassRequest, formatSize, parseSize, WarrenError } from "@warren/protocol";
+import { type Clock, isoNow } from "../clock.ts";
+import type { Db } from "../store/db.ts";
+import { type ClassRow, deleteClass, getClass, insertClass, listClasses, toClassSpec } from "../store/queries/classes.ts";
+import { countEnvsOfClass } from "../store/queries/envs.ts";
+import { validateName } from "./names.ts";
+
+export interface ClassService {
+  list(): Promise<ClassSpec[]>;
+  create(req: CreateClassRequest): Promise<ClassSpec>;
+  delete(name: string): Promise<void>;
+}
+
+export function createClassService(o: { db: Db; clock: Clock }): ClassService {
+  const { db } = o;
+  return {
+    async list() {
+      return (await listClasses(db)).map(toClassSpec);
+    },
+    async create(req) {
+      const row = toRow(req, isoNow(o.clock));
+      return db.transaction().execute(async (trx) => {
+        if (await getClass(trx, req.name)) {
+          throw new WarrenError("CLASS_EXISTS", `class "${req.name}" already exists; pick another name or remove it first`, {
+            name: req.name,
+          });
+        }
+        await insertClass(trx, row);
+        return toClassSpec(row);
+      });
+    },
+    async delete(name) {
+      await db.transaction().execute(async (trx) => {
+        const cls = await getClass(trx, name);
+        if (!cls) {
+          throw new WarrenError("CLASS_NOT_FOUND", `class "${name}" does not exist; run \`warren class ls\` to see the classes`, {
+            name,
+          });
+        }
+        if (cls.builtin) throw new WarrenError("CLASS_IN_USE", `class "${name}" is built in and cannot be removed`, { name });
+        const users = await countEnvsOfClass(trx, name);
+        if (users.length > 0) {
+          throw new WarrenError(
+            "CLASS_IN_USE",
+            `class "${name}" is used by ${users.join(", ")}; remove those environments first`,
+            { name, environments: users },
+          );
+        }
+        await deleteClass(trx, name);
+      });
+    },
+  };
+}
+
+function toRow(req: CreateClassRequest, now: string): ClassRow {
+  validateName(req.name);
+  const memory = parseSize(req.memory, "memory");
+  const disk = parseSize(req.disk, "disk");
+  positive("cpus", req.cpus);
+  const pids = req.pids ?? 4096;
+  if (!Number.isInteger(pids) || pids <= 0) invalid("pids", `pids ${pids} must be a whole number above zero`);
+  // Without explicit bounds a class is a fixed shape: overrides may only go down.
+  const maxCpus = req.maxCpus ?? req.cpus;
+  positive("maxCpus", maxCpus);
+  const maxMemory = req.maxMemory !== undefined ? parseSize(req.maxMemory, "max memory") : memory;
+  const maxDisk = req.maxDisk !== undefined ? parseSize(req.maxDisk, "max disk") : disk;
+  if (maxCpus < req.cpus) invalid("maxCpus", `max cpus ${maxCpus} is below the default of ${req.cpus}`);
+  if (maxMemory < memory)
+    invalid("maxMemory", `max memory ${formatSize(maxMemory)} is below the default of ${formatSize(memory)}`);
+  if (maxDisk < disk) invalid("maxDisk", `max disk ${formatSize(maxDisk)} is below the default of ${formatSize(disk)}`);
+  return {
+    name: req.name,
+    cpus: req.cpus,
+    memory_bytes: memory,
+    disk_bytes: disk,
+    pids,
+    runtime: req.runtime ?? null,
+    max_cpus: maxCpus,
+    max_memory_bytes: maxMemory,
+    max_disk_bytes: maxDisk,
+    builtin: 0,
+    created_at: now,
+  };
+}
+
+function positive(field: string, n: number): void {
+  if (!(n > 0)) invalid(field, `${field} ${n} must be greater than zero`);
+}
+
+function invalid(field: string, message: string): never {
+  throw new WarrenError("INVALID_ARGUMENT", message, { field });
+}

@@ -1,0 +1,242 @@
+// Environment use cases: validate, make the intent durable, enqueue, and (for the HTTP edge)
+// wait until the controller has converged. No host effects happen here.
+import {
+  type CreateEnvRequest,
+  DEFAULT_CLASS,
+  type Environment,
+  formatSize,
+  type RunnerApi,
+  type RuntimeName,
+  WarrenError,
+} from "@warren/protocol";
+import { type Clock, isoNow } from "../clock.ts";
+import type { Logger } from "../logger.ts";
+import type { Db } from "../store/db.ts";
+import { getClass } from "../store/queries/classes.ts";
+import {
+  type EnvRow,
+  findEnv,
+  getEnvByName,
+  insertEnv,
+  listEnvs,
+  lowestFreeSlot,
+  parseObserved,
+  setDesired,
+  sumDiskBytes,
+  toEnvironment,
+} from "../store/queries/envs.ts";
+import type { ChangeFeed } from "./changes.ts";
+import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
+import { generateName, newEnvId, validateName } from "./names.ts";
+import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
+
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+export interface EnvironmentServiceOptions {
+  db: Db;
+  runner: RunnerApi;
+  clock: Clock;
+  logger: Logger;
+  changes: ChangeFeed;
+  /** Hands an id to the controller; called after the intent is committed. */
+  enqueue: (id: string) => void;
+  defaultRuntime: RuntimeName;
+  settleTimeoutMs?: number;
+  pollMs?: number;
+  /** Aborts waits when the daemon shuts down. */
+  shutdown?: AbortSignal;
+}
+
+export interface EnvironmentService {
+  list(): Promise<Environment[]>;
+  /** With `observed` read live from the runner. */
+  get(nameOrId: string): Promise<Environment>;
+  create(req: CreateEnvRequest, opts?: { wait?: boolean }): Promise<{ env: Environment; created: boolean }>;
+  start(nameOrId: string): Promise<Environment>;
+  stop(nameOrId: string, graceSeconds?: number): Promise<Environment>;
+  delete(nameOrId: string, force: boolean): Promise<void>;
+  /** The row, or ENV_NOT_FOUND. */
+  find(nameOrId: string): Promise<EnvRow>;
+  /** The row if it is running, else ENV_NOT_RUNNING. */
+  requireRunning(nameOrId: string): Promise<EnvRow>;
+}
+
+export function createEnvironmentService(o: EnvironmentServiceOptions): EnvironmentService {
+  const { db, runner, clock } = o;
+  const settleOpts: SettleOptions = {
+    db,
+    changes: o.changes,
+    clock,
+    timeoutMs: o.settleTimeoutMs ?? 120_000,
+    pollMs: o.pollMs ?? 1000,
+    signal: o.shutdown,
+  };
+
+  async function find(nameOrId: string): Promise<EnvRow> {
+    const row = await findEnv(db, nameOrId);
+    if (!row) {
+      throw new WarrenError("ENV_NOT_FOUND", `environment "${nameOrId}" does not exist; run \`warren ls\` to see them`, {
+        name: nameOrId,
+      });
+    }
+    return row;
+  }
+
+  async function settle(row: EnvRow, target: SettleTarget): Promise<Environment> {
+    const settled = await waitForSettle(settleOpts, row.id, target);
+    return toEnvironment(settled ?? row);
+  }
+
+  async function changeIntent(row: EnvRow, desired: EnvRow["desired"], stopGraceMs?: number): Promise<void> {
+    await setDesired(db, row.id, { desired, now: isoNow(clock), ...(stopGraceMs !== undefined ? { stopGraceMs } : {}) });
+    o.changes.emit();
+    o.enqueue(row.id);
+  }
+
+  async function pickName(req: CreateEnvRequest): Promise<string> {
+    if (req.name !== undefined) {
+      validateName(req.name);
+      return req.name;
+    }
+    for (let i = 0; i < 10; i++) {
+      const name = generateName();
+      if (!(await getEnvByName(db, name))) return name;
+    }
+    throw new WarrenError("INTERNAL", "could not generate a free environment name; pass --name");
+  }
+
+  async function create(req: CreateEnvRequest, opts: { wait?: boolean } = {}) {
+    const name = await pickName(req);
+    const cls = await getClass(db, req.className ?? DEFAULT_CLASS);
+    const info = await runner.info();
+    const spec = resolveSpec({ name, req, cls, info, defaultRuntime: o.defaultRuntime });
+    if (!(await runner.hasImage(spec.image))) throw imageMissing(spec.image);
+
+    // Existence check, admission, slot and insert in one transaction, so two concurrent
+    // creates can neither both take a slot nor both pass the disk check.
+    const outcome = await db.transaction().execute(async (trx) => {
+      const existing = await getEnvByName(trx, name);
+      if (existing) {
+        const diffs = specDifferences(toEnvironment(existing).spec, spec);
+        if (existing.desired === "deleted") {
+          throw new WarrenError(
+            "NAME_CONFLICT",
+            `environment "${name}" is being deleted; wait for \`warren rm ${name}\` to finish or pick another --name`,
+            { name },
+          );
+        }
+        if (diffs.length > 0) {
+          throw new WarrenError(
+            "NAME_CONFLICT",
+            `environment "${name}" exists with a different spec (${diffs.join("; ")}); pick another --name, or remove it first with \`warren rm ${name}\``,
+            { name, differences: diffs },
+          );
+        }
+        return { row: existing, created: false };
+      }
+      const reserved = await sumDiskBytes(trx);
+      const need = spec.resources.diskBytes;
+      if (reserved + need > info.diskFreeBytes) {
+        throw new WarrenError(
+          "INSUFFICIENT_DISK",
+          `not enough disk for "${name}": it needs ${formatSize(need)}, environments already reserve ${formatSize(reserved)} and the host has ${formatSize(info.diskFreeBytes)} free; ask for less with --disk or remove environments with \`warren rm\``,
+          { requestedBytes: need, reservedBytes: reserved, freeBytes: info.diskFreeBytes },
+        );
+      }
+      const now = isoNow(clock);
+      const row: EnvRow = {
+        id: newEnvId(),
+        name,
+        class_name: spec.className,
+        image: spec.image,
+        runtime: spec.runtime,
+        cpus: spec.resources.cpus,
+        memory_bytes: spec.resources.memoryBytes,
+        disk_bytes: spec.resources.diskBytes,
+        pids: spec.resources.pids,
+        slot: await lowestFreeSlot(trx),
+        desired: "running",
+        state: "pending",
+        conditions: "[]",
+        observed: null,
+        stop_grace_ms: DEFAULT_STOP_GRACE_MS,
+        generation: 1,
+        created_at: now,
+        updated_at: now,
+      };
+      await insertEnv(trx, row);
+      return { row, created: true };
+    });
+
+    let row = outcome.row;
+    if (outcome.created) {
+      o.logger.info({ envId: row.id, name, spec }, "environment created");
+      o.changes.emit();
+      o.enqueue(row.id);
+    } else if (row.desired !== "running" || row.state === "failed") {
+      await changeIntent(row, "running");
+    } else {
+      o.enqueue(row.id); // level-triggered: a nudge is harmless and heals drift sooner
+    }
+    if (opts.wait !== false) return { env: await settle(row, "running"), created: outcome.created };
+    row = (await findEnv(db, row.id)) ?? row;
+    return { env: toEnvironment(row), created: outcome.created };
+  }
+
+  return {
+    async list() {
+      return (await listEnvs(db)).map(toEnvironment);
+    },
+    async get(nameOrId) {
+      const row = await find(nameOrId);
+      const env = toEnvironment(row);
+      try {
+        env.observed = await runner.observe(row.id);
+      } catch (err) {
+        o.logger.warn({ envId: row.id, err }, "observe failed; returning the last stored observation");
+        const stored = parseObserved(row);
+        if (stored) env.observed = stored;
+      }
+      return env;
+    },
+    create,
+    async start(nameOrId) {
+      const row = await find(nameOrId);
+      if (row.desired === "deleted") throw beingDeleted(row);
+      await changeIntent(row, "running");
+      return settle(row, "running");
+    },
+    async stop(nameOrId, graceSeconds) {
+      const row = await find(nameOrId);
+      if (row.desired === "deleted") throw beingDeleted(row);
+      const graceMs = graceSeconds !== undefined ? Math.round(graceSeconds * 1000) : DEFAULT_STOP_GRACE_MS;
+      await changeIntent(row, "stopped", graceMs);
+      return settle(row, "stopped");
+    },
+    async delete(nameOrId, force) {
+      const row = await find(nameOrId);
+      // A forced delete skips the grace period, also when a graceful delete is already under way.
+      const graceMs = force ? 0 : row.desired === "deleted" ? row.stop_grace_ms : DEFAULT_STOP_GRACE_MS;
+      await changeIntent(row, "deleted", graceMs);
+      await waitForSettle(settleOpts, row.id, "deleted");
+    },
+    find,
+    async requireRunning(nameOrId) {
+      const row = await find(nameOrId);
+      if (row.state !== "running" || row.desired !== "running") {
+        throw new WarrenError(
+          "ENV_NOT_RUNNING",
+          `environment "${row.name}" is ${row.state}, not running; start it with \`warren start ${row.name}\``,
+          { name: row.name, state: row.state },
+        );
+      }
+      return row;
+    },
+  };
+}
+
+function beingDeleted(row: EnvRow): WarrenError {
+  return new WarrenError("NAME_CONFLICT", `environment "${row.name}" is being deleted; it cannot be started or stopped`, {
+    name: row.name,
+  });
+}

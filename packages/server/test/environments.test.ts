@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+import { type ErrorCode, isWarrenError, NAME_RE } from "@warren/protocol";
+import { generateName } from "../src/services/names.ts";
+import { FakeRunner } from "./fake-runner.ts";
+import { countRows, type Harness, harness } from "./helpers.ts";
+
+const GiB = 1024 ** 3;
+let h: Harness;
+afterEach(async () => h?.close());
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(isWarrenError(err), `expected a WarrenError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+test("generated names match NAME_RE", () => {
+  for (let i = 0; i < 200; i++) assert.match(generateName(), NAME_RE);
+  assert.match(generateName(), /^[a-z]+-[a-z]+-[0-9a-f]{4}$/);
+});
+
+test("create resolves defaults from the class and waits until running", async () => {
+  h = await harness();
+  const { env, created } = await h.envs.create({ name: "dev" });
+  assert.equal(created, true);
+  assert.equal(env.state, "running");
+  assert.match(env.id, /^[a-z0-9]{12}$/);
+  assert.deepEqual(env.spec, {
+    name: "dev",
+    className: "default",
+    image: "warren/debian:bookworm",
+    runtime: "runc",
+    resources: { cpus: 2, memoryBytes: 2 * GiB, diskBytes: 10 * GiB, pids: 4096 },
+  });
+  assert.equal(env.slot, 0);
+  assert.deepEqual(h.runner.events.get(env.id), ["created", "started"]);
+  const second = await h.envs.create({ name: "dev2", cpus: 4, memory: "4g", disk: "20Gi", runtime: "crun" });
+  assert.equal(second.env.slot, 1);
+  assert.deepEqual(second.env.spec.resources, { cpus: 4, memoryBytes: 4 * GiB, diskBytes: 20 * GiB, pids: 4096 });
+  assert.equal(second.env.spec.runtime, "crun");
+});
+
+test("create without a name generates one", async () => {
+  h = await harness();
+  const { env } = await h.envs.create({});
+  assert.match(env.name, NAME_RE);
+});
+
+const userErrors: [string, () => FakeRunner, Parameters<Harness["envs"]["create"]>[0], ErrorCode, RegExp][] = [
+  ["bad name", () => new FakeRunner(), { name: "Bad_Name" }, "INVALID_ARGUMENT", /lowercase letters, digits and dashes/],
+  ["unknown class", () => new FakeRunner(), { name: "a", className: "huge" }, "CLASS_NOT_FOUND", /warren class ls/],
+  ["bad size", () => new FakeRunner(), { name: "a", memory: "lots" }, "INVALID_SIZE", /invalid memory "lots".*512m/],
+  ["cpus above class max", () => new FakeRunner(), { name: "a", cpus: 32 }, "OUT_OF_CLASS_BOUNDS", /cpus 32 exceeds the maximum of 16/],
+  ["memory above class max", () => new FakeRunner(), { name: "a", memory: "32g" }, "OUT_OF_CLASS_BOUNDS", /memory 32Gi exceeds the maximum of 16Gi/],
+  ["disk above class max", () => new FakeRunner(), { name: "a", disk: "1t" }, "OUT_OF_CLASS_BOUNDS", /disk 1Ti exceeds the maximum of 100Gi/],
+  [
+    "unsupported runtime",
+    () => new FakeRunner({ runtimes: ["runc"] }),
+    { name: "a", runtime: "crun" },
+    "RUNTIME_UNSUPPORTED",
+    /"crun" is not available.*supported: runc/,
+  ],
+  ["missing image", () => new FakeRunner(), { name: "a", image: "acme/tools:1" }, "IMAGE_NOT_FOUND", /warren image import PATH/],
+  ["missing default image", () => new FakeRunner({ images: [] }), { name: "a" }, "IMAGE_NOT_FOUND", /built by `warren up`/],
+  [
+    "insufficient disk",
+    () => new FakeRunner({ diskFreeBytes: 5 * GiB }),
+    { name: "a" },
+    "INSUFFICIENT_DISK",
+    /needs 10Gi, environments already reserve 0 and the host has 5Gi free/,
+  ],
+];
+
+for (const [name, runner, req, code, message] of userErrors) {
+  test(`create: ${name} -> ${code}, and no row is left behind`, async () => {
+    h = await harness({ runner: runner() });
+    await rejectsWith(h.envs.create(req), code, message);
+    assert.equal(await countRows(h, "environments"), 0);
+    assert.equal(h.runner.callsOf("ensureRunning").length, 0);
+  });
+}
+
+test("disk admission counts the disks of existing environments", async () => {
+  h = await harness({ runner: new FakeRunner({ diskFreeBytes: 25 * GiB }) });
+  await h.envs.create({ name: "one" });
+  await h.envs.create({ name: "two" });
+  await rejectsWith(h.envs.create({ name: "three" }), "INSUFFICIENT_DISK", /reserve 20Gi and the host has 25Gi free/);
+  assert.equal(await countRows(h, "environments"), 2);
+});
+
+test("same name and same spec returns the existing env (created: false) and starts it", async () => {
+  h = await harness();
+  const first = await h.envs.create({ name: "dev" });
+  await h.envs.stop("dev", 0);
+  const again = await h.envs.create({ name: "dev" });
+  assert.equal(again.created, false);
+  assert.equal(again.env.id, first.env.id);
+  assert.equal(again.env.state, "running");
+  assert.equal(await countRows(h, "environments"), 1);
+});
+
+test("same name with a different spec is NAME_CONFLICT naming the fields", async () => {
+  h = await harness();
+  await h.envs.create({ name: "dev" });
+  await rejectsWith(
+    h.envs.create({ name: "dev", cpus: 4, disk: "20g" }),
+    "NAME_CONFLICT",
+    /cpus 2 \(existing\) vs 4 \(requested\); disk 10Gi \(existing\) vs 20Gi \(requested\).*another --name.*warren rm dev/,
+  );
+  assert.equal(await countRows(h, "environments"), 1);
+});
+
+test("concurrent creates take distinct slots", async () => {
+  h = await harness();
+  const made = await Promise.all(["a", "b", "c", "d"].map((name) => h.envs.create({ name }, { wait: false })));
+  assert.deepEqual(made.map((m) => m.env.slot).sort(), [0, 1, 2, 3]);
+});
+
+test("unknown environment is ENV_NOT_FOUND", async () => {
+  h = await harness();
+  await rejectsWith(h.envs.get("nope"), "ENV_NOT_FOUND", /warren ls/);
+  await rejectsWith(h.envs.start("nope"), "ENV_NOT_FOUND", /nope/);
+  await rejectsWith(h.envs.delete("nope", false), "ENV_NOT_FOUND", /nope/);
+});
+
+test("lifecycle: stop, start, delete; get includes live observation", async () => {
+  h = await harness();
+  const { env } = await h.envs.create({ name: "dev" });
+  const got = await h.envs.get("dev");
+  assert.equal(got.observed?.state, "running");
+  assert.ok(got.observed?.pid);
+  assert.deepEqual(got.observed?.uidRange, { start: 100000, size: 65536 });
+  assert.ok(got.observed?.psi);
+  assert.equal((await h.envs.get(env.id)).name, "dev", "addressable by id");
+
+  const stopped = await h.envs.stop("dev", 3);
+  assert.equal(stopped.state, "stopped");
+  assert.equal(h.runner.callsOf("ensureStopped").at(-1)?.[1], 3000);
+  const started = await h.envs.start("dev");
+  assert.equal(started.state, "running");
+  await h.envs.delete("dev", false);
+  assert.equal(await countRows(h, "environments"), 0);
+  assert.equal(h.runner.envs.size, 0);
+  assert.equal(h.runner.callsOf("ensureStopped").at(-1)?.[1], 10_000, "a graceful delete stops first");
+  assert.deepEqual(h.runner.events.get(env.id), ["created", "started", "stopped", "started", "deleting"]);
+});
+
+test("force delete skips the graceful stop", async () => {
+  h = await harness();
+  await h.envs.create({ name: "dev" });
+  const stopsBefore = h.runner.callsOf("ensureStopped").length;
+  await h.envs.delete("dev", true);
+  assert.equal(h.runner.callsOf("ensureStopped").length, stopsBefore);
+  assert.equal(h.runner.callsOf("remove").length, 1);
+});
+
+test("waiting times out with TIMEOUT and the last error when the runner keeps failing", async () => {
+  h = await harness({ settleTimeoutMs: 300 });
+  h.runner.failNext("ensureRunning", new Error("mount rootfs: EBUSY"), 1000);
+  await rejectsWith(h.envs.create({ name: "dev" }), "TIMEOUT", /still creating, not running.*EBUSY/);
+  assert.equal(await countRows(h, "environments"), 1, "the intent stays; the controller keeps trying");
+});
+
+test("requireRunning is ENV_NOT_RUNNING for a stopped env", async () => {
+  h = await harness();
+  await h.envs.create({ name: "dev" });
+  await h.envs.stop("dev");
+  await rejectsWith(h.envs.requireRunning("dev"), "ENV_NOT_RUNNING", /warren start dev/);
+});

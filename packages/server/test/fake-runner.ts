@@ -1,0 +1,222 @@
+// A fake runner at the protocol boundary: in-memory environments and images, configurable
+// failures, a disk-free figure and the runtimes it claims to support. The only fake allowed.
+import type {
+  EnvObserved,
+  ExecHandlers,
+  ExecRequest,
+  ExecSession,
+  ImageInfo,
+  LogStream,
+  ProgressFn,
+  RunnerApi,
+  RunnerEnvSpec,
+  RunnerInfo,
+  RuntimeName,
+} from "@warren/protocol";
+import { DEFAULT_IMAGE } from "@warren/protocol";
+
+type Method = keyof RunnerApi;
+
+export interface FakeRunnerOptions {
+  runtimes?: RuntimeName[];
+  diskFreeBytes?: number;
+  images?: string[];
+}
+
+export class FakeRunner implements RunnerApi {
+  runtimes: RuntimeName[];
+  diskFreeBytes: number;
+  readonly images = new Map<string, ImageInfo>();
+  readonly envs = new Map<string, { state: "running" | "stopped"; spec: RunnerEnvSpec; pid: number }>();
+  readonly events = new Map<string, string[]>();
+  readonly logLines = new Map<string, string>();
+  readonly calls: { method: Method; args: unknown[] }[] = [];
+  readonly sweeps: Set<string>[] = [];
+  /** Host objects of ids the store may not know (to exercise sweep). */
+  readonly leftovers = new Set<string>();
+  #failures = new Map<Method, Error[]>();
+  #nextPid = 1000;
+
+  constructor(opts: FakeRunnerOptions = {}) {
+    this.runtimes = opts.runtimes ?? ["runc", "crun"];
+    this.diskFreeBytes = opts.diskFreeBytes ?? 1024 ** 4;
+    for (const ref of opts.images ?? [DEFAULT_IMAGE]) this.addImage(ref);
+  }
+
+  /** The next `times` calls of `method` throw `err`. */
+  failNext(method: Method, err: Error, times = 1): void {
+    const list = this.#failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) list.push(err);
+    this.#failures.set(method, list);
+  }
+
+  callsOf(method: Method): unknown[][] {
+    return this.calls.filter((c) => c.method === method).map((c) => c.args);
+  }
+
+  addImage(ref: string): ImageInfo {
+    const info: ImageInfo = { ref, digest: `sha256:${ref.length}`, layers: [], sizeBytes: 1, createdAt: "2024-01-01T00:00:00.000Z" };
+    this.images.set(ref, info);
+    return info;
+  }
+
+  #enter(method: Method, args: unknown[]): void {
+    this.calls.push({ method, args });
+    const err = this.#failures.get(method)?.shift();
+    if (err) throw err;
+  }
+
+  async info(): Promise<RunnerInfo> {
+    this.#enter("info", []);
+    return {
+      id: "fake",
+      hostname: "fake-host",
+      runtimes: [...this.runtimes],
+      cpus: 2,
+      memoryBytes: 24 * 1024 ** 3,
+      diskFreeBytes: this.diskFreeBytes,
+      cgroupMode: "hybrid",
+      idRange: { start: 100000, size: 65536 * 64 },
+    };
+  }
+
+  async ensureRunning(spec: RunnerEnvSpec): Promise<EnvObserved> {
+    this.#enter("ensureRunning", [spec]);
+    const cur = this.envs.get(spec.id);
+    if (!cur || cur.state !== "running") this.envs.set(spec.id, { state: "running", spec, pid: this.#nextPid++ });
+    return this.observe(spec.id);
+  }
+
+  async ensureStopped(spec: RunnerEnvSpec, graceMs: number): Promise<EnvObserved> {
+    this.#enter("ensureStopped", [spec, graceMs]);
+    const cur = this.envs.get(spec.id);
+    if (cur) cur.state = "stopped";
+    return this.observe(spec.id);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.#enter("remove", [id]);
+    this.envs.delete(id);
+    this.leftovers.delete(id);
+  }
+
+  async observe(id: string): Promise<EnvObserved> {
+    this.#enter("observe", [id]);
+    const cur = this.envs.get(id);
+    if (!cur) return { id, state: "absent" };
+    const o: EnvObserved = { id, state: cur.state, runtime: cur.spec.runtime };
+    if (cur.state === "running") {
+      o.pid = cur.pid;
+      o.uidRange = { start: 100000 + cur.spec.slot * 65536, size: 65536 };
+      o.cgroupPaths = { memory: `/sys/fs/cgroup/memory/warren/warren-${id}` };
+      o.psi = { cpu: 0.1, memory: 0, io: 0 };
+    }
+    return o;
+  }
+
+  async list(): Promise<EnvObserved[]> {
+    this.#enter("list", []);
+    return Promise.all([...this.envs.keys()].map((id) => this.observe(id)));
+  }
+
+  async sweep(keep: Set<string>): Promise<string[]> {
+    this.#enter("sweep", [keep]);
+    this.sweeps.push(new Set(keep));
+    const swept: string[] = [];
+    for (const id of [...this.envs.keys(), ...this.leftovers]) {
+      if (keep.has(id)) continue;
+      this.envs.delete(id);
+      this.leftovers.delete(id);
+      swept.push(id);
+    }
+    return swept;
+  }
+
+  /**
+   * Commands understood: `exit N`, `echo ARGS...` (stdout), `warn ARGS...` (stderr),
+   * `cat` (echoes stdin until eof), `sleep` (runs until a signal: exits 128+signo).
+   */
+  async exec(id: string, req: ExecRequest, h: ExecHandlers): Promise<ExecSession> {
+    this.#enter("exec", [id, req]);
+    const [cmd, ...args] = req.cmd;
+    const resizes: [number, number][] = [];
+    let done = false;
+    const exit = (code: number) => {
+      if (done) return;
+      done = true;
+      h.exit(code);
+    };
+    setImmediate(() => {
+      if (cmd === "exit") exit(Number(args[0] ?? 0));
+      else if (cmd === "echo") {
+        h.stdout(Buffer.from(`${args.join(" ")}\n`));
+        exit(0);
+      } else if (cmd === "warn") {
+        h.stderr(Buffer.from(`${args.join(" ")}\n`));
+        exit(1);
+      } else if (cmd !== "cat" && cmd !== "sleep") exit(127);
+    });
+    return {
+      stdin: (d) => {
+        if (cmd === "cat") h.stdout(d);
+      },
+      endStdin: () => {
+        if (cmd === "cat") exit(0);
+      },
+      resize: (cols, rows) => {
+        resizes.push([cols, rows]);
+        if (cmd === "cat") h.stdout(Buffer.from(`resize ${cols}x${rows}\n`));
+      },
+      signal: (sig) => {
+        const signo = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[sig as string] ?? 15;
+        exit(128 + signo);
+      },
+    };
+  }
+
+  logs(id: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): LogStream {
+    this.#enter("logs", [id, opts]);
+    let lines = (this.logLines.get(id) ?? "").split("\n").filter(Boolean);
+    if (opts.tail !== undefined) lines = lines.slice(-opts.tail);
+    if (lines.length > 0) onData(`${lines.join("\n")}\n`);
+    let close!: () => void;
+    const done = new Promise<void>((resolve) => {
+      close = resolve;
+    });
+    if (!opts.follow) close();
+    return { done, close: () => close() };
+  }
+
+  async appendEvent(id: string, message: string): Promise<void> {
+    this.#enter("appendEvent", [id, message]);
+    const list = this.events.get(id) ?? [];
+    list.push(message);
+    this.events.set(id, list);
+    this.logLines.set(id, `${this.logLines.get(id) ?? ""}[warren] ${message}\n`);
+  }
+
+  async listImages(): Promise<ImageInfo[]> {
+    this.#enter("listImages", []);
+    return [...this.images.values()];
+  }
+
+  async importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo> {
+    this.#enter("importImage", [path, ref]);
+    progress({ phase: "unpack", message: `unpacking ${path}`, current: 1, total: 2 });
+    progress({ phase: "unpack", message: "done", current: 2, total: 2 });
+    return this.addImage(ref ?? path.split("/").at(-1)!);
+  }
+
+  async ensureBaseImage(opts: { mirror?: string }, progress: ProgressFn): Promise<ImageInfo> {
+    this.#enter("ensureBaseImage", [opts]);
+    const have = this.images.get(DEFAULT_IMAGE);
+    if (have) return have;
+    progress({ phase: "bootstrap", message: `mmdebstrap from ${opts.mirror ?? "default mirror"}` });
+    return this.addImage(DEFAULT_IMAGE);
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    this.#enter("hasImage", [ref]);
+    return this.images.has(ref);
+  }
+}
