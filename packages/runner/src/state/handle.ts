@@ -16,7 +16,8 @@ export interface EnvHandle {
 }
 
 export async function writeHandle(file: string, handle: EnvHandle): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  // 0711: the environment's root uid must traverse its env dir to reach the rootfs.
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o711 });
   const tmp = `${file}.tmp`;
   await writeFile(tmp, JSON.stringify(handle, null, 2), { mode: 0o600 });
   await rename(tmp, file);
