@@ -25,7 +25,10 @@ const pick = (f: string) => {
   if (tier === "pg") return f.endsWith(".pg.test.ts");
   return f.endsWith(".test.ts") && !f.endsWith(".host.test.ts") && !f.endsWith(".pg.test.ts");
 };
-const files = all.filter(pick).filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
+const files = all
+  .filter(pick)
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
 if (files.length === 0) {
   console.log(`no ${tier} tests`);
   process.exit(0);

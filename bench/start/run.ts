@@ -6,10 +6,16 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { type ApiClient, DEFAULT_IMAGE } from "@warren/protocol";
-import { buildSpec, withDefaultMounts, withNamespaces, withProcess, withRootfs } from "@warren/runner/spec/index";
+import {
+  buildSpec,
+  withDefaultMounts,
+  withNamespaces,
+  withProcess,
+  withRootfs,
+} from "@warren/runner/spec/index";
 import { makeHarness, SHARED_IMAGES } from "../../packages/cli/test/e2e/harness.ts";
-import { printTable, type Series, summarize, timeMs, writeResults } from "../lib/stats.ts";
 import { execOnce } from "../lib/exec-once.ts";
+import { printTable, type Series, summarize, timeMs, writeResults } from "../lib/stats.ts";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "50" }, runtime: { type: "string", default: "all" } },
@@ -48,7 +54,7 @@ async function warrenSeries(client: ApiClient, runtime: string): Promise<Series[
 function layerDirOfBase(client: ApiClient): Promise<string> {
   return client.listImages().then((imgs) => {
     const base = imgs.find((i) => i.ref === DEFAULT_IMAGE);
-    if (!base || base.layers.length !== 1) throw new Error("base image missing");
+    if (base?.layers.length !== 1) throw new Error("base image missing");
     return path.join(SHARED_IMAGES, "layers", base.layers[0]!.replace(":", "/"));
   });
 }
@@ -64,11 +70,13 @@ async function podmanSeries(layerDir: string): Promise<Series[]> {
     if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
   }
   const run: number[] = [];
-  for (let i = 0; i < RUNS; i++) run.push(await timeMs(() => sh("podman", ["run", "--rm", ...PODMAN_FLAGS, img, "true"])));
+  for (let i = 0; i < RUNS; i++)
+    run.push(await timeMs(() => sh("podman", ["run", "--rm", ...PODMAN_FLAGS, img, "true"])));
   spawnSync("podman", ["rm", "-f", "warren-bench"]);
   sh("podman", ["create", "--name", "warren-bench", ...PODMAN_FLAGS, img, "true"]);
   const start: number[] = [];
-  for (let i = 0; i < RUNS; i++) start.push(await timeMs(() => sh("podman", ["start", "-a", "warren-bench"])));
+  for (let i = 0; i < RUNS; i++)
+    start.push(await timeMs(() => sh("podman", ["start", "-a", "warren-bench"])));
   spawnSync("podman", ["rm", "-f", "warren-bench"]);
   return [
     { name: "podman run --rm IMAGE true", samplesMs: run },
@@ -96,14 +104,27 @@ async function bareSeries(layerDir: string, nativeDir: string): Promise<Series[]
       const root = `${bundle}-state-${cmd.length}`;
       const samples: number[] = [];
       for (let i = 0; i < RUNS; i++) {
-        samples.push(await timeMs(() => sh(cmd, [...pre, "--root", root, "run", "--bundle", bundle, `wb${i}`])));
+        samples.push(
+          await timeMs(() => sh(cmd, [...pre, "--root", root, "run", "--bundle", bundle, `wb${i}`])),
+        );
       }
       rmSync(root, { recursive: true, force: true });
       out.push({ name, samplesMs: samples });
     }
   } finally {
     rmSync(bundle, { recursive: true, force: true });
-    for (const c of ["cpu", "cpuacct", "memory", "pids", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"]) {
+    for (const c of [
+      "cpu",
+      "cpuacct",
+      "memory",
+      "pids",
+      "cpuset",
+      "devices",
+      "freezer",
+      "blkio",
+      "systemd",
+      "unified",
+    ]) {
       spawnSync("rmdir", [`/sys/fs/cgroup/${c}/warren-bench`]);
     }
   }
@@ -118,7 +139,9 @@ try {
   const series: Series[] = [];
   for (const rt of RUNTIMES) series.push(...(await warrenSeries(h.client, rt)));
   series.push(...(await podmanSeries(layerDir)));
-  series.push(...(await bareSeries(layerDir, path.resolve(import.meta.dirname, "../../packages/runner/native/bin"))));
+  series.push(
+    ...(await bareSeries(layerDir, path.resolve(import.meta.dirname, "../../packages/runner/native/bin"))),
+  );
   const rows = series.map(summarize);
   const podRun = rows.find((r) => r.name.startsWith("podman run"))!.p50;
   const podStart = rows.find((r) => r.name.startsWith("podman start"))!.p50;

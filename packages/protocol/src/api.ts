@@ -32,7 +32,11 @@ export interface ApiClient {
   startEnvironment(name: string): Promise<Environment>;
   stopEnvironment(name: string, graceSeconds?: number): Promise<Environment>;
   deleteEnvironment(name: string, force: boolean): Promise<void>;
-  logs(name: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): Promise<void>;
+  logs(
+    name: string,
+    opts: { follow: boolean; tail?: number },
+    onData: (chunk: string) => void,
+  ): Promise<void>;
   /** Resolves with the session once the stream is open; handlers.exit fires with the command's status. */
   exec(name: string, req: ExecRequest, handlers: ExecHandlers): Promise<ExecSession>;
   listClasses(): Promise<ClassSpec[]>;

@@ -1,6 +1,14 @@
 // Wire types for environments, classes and images. These are JSON shapes, stable across versions.
 
-export const ENV_STATES = ["pending", "creating", "running", "stopping", "stopped", "failed", "deleting"] as const;
+export const ENV_STATES = [
+  "pending",
+  "creating",
+  "running",
+  "stopping",
+  "stopped",
+  "failed",
+  "deleting",
+] as const;
 export type EnvState = (typeof ENV_STATES)[number];
 export type DesiredState = "running" | "stopped" | "deleted";
 

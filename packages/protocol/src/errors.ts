@@ -3,7 +3,10 @@ export const ERROR_CATALOG = {
   INVALID_ARGUMENT: { status: 400, summary: "A request field is malformed or out of range." },
   INVALID_SIZE: { status: 400, summary: "A size string could not be parsed (use 512m, 2g, 512Mi or 2Gi)." },
   OUT_OF_CLASS_BOUNDS: { status: 400, summary: "A resource override is outside the class's bounds." },
-  RUNTIME_UNSUPPORTED: { status: 400, summary: "The requested runtime is unknown or not installed on the runner." },
+  RUNTIME_UNSUPPORTED: {
+    status: 400,
+    summary: "The requested runtime is unknown or not installed on the runner.",
+  },
   ENV_NOT_FOUND: { status: 404, summary: "No environment has that name or id." },
   CLASS_NOT_FOUND: { status: 404, summary: "No class has that name." },
   IMAGE_NOT_FOUND: { status: 404, summary: "The image is not in the runner's image store." },
@@ -46,7 +49,9 @@ export class WarrenError extends Error {
     return this.code !== "INTERNAL";
   }
   toBody(): ErrorBody {
-    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+    return this.details
+      ? { code: this.code, message: this.message, details: this.details }
+      : { code: this.code, message: this.message };
   }
   static fromBody(body: ErrorBody): WarrenError {
     const code = body.code in ERROR_CATALOG ? body.code : "INTERNAL";

@@ -1,4 +1,4 @@
-export { defaultConfig, type RunnerConfig } from "./host/config.ts";
 export { Engine } from "./engine/engine.ts";
 export { createRunner } from "./engine/runner.ts";
-export { FAILPOINTS, failpoint, type Failpoint } from "./host/failpoint.ts";
+export { defaultConfig, type RunnerConfig } from "./host/config.ts";
+export { FAILPOINTS, type Failpoint, failpoint } from "./host/failpoint.ts";

@@ -1,9 +1,12 @@
 // Wires the embedded control plane: store, services, controller and HTTP on a unix socket.
 // The runner is passed in (in-process in embedded mode), so nothing here touches the host.
-import { type RunnerApi, type RuntimeName, socketPath as defaultSocketPath } from "@warren/protocol";
+import { socketPath as defaultSocketPath, type RunnerApi, type RuntimeName } from "@warren/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { type Clock, systemClock } from "./clock.ts";
-import { createEnvironmentController, type EnvironmentController } from "./controllers/environment/controller.ts";
+import {
+  createEnvironmentController,
+  type EnvironmentController,
+} from "./controllers/environment/controller.ts";
 import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
 import { createChangeFeed } from "./services/changes.ts";

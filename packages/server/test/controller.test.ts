@@ -31,6 +31,7 @@ test("a terminal runner error marks the env failed with a reason and stops retry
   assert.equal(h.runner.callsOf("ensureRunning").length, calls);
   // ...until the user asks again, which clears the failure.
   const start = h.envs.start("dev");
+  await flush(); // the intent is committed before anything is enqueued
   h.controller.enqueue(env.id);
   assert.equal((await start).state, "running");
   assert.deepEqual((await h.envs.get("dev")).conditions, []);

@@ -40,7 +40,12 @@ test("create resolves defaults from the class and waits until running", async ()
   assert.deepEqual(h.runner.events.get(env.id), ["created", "started"]);
   const second = await h.envs.create({ name: "dev2", cpus: 4, memory: "4g", disk: "20Gi", runtime: "crun" });
   assert.equal(second.env.slot, 1);
-  assert.deepEqual(second.env.spec.resources, { cpus: 4, memoryBytes: 4 * GiB, diskBytes: 20 * GiB, pids: 4096 });
+  assert.deepEqual(second.env.spec.resources, {
+    cpus: 4,
+    memoryBytes: 4 * GiB,
+    diskBytes: 20 * GiB,
+    pids: 4096,
+  });
   assert.equal(second.env.spec.runtime, "crun");
 });
 
@@ -50,30 +55,79 @@ test("create without a name generates one", async () => {
   assert.match(env.name, NAME_RE);
 });
 
-const userErrors: [string, () => FakeRunner, Parameters<Harness["envs"]["create"]>[0], ErrorCode, RegExp][] = [
-  ["bad name", () => new FakeRunner(), { name: "Bad_Name" }, "INVALID_ARGUMENT", /lowercase letters, digits and dashes/],
-  ["unknown class", () => new FakeRunner(), { name: "a", className: "huge" }, "CLASS_NOT_FOUND", /warren class ls/],
-  ["bad size", () => new FakeRunner(), { name: "a", memory: "lots" }, "INVALID_SIZE", /invalid memory "lots".*512m/],
-  ["cpus above class max", () => new FakeRunner(), { name: "a", cpus: 32 }, "OUT_OF_CLASS_BOUNDS", /cpus 32 exceeds the maximum of 16/],
-  ["memory above class max", () => new FakeRunner(), { name: "a", memory: "32g" }, "OUT_OF_CLASS_BOUNDS", /memory 32Gi exceeds the maximum of 16Gi/],
-  ["disk above class max", () => new FakeRunner(), { name: "a", disk: "1t" }, "OUT_OF_CLASS_BOUNDS", /disk 1Ti exceeds the maximum of 100Gi/],
+const userErrors: [string, () => FakeRunner, Parameters<Harness["envs"]["create"]>[0], ErrorCode, RegExp][] =
   [
-    "unsupported runtime",
-    () => new FakeRunner({ runtimes: ["runc"] }),
-    { name: "a", runtime: "crun" },
-    "RUNTIME_UNSUPPORTED",
-    /"crun" is not available.*supported: runc/,
-  ],
-  ["missing image", () => new FakeRunner(), { name: "a", image: "acme/tools:1" }, "IMAGE_NOT_FOUND", /warren image import PATH/],
-  ["missing default image", () => new FakeRunner({ images: [] }), { name: "a" }, "IMAGE_NOT_FOUND", /built by `warren up`/],
-  [
-    "insufficient disk",
-    () => new FakeRunner({ diskFreeBytes: 5 * GiB }),
-    { name: "a" },
-    "INSUFFICIENT_DISK",
-    /needs 10Gi, environments already reserve 0 and the host has 5Gi free/,
-  ],
-];
+    [
+      "bad name",
+      () => new FakeRunner(),
+      { name: "Bad_Name" },
+      "INVALID_ARGUMENT",
+      /lowercase letters, digits and dashes/,
+    ],
+    [
+      "unknown class",
+      () => new FakeRunner(),
+      { name: "a", className: "huge" },
+      "CLASS_NOT_FOUND",
+      /warren class ls/,
+    ],
+    [
+      "bad size",
+      () => new FakeRunner(),
+      { name: "a", memory: "lots" },
+      "INVALID_SIZE",
+      /invalid memory "lots".*512m/,
+    ],
+    [
+      "cpus above class max",
+      () => new FakeRunner(),
+      { name: "a", cpus: 32 },
+      "OUT_OF_CLASS_BOUNDS",
+      /cpus 32 exceeds the maximum of 16/,
+    ],
+    [
+      "memory above class max",
+      () => new FakeRunner(),
+      { name: "a", memory: "32g" },
+      "OUT_OF_CLASS_BOUNDS",
+      /memory 32Gi exceeds the maximum of 16Gi/,
+    ],
+    [
+      "disk above class max",
+      () => new FakeRunner(),
+      { name: "a", disk: "1t" },
+      "OUT_OF_CLASS_BOUNDS",
+      /disk 1Ti exceeds the maximum of 100Gi/,
+    ],
+    [
+      "unsupported runtime",
+      () => new FakeRunner({ runtimes: ["runc"] }),
+      { name: "a", runtime: "crun" },
+      "RUNTIME_UNSUPPORTED",
+      /"crun" is not available.*supported: runc/,
+    ],
+    [
+      "missing image",
+      () => new FakeRunner(),
+      { name: "a", image: "acme/tools:1" },
+      "IMAGE_NOT_FOUND",
+      /warren image import PATH/,
+    ],
+    [
+      "missing default image",
+      () => new FakeRunner({ images: [] }),
+      { name: "a" },
+      "IMAGE_NOT_FOUND",
+      /built by `warren up`/,
+    ],
+    [
+      "insufficient disk",
+      () => new FakeRunner({ diskFreeBytes: 5 * GiB }),
+      { name: "a" },
+      "INSUFFICIENT_DISK",
+      /needs 10Gi, environments already reserve 0 and the host has 5Gi free/,
+    ],
+  ];
 
 for (const [name, runner, req, code, message] of userErrors) {
   test(`create: ${name} -> ${code}, and no row is left behind`, async () => {
@@ -88,7 +142,11 @@ test("disk admission counts the disks of existing environments", async () => {
   h = await harness({ runner: new FakeRunner({ diskFreeBytes: 25 * GiB }) });
   await h.envs.create({ name: "one" });
   await h.envs.create({ name: "two" });
-  await rejectsWith(h.envs.create({ name: "three" }), "INSUFFICIENT_DISK", /reserve 20Gi and the host has 25Gi free/);
+  await rejectsWith(
+    h.envs.create({ name: "three" }),
+    "INSUFFICIENT_DISK",
+    /reserve 20Gi and the host has 25Gi free/,
+  );
   assert.equal(await countRows(h, "environments"), 2);
 });
 
@@ -116,7 +174,9 @@ test("same name with a different spec is NAME_CONFLICT naming the fields", async
 
 test("concurrent creates take distinct slots", async () => {
   h = await harness();
-  const made = await Promise.all(["a", "b", "c", "d"].map((name) => h.envs.create({ name }, { wait: false })));
+  const made = await Promise.all(
+    ["a", "b", "c", "d"].map((name) => h.envs.create({ name }, { wait: false })),
+  );
   assert.deepEqual(made.map((m) => m.env.slot).sort(), [0, 1, 2, 3]);
 });
 

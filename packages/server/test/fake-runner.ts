@@ -32,6 +32,8 @@ export class FakeRunner implements RunnerApi {
   readonly logLines = new Map<string, string>();
   readonly calls: { method: Method; args: unknown[] }[] = [];
   readonly sweeps: Set<string>[] = [];
+  /** Signals delivered to exec'd commands, in order. */
+  readonly execSignals: string[] = [];
   /** Host objects of ids the store may not know (to exercise sweep). */
   readonly leftovers = new Set<string>();
   #failures = new Map<Method, Error[]>();
@@ -55,7 +57,13 @@ export class FakeRunner implements RunnerApi {
   }
 
   addImage(ref: string): ImageInfo {
-    const info: ImageInfo = { ref, digest: `sha256:${ref.length}`, layers: [], sizeBytes: 1, createdAt: "2024-01-01T00:00:00.000Z" };
+    const info: ImageInfo = {
+      ref,
+      digest: `sha256:${ref.length}`,
+      layers: [],
+      sizeBytes: 1,
+      createdAt: "2024-01-01T00:00:00.000Z",
+    };
     this.images.set(ref, info);
     return info;
   }
@@ -83,7 +91,7 @@ export class FakeRunner implements RunnerApi {
   async ensureRunning(spec: RunnerEnvSpec): Promise<EnvObserved> {
     this.#enter("ensureRunning", [spec]);
     const cur = this.envs.get(spec.id);
-    if (!cur || cur.state !== "running") this.envs.set(spec.id, { state: "running", spec, pid: this.#nextPid++ });
+    if (cur?.state !== "running") this.envs.set(spec.id, { state: "running", spec, pid: this.#nextPid++ });
     return this.observe(spec.id);
   }
 
@@ -168,6 +176,7 @@ export class FakeRunner implements RunnerApi {
         if (cmd === "cat") h.stdout(Buffer.from(`resize ${cols}x${rows}\n`));
       },
       signal: (sig) => {
+        this.execSignals.push(sig);
         const signo = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[sig as string] ?? 15;
         exit(128 + signo);
       },

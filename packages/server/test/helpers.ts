@@ -5,7 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Clock } from "../src/clock.ts";
 import { systemClock } from "../src/clock.ts";
-import { createEnvironmentController, type EnvironmentController } from "../src/controllers/environment/controller.ts";
+import {
+  createEnvironmentController,
+  type EnvironmentController,
+} from "../src/controllers/environment/controller.ts";
 import { build } from "../src/http/build.ts";
 import { silentLogger } from "../src/logger.ts";
 import { type ChangeFeed, createChangeFeed } from "../src/services/changes.ts";

@@ -4,31 +4,106 @@ import type { DesiredState, EnvState } from "@warren/protocol";
 import { type Action, plan } from "../src/controllers/environment/plan.ts";
 
 type Obs = "running" | "stopped" | "absent";
-const row = (desired: DesiredState, state: EnvState, stopGraceMs = 10_000) => ({ desired, state, stopGraceMs });
+const row = (desired: DesiredState, state: EnvState, stopGraceMs = 10_000) => ({
+  desired,
+  state,
+  stopGraceMs,
+});
 const types = (actions: Action[]) =>
   actions.map((a) =>
-    a.type === "setState" ? `state:${a.state}` : a.type === "event" ? `event:${a.message}` : a.type === "ensureStopped" ? `ensureStopped:${a.graceMs}` : a.type,
+    a.type === "setState"
+      ? `state:${a.state}`
+      : a.type === "event"
+        ? `event:${a.message}`
+        : a.type === "ensureStopped"
+          ? `ensureStopped:${a.graceMs}`
+          : a.type,
   );
 
 const cases: [string, ReturnType<typeof row> | undefined, Obs, string[]][] = [
   ["row gone: nothing", undefined, "running", []],
-  ["new env: create and start", row("running", "pending"), "absent", ["state:creating", "ensureRunning", "event:created", "state:running", "event:started"]],
-  ["retry mid-create keeps creating", row("running", "creating"), "absent", ["ensureRunning", "event:created", "state:running", "event:started"]],
-  ["start a stopped env", row("running", "stopped"), "stopped", ["state:pending", "ensureRunning", "state:running", "event:started"]],
+  [
+    "new env: create and start",
+    row("running", "pending"),
+    "absent",
+    ["state:creating", "ensureRunning", "event:created", "state:running", "event:started"],
+  ],
+  [
+    "retry mid-create keeps creating",
+    row("running", "creating"),
+    "absent",
+    ["ensureRunning", "event:created", "state:running", "event:started"],
+  ],
+  [
+    "start a stopped env",
+    row("running", "stopped"),
+    "stopped",
+    ["state:pending", "ensureRunning", "state:running", "event:started"],
+  ],
   ["running and observed running: idle", row("running", "running"), "running", []],
-  ["crash after ensureRunning: adopt", row("running", "creating"), "running", ["state:running", "event:started"]],
-  ["drift: running env vanished from host", row("running", "running"), "absent", ["state:creating", "ensureRunning", "state:running", "event:started"]],
+  [
+    "crash after ensureRunning: adopt",
+    row("running", "creating"),
+    "running",
+    ["state:running", "event:started"],
+  ],
+  [
+    "drift: running env vanished from host",
+    row("running", "running"),
+    "absent",
+    ["state:creating", "ensureRunning", "state:running", "event:started"],
+  ],
   ["failed stays failed", row("running", "failed"), "absent", []],
-  ["stop a running env", row("stopped", "running"), "running", ["state:stopping", "ensureStopped:10000", "state:stopped", "event:stopped"]],
-  ["stop already under way", row("stopped", "stopping"), "running", ["ensureStopped:10000", "state:stopped", "event:stopped"]],
-  ["stopped on the host by itself", row("stopped", "stopping"), "stopped", ["state:stopped", "event:stopped"]],
+  [
+    "stop a running env",
+    row("stopped", "running"),
+    "running",
+    ["state:stopping", "ensureStopped:10000", "state:stopped", "event:stopped"],
+  ],
+  [
+    "stop already under way",
+    row("stopped", "stopping"),
+    "running",
+    ["ensureStopped:10000", "state:stopped", "event:stopped"],
+  ],
+  [
+    "stopped on the host by itself",
+    row("stopped", "stopping"),
+    "stopped",
+    ["state:stopped", "event:stopped"],
+  ],
   ["stopped and observed stopped: idle", row("stopped", "stopped"), "stopped", []],
   ["stopped failed env stays failed", row("stopped", "failed"), "running", []],
-  ["delete running env gracefully", row("deleted", "running", 5000), "running", ["state:deleting", "event:deleting", "ensureStopped:5000", "remove", "event:deleted", "deleteRow"]],
-  ["force delete skips the grace stop", row("deleted", "running", 0), "running", ["state:deleting", "event:deleting", "remove", "event:deleted", "deleteRow"]],
-  ["delete a stopped env", row("deleted", "stopped"), "stopped", ["state:deleting", "event:deleting", "remove", "event:deleted", "deleteRow"]],
-  ["delete retry (already deleting, absent)", row("deleted", "deleting"), "absent", ["remove", "event:deleted", "deleteRow"]],
-  ["delete a failed env", row("deleted", "failed"), "absent", ["state:deleting", "event:deleting", "remove", "event:deleted", "deleteRow"]],
+  [
+    "delete running env gracefully",
+    row("deleted", "running", 5000),
+    "running",
+    ["state:deleting", "event:deleting", "ensureStopped:5000", "remove", "event:deleted", "deleteRow"],
+  ],
+  [
+    "force delete skips the grace stop",
+    row("deleted", "running", 0),
+    "running",
+    ["state:deleting", "event:deleting", "remove", "event:deleted", "deleteRow"],
+  ],
+  [
+    "delete a stopped env",
+    row("deleted", "stopped"),
+    "stopped",
+    ["state:deleting", "event:deleting", "remove", "event:deleted", "deleteRow"],
+  ],
+  [
+    "delete retry (already deleting, absent)",
+    row("deleted", "deleting"),
+    "absent",
+    ["remove", "event:deleted", "deleteRow"],
+  ],
+  [
+    "delete a failed env",
+    row("deleted", "failed"),
+    "absent",
+    ["state:deleting", "event:deleting", "remove", "event:deleted", "deleteRow"],
+  ],
 ];
 
 for (const [name, r, observed, want] of cases) {

@@ -74,7 +74,10 @@ test("a failing migration rolls back whole", () => {
   const tmp = tempDir();
   try {
     const db = new DatabaseSync(storeFile(tmp.dir));
-    const bad = [...MIGRATIONS, { version: 2, name: "bad", sql: "create table t (x int); insert into nope values (1);" }];
+    const bad = [
+      ...MIGRATIONS,
+      { version: 2, name: "bad", sql: "create table t (x int); insert into nope values (1);" },
+    ];
     assert.throws(() => migrate(db, bad), /migration 2_bad/);
     assert.equal(db.prepare("select count(*) as n from sqlite_master where name = 't'").get()?.["n"], 0);
     assert.equal(db.prepare("select max(version) as v from schema_migrations").get()?.["v"], 1);

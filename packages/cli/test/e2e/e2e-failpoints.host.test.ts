@@ -29,7 +29,8 @@ describe("failpoints during create (e2e)", { timeout: 900_000 }, () => {
       const r = h.cli(["up", "--name", name, "--disk", "512m", "--detach"]);
       assert.notEqual(r.status, 0, "the daemon died at the failpoint, so up cannot succeed");
       // The daemon is gone (killed itself); make sure of it.
-      for (let i = 0; i < 50 && h.daemon && h.daemon.exitCode === null && h.daemon.signalCode === null; i++) await sleep(100);
+      for (let i = 0; i < 50 && h.daemon && h.daemon.exitCode === null && h.daemon.signalCode === null; i++)
+        await sleep(100);
       await h.killDaemon();
 
       await h.startDaemon();

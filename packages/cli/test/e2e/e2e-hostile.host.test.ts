@@ -58,7 +58,9 @@ describe("hostile root inside an environment (e2e)", { timeout: 300_000 }, () =>
   });
 
   it("cannot write under /sys/fs/cgroup", () => {
-    const r = sh("mkdir /sys/fs/cgroup/memory/x 2>&1 || mkdir /sys/fs/cgroup/x 2>&1; echo 1 > /sys/fs/cgroup/cgroup.procs 2>&1; echo done");
+    const r = sh(
+      "mkdir /sys/fs/cgroup/memory/x 2>&1 || mkdir /sys/fs/cgroup/x 2>&1; echo 1 > /sys/fs/cgroup/cgroup.procs 2>&1; echo done",
+    );
     assert.match(r.stdout, /Read-only file system|Permission denied|No such file/);
     assert.equal(sh("ls -d /sys/fs/cgroup/memory/x /sys/fs/cgroup/x 2>/dev/null").stdout.trim(), "");
   });

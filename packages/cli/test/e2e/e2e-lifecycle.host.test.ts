@@ -8,7 +8,9 @@ import { after, before, describe, it } from "node:test";
 import { forceClean, type Harness, leftovers, makeHarness } from "./harness.ts";
 
 function hostUid(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("Uid:"))!;
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("Uid:"))!;
   return Number(line.split(/\s+/)[1]);
 }
 
@@ -41,7 +43,10 @@ describe("environment lifecycle (e2e)", { timeout: 600_000 }, () => {
     assert.equal(r.status, 0, r.stderr);
     const a = (await h.client.getEnvironment("alpha")).observed!.uidRange!;
     const b = (await h.client.getEnvironment("beta")).observed!.uidRange!;
-    assert.ok(a.start + a.size <= b.start || b.start + b.size <= a.start, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    assert.ok(
+      a.start + a.size <= b.start || b.start + b.size <= a.start,
+      `${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
+    );
   });
 
   it("exec passes the exit code through and starts in /workspaces/NAME", () => {
@@ -60,7 +65,18 @@ describe("environment lifecycle (e2e)", { timeout: 600_000 }, () => {
       "useradd -m -u 1000 dev && echo 'dev ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/dev && chmod 440 /etc/sudoers.d/dev",
     ]);
     assert.equal(setup.status, 0, setup.stderr);
-    const r = h.cli(["exec", "alpha", "--", "runuser", "-u", "dev", "--", "sh", "-c", "id -u; sudo -n id -u"]);
+    const r = h.cli([
+      "exec",
+      "alpha",
+      "--",
+      "runuser",
+      "-u",
+      "dev",
+      "--",
+      "sh",
+      "-c",
+      "id -u; sudo -n id -u",
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split("\n"), ["1000", "0"]);
   });

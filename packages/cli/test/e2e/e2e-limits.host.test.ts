@@ -2,8 +2,8 @@
 // limit, CPU quota holds, the disk bounds writes, and memory pressure shows in inspect.
 import assert from "node:assert/strict";
 import { readFileSync, statfsSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Harness, makeHarness } from "./harness.ts";
 
 describe("resource limits (e2e)", { timeout: 600_000 }, () => {
@@ -12,7 +12,19 @@ describe("resource limits (e2e)", { timeout: 600_000 }, () => {
     h = await makeHarness("limits");
     await h.startDaemon();
     assert.equal(
-      h.cli(["class", "create", "tight", "--cpus", "0.5", "--memory", "128m", "--disk", "512m", "--pids", "64"]).status,
+      h.cli([
+        "class",
+        "create",
+        "tight",
+        "--cpus",
+        "0.5",
+        "--memory",
+        "128m",
+        "--disk",
+        "512m",
+        "--pids",
+        "64",
+      ]).status,
       0,
     );
     for (const name of ["hog", "neighbour"]) {
@@ -25,7 +37,14 @@ describe("resource limits (e2e)", { timeout: 600_000 }, () => {
   });
 
   it("a memory hog past --memory is OOM-killed; its environment and neighbours keep running", async () => {
-    const r = h.cli(["exec", "hog", "--", "perl", "-e", '$x = "a" x (400 * 1024 * 1024); print "survived\\n"']);
+    const r = h.cli([
+      "exec",
+      "hog",
+      "--",
+      "perl",
+      "-e",
+      '$x = "a" x (400 * 1024 * 1024); print "survived\\n"',
+    ]);
     assert.equal(r.status, 137, `expected SIGKILL (137), got ${r.status}: ${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stdout, /survived/);
     assert.equal(h.cli(["exec", "hog", "--", "true"]).status, 0);
@@ -51,7 +70,14 @@ describe("resource limits (e2e)", { timeout: 600_000 }, () => {
     const acct = env.observed?.cgroupPaths?.["cpuacct"];
     assert.ok(acct, `cgroup paths in inspect: ${JSON.stringify(env.observed?.cgroupPaths)}`);
     const usage = () => Number(readFileSync(`${acct}/cpuacct.usage`, "utf8"));
-    const loop = h.cli(["exec", "hog", "--", "sh", "-c", "timeout 4 sh -c 'while :; do :; done' & sleep 0.5; echo go"]);
+    const loop = h.cli([
+      "exec",
+      "hog",
+      "--",
+      "sh",
+      "-c",
+      "timeout 4 sh -c 'while :; do :; done' & sleep 0.5; echo go",
+    ]);
     assert.equal(loop.status, 0);
     const u0 = usage();
     const t0 = process.hrtime.bigint();
@@ -62,12 +88,33 @@ describe("resource limits (e2e)", { timeout: 600_000 }, () => {
 
   it("writing past --disk gets ENOSPC and host free space barely moves", () => {
     const free0 = statfsSync(h.root).bavail * statfsSync(h.root).bsize;
-    const r = h.cli(["exec", "neighbour", "--", "sh", "-c", "dd if=/dev/zero of=/workspaces/big bs=1M count=1024 2>&1; rm -f /workspaces/big"]);
+    const r = h.cli([
+      "exec",
+      "neighbour",
+      "--",
+      "sh",
+      "-c",
+      "dd if=/dev/zero of=/workspaces/big bs=1M count=1024 2>&1; rm -f /workspaces/big",
+    ]);
     assert.match(r.stdout, /No space left on device/);
     const free1 = statfsSync(h.root).bavail * statfsSync(h.root).bsize;
-    assert.ok(Math.abs(free0 - free1) < 768 * 1024 * 1024, `host free space moved by ${(free0 - free1) / 2 ** 20} MiB`);
-    const rootfs = h.cli(["exec", "neighbour", "--", "sh", "-c", "dd if=/dev/zero of=/var/big bs=1M count=1024 2>&1; rm -f /var/big"]);
-    assert.match(rootfs.stdout, /No space left on device/, "the rootfs upper layer is on the same bounded disk");
+    assert.ok(
+      Math.abs(free0 - free1) < 768 * 1024 * 1024,
+      `host free space moved by ${(free0 - free1) / 2 ** 20} MiB`,
+    );
+    const rootfs = h.cli([
+      "exec",
+      "neighbour",
+      "--",
+      "sh",
+      "-c",
+      "dd if=/dev/zero of=/var/big bs=1M count=1024 2>&1; rm -f /var/big",
+    ]);
+    assert.match(
+      rootfs.stdout,
+      /No space left on device/,
+      "the rootfs upper layer is on the same bounded disk",
+    );
   });
 
   it("under a memory hog, memory PSI some avg10 is above 0 in inspect", async () => {

@@ -82,7 +82,9 @@ export async function makeHarness(name: string): Promise<Harness> {
           await sleep(100);
         }
       }
-      throw new Error(`daemon did not come up; log:\n${readFileSync(`${root}/daemon.log`, "utf8").slice(-3000)}`);
+      throw new Error(
+        `daemon did not come up; log:\n${readFileSync(`${root}/daemon.log`, "utf8").slice(-3000)}`,
+      );
     },
     async killDaemon() {
       const d = h.daemon;
@@ -140,8 +142,11 @@ function mountsUnder(root: string): string[] {
 function loopsUnder(root: string): string[] {
   const r = spawnSync("losetup", ["-J", "-l"], { encoding: "utf8" });
   if (!r.stdout.trim()) return [];
-  const devs = (JSON.parse(r.stdout) as { loopdevices: { name: string; "back-file": string | null }[] }).loopdevices;
-  return devs.filter((d) => d["back-file"]?.startsWith(`${root}/`)).map((d) => `${d.name} (${d["back-file"]})`);
+  const devs = (JSON.parse(r.stdout) as { loopdevices: { name: string; "back-file": string | null }[] })
+    .loopdevices;
+  return devs
+    .filter((d) => d["back-file"]?.startsWith(`${root}/`))
+    .map((d) => `${d.name} (${d["back-file"]})`);
 }
 
 function runtimeState(root: string): string[] {
@@ -178,7 +183,8 @@ export function forceClean(root: string, prefix: string, opts: { keepFiles?: boo
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (!e.isDirectory()) continue;
       const g = path.join(d, e.name);
-      if (existsSync(`${g}/cgroup.kill`)) spawnSync("sh", ["-c", `echo 1 > ${g}/cgroup.kill`], { stdio: "ignore" });
+      if (existsSync(`${g}/cgroup.kill`))
+        spawnSync("sh", ["-c", `echo 1 > ${g}/cgroup.kill`], { stdio: "ignore" });
       else {
         for (const pid of readFileSync(`${g}/cgroup.procs`, "utf8").split("\n").filter(Boolean)) {
           try {

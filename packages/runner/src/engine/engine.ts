@@ -16,9 +16,9 @@ import {
   WarrenError,
 } from "@warren/protocol";
 import { detectCgroupMode } from "../cgroups/detect.ts";
+import { startExec } from "../exec/exec-session.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, streamLog } from "../logs/env-log.ts";
-import { startExec } from "../exec/exec-session.ts";
 import { readHandle } from "../state/handle.ts";
 import { freeBytes } from "../storage/disk.ts";
 import type { EngineContext } from "./context.ts";
@@ -105,7 +105,10 @@ export class Engine implements RunnerApi {
     const rt = handle ? this.ctx.runtimes.get(handle.spec.runtime) : undefined;
     const st = rt ? await rt.state(names.containerId) : null;
     if (!handle || !rt || st?.status !== "running") {
-      throw new WarrenError("ENV_NOT_RUNNING", "the environment is not running; start it with `warren start NAME`");
+      throw new WarrenError(
+        "ENV_NOT_RUNNING",
+        "the environment is not running; start it with `warren start NAME`",
+      );
     }
     const image = await this.ctx.images.get(handle.spec.image).catch(() => null);
     return startExec(

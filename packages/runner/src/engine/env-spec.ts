@@ -4,14 +4,24 @@ import path from "node:path";
 import type { ExecRequest, RunnerEnvSpec } from "@warren/protocol";
 import { hostNames } from "../host/names.ts";
 import { ociProcessFromExec } from "../runtime/process-file.ts";
-import { buildSpec, DEFAULT_CAPABILITIES, DEFAULT_RLIMITS, defaultEnvSpecOptions, withBindMount } from "../spec/index.ts";
-import { clampRlimits } from "../spec/process.ts";
 import { hostHardLimits } from "../spec/host-limits.ts";
+import {
+  buildSpec,
+  DEFAULT_CAPABILITIES,
+  DEFAULT_RLIMITS,
+  defaultEnvSpecOptions,
+  withBindMount,
+} from "../spec/index.ts";
+import { clampRlimits } from "../spec/process.ts";
 import type { OciSpec } from "../spec/types.ts";
 import type { IdMap } from "../storage/types.ts";
 import type { EngineContext } from "./context.ts";
 
-const BASE_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"];
+const BASE_ENV = [
+  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  "HOME=/root",
+  "LANG=C.UTF-8",
+];
 
 /** Image env first, then Warren's defaults for anything the image did not set. */
 export function mergeEnv(imageEnv: string[], extra: string[] = []): string[] {
@@ -64,7 +74,11 @@ function parseUser(user: string | undefined): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-export function execProcess(spec: RunnerEnvSpec, req: ExecRequest, imageEnv: string[]): Record<string, unknown> {
+export function execProcess(
+  spec: RunnerEnvSpec,
+  req: ExecRequest,
+  imageEnv: string[],
+): Record<string, unknown> {
   const { uid, gid } = parseUser(req.user);
   const extra = Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`);
   if (req.tty && !(req.env && "TERM" in req.env)) extra.push("TERM=xterm-256color");

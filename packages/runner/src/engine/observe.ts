@@ -19,7 +19,7 @@ export async function observeEnv(ctx: EngineContext, id: string): Promise<EnvObs
     uidRange: { start: range.hostStart, size: range.size },
     cgroupPaths: ctx.cgroups.paths(names.cgroupPath),
   };
-  if (!st || st.status !== "running" || !st.pid) return base;
+  if (st?.status !== "running" || !st.pid) return base;
   const psi = await ctx.cgroups.psi(names.cgroupPath).catch(() => ({ cpu: null, memory: null, io: null }));
   return { ...base, state: "running", pid: st.pid, psi };
 }

@@ -8,7 +8,7 @@ import { slotRange } from "../host/idrange.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent } from "../logs/env-log.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { readHandle, writeHandle, HANDLE_VERSION } from "../state/handle.ts";
+import { HANDLE_VERSION, readHandle, writeHandle } from "../state/handle.ts";
 import { attachLoop, createDisk, mountDisk } from "../storage/disk.ts";
 import { mountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
@@ -88,7 +88,7 @@ export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): P
     // A stopped container from an earlier run (or a reboot): recreate it from the bundle.
     await rt.delete(names.containerId, true);
   }
-  if (!st || st.status !== "created") {
+  if (st?.status !== "created") {
     failpoint("runtime-create");
     await rt.create(names.containerId, names.bundleDir, { logFile: names.logFile }).catch((e) => {
       throw wrap(`${rt.name} create`, e);

@@ -21,7 +21,12 @@ async function waitStopped(rt: Runtime, id: string, ms: number): Promise<boolean
 }
 
 /** SIGTERM, wait up to graceMs, then SIGKILL everything in the container; then drop the runtime record. */
-export async function stopContainer(ctx: EngineContext, rt: Runtime, id: string, graceMs: number): Promise<void> {
+export async function stopContainer(
+  ctx: EngineContext,
+  rt: Runtime,
+  id: string,
+  graceMs: number,
+): Promise<void> {
   const names = hostNames(ctx.cfg, id);
   const st = await rt.state(names.containerId);
   if (st && (st.status === "running" || st.status === "paused")) {

@@ -9,7 +9,8 @@ import type { EngineContext } from "./context.ts";
 export async function idsOnHost(ctx: EngineContext): Promise<Set<string>> {
   const { cfg } = ctx;
   const ids = new Set<string>();
-  const strip = (name: string) => (name.startsWith(`${cfg.prefix}-`) ? name.slice(cfg.prefix.length + 1) : "");
+  const strip = (name: string) =>
+    name.startsWith(`${cfg.prefix}-`) ? name.slice(cfg.prefix.length + 1) : "";
   const add = (id: string) => {
     if (ID_RE.test(id)) ids.add(id);
   };

@@ -1,6 +1,7 @@
 // The HTTP app factory. No I/O at import or build time, so tests drive it with inject().
-import type { RunnerApi } from "@warren/protocol";
+
 import websocket from "@fastify/websocket";
+import type { RunnerApi } from "@warren/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ClassService } from "../services/classes.ts";
 import type { EnvironmentService } from "../services/environments.ts";

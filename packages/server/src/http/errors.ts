@@ -4,7 +4,8 @@ import { ERROR_CATALOG, type ErrorBody, isWarrenError } from "@warren/protocol";
 import type { FastifyError, FastifyInstance } from "fastify";
 
 export function toErrorBody(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
-  if (isWarrenError(err)) return { status: err.status, body: err.toBody(), internal: err.code === "INTERNAL" };
+  if (isWarrenError(err))
+    return { status: err.status, body: err.toBody(), internal: err.code === "INTERNAL" };
   const fe = err as Partial<FastifyError>;
   if (fe.validation) {
     return {
@@ -17,7 +18,11 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody; in
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return {
       status: fe.statusCode,
-      body: { code: "INVALID_ARGUMENT", message: fe.message ?? "bad request", details: { fastifyCode: fe.code } },
+      body: {
+        code: "INVALID_ARGUMENT",
+        message: fe.message ?? "bad request",
+        details: { fastifyCode: fe.code },
+      },
       internal: false,
     };
   }
@@ -35,7 +40,8 @@ function validationMessage(fe: Partial<FastifyError>): string {
   const params = first.params as Record<string, unknown>;
   const field =
     (typeof params["missingProperty"] === "string" && `${first.instancePath}/${params["missingProperty"]}`) ||
-    (typeof params["additionalProperty"] === "string" && `${first.instancePath}/${params["additionalProperty"]}`) ||
+    (typeof params["additionalProperty"] === "string" &&
+      `${first.instancePath}/${params["additionalProperty"]}`) ||
     first.instancePath ||
     "";
   const name = field.replace(/^\//, "").replaceAll("/", ".") || where;

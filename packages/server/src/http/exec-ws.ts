@@ -1,6 +1,7 @@
 // exec over a WebSocket (framing in protocol exec-stream.ts). The command's own exit status
 // travels as {type:"exit"}; Warren's failures travel as {type:"error"} so the CLI can exit 125.
 import { constants } from "node:os";
+import { Value } from "@sinclair/typebox/value";
 import {
   API_PREFIX,
   Channel,
@@ -12,7 +13,6 @@ import {
   parseFrame,
   WarrenError,
 } from "@warren/protocol";
-import { Value } from "@sinclair/typebox/value";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { RawData, WebSocket } from "ws";
 import type { HttpDeps } from "./build.ts";
@@ -31,9 +31,13 @@ export function parseExecQuery(query: unknown): ExecRequest {
   if (!Value.Check(ExecQuery, query)) {
     const first = [...Value.Errors(ExecQuery, query)][0];
     const field = first?.path.replace(/^\//, "") || "query";
-    throw new WarrenError("INVALID_ARGUMENT", `invalid exec query field "${field}": ${first?.message ?? "invalid"}`, {
-      field,
-    });
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `invalid exec query field "${field}": ${first?.message ?? "invalid"}`,
+      {
+        field,
+      },
+    );
   }
   let cmd: unknown;
   try {
@@ -42,9 +46,13 @@ export function parseExecQuery(query: unknown): ExecRequest {
     cmd = undefined;
   }
   if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((c) => typeof c === "string")) {
-    throw new WarrenError("INVALID_ARGUMENT", 'exec "cmd" must be a JSON array of strings with at least one element', {
-      field: "cmd",
-    });
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      'exec "cmd" must be a JSON array of strings with at least one element',
+      {
+        field: "cmd",
+      },
+    );
   }
   const req: ExecRequest = { cmd, tty: flag(query.tty, false) };
   if (query.cols) req.cols = Number(query.cols);
@@ -52,7 +60,13 @@ export function parseExecQuery(query: unknown): ExecRequest {
   return req;
 }
 
-function bridgeExec(socket: WebSocket, name: string, query: unknown, deps: HttpDeps, log: FastifyBaseLogger): void {
+function bridgeExec(
+  socket: WebSocket,
+  name: string,
+  query: unknown,
+  deps: HttpDeps,
+  log: FastifyBaseLogger,
+): void {
   let session: ExecSession | undefined;
   let exited = false;
   let tty = false;
@@ -104,13 +118,20 @@ function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger):
   } catch {
     return;
   }
-  if (channel === Channel.stdin) return session.stdin(data);
-  if (channel !== Channel.control) return log.debug({ channel }, "exec frame on an unknown channel ignored");
+  if (channel === Channel.stdin) {
+    session.stdin(data);
+    return;
+  }
+  if (channel !== Channel.control) {
+    log.debug({ channel }, "exec frame on an unknown channel ignored");
+    return;
+  }
   let msg: ControlMessage;
   try {
     msg = JSON.parse(data.toString("utf8")) as ControlMessage;
   } catch {
-    return log.debug({}, "malformed exec control frame ignored");
+    log.debug({}, "malformed exec control frame ignored");
+    return;
   }
   switch (msg.type) {
     case "resize":
@@ -120,7 +141,8 @@ function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger):
       session.endStdin();
       break;
     case "signal":
-      if (typeof msg.signal === "string" && msg.signal in constants.signals) session.signal(msg.signal as NodeJS.Signals);
+      if (typeof msg.signal === "string" && msg.signal in constants.signals)
+        session.signal(msg.signal as NodeJS.Signals);
       break;
     default:
       log.debug({ type: msg.type }, "exec control message from the client ignored");

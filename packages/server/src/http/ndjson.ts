@@ -5,7 +5,11 @@ import type { ProgressFn } from "@warren/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { toErrorBody } from "./errors.ts";
 
-export function sendNdjson<T>(req: FastifyRequest, reply: FastifyReply, work: (progress: ProgressFn) => Promise<T>) {
+export function sendNdjson<T>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  work: (progress: ProgressFn) => Promise<T>,
+) {
   const out = new PassThrough();
   const line = (obj: unknown) => {
     if (!out.writableEnded) out.write(`${JSON.stringify(obj)}\n`);

@@ -12,8 +12,12 @@ export function classRoutes(app: FastifyInstance, { classes }: HttpDeps): void {
     reply.status(201).send(await classes.create(req.body)),
   );
 
-  app.delete<{ Params: NameParams }>(`${CLASSES}/:name`, { schema: { params: NameParams } }, async (req, reply) => {
-    await classes.delete(req.params.name);
-    return reply.status(204).send();
-  });
+  app.delete<{ Params: NameParams }>(
+    `${CLASSES}/:name`,
+    { schema: { params: NameParams } },
+    async (req, reply) => {
+      await classes.delete(req.params.name);
+      return reply.status(204).send();
+    },
+  );
 }

@@ -11,7 +11,10 @@ export function logRoutes(app: FastifyInstance, { envs, runner, shutdown }: Http
     async (req, reply) => {
       const row = await envs.find(req.params.name);
       const out = new PassThrough();
-      const opts = { follow: flag(req.query.follow, false), ...(req.query.tail !== undefined ? { tail: req.query.tail } : {}) };
+      const opts = {
+        follow: flag(req.query.follow, false),
+        ...(req.query.tail !== undefined ? { tail: req.query.tail } : {}),
+      };
       const stream = runner.logs(row.id, opts, (chunk) => {
         if (!out.writableEnded) out.write(chunk);
       });

@@ -1,6 +1,7 @@
 // TypeBox request schemas; fastify validates with them before a handler runs.
-import { RUNTIMES } from "@warren/protocol";
+
 import { type Static, Type } from "@sinclair/typebox";
+import { RUNTIMES } from "@warren/protocol";
 
 const Runtime = Type.Union(RUNTIMES.map((r) => Type.Literal(r)));
 // Loose string on purpose: the service's own checks give the friendlier message.
@@ -33,7 +34,10 @@ export const WaitQuery = Type.Object({ wait: Type.Optional(Flag) });
 export type WaitQuery = Static<typeof WaitQuery>;
 
 export const StopBody = Type.Union([
-  Type.Object({ graceSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })) }, { additionalProperties: false }),
+  Type.Object(
+    { graceSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })) },
+    { additionalProperties: false },
+  ),
   Type.Null(),
 ]);
 export type StopBody = Static<typeof StopBody>;

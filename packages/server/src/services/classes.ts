@@ -1,8 +1,21 @@
 // Class use cases. Built-in classes come from migrations and cannot be removed.
-import { type ClassSpec, type CreateClassRequest, formatSize, parseSize, WarrenError } from "@warren/protocol";
+import {
+  type ClassSpec,
+  type CreateClassRequest,
+  formatSize,
+  parseSize,
+  WarrenError,
+} from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
-import { type ClassRow, deleteClass, getClass, insertClass, listClasses, toClassSpec } from "../store/queries/classes.ts";
+import {
+  type ClassRow,
+  deleteClass,
+  getClass,
+  insertClass,
+  listClasses,
+  toClassSpec,
+} from "../store/queries/classes.ts";
 import { countEnvsOfClass } from "../store/queries/envs.ts";
 import { validateName } from "./names.ts";
 
@@ -22,9 +35,13 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
       const row = toRow(req, isoNow(o.clock));
       return db.transaction().execute(async (trx) => {
         if (await getClass(trx, req.name)) {
-          throw new WarrenError("CLASS_EXISTS", `class "${req.name}" already exists; pick another name or remove it first`, {
-            name: req.name,
-          });
+          throw new WarrenError(
+            "CLASS_EXISTS",
+            `class "${req.name}" already exists; pick another name or remove it first`,
+            {
+              name: req.name,
+            },
+          );
         }
         await insertClass(trx, row);
         return toClassSpec(row);
@@ -34,11 +51,18 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
       await db.transaction().execute(async (trx) => {
         const cls = await getClass(trx, name);
         if (!cls) {
-          throw new WarrenError("CLASS_NOT_FOUND", `class "${name}" does not exist; run \`warren class ls\` to see the classes`, {
+          throw new WarrenError(
+            "CLASS_NOT_FOUND",
+            `class "${name}" does not exist; run \`warren class ls\` to see the classes`,
+            {
+              name,
+            },
+          );
+        }
+        if (cls.builtin)
+          throw new WarrenError("CLASS_IN_USE", `class "${name}" is built in and cannot be removed`, {
             name,
           });
-        }
-        if (cls.builtin) throw new WarrenError("CLASS_IN_USE", `class "${name}" is built in and cannot be removed`, { name });
         const users = await countEnvsOfClass(trx, name);
         if (users.length > 0) {
           throw new WarrenError(
@@ -68,7 +92,8 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
   if (maxCpus < req.cpus) invalid("maxCpus", `max cpus ${maxCpus} is below the default of ${req.cpus}`);
   if (maxMemory < memory)
     invalid("maxMemory", `max memory ${formatSize(maxMemory)} is below the default of ${formatSize(memory)}`);
-  if (maxDisk < disk) invalid("maxDisk", `max disk ${formatSize(maxDisk)} is below the default of ${formatSize(disk)}`);
+  if (maxDisk < disk)
+    invalid("maxDisk", `max disk ${formatSize(maxDisk)} is below the default of ${formatSize(disk)}`);
   return {
     name: req.name,
     cpus: req.cpus,

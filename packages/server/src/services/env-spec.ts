@@ -24,13 +24,19 @@ export interface SpecInputs {
 export function resolveSpec({ name, req, cls, info, defaultRuntime }: SpecInputs): EnvSpec {
   const className = req.className ?? DEFAULT_CLASS;
   if (!cls) {
-    throw new WarrenError("CLASS_NOT_FOUND", `class "${className}" does not exist; run \`warren class ls\` to see the classes`, {
-      className,
-    });
+    throw new WarrenError(
+      "CLASS_NOT_FOUND",
+      `class "${className}" does not exist; run \`warren class ls\` to see the classes`,
+      {
+        className,
+      },
+    );
   }
   const cpus = req.cpus ?? cls.cpus;
   if (!(cpus > 0)) {
-    throw new WarrenError("INVALID_ARGUMENT", `invalid cpus ${cpus}: must be greater than zero`, { field: "cpus" });
+    throw new WarrenError("INVALID_ARGUMENT", `invalid cpus ${cpus}: must be greater than zero`, {
+      field: "cpus",
+    });
   }
   checkBound(className, "cpus", cpus, cls.max_cpus, String);
   const memoryBytes = req.memory !== undefined ? parseSize(req.memory, "memory") : cls.memory_bytes;
@@ -56,7 +62,13 @@ export function resolveSpec({ name, req, cls, info, defaultRuntime }: SpecInputs
   };
 }
 
-function checkBound(className: string, what: string, value: number, max: number, fmt: (n: number) => string): void {
+function checkBound(
+  className: string,
+  what: string,
+  value: number,
+  max: number,
+  fmt: (n: number) => string,
+): void {
   if (value <= max) return;
   throw new WarrenError(
     "OUT_OF_CLASS_BOUNDS",

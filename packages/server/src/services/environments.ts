@@ -1,5 +1,6 @@
 // Environment use cases: validate, make the intent durable, enqueue, and (for the HTTP edge)
 // wait until the controller has converged. No host effects happen here.
+
 import {
   type CreateEnvRequest,
   DEFAULT_CLASS,
@@ -9,6 +10,7 @@ import {
   type RuntimeName,
   WarrenError,
 } from "@warren/protocol";
+import { failpoint } from "@warren/runner/host/failpoint";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
@@ -75,9 +77,13 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
   async function find(nameOrId: string): Promise<EnvRow> {
     const row = await findEnv(db, nameOrId);
     if (!row) {
-      throw new WarrenError("ENV_NOT_FOUND", `environment "${nameOrId}" does not exist; run \`warren ls\` to see them`, {
-        name: nameOrId,
-      });
+      throw new WarrenError(
+        "ENV_NOT_FOUND",
+        `environment "${nameOrId}" does not exist; run \`warren ls\` to see them`,
+        {
+          name: nameOrId,
+        },
+      );
     }
     return row;
   }
@@ -88,7 +94,11 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
   }
 
   async function changeIntent(row: EnvRow, desired: EnvRow["desired"], stopGraceMs?: number): Promise<void> {
-    await setDesired(db, row.id, { desired, now: isoNow(clock), ...(stopGraceMs !== undefined ? { stopGraceMs } : {}) });
+    await setDesired(db, row.id, {
+      desired,
+      now: isoNow(clock),
+      ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
+    });
     o.changes.emit();
     o.enqueue(row.id);
   }
@@ -170,6 +180,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
 
     let row = outcome.row;
     if (outcome.created) {
+      failpoint("row-insert");
       o.logger.info({ envId: row.id, name, spec }, "environment created");
       o.changes.emit();
       o.enqueue(row.id);
@@ -236,7 +247,11 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
 }
 
 function beingDeleted(row: EnvRow): WarrenError {
-  return new WarrenError("NAME_CONFLICT", `environment "${row.name}" is being deleted; it cannot be started or stopped`, {
-    name: row.name,
-  });
+  return new WarrenError(
+    "NAME_CONFLICT",
+    `environment "${row.name}" is being deleted; it cannot be started or stopped`,
+    {
+      name: row.name,
+    },
+  );
 }

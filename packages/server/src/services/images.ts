@@ -1,7 +1,8 @@
 // Image use cases. The runner owns the image store; the control plane only relays.
+
+import path from "node:path";
 import type { ImageInfo, ProgressFn, RunnerApi } from "@warren/protocol";
 import { WarrenError } from "@warren/protocol";
-import path from "node:path";
 
 export interface ImageService {
   list(): Promise<ImageInfo[]>;

@@ -18,14 +18,21 @@ export interface SettleOptions {
 }
 
 /** Resolves with the row in the target state (undefined once deleted); throws ENV_FAILED or TIMEOUT. */
-export async function waitForSettle(o: SettleOptions, id: string, target: SettleTarget): Promise<EnvRow | undefined> {
+export async function waitForSettle(
+  o: SettleOptions,
+  id: string,
+  target: SettleTarget,
+): Promise<EnvRow | undefined> {
   const deadline = o.clock.now() + o.timeoutMs;
   for (;;) {
     const version = o.changes.version;
     const row = await getEnvById(o.db, id);
     if (!row) {
       if (target === "deleted") return undefined;
-      throw new WarrenError("ENV_NOT_FOUND", `environment ${id} was deleted while waiting for it to be ${target}`);
+      throw new WarrenError(
+        "ENV_NOT_FOUND",
+        `environment ${id} was deleted while waiting for it to be ${target}`,
+      );
     }
     if (row.state === "failed") throw failedError(row);
     if (row.state === target) return row;

@@ -1,12 +1,16 @@
 import type { DatabaseSync } from "node:sqlite";
-import { type Migration, MIGRATIONS } from "./migrations/index.ts";
+import { MIGRATIONS, type Migration } from "./migrations/index.ts";
 
 /**
  * Applies every migration newer than the database, each in its own transaction, so a crash
  * leaves the database at a whole version. Runs synchronously before anything else touches the
  * database. Returns the versions applied.
  */
-export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS, now = new Date()): number[] {
+export function migrate(
+  db: DatabaseSync,
+  migrations: readonly Migration[] = MIGRATIONS,
+  now = new Date(),
+): number[] {
   db.exec(`create table if not exists schema_migrations (
     version integer primary key,
     name text not null,

@@ -52,12 +52,15 @@ export async function act(actions: readonly Action[], ctx: ActContext): Promise<
       case "ensureRunning":
         observed = await runner.ensureRunning(spec);
         if (observed.state !== "running") {
-          throw new Error(`runner reported the environment ${observed.state} after starting it${why(observed)}`);
+          throw new Error(
+            `runner reported the environment ${observed.state} after starting it${why(observed)}`,
+          );
         }
         break;
       case "ensureStopped":
         observed = await runner.ensureStopped(spec, action.graceMs);
-        if (observed.state === "running") throw new Error(`runner reported the environment still running after stop`);
+        if (observed.state === "running")
+          throw new Error(`runner reported the environment still running after stop`);
         break;
       case "remove":
         await runner.remove(row.id);

@@ -7,7 +7,14 @@ import { type Clock, isoNow, type TimerHandle } from "../../clock.ts";
 import type { Logger } from "../../logger.ts";
 import type { ChangeFeed } from "../../services/changes.ts";
 import type { Db } from "../../store/db.ts";
-import { getEnvById, listEnvIds, parseConditions, setConditions, setObserved, setState } from "../../store/queries/envs.ts";
+import {
+  getEnvById,
+  listEnvIds,
+  parseConditions,
+  setConditions,
+  setObserved,
+  setState,
+} from "../../store/queries/envs.ts";
 import { createWorkQueue } from "../queue.ts";
 import { act, durableObserved, recordEvent } from "./act.ts";
 import { plan } from "./plan.ts";
@@ -90,9 +97,20 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
 
   async function markFailed(id: string, generation: number, err: WarrenError): Promise<void> {
     const now = isoNow(clock);
-    const failed: Condition = { type: "Failed", status: "True", reason: err.code, message: err.message, at: now };
+    const failed: Condition = {
+      type: "Failed",
+      status: "True",
+      reason: err.code,
+      message: err.message,
+      at: now,
+    };
     // A new intent since this pass began wins: the user already asked for something else.
-    const written = await setState(db, id, { state: "failed", conditions: [failed], now, ifGeneration: generation });
+    const written = await setState(db, id, {
+      state: "failed",
+      conditions: [failed],
+      now,
+      ifGeneration: generation,
+    });
     if (!written) return;
     logger.error({ envId: id, code: err.code, err }, "environment failed");
     await recordEvent({ db, runner, clock, logger, row: { id } }, `failed: ${err.code}: ${err.message}`);
@@ -105,7 +123,13 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
     if (!row) return;
     const others = parseConditions(row).filter((c) => c.type !== RETRY_CONDITION);
     const reason = isWarrenError(err) ? err.code : "Error";
-    const cond: Condition = { type: RETRY_CONDITION, status: "True", reason, message: err.message, at: isoNow(clock) };
+    const cond: Condition = {
+      type: RETRY_CONDITION,
+      status: "True",
+      reason,
+      message: err.message,
+      at: isoNow(clock),
+    };
     await setConditions(db, id, [...others, cond]);
     changes.emit();
   }

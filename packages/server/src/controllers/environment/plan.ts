@@ -25,9 +25,13 @@ export function plan(s: EnvSnapshot): Action[] {
   switch (row.desired) {
     case "deleted": {
       const gracefulStop: Action[] =
-        observed === "running" && row.stopGraceMs > 0 ? [{ type: "ensureStopped", graceMs: row.stopGraceMs }] : [];
+        observed === "running" && row.stopGraceMs > 0
+          ? [{ type: "ensureStopped", graceMs: row.stopGraceMs }]
+          : [];
       return [
-        ...(row.state === "deleting" ? [] : [...setState("deleting"), { type: "event", message: "deleting" } as Action]),
+        ...(row.state === "deleting"
+          ? []
+          : [...setState("deleting"), { type: "event", message: "deleting" } as Action]),
         ...gracefulStop,
         // Always remove, even when nothing is observed: removal is idempotent and also clears
         // half-made host objects that observe() does not report.
@@ -63,7 +67,10 @@ export function plan(s: EnvSnapshot): Action[] {
       }
       if (row.state === "stopped") return [];
       const wasUp = row.state === "running" || row.state === "stopping";
-      return [{ type: "setState", state: "stopped" }, ...(wasUp ? [{ type: "event", message: "stopped" } as Action] : [])];
+      return [
+        { type: "setState", state: "stopped" },
+        ...(wasUp ? [{ type: "event", message: "stopped" } as Action] : []),
+      ];
     }
   }
 }

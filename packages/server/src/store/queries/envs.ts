@@ -1,5 +1,12 @@
 // Named, typed queries on the environments table. Each takes the Db (or a transaction).
-import type { Condition, DesiredState, EnvObserved, EnvState, Environment, RuntimeName } from "@warren/protocol";
+import type {
+  Condition,
+  DesiredState,
+  Environment,
+  EnvObserved,
+  EnvState,
+  RuntimeName,
+} from "@warren/protocol";
 import type { Selectable, Transaction } from "kysely";
 import type { Db } from "../db.ts";
 import type { EnvironmentsTable, Schema } from "../schema.ts";
@@ -156,6 +163,10 @@ export async function deleteEnv(db: Queryable, id: string): Promise<void> {
 }
 
 export async function countEnvsOfClass(db: Queryable, className: string): Promise<string[]> {
-  const rows = await db.selectFrom("environments").select("name").where("class_name", "=", className).execute();
+  const rows = await db
+    .selectFrom("environments")
+    .select("name")
+    .where("class_name", "=", className)
+    .execute();
   return rows.map((r) => r.name);
 }
