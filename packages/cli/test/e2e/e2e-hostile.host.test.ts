@@ -33,83 +33,90 @@ function expectedMask(): string {
   return mask.toString(16).padStart(16, "0");
 }
 
-describe("hostile root inside an environment (e2e)", { timeout: 300_000 }, () => {
-  let h: Harness;
-  const sh = (script: string) => h.cli(["exec", "evil", "--", "sh", "-c", script]);
-  before(async () => {
-    h = await makeHarness("hostile");
-    await h.startDaemon();
-    const r = h.cli(["up", "--name", "evil", "--disk", "1g", "--detach"]);
-    assert.equal(r.status, 0, r.stderr);
-    const r2 = h.cli(["up", "--name", "victim", "--disk", "1g", "--detach"]);
-    assert.equal(r2.status, 0, r2.stderr);
-    assert.equal(h.cli(["exec", "victim", "--", "sh", "-c", "echo secret > /workspaces/victim/s"]).status, 0);
-  });
-  after(async () => {
-    await h?.teardown();
-  });
-
-  it("cannot mount proc or sysfs read-write", () => {
-    assert.notEqual(sh("mkdir -p /mnt/p && mount -t proc proc /mnt/p").status, 0);
-    assert.notEqual(sh("mkdir -p /mnt/s && mount -t sysfs sysfs /mnt/s").status, 0);
-    assert.notEqual(sh("mount -o remount,rw /proc/sys").status, 0);
-    const w = sh("echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo wrote");
-    assert.doesNotMatch(w.stdout, /wrote/);
-  });
-
-  it("cannot write under /sys/fs/cgroup", () => {
-    const r = sh(
-      "mkdir /sys/fs/cgroup/memory/x 2>&1 || mkdir /sys/fs/cgroup/x 2>&1; echo 1 > /sys/fs/cgroup/cgroup.procs 2>&1; echo done",
-    );
-    assert.match(r.stdout, /Read-only file system|Permission denied|No such file/);
-    assert.equal(sh("ls -d /sys/fs/cgroup/memory/x /sys/fs/cgroup/x 2>/dev/null").stdout.trim(), "");
-  });
-
-  it("cannot mknod and read a block device", () => {
-    const r = sh("mknod /tmp/vda b 253 0 2>&1 && head -c 16 /tmp/vda | od -An -tx1 | head -1 || echo denied");
-    assert.match(r.stdout, /denied|Operation not permitted/);
-  });
-
-  it("cannot signal a host pid", async () => {
-    const victim = spawn("sleep", ["30"], { stdio: "ignore" });
-    try {
-      const r = sh(`kill -9 ${victim.pid} 2>&1; echo rc=$?`);
-      assert.match(r.stdout, /rc=1/);
-      assert.equal(victim.exitCode, null);
-      assert.equal(victim.signalCode, null, "the host process was not signalled");
-    } finally {
-      victim.kill("SIGKILL");
-    }
-  });
-
-  it("cannot read another environment's workspace", async () => {
-    const victim = await h.client.getEnvironment("victim");
-    const hostPath = `${h.root}/envs/${victim.id}/disk/workspaces/victim/s`;
-    const r = sh(`cat ${hostPath} /workspaces/victim/s 2>&1; ls /workspaces`);
-    assert.doesNotMatch(r.stdout, /secret/);
-    assert.doesNotMatch(r.stdout.split("\n").at(-2) ?? "", /victim/);
-  });
-
-  for (const [name, nr] of [
-    ["keyctl", 250],
-    ["bpf", 321],
-    ["kexec_load", 246],
-    ["open_by_handle_at", 304],
-    ["perf_event_open", 298],
-  ] as const) {
-    it(`${name} fails with EPERM`, () => {
-      const r = sh(`perl -e '$r = syscall(${nr}, 0, 0, 0, 0, 0); print $r < 0 ? ($!+0) : "ok"'`);
+for (const runtime of ["crun", "runc"]) {
+  describe(`hostile root inside an environment (${runtime}, e2e)`, { timeout: 300_000 }, () => {
+    let h: Harness;
+    const sh = (script: string) => h.cli(["exec", "evil", "--", "sh", "-c", script]);
+    before(async () => {
+      h = await makeHarness("hostile");
+      await h.startDaemon();
+      const r = h.cli(["up", "--name", "evil", "--disk", "1g", "--runtime", runtime, "--detach"]);
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout.trim(), "1", `${name} returned ${r.stdout.trim()} (1 = EPERM)`);
+      const r2 = h.cli(["up", "--name", "victim", "--disk", "1g", "--runtime", runtime, "--detach"]);
+      assert.equal(r2.status, 0, r2.stderr);
+      assert.equal(
+        h.cli(["exec", "victim", "--", "sh", "-c", "echo secret > /workspaces/victim/s"]).status,
+        0,
+      );
     });
-  }
+    after(async () => {
+      await h?.teardown();
+    });
 
-  it("CapEff and CapBnd of pid 1 and of an exec'd process are exactly the documented set", () => {
-    const want = expectedMask();
-    const r = sh("grep -E '^Cap(Eff|Bnd)' /proc/1/status /proc/self/status");
-    assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split("\n");
-    assert.equal(lines.length, 4);
-    for (const l of lines) assert.equal(l.split(/\s+/).at(-1), want, l);
+    it("cannot mount proc or sysfs read-write", () => {
+      assert.notEqual(sh("mkdir -p /mnt/p && mount -t proc proc /mnt/p").status, 0);
+      assert.notEqual(sh("mkdir -p /mnt/s && mount -t sysfs sysfs /mnt/s").status, 0);
+      assert.notEqual(sh("mount -o remount,rw /proc/sys").status, 0);
+      const w = sh("echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo wrote");
+      assert.doesNotMatch(w.stdout, /wrote/);
+    });
+
+    it("cannot write under /sys/fs/cgroup", () => {
+      const r = sh(
+        "mkdir /sys/fs/cgroup/memory/x 2>&1 || mkdir /sys/fs/cgroup/x 2>&1; echo 1 > /sys/fs/cgroup/cgroup.procs 2>&1; echo done",
+      );
+      assert.match(r.stdout, /Read-only file system|Permission denied|No such file/);
+      assert.equal(sh("ls -d /sys/fs/cgroup/memory/x /sys/fs/cgroup/x 2>/dev/null").stdout.trim(), "");
+    });
+
+    it("cannot mknod and read a block device", () => {
+      const r = sh(
+        "mknod /tmp/vda b 253 0 2>&1 && head -c 16 /tmp/vda | od -An -tx1 | head -1 || echo denied",
+      );
+      assert.match(r.stdout, /denied|Operation not permitted/);
+    });
+
+    it("cannot signal a host pid", async () => {
+      const victim = spawn("sleep", ["30"], { stdio: "ignore" });
+      try {
+        const r = sh(`kill -9 ${victim.pid} 2>&1; echo rc=$?`);
+        assert.match(r.stdout, /rc=1/);
+        assert.equal(victim.exitCode, null);
+        assert.equal(victim.signalCode, null, "the host process was not signalled");
+      } finally {
+        victim.kill("SIGKILL");
+      }
+    });
+
+    it("cannot read another environment's workspace", async () => {
+      const victim = await h.client.getEnvironment("victim");
+      const hostPath = `${h.root}/envs/${victim.id}/disk/workspaces/victim/s`;
+      const r = sh(`cat ${hostPath} /workspaces/victim/s 2>&1; ls /workspaces`);
+      assert.doesNotMatch(r.stdout, /secret/);
+      assert.doesNotMatch(r.stdout.split("\n").at(-2) ?? "", /victim/);
+    });
+
+    for (const [name, nr] of [
+      ["keyctl", 250],
+      ["bpf", 321],
+      ["kexec_load", 246],
+      ["open_by_handle_at", 304],
+      ["perf_event_open", 298],
+    ] as const) {
+      it(`${name} fails with EPERM`, () => {
+        const r = sh(`perl -e '$r = syscall(${nr}, 0, 0, 0, 0, 0); print $r < 0 ? ($!+0) : "ok"'`);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout.trim(), "1", `${name} returned ${r.stdout.trim()} (1 = EPERM)`);
+      });
+    }
+
+    it("CapEff and CapBnd of pid 1 and of an exec'd process are exactly the documented set", () => {
+      const want = expectedMask();
+      const r = sh("grep -E '^Cap(Eff|Bnd)' /proc/1/status /proc/self/status");
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      assert.equal(lines.length, 4);
+      for (const l of lines) assert.equal(l.split(/\s+/).at(-1), want, l);
+    });
   });
-});
+}

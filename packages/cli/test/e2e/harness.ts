@@ -26,6 +26,8 @@ export interface Harness {
   /** SIGKILLs the daemon (it is ours, by pid) and waits for it to exit. */
   killDaemon(): Promise<void>;
   cli(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): CliResult;
+  /** Like cli(), without blocking the event loop (for work measured while it runs). */
+  cliAsync(args: string[]): Promise<CliResult>;
   /** Host objects with this run's prefix: cgroups, mounts, loop devices, runtime state. */
   leftovers(): string[];
   teardown(): Promise<void>;
@@ -104,6 +106,20 @@ export async function makeHarness(name: string): Promise<Harness> {
         timeout: 180_000,
       });
       return { status: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+    },
+    cliAsync(args) {
+      return new Promise((resolve) => {
+        const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString();
+        });
+        child.on("close", (code) => resolve({ status: code ?? 128, stdout, stderr }));
+      });
     },
     leftovers: () => leftovers(root, prefix),
     async teardown() {

@@ -60,7 +60,18 @@ export function envOciSpec(
     }),
     withBindMount(path.join(etc, "hosts"), "/etc/hosts", { readonly: true, recursive: false }),
     withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
+    withReadonlyCgroupRoot,
   );
+}
+
+/**
+ * On cgroup v1 both runtimes leave the tmpfs that holds the per-controller mounts at
+ * /sys/fs/cgroup writable inside a user namespace (only the controllers are read-only).
+ * Listing it as a read-only path makes the runtime bind it onto itself read-only.
+ */
+function withReadonlyCgroupRoot(spec: OciSpec): void {
+  const ro = spec.linux.readonlyPaths ?? [];
+  if (!ro.includes("/sys/fs/cgroup")) spec.linux.readonlyPaths = [...ro, "/sys/fs/cgroup"];
 }
 
 function parseUser(user: string | undefined): { uid: number; gid: number } {

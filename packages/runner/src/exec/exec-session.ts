@@ -36,13 +36,13 @@ export async function startExec(plan: ExecPlan, handlers: ExecHandlers): Promise
   const cleanup = () => void rm(file, { force: true });
 
   if (plan.tty) {
-    const { cmd, args } = plan.runtime.execArgs(plan.containerId, file, true);
+    const { cmd, args, env } = plan.runtime.execArgs(plan.containerId, file, true);
     const term = pty.spawn(cmd, args, {
       name: "xterm-256color",
       cols: plan.cols,
       rows: plan.rows,
       cwd: "/",
-      env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
+      env: { ...env, PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
     });
     term.onData((d) => handlers.stdout(Buffer.from(d, "utf8")));
     term.onExit(({ exitCode, signal }) => {

@@ -8,10 +8,29 @@ import { OciCliRuntime } from "./oci-cli.ts";
 
 export const CRUN_HYBRID_WRAPPER = "warren-crun-hybrid";
 
+/**
+ * Hidden from the unified mount, crun cannot place a container's processes in its cgroup2
+ * group, so exec'd processes would miss the environment's PSI. The wrapper joins the group
+ * named by WARREN_JOIN_CGROUP before it execs crun, and crun's children inherit it. Only
+ * containers named by Warren's convention (<prefix>-<id> in /<prefix>/<prefix>-<id>) get one.
+ */
+function unifiedGroupOf(cfg: Pick<RunnerConfig, "prefix">, id: string): Record<string, string> | undefined {
+  if (!cfg.prefix || !id.startsWith(`${cfg.prefix}-`)) return undefined;
+  return { WARREN_JOIN_CGROUP: path.join(UNIFIED_ROOT, cfg.prefix, id) };
+}
+
+const UNIFIED_ROOT = "/sys/fs/cgroup/unified";
+
 export function crunRuntime(
-  cfg: Pick<RunnerConfig, "runDir" | "nativeDir">,
+  cfg: Pick<RunnerConfig, "runDir" | "nativeDir"> & Partial<Pick<RunnerConfig, "prefix">>,
   layout: CgroupLayout = hostCgroupLayout(),
 ): OciCliRuntime {
-  const binary = layout === "hybrid" ? path.join(cfg.nativeDir, CRUN_HYBRID_WRAPPER) : "crun";
-  return new OciCliRuntime({ name: "crun", binary, stateRoot: path.join(cfg.runDir, "crun") });
+  const hybrid = layout === "hybrid";
+  const binary = hybrid ? path.join(cfg.nativeDir, CRUN_HYBRID_WRAPPER) : "crun";
+  return new OciCliRuntime({
+    name: "crun",
+    binary,
+    stateRoot: path.join(cfg.runDir, "crun"),
+    ...(hybrid && cfg.prefix ? { envFor: (id: string) => unifiedGroupOf({ prefix: cfg.prefix! }, id) } : {}),
+  });
 }

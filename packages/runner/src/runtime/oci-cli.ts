@@ -16,6 +16,8 @@ export interface OciCliOptions {
   /** Arguments placed before the global options (none for plain runtimes). */
   prefixArgs?: string[];
   stateRoot: string;
+  /** Extra environment for the runtime process of one container (e.g. a cgroup to join first). */
+  envFor?: (id: string) => Record<string, string> | undefined;
 }
 
 const STATUSES: readonly ContainerStatus[] = ["creating", "created", "running", "paused", "stopped"];
@@ -47,12 +49,20 @@ export class OciCliRuntime implements Runtime {
   readonly stateRoot: string;
   readonly binary: string;
   readonly prefixArgs: readonly string[];
+  readonly #envFor: OciCliOptions["envFor"];
 
   constructor(opts: OciCliOptions) {
+    this.#envFor = opts.envFor;
     this.name = opts.name;
     this.binary = opts.binary;
     this.prefixArgs = opts.prefixArgs ?? [];
     this.stateRoot = opts.stateRoot;
+  }
+
+  /** The environment to run the runtime with for container `id`. */
+  envOf(id: string): NodeJS.ProcessEnv {
+    const extra = this.#envFor?.(id);
+    return extra ? { ...process.env, ...extra } : process.env;
   }
 
   protected argv(...args: string[]): string[] {
@@ -92,7 +102,11 @@ export class OciCliRuntime implements Runtime {
     try {
       code = await new Promise<number>((resolve, reject) => {
         // detached: a new session, so signals aimed at the daemon's group never reach the container.
-        const child = spawn(this.binary, args, { stdio: ["ignore", logFd, logFd], detached: true });
+        const child = spawn(this.binary, args, {
+          stdio: ["ignore", logFd, logFd],
+          detached: true,
+          env: this.envOf(id),
+        });
         const timer = setTimeout(() => child.kill("SIGKILL"), CREATE_TIMEOUT_MS);
         child.on("error", (e) => {
           clearTimeout(timer);
@@ -172,15 +186,16 @@ export class OciCliRuntime implements Runtime {
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
-  execArgs(id: string, processFile: string, tty: boolean): { cmd: string; args: string[] } {
+  execArgs(id: string, processFile: string, tty: boolean): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
     return {
       cmd: this.binary,
       args: this.argv("exec", "--process", processFile, ...(tty ? ["--tty"] : []), id),
+      env: this.envOf(id),
     };
   }
 
   spawnExec(id: string, processFile: string): ChildProcess {
-    const { cmd, args } = this.execArgs(id, processFile, false);
-    return spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const { cmd, args, env } = this.execArgs(id, processFile, false);
+    return spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env });
   }
 }
