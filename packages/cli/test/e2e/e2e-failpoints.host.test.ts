@@ -23,7 +23,8 @@ describe("failpoints during create (e2e)", { timeout: 900_000 }, () => {
   });
 
   for (const step of CREATE_STEPS) {
-    it(`a crash at ${step} converges after restart and leaves nothing after rm`, async () => {
+    it(`a crash at ${step} converges after restart and leaves nothing after rm`, async (t) => {
+      t.after(() => h.killDaemon());
       await h.startDaemon({ WARREN_FAILPOINT: step });
       const name = `fp-${step}`;
       const r = h.cli(["up", "--name", name, "--disk", "512m", "--detach"]);

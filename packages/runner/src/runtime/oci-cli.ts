@@ -186,7 +186,11 @@ export class OciCliRuntime implements Runtime {
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
-  execArgs(id: string, processFile: string, tty: boolean): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
+  execArgs(
+    id: string,
+    processFile: string,
+    tty: boolean,
+  ): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
     return {
       cmd: this.binary,
       args: this.argv("exec", "--process", processFile, ...(tty ? ["--tty"] : []), id),

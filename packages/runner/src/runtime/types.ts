@@ -49,6 +49,10 @@ export interface Runtime {
    * Spawns `<runtime> exec` for one process. With tty, the caller supplies the spawn function
    * (node-pty) so the runtime's own terminal handling sits on a real pty.
    */
-  execArgs(id: string, processFile: string, tty: boolean): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
+  execArgs(
+    id: string,
+    processFile: string,
+    tty: boolean,
+  ): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
   spawnExec(id: string, processFile: string): ChildProcess;
 }

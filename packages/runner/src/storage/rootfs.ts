@@ -6,6 +6,7 @@ import { mkdir, readdir, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
+import { failpoint } from "../host/failpoint.ts";
 import type { HostNames } from "../host/names.ts";
 import { run } from "../host/run.ts";
 import { idmapMount } from "./idmap.ts";
@@ -58,6 +59,7 @@ async function mountOverlay(names: HostNames, lowersBottomFirst: string[]): Prom
     cwd = names.lowerDir;
     options = `lowerdir=${topFirst.map((d) => path.relative(names.lowerDir, d)).join(":")},${rest}`;
   }
+  failpoint("mount-overlay");
   // nodev: the environment never needs device nodes from its image (it gets its own /dev).
   // No nosuid: setuid binaries such as sudo must work inside, and they can only ever raise a
   // process to ids of the environment's own range.
