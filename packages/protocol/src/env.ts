@@ -118,3 +118,34 @@ export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 /** The built-in Debian base image, built on first use with mmdebstrap. */
 export const DEFAULT_IMAGE = "warren/debian:bookworm";
 export const DEFAULT_CLASS = "default";
+
+/** Where an environment's traffic may go, beyond the always-blocked destinations. */
+export type EgressPolicy = { mode: "all" } | { mode: "none" } | { mode: "allow"; cidrs: string[] };
+
+/** Usage figures of one environment, as `warren stats` shows them. */
+export interface EnvStats {
+  id: string;
+  name?: string;
+  cpuCores: number; // cores used, averaged over the sample window
+  memoryWorkingSetBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  pidsLimit: number;
+  diskUsedBytes: number;
+  diskQuotaBytes: number;
+  psi: Psi;
+  oomKills: number;
+  at: string;
+}
+
+export interface DnsStats {
+  hits: number;
+  misses: number;
+  negativeHits: number;
+  upstreamQueries: number;
+  upstreamErrors: number;
+  tcpRetries: number;
+  cacheEntries: number;
+  upstreamLatencyMs: { p50: number; p99: number; mean: number };
+  upstreams: string[];
+}

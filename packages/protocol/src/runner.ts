@@ -2,7 +2,15 @@
 // server calls an in-process implementation through this same interface (an in-memory transport);
 // remote runners will carry it over the network. Requests carry the full desired spec, so a
 // runner can converge from any state (level-triggered), including after a host reboot.
-import type { EnvObserved, ImageInfo, Resources, RuntimeName } from "./env.ts";
+import type {
+  DnsStats,
+  EgressPolicy,
+  EnvObserved,
+  EnvStats,
+  ImageInfo,
+  Resources,
+  RuntimeName,
+} from "./env.ts";
 
 export interface RunnerEnvSpec {
   id: string;
@@ -12,6 +20,8 @@ export interface RunnerEnvSpec {
   image: string;
   runtime: RuntimeName;
   resources: Resources;
+  /** From the environment's class; absent means allow everything (less the always-blocked). */
+  egress?: EgressPolicy;
 }
 
 export interface RunnerInfo {
@@ -91,4 +101,14 @@ export interface RunnerApi {
   /** Builds the built-in Debian base image if it is not cached. */
   ensureBaseImage(opts: { mirror?: string }, progress: ProgressFn): Promise<ImageInfo>;
   hasImage(ref: string): Promise<boolean>;
+  /** Pulls from an OCI registry (HTTP API v2), resuming, verifying every digest. */
+  pullImage(ref: string, progress: ProgressFn): Promise<ImageInfo>;
+  /** Removes an image; its layers go when no other image uses them. Refuses images in use. */
+  removeImage(ref: string): Promise<string[]>;
+  /** Removes unreferenced layers (and unused images beyond the cache cap). */
+  pruneImages(): Promise<{ removed: string[]; freedBytes: number }>;
+  /** Applies spec.resources to a running environment live (cgroup limits). */
+  setResources(spec: RunnerEnvSpec): Promise<EnvObserved>;
+  stats(id: string): Promise<EnvStats>;
+  dnsStats(): Promise<DnsStats>;
 }

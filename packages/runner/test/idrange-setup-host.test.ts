@@ -13,7 +13,7 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-test("setupHost reserves ids, makes 0700 dirs, and a second run only checks", async () => {
+test("setupHost reserves ids, makes a 0711 state root and a 0700 run dir, and a second run only checks", async () => {
   const subidFiles = { subuid: path.join(dir, "subuid"), subgid: path.join(dir, "subgid") };
   await writeFile(subidFiles.subuid, "alice:100000:65536\n");
   await writeFile(subidFiles.subgid, "alice:100000:65536\n");
@@ -24,10 +24,11 @@ test("setupHost reserves ids, makes 0700 dirs, and a second run only checks", as
   const first: string[] = [];
   assert.deepEqual(await setupHost(opts, (l) => first.push(l)), []);
   assert.match(first.join("\n"), /reserved: warren:1073741824:268435456 \(4096 environments\)/);
-  assert.match(first.join("\n"), new RegExp(`created: ${config.root} \\(0700\\)`));
+  assert.match(first.join("\n"), new RegExp(`created: ${config.root} \\(0711\\)`));
   assert.match(first.join("\n"), new RegExp(`fixed: ${config.runDir} mode 0755 -> 0700`));
   assert.match(first.join("\n"), /ok: sh at \//);
-  for (const d of [config.root, config.runDir]) assert.equal((await stat(d)).mode & 0o777, 0o700);
+  assert.equal((await stat(config.root)).mode & 0o777, 0o711);
+  assert.equal((await stat(config.runDir)).mode & 0o777, 0o700);
   assert.match(
     await readFile(subidFiles.subgid, "utf8"),
     /^alice:100000:65536\nwarren:1073741824:268435456\n$/,

@@ -13,7 +13,7 @@ import type {
   RunnerInfo,
   RuntimeName,
 } from "@warren/protocol";
-import { DEFAULT_IMAGE } from "@warren/protocol";
+import { DEFAULT_IMAGE, type DnsStats, type EnvStats, WarrenError } from "@warren/protocol";
 
 type Method = keyof RunnerApi;
 
@@ -227,5 +227,37 @@ export class FakeRunner implements RunnerApi {
   async hasImage(ref: string): Promise<boolean> {
     this.#enter("hasImage", [ref]);
     return this.images.has(ref);
+  }
+
+  // Features of later issues: the fake records the call and refuses, like an old runner would.
+  async pullImage(ref: string): Promise<ImageInfo> {
+    this.#enter("pullImage", [ref]);
+    throw new WarrenError("INVALID_ARGUMENT", "image pull is not available on the fake runner");
+  }
+
+  async removeImage(ref: string): Promise<string[]> {
+    this.#enter("removeImage", [ref]);
+    this.images.delete(ref);
+    return [ref];
+  }
+
+  async pruneImages(): Promise<{ removed: string[]; freedBytes: number }> {
+    this.#enter("pruneImages", []);
+    return { removed: [], freedBytes: 0 };
+  }
+
+  async setResources(spec: RunnerEnvSpec): Promise<EnvObserved> {
+    this.#enter("setResources", [spec]);
+    return this.observe(spec.id);
+  }
+
+  async stats(id: string): Promise<EnvStats> {
+    this.#enter("stats", [id]);
+    throw new WarrenError("INVALID_ARGUMENT", "stats are not available on the fake runner");
+  }
+
+  async dnsStats(): Promise<DnsStats> {
+    this.#enter("dnsStats", []);
+    throw new WarrenError("INVALID_ARGUMENT", "dns stats are not available on the fake runner");
   }
 }

@@ -3,7 +3,9 @@
 // re-adopts running environments simply by observing them.
 import os from "node:os";
 import {
+  type DnsStats,
   type EnvObserved,
+  type EnvStats,
   type ExecHandlers,
   type ExecRequest,
   type ExecSession,
@@ -23,6 +25,7 @@ import { readHandle } from "../state/handle.ts";
 import { freeBytes } from "../storage/disk.ts";
 import type { EngineContext } from "./context.ts";
 import { execProcess } from "./env-spec.ts";
+import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { observeEnv } from "./observe.ts";
 import { prepareHost, runtimeOf, startContainer } from "./start.ts";
@@ -149,5 +152,29 @@ export class Engine implements RunnerApi {
 
   hasImage(ref: string): Promise<boolean> {
     return this.ctx.images.has(ref);
+  }
+
+  async pullImage(_ref: string, _progress: ProgressFn): Promise<ImageInfo> {
+    return notYet("image pull");
+  }
+
+  async removeImage(_ref: string): Promise<string[]> {
+    return notYet("image rm");
+  }
+
+  async pruneImages(): Promise<{ removed: string[]; freedBytes: number }> {
+    return notYet("image prune");
+  }
+
+  async setResources(_spec: RunnerEnvSpec): Promise<EnvObserved> {
+    return notYet("live resize");
+  }
+
+  async stats(_id: string): Promise<EnvStats> {
+    return notYet("stats");
+  }
+
+  async dnsStats(): Promise<DnsStats> {
+    return notYet("dns stats");
   }
 }
