@@ -1,7 +1,9 @@
 // crun: about twice as fast as runc to start. On a hybrid cgroup host it runs through
 // native/bin/warren-crun-hybrid, which hides /sys/fs/cgroup/unified in a private mount
 // namespace so crun sees plain cgroup v1 (see the comment in warren-crun-hybrid.c).
+import { rmdir } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { RunnerConfig } from "../host/config.ts";
 import { type CgroupLayout, hostCgroupLayout } from "./cgroup-layout.ts";
 import { OciCliRuntime } from "./oci-cli.ts";
@@ -21,6 +23,23 @@ function unifiedGroupOf(cfg: Pick<RunnerConfig, "prefix">, id: string): Record<s
 
 const UNIFIED_ROOT = "/sys/fs/cgroup/unified";
 
+/** The wrapper made this group, so the driver removes it; crun cannot see it. */
+async function removeUnifiedGroup(env: Record<string, string> | undefined): Promise<void> {
+  const dir = env?.["WARREN_JOIN_CGROUP"];
+  if (!dir) return;
+  for (let i = 0; i < 50; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY") throw e;
+      await sleep(20); // the last processes of the group are still exiting
+    }
+  }
+}
+
 export function crunRuntime(
   cfg: Pick<RunnerConfig, "runDir" | "nativeDir"> & Partial<Pick<RunnerConfig, "prefix">>,
   layout: CgroupLayout = hostCgroupLayout(),
@@ -31,6 +50,11 @@ export function crunRuntime(
     name: "crun",
     binary,
     stateRoot: path.join(cfg.runDir, "crun"),
-    ...(hybrid && cfg.prefix ? { envFor: (id: string) => unifiedGroupOf({ prefix: cfg.prefix! }, id) } : {}),
+    ...(hybrid && cfg.prefix
+      ? {
+          envFor: (id: string) => unifiedGroupOf({ prefix: cfg.prefix! }, id),
+          afterDelete: (id: string) => removeUnifiedGroup(unifiedGroupOf({ prefix: cfg.prefix! }, id)),
+        }
+      : {}),
   });
 }

@@ -18,6 +18,8 @@ export interface OciCliOptions {
   stateRoot: string;
   /** Extra environment for the runtime process of one container (e.g. a cgroup to join first). */
   envFor?: (id: string) => Record<string, string> | undefined;
+  /** Runs after the runtime deleted container `id` (e.g. removing a group the runtime cannot see). */
+  afterDelete?: (id: string) => Promise<void>;
 }
 
 const STATUSES: readonly ContainerStatus[] = ["creating", "created", "running", "paused", "stopped"];
@@ -50,9 +52,11 @@ export class OciCliRuntime implements Runtime {
   readonly binary: string;
   readonly prefixArgs: readonly string[];
   readonly #envFor: OciCliOptions["envFor"];
+  readonly #afterDelete: OciCliOptions["afterDelete"];
 
   constructor(opts: OciCliOptions) {
     this.#envFor = opts.envFor;
+    this.#afterDelete = opts.afterDelete;
     this.name = opts.name;
     this.binary = opts.binary;
     this.prefixArgs = opts.prefixArgs ?? [];
@@ -172,7 +176,10 @@ export class OciCliRuntime implements Runtime {
     const res = await run(this.binary, this.argv("delete", ...(force ? ["--force"] : []), id), {
       allowFail: true,
     });
-    if (res.code === 0 || !(await this.known(id))) return;
+    if (res.code === 0 || !(await this.known(id))) {
+      await this.#afterDelete?.(id);
+      return;
+    }
     throw new Error(`${this.name} delete ${id}: exit ${res.code}: ${res.stderr.trim()}`);
   }
 
