@@ -1,11 +1,11 @@
 // bench/start: create-to-first-exec and stop-then-start of Warren environments, beside podman
 // (run --rm, start -a) on the same image and bare `runc run` / `crun run` as the floor.
-// Run by hand as root: node bench/start/run.ts [--runs 50] [--runtime crun|runc|all]
+// Run by hand as root: node bench/start/run.ts [--runs 50] [--runtime crun|runc|gvisor|all]
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { type ApiClient, DEFAULT_IMAGE } from "@warren/protocol";
+import type { ApiClient } from "@warren/protocol";
 import {
   buildSpec,
   withDefaultMounts,
@@ -13,8 +13,9 @@ import {
   withProcess,
   withRootfs,
 } from "@warren/runner/spec/index";
-import { makeHarness, SHARED_IMAGES } from "../../packages/cli/test/e2e/harness.ts";
+import { makeHarness } from "../../packages/cli/test/e2e/harness.ts";
 import { execOnce } from "../lib/exec-once.ts";
+import { ensurePodmanImage, layerDirOfBase, PODMAN_FLAGS, sh } from "../lib/podman.ts";
 import { printTable, type Series, summarize, timeMs, writeResults } from "../lib/stats.ts";
 
 const { values } = parseArgs({
@@ -22,13 +23,6 @@ const { values } = parseArgs({
 });
 const RUNS = Number(values.runs);
 const RUNTIMES = values.runtime === "all" ? ["crun", "runc"] : [values.runtime!];
-const PODMAN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"];
-
-function sh(cmd: string, args: string[], input?: string) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", input, maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 
 async function warrenSeries(client: ApiClient, runtime: string): Promise<Series[]> {
   const create: number[] = [];
@@ -51,24 +45,8 @@ async function warrenSeries(client: ApiClient, runtime: string): Promise<Series[
   ];
 }
 
-function layerDirOfBase(client: ApiClient): Promise<string> {
-  return client.listImages().then((imgs) => {
-    const base = imgs.find((i) => i.ref === DEFAULT_IMAGE);
-    if (base?.layers.length !== 1) throw new Error("base image missing");
-    return path.join(SHARED_IMAGES, "layers", base.layers[0]!.replace(":", "/"));
-  });
-}
-
 async function podmanSeries(layerDir: string): Promise<Series[]> {
-  if (spawnSync("podman", ["--version"]).status !== 0) {
-    sh("apt-get", ["install", "-y", "-qq", "podman"]);
-  }
-  const img = "localhost/warren-bench-base:latest";
-  if (spawnSync("podman", ["image", "exists", img]).status !== 0) {
-    const tar = spawnSync("tar", ["-C", layerDir, "-c", "."], { maxBuffer: 1 << 30 });
-    const r = spawnSync("podman", ["import", "-", img], { input: tar.stdout });
-    if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
-  }
+  const img = ensurePodmanImage(layerDir);
   const run: number[] = [];
   for (let i = 0; i < RUNS; i++)
     run.push(await timeMs(() => sh("podman", ["run", "--rm", ...PODMAN_FLAGS, img, "true"])));

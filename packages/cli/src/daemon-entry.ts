@@ -57,15 +57,20 @@ export async function startDaemonForCli(): Promise<void> {
     root: cfg.root,
     runner,
     defaultRuntime,
+    // This entry point owns the signals, so the lock is released after the daemon has closed.
+    handleSignals: false,
   });
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
-      void daemon.close().finally(() => {
-        release();
-        resolve();
-      });
+      void daemon
+        .close()
+        .then(() => runner.close())
+        .finally(() => {
+          release();
+          resolve();
+        });
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);

@@ -1,5 +1,12 @@
 // Human output: tables, ages and one-line summaries. Pure functions, unit-tested.
-import { type ClassSpec, type Environment, formatSize, type ImageInfo } from "@warren/protocol";
+import {
+  type ClassSpec,
+  type EgressPolicy,
+  type Environment,
+  formatEgress,
+  formatSize,
+  type ImageInfo,
+} from "@warren/protocol";
 
 /** Age like `docker ps`, short: 45s, 5m, 2h, 3d. */
 export function formatAge(iso: string, now: number = Date.now()): string {
@@ -57,7 +64,15 @@ export const CLASS_COLUMNS = [
   "MAX CPUS",
   "MAX MEMORY",
   "MAX DISK",
+  "EGRESS",
 ];
+
+/** An egress policy short enough for a table cell: long allow-lists show their first two CIDRs. */
+export function egressCell(p: EgressPolicy | undefined): string {
+  if (!p) return "all";
+  if (p.mode !== "allow" || p.cidrs.length <= 2) return formatEgress(p);
+  return `${p.cidrs.slice(0, 2).join(",")} (+${p.cidrs.length - 2} more)`;
+}
 
 export function classTable(classes: ClassSpec[]): string {
   return renderTable(
@@ -72,19 +87,21 @@ export function classTable(classes: ClassSpec[]): string {
       String(c.maxCpus),
       formatSize(c.maxMemoryBytes),
       formatSize(c.maxDiskBytes),
+      egressCell(c.egress),
     ]),
   );
 }
 
 export function imageTable(images: ImageInfo[], now: number = Date.now()): string {
   return renderTable(
-    ["REF", "DIGEST", "SIZE", "LAYERS", "AGE"],
+    ["REF", "DIGEST", "SIZE", "LAYERS", "AGE", "LAST USED"],
     images.map((i) => [
       i.ref,
       i.digest.replace(/^sha256:/, "").slice(0, 12),
       formatSize(i.sizeBytes),
       String(i.layers.length),
       formatAge(i.createdAt, now),
+      i.lastUsedAt ? `${formatAge(i.lastUsedAt, now)} ago` : "never",
     ]),
   );
 }

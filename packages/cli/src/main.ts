@@ -19,7 +19,7 @@ program
   .option("--cpus <n>", "cpus, within the class's bounds")
   .option("--memory <size>", "memory, e.g. 512m, 2g, 2Gi")
   .option("--disk <size>", "workspace disk, e.g. 10g")
-  .option("--runtime <runtime>", "runc or crun")
+  .option("--runtime <runtime>", "runc, crun or gvisor")
   .option("-d, --detach", "don't open a shell even on a terminal")
   .option("--json", "print the environment as JSON")
   .action((cmd: string[], opts, _c) =>
@@ -95,6 +95,28 @@ program
     run(async () => (await import("./commands/inspect.ts")).inspectCommand(name, opts)),
   );
 
+program
+  .command("set")
+  .description("change a running environment's cpus, memory or pids limit live (kept across restarts)")
+  .argument("<name>")
+  .option("--cpus <n>", "cpus, within the class's bounds")
+  .option("--memory <size>", "memory, e.g. 512m, 2g; refused below what the environment uses")
+  .option("--pids <n>", "process limit")
+  .option("--json", "print the environment as JSON")
+  .action((name: string, opts) =>
+    run(async () => (await import("./commands/set.ts")).setCommand(name, opts)),
+  );
+
+program
+  .command("stats")
+  .description("live cpu, memory, pids, disk, PSI and OOM kills of running environments")
+  .argument("[name]")
+  .option("--json", "print EnvStats as JSON (one line per refresh with --watch)")
+  .option("-w, --watch", "refresh every 2 s until ^C")
+  .action((name: string | undefined, opts) =>
+    run(async () => (await import("./commands/stats.ts")).statsCommand(name, opts)),
+  );
+
 const cls = program.command("class").description("manage resource classes");
 cls
   .command("ls")
@@ -109,10 +131,11 @@ cls
   .requiredOption("--memory <size>", "default memory")
   .requiredOption("--disk <size>", "default disk")
   .option("--pids <n>", "process limit")
-  .option("--runtime <runtime>", "runc or crun")
+  .option("--runtime <runtime>", "runc, crun or gvisor")
   .option("--max-cpus <n>", "largest --cpus an environment may ask for")
   .option("--max-memory <size>", "largest --memory an environment may ask for")
   .option("--max-disk <size>", "largest --disk an environment may ask for")
+  .option("--egress <policy>", "where its environments may connect: all (default), none, or CIDR[,CIDR...]")
   .option("--json", "print the ClassSpec as JSON")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/class-create.ts")).classCreateCommand(name, opts)),
@@ -134,10 +157,62 @@ image
     run(async () => (await import("./commands/image-import.ts")).imageImportCommand(path, opts)),
   );
 image
+  .command("pull")
+  .description("pull an image from a registry (HOST[:PORT]/REPO[:TAG] or @sha256:DIGEST)")
+  .argument("<ref>")
+  .option("--json", "print the ImageInfo as JSON")
+  .action((ref: string, opts) =>
+    run(async () => (await import("./commands/image-pull.ts")).imagePullCommand(ref, opts)),
+  );
+image
   .command("ls")
   .description("list images")
   .option("--json", "print ImageInfo objects as JSON")
   .action((opts) => run(async () => (await import("./commands/image-ls.ts")).imageLsCommand(opts)));
+image
+  .command("rm")
+  .description("remove an image (refused while an environment uses it)")
+  .argument("<ref>")
+  .option("--json", "print the removed layers as JSON")
+  .action((ref: string, opts) =>
+    run(async () => (await import("./commands/image-rm.ts")).imageRmCommand(ref, opts)),
+  );
+image
+  .command("prune")
+  .description("remove unreferenced layers, and unused images past the cache cap (least recently used first)")
+  .option("--json", "print what was removed as JSON")
+  .action((opts) => run(async () => (await import("./commands/image-prune.ts")).imagePruneCommand(opts)));
+
+const dns = program.command("dns").description("the runner's DNS cache");
+dns
+  .command("stats")
+  .description("show cache hits and misses, upstream queries, errors and latency")
+  .option("--json", "print DnsStats as JSON")
+  .action((opts) => run(async () => (await import("./commands/dns-stats.ts")).dnsStatsCommand(opts)));
+
+const registry = program.command("registry").description("manage registry logins used for pulls");
+registry
+  .command("login")
+  .description("store a login for a registry host (the password is read from the terminal or stdin)")
+  .argument("<host>")
+  .option("-u, --username <user>", "user name")
+  .option("--password-stdin", "read the password from stdin")
+  .option("--json", "print the stored login (without the password) as JSON")
+  .action((host: string, opts) =>
+    run(async () => (await import("./commands/registry-login.ts")).registryLoginCommand(host, opts)),
+  );
+registry
+  .command("logout")
+  .description("remove the stored login for a registry host")
+  .argument("<host>")
+  .action((host: string) =>
+    run(async () => (await import("./commands/registry-logout.ts")).registryLogoutCommand(host)),
+  );
+registry
+  .command("ls")
+  .description("list registry hosts with stored logins (usernames only)")
+  .option("--json", "print RegistryLogin objects as JSON")
+  .action((opts) => run(async () => (await import("./commands/registry-ls.ts")).registryLsCommand(opts)));
 
 program
   .command("daemon")

@@ -1,6 +1,6 @@
 // Client-side validation of flags, so bad input fails fast (exit 1) before any request.
 // The server validates again; these only mirror the protocol's own parsers.
-import { NAME_RE, parseSize, RUNTIMES, type RuntimeName, WarrenError } from "@warren/protocol";
+import { NAME_RE, parseEgress, parseSize, RUNTIMES, type RuntimeName, WarrenError } from "@warren/protocol";
 
 export function checkName(name: string, what = "name"): string {
   if (!NAME_RE.test(name)) {
@@ -15,6 +15,12 @@ export function checkName(name: string, what = "name"): string {
 /** Checks a size string (512m, 2g, 512Mi, 2Gi) and returns it unchanged for the request. */
 export function checkSize(input: string, what: string): string {
   parseSize(input, what);
+  return input;
+}
+
+/** Checks an --egress value (all, none, CIDR[,CIDR...]) and returns it unchanged for the request. */
+export function checkEgress(input: string): string {
+  parseEgress(input);
   return input;
 }
 

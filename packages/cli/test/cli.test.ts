@@ -318,7 +318,7 @@ describe("classes and images", () => {
     const ls = await cli(["image", "ls"]);
     assert.match(
       ls.stdout,
-      /^REF\s+DIGEST\s+SIZE\s+LAYERS\s+AGE\nme\/img:1\s+0123456789ab\s+4Mi\s+1\s+\d+s\n$/,
+      /^REF\s+DIGEST\s+SIZE\s+LAYERS\s+AGE\s+LAST USED\nme\/img:1\s+0123456789ab\s+4Mi\s+1\s+\d+s\s+never\n$/,
     );
   });
 });

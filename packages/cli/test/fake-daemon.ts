@@ -11,11 +11,14 @@ import {
   type ClassSpec,
   type ControlMessage,
   controlFrame,
+  DEFAULT_EGRESS,
   DEFAULT_IMAGE,
+  type DnsStats,
   type Environment,
   type ErrorBody,
   frame,
   type ImageInfo,
+  parseEgress,
   parseFrame,
   parseSize,
 } from "@warren/protocol";
@@ -29,6 +32,8 @@ export interface FakeDaemon {
   envs: Map<string, Environment>;
   classes: ClassSpec[];
   images: ImageInfo[];
+  /** What GET /api/v1/dns/stats answers. */
+  dnsStats: DnsStats;
   requests: { method: string; url: string; body: string }[];
   /** Overrides a route: `METHOD /path` -> handler. */
   override: Map<string, (body: string, res: ServerResponse) => void>;
@@ -77,6 +82,17 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
     envs: new Map(),
     classes: [],
     images: [],
+    dnsStats: {
+      hits: 120,
+      misses: 30,
+      negativeHits: 7,
+      upstreamQueries: 31,
+      upstreamErrors: 1,
+      tcpRetries: 2,
+      cacheEntries: 64,
+      upstreamLatencyMs: { p50: 1.25, p99: 8.5, mean: 2.1 },
+      upstreams: ["10.0.0.53:53"],
+    },
     requests: [],
     override: new Map(),
     execs: [],
@@ -132,6 +148,7 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
       d.images.push(img);
       return res.end(`${JSON.stringify({ done: img })}\n`);
     }
+    if (key === "GET /api/v1/dns/stats") return send(res, 200, d.dnsStats);
     if (key === "GET /api/v1/classes") return send(res, 200, { items: d.classes });
     if (key === "POST /api/v1/classes") {
       const req = JSON.parse(body);
@@ -145,6 +162,7 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
         maxMemoryBytes: parseSize(req.maxMemory ?? req.memory),
         maxDiskBytes: parseSize(req.maxDisk ?? req.disk),
         builtin: false,
+        egress: req.egress === undefined ? DEFAULT_EGRESS : parseEgress(req.egress),
       };
       d.classes.push(cls);
       return send(res, 201, cls);

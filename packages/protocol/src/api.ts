@@ -10,6 +10,10 @@
 //   POST   /api/v1/environments/:name/start        -> Environment (waits)
 //   POST   /api/v1/environments/:name/stop         -> Environment (waits)   body { graceSeconds?: number }
 //   DELETE /api/v1/environments/:name?force=1      -> 204 (waits until every host object is gone)
+//   PATCH  /api/v1/environments/:name  SetResourcesRequest -> Environment (recorded, then applied live if running;
+//          a refused change, e.g. memory below use, leaves both the kernel and the record unchanged)
+//   GET    /api/v1/environments/:name/stats        -> EnvStats (ENV_NOT_RUNNING unless running)
+//   GET    /api/v1/stats                           -> { items: EnvStats[] } (every running environment)
 //   GET    /api/v1/environments/:name/logs?follow=1&tail=N -> text/plain stream
 //   GET    /api/v1/environments/:name/exec?cmd=JSON&tty=1&cols=&rows= -> WebSocket (exec-stream.ts)
 //   GET    /api/v1/classes                         -> { items: ClassSpec[] }
@@ -19,9 +23,34 @@
 //   POST   /api/v1/images/base   { mirror? }         -> NDJSON progress like import; builds the default image if missing
 //   POST   /api/v1/images/import { path, ref? }    -> application/x-ndjson stream of ProgressEvent lines, then
 //                                                    a final line { done: ImageInfo } or { error: ErrorBody }
+//   DELETE /api/v1/images/:ref (url-encoded)       -> { removed: string[] } (layers freed); 409 IMAGE_IN_USE names the environments
+//   POST   /api/v1/images/prune                    -> { removed: string[], freedBytes } (unused images past the cache cap, then unreferenced layers)
+//   GET    /api/v1/dns/stats                       -> DnsStats (the runner's DNS cache and upstream counters)
+//   POST   /api/v1/images/pull   { ref }           -> NDJSON progress like import; pulls from a registry with
+//                                                    the stored login for the ref's registry host
+//   GET    /api/v1/registries                      -> { items: RegistryLogin[] } (hosts and usernames, never passwords)
+//   PUT    /api/v1/registries/:host { username, password } -> RegistryLogin (stored encrypted)
+//   DELETE /api/v1/registries/:host                -> { removed: boolean }
 // Errors: every non-2xx response body is an ErrorBody { code, message, details }.
-import type { ClassSpec, CreateClassRequest, CreateEnvRequest, Environment, ImageInfo } from "./env.ts";
+import type {
+  ClassSpec,
+  CreateClassRequest,
+  CreateEnvRequest,
+  DnsStats,
+  Environment,
+  EnvStats,
+  ImageInfo,
+  SetResourcesRequest,
+} from "./env.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
+
+/** A stored registry login as the API shows it: the password is never returned. */
+export interface RegistryLogin {
+  host: string;
+  username: string;
+  createdAt: string;
+  updatedAt: string;
+}
 
 export interface ApiClient {
   health(): Promise<{ ok: true; version: string }>;
@@ -32,6 +61,9 @@ export interface ApiClient {
   startEnvironment(name: string): Promise<Environment>;
   stopEnvironment(name: string, graceSeconds?: number): Promise<Environment>;
   deleteEnvironment(name: string, force: boolean): Promise<void>;
+  setEnvironment(name: string, req: SetResourcesRequest): Promise<Environment>;
+  environmentStats(name: string): Promise<EnvStats>;
+  stats(): Promise<EnvStats[]>;
   logs(
     name: string,
     opts: { follow: boolean; tail?: number },
@@ -45,4 +77,11 @@ export interface ApiClient {
   listImages(): Promise<ImageInfo[]>;
   importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
   ensureBaseImage(mirror: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
+  removeImage(ref: string): Promise<{ removed: string[] }>;
+  pruneImages(): Promise<{ removed: string[]; freedBytes: number }>;
+  pullImage(ref: string, progress: ProgressFn): Promise<ImageInfo>;
+  listRegistryLogins(): Promise<RegistryLogin[]>;
+  registryLogin(host: string, username: string, password: string): Promise<RegistryLogin>;
+  registryLogout(host: string): Promise<{ removed: boolean }>;
+  dnsStats(): Promise<DnsStats>;
 }

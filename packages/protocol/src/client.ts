@@ -1,10 +1,10 @@
 // The typed API client: implements ApiClient (api.ts) over HTTP. The CLI talks to the daemon only
 // through this. Transport details (unix socket today, TCP+TLS later) live in client-transport.ts.
 import type { IncomingMessage } from "node:http";
-import type { ApiClient } from "./api.ts";
+import type { ApiClient, RegistryLogin } from "./api.ts";
 import { openExec } from "./client-exec.ts";
 import { connectionError, errorFromResponse, type Transport, unixTransport } from "./client-transport.ts";
-import type { ClassSpec, Environment, ImageInfo } from "./env.ts";
+import type { ClassSpec, DnsStats, Environment, EnvStats, ImageInfo } from "./env.ts";
 import { type ErrorBody, WarrenError } from "./errors.ts";
 import { API_PREFIX } from "./paths.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
@@ -33,6 +33,9 @@ export function createClient(opts: ClientOptions): ApiClient {
     async deleteEnvironment(name, force) {
       await http.call("DELETE", `${env(name)}${force ? "?force=1" : ""}`);
     },
+    setEnvironment: (name, req) => http.json("PATCH", env(name), req),
+    environmentStats: (name) => http.json("GET", `${env(name)}/stats`),
+    stats: async () => (await http.json<{ items: EnvStats[] }>("GET", "/stats")).items,
     async logs(name, opts, onData) {
       const q = new URLSearchParams();
       if (opts.follow) q.set("follow", "1");
@@ -56,6 +59,14 @@ export function createClient(opts: ClientOptions): ApiClient {
       http.ndjson("/images/import", ref === undefined ? { path } : { path, ref }, progress),
     ensureBaseImage: (mirror, progress) =>
       http.ndjson("/images/base", mirror === undefined ? {} : { mirror }, progress),
+    pullImage: (ref, progress) => http.ndjson("/images/pull", { ref }, progress),
+    removeImage: (ref) => http.json("DELETE", `/images/${encodeURIComponent(ref)}`),
+    pruneImages: () => http.json("POST", "/images/prune"),
+    listRegistryLogins: async () => (await http.json<{ items: RegistryLogin[] }>("GET", "/registries")).items,
+    registryLogin: (host, username, password) =>
+      http.json("PUT", `/registries/${encodeURIComponent(host)}`, { username, password }),
+    registryLogout: (host) => http.json("DELETE", `/registries/${encodeURIComponent(host)}`),
+    dnsStats: () => http.json<DnsStats>("GET", "/dns/stats"),
   };
 }
 

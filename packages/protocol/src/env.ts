@@ -12,7 +12,8 @@ export const ENV_STATES = [
 export type EnvState = (typeof ENV_STATES)[number];
 export type DesiredState = "running" | "stopped" | "deleted";
 
-export const RUNTIMES = ["runc", "crun"] as const;
+// gvisor: Debian's runsc (the Sentry serves the syscalls); stronger isolation, slower start.
+export const RUNTIMES = ["runc", "crun", "gvisor"] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 export interface Resources {
@@ -47,6 +48,8 @@ export interface EnvObserved {
   psi?: Psi;
   runtime?: string;
   reason?: string;
+  /** Limits the runner last applied (bundle at start, or a live resize since). */
+  resources?: Resources;
 }
 
 export interface EnvSpec {
@@ -55,6 +58,8 @@ export interface EnvSpec {
   image: string;
   runtime: RuntimeName;
   resources: Resources;
+  /** Where its traffic may go: its class's policy, fixed when it was created. Always set by this server. */
+  egress?: EgressPolicy;
 }
 
 export interface Environment {
@@ -81,6 +86,8 @@ export interface ClassSpec {
   maxMemoryBytes: number;
   maxDiskBytes: number;
   builtin: boolean;
+  /** Where environments of this class may send traffic; default { mode: "all" }. */
+  egress: EgressPolicy;
 }
 
 export interface ImageInfo {
@@ -89,6 +96,8 @@ export interface ImageInfo {
   layers: string[];
   sizeBytes: number;
   createdAt: string;
+  /** When an environment last started from this image (absent: never). */
+  lastUsedAt?: string;
 }
 
 export interface CreateEnvRequest {
@@ -111,6 +120,15 @@ export interface CreateClassRequest {
   maxCpus?: number;
   maxMemory?: string;
   maxDisk?: string;
+  /** `all` (default), `none`, or comma-separated IPv4/IPv6 CIDRs (see egress.ts). */
+  egress?: string;
+}
+
+/** PATCH /environments/:name: live resize; omitted fields keep their value. */
+export interface SetResourcesRequest {
+  cpus?: number;
+  memory?: string;
+  pids?: number;
 }
 
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;

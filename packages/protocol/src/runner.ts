@@ -74,6 +74,16 @@ export interface ProgressEvent {
 
 export type ProgressFn = (ev: ProgressEvent) => void;
 
+/** A registry login; sent only to its registry host and to that registry's token realm. */
+export interface RegistryCredential {
+  username: string;
+  password: string;
+}
+
+export interface PullOptions {
+  credential?: RegistryCredential;
+}
+
 export interface LogStream {
   /** Resolves when the stream ends (never, with follow, until closed). */
   done: Promise<void>;
@@ -101,8 +111,11 @@ export interface RunnerApi {
   /** Builds the built-in Debian base image if it is not cached. */
   ensureBaseImage(opts: { mirror?: string }, progress: ProgressFn): Promise<ImageInfo>;
   hasImage(ref: string): Promise<boolean>;
-  /** Pulls from an OCI registry (HTTP API v2), resuming, verifying every digest. */
-  pullImage(ref: string, progress: ProgressFn): Promise<ImageInfo>;
+  /**
+   * Pulls from an OCI registry (HTTP API v2), resuming, verifying every digest. The control plane
+   * passes the login for the reference's registry host per pull; the runner stores no secrets.
+   */
+  pullImage(ref: string, progress: ProgressFn, opts?: PullOptions): Promise<ImageInfo>;
   /** Removes an image; its layers go when no other image uses them. Refuses images in use. */
   removeImage(ref: string): Promise<string[]>;
   /** Removes unreferenced layers (and unused images beyond the cache cap). */

@@ -107,13 +107,14 @@ describe("cgroup v2 driver (fake cgroupfs)", () => {
     assert.equal(Number(await readGroup("memory.max")), 512 * MiB);
   });
 
-  test("usage reads cpu.stat, memory.current/stat/max, pids.current and memory.events", async () => {
+  test("usage reads cpu.stat, memory.current/stat/max, pids.current/max and memory.events", async () => {
     assert.deepEqual(await driver.usage(CG), {
       cpuUsageNs: 1_500_000,
       memoryBytes: 100 * MiB,
       memoryWorkingSetBytes: 70 * MiB,
       memoryLimitBytes: Number.MAX_SAFE_INTEGER,
       pids: 3,
+      pidsLimit: Number.MAX_SAFE_INTEGER,
       oomKills: 2,
     });
     await writeFile(path.join(group, "memory.max"), `${256 * MiB}\n`);

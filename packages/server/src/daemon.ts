@@ -13,6 +13,8 @@ import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
 import { createEnvironmentService } from "./services/environments.ts";
 import { createImageService } from "./services/images.ts";
+import { createRegistryLoginService } from "./services/registry-logins.ts";
+import { secretBox } from "./services/registry-secrets.ts";
 import { openStore, type Store } from "./store/db.ts";
 
 export interface DaemonOptions {
@@ -75,10 +77,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       shutdown: shutdown.signal,
       ...(opts.settleTimeoutMs !== undefined ? { settleTimeoutMs: opts.settleTimeoutMs } : {}),
     });
+    const registries = createRegistryLoginService({ db: store.db, clock, secrets: secretBox(opts.root) });
     const app = build({
       envs,
       classes: createClassService({ db: store.db, clock }),
-      images: createImageService({ runner: opts.runner }),
+      images: createImageService({ runner: opts.runner, logins: registries }),
+      registries,
       runner: opts.runner,
       shutdown: shutdown.signal,
       logger: log,

@@ -35,6 +35,7 @@ test("create resolves defaults from the class and waits until running", async ()
     image: "warren/debian:bookworm",
     runtime: "runc",
     resources: { cpus: 2, memoryBytes: 2 * GiB, diskBytes: 10 * GiB, pids: 4096 },
+    egress: { mode: "all" },
   });
   assert.equal(env.slot, 0);
   assert.deepEqual(h.runner.events.get(env.id), ["created", "started"]);

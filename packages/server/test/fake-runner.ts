@@ -36,6 +36,8 @@ export class FakeRunner implements RunnerApi {
   readonly execSignals: string[] = [];
   /** Host objects of ids the store may not know (to exercise sweep). */
   readonly leftovers = new Set<string>();
+  /** Memory each environment "uses": a live resize below it is refused, as the v1 kernel does. */
+  memoryInUseBytes = 100 * 1024 ** 2;
   #failures = new Map<Method, Error[]>();
   #nextPid = 1000;
 
@@ -112,7 +114,7 @@ export class FakeRunner implements RunnerApi {
     this.#enter("observe", [id]);
     const cur = this.envs.get(id);
     if (!cur) return { id, state: "absent" };
-    const o: EnvObserved = { id, state: cur.state, runtime: cur.spec.runtime };
+    const o: EnvObserved = { id, state: cur.state, runtime: cur.spec.runtime, resources: cur.spec.resources };
     if (cur.state === "running") {
       o.pid = cur.pid;
       o.uidRange = { start: 100000 + cur.spec.slot * 65536, size: 65536 };
@@ -248,16 +250,51 @@ export class FakeRunner implements RunnerApi {
 
   async setResources(spec: RunnerEnvSpec): Promise<EnvObserved> {
     this.#enter("setResources", [spec]);
+    const cur = this.envs.get(spec.id);
+    if (!cur) throw new WarrenError("ENV_NOT_RUNNING", `environment ${spec.id} has nothing on this host yet`);
+    if (cur.state === "running" && spec.resources.memoryBytes < this.memoryInUseBytes) {
+      throw new WarrenError("INVALID_ARGUMENT", "cannot lower the memory limit below what it uses (fake)");
+    }
+    cur.spec = { ...cur.spec, resources: { ...spec.resources } };
     return this.observe(spec.id);
   }
 
   async stats(id: string): Promise<EnvStats> {
     this.#enter("stats", [id]);
-    throw new WarrenError("INVALID_ARGUMENT", "stats are not available on the fake runner");
+    const cur = this.envs.get(id);
+    if (cur?.state !== "running") throw new WarrenError("ENV_NOT_RUNNING", "the environment is not running");
+    const r = cur.spec.resources;
+    return {
+      id,
+      name: cur.spec.name,
+      cpuCores: 0.25,
+      memoryWorkingSetBytes: this.memoryInUseBytes,
+      memoryLimitBytes: r.memoryBytes,
+      pids: 3,
+      pidsLimit: r.pids,
+      diskUsedBytes: 1024 ** 2,
+      diskQuotaBytes: r.diskBytes,
+      psi: { cpu: 0, memory: 0, io: 0 },
+      oomKills: 0,
+      at: "2024-01-01T00:00:00.000Z",
+    };
   }
 
   async dnsStats(): Promise<DnsStats> {
     this.#enter("dnsStats", []);
-    throw new WarrenError("INVALID_ARGUMENT", "dns stats are not available on the fake runner");
+    return structuredClone(FAKE_DNS_STATS);
   }
 }
+
+/** What the fake runner's dnsStats() returns, so tests can compare whole objects. */
+export const FAKE_DNS_STATS: DnsStats = {
+  hits: 120,
+  misses: 30,
+  negativeHits: 7,
+  upstreamQueries: 31,
+  upstreamErrors: 1,
+  tcpRetries: 2,
+  cacheEntries: 64,
+  upstreamLatencyMs: { p50: 1.25, p99: 8.5, mean: 2.1 },
+  upstreams: ["10.0.0.53:53"],
+};

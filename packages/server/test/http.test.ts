@@ -179,6 +179,7 @@ test("classes: list, create, conflicts, delete rules", async () => {
     maxMemoryBytes: 16 * 1024 ** 3,
     maxDiskBytes: 50 * 1024 ** 3,
     builtin: false,
+    egress: { mode: "all" },
   });
   assertError(await app.inject({ method: "POST", url: "/api/v1/classes", payload }), 409, "CLASS_EXISTS");
   assertError(

@@ -1,9 +1,9 @@
 // warren class create NAME --cpus N --memory SIZE --disk SIZE [--pids N] [--runtime R]
-//   [--max-cpus N --max-memory SIZE --max-disk SIZE]
+//   [--max-cpus N --max-memory SIZE --max-disk SIZE] [--egress all|none|CIDR[,CIDR...]]
 import type { CreateClassRequest } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { classTable, printJson } from "../format.ts";
-import { checkName, checkRuntime, checkSize, parseCpus, parsePositiveInt } from "../options.ts";
+import { checkEgress, checkName, checkRuntime, checkSize, parseCpus, parsePositiveInt } from "../options.ts";
 
 export interface ClassCreateOptions {
   cpus: string;
@@ -14,6 +14,7 @@ export interface ClassCreateOptions {
   maxCpus?: string;
   maxMemory?: string;
   maxDisk?: string;
+  egress?: string;
   json?: boolean;
 }
 
@@ -29,6 +30,7 @@ export function classRequest(name: string, o: ClassCreateOptions): CreateClassRe
   if (o.maxCpus !== undefined) req.maxCpus = parseCpus(o.maxCpus, "--max-cpus");
   if (o.maxMemory !== undefined) req.maxMemory = checkSize(o.maxMemory, "--max-memory");
   if (o.maxDisk !== undefined) req.maxDisk = checkSize(o.maxDisk, "--max-disk");
+  if (o.egress !== undefined) req.egress = checkEgress(o.egress);
   return req;
 }
 

@@ -1,5 +1,5 @@
 // warren inspect NAME [--json]: desired and observed state, host pid, uid range, cgroups, PSI.
-import { type Environment, formatSize } from "@warren/protocol";
+import { type Environment, formatEgress, formatSize } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { formatAge, printJson } from "../format.ts";
 
@@ -22,6 +22,8 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
     `Image:      ${env.spec.image}`,
     `Runtime:    ${env.spec.runtime}`,
     `Resources:  ${r.cpus} cpus, ${formatSize(r.memoryBytes)} memory, ${formatSize(r.diskBytes)} disk, ${r.pids} pids`,
+    // Every CIDR, unlike the class table: inspect is where users check what is enforced.
+    `Egress:     ${env.spec.egress ? formatEgress(env.spec.egress) : "all"}`,
     `Created:    ${env.createdAt} (${formatAge(env.createdAt, now)} ago)`,
   ];
   if (o) {
@@ -29,6 +31,11 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
     lines.push(`  State:    ${o.state}${o.reason ? ` (${o.reason})` : ""}`);
     if (o.pid !== undefined) lines.push(`  Init PID: ${o.pid}`);
     if (o.startedAt) lines.push(`  Started:  ${o.startedAt} (${formatAge(o.startedAt, now)} ago)`);
+    if (o.resources) {
+      // What the kernel was given; differs from Resources above only while a change is pending.
+      const a = o.resources;
+      lines.push(`  Limits:   ${a.cpus} cpus, ${formatSize(a.memoryBytes)} memory, ${a.pids} pids`);
+    }
     if (o.uidRange) {
       const { start, size } = o.uidRange;
       lines.push(`  UID range: ${start}-${start + size - 1} (${size} ids)`);

@@ -7,6 +7,7 @@ import { checkFailed } from "../failed.ts";
 import { envTable, printJson } from "../format.ts";
 import { checkName, checkRuntime, checkSize, parseCpus } from "../options.ts";
 import { progressDisplay } from "../progress.ts";
+import { pullIfMissing } from "../pull-missing.ts";
 import type { RunContext } from "../run.ts";
 import { openShell } from "./shell.ts";
 
@@ -44,6 +45,7 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
   if (then !== "print") ctx.mode = "exec";
 
   if ((req.image ?? DEFAULT_IMAGE) === DEFAULT_IMAGE) await ensureBaseImage(client);
+  else if (req.image !== undefined) req.image = await pullIfMissing(client, req.image);
   const { env: created, created: isNew } = await client.createEnvironment(req);
   const env = checkFailed(created);
   if (then !== "print" || !o.json) {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fr
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ApiClient, createClient } from "@warren/protocol";
+import { ifGroupFor } from "@warren/runner/network/index";
 
 export const REPO = path.resolve(import.meta.dirname, "../../../..");
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
@@ -55,6 +56,8 @@ export async function makeHarness(name: string): Promise<Harness> {
     WARREN_SOCKET: socket,
     WARREN_IMAGES: SHARED_IMAGES,
     WARREN_ID_RANGE: `${block}:${65536 * 64}`,
+    // A private /24 per run: its own resolver address, nft table and interface group.
+    WARREN_SUBNET: `10.201.${randomBytes(1).readUInt8() % 250}.0/24`,
     WARREN_LOG: `${root}/daemon.log`,
     // A CLI call while the test has its daemon down must fail, not start an untracked one.
     WARREN_NO_AUTOSTART: "1",
@@ -167,9 +170,28 @@ function loopsUnder(root: string): string[] {
 
 function runtimeState(root: string): string[] {
   const out: string[] = [];
-  for (const rt of ["runc", "crun"]) {
+  for (const rt of ["runc", "crun", "runsc"]) {
     const dir = path.join(root, "run", rt);
     if (existsSync(dir)) for (const c of readdirSync(dir)) out.push(`${rt}:${c}`);
+  }
+  return out;
+}
+
+/** Host-side veths of this run (they carry the run's interface group) and its nft set elements. */
+function networkLeftovers(prefix: string): string[] {
+  const out: string[] = [];
+  const links = spawnSync("ip", ["-o", "link", "show", "group", String(ifGroupFor(prefix))], {
+    encoding: "utf8",
+  });
+  for (const l of links.stdout.split("\n").filter(Boolean)) out.push(`veth ${l.split(":")[1]?.trim()}`);
+  const sets = spawnSync("nft", ["-j", "list", "table", "inet", prefix], { encoding: "utf8" });
+  if (sets.status === 0) {
+    const j = JSON.parse(sets.stdout) as { nftables: { set?: { name: string; elem?: unknown[] } }[] };
+    for (const o of j.nftables) {
+      // blocked4/blocked6 are the constant always-blocked destinations, not per-environment.
+      if (o.set?.elem?.length && !o.set.name.startsWith("blocked"))
+        out.push(`nft set ${o.set.name}: ${o.set.elem.length} elements`);
+    }
   }
   return out;
 }
@@ -182,9 +204,13 @@ export function leftovers(root: string, prefix: string): string[] {
   );
   return [
     ...groups.map((g) => `cgroup ${g}`),
-    ...mountsUnder(root).map((m) => `mount ${m}`),
+    // The netns directory itself is a host-level shared bind mount; netns files inside it are not.
+    ...mountsUnder(root)
+      .filter((m) => m !== path.join(root, "run", "netns"))
+      .map((m) => `mount ${m}`),
     ...loopsUnder(root).map((l) => `loop ${l}`),
     ...runtimeState(root).map((s) => `runtime ${s}`),
+    ...networkLeftovers(prefix),
   ];
 }
 
@@ -195,6 +221,8 @@ export function forceClean(root: string, prefix: string, opts: { keepFiles?: boo
     if (!existsSync(dir)) continue;
     for (const c of readdirSync(dir)) spawnSync(rt, ["--root", dir, "delete", "-f", c], { stdio: "ignore" });
   }
+  // gVisor sandboxes (runsc-sandbox, gofer) sit in the environment's cgroups, killed below;
+  // their state goes with the run dir.
   for (const d of cgroupDirs(prefix)) {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (!e.isDirectory()) continue;
@@ -225,6 +253,10 @@ export function forceClean(root: string, prefix: string, opts: { keepFiles?: boo
     }
     spawnSync("sleep", ["0.1"]);
   }
+  // Warren's own firewall tables and resolver link for this run (a reboot drops them too).
+  spawnSync("nft", ["delete", "table", "inet", prefix], { stdio: "ignore" });
+  spawnSync("nft", ["delete", "table", "arp", prefix], { stdio: "ignore" });
+  spawnSync("ip", ["link", "del", `${prefix}0`], { stdio: "ignore" });
   // A reboot keeps files on disk but empties /run (runtime state).
   if (opts.keepFiles) rmSync(path.join(root, "run"), { recursive: true, force: true });
   else rmSync(root, { recursive: true, force: true });

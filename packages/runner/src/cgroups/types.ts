@@ -21,6 +21,8 @@ export interface CgroupUsage {
   memoryWorkingSetBytes: number;
   memoryLimitBytes: number;
   pids: number;
+  /** pids.max; UNLIMITED when "max". */
+  pidsLimit: number;
   oomKills: number;
 }
 

@@ -161,13 +161,15 @@ export class CgroupV1Driver implements CgroupDriver {
   async usage(cgroupPath: string): Promise<CgroupUsage> {
     try {
       const mem = this.dir("memory", cgroupPath);
-      const [cpuNs, memBytes, limit, statText, oomText, pids] = await Promise.all([
+      const pidsDir = this.hierarchies["pids"] ? this.dir("pids", cgroupPath) : null;
+      const [cpuNs, memBytes, limit, statText, oomText, pids, pidsLimit] = await Promise.all([
         readNumber(path.join(this.dir("cpuacct", cgroupPath), "cpuacct.usage")),
         readNumber(path.join(mem, "memory.usage_in_bytes")),
         readNumber(path.join(mem, "memory.limit_in_bytes")),
         readOptional(path.join(mem, "memory.stat")),
         readOptional(path.join(mem, "memory.oom_control")),
-        this.hierarchies["pids"] ? readNumber(path.join(this.dir("pids", cgroupPath), "pids.current")) : 0,
+        pidsDir ? readNumber(path.join(pidsDir, "pids.current")) : 0,
+        pidsDir ? readNumber(path.join(pidsDir, "pids.max")) : UNLIMITED,
       ]);
       const stat = parseKeyValues(statText ?? "");
       // Like cAdvisor/kubelet: working set is usage minus page cache the kernel can drop.
@@ -178,6 +180,7 @@ export class CgroupV1Driver implements CgroupDriver {
         memoryWorkingSetBytes: Math.max(0, memBytes - inactive),
         memoryLimitBytes: limit,
         pids,
+        pidsLimit,
         oomKills: parseKeyValues(oomText ?? "").get("oom_kill") ?? 0,
       };
     } catch (err) {

@@ -11,9 +11,11 @@ import {
   errnoOf,
   killUntilEmpty,
   parseKeyValues,
+  parseLimit,
   readNumber,
   readOptional,
   removeGroupTree,
+  UNLIMITED,
   withDescendants,
   writeValue,
 } from "./fs.ts";
@@ -100,13 +102,14 @@ export class CgroupV2Driver implements CgroupDriver {
     const dir = this.dir(cgroupPath);
     const file = (name: string) => path.join(dir, name);
     try {
-      const [cpuStat, current, max, memStat, events, pids] = await Promise.all([
+      const [cpuStat, current, max, memStat, events, pids, pidsMax] = await Promise.all([
         readOptional(file("cpu.stat")),
         readNumber(file("memory.current")),
         readNumber(file("memory.max")),
         readOptional(file("memory.stat")),
         readOptional(file("memory.events")),
         readOptional(file("pids.current")),
+        readOptional(file("pids.max")),
       ]);
       const inactive = parseKeyValues(memStat ?? "").get("inactive_file") ?? 0;
       return {
@@ -115,6 +118,7 @@ export class CgroupV2Driver implements CgroupDriver {
         memoryWorkingSetBytes: Math.max(0, current - inactive),
         memoryLimitBytes: max,
         pids: pids === null ? 0 : Number(pids.trim()),
+        pidsLimit: pidsMax === null ? UNLIMITED : parseLimit(pidsMax),
         oomKills: parseKeyValues(events ?? "").get("oom_kill") ?? 0,
       };
     } catch (err) {

@@ -11,4 +11,7 @@ export interface EngineContext {
   cgroups: CgroupDriver;
   images: ImageStore;
   idRange: { start: number; size: number };
+  /** Environment names by address, for the resolver's own-name answers. */
+  ownNames?: import("./dns.ts").OwnNames;
+  resolver?: import("../dns/index.ts").Resolver;
 }

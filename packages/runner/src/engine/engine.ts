@@ -12,6 +12,7 @@ import {
   type ImageInfo,
   type LogStream,
   type ProgressFn,
+  type PullOptions,
   type RunnerApi,
   type RunnerEnvSpec,
   type RunnerInfo,
@@ -20,15 +21,20 @@ import {
 import { detectCgroupMode } from "../cgroups/detect.ts";
 import { startExec } from "../exec/exec-session.ts";
 import { hostNames } from "../host/names.ts";
-import { appendEvent, streamLog } from "../logs/env-log.ts";
+import { appendEvent, logLimits, streamLog } from "../logs/env-log.ts";
 import { readHandle } from "../state/handle.ts";
 import { freeBytes } from "../storage/disk.ts";
+import { evictImages, pruneImages, removeImage } from "../storage/image-cache.ts";
+import { registryPolicy } from "../storage/registry/policy.ts";
+import { pullFromRegistry } from "../storage/registry/pull.ts";
 import type { EngineContext } from "./context.ts";
 import { execProcess } from "./env-spec.ts";
 import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { observeEnv } from "./observe.ts";
+import { resizeEnv } from "./resize.ts";
 import { prepareHost, runtimeOf, startContainer } from "./start.ts";
+import { CpuMeter, envStats } from "./stats.ts";
 import { removeEverything, stopContainer } from "./stop.ts";
 import { idsOnHost } from "./sweep.ts";
 
@@ -36,6 +42,7 @@ export class Engine implements RunnerApi {
   readonly ctx: EngineContext;
   readonly #lock = new KeyedLock();
   readonly #runnerId: string;
+  readonly #cpu = new CpuMeter();
 
   constructor(ctx: EngineContext, runnerId = os.hostname()) {
     this.ctx = ctx;
@@ -60,6 +67,7 @@ export class Engine implements RunnerApi {
       const names = hostNames(this.ctx.cfg, spec.id);
       const rt = runtimeOf(this.ctx, spec.runtime);
       const st = await rt.state(names.containerId);
+      this.ctx.ownNames?.set(spec.slot, spec.name);
       if (st?.status === "running") {
         // Re-adopted after a daemon restart: make sure the pressure group holds it too.
         await this.ctx.cgroups.attachPsi(names.cgroupPath, st.pid).catch(() => undefined);
@@ -67,6 +75,7 @@ export class Engine implements RunnerApi {
       }
       await prepareHost(this.ctx, spec);
       await startContainer(this.ctx, spec);
+      await this.ctx.images.touch(spec.image).catch(() => undefined);
       return observeEnv(this.ctx, spec.id);
     });
   }
@@ -80,7 +89,12 @@ export class Engine implements RunnerApi {
   }
 
   remove(id: string): Promise<void> {
-    return this.#lock.run(id, () => removeEverything(this.ctx, id));
+    this.#cpu.forget(id);
+    return this.#lock.run(id, async () => {
+      const handle = await readHandle(hostNames(this.ctx.cfg, id).handleFile).catch(() => null);
+      await removeEverything(this.ctx, id);
+      if (handle) this.ctx.ownNames?.delete(handle.spec.slot);
+    });
   }
 
   observe(id: string): Promise<EnvObserved> {
@@ -133,7 +147,7 @@ export class Engine implements RunnerApi {
   }
 
   appendEvent(id: string, message: string): Promise<void> {
-    return appendEvent(hostNames(this.ctx.cfg, id).logFile, message, this.ctx.cfg.logMaxBytes).catch(
+    return appendEvent(hostNames(this.ctx.cfg, id).logFile, message, logLimits(this.ctx.cfg)).catch(
       () => undefined,
     );
   }
@@ -142,8 +156,15 @@ export class Engine implements RunnerApi {
     return this.ctx.images.list();
   }
 
-  importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo> {
-    return this.ctx.images.importOci(path, ref, progress);
+  async importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo> {
+    const info = await this.ctx.images.importOci(path, ref, progress);
+    await this.afterImageAdded(info.ref);
+    return info;
+  }
+
+  /** Keeps the store under its cap (LRU); call after every pull or import. Never fails the caller. */
+  async afterImageAdded(ref: string): Promise<void> {
+    await evictImages(this.ctx.images, [ref]).catch(() => undefined);
   }
 
   ensureBaseImage(opts: { mirror?: string }, progress: ProgressFn): Promise<ImageInfo> {
@@ -154,27 +175,40 @@ export class Engine implements RunnerApi {
     return this.ctx.images.has(ref);
   }
 
-  async pullImage(_ref: string, _progress: ProgressFn): Promise<ImageInfo> {
-    return notYet("image pull");
+  pullImage(ref: string, progress: ProgressFn, opts: PullOptions = {}): Promise<ImageInfo> {
+    return pullFromRegistry(this.ctx.images, ref, progress, {
+      policy: registryPolicy(this.ctx.cfg),
+      ...(opts.credential ? { credential: opts.credential } : {}),
+    });
   }
 
-  async removeImage(_ref: string): Promise<string[]> {
-    return notYet("image rm");
+  removeImage(ref: string): Promise<string[]> {
+    return removeImage(this.ctx.images, ref);
   }
 
-  async pruneImages(): Promise<{ removed: string[]; freedBytes: number }> {
-    return notYet("image prune");
+  pruneImages(): Promise<{ removed: string[]; freedBytes: number }> {
+    return pruneImages(this.ctx.images);
   }
 
-  async setResources(_spec: RunnerEnvSpec): Promise<EnvObserved> {
-    return notYet("live resize");
+  setResources(spec: RunnerEnvSpec): Promise<EnvObserved> {
+    // Under the id's lock: a resize racing a stop or start would write limits to a group that
+    // is being removed, or be overwritten by the bundle of the start.
+    return this.#lock.run(spec.id, async () => {
+      await resizeEnv(this.ctx, spec);
+      return observeEnv(this.ctx, spec.id);
+    });
   }
 
-  async stats(_id: string): Promise<EnvStats> {
-    return notYet("stats");
+  stats(id: string): Promise<EnvStats> {
+    return envStats(this.ctx, this.#cpu, id);
   }
 
   async dnsStats(): Promise<DnsStats> {
-    return notYet("dns stats");
+    return this.ctx.resolver?.stats() ?? notYet("dns stats");
+  }
+
+  /** Stops the resolver; environments keep running. */
+  async close(): Promise<void> {
+    await this.ctx.resolver?.close();
   }
 }

@@ -58,6 +58,7 @@ export function envOciSpec(
       workspaceDir: names.workspaceDir,
       resources,
     }),
+    withBindMount(path.join(etc, "resolv.conf"), "/etc/resolv.conf", { readonly: true, recursive: false }),
     withBindMount(path.join(etc, "hosts"), "/etc/hosts", { readonly: true, recursive: false }),
     withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
     withReadonlyCgroupRoot,

@@ -18,6 +18,7 @@ export async function observeEnv(ctx: EngineContext, id: string): Promise<EnvObs
     runtime: handle.spec.runtime,
     uidRange: { start: range.hostStart, size: range.size },
     cgroupPaths: ctx.cgroups.paths(names.cgroupPath),
+    resources: handle.spec.resources,
   };
   if (st?.status !== "running" || !st.pid) return base;
   const psi = await ctx.cgroups.psi(names.cgroupPath).catch(() => ({ cpu: null, memory: null, io: null }));

@@ -5,9 +5,14 @@ import { RUNTIMES, type RuntimeName } from "@warren/protocol";
 import { cgroupDriver } from "../cgroups/detect.ts";
 import { defaultConfig, type RunnerConfig } from "../host/config.ts";
 import { readWarrenRange } from "../host/idrange.ts";
+import { hostNames } from "../host/names.ts";
+import { startLogRotation } from "../logs/log-rotator.ts";
+import { ensureHostNetwork } from "../network/index.ts";
 import { runtimeFor } from "../runtime/index.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { ImageStore } from "../storage/image-store.ts";
+import { envIdRange } from "../storage/image-unpack-sandbox.ts";
+import { OwnNames, startResolver } from "./dns.ts";
 import { Engine } from "./engine.ts";
 
 export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promise<Engine> {
@@ -22,8 +27,15 @@ export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promi
     const rt = runtimeFor(name, cfg);
     if (await rt.available()) runtimes.set(name, rt);
   }
-  const idRange = cfg.idRange ?? (await readWarrenRange());
-  const images = new ImageStore(cfg);
+  const nc = await ensureHostNetwork(cfg);
+  const ownNames = new OwnNames(nc);
+  const resolver = await startResolver(cfg, nc, ownNames);
+  const fullRange = cfg.idRange ?? (await readWarrenRange());
+  // The range's last block is the image unpacker's; environments never get those ids.
+  const idRange = envIdRange(fullRange);
+  const images = new ImageStore({ ...cfg, idRange: fullRange });
   await images.cleanupStale?.();
-  return new Engine({ cfg, runtimes, cgroups: cgroupDriver(), images, idRange });
+  // Init's own output never passes through Warren, so its logs are bounded by a periodic check.
+  startLogRotation(cfg, (id) => hostNames(cfg, id).logFile);
+  return new Engine({ cfg, runtimes, cgroups: cgroupDriver(), images, idRange, ownNames, resolver });
 }

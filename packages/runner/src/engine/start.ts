@@ -6,13 +6,14 @@ import { type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
 import { failpoint } from "../host/failpoint.ts";
 import { slotRange } from "../host/idrange.ts";
 import { hostNames } from "../host/names.ts";
-import { appendEvent } from "../logs/env-log.ts";
+import { appendEvent, logLimits } from "../logs/env-log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { HANDLE_VERSION, readHandle, writeHandle } from "../state/handle.ts";
 import { attachLoop, createDisk, mountDisk } from "../storage/disk.ts";
 import { mountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
 import { envOciSpec } from "./env-spec.ts";
+import { attachNetwork, writeResolvConf } from "./network.ts";
 
 export function runtimeOf(ctx: EngineContext, name: string): Runtime {
   const rt = ctx.runtimes.get(name as never);
@@ -64,10 +65,12 @@ export async function prepareHost(ctx: EngineContext, spec: RunnerEnvSpec): Prom
     throw wrap("mount rootfs", e);
   });
 
-  failpoint("bundle-write");
-  await mkdir(names.bundleDir, { recursive: true, mode: 0o700 });
   const etcDir = path.join(names.envDir, "etc");
   await mkdir(etcDir, { recursive: true });
+  await writeResolvConf(ctx, spec.id);
+
+  failpoint("bundle-write");
+  await mkdir(names.bundleDir, { recursive: true, mode: 0o700 });
   await writeFile(path.join(etcDir, "hostname"), `${spec.name}\n`);
   await writeFile(
     path.join(etcDir, "hosts"),
@@ -100,9 +103,10 @@ export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): P
   await ctx.cgroups.attachPsi(names.cgroupPath, created.pid).catch((e) => {
     throw wrap("attach pressure cgroup", e);
   });
+  await attachNetwork(ctx, spec, created.pid);
   failpoint("runtime-start");
   await rt.start(names.containerId).catch((e) => {
     throw wrap(`${rt.name} start`, e);
   });
-  await appendEvent(names.logFile, `started (${rt.name}, init pid ${created.pid})`, ctx.cfg.logMaxBytes);
+  await appendEvent(names.logFile, `started (${rt.name}, init pid ${created.pid})`, logLimits(ctx.cfg));
 }

@@ -4,11 +4,13 @@ import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { failpoint } from "../host/failpoint.ts";
 import { hostNames } from "../host/names.ts";
-import { appendEvent } from "../logs/env-log.ts";
+import { appendEvent, logLimits } from "../logs/env-log.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { readHandle } from "../state/handle.ts";
 import { detachLoop, removeDisk, unmountDisk } from "../storage/disk.ts";
 import { unmountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
+import { removeNetwork } from "./network.ts";
 
 async function waitStopped(rt: Runtime, id: string, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
@@ -42,15 +44,18 @@ export async function stopContainer(
   // Processes exec'd into the container may outlive init for a moment; the cgroup holds them.
   await ctx.cgroups.killAll(names.cgroupPath).catch(() => undefined);
   await ctx.cgroups.remove(names.cgroupPath);
-  if (st) await appendEvent(names.logFile, "stopped", ctx.cfg.logMaxBytes).catch(() => undefined);
+  if (st) await appendEvent(names.logFile, "stopped", logLimits(ctx.cfg)).catch(() => undefined);
 }
 
 /** Takes down everything the environment has on this host. Safe on half-made environments. */
 export async function removeEverything(ctx: EngineContext, id: string): Promise<void> {
   const names = hostNames(ctx.cfg, id);
+  const handle = await readHandle(names.handleFile).catch(() => null);
   for (const rt of ctx.runtimes.values()) {
     await stopContainer(ctx, rt, id, 0);
   }
+  // Only now: the veth pair goes with the namespace once no process holds it.
+  await removeNetwork(ctx, id, handle?.spec.slot);
   failpoint("remove-unmount");
   await unmountRootfs(names);
   await unmountDisk(names);

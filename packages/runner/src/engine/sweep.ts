@@ -3,6 +3,7 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { ID_RE } from "../host/names.ts";
+import { listEnvNetworks } from "../network/index.ts";
 import { listWarrenLoops } from "../storage/disk.ts";
 import type { EngineContext } from "./context.ts";
 
@@ -19,6 +20,7 @@ export async function idsOnHost(ctx: EngineContext): Promise<Set<string>> {
     for (const cid of await rt.list().catch(() => [] as string[])) add(strip(cid));
   }
   for (const g of await ctx.cgroups.listUnder(cfg.prefix).catch(() => [] as string[])) add(strip(g));
+  for (const n of listEnvNetworks(cfg)) add(n);
   for (const l of await listWarrenLoops(cfg).catch(() => [])) {
     add(path.basename(path.dirname(l.backingFile)));
   }

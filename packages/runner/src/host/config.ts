@@ -15,12 +15,21 @@ export interface RunnerConfig {
   nativeDir: string;
   /** Debian mirror for the base image; undefined means the host's apt sources. */
   mirror?: string;
-  /** Log size cap per environment, bytes. */
+  /** Log size cap per environment, bytes ($WARREN_LOG_MAX_BYTES, default 8 MiB). */
   logMaxBytes: number;
+  /** Rotated log files kept beside the live one ($WARREN_LOG_KEEP, default 2). */
+  logKeep: number;
   /** Image store (shared layers). Tests point many roots at one cache. */
   imagesDir: string;
   /** Overrides the `warren` block from /etc/subuid (tests use a private block). */
   idRange?: { start: number; size: number };
+  /**
+   * Internal registry addresses pulls may reach anyway ("127.0.0.1,host:port,10.0.0.0/8");
+   * default $WARREN_REGISTRY_ALLOW. See storage/registry/address-guard.ts.
+   */
+  registryAllow?: string;
+  /** Registry hosts spoken to over plain HTTP besides loopback; default $WARREN_REGISTRY_INSECURE. */
+  registryInsecure?: string;
 }
 
 function envRange(): { start: number; size: number } | undefined {
@@ -31,6 +40,17 @@ function envRange(): { start: number; size: number } | undefined {
     throw new Error(`WARREN_ID_RANGE must be START:SIZE, got ${JSON.stringify(v)}`);
   }
   return { start: start!, size: size! };
+}
+
+/** A non-negative integer from the environment, or the fallback when unset. */
+function envInt(name: string, fallback: number, min: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) {
+    throw new Error(`${name} must be a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+  }
+  return n;
 }
 
 const NATIVE_DIR = path.resolve(import.meta.dirname, "../../native/bin");
@@ -46,7 +66,9 @@ export function defaultConfig(overrides: Partial<RunnerConfig> = {}): RunnerConf
     prefix: process.env["WARREN_PREFIX"] ?? "warren",
     diskReserveBytes: 2 * 1024 ** 3,
     nativeDir: NATIVE_DIR,
-    logMaxBytes: 8 * 1024 ** 2,
+    // Below 4 KiB a single burst of init output would rotate on every check.
+    logMaxBytes: envInt("WARREN_LOG_MAX_BYTES", 8 * 1024 ** 2, 4096),
+    logKeep: envInt("WARREN_LOG_KEEP", 2, 0),
     ...overrides,
   };
 }

@@ -9,6 +9,7 @@ export const FAILPOINTS = [
   "mount-disk",
   "mount-lower",
   "mount-overlay",
+  "net-setup",
   "bundle-write",
   "runtime-create",
   "cgroup-attach",

@@ -1,19 +1,43 @@
 // Per-environment log: init's stdout/stderr (written by the OCI runtime through an O_APPEND fd)
 // plus Warren's lifecycle events. Bounded: past the cap the file is copy-truncated, which keeps
 // init's O_APPEND fd valid (renaming would leave init writing to the rotated file forever).
-import { appendFile, copyFile, open, stat, truncate } from "node:fs/promises";
+// Older copies shift down (.1 -> .2 ...) and only `keep` of them survive. Bytes init writes
+// between the copy and the truncate are lost; that window is microseconds, and a bounded log
+// is worth more than those bytes.
+import { appendFile, copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
 import type { LogStream } from "@warren/protocol";
+import type { RunnerConfig } from "../host/config.ts";
 
-export async function appendEvent(file: string, message: string, maxBytes: number): Promise<void> {
-  await appendFile(file, `[warren ${new Date().toISOString()}] ${message}\n`, { mode: 0o600 });
-  await rotateIfNeeded(file, maxBytes);
+export interface LogLimits {
+  maxBytes: number;
+  /** Rotated copies to keep (file.1 is the newest). 0 keeps none: the log is simply cut. */
+  keep: number;
 }
 
-export async function rotateIfNeeded(file: string, maxBytes: number): Promise<void> {
+export function logLimits(cfg: Pick<RunnerConfig, "logMaxBytes" | "logKeep">): LogLimits {
+  return { maxBytes: cfg.logMaxBytes, keep: cfg.logKeep };
+}
+
+export async function appendEvent(file: string, message: string, limits: LogLimits): Promise<void> {
+  await appendFile(file, `[warren ${new Date().toISOString()}] ${message}\n`, { mode: 0o600 });
+  await rotateIfNeeded(file, limits);
+}
+
+/** Rotates when the live file is past maxBytes; true when it did. */
+export async function rotateIfNeeded(file: string, limits: LogLimits): Promise<boolean> {
   const st = await stat(file).catch(() => null);
-  if (!st || st.size <= maxBytes) return;
-  await copyFile(file, `${file}.1`);
+  if (!st || st.size <= limits.maxBytes) return false;
+  if (limits.keep > 0) {
+    await rm(`${file}.${limits.keep}`, { force: true });
+    for (let i = limits.keep - 1; i >= 1; i--) {
+      await rename(`${file}.${i}`, `${file}.${i + 1}`).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+      });
+    }
+    await copyFile(file, `${file}.1`);
+  }
   await truncate(file, 0);
+  return true;
 }
 
 async function readFrom(file: string, offset: number): Promise<{ text: string; end: number }> {

@@ -1,4 +1,4 @@
-// One interface over OCI runtimes (runc, crun; gVisor later). Every driver passes the shared
+// One interface over OCI runtimes (runc, crun, gVisor). Every driver passes the shared
 // conformance suite in test/runtime-conformance.host.test.ts.
 import type { ChildProcess } from "node:child_process";
 
@@ -34,6 +34,11 @@ export interface Runtime {
   readonly name: string;
   /** Root directory for the runtime's own state (runc --root). */
   readonly stateRoot: string;
+  /**
+   * Checks of the shared conformance suite this driver cannot pass, by capability name, with
+   * the reason (e.g. gVisor: "init-uid"). The suite skips exactly these and prints the reason.
+   */
+  readonly unsupported?: Readonly<Record<string, string>>;
   /** True when the binary exists and works on this host. */
   available(): Promise<boolean>;
   create(id: string, bundleDir: string, opts: CreateOptions): Promise<void>;

@@ -49,6 +49,9 @@ export async function ensureBaseImage(
       ...sources.lines,
     ];
     const child = spawn("mmdebstrap", args, {
+      // Its own process group: on a kill, mmdebstrap's cleanup signals its whole group, which
+      // must not include the runner.
+      detached: true,
       // Its scratch chroot lands in our tmp dir, so cleanupStale() finds it after a crash.
       env: { ...process.env, TMPDIR: work },
       stdio: ["ignore", "pipe", "pipe"],
@@ -78,6 +81,8 @@ export async function ensureBaseImage(
         source: child.stdout,
         compression: "none",
         dest: layerTmp,
+        // mmdebstrap's tar has /dev nodes; environments get their own /dev anyway.
+        sandbox: { ...(await store.sandbox()), skipDevices: true },
       });
     } catch (err) {
       child.kill("SIGTERM");

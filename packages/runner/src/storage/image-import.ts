@@ -18,7 +18,7 @@ import {
 import { type ImageRecord, type ImageStore, validateRef } from "./image-store.ts";
 import type { ImageLayers } from "./types.ts";
 
-const LAYER_TYPES = new Set([
+export const LAYER_TYPES = new Set([
   "application/vnd.oci.image.layer.v1.tar",
   "application/vnd.oci.image.layer.v1.tar+gzip",
   "application/vnd.oci.image.layer.v1.tar+zstd",
@@ -155,6 +155,7 @@ async function importLayer(
       dest: tmp,
       expectBlob: { digest: desc.digest, size: desc.size },
       expectDiffId: diffId,
+      sandbox: await store.sandbox(),
       onBytes: (n) => {
         // About 50 events per layer is enough for a progress bar.
         if (n - last < total / 50 && n < total) return;

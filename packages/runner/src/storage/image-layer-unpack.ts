@@ -1,8 +1,10 @@
 // Unpacks one layer stream into a new directory: decompress, hash (compressed digest and diffid),
-// vet every tar header, extract with GNU tar as root (ownership, modes, xattrs, devices kept as
-// numbers in the archive), then turn OCI whiteouts into overlayfs ones. The caller renames the
-// directory into the store only after every digest matched.
-import { spawn } from "node:child_process";
+// vet every tar header (image-tar-scan.ts, for clear errors), then hand the bytes to the
+// sandboxed native extractor `warren-unpack` (image-unpack-sandbox.ts), which writes as root of
+// an unprivileged user namespace through openat2-confined paths and converts OCI whiteouts into
+// overlayfs ones. The expanded size is capped: a decompression bomb stops at the cap, not when
+// the disk is full. The caller renames the directory into the store only after every digest
+// matched.
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import { type Readable, Transform, Writable } from "node:stream";
@@ -10,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import { WarrenError } from "@warren/protocol";
 import { TarScanner } from "./image-tar-scan.ts";
-import { convertWhiteouts } from "./image-whiteouts.ts";
+import { defaultSandbox, startUnpackHelper, type UnpackSandbox } from "./image-unpack-sandbox.ts";
 
 export type Compression = "none" | "gzip" | "zstd";
 
@@ -27,6 +29,8 @@ export interface UnpackOptions {
   expectDiffId?: string;
   /** Called with the count of raw bytes read so far. */
   onBytes?: (bytes: number) => void;
+  /** Helper, id block and size cap; defaults to the runner's (defaultSandbox()). */
+  sandbox?: UnpackSandbox;
 }
 
 export interface UnpackResult {
@@ -43,22 +47,8 @@ export function sniffCompression(head: Buffer): Compression {
   return "none";
 }
 
-const TAR_ARGS = [
-  "-x",
-  "-f",
-  "-",
-  "--numeric-owner",
-  "--same-owner",
-  "--same-permissions",
-  "--xattrs",
-  "--xattrs-include=*",
-  // trusted.overlay.* in a lower layer would steer overlayfs (redirects, opaque dirs) behind the
-  // OCI format's back; whiteouts are the only way a layer may say that.
-  "--xattrs-exclude=trusted.*",
-  "--warning=no-unknown-keyword",
-];
-
 export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
+  const sandbox = opts.sandbox ?? (await defaultSandbox());
   await fs.mkdir(opts.dest);
   // The layer root becomes `/` unless the tar has a `./` entry; never let a umask narrow it.
   await fs.chmod(opts.dest, 0o755);
@@ -70,18 +60,19 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   let decompressFailed: Error | null = null;
   const scanner = new TarScanner(opts.what);
 
-  // Directories implied by entries get tar's default mode less the umask; pin it like dockerd does.
-  const tar = spawn("sh", ["-c", 'umask 022 && exec tar "$@"', "tar", ...TAR_ARGS, "-C", opts.dest], {
-    stdio: ["pipe", "ignore", "pipe"],
+  let tar: ReturnType<typeof startUnpackHelper>;
+  try {
+    tar = startUnpackHelper(sandbox, opts.dest, opts.what);
+  } catch (err) {
+    await fs.rm(opts.dest, { recursive: true, force: true });
+    throw err;
+  }
+  // A refusal by the helper stops reading the blob at once (see write() below); the error itself
+  // surfaces through `await tar.done`, never as an unhandled rejection.
+  let helperError: Error | null = null;
+  tar.done.catch((e: Error) => {
+    helperError = e;
   });
-  const tarErr: Buffer[] = [];
-  tar.stderr.on("data", (d: Buffer) => tarErr.push(d));
-  const tarExit = new Promise<number>((resolve, reject) => {
-    tar.on("error", (e) => reject(new Error(`tar: ${e.message}`)));
-    tar.on("close", (code) => resolve(code ?? 128));
-  });
-  // A tar that exits early closes its stdin; that surfaces as its exit status, not as EPIPE.
-  tar.stdin.on("error", () => {});
 
   const countRaw = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -101,6 +92,10 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   }
   const toTar = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      if (helperError) {
+        cb(helperError);
+        return;
+      }
       try {
         scanner.push(chunk);
       } catch (err) {
@@ -109,12 +104,27 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       }
       tarHash.update(chunk);
       tarBytes += chunk.length;
+      if (tarBytes > sandbox.maxBytes) {
+        // Checked on the decompressed bytes as they arrive, so a bomb stops here, early.
+        cb(tooLarge(opts.what, sandbox.maxBytes));
+        return;
+      }
       // After the end-of-archive marker only hashing matters; tar may already have exited.
       const limit = scanner.endOffset ?? Number.POSITIVE_INFINITY;
       const part = chunk.subarray(0, Math.max(0, Math.min(chunk.length, limit - forwarded)));
       forwarded += part.length;
-      if (part.length === 0 || tar.stdin.destroyed || tar.stdin.write(part)) cb();
-      else tar.stdin.once("drain", () => cb());
+      if (part.length === 0 || tar.stdin.destroyed || tar.stdin.write(part)) {
+        cb();
+        return;
+      }
+      // "close" too: a helper that exits never drains, and a pending callback would hang.
+      const go = () => {
+        tar.stdin.off("drain", go);
+        tar.stdin.off("close", go);
+        cb();
+      };
+      tar.stdin.once("drain", go);
+      tar.stdin.once("close", go);
     },
     final(cb) {
       tar.stdin.end();
@@ -127,9 +137,10 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     try {
       await pipeline(stages);
     } catch (err) {
-      tar.kill("SIGKILL");
-      await tarExit.catch(() => {});
-      if (decompressFailed) {
+      tar.kill();
+      await tar.done.catch(() => {});
+      // Our own refusals (scanner, cap, helper) also tear the decompressor down; keep them.
+      if (decompressFailed && !(err instanceof WarrenError)) {
         throw new WarrenError(
           "IMAGE_CORRUPT",
           `${opts.what}: cannot decompress (${opts.compression}): ${err}`,
@@ -137,7 +148,10 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       }
       throw err;
     }
-    const code = await tarExit;
+    const helperFailed = await tar.done.then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     if (opts.expectBlob) {
       const got = `sha256:${blobHash.digest("hex")}`;
       if (got !== opts.expectBlob.digest || blobBytes !== opts.expectBlob.size) {
@@ -161,14 +175,19 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     if (scanner.endOffset === null) {
       throw new WarrenError("IMAGE_CORRUPT", `${opts.what}: the tar stream is truncated (no end marker)`);
     }
-    if (code !== 0) {
-      const msg = Buffer.concat(tarErr).toString().trim().split("\n").slice(-3).join("; ");
-      throw new Error(`tar -x exited ${code}: ${msg}`);
-    }
-    const whiteouts = await convertWhiteouts(opts.dest, scanner.whiteouts);
-    return { diffId, sizeBytes: tarBytes, whiteouts };
+    if (helperFailed) throw helperFailed;
+    return { diffId, sizeBytes: tarBytes, whiteouts: scanner.whiteouts.length };
   } catch (err) {
     await fs.rm(opts.dest, { recursive: true, force: true });
     throw err;
   }
+}
+
+function tooLarge(what: string, cap: number): WarrenError {
+  return new WarrenError(
+    "IMAGE_TOO_LARGE",
+    `${what}: the layer expands past the cap of ${cap} bytes; refusing to unpack it ` +
+      "(raise WARREN_LAYER_MAX to allow bigger layers)",
+    { capBytes: cap },
+  );
 }

@@ -8,15 +8,31 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_IMAGE, type ImageInfo, type ProgressFn, WarrenError, wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
+import type { IdRange } from "../host/idrange.ts";
 import { ensureBaseImage } from "./image-base.ts";
+import { cacheMaxBytes, mountedLayers } from "./image-cache.ts";
 import { diffIdHex, isDir, pidAlive, validateRef, writeFileAtomic } from "./image-files.ts";
 import { importOciImage } from "./image-import.ts";
+import { linkImage } from "./image-link.ts";
+import { defaultSandbox, layerMaxBytes, type UnpackSandbox } from "./image-unpack-sandbox.ts";
 import type { ImageLayers } from "./types.ts";
 
 export { diffIdHex, validateRef } from "./image-files.ts";
 
 export interface ImageRecord extends ImageInfo {
   config: ImageLayers["config"];
+}
+
+export interface ImageStoreOptions extends Pick<RunnerConfig, "root" | "mirror"> {
+  imagesDir?: string;
+  /** The full warren id range; its last block is the unpacker's (default: /etc/subuid). */
+  idRange?: IdRange;
+  /** Cap on the store's layers before unused images are evicted (default WARREN_IMAGE_CACHE_MAX). */
+  cacheMaxBytes?: number;
+  /** Cap on one layer's expanded size (default WARREN_LAYER_MAX, 20 GiB). */
+  layerMaxBytes?: number;
+  /** Injected clock for last-used times. */
+  now?: () => Date;
 }
 
 interface LayerMeta {
@@ -30,11 +46,21 @@ export class ImageStore {
   readonly refsDir: string;
   readonly tmpDir: string;
   readonly mirror: string | undefined;
+  /** Environment handles of this runner (images they name are in use). */
+  readonly envsDir: string;
+  readonly cacheMaxBytes: number;
+  readonly now: () => Date;
+  private readonly opts: ImageStoreOptions;
+  private sandboxP: Promise<UnpackSandbox> | null = null;
   private readonly inFlight = new Set<string>();
   private readonly pinned = new Map<string, number>();
   private baseBuild: Promise<ImageInfo> | null = null;
 
-  constructor(cfg: Pick<RunnerConfig, "root" | "mirror"> & { imagesDir?: string }) {
+  constructor(cfg: ImageStoreOptions) {
+    this.opts = cfg;
+    this.envsDir = path.join(cfg.root, "envs");
+    this.cacheMaxBytes = cfg.cacheMaxBytes ?? cacheMaxBytes();
+    this.now = cfg.now ?? (() => new Date());
     this.dir = cfg.imagesDir ?? path.join(cfg.root, "images");
     this.layersDir = path.join(this.dir, "layers", "sha256");
     this.refsDir = path.join(this.dir, "refs");
@@ -44,6 +70,23 @@ export class ImageStore {
 
   async init(): Promise<void> {
     for (const d of [this.layersDir, this.refsDir, this.tmpDir]) await fs.mkdir(d, { recursive: true });
+    // Layers being unpacked hold ids of real users (1000...): no host user may reach into them.
+    await fs.chmod(this.tmpDir, 0o700);
+  }
+
+  /** How layers are extracted (helper, unpacker id block, size cap). */
+  sandbox(): Promise<UnpackSandbox> {
+    this.sandboxP ??= defaultSandbox(this.opts.idRange).then((sb) => ({
+      ...sb,
+      maxBytes: this.opts.layerMaxBytes ?? layerMaxBytes(),
+    }));
+    return this.sandboxP;
+  }
+
+  /** Records that an environment started from `ref` now (for least-recently-used eviction). */
+  async touch(ref: string): Promise<void> {
+    const rec = await this.readRecord(ref);
+    await this.writeRecord({ ...rec, lastUsedAt: this.now().toISOString() });
   }
 
   /** Removes tmp leftovers of crashed imports (this process's running ones are kept). */
@@ -200,6 +243,8 @@ export class ImageStore {
     const used = new Set<string>();
     for (const info of await this.list()) for (const l of info.layers) used.add(diffIdHex(l));
     for (const l of this.pinned.keys()) used.add(diffIdHex(l));
+    // A mounted layer belongs to a live environment, maybe of another root sharing this store.
+    for (const hex of mountedLayers()) used.add(hex);
     const only = candidates && new Set(candidates.map(diffIdHex));
     const removed: string[] = [];
     for (const name of await fs.readdir(this.layersDir)) {
@@ -214,28 +259,9 @@ export class ImageStore {
     return removed;
   }
 
-  /**
-   * Makes `ref` from another store available here without copying: each layer becomes a
-   * symlink to the other store's layer directory. Used to share one built base across roots.
-   */
-  async linkFrom(other: ImageStore, ref: string): Promise<ImageLayers> {
-    const rec = await other.readRecord(ref);
-    await this.init();
-    for (const diffId of rec.layers) {
-      if (await this.hasLayer(diffId)) continue;
-      // A dangling link (its cache was wiped) is replaced, not kept.
-      await fs.rm(this.layerDir(diffId), { force: true });
-      const src = await fs.realpath(other.layerDir(diffId));
-      await fs.symlink(src, this.layerDir(diffId)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== "EEXIST") throw wrap(`link layer ${diffId}`, err);
-      });
-      await writeFileAtomic(
-        `${this.layerDir(diffId)}.json`,
-        JSON.stringify({ diffId, sizeBytes: await other.layerSize(diffId) }),
-      );
-    }
-    await this.writeRecord(rec);
-    return this.get(ref);
+  /** Makes `ref` of another store available here as symlinked layers (image-link.ts). */
+  linkFrom(other: ImageStore, ref: string): Promise<ImageLayers> {
+    return linkImage(this, other, ref);
   }
 
   importOci(srcPath: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo> {
@@ -294,5 +320,6 @@ function toInfo(rec: ImageRecord): ImageInfo {
     layers: rec.layers,
     sizeBytes: rec.sizeBytes,
     createdAt: rec.createdAt,
+    ...(rec.lastUsedAt ? { lastUsedAt: rec.lastUsedAt } : {}),
   };
 }

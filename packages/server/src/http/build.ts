@@ -1,24 +1,29 @@
 // The HTTP app factory. No I/O at import or build time, so tests drive it with inject().
 
 import websocket from "@fastify/websocket";
-import type { RunnerApi } from "@warren/protocol";
+import { type RunnerApi, WarrenError } from "@warren/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ClassService } from "../services/classes.ts";
 import type { EnvironmentService } from "../services/environments.ts";
 import type { ImageService } from "../services/images.ts";
+import type { RegistryLoginService } from "../services/registry-logins.ts";
 import { WARREN_VERSION } from "../version.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { execRoutes } from "./exec-ws.ts";
 import { classRoutes } from "./routes-classes.ts";
+import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
 import { imageRoutes } from "./routes-images.ts";
 import { logRoutes } from "./routes-logs.ts";
+import { registryRoutes } from "./routes-registries.ts";
+import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
 
 export interface HttpDeps {
   envs: EnvironmentService;
   classes: ClassService;
   images: ImageService;
+  registries: RegistryLoginService;
   runner: RunnerApi;
   version: string;
   /** Aborts when the daemon shuts down, ending follows and waits. */
@@ -29,6 +34,8 @@ export interface BuildOptions {
   envs: EnvironmentService;
   classes: ClassService;
   images: ImageService;
+  /** Registry logins; without it the routes answer that logins are not configured. */
+  registries?: RegistryLoginService;
   runner: RunnerApi;
   version?: string;
   shutdown?: AbortSignal;
@@ -53,6 +60,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     envs: opts.envs,
     classes: opts.classes,
     images: opts.images,
+    registries: opts.registries ?? noRegistryLogins,
     runner: opts.runner,
     version: opts.version ?? WARREN_VERSION,
     shutdown: opts.shutdown,
@@ -63,9 +71,12 @@ export function build(opts: BuildOptions): FastifyInstance {
     systemRoutes(scoped, deps);
     environmentRoutes(scoped, deps);
     logRoutes(scoped, deps);
+    statsRoutes(scoped, deps);
     execRoutes(scoped, deps);
     classRoutes(scoped, deps);
     imageRoutes(scoped, deps);
+    registryRoutes(scoped, deps);
+    dnsRoutes(scoped, deps);
   });
   return app;
 }
@@ -73,3 +84,13 @@ export function build(opts: BuildOptions): FastifyInstance {
 function isLoggerInstance(l: unknown): l is FastifyBaseLogger {
   return typeof l === "object" && l !== null && typeof (l as FastifyBaseLogger).child === "function";
 }
+
+const noLogins = (): never => {
+  throw new WarrenError("INVALID_ARGUMENT", "registry logins are not configured on this server");
+};
+const noRegistryLogins: RegistryLoginService = {
+  list: async () => [],
+  login: async () => noLogins(),
+  logout: async () => noLogins(),
+  credentialFor: async () => undefined,
+};

@@ -1,7 +1,15 @@
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpDeps } from "./build.ts";
-import { CreateEnvBody, DeleteQuery, flag, NameParams, StopBody, WaitQuery } from "./schemas.ts";
+import {
+  CreateEnvBody,
+  DeleteQuery,
+  flag,
+  NameParams,
+  SetResourcesBody,
+  StopBody,
+  WaitQuery,
+} from "./schemas.ts";
 
 const ENVS = `${API_PREFIX}/environments`;
 
@@ -19,6 +27,12 @@ export function environmentRoutes(app: FastifyInstance, { envs }: HttpDeps): voi
 
   app.get<{ Params: NameParams }>(`${ENVS}/:name`, { schema: { params: NameParams } }, (req) =>
     envs.get(req.params.name),
+  );
+
+  app.patch<{ Params: NameParams; Body: SetResourcesBody }>(
+    `${ENVS}/:name`,
+    { schema: { params: NameParams, body: SetResourcesBody } },
+    (req) => envs.setResources(req.params.name, req.body),
   );
 
   app.post<{ Params: NameParams }>(`${ENVS}/:name/start`, { schema: { params: NameParams } }, (req) =>

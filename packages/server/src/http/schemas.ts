@@ -30,6 +30,16 @@ export const CreateEnvBody = Type.Object(
 );
 export type CreateEnvBody = Static<typeof CreateEnvBody>;
 
+export const SetResourcesBody = Type.Object(
+  {
+    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    memory: Type.Optional(Type.String()),
+    pids: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type SetResourcesBody = Static<typeof SetResourcesBody>;
+
 export const WaitQuery = Type.Object({ wait: Type.Optional(Flag) });
 export type WaitQuery = Static<typeof WaitQuery>;
 
@@ -70,6 +80,7 @@ export const CreateClassBody = Type.Object(
     maxCpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     maxMemory: Type.Optional(Type.String()),
     maxDisk: Type.Optional(Type.String()),
+    egress: Type.Optional(Type.String({ maxLength: 16384 })),
   },
   { additionalProperties: false },
 );
@@ -86,3 +97,21 @@ export const BaseImageBody = Type.Union([
   Type.Null(),
 ]);
 export type BaseImageBody = Static<typeof BaseImageBody>;
+
+export const PullBody = Type.Object(
+  { ref: Type.String({ minLength: 1, maxLength: 255 }) },
+  { additionalProperties: false },
+);
+export type PullBody = Static<typeof PullBody>;
+
+export const HostParams = Type.Object({ host: Type.String({ minLength: 1, maxLength: 255 }) });
+export type HostParams = Static<typeof HostParams>;
+
+export const RegistryLoginBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 255 }),
+    password: Type.String({ minLength: 1, maxLength: 4096 }),
+  },
+  { additionalProperties: false },
+);
+export type RegistryLoginBody = Static<typeof RegistryLoginBody>;

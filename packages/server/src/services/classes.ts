@@ -2,7 +2,9 @@
 import {
   type ClassSpec,
   type CreateClassRequest,
+  DEFAULT_EGRESS,
   formatSize,
+  parseEgress,
   parseSize,
   WarrenError,
 } from "@warren/protocol";
@@ -16,6 +18,7 @@ import {
   listClasses,
   toClassSpec,
 } from "../store/queries/classes.ts";
+import { egressToColumn } from "../store/queries/egress.ts";
 import { countEnvsOfClass } from "../store/queries/envs.ts";
 import { validateName } from "./names.ts";
 
@@ -89,6 +92,7 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
   positive("maxCpus", maxCpus);
   const maxMemory = req.maxMemory !== undefined ? parseSize(req.maxMemory, "max memory") : memory;
   const maxDisk = req.maxDisk !== undefined ? parseSize(req.maxDisk, "max disk") : disk;
+  const egress = req.egress !== undefined ? parseEgress(req.egress) : DEFAULT_EGRESS;
   if (maxCpus < req.cpus) invalid("maxCpus", `max cpus ${maxCpus} is below the default of ${req.cpus}`);
   if (maxMemory < memory)
     invalid("maxMemory", `max memory ${formatSize(maxMemory)} is below the default of ${formatSize(memory)}`);
@@ -105,6 +109,7 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
     max_memory_bytes: maxMemory,
     max_disk_bytes: maxDisk,
     builtin: 0,
+    egress: egressToColumn(egress),
     created_at: now,
   };
 }

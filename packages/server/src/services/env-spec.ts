@@ -5,6 +5,7 @@ import {
   DEFAULT_CLASS,
   DEFAULT_IMAGE,
   type EnvSpec,
+  formatEgress,
   formatSize,
   parseSize,
   type RunnerInfo,
@@ -12,6 +13,7 @@ import {
   WarrenError,
 } from "@warren/protocol";
 import type { ClassRow } from "../store/queries/classes.ts";
+import { egressFromColumn } from "../store/queries/egress.ts";
 
 export interface SpecInputs {
   name: string;
@@ -59,6 +61,7 @@ export function resolveSpec({ name, req, cls, info, defaultRuntime }: SpecInputs
     image: req.image ?? DEFAULT_IMAGE,
     runtime,
     resources: { cpus, memoryBytes, diskBytes, pids: cls.pids },
+    egress: egressFromColumn(cls.egress),
   };
 }
 
@@ -98,5 +101,7 @@ export function specDifferences(existing: EnvSpec, wanted: EnvSpec): string[] {
   cmp("memory", existing.resources.memoryBytes, wanted.resources.memoryBytes, formatSize);
   cmp("disk", existing.resources.diskBytes, wanted.resources.diskBytes, formatSize);
   cmp("pids", existing.resources.pids, wanted.resources.pids);
+  const egress = (s: EnvSpec) => (s.egress ? formatEgress(s.egress) : "all");
+  cmp("egress", egress(existing), egress(wanted));
   return diffs;
 }

@@ -4,6 +4,7 @@
 import {
   type CreateEnvRequest,
   DEFAULT_CLASS,
+  DEFAULT_EGRESS,
   type Environment,
   formatSize,
   type RunnerApi,
@@ -15,6 +16,7 @@ import { type Clock, isoNow } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
 import { getClass } from "../store/queries/classes.ts";
+import { egressToColumn } from "../store/queries/egress.ts";
 import {
   type EnvRow,
   findEnv,
@@ -28,6 +30,7 @@ import {
   toEnvironment,
 } from "../store/queries/envs.ts";
 import type { ChangeFeed } from "./changes.ts";
+import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
 import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
 import { generateName, newEnvId, validateName } from "./names.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
@@ -49,7 +52,7 @@ export interface EnvironmentServiceOptions {
   shutdown?: AbortSignal;
 }
 
-export interface EnvironmentService {
+export interface EnvironmentService extends EnvResourceOps {
   list(): Promise<Environment[]>;
   /** With `observed` read live from the runner. */
   get(nameOrId: string): Promise<Environment>;
@@ -171,6 +174,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         observed: null,
         stop_grace_ms: DEFAULT_STOP_GRACE_MS,
         generation: 1,
+        egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
         created_at: now,
         updated_at: now,
       };
@@ -194,7 +198,31 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     return { env: toEnvironment(row), created: outcome.created };
   }
 
+  async function requireRunning(nameOrId: string): Promise<EnvRow> {
+    const row = await find(nameOrId);
+    if (row.state !== "running" || row.desired !== "running") {
+      throw new WarrenError(
+        "ENV_NOT_RUNNING",
+        `environment "${row.name}" is ${row.state}, not running; start it with \`warren start ${row.name}\``,
+        { name: row.name, state: row.state },
+      );
+    }
+    return row;
+  }
+
+  const resources = createEnvResourceOps({
+    db,
+    runner,
+    clock,
+    logger: o.logger,
+    find,
+    requireRunning,
+    changed: () => o.changes.emit(),
+    enqueue: o.enqueue,
+  });
+
   return {
+    ...resources,
     async list() {
       return (await listEnvs(db)).map(toEnvironment);
     },
@@ -232,17 +260,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       await waitForSettle(settleOpts, row.id, "deleted");
     },
     find,
-    async requireRunning(nameOrId) {
-      const row = await find(nameOrId);
-      if (row.state !== "running" || row.desired !== "running") {
-        throw new WarrenError(
-          "ENV_NOT_RUNNING",
-          `environment "${row.name}" is ${row.state}, not running; start it with \`warren start ${row.name}\``,
-          { name: row.name, state: row.state },
-        );
-      }
-      return row;
-    },
+    requireRunning,
   };
 }
 

@@ -1,6 +1,6 @@
 // Row shapes as stored. Services and controllers use the mapped types in queries/*.ts.
 import type { DesiredState, EnvState } from "@warren/protocol";
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 
 export interface EnvironmentsTable {
   id: string;
@@ -23,6 +23,8 @@ export interface EnvironmentsTable {
   stop_grace_ms: number;
   /** Bumped on every change of intent, so a pass started before it cannot overwrite the outcome. */
   generation: number;
+  /** JSON EgressPolicy, copied from the class at creation (migration 002). Defaults to "all". */
+  egress: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }
@@ -38,6 +40,8 @@ export interface ClassesTable {
   max_memory_bytes: number;
   max_disk_bytes: number;
   builtin: number;
+  /** JSON EgressPolicy (migration 002). */
+  egress: ColumnType<string, string | undefined, string>;
   created_at: string;
 }
 
@@ -46,6 +50,15 @@ export interface EventsTable {
   env_id: string;
   at: string;
   message: string;
+}
+
+export interface RegistryCredentialsTable {
+  host: string;
+  username: string;
+  /** base64 of iv | tag | AES-256-GCM ciphertext of the password (migration 004). */
+  secret: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface SchemaMigrationsTable {
@@ -59,4 +72,5 @@ export interface Schema {
   classes: ClassesTable;
   events: EventsTable;
   schema_migrations: SchemaMigrationsTable;
+  registry_credentials: RegistryCredentialsTable;
 }

@@ -1,10 +1,24 @@
 // The effectful half of the environment reconciler: carries out plan()'s steps in order. A
 // failure stops the pass; the next pass re-reads everything and plans again.
-import type { EnvObserved, RunnerApi, RunnerEnvSpec, RuntimeName } from "@warren/protocol";
+import {
+  type Condition,
+  type EnvObserved,
+  isWarrenError,
+  type RunnerApi,
+  type RunnerEnvSpec,
+  type RuntimeName,
+} from "@warren/protocol";
 import { type Clock, isoNow } from "../../clock.ts";
 import type { Logger } from "../../logger.ts";
 import type { Db } from "../../store/db.ts";
-import { deleteEnv, type EnvRow, setState } from "../../store/queries/envs.ts";
+import { egressFromColumn } from "../../store/queries/egress.ts";
+import {
+  deleteEnv,
+  type EnvRow,
+  parseConditions,
+  setConditions,
+  setState,
+} from "../../store/queries/envs.ts";
 import { insertEvent } from "../../store/queries/events.ts";
 import type { Action } from "./plan.ts";
 
@@ -26,6 +40,8 @@ export function runnerSpec(row: EnvRow): RunnerEnvSpec {
     image: row.image,
     runtime: row.runtime as RuntimeName,
     resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes, pids: row.pids },
+    // From the row, not the class: the policy is fixed with the environment's desired state.
+    egress: egressFromColumn(row.egress),
   };
 }
 
@@ -66,6 +82,9 @@ export async function act(actions: readonly Action[], ctx: ActContext): Promise<
         await runner.remove(row.id);
         observed = undefined;
         break;
+      case "setResources":
+        await applyResize(ctx, spec);
+        break;
       case "deleteRow":
         await deleteEnv(db, row.id);
         ctx.onChange();
@@ -74,6 +93,30 @@ export async function act(actions: readonly Action[], ctx: ActContext): Promise<
         await recordEvent(ctx, action.message, action.hostLog !== false);
         break;
     }
+  }
+}
+
+export const RESIZE_PENDING = "ResizePending";
+
+/**
+ * A refused resize (memory below current use) is no failure: the environment runs on with its
+ * old limits, the new ones apply at its next start, and each pass tries again meanwhile.
+ */
+async function applyResize(ctx: ActContext, spec: RunnerEnvSpec): Promise<void> {
+  try {
+    await ctx.runner.setResources(spec);
+  } catch (err) {
+    if (!isWarrenError(err, "INVALID_ARGUMENT")) throw err;
+    const others = parseConditions(ctx.row).filter((c) => c.type !== RESIZE_PENDING);
+    const pending: Condition = {
+      type: RESIZE_PENDING,
+      status: "True",
+      reason: err.code,
+      message: err.message,
+      at: isoNow(ctx.clock),
+    };
+    await setConditions(ctx.db, ctx.row.id, [...others, pending]);
+    ctx.onChange();
   }
 }
 

@@ -16,7 +16,7 @@ import {
   setState,
 } from "../../store/queries/envs.ts";
 import { createWorkQueue } from "../queue.ts";
-import { act, durableObserved, recordEvent } from "./act.ts";
+import { act, durableObserved, RESIZE_PENDING, recordEvent } from "./act.ts";
 import { plan } from "./plan.ts";
 
 export interface EnvironmentControllerOptions {
@@ -74,7 +74,12 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
     try {
       const observed = await runner.observe(id);
       const actions = plan({
-        row: { desired: row.desired, state: row.state, stopGraceMs: row.stop_grace_ms },
+        row: {
+          desired: row.desired,
+          state: row.state,
+          stopGraceMs: row.stop_grace_ms,
+          resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, pids: row.pids },
+        },
         observed,
       });
       if (actions.length > 0) logger.debug({ envId: id, actions: actions.map((a) => a.type) }, "reconcile");
@@ -83,7 +88,9 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
         await setObserved(db, id, durableObserved(observed));
       }
       await act(actions, ctx);
-      await clearRetryCondition(id);
+      // A pass with nothing left to resize settles any earlier refused resize too.
+      const settled = actions.some((a) => a.type === "setResources") ? [] : [RESIZE_PENDING];
+      await clearRetryCondition(id, settled);
     } catch (err) {
       const wrapped = wrap(`reconcile env ${id}`, err);
       if (isTerminal(wrapped)) {
@@ -134,15 +141,16 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
     changes.emit();
   }
 
-  async function clearRetryCondition(id: string): Promise<void> {
+  async function clearRetryCondition(id: string, alsoClear: string[] = []): Promise<void> {
     const row = await getEnvById(db, id);
     if (!row) return;
     const conditions = parseConditions(row);
-    if (!conditions.some((c) => c.type === RETRY_CONDITION)) return;
+    const clear = new Set([RETRY_CONDITION, ...alsoClear]);
+    if (!conditions.some((c) => clear.has(c.type))) return;
     await setConditions(
       db,
       id,
-      conditions.filter((c) => c.type !== RETRY_CONDITION),
+      conditions.filter((c) => !clear.has(c.type)),
     );
     changes.emit();
   }

@@ -2,9 +2,22 @@
 // sees, decide the steps. No I/O here, so every case is a row in plan.test.ts.
 import type { DesiredState, EnvObserved, EnvState } from "@warren/protocol";
 
+/** The limits that can change on a running environment (the disk cannot). */
+export interface LiveLimits {
+  cpus: number;
+  memoryBytes: number;
+  pids: number;
+}
+
 export interface EnvSnapshot {
-  row: { desired: DesiredState; state: EnvState; stopGraceMs: number } | undefined;
-  observed: Pick<EnvObserved, "state">;
+  row: { desired: DesiredState; state: EnvState; stopGraceMs: number; resources?: LiveLimits } | undefined;
+  observed: Pick<EnvObserved, "state" | "resources">;
+}
+
+/** True when the runner reports applied limits that differ from the row's (a resize to apply). */
+export function limitsDiffer(want: LiveLimits | undefined, applied: LiveLimits | undefined): boolean {
+  if (!want || !applied) return false;
+  return want.cpus !== applied.cpus || want.memoryBytes !== applied.memoryBytes || want.pids !== applied.pids;
 }
 
 export type Action =
@@ -12,6 +25,8 @@ export type Action =
   | { type: "ensureRunning" }
   | { type: "ensureStopped"; graceMs: number }
   | { type: "remove" }
+  /** Applies the row's limits live; a refusal leaves a ResizePending condition, not a failure. */
+  | { type: "setResources" }
   | { type: "deleteRow" }
   /** `hostLog: false` records only in the store, for events after the host side is gone. */
   | { type: "event"; message: string; hostLog?: false };
@@ -44,7 +59,13 @@ export function plan(s: EnvSnapshot): Action[] {
       // Failure is terminal until the user asks again (which resets the state to pending).
       if (row.state === "failed") return [];
       if (observed === "running") {
-        return row.state === "running" ? [] : [...setState("running"), { type: "event", message: "started" }];
+        // A resize recorded but not applied (the daemon died in between, or the apply failed).
+        const resize: Action[] = limitsDiffer(row.resources, s.observed.resources)
+          ? [{ type: "setResources" }]
+          : [];
+        return row.state === "running"
+          ? resize
+          : [...setState("running"), { type: "event", message: "started" }, ...resize];
       }
       const fresh = observed === "absent" && (row.state === "pending" || row.state === "creating");
       return [

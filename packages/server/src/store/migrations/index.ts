@@ -1,5 +1,7 @@
 // Numbered, forward-only migrations. Append a new file; never edit one that has shipped.
 import { init } from "./001_init.ts";
+import { egress } from "./002_egress.ts";
+import { registryCredentials } from "./004_registry_credentials.ts";
 
 export interface Migration {
   version: number;
@@ -7,4 +9,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [init];
+export const MIGRATIONS: readonly Migration[] = [init, egress, registryCredentials];

@@ -1,6 +1,7 @@
 import type { ClassSpec, RuntimeName } from "@warren/protocol";
 import type { Selectable } from "kysely";
 import type { ClassesTable } from "../schema.ts";
+import { egressFromColumn } from "./egress.ts";
 import type { Queryable } from "./envs.ts";
 
 export type ClassRow = Selectable<ClassesTable>;
@@ -16,6 +17,7 @@ export function toClassSpec(row: ClassRow): ClassSpec {
     maxMemoryBytes: row.max_memory_bytes,
     maxDiskBytes: row.max_disk_bytes,
     builtin: row.builtin === 1,
+    egress: egressFromColumn(row.egress),
   };
   if (row.runtime) spec.runtime = row.runtime as RuntimeName;
   return spec;

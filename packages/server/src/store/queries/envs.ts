@@ -10,6 +10,7 @@ import type {
 import type { Selectable, Transaction } from "kysely";
 import type { Db } from "../db.ts";
 import type { EnvironmentsTable, Schema } from "../schema.ts";
+import { egressFromColumn } from "./egress.ts";
 
 export type Queryable = Db | Transaction<Schema>;
 export type EnvRow = Selectable<EnvironmentsTable>;
@@ -24,6 +25,7 @@ export function toEnvironment(row: EnvRow): Environment {
       image: row.image,
       runtime: row.runtime as RuntimeName,
       resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes, pids: row.pids },
+      egress: egressFromColumn(row.egress),
     },
     desired: row.desired,
     state: row.state,

@@ -1,0 +1,96 @@
+// Pulls from real docker-registry instances that require a login: htpasswd (Basic) and token
+// auth (a Bearer challenge pointing at a node token service that signs JWTs the registry checks
+// against its rootcertbundle). Registries and temp dirs are removed in after() hooks.
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { isWarrenError } from "@warren/protocol";
+import { ImageStore } from "../src/storage/image-store.ts";
+import { parseAllowList } from "../src/storage/registry/address-guard.ts";
+import type { HttpPolicy } from "../src/storage/registry/http.ts";
+import { pullFromRegistry } from "../src/storage/registry/pull.ts";
+import { twoLayerLayout } from "./fixtures/oci-layout.ts";
+import { pushLayout, startRegistry, type TestRegistry } from "./fixtures/registry.ts";
+
+const policy: HttpPolicy = { allow: parseAllowList("127.0.0.1"), insecure: new Set(), timeoutMs: 10_000 };
+const login = { user: "dev", password: "s3cret pass:word" };
+
+let work: string;
+let basicReg: TestRegistry;
+let tokenReg: TestRegistry;
+let fx: Awaited<ReturnType<typeof twoLayerLayout>>;
+
+before(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), "warren-pull-auth-"));
+  fx = await twoLayerLayout(path.join(work, "layout"));
+  basicReg = await startRegistry({ auth: { kind: "basic", ...login } });
+  tokenReg = await startRegistry({ auth: { kind: "token", ...login } });
+  for (const reg of [basicReg, tokenReg]) {
+    await pushLayout(reg, fx.builder.dir, "test/two:1", "team/two:1", {
+      creds: `${login.user}:${login.password}`,
+    });
+  }
+});
+
+after(async () => {
+  await basicReg?.stop();
+  await tokenReg?.stop();
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+async function newStore(t: { after: (fn: () => Promise<void>) => void }): Promise<ImageStore> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), "warren-pull-store-"));
+  t.after(() => fs.rm(root, { recursive: true, force: true }));
+  return new ImageStore({ root });
+}
+
+const denied = (host: string) => (e: unknown) =>
+  isWarrenError(e, "REGISTRY_AUTH_FAILED") && e.message.includes(`warren registry login ${host}`);
+
+for (const kind of ["basic", "token"] as const) {
+  test(`${kind} auth: anonymous and wrong logins are denied, the right one pulls`, async (t) => {
+    const reg = kind === "basic" ? basicReg : tokenReg;
+    const store = await newStore(t);
+    const ref = `${reg.host}/team/two:1`;
+    await assert.rejects(
+      pullFromRegistry(store, ref, () => {}, { policy }),
+      denied(reg.host),
+    );
+    await assert.rejects(
+      pullFromRegistry(store, ref, () => {}, { policy, credential: { username: "dev", password: "nope" } }),
+      denied(reg.host),
+    );
+    assert.deepEqual(await store.list(), []);
+
+    reg.tokenRequests.length = 0;
+    const info = await pullFromRegistry(store, ref, () => {}, {
+      policy,
+      credential: { username: login.user, password: login.password },
+    });
+    assert.equal(info.digest, fx.manifest.digest);
+    const img = await store.get(ref);
+    assert.equal(await fs.readFile(path.join(img.layerDirs[0]!, "etc/hello"), "utf8"), "hello\n");
+    if (kind === "token") {
+      // The token service saw the login and a pull scope for the repository.
+      assert.ok(reg.tokenRequests.length >= 1);
+      assert.ok(reg.tokenRequests.every((r) => r.user === "dev" && r.scope === "repository:team/two:pull"));
+    }
+  });
+}
+
+test("a token realm on a refused address is refused before any login is sent", async (t) => {
+  const store = await newStore(t);
+  tokenReg.tokenRequests.length = 0;
+  // The registry itself is allowed by name; its realm (127.0.0.1:<token port>) is not.
+  const strict: HttpPolicy = { ...policy, allow: parseAllowList(`127.0.0.1:${tokenReg.port}`) };
+  await assert.rejects(
+    pullFromRegistry(store, `${tokenReg.host}/team/two:1`, () => {}, {
+      policy: strict,
+      credential: { username: login.user, password: login.password },
+    }),
+    (e) => isWarrenError(e, "REGISTRY_REFUSED") && /token realm/.test(e.message),
+  );
+  assert.equal(tokenReg.tokenRequests.length, 0, "the token service must not be called");
+});

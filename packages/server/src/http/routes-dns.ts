@@ -1,0 +1,8 @@
+import { API_PREFIX } from "@warren/protocol";
+import type { FastifyInstance } from "fastify";
+import type { HttpDeps } from "./build.ts";
+
+// The runner's DNS cache and upstream counters, as `warren dns stats` shows them.
+export function dnsRoutes(app: FastifyInstance, { runner }: HttpDeps): void {
+  app.get(`${API_PREFIX}/dns/stats`, () => runner.dnsStats());
+}

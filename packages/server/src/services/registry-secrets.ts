@@ -1,0 +1,78 @@
+// Encryption at rest for registry passwords: AES-256-GCM under a 32-byte key in
+// `${root}/keys/registry.key` (dir 0700, file 0600, root-only), made on first use. The host is
+// bound in as associated data, so a ciphertext copied onto another host's row does not decrypt.
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { WarrenError } from "@warren/protocol";
+
+const IV = 12;
+const TAG = 16;
+
+export interface SecretBox {
+  seal(plain: string, host: string): Promise<string>;
+  open(sealed: string, host: string): Promise<string>;
+}
+
+export function keyFile(root: string): string {
+  return path.join(root, "keys", "registry.key");
+}
+
+export function secretBox(root: string): SecretBox {
+  let key: Promise<Buffer> | undefined;
+  const getKey = () => {
+    key ??= loadOrCreateKey(keyFile(root)).catch((err) => {
+      key = undefined;
+      throw err;
+    });
+    return key;
+  };
+  return {
+    async seal(plain, host) {
+      const iv = randomBytes(IV);
+      const c = createCipheriv("aes-256-gcm", await getKey(), iv);
+      c.setAAD(Buffer.from(host));
+      const body = Buffer.concat([c.update(plain, "utf8"), c.final()]);
+      return Buffer.concat([iv, c.getAuthTag(), body]).toString("base64");
+    },
+    async open(sealed, host) {
+      const raw = Buffer.from(sealed, "base64");
+      try {
+        const d = createDecipheriv("aes-256-gcm", await getKey(), raw.subarray(0, IV));
+        d.setAAD(Buffer.from(host));
+        d.setAuthTag(raw.subarray(IV, IV + TAG));
+        return Buffer.concat([d.update(raw.subarray(IV + TAG)), d.final()]).toString("utf8");
+      } catch {
+        // Never echo the ciphertext or the key; say what to do.
+        throw new WarrenError(
+          "INVALID_ARGUMENT",
+          `the stored login for ${host} cannot be decrypted (was ${keyFile(root)} replaced?); ` +
+            `run \`warren registry login ${host}\` again`,
+          { host },
+        );
+      }
+    },
+  };
+}
+
+async function loadOrCreateKey(file: string): Promise<Buffer> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await fs.chmod(path.dirname(file), 0o700);
+  try {
+    // wx: two daemons racing to create it end up with one key, not two.
+    const fh = await fs.open(file, "wx", 0o600);
+    try {
+      await fh.writeFile(randomBytes(32));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const st = await fs.stat(file);
+  if ((st.mode & 0o077) !== 0) await fs.chmod(file, 0o600);
+  const key = await fs.readFile(file);
+  if (key.length !== 32) throw new Error(`${file} is ${key.length} bytes, not a 32-byte key; move it away`);
+  return key;
+}
