@@ -10,3 +10,4 @@ phase_start "lint"; npx biome check . ; phase_end
 phase_start "typecheck"; npx tsc -b ; phase_end
 phase_start "unit tests"; node scripts/run-tests.ts unit ; phase_end
 phase_start "host tests (serial)"; node scripts/run-tests.ts host ; phase_end
+phase_start "pg tests (serial)"; node scripts/run-tests.ts pg ; phase_end

@@ -131,7 +131,11 @@ try {
     "p50 / podman": r.name.includes("start") ? r.p50 / podStart : r.p50 / podRun,
   }));
   printTable(`bench/start (${RUNS} runs each)`, table);
-  const file = writeResults("start", { date: new Date().toISOString(), runs: RUNS, results: rows });
+  const file = writeResults(values.runtime === "all" ? "start" : `start-${values.runtime}`, {
+    date: new Date().toISOString(),
+    runs: RUNS,
+    results: rows,
+  });
   console.log(`\nwrote ${file}`);
 } finally {
   await h.teardown();

@@ -1,5 +1,7 @@
-// Reaching the daemon: the root-only rule for the local socket, and auto-start when no daemon
-// answers (hosts where systemd is PID 1 get a unit from setup instead; this is the fallback).
+// Reaching the daemon: a remote server through the current context (contexts.ts), or the local
+// socket with its root-only rule and auto-start when no daemon answers (hosts where systemd is
+// PID 1 get a unit from setup instead; this is the fallback). An explicit WARREN_SOCKET wins over
+// the current context, as DOCKER_HOST does over docker's.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -10,8 +12,10 @@ import {
   DEFAULT_SOCKET,
   isWarrenError,
   socketPath,
+  tlsTransport,
   WarrenError,
 } from "@warren/protocol";
+import { currentContext } from "./contexts.ts";
 
 const START_TIMEOUT_MS = 15_000;
 
@@ -28,6 +32,10 @@ export function checkSocketAccess(path: string): void {
 }
 
 export async function connect(opts: { autostart?: boolean } = {}): Promise<ApiClient> {
+  const explicitSocket = process.env["WARREN_SOCKET"] !== undefined && !process.env["WARREN_CONTEXT"];
+  const remote = explicitSocket ? undefined : currentContext();
+  // Remote: no auto-start and no root check; the server's token check is the gate.
+  if (remote) return createClient({ transport: tlsTransport(remote.ctx) });
   const path = socketPath();
   checkSocketAccess(path);
   const client = createClient({ socketPath: path });

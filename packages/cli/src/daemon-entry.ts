@@ -42,7 +42,7 @@ function takeLock(file: string): () => void {
   throw new Error(`cannot take the daemon lock ${file}`);
 }
 
-export async function startDaemonForCli(): Promise<void> {
+export async function startDaemonForCli(opts: { listen?: string | undefined } = {}): Promise<void> {
   const cfg = defaultConfig();
   const runner = await createRunner();
   const release = takeLock(path.join(cfg.runDir, "daemon.pid"));
@@ -59,6 +59,10 @@ export async function startDaemonForCli(): Promise<void> {
     defaultRuntime,
     // This entry point owns the signals, so the lock is released after the daemon has closed.
     handleSignals: false,
+    // Remote use is opt-in: the embedded quick start serves only the root-only local socket.
+    listen: opts.listen || undefined,
+    tlsCert: process.env["WARREN_TLS_CERT"],
+    tlsKey: process.env["WARREN_TLS_KEY"],
   });
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -48,6 +48,7 @@ program
   .command("ls")
   .description("list environments")
   .option("--json", "print Environment objects as JSON")
+  .option("--watch", "after the list, print one line per change (with --json, one event per line)")
   .action((opts) => run(async () => (await import("./commands/ls.ts")).lsCommand(opts)));
 
 program
@@ -214,10 +215,88 @@ registry
   .option("--json", "print RegistryLogin objects as JSON")
   .action((opts) => run(async () => (await import("./commands/registry-ls.ts")).registryLsCommand(opts)));
 
+const admin = program.command("admin").description("administer the daemon (as root on the local socket)");
+admin
+  .command("token")
+  .description("tokens for remote use")
+  .command("create")
+  .description("create a personal token for the owner and print it once")
+  .option("--name <name>", "a label to recognise it by")
+  .option("--expires-days <days>", "lifetime in days (default 30, at most the server's maximum)")
+  .option("--json", "print { id, token, expiresAt } as JSON")
+  .action((opts) =>
+    run(async () => (await import("./commands/admin-token-create.ts")).adminTokenCreateCommand(opts)),
+  );
+
+admin
+  .command("fingerprint")
+  .description("print the SHA-256 fingerprint of the daemon's TLS certificate (for `warren login`)")
+  .action(() => run(async () => (await import("./commands/admin-fingerprint.ts")).adminFingerprintCommand()));
+
+program
+  .command("login")
+  .description("save a remote server (pinned by its certificate fingerprint) as the current context")
+  .argument("<url>", "https://HOST:PORT")
+  .requiredOption(
+    "--fingerprint <sha256>",
+    "the server's certificate fingerprint (`warren admin fingerprint`)",
+  )
+  .option("--token <token>", "API token (wrn_...)")
+  .option("--token-stdin", "read the API token from stdin")
+  .option("--name <name>", "context name (default: HOST:PORT)")
+  .action((url: string, opts) =>
+    run(async () => (await import("./commands/login.ts")).loginCommand(url, opts)),
+  );
+
+const context = program.command("context").description("choose which server the CLI talks to");
+context
+  .command("ls")
+  .description("list saved servers (never their tokens); * marks the current one")
+  .option("--json", "print as JSON")
+  .action((opts) => run(async () => (await import("./commands/context-ls.ts")).contextLsCommand(opts)));
+context
+  .command("use")
+  .description("talk to NAME from now on (`local` is this host's socket)")
+  .argument("<name>")
+  .action((name: string) =>
+    run(async () => (await import("./commands/context-use.ts")).contextUseCommand(name)),
+  );
+context
+  .command("rm")
+  .description("forget a saved server and its token")
+  .argument("<name>")
+  .action((name: string) =>
+    run(async () => (await import("./commands/context-rm.ts")).contextRmCommand(name)),
+  );
+
+const token = program.command("token").description("manage your API tokens");
+token
+  .command("ls")
+  .description("list your tokens (never their secrets)")
+  .option("--json", "print TokenInfo objects as JSON")
+  .action((opts) => run(async () => (await import("./commands/token-ls.ts")).tokenLsCommand(opts)));
+token
+  .command("revoke")
+  .description("revoke a token; its next call fails")
+  .argument("<id>")
+  .action((id: string) =>
+    run(async () => (await import("./commands/token-revoke.ts")).tokenRevokeCommand(id)),
+  );
+
+program
+  .command("whoami")
+  .description("show the user, organisation and role the daemon sees")
+  .option("--json", "print as JSON")
+  .action((opts) => run(async () => (await import("./commands/whoami.ts")).whoamiCommand(opts)));
+
 program
   .command("daemon")
   .description("run the Warren daemon in the foreground")
-  .action(() => run(async () => (await import("./commands/daemon.ts")).daemonCommand()));
+  .option(
+    "--listen <host:port>",
+    "also serve the API remotely over TLS, e.g. 0.0.0.0:7443 (or WARREN_LISTEN)",
+  )
+  .action((opts) => run(async () => (await import("./commands/daemon.ts")).daemonCommand(opts)));
 
 program
   .command("version")

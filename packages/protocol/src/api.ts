@@ -3,7 +3,10 @@
 //
 //   GET    /api/v1/health                          -> { ok: true, version }
 //   GET    /api/v1/runner                          -> RunnerInfo
-//   GET    /api/v1/environments                    -> { items: Environment[] }
+//   GET    /api/v1/environments?limit=&cursor=&state=&name= -> { items: Environment[], nextCursor? } (watch.ts)
+//   GET    /api/v1/environments?watch=1&resourceVersion=N -> text/event-stream of WatchEvent (watch.ts)
+//   Any POST may carry Idempotency-Key (Stripe semantics, 24 h); limits: 1 MiB bodies (413),
+//   JSON depth 32 (400), per-token and per-IP rates (429 + Retry-After).
 //   POST   /api/v1/environments  CreateEnvRequest  -> 201 Environment (new) | 200 Environment (same spec exists; started if needed)
 //          ?wait=1 waits until state is running or failed (default 1)
 //   GET    /api/v1/environments/:name              -> Environment (with `observed`, incl. pid, uid range, cgroups, PSI)
@@ -31,18 +34,42 @@
 //   GET    /api/v1/registries                      -> { items: RegistryLogin[] } (hosts and usernames, never passwords)
 //   PUT    /api/v1/registries/:host { username, password } -> RegistryLogin (stored encrypted)
 //   DELETE /api/v1/registries/:host                -> { removed: boolean }
+//   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
+//   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
+//   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }
+//   GET    /api/v1/tokens                          -> { items: TokenInfo[] } (own tokens; admins also runner tokens; no secrets)
+//   DELETE /api/v1/tokens/:id                      -> 204 (revoked; the next call with it gets 401)
+//   POST   /api/v1/admin/runner-tokens { name, expiresInDays? } -> 201 CreatedToken (wrn_r_...; admins)
+//   GET    /api/v1/orgs/:org/members               -> { items: Member[] } (owners)
+//   POST   /api/v1/orgs/:org/members { name, role } -> 201 Member (creates the user if new; owners)
+//   DELETE /api/v1/orgs/:org/members/:user         -> 204 (owners; an org keeps at least one owner)
+//   GET    /api/runner/v1/ping                     -> { ok: true } (runner tokens only)
+// Auth: root on the local unix socket acts as the bootstrap owner; anything else sends
+// `Authorization: Bearer wrn_...`. Another organisation's ids get 404, never 403.
 // Errors: every non-2xx response body is an ErrorBody { code, message, details }.
+
+import type { WatchOptions } from "./client-watch.ts";
 import type {
   ClassSpec,
   CreateClassRequest,
   CreateEnvRequest,
   DnsStats,
   Environment,
+  EnvState,
   EnvStats,
   ImageInfo,
   SetResourcesRequest,
 } from "./env.ts";
+import type {
+  AddMemberRequest,
+  CreatedToken,
+  CreateTokenRequest,
+  Member,
+  TokenInfo,
+  Whoami,
+} from "./identity.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
+import type { WatchEvent } from "./watch.ts";
 
 /** A stored registry login as the API shows it: the password is never returned. */
 export interface RegistryLogin {
@@ -52,10 +79,26 @@ export interface RegistryLogin {
   updatedAt: string;
 }
 
-export interface ApiClient {
+/** Identity and access (identity.ts); part of ApiClient. */
+export interface IdentityClient {
+  whoami(): Promise<Whoami>;
+  /** The response carries the token's secret; it is never shown again. */
+  createToken(req: CreateTokenRequest): Promise<CreatedToken>;
+  listTokens(): Promise<TokenInfo[]>;
+  revokeToken(id: string): Promise<void>;
+  createRunnerToken(req: CreateTokenRequest): Promise<CreatedToken>;
+  listMembers(org: string): Promise<Member[]>;
+  addMember(org: string, req: AddMemberRequest): Promise<Member>;
+  removeMember(org: string, user: string): Promise<void>;
+}
+
+export interface ApiClient extends IdentityClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
-  listEnvironments(): Promise<Environment[]>;
+  /** Every environment (following pages), optionally filtered by state or name prefix. */
+  listEnvironments(filter?: { state?: EnvState; name?: string }): Promise<Environment[]>;
+  /** Streams environment changes until the stream ends or `signal` aborts (watch.ts). */
+  watchEnvironments(opts: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<void>;
   createEnvironment(req: CreateEnvRequest): Promise<{ env: Environment; created: boolean }>;
   getEnvironment(name: string): Promise<Environment>;
   startEnvironment(name: string): Promise<Environment>;

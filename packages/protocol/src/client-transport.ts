@@ -1,5 +1,5 @@
-// How the API client reaches a daemon. Only the unix socket exists today; a TCP+TLS transport
-// (remote use) implements the same interface, so `createClient` callers never change.
+// How the API client reaches a daemon: the local unix socket here, TCP+TLS with a pinned
+// certificate in client-tls.ts. Both implement Transport, so `createClient` callers never change.
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { request as httpRequest } from "node:http";
 import type { ClientOptions as WsClientOptions } from "ws";
@@ -20,6 +20,8 @@ export interface Transport {
   webSocket(path: string): { url: string; options: WsClientOptions };
 }
 
+export { parseServerUrl, type TlsTransportOptions, tlsTransport } from "./client-tls.ts";
+
 export function unixTransport(socketPath: string): Transport {
   return {
     label: `unix socket ${socketPath}`,
@@ -35,6 +37,24 @@ export function unixTransport(socketPath: string): Transport {
     webSocket(path) {
       // ws's unix-socket URL form: ws+unix://<socket path>:<request path>
       return { url: `ws+unix://${socketPath}:${path}`, options: {} };
+    },
+  };
+}
+
+/**
+ * Sends `Authorization: Bearer <token>` on every request and WebSocket upgrade of `inner`. Over
+ * the local socket root needs no token; remote transports (TLS) always carry one.
+ */
+export function withToken(inner: Transport, token: string): Transport {
+  const auth = `Bearer ${token}`;
+  return {
+    label: inner.label,
+    request: (req, onResponse) =>
+      inner.request({ ...req, headers: { ...req.headers, authorization: auth } }, onResponse),
+    webSocket(path) {
+      const ws = inner.webSocket(path);
+      const headers = { ...(ws.options.headers as Record<string, string> | undefined), authorization: auth };
+      return { url: ws.url, options: { ...ws.options, headers } };
     },
   };
 }

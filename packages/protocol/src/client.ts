@@ -1,27 +1,57 @@
 // The typed API client: implements ApiClient (api.ts) over HTTP. The CLI talks to the daemon only
-// through this. Transport details (unix socket today, TCP+TLS later) live in client-transport.ts.
+// through this. Transport details (unix socket, TCP+TLS) live in client-transport.ts.
 import type { IncomingMessage } from "node:http";
-import type { ApiClient, RegistryLogin } from "./api.ts";
+import type { ApiClient, IdentityClient, RegistryLogin } from "./api.ts";
 import { openExec } from "./client-exec.ts";
-import { connectionError, errorFromResponse, type Transport, unixTransport } from "./client-transport.ts";
+import {
+  connectionError,
+  errorFromResponse,
+  type Transport,
+  unixTransport,
+  withToken,
+} from "./client-transport.ts";
+import { readWatchStream, watchPath } from "./client-watch.ts";
 import type { ClassSpec, DnsStats, Environment, EnvStats, ImageInfo } from "./env.ts";
 import { type ErrorBody, WarrenError } from "./errors.ts";
+import type { Member, TokenInfo } from "./identity.ts";
 import { API_PREFIX } from "./paths.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
+import type { EnvPage } from "./watch.ts";
 
 export type { Transport } from "./client-transport.ts";
-export { unixTransport } from "./client-transport.ts";
+export { parseServerUrl, type TlsTransportOptions, tlsTransport, unixTransport } from "./client-transport.ts";
 
-export type ClientOptions = { socketPath: string } | { transport: Transport };
+export type ClientOptions = ({ socketPath: string } | { transport: Transport }) & {
+  /** A Warren token (wrn_...), sent as `Authorization: Bearer`; root on the local socket needs none. */
+  token?: string;
+};
 
 export function createClient(opts: ClientOptions): ApiClient {
-  const transport = "transport" in opts ? opts.transport : unixTransport(opts.socketPath);
+  const base = "transport" in opts ? opts.transport : unixTransport(opts.socketPath);
+  const transport = opts.token ? withToken(base, opts.token) : base;
   const http = new Http(transport);
   const env = (name: string) => `/environments/${encodeURIComponent(name)}`;
   return {
     health: () => http.json("GET", "/health"),
     runnerInfo: () => http.json("GET", "/runner"),
-    listEnvironments: async () => (await http.json<{ items: Environment[] }>("GET", "/environments")).items,
+    async listEnvironments(q) {
+      // Follows cursors, so callers still get every environment; an older daemon sends one page.
+      const items: Environment[] = [];
+      let cursor: string | undefined;
+      do {
+        const params = new URLSearchParams();
+        if (q?.state) params.set("state", q.state);
+        if (q?.name) params.set("name", q.name);
+        if (cursor) params.set("cursor", cursor);
+        const page = await http.json<EnvPage>("GET", `/environments${params.size ? `?${params}` : ""}`);
+        items.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return items;
+    },
+    async watchEnvironments(opts, onEvent) {
+      await readWatchStream(await http.open("GET", watchPath(opts)), onEvent, opts.signal);
+    },
     async createEnvironment(req) {
       const { status, body } = await http.call<Environment>("POST", "/environments?wait=1", req);
       return { env: body, created: status === 201 };
@@ -67,6 +97,25 @@ export function createClient(opts: ClientOptions): ApiClient {
       http.json("PUT", `/registries/${encodeURIComponent(host)}`, { username, password }),
     registryLogout: (host) => http.json("DELETE", `/registries/${encodeURIComponent(host)}`),
     dnsStats: () => http.json<DnsStats>("GET", "/dns/stats"),
+    ...identityMethods(http),
+  };
+}
+
+function identityMethods(http: Http): IdentityClient {
+  const members = (org: string) => `/orgs/${encodeURIComponent(org)}/members`;
+  return {
+    whoami: () => http.json("GET", "/whoami"),
+    createToken: (req) => http.json("POST", "/tokens", req),
+    listTokens: async () => (await http.json<{ items: TokenInfo[] }>("GET", "/tokens")).items,
+    async revokeToken(id) {
+      await http.call("DELETE", `/tokens/${encodeURIComponent(id)}`);
+    },
+    createRunnerToken: (req) => http.json("POST", "/admin/runner-tokens", req),
+    listMembers: async (org) => (await http.json<{ items: Member[] }>("GET", members(org))).items,
+    addMember: (org, req) => http.json("POST", members(org), req),
+    async removeMember(org, user) {
+      await http.call("DELETE", `${members(org)}/${encodeURIComponent(user)}`);
+    },
   };
 }
 

@@ -25,9 +25,33 @@ export const ERROR_CATALOG = {
   REGISTRY_UNAVAILABLE: { status: 502, summary: "The registry could not be reached or answered badly." },
   ENV_FAILED: { status: 422, summary: "The environment failed to reach the requested state." },
   INSUFFICIENT_DISK: { status: 507, summary: "The host does not have room for the requested disk." },
+  CAPACITY_EXHAUSTED: { status: 507, summary: "Every environment slot of the runner's id range is taken." },
   UNAUTHENTICATED: { status: 401, summary: "The caller is not allowed to use this API." },
   TIMEOUT: { status: 504, summary: "The operation did not finish in time." },
   DAEMON_UNAVAILABLE: { status: 503, summary: "The Warren daemon is not reachable." },
+  IDEMPOTENCY_CONFLICT: {
+    status: 409,
+    summary: "A request with this Idempotency-Key is still in flight; retry after it finishes.",
+  },
+  IDEMPOTENCY_MISMATCH: {
+    status: 422,
+    summary: "This Idempotency-Key was used with a different request; use a new key.",
+  },
+  RATE_LIMITED: { status: 429, summary: "Too many requests; retry after the Retry-After seconds." },
+  PAYLOAD_TOO_LARGE: { status: 413, summary: "The request body is larger than the server accepts." },
+  WATCH_EXPIRED: {
+    status: 410,
+    summary:
+      "The resource version is older than the retained change history; list again and watch from there.",
+  },
+  FORBIDDEN: {
+    status: 403,
+    summary: "The caller is known but its role or token kind does not allow this operation.",
+  },
+  NOT_FOUND: {
+    status: 404,
+    summary: "No token, organisation or member has that id or name (in the caller's organisation).",
+  },
   INTERNAL: { status: 500, summary: "A bug in Warren." },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -9,12 +9,17 @@ import {
 } from "./controllers/environment/controller.ts";
 import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
+import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
+import { rateLimitFromEnv } from "./http/rate-limit.ts";
+import { loadOrCreateCertificate } from "./http/tls-cert.ts";
 import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
 import { createEnvironmentService } from "./services/environments.ts";
+import { createIdentityService } from "./services/identity.ts";
 import { createImageService } from "./services/images.ts";
 import { createRegistryLoginService } from "./services/registry-logins.ts";
 import { secretBox } from "./services/registry-secrets.ts";
+import { createEnvWatchService } from "./services/watch.ts";
 import { openStore, type Store } from "./store/db.ts";
 
 export interface DaemonOptions {
@@ -36,6 +41,11 @@ export interface DaemonOptions {
   handleSignals?: boolean;
   /** Backoff bounds of the reconcile queue (tests shorten them). */
   backoff?: { baseMs?: number; maxMs?: number };
+  /** `HOST:PORT` for the remote (TCP+TLS) listener; off when undefined. */
+  listen?: string | undefined;
+  /** Operator-provided certificate and key (PEM paths); default: self-signed under ${root}/tls/. */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
 export interface Daemon {
@@ -43,6 +53,8 @@ export interface Daemon {
   store: Store;
   controller: EnvironmentController;
   socketPath: string;
+  /** The remote listener's bound address and certificate fingerprint, when listening. */
+  tls?: { host: string; port: number; fingerprint: string };
   /** Stops accepting, ends waits and streams, finishes reconciles in flight, closes the DB. */
   close(): Promise<void>;
 }
@@ -78,7 +90,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       ...(opts.settleTimeoutMs !== undefined ? { settleTimeoutMs: opts.settleTimeoutMs } : {}),
     });
     const registries = createRegistryLoginService({ db: store.db, clock, secrets: secretBox(opts.root) });
+    const watch = createEnvWatchService({
+      db: store.db,
+      changes,
+      clock,
+      logger: log.child({ component: "watch" }),
+    });
     const app = build({
+      db: store.db,
+      watch,
+      rateLimit: rateLimitFromEnv(),
+      clock,
       envs,
       classes: createClassService({ db: store.db, clock }),
       images: createImageService({ runner: opts.runner, logins: registries }),
@@ -86,11 +108,41 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       runner: opts.runner,
       shutdown: shutdown.signal,
       logger: log,
+      identity: createIdentityService({ db: store.db, clock }),
     });
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
     const ctl = controller;
     const { swept } = await ctl.start();
+    watch.start();
     await listenUnix(app, sock);
+    let tls: TlsListener | undefined;
+    let tlsInfo: Daemon["tls"];
+    if (opts.listen !== undefined) {
+      const where = parseListen(opts.listen);
+      const material = await loadOrCreateCertificate({
+        root: opts.root,
+        listenHost: where.host,
+        certPath: opts.tlsCert,
+        keyPath: opts.tlsKey,
+      });
+      try {
+        tls = await listenTls(app, { ...where, cert: material.cert, key: material.key });
+      } catch (err) {
+        await app.close();
+        throw err;
+      }
+      tlsInfo = { ...tls.address, fingerprint: material.fingerprint };
+      // The fingerprint is what remote users pin: `warren login https://HOST:PORT --fingerprint F`.
+      log.info(
+        {
+          ...tls.address,
+          fingerprint: material.fingerprint,
+          cert: material.certPath,
+          generated: material.generated,
+        },
+        `warren daemon listening on TLS; certificate SHA-256 fingerprint ${material.fingerprint}`,
+      );
+    }
     log.info({ socketPath: sock, root: opts.root, swept: swept.length }, "warren daemon listening");
 
     let closing: Promise<void> | undefined;
@@ -98,8 +150,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       closing ??= (async () => {
         log.info({}, "warren daemon stopping; environments keep running");
         shutdown.abort();
+        tls?.server.close(); // stop accepting remote connections first
         await app.close();
+        await tls?.close();
         await ctl.close();
+        await watch.close();
         await store.close();
         removeSignalHandlers();
       })();
@@ -123,7 +178,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
     }
-    return { app, store, controller: ctl, socketPath: sock, close };
+    return { app, store, controller: ctl, socketPath: sock, ...(tlsInfo ? { tls: tlsInfo } : {}), close };
   } catch (err) {
     shutdown.abort();
     await controller?.close();

@@ -27,6 +27,8 @@ export class FakeRunner implements RunnerApi {
   runtimes: RuntimeName[];
   diskFreeBytes: number;
   readonly images = new Map<string, ImageInfo>();
+  /** Environment slots the runner's id range holds. */
+  slots = 64;
   readonly envs = new Map<string, { state: "running" | "stopped"; spec: RunnerEnvSpec; pid: number }>();
   readonly events = new Map<string, string[]>();
   readonly logLines = new Map<string, string>();
@@ -86,7 +88,7 @@ export class FakeRunner implements RunnerApi {
       memoryBytes: 24 * 1024 ** 3,
       diskFreeBytes: this.diskFreeBytes,
       cgroupMode: "hybrid",
-      idRange: { start: 100000, size: 65536 * 64 },
+      idRange: { start: 100000, size: 65536 * this.slots },
     };
   }
 

@@ -151,7 +151,7 @@ test("bodies above 1 MiB are refused", async () => {
     payload: { name: "x".repeat(1024 * 1024 + 10), cpus: 1, memory: "1g", disk: "1g" },
   });
   assert.equal(res.statusCode, 413);
-  assert.equal((res.json() as ErrorBody).code, "INVALID_ARGUMENT");
+  assert.equal((res.json() as ErrorBody).code, "PAYLOAD_TOO_LARGE");
 });
 
 test("unknown errors are 500 INTERNAL without leaking the message", async () => {

@@ -1,6 +1,7 @@
 // warren daemon: runs the daemon in the foreground until it shuts down.
-export async function daemonCommand() {
+// --listen HOST:PORT (or WARREN_LISTEN) also serves the API remotely over TLS.
+export async function daemonCommand(opts: { listen?: string } = {}) {
   const { startDaemonForCli } = await import("../daemon-entry.ts");
-  await startDaemonForCli();
+  await startDaemonForCli({ listen: opts.listen ?? process.env["WARREN_LISTEN"] });
   return 0;
 }

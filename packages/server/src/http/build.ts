@@ -3,13 +3,22 @@
 import websocket from "@fastify/websocket";
 import { type RunnerApi, WarrenError } from "@warren/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Clock } from "../clock.ts";
 import type { ClassService } from "../services/classes.ts";
 import type { EnvironmentService } from "../services/environments.ts";
+import type { IdentityService } from "../services/identity.ts";
 import type { ImageService } from "../services/images.ts";
 import type { RegistryLoginService } from "../services/registry-logins.ts";
+import type { EnvWatchService } from "../services/watch.ts";
+import type { Db } from "../store/db.ts";
 import { WARREN_VERSION } from "../version.ts";
+import { installAuth } from "./auth.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { execRoutes } from "./exec-ws.ts";
+import { installGuards } from "./guards.ts";
+import { openApiRoutes, type RouteDoc } from "./openapi.ts";
+import type { RateLimitOptions } from "./rate-limit.ts";
+import { adminRoutes } from "./routes-admin.ts";
 import { classRoutes } from "./routes-classes.ts";
 import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
@@ -18,6 +27,7 @@ import { logRoutes } from "./routes-logs.ts";
 import { registryRoutes } from "./routes-registries.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
+import type { TransportKind } from "./transport.ts";
 
 export interface HttpDeps {
   envs: EnvironmentService;
@@ -28,6 +38,10 @@ export interface HttpDeps {
   version: string;
   /** Aborts when the daemon shuts down, ending follows and waits. */
   shutdown: AbortSignal | undefined;
+  /** The store, for paged lists; without it a list is one page. */
+  db?: Db | undefined;
+  /** Environment watches (?watch=1); without it they are refused. */
+  watch?: EnvWatchService | undefined;
 }
 
 export interface BuildOptions {
@@ -41,6 +55,18 @@ export interface BuildOptions {
   shutdown?: AbortSignal;
   /** A pino-compatible logger instance, or fastify's logger option (default: JSON at info). */
   logger?: FastifyBaseLogger | FastifyServerOptions["logger"];
+  /** Tokens, users and organisations; without it only root on the local socket gets in. */
+  identity?: IdentityService;
+  /** "tls" for an app that serves only remote listeners: no request is the local root (http/auth.ts). */
+  transport?: TransportKind;
+  /** The store: paged lists and durable Idempotency-Key records (http/idempotency.ts). */
+  db?: Db;
+  /** Environment watches over SSE (services/watch.ts). */
+  watch?: EnvWatchService;
+  /** Per-token and per-IP limits (http/rate-limit.ts); off unless given. */
+  rateLimit?: RateLimitOptions;
+  /** For idempotency expiry and rate limits. */
+  clock?: Clock;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -64,8 +90,20 @@ export function build(opts: BuildOptions): FastifyInstance {
     runner: opts.runner,
     version: opts.version ?? WARREN_VERSION,
     shutdown: opts.shutdown,
+    db: opts.db,
+    watch: opts.watch,
   };
+  // Response schemas document the API (openapi.ts) and tests check replies against them, but they
+  // must never change a reply: fast-json-stringify would drop or coerce anything a schema missed.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Every route as registered, for the OpenAPI document; hooks added here reach the scoped plugin.
+  const routes: RouteDoc[] = [];
+  app.addHook("onRoute", (r) => {
+    routes.push({ method: r.method, url: r.url, schema: r.schema });
+  });
   installErrorHandlers(app);
+  installAuth(app, { identity: opts.identity, transport: opts.transport ?? "local" });
+  installGuards(app, { db: opts.db, rateLimit: opts.rateLimit, clock: opts.clock });
   void app.register(websocket, { options: { maxPayload: BODY_LIMIT } });
   void app.register(async (scoped) => {
     systemRoutes(scoped, deps);
@@ -77,6 +115,8 @@ export function build(opts: BuildOptions): FastifyInstance {
     imageRoutes(scoped, deps);
     registryRoutes(scoped, deps);
     dnsRoutes(scoped, deps);
+    adminRoutes(scoped, opts.identity);
+    openApiRoutes(scoped, routes, deps.version);
   });
   return app;
 }

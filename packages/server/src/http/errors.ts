@@ -14,6 +14,16 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody; in
       internal: false,
     };
   }
+  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return {
+      status: ERROR_CATALOG.PAYLOAD_TOO_LARGE.status,
+      body: {
+        code: "PAYLOAD_TOO_LARGE",
+        message: `the request body is larger than the server accepts: ${fe.message}`,
+      },
+      internal: false,
+    };
+  }
   // Fastify's client errors (bad JSON, wrong content type, body too large) carry a 4xx status.
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return {

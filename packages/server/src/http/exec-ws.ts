@@ -18,11 +18,32 @@ import type { RawData, WebSocket } from "ws";
 import type { HttpDeps } from "./build.ts";
 import { toErrorBody } from "./errors.ts";
 import { ExecQuery, flag, NameParams } from "./schemas.ts";
+import { errors } from "./schemas-response.ts";
 
 export function execRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get<{ Params: NameParams }>(
     `${API_PREFIX}/environments/:name/exec`,
-    { websocket: true, schema: { params: NameParams } },
+    {
+      websocket: true,
+      schema: {
+        operationId: "exec",
+        tags: ["environments"],
+        summary: "Run a command in a running environment, over a WebSocket.",
+        description:
+          "A GET with `Upgrade: websocket`, answered 101 Switching Protocols. Frames are binary: one " +
+          "channel byte (0 stdin, 1 stdout, 2 stderr, 3 control JSON) then data (protocol exec-stream.ts). " +
+          "The command's exit status arrives as control {type:'exit',code}; Warren's failures, including a " +
+          "bad query, a missing or stopped environment, as control {type:'error',code,message} with an " +
+          "ErrorCode, then the socket closes.",
+        params: NameParams,
+        // Documented only: the handler checks the query itself so a bad one is reported in-band.
+        "x-query": ExecQuery,
+        response: {
+          101: { description: "Switching Protocols: the exec stream follows on the WebSocket." },
+          ...errors("INVALID_ARGUMENT"),
+        },
+      },
+    },
     (socket, req) => bridgeExec(socket, req.params.name, req.query, deps, req.log),
   );
 }

@@ -1,6 +1,8 @@
+import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpDeps } from "./build.ts";
+import { EnvListQuery, listOrWatch } from "./env-list.ts";
 import {
   CreateEnvBody,
   DeleteQuery,
@@ -10,44 +12,145 @@ import {
   StopBody,
   WaitQuery,
 } from "./schemas.ts";
+import { Environment, errors, items } from "./schemas-response.ts";
 
 const ENVS = `${API_PREFIX}/environments`;
+const tags = ["environments"];
 
-export function environmentRoutes(app: FastifyInstance, { envs }: HttpDeps): void {
-  app.get(ENVS, async () => ({ items: await envs.list() }));
+export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { envs } = deps;
+  app.get<{ Querystring: EnvListQuery }>(
+    ENVS,
+    {
+      schema: {
+        querystring: EnvListQuery,
+        operationId: "listEnvironments",
+        tags,
+        summary: "Every environment.",
+        response: { 200: items(Environment), ...errors() },
+      },
+    },
+    (req, reply) => listOrWatch(req, reply, deps),
+  );
 
   app.post<{ Body: CreateEnvBody; Querystring: WaitQuery }>(
     ENVS,
-    { schema: { body: CreateEnvBody, querystring: WaitQuery } },
+    {
+      schema: {
+        operationId: "createEnvironment",
+        tags,
+        summary: "Create an environment (idempotent by name).",
+        description:
+          "201 with the new environment; 200 if one with the same name and spec exists (started if " +
+          "needed); 409 NAME_CONFLICT if its spec differs. `wait` (default 1) waits until running or failed.",
+        body: CreateEnvBody,
+        querystring: WaitQuery,
+        response: {
+          200: Environment,
+          201: Environment,
+          ...errors(
+            "INVALID_ARGUMENT",
+            "INVALID_SIZE",
+            "OUT_OF_CLASS_BOUNDS",
+            "RUNTIME_UNSUPPORTED",
+            "CLASS_NOT_FOUND",
+            "IMAGE_NOT_FOUND",
+            "NAME_CONFLICT",
+            "ENV_FAILED",
+            "INSUFFICIENT_DISK",
+            "TIMEOUT",
+          ),
+        },
+      },
+    },
     async (req, reply) => {
       const { env, created } = await envs.create(req.body, { wait: flag(req.query.wait, true) });
       return reply.status(created ? 201 : 200).send(env);
     },
   );
 
-  app.get<{ Params: NameParams }>(`${ENVS}/:name`, { schema: { params: NameParams } }, (req) =>
-    envs.get(req.params.name),
+  app.get<{ Params: NameParams }>(
+    `${ENVS}/:name`,
+    {
+      schema: {
+        operationId: "getEnvironment",
+        tags,
+        summary: "One environment, with what the runner observes (pid, uid range, cgroups, PSI).",
+        params: NameParams,
+        response: { 200: Environment, ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND") },
+      },
+    },
+    (req) => envs.get(req.params.name),
   );
 
   app.patch<{ Params: NameParams; Body: SetResourcesBody }>(
     `${ENVS}/:name`,
-    { schema: { params: NameParams, body: SetResourcesBody } },
+    {
+      schema: {
+        operationId: "setEnvironment",
+        tags,
+        summary: "Resize: recorded, then applied live if running; a refused change changes nothing.",
+        params: NameParams,
+        body: SetResourcesBody,
+        response: {
+          200: Environment,
+          ...errors("INVALID_ARGUMENT", "INVALID_SIZE", "OUT_OF_CLASS_BOUNDS", "ENV_NOT_FOUND", "ENV_FAILED"),
+        },
+      },
+    },
     (req) => envs.setResources(req.params.name, req.body),
   );
 
-  app.post<{ Params: NameParams }>(`${ENVS}/:name/start`, { schema: { params: NameParams } }, (req) =>
-    envs.start(req.params.name),
+  app.post<{ Params: NameParams }>(
+    `${ENVS}/:name/start`,
+    {
+      schema: {
+        operationId: "startEnvironment",
+        tags,
+        summary: "Start an environment and wait until it runs.",
+        params: NameParams,
+        response: {
+          200: Environment,
+          ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND", "ENV_FAILED", "INSUFFICIENT_DISK", "TIMEOUT"),
+        },
+      },
+    },
+    (req) => envs.start(req.params.name),
   );
 
   app.post<{ Params: NameParams; Body: StopBody }>(
     `${ENVS}/:name/stop`,
-    { schema: { params: NameParams, body: StopBody } },
+    {
+      schema: {
+        operationId: "stopEnvironment",
+        tags,
+        summary: "Stop an environment and wait until it has stopped.",
+        params: NameParams,
+        body: StopBody,
+        response: {
+          200: Environment,
+          ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND", "ENV_FAILED", "TIMEOUT"),
+        },
+      },
+    },
     (req) => envs.stop(req.params.name, req.body?.graceSeconds),
   );
 
   app.delete<{ Params: NameParams; Querystring: DeleteQuery }>(
     `${ENVS}/:name`,
-    { schema: { params: NameParams, querystring: DeleteQuery } },
+    {
+      schema: {
+        operationId: "deleteEnvironment",
+        tags,
+        summary: "Delete an environment; waits until every host object is gone.",
+        params: NameParams,
+        querystring: DeleteQuery,
+        response: {
+          204: Type.Null({ description: "Deleted" }),
+          ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND", "ENV_FAILED", "TIMEOUT"),
+        },
+      },
+    },
     async (req, reply) => {
       await envs.delete(req.params.name, flag(req.query.force, false));
       return reply.status(204).send();

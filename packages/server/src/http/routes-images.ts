@@ -1,28 +1,98 @@
+import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpDeps } from "./build.ts";
 import { sendNdjson } from "./ndjson.ts";
 import { BaseImageBody, ImportBody, PullBody } from "./schemas.ts";
+import { errors, ImageInfo, items, ndjson, Pruned, Removed } from "./schemas-response.ts";
 
 const IMAGES = `${API_PREFIX}/images`;
+const tags = ["images"];
+// Once the 200 is sent, failures travel in-band as a final { error } line.
+const STREAMED = "NDJSON: ProgressEvent lines, then a final { done: ImageInfo } or { error: ErrorBody }.";
 
 export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
-  app.get(IMAGES, async () => ({ items: await images.list() }));
-
-  app.post<{ Body: ImportBody }>(`${IMAGES}/import`, { schema: { body: ImportBody } }, (req, reply) =>
-    sendNdjson(req, reply, (progress) => images.import(req.body.path, req.body.ref, progress)),
+  app.get(
+    IMAGES,
+    {
+      schema: {
+        operationId: "listImages",
+        tags,
+        summary: "Every image in the runner's store.",
+        response: { 200: items(ImageInfo), ...errors() },
+      },
+    },
+    async () => ({ items: await images.list() }),
   );
 
-  app.post<{ Body: PullBody }>(`${IMAGES}/pull`, { schema: { body: PullBody } }, (req, reply) =>
-    sendNdjson(req, reply, (progress) => images.pull(req.body.ref, progress)),
+  app.post<{ Body: ImportBody }>(
+    `${IMAGES}/import`,
+    {
+      schema: {
+        operationId: "importImage",
+        tags,
+        summary: "Import an OCI image archive from a path on the runner's host.",
+        body: ImportBody,
+        response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT") },
+      },
+    },
+    (req, reply) =>
+      sendNdjson(req, reply, (progress) => images.import(req.body.path, req.body.ref, progress)),
+  );
+
+  app.post<{ Body: PullBody }>(
+    `${IMAGES}/pull`,
+    {
+      schema: {
+        operationId: "pullImage",
+        tags,
+        summary: "Pull an image from a registry, with the stored login for its host.",
+        body: PullBody,
+        response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT") },
+      },
+    },
+    (req, reply) => sendNdjson(req, reply, (progress) => images.pull(req.body.ref, progress)),
   );
 
   // Refs contain `/` and `:`; the client url-encodes them into one path segment.
-  app.delete<{ Params: { ref: string } }>(`${IMAGES}/:ref`, (req) => images.remove(req.params.ref));
+  app.delete<{ Params: { ref: string } }>(
+    `${IMAGES}/:ref`,
+    {
+      schema: {
+        operationId: "removeImage",
+        tags,
+        summary: "Remove an image; answers the layers freed.",
+        params: Type.Object({ ref: Type.String({ description: "Image ref, url-encoded" }) }),
+        response: { 200: Removed, ...errors("INVALID_ARGUMENT", "IMAGE_NOT_FOUND", "IMAGE_IN_USE") },
+      },
+    },
+    (req) => images.remove(req.params.ref),
+  );
 
-  app.post(`${IMAGES}/prune`, () => images.prune());
+  app.post(
+    `${IMAGES}/prune`,
+    {
+      schema: {
+        operationId: "pruneImages",
+        tags,
+        summary: "Remove unused images past the cache cap, then unreferenced layers.",
+        response: { 200: Pruned, ...errors() },
+      },
+    },
+    () => images.prune(),
+  );
 
-  app.post<{ Body: BaseImageBody }>(`${IMAGES}/base`, { schema: { body: BaseImageBody } }, (req, reply) =>
-    sendNdjson(req, reply, (progress) => images.ensureBase(req.body?.mirror, progress)),
+  app.post<{ Body: BaseImageBody }>(
+    `${IMAGES}/base`,
+    {
+      schema: {
+        operationId: "ensureBaseImage",
+        tags,
+        summary: "Build the default image if it is missing.",
+        body: BaseImageBody,
+        response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT") },
+      },
+    },
+    (req, reply) => sendNdjson(req, reply, (progress) => images.ensureBase(req.body?.mirror, progress)),
   );
 }

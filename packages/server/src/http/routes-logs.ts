@@ -1,13 +1,27 @@
 import { PassThrough } from "node:stream";
+import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpDeps } from "./build.ts";
 import { flag, LogsQuery, NameParams } from "./schemas.ts";
+import { errors } from "./schemas-response.ts";
 
 export function logRoutes(app: FastifyInstance, { envs, runner, shutdown }: HttpDeps): void {
   app.get<{ Params: NameParams; Querystring: LogsQuery }>(
     `${API_PREFIX}/environments/:name/logs`,
-    { schema: { params: NameParams, querystring: LogsQuery } },
+    {
+      schema: {
+        operationId: "logs",
+        tags: ["environments"],
+        summary: "The environment's console log; `follow=1` keeps the stream open.",
+        params: NameParams,
+        querystring: LogsQuery,
+        response: {
+          200: { description: "Log text, streamed", content: { "text/plain": { schema: Type.String() } } },
+          ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND"),
+        },
+      },
+    },
     async (req, reply) => {
       const row = await envs.find(req.params.name);
       const out = new PassThrough();

@@ -1,24 +1,58 @@
 // Registry logins. The password travels in a request body only (never a URL or query string,
 // which end up in logs) and is never returned.
+import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpDeps } from "./build.ts";
 import { HostParams, RegistryLoginBody } from "./schemas.ts";
+import { errors, items, RegistryLogin } from "./schemas-response.ts";
 
 const REGISTRIES = `${API_PREFIX}/registries`;
+const tags = ["registries"];
 
 export function registryRoutes(app: FastifyInstance, { registries }: HttpDeps): void {
-  app.get(REGISTRIES, async () => ({ items: await registries.list() }));
+  app.get(
+    REGISTRIES,
+    {
+      schema: {
+        operationId: "listRegistryLogins",
+        tags,
+        summary: "Stored logins: hosts and usernames, never passwords.",
+        response: { 200: items(RegistryLogin), ...errors() },
+      },
+    },
+    async () => ({ items: await registries.list() }),
+  );
 
   app.put<{ Params: HostParams; Body: RegistryLoginBody }>(
     `${REGISTRIES}/:host`,
-    { schema: { params: HostParams, body: RegistryLoginBody } },
+    {
+      schema: {
+        operationId: "registryLogin",
+        tags,
+        summary: "Store (encrypted) a login for a registry host.",
+        params: HostParams,
+        body: RegistryLoginBody,
+        response: {
+          200: RegistryLogin,
+          ...errors("INVALID_ARGUMENT", "REGISTRY_AUTH_FAILED", "REGISTRY_UNAVAILABLE"),
+        },
+      },
+    },
     async (req) => registries.login(req.params.host, req.body.username, req.body.password),
   );
 
   app.delete<{ Params: HostParams }>(
     `${REGISTRIES}/:host`,
-    { schema: { params: HostParams } },
+    {
+      schema: {
+        operationId: "registryLogout",
+        tags,
+        summary: "Forget the login for a registry host.",
+        params: HostParams,
+        response: { 200: Type.Object({ removed: Type.Boolean() }), ...errors("INVALID_ARGUMENT") },
+      },
+    },
     async (req) => ({
       removed: await registries.logout(req.params.host),
     }),

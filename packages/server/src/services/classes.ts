@@ -21,6 +21,7 @@ import {
 import { egressToColumn } from "../store/queries/egress.ts";
 import { countEnvsOfClass } from "../store/queries/envs.ts";
 import { validateName } from "./names.ts";
+import { callerOrg, requireAdmin } from "./scope.ts";
 
 export interface ClassService {
   list(): Promise<ClassSpec[]>;
@@ -32,9 +33,10 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
   const { db } = o;
   return {
     async list() {
-      return (await listClasses(db)).map(toClassSpec);
+      return (await listClasses(db, callerOrg())).map(toClassSpec);
     },
     async create(req) {
+      requireAdmin("creating a class");
       const row = toRow(req, isoNow(o.clock));
       return db.transaction().execute(async (trx) => {
         if (await getClass(trx, req.name)) {
@@ -46,13 +48,14 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
             },
           );
         }
-        await insertClass(trx, row);
+        await insertClass(trx, row, callerOrg());
         return toClassSpec(row);
       });
     },
     async delete(name) {
+      requireAdmin("removing a class");
       await db.transaction().execute(async (trx) => {
-        const cls = await getClass(trx, name);
+        const cls = await getClass(trx, name, callerOrg());
         if (!cls) {
           throw new WarrenError(
             "CLASS_NOT_FOUND",

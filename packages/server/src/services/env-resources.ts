@@ -30,6 +30,7 @@ import {
   updateEnvResources,
 } from "../store/queries/env-resources.ts";
 import { type EnvRow, listEnvs, toEnvironment } from "../store/queries/envs.ts";
+import { canSeeEnv } from "./scope.ts";
 
 /** The kernel's PID_MAX_LIMIT: no pids.max above it means anything. */
 export const MAX_PIDS = 4_194_304;
@@ -164,7 +165,9 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
     },
 
     async statsAll() {
-      const rows = (await listEnvs(db)).filter((r) => r.state === "running" && r.desired === "running");
+      const rows = (await listEnvs(db)).filter(
+        (r) => r.state === "running" && r.desired === "running" && canSeeEnv(r),
+      );
       const all = await Promise.all(
         rows.map(async (row): Promise<EnvStats | null> => {
           try {

@@ -33,6 +33,7 @@ import type { ChangeFeed } from "./changes.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
 import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
 import { generateName, newEnvId, validateName } from "./names.ts";
+import { callerOrg, canSeeEnv, newEnvOwnership, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -78,7 +79,9 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
   };
 
   async function find(nameOrId: string): Promise<EnvRow> {
-    const row = await findEnv(db, nameOrId);
+    const found = await findEnv(db, nameOrId);
+    // Another organisation's (or, for members, another member's) environment does not exist.
+    const row = found && canSeeEnv(found) ? found : undefined;
     if (!row) {
       throw new WarrenError(
         "ENV_NOT_FOUND",
@@ -120,7 +123,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
 
   async function create(req: CreateEnvRequest, opts: { wait?: boolean } = {}) {
     const name = await pickName(req);
-    const cls = await getClass(db, req.className ?? DEFAULT_CLASS);
+    const cls = await getClass(db, req.className ?? DEFAULT_CLASS, callerOrg());
     const info = await runner.info();
     const spec = resolveSpec({ name, req, cls, info, defaultRuntime: o.defaultRuntime });
     if (!(await runner.hasImage(spec.image))) throw imageMissing(spec.image);
@@ -129,6 +132,10 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     // creates can neither both take a slot nor both pass the disk check.
     const outcome = await db.transaction().execute(async (trx) => {
       const existing = await getEnvByName(trx, name);
+      if (existing && !canSeeEnv(existing)) {
+        // Names are unique on the host for now (not per organisation); say only that it is taken.
+        throw new WarrenError("NAME_CONFLICT", `the name "${name}" is taken; pick another --name`, { name });
+      }
       if (existing) {
         const diffs = specDifferences(toEnvironment(existing).spec, spec);
         if (existing.desired === "deleted") {
@@ -156,6 +163,16 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
           { requestedBytes: need, reservedBytes: reserved, freeBytes: info.diskFreeBytes },
         );
       }
+      const slot = await lowestFreeSlot(trx);
+      // Each environment needs its own 65,536-id block from the runner's range.
+      const slots = Math.floor(info.idRange.size / 65536);
+      if (slot >= slots) {
+        throw new WarrenError(
+          "CAPACITY_EXHAUSTED",
+          `this runner has room for ${slots} environments and all are taken; remove environments with \`warren rm\` or enlarge the warren block in /etc/subuid and /etc/subgid`,
+          { slots },
+        );
+      }
       const now = isoNow(clock);
       const row: EnvRow = {
         id: newEnvId(),
@@ -167,7 +184,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         memory_bytes: spec.resources.memoryBytes,
         disk_bytes: spec.resources.diskBytes,
         pids: spec.resources.pids,
-        slot: await lowestFreeSlot(trx),
+        slot,
         desired: "running",
         state: "pending",
         conditions: "[]",
@@ -178,7 +195,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         created_at: now,
         updated_at: now,
       };
-      await insertEnv(trx, row);
+      await insertEnv(trx, row, newEnvOwnership());
       return { row, created: true };
     });
 
@@ -224,7 +241,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
   return {
     ...resources,
     async list() {
-      return (await listEnvs(db)).map(toEnvironment);
+      return (await listEnvs(db)).filter(canSeeEnv).map(toEnvironment);
     },
     async get(nameOrId) {
       const row = await find(nameOrId);
@@ -236,7 +253,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         const stored = parseObserved(row);
         if (stored) env.observed = stored;
       }
-      return env;
+      return redactHostDetails(env);
     },
     create,
     async start(nameOrId) {

@@ -3,12 +3,14 @@ import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Kysely } from "kysely";
 import { migrate } from "./migrate.ts";
+import { isPostgresUrl, openStoreUrl, type PgStore } from "./pg-store.ts";
 import type { Schema } from "./schema.ts";
 import { NodeSqliteDialect } from "./sqlite-dialect.ts";
 
 export type Db = Kysely<Schema>;
 
 export interface Store {
+  kind: "sqlite";
   db: Db;
   /** The raw handle, for migrations and tests. */
   sqlite: DatabaseSync;
@@ -40,6 +42,7 @@ export function openStore(root: string): Store {
   const db = new Kysely<Schema>({ dialect: new NodeSqliteDialect(sqlite) });
   let closed = false;
   return {
+    kind: "sqlite",
     db,
     sqlite,
     file,
@@ -50,4 +53,12 @@ export function openStore(root: string): Store {
       if (sqlite.isOpen) sqlite.close();
     },
   };
+}
+
+/** Either backend; code that only runs queries takes this. */
+export type AnyStore = Store | PgStore;
+
+/** Opens the store a `--store` style target names: a postgres:// URL, or else a directory for SQLite. */
+export async function openStoreAt(target: string): Promise<AnyStore> {
+  return isPostgresUrl(target) ? openStoreUrl(target) : openStore(target);
 }

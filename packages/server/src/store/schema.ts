@@ -1,6 +1,7 @@
 // Row shapes as stored. Services and controllers use the mapped types in queries/*.ts.
 import type { DesiredState, EnvState } from "@warren/protocol";
 import type { ColumnType, Generated } from "kysely";
+import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
 
 export interface EnvironmentsTable {
   id: string;
@@ -67,10 +68,45 @@ export interface SchemaMigrationsTable {
   applied_at: string;
 }
 
-export interface Schema {
-  environments: EnvironmentsTable;
-  classes: ClassesTable;
+/** Stored Idempotency-Key outcomes (migration 006). */
+export interface IdempotencyKeysTable {
+  principal: string;
+  key: string;
+  method: string;
+  path: string;
+  body_hash: string;
+  state: "in_flight" | "done";
+  status: number | null;
+  response: string | null;
+  created_at: string;
+}
+
+/** The environment watch log (migration 006); `rv` is the resource version. */
+export interface EnvChangesTable {
+  rv: Generated<number>;
+  env_id: string;
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  /** JSON Environment as of this change. */
+  object: string;
+  /** Ownership as of this change, so a watch shows each caller only what it may see. */
+  org_id: string | null;
+  owner_id: string | null;
+  at: string;
+}
+
+/** One row (id 1): the highest rv compacted out of env_changes (migration 006). */
+export interface EnvChangesCompactedTable {
+  id: number;
+  rv: number;
+}
+
+export interface Schema extends IdentitySchema {
+  environments: EnvironmentsTable & EnvOwnership;
+  classes: ClassesTable & ClassOwnership;
   events: EventsTable;
   schema_migrations: SchemaMigrationsTable;
   registry_credentials: RegistryCredentialsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  env_changes: EnvChangesTable;
+  env_changes_compacted: EnvChangesCompactedTable;
 }

@@ -11,4 +11,10 @@ export const egress: Migration = {
 alter table classes add column egress text not null default '{"mode":"all"}' check (json_valid(egress));
 alter table environments add column egress text not null default '{"mode":"all"}' check (json_valid(egress));
 `,
+  // PostgreSQL has no json_valid before 16's IS JSON; a cast to jsonb raises on bad JSON, which
+  // refuses the write just as the SQLite check does.
+  pg: `
+alter table classes add column egress text not null default '{"mode":"all"}' check (egress::jsonb is not null);
+alter table environments add column egress text not null default '{"mode":"all"}' check (egress::jsonb is not null);
+`,
 };

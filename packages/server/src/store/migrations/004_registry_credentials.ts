@@ -16,4 +16,14 @@ create table registry_credentials (
   updated_at text not null
 ) strict;
 `,
+  // collate "C": hosts are listed in byte order on both databases, whatever the cluster's locale.
+  pg: `
+create table registry_credentials (
+  host text collate "C" primary key check (length(host) between 1 and 255),
+  username text not null,
+  secret text not null,
+  created_at text not null,
+  updated_at text not null
+);
+`,
 };

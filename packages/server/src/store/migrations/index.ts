@@ -2,11 +2,21 @@
 import { init } from "./001_init.ts";
 import { egress } from "./002_egress.ts";
 import { registryCredentials } from "./004_registry_credentials.ts";
+import { identity } from "./005_identity.ts";
+import { idempotency } from "./006_idempotency.ts";
 
+// Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
+// dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
+// 64-bit integers, float width), so one shared text would have to give up SQLite's strictness.
+// Both must describe the same columns and constraints; the shared store suite
+// (test/store-suite.ts) runs every query against both.
 export interface Migration {
   version: number;
   name: string;
+  /** SQLite (embedded default). */
   sql: string;
+  /** PostgreSQL (many replicas). */
+  pg: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [init, egress, registryCredentials];
+export const MIGRATIONS: readonly Migration[] = [init, egress, registryCredentials, identity, idempotency];

@@ -23,16 +23,28 @@ export function toClassSpec(row: ClassRow): ClassSpec {
   return spec;
 }
 
-export function listClasses(db: Queryable): Promise<ClassRow[]> {
-  return db.selectFrom("classes").selectAll().orderBy("builtin", "desc").orderBy("name").execute();
+/**
+ * `orgId` limits the result to classes of that organisation plus the built-in ones (shared by
+ * all); undefined (the system) sees every class.
+ */
+export function listClasses(db: Queryable, orgId?: string): Promise<ClassRow[]> {
+  let q = db.selectFrom("classes").selectAll();
+  if (orgId !== undefined) q = q.where((eb) => eb.or([eb("builtin", "=", 1), eb("org_id", "=", orgId)]));
+  return q.orderBy("builtin", "desc").orderBy("name").execute();
 }
 
-export function getClass(db: Queryable, name: string): Promise<ClassRow | undefined> {
-  return db.selectFrom("classes").selectAll().where("name", "=", name).executeTakeFirst();
+export function getClass(db: Queryable, name: string, orgId?: string): Promise<ClassRow | undefined> {
+  let q = db.selectFrom("classes").selectAll().where("name", "=", name);
+  if (orgId !== undefined) q = q.where((eb) => eb.or([eb("builtin", "=", 1), eb("org_id", "=", orgId)]));
+  return q.executeTakeFirst();
 }
 
-export async function insertClass(db: Queryable, row: ClassRow): Promise<void> {
-  await db.insertInto("classes").values(row).execute();
+/** `orgId` owns the class (migration 005); the store defaults it to the bootstrap organisation. */
+export async function insertClass(db: Queryable, row: ClassRow, orgId?: string): Promise<void> {
+  await db
+    .insertInto("classes")
+    .values(orgId === undefined ? row : { ...row, org_id: orgId })
+    .execute();
 }
 
 export async function deleteClass(db: Queryable, name: string): Promise<void> {

@@ -67,8 +67,16 @@ export async function findEnv(db: Queryable, nameOrId: string): Promise<EnvRow |
   return (await getEnvByName(db, nameOrId)) ?? (await getEnvById(db, nameOrId));
 }
 
-export async function insertEnv(db: Queryable, row: EnvRow): Promise<void> {
-  await db.insertInto("environments").values(row).execute();
+/** `owner` is the organisation and user it belongs to (migration 005); the store defaults both. */
+export async function insertEnv(
+  db: Queryable,
+  row: EnvRow,
+  owner?: { org_id: string; owner_id: string },
+): Promise<void> {
+  await db
+    .insertInto("environments")
+    .values({ ...row, ...owner })
+    .execute();
 }
 
 export async function sumDiskBytes(db: Queryable): Promise<number> {

@@ -1,0 +1,89 @@
+// Per-caller rate limits: a token bucket per principal (API token) and per client IP, in memory.
+// In memory because a limit only needs to be roughly right and must cost nothing per request;
+// with many replicas each enforces its own share. Connections over the local unix socket are
+// exempt: only root can open it, and a local script looping on `warren ls` should not be refused.
+import { WarrenError } from "@warren/protocol";
+import type { FastifyInstance } from "fastify";
+import { type Clock, systemClock } from "../clock.ts";
+import { isUnixSocket, LOCAL_PRINCIPAL, principalKey } from "./principal.ts";
+
+export interface RateLimitOptions {
+  /** Sustained requests per second per caller; 0 turns limits off. */
+  ratePerSecond: number;
+  /** Requests a caller may make at once before the rate applies. */
+  burst: number;
+  clock?: Clock;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { ratePerSecond: 50, burst: 100 };
+
+/** WARREN_RATE_LIMIT (requests/second, 0 = off) and WARREN_RATE_BURST, else the defaults. */
+export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitOptions {
+  const num = (v: string | undefined, fallback: number) => {
+    const n = v === undefined || v === "" ? Number.NaN : Number(v);
+    return Number.isFinite(n) && n >= 0 ? n : fallback;
+  };
+  const ratePerSecond = num(env["WARREN_RATE_LIMIT"], DEFAULT_RATE_LIMIT.ratePerSecond);
+  const burst = num(env["WARREN_RATE_BURST"], Math.max(DEFAULT_RATE_LIMIT.burst, ratePerSecond * 2));
+  return { ratePerSecond, burst: Math.max(1, burst) };
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export class TokenBuckets {
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #clock: Clock;
+  constructor(o: RateLimitOptions) {
+    this.#rate = o.ratePerSecond;
+    this.#burst = o.burst;
+    this.#clock = o.clock ?? systemClock;
+  }
+  /** Takes one token for `key`: 0 if allowed, else the seconds until one is available. */
+  take(key: string): number {
+    const now = this.#clock.now();
+    const b = this.#buckets.get(key) ?? { tokens: this.#burst, at: now };
+    b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rate);
+    b.at = now;
+    this.#buckets.set(key, b);
+    if (this.#buckets.size > 10_000) this.#evictFull(now);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.#rate));
+  }
+  // A bucket that has refilled is indistinguishable from a new one, so forgetting it is free.
+  #evictFull(now: number): void {
+    for (const [k, b] of this.#buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.#rate >= this.#burst) this.#buckets.delete(k);
+    }
+  }
+}
+
+export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): void {
+  if (o.ratePerSecond <= 0) return;
+  const buckets = new TokenBuckets(o);
+  // preParsing: after onRequest (where authentication attaches the principal), before the body
+  // is read, so a refused request costs no parsing.
+  app.addHook("preParsing", (req, reply, payload, done) => {
+    if (isUnixSocket(req)) return done(null, payload);
+    const principal = principalKey(req);
+    const waits = [buckets.take(`ip:${req.ip}`)];
+    if (principal !== LOCAL_PRINCIPAL) waits.push(buckets.take(`token:${principal}`));
+    const retryAfter = Math.max(...waits);
+    if (retryAfter > 0) {
+      void reply.header("retry-after", String(retryAfter));
+      return done(
+        new WarrenError("RATE_LIMITED", `too many requests; retry in ${retryAfter} s`, {
+          retryAfterSeconds: retryAfter,
+        }),
+      );
+    }
+    done(null, payload);
+  });
+}

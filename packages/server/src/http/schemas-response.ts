@@ -1,0 +1,236 @@
+// TypeBox response schemas mirroring the wire types in protocol env.ts/runner.ts/api.ts. They document
+// the API (openapi.ts) and tests check real responses against them; they never shape the output,
+// because build() serializes with plain JSON.stringify (see there). The `_Checks` type below
+// fails to compile if a schema and its protocol type drift apart.
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import {
+  type ClassSpec as ClassSpecT,
+  type DnsStats as DnsStatsT,
+  ENV_STATES,
+  type Environment as EnvironmentT,
+  type EnvStats as EnvStatsT,
+  ERROR_CATALOG,
+  type ErrorBody as ErrorBodyT,
+  type ErrorCode as ErrorCodeT,
+  type ImageInfo as ImageInfoT,
+  type ProgressEvent as ProgressEventT,
+  type RegistryLogin as RegistryLoginT,
+  RUNTIMES,
+  type RunnerInfo as RunnerInfoT,
+} from "@warren/protocol";
+
+const lit = <const T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const Time = Type.String({ description: "ISO 8601 time" });
+
+export const ErrorCode = Type.Union(
+  (Object.keys(ERROR_CATALOG) as ErrorCodeT[]).map((c) => Type.Literal(c)),
+  {
+    description: `Every error code, its HTTP status and meaning:\n\n${Object.entries(ERROR_CATALOG)
+      .map(([code, e]) => `- \`${code}\` (${e.status}): ${e.summary}`)
+      .join("\n")}`,
+    "x-error-codes": Object.fromEntries(Object.entries(ERROR_CATALOG).map(([c, e]) => [c, { ...e }])),
+  },
+);
+export const ErrorBody = Type.Object({
+  code: ErrorCode,
+  message: Type.String({ description: "What was wrong and how to fix it." }),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const RuntimeName = lit(RUNTIMES);
+export const Resources = Type.Object({
+  cpus: Type.Number(),
+  memoryBytes: Type.Number(),
+  diskBytes: Type.Number(),
+  pids: Type.Number(),
+});
+export const EgressPolicy = Type.Union([
+  Type.Object({ mode: Type.Literal("all") }),
+  Type.Object({ mode: Type.Literal("none") }),
+  Type.Object({ mode: Type.Literal("allow"), cidrs: Type.Array(Type.String()) }),
+]);
+export const Condition = Type.Object({
+  type: Type.String(),
+  status: lit(["True", "False"]),
+  reason: Type.String(),
+  message: Type.String(),
+  at: Time,
+});
+const NumOrNull = Type.Union([Type.Number(), Type.Null()]);
+export const Psi = Type.Object({ cpu: NumOrNull, memory: NumOrNull, io: NumOrNull });
+const IdRange = Type.Object({ start: Type.Number(), size: Type.Number() });
+export const EnvObserved = Type.Object({
+  id: Type.String(),
+  state: lit(["running", "stopped", "absent"]),
+  pid: Type.Optional(Type.Number()),
+  startedAt: Type.Optional(Time),
+  uidRange: Type.Optional(IdRange),
+  cgroupPaths: Type.Optional(Type.Record(Type.String(), Type.String())),
+  psi: Type.Optional(Psi),
+  runtime: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+  resources: Type.Optional(Resources),
+});
+export const EnvSpec = Type.Object({
+  name: Type.String(),
+  className: Type.String(),
+  image: Type.String(),
+  runtime: RuntimeName,
+  resources: Resources,
+  egress: Type.Optional(EgressPolicy),
+});
+export const Environment = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  spec: EnvSpec,
+  desired: lit(["running", "stopped", "deleted"]),
+  state: lit(ENV_STATES),
+  conditions: Type.Array(Condition),
+  slot: Type.Integer({ minimum: 0 }),
+  createdAt: Time,
+  updatedAt: Time,
+  observed: Type.Optional(EnvObserved),
+});
+export const ClassSpec = Type.Object({
+  name: Type.String(),
+  cpus: Type.Number(),
+  memoryBytes: Type.Number(),
+  diskBytes: Type.Number(),
+  pids: Type.Number(),
+  runtime: Type.Optional(RuntimeName),
+  maxCpus: Type.Number(),
+  maxMemoryBytes: Type.Number(),
+  maxDiskBytes: Type.Number(),
+  builtin: Type.Boolean(),
+  egress: EgressPolicy,
+});
+export const ImageInfo = Type.Object({
+  ref: Type.String(),
+  digest: Type.String(),
+  layers: Type.Array(Type.String()),
+  sizeBytes: Type.Number(),
+  createdAt: Time,
+  lastUsedAt: Type.Optional(Time),
+});
+export const RunnerInfo = Type.Object({
+  id: Type.String(),
+  hostname: Type.String(),
+  runtimes: Type.Array(RuntimeName),
+  cpus: Type.Number(),
+  memoryBytes: Type.Number(),
+  diskFreeBytes: Type.Number(),
+  cgroupMode: lit(["v1", "v2", "hybrid"]),
+  idRange: IdRange,
+});
+export const EnvStats = Type.Object({
+  id: Type.String(),
+  name: Type.Optional(Type.String()),
+  cpuCores: Type.Number(),
+  memoryWorkingSetBytes: Type.Number(),
+  memoryLimitBytes: Type.Number(),
+  pids: Type.Number(),
+  pidsLimit: Type.Number(),
+  diskUsedBytes: Type.Number(),
+  diskQuotaBytes: Type.Number(),
+  psi: Psi,
+  oomKills: Type.Number(),
+  at: Time,
+});
+export const DnsStats = Type.Object({
+  hits: Type.Number(),
+  misses: Type.Number(),
+  negativeHits: Type.Number(),
+  upstreamQueries: Type.Number(),
+  upstreamErrors: Type.Number(),
+  tcpRetries: Type.Number(),
+  cacheEntries: Type.Number(),
+  upstreamLatencyMs: Type.Object({ p50: Type.Number(), p99: Type.Number(), mean: Type.Number() }),
+  upstreams: Type.Array(Type.String()),
+});
+export const RegistryLogin = Type.Object({
+  host: Type.String(),
+  username: Type.String(),
+  createdAt: Time,
+  updatedAt: Time,
+});
+export const ProgressEvent = Type.Object({
+  phase: Type.String(),
+  message: Type.String(),
+  current: Type.Optional(Type.Number()),
+  total: Type.Optional(Type.Number()),
+});
+export const Health = Type.Object({ ok: Type.Literal(true), version: Type.String() });
+export const Removed = Type.Object({ removed: Type.Array(Type.String()) });
+export const Pruned = Type.Object({ removed: Type.Array(Type.String()), freedBytes: Type.Number() });
+export const ImageStreamLine = Type.Union(
+  [ProgressEvent, Type.Object({ done: ImageInfo }), Type.Object({ error: ErrorBody })],
+  { description: "One NDJSON line: progress, then a final { done } or { error }." },
+);
+
+/** Named in the document's components.schemas; openapi.ts swaps each occurrence for a $ref. */
+export const COMPONENTS: Record<string, TSchema> = {
+  ErrorCode,
+  ErrorBody,
+  RuntimeName,
+  Resources,
+  EgressPolicy,
+  Condition,
+  Psi,
+  EnvObserved,
+  EnvSpec,
+  Environment,
+  ClassSpec,
+  ImageInfo,
+  RunnerInfo,
+  EnvStats,
+  DnsStats,
+  RegistryLogin,
+  ProgressEvent,
+  ImageStreamLine,
+};
+
+export const items = <T extends TSchema>(t: T) => Type.Object({ items: Type.Array(t) });
+
+/**
+ * Error responses for a route, grouped by status from the catalog. Each names the codes the
+ * route can answer with, so the document says which failures to expect where.
+ */
+export function errors(...codes: ErrorCodeT[]): Record<number, TSchema> {
+  const byStatus = new Map<number, ErrorCodeT[]>();
+  for (const c of [...codes, "INTERNAL" as const]) {
+    const s = ERROR_CATALOG[c].status;
+    byStatus.set(s, [...(byStatus.get(s) ?? []), c]);
+  }
+  const out: Record<string, TSchema> = Object.fromEntries(
+    [...byStatus].map(([status, cs]) => [status, described(`Error: ${cs.join(", ")}`, ErrorBody, cs)]),
+  );
+  // Fastify's own client errors (malformed JSON 400, 413 too large, 415 content type) have no code of
+  // their own: they answer INVALID_ARGUMENT with fastify's status.
+  out["default"] = described("Any other error, e.g. 413/415 for a malformed request", ErrorBody);
+  return out;
+}
+
+function described(description: string, schema: TSchema, codes?: ErrorCodeT[]): TSchema {
+  return Type.Unsafe({ description, ...(codes ? { "x-error-codes": codes } : {}), allOf: [schema] });
+}
+
+/** A 200 streamed as NDJSON (image import, pull, base): see http/ndjson.ts. */
+export function ndjson(description: string) {
+  return {
+    200: { description, content: { "application/x-ndjson": { schema: ImageStreamLine } } },
+  };
+}
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type _Checks = [
+  Assert<Same<Static<typeof Environment>, EnvironmentT>>,
+  Assert<Same<Static<typeof ClassSpec>, ClassSpecT>>,
+  Assert<Same<Static<typeof ImageInfo>, ImageInfoT>>,
+  Assert<Same<Static<typeof RunnerInfo>, RunnerInfoT>>,
+  Assert<Same<Static<typeof EnvStats>, EnvStatsT>>,
+  Assert<Same<Static<typeof DnsStats>, DnsStatsT>>,
+  Assert<Same<Static<typeof RegistryLogin>, RegistryLoginT>>,
+  Assert<Same<Static<typeof ProgressEvent>, ProgressEventT>>,
+  Assert<Same<Static<typeof ErrorBody>, ErrorBodyT>>,
+];

@@ -1,0 +1,96 @@
+// GET /api/v1/environments?watch=1: environment changes as Server-Sent Events, resumable like a
+// Kubernetes watch. Each event's `id:` is its resource version, so a browser EventSource (or our
+// client) reconnects with Last-Event-ID and gets every later change exactly once.
+import type { WatchEvent } from "@warren/protocol";
+import { WarrenError } from "@warren/protocol";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { EnvOwnership, EnvWatchService, OwnedWatchEvent } from "../services/watch.ts";
+
+export const HEARTBEAT_MS = 15_000;
+
+export function resumeVersion(req: FastifyRequest, queryRv: string | undefined): number | undefined {
+  const header = req.headers["last-event-id"];
+  const raw = queryRv ?? (Array.isArray(header) ? header[0] : header);
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^[0-9]{1,15}$/.test(raw)) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `invalid resource version "${raw}"; use the id of a watch event`,
+      {
+        field: "resourceVersion",
+      },
+    );
+  }
+  return Number(raw);
+}
+
+export function formatEvent(e: OwnedWatchEvent): string {
+  const { ownership: _, ...wire } = e;
+  const data: WatchEvent = wire;
+  return `event: ${e.type}\nid: ${e.resourceVersion}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export async function serveWatch(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  watch: EnvWatchService,
+  opts: {
+    resourceVersion: number | undefined;
+    shutdown: AbortSignal | undefined;
+    /** Whether the caller may see an environment with this ownership (organisation scoping). */
+    visible: (o: EnvOwnership) => boolean;
+  },
+): Promise<void> {
+  // Everything that can fail with a status happens before the stream starts.
+  let cursor: number;
+  const initial: WatchEvent[] = [];
+  await watch.sync();
+  if (opts.resourceVersion === undefined) {
+    const snap = await watch.snapshot();
+    cursor = snap.resourceVersion;
+    for (const { env, ownership } of snap.items) {
+      if (opts.visible(ownership)) initial.push({ type: "ADDED", resourceVersion: cursor, object: env });
+    }
+    initial.push({ type: "BOOKMARK", resourceVersion: cursor });
+  } else {
+    cursor = opts.resourceVersion;
+    await watch.checkResumable(cursor);
+  }
+
+  const stop = new AbortController();
+  const end = () => stop.abort();
+  opts.shutdown?.addEventListener("abort", end, { once: true });
+  reply.raw.on("close", end);
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  res.write("retry: 1000\n\n");
+  for (const e of initial) res.write(formatEvent(e));
+  const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
+  try {
+    while (!stop.signal.aborted) {
+      const events = await watch.changesAfter(cursor);
+      for (const e of events) {
+        // A change the caller may not see still advances its cursor, so a resume skips it too.
+        if (!e.ownership || opts.visible(e.ownership)) res.write(formatEvent(e));
+        cursor = e.resourceVersion;
+      }
+      if (events.length === 0) await watch.waitPast(cursor, stop.signal);
+    }
+  } catch (err) {
+    // Mid-stream failures (compaction overtook a slow reader) become a final error event; the
+    // client relists.
+    const body = err instanceof WarrenError ? err.toBody() : { code: "INTERNAL", message: "watch failed" };
+    if (!(err instanceof WarrenError)) req.log.error({ err }, "watch failed");
+    res.write(`event: ERROR\ndata: ${JSON.stringify(body)}\n\n`);
+  } finally {
+    clearInterval(heartbeat);
+    opts.shutdown?.removeEventListener("abort", end);
+    res.end();
+  }
+}

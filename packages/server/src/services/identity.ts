@@ -1,0 +1,221 @@
+// Who is calling, and what their role lets them do. The HTTP auth hook (http/auth.ts) resolves a
+// Caller for every request; services read it through `currentCaller()` so that the existing
+// service signatures (shared with the controller, which acts as the system) stay unchanged.
+//
+// Every check reads the store: a revoked or expired token fails on its very next call.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
+import type {
+  AddMemberRequest,
+  CreatedToken,
+  CreateTokenRequest,
+  Member,
+  Role,
+  TokenInfo,
+  Whoami,
+} from "@warren/protocol";
+import { WarrenError } from "@warren/protocol";
+import { type Clock, isoNow } from "../clock.ts";
+import type { Db } from "../store/db.ts";
+import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
+import * as q from "../store/queries/identity.ts";
+import type { TokenKind } from "../store/schema-identity.ts";
+import { expiryFor, hashesEqual, hashToken, maxTokenDays, newTokenSecret, tokenShape } from "./tokens.ts";
+
+export interface Caller {
+  kind: "user";
+  userId: string;
+  orgId: string;
+  role: Role;
+  via: "local-socket" | "token";
+  tokenId?: string;
+}
+
+export interface RunnerCaller {
+  kind: "runner";
+  orgId: string;
+  tokenId: string;
+}
+
+export type Principal = Caller | RunnerCaller;
+
+const callers = new AsyncLocalStorage<Caller>();
+
+/** Runs `fn` (and everything it awaits) as `caller`. */
+export function runAs<T>(caller: Caller, fn: () => T): T {
+  return callers.run(caller, fn);
+}
+
+/** The user the current request acts as; undefined for the system (controllers, startup). */
+export function currentCaller(): Caller | undefined {
+  return callers.getStore();
+}
+
+/** Root on the local socket acts as the bootstrap owner (migration 005). */
+export const LOCAL_ROOT: Caller = Object.freeze({
+  kind: "user",
+  userId: BOOTSTRAP_OWNER_ID,
+  orgId: BOOTSTRAP_ORG_ID,
+  role: "owner",
+  via: "local-socket",
+}) as Caller;
+
+export function isAdmin(c: Caller): boolean {
+  return c.role === "owner" || c.role === "admin";
+}
+
+export function requireRole(c: Caller, role: "admin" | "owner", what: string): void {
+  const ok = role === "owner" ? c.role === "owner" : isAdmin(c);
+  if (!ok)
+    throw new WarrenError(
+      "FORBIDDEN",
+      `${what} needs the ${role} role in this organisation; you are ${c.role}`,
+    );
+}
+
+const unauthenticated = (why: string) =>
+  new WarrenError("UNAUTHENTICATED", `${why}; create a token with \`warren admin token create\` on the host`);
+
+export interface IdentityService {
+  authenticate(token: string): Promise<Principal>;
+  whoami(c: Caller): Promise<Whoami>;
+  createToken(c: Caller, req: CreateTokenRequest): Promise<CreatedToken>;
+  createRunnerToken(c: Caller, req: CreateTokenRequest): Promise<CreatedToken>;
+  listTokens(c: Caller): Promise<TokenInfo[]>;
+  revokeToken(c: Caller, id: string): Promise<void>;
+  listMembers(c: Caller, org: string): Promise<Member[]>;
+  addMember(c: Caller, org: string, req: AddMemberRequest): Promise<Member>;
+  removeMember(c: Caller, org: string, user: string): Promise<void>;
+}
+
+export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.ProcessEnv }): IdentityService {
+  const { db, clock } = o;
+
+  async function authenticate(token: string): Promise<Principal> {
+    if (!tokenShape(token)) throw unauthenticated("the bearer token is not a Warren token");
+    const hash = hashToken(token);
+    const row = await q.getTokenByHash(db, hash);
+    if (!row || !hashesEqual(row.hash, hash)) throw unauthenticated("the token is not known");
+    if (row.revoked_at !== null) throw unauthenticated("the token was revoked");
+    if (row.expires_at <= isoNow(clock)) throw unauthenticated(`the token expired at ${row.expires_at}`);
+    if (row.kind === "runner") return { kind: "runner", orgId: row.org_id, tokenId: row.id };
+    // The role is read now, not stored in the token, so a demotion takes effect at once.
+    const role = row.user_id ? await q.getRole(db, row.org_id, row.user_id) : undefined;
+    if (!row.user_id || !role) throw unauthenticated("the token's user is no longer in its organisation");
+    return { kind: "user", userId: row.user_id, orgId: row.org_id, role, via: "token", tokenId: row.id };
+  }
+
+  async function mint(c: Caller, kind: TokenKind, req: CreateTokenRequest): Promise<CreatedToken> {
+    const now = isoNow(clock);
+    const expiresAt = expiryFor(new Date(clock.now()), req.expiresInDays, maxTokenDays(o.env));
+    const token = newTokenSecret(kind);
+    const id = `tok_${randomBytes(8).toString("hex")}`;
+    await q.insertToken(db, {
+      id,
+      kind,
+      name: req.name,
+      hash: hashToken(token),
+      org_id: c.orgId,
+      user_id: kind === "user" ? c.userId : null,
+      created_by: c.userId,
+      created_at: now,
+      expires_at: expiresAt,
+      revoked_at: null,
+    });
+    return { id, token, expiresAt };
+  }
+
+  async function orgFor(c: Caller, org: string): Promise<string> {
+    const row = await q.getOrg(db, org);
+    // Another organisation's name or id is "not found", never "forbidden".
+    if (!row || row.id !== c.orgId)
+      throw new WarrenError("NOT_FOUND", `organisation "${org}" does not exist`);
+    return row.id;
+  }
+
+  return {
+    authenticate,
+    async whoami(c) {
+      const user = await q.getUser(db, c.userId);
+      const org = await q.getOrg(db, c.orgId);
+      const out: Whoami = {
+        user: { id: c.userId, name: user?.name ?? c.userId },
+        org: { id: c.orgId, name: org?.name ?? c.orgId },
+        role: c.role,
+        via: c.via,
+      };
+      if (c.tokenId) out.tokenId = c.tokenId;
+      return out;
+    },
+    createToken: (c, req) => mint(c, "user", req),
+    async createRunnerToken(c, req) {
+      requireRole(c, "admin", "creating a runner token");
+      return mint(c, "runner", req);
+    },
+    async listTokens(c) {
+      const rows = await q.listTokens(db, { orgId: c.orgId, userId: c.userId, withRunner: isAdmin(c) });
+      return rows.map((r) => {
+        const t: TokenInfo = {
+          id: r.id,
+          kind: r.kind,
+          name: r.name,
+          createdAt: r.created_at,
+          expiresAt: r.expires_at,
+        };
+        if (r.revoked_at) t.revokedAt = r.revoked_at;
+        return t;
+      });
+    },
+    async revokeToken(c, id) {
+      const row = await q.getToken(db, id);
+      // Members revoke their own tokens; admins any token of their organisation.
+      const visible = row && row.org_id === c.orgId && (row.user_id === c.userId || isAdmin(c));
+      if (!row || !visible)
+        throw new WarrenError("NOT_FOUND", `token "${id}" does not exist; see \`warren token ls\``);
+      await q.revokeToken(db, id, isoNow(clock));
+    },
+    async listMembers(c, org) {
+      const orgId = await orgFor(c, org);
+      requireRole(c, "owner", "managing membership");
+      return (await q.listMembers(db, orgId)).map((m) => ({ userId: m.user_id, name: m.name, role: m.role }));
+    },
+    async addMember(c, org, req) {
+      const orgId = await orgFor(c, org);
+      requireRole(c, "owner", "managing membership");
+      const now = isoNow(clock);
+      return db.transaction().execute(async (trx) => {
+        let user = await q.getUserByName(trx, req.name);
+        if (!user) {
+          user = { id: `usr_${randomBytes(8).toString("hex")}`, name: req.name, created_at: now };
+          await q.insertUser(trx, user);
+        }
+        if (req.role !== "owner" && (await q.getRole(trx, orgId, user.id)) === "owner") {
+          await keepAnOwner(trx, orgId);
+        }
+        await q.upsertMembership(trx, { org_id: orgId, user_id: user.id, role: req.role, created_at: now });
+        return { userId: user.id, name: user.name, role: req.role };
+      });
+    },
+    async removeMember(c, org, user) {
+      const orgId = await orgFor(c, org);
+      requireRole(c, "owner", "managing membership");
+      await db.transaction().execute(async (trx) => {
+        const u = (await q.getUser(trx, user)) ?? (await q.getUserByName(trx, user));
+        const role = u ? await q.getRole(trx, orgId, u.id) : undefined;
+        if (!u || !role) throw new WarrenError("NOT_FOUND", `"${user}" is not a member of this organisation`);
+        if (role === "owner") await keepAnOwner(trx, orgId);
+        await q.deleteMembership(trx, orgId, u.id);
+      });
+    },
+  };
+}
+
+/** An organisation must keep an owner, or nobody could manage its membership again. */
+async function keepAnOwner(db: q.Db, orgId: string): Promise<void> {
+  if ((await q.countOwners(db, orgId)) <= 1) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      "an organisation needs at least one owner; add another owner first",
+    );
+  }
+}

@@ -1,0 +1,71 @@
+// Token secrets: generation, hashing and expiry policy. Pure functions, no store access.
+//
+// Tokens are 32 random bytes in base62 behind a `wrn_` prefix (`wrn_r_` for runner tokens), so
+// secret scanners can find leaked ones and a glance tells the two kinds apart. Only a SHA-256 of
+// the token is stored: with 256 bits of entropy a slow password hash would add nothing, and a fast
+// hash lets every call check the token against the store (no cache, so revocation is immediate).
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { RUNNER_TOKEN_PREFIX, TOKEN_PREFIX, WarrenError } from "@warren/protocol";
+import type { TokenKind } from "../store/schema-identity.ts";
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+export const DEFAULT_TOKEN_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+export function base62(bytes: Uint8Array): string {
+  let n = BigInt(`0x${Buffer.from(bytes).toString("hex") || "0"}`);
+  let out = "";
+  while (n > 0n) {
+    out = BASE62[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  // Fixed width (43 digits hold 256 bits), so every token has the same length.
+  return out.padStart(43, "0");
+}
+
+export function newTokenSecret(kind: TokenKind): string {
+  return (kind === "runner" ? RUNNER_TOKEN_PREFIX : TOKEN_PREFIX) + base62(randomBytes(32));
+}
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/** Constant-time comparison of a presented token's hash with a stored one. */
+export function hashesEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The kind a token's shape claims; the stored row decides, this only rejects junk early. */
+export function tokenShape(token: string): TokenKind | undefined {
+  if (!/^wrn_(r_)?[0-9A-Za-z]{43}$/.test(token)) return undefined;
+  return token.startsWith(RUNNER_TOKEN_PREFIX) ? "runner" : "user";
+}
+
+/** The most days a token may live: WARREN_TOKEN_MAX_DAYS (set by the host's admin), else 30. */
+export function maxTokenDays(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env["WARREN_TOKEN_MAX_DAYS"];
+  if (raw === undefined || raw === "") return DEFAULT_TOKEN_DAYS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `WARREN_TOKEN_MAX_DAYS must be a whole number of days >= 1, not "${raw}"`,
+    );
+  }
+  return n;
+}
+
+export function expiryFor(now: Date, requestedDays: number | undefined, maxDays: number): string {
+  const days = requestedDays ?? Math.min(DEFAULT_TOKEN_DAYS, maxDays);
+  if (!Number.isInteger(days) || days < 1 || days > maxDays) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `expiresInDays must be a whole number from 1 to ${maxDays} (the server's maximum); got ${requestedDays}`,
+      { field: "expiresInDays", max: maxDays },
+    );
+  }
+  return new Date(now.getTime() + days * DAY_MS).toISOString();
+}

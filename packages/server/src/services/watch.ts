@@ -1,0 +1,211 @@
+// The environment watch: turns the payload-free ChangeFeed into a durable, ordered change log
+// (env_changes) that SSE watches read and resume from.
+//
+// Why a recorder that diffs instead of writing a change at every mutation: every writer (the
+// service, the controller, resource ops) already signals the ChangeFeed, and level-triggered
+// diffing cannot miss a writer added later. Consecutive writes between two passes collapse into
+// one MODIFIED, which is what Kubernetes watches promise too (the latest state, not every step).
+// Its baseline is the log's latest entry per environment, so a restarted daemon records what
+// changed while it was down. With many replicas, exactly one (the leader) should record.
+import { type Environment, WarrenError, type WatchEvent } from "@warren/protocol";
+import { type Clock, isoNow } from "../clock.ts";
+import type { Logger } from "../logger.ts";
+import type { Db } from "../store/db.ts";
+import {
+  appendEnvChange,
+  compactEnvChanges,
+  compactedEnvChange,
+  type EnvChangeType,
+  latestEnvChanges,
+  listEnvChangesAfter,
+  newestEnvChange,
+} from "../store/queries/env-changes.ts";
+import { listEnvs, toEnvironment } from "../store/queries/envs.ts";
+import type { ChangeFeed } from "./changes.ts";
+
+export interface EnvWatchOptions {
+  db: Db;
+  changes: ChangeFeed;
+  clock: Clock;
+  logger: Logger;
+  /** Changes kept beyond each environment's latest; older ones are compacted (default 10000). */
+  retain?: number;
+}
+
+/** Who owns the environment (migration 005's columns), for per-caller filtering. */
+export interface EnvOwnership {
+  org_id: string | null;
+  owner_id: string | null;
+}
+
+/** A change with the ownership the HTTP edge filters on; the ownership is not sent. */
+export interface OwnedWatchEvent extends WatchEvent {
+  ownership?: EnvOwnership;
+}
+
+interface Known extends EnvOwnership {
+  json: string;
+}
+
+export interface EnvWatchService {
+  /** Records what changed since the last pass; returns the newest resource version. */
+  sync(): Promise<number>;
+  /** The current environments and the version they reflect (the start of a list+watch). */
+  snapshot(): Promise<{ resourceVersion: number; items: { env: Environment; ownership: EnvOwnership }[] }>;
+  /** Changes after `rv`, oldest first; WATCH_EXPIRED if some were compacted away. */
+  changesAfter(rv: number): Promise<OwnedWatchEvent[]>;
+  /** Throws WATCH_EXPIRED unless a watch can resume from `rv` without a gap. */
+  checkResumable(rv: number): Promise<void>;
+  /** Resolves once a change past `rv` is recorded, or when `signal` aborts. */
+  waitPast(rv: number, signal: AbortSignal): Promise<void>;
+  /** Starts following the ChangeFeed. */
+  start(): void;
+  close(): Promise<void>;
+}
+
+export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
+  const retain = o.retain ?? 10_000;
+  // envId -> JSON of the environment as the log last recorded it (undefined until loaded).
+  let baseline: Map<string, Known> | undefined;
+  let newest = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+  let waiters: (() => void)[] = [];
+  const stop = new AbortController();
+  let loop: Promise<void> | undefined;
+
+  // Passes are serialised: two overlapping diffs would record the same change twice.
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async function load(): Promise<Map<string, Known>> {
+    if (baseline) return baseline;
+    const m = new Map<string, Known>();
+    for (const c of await latestEnvChanges(o.db)) {
+      if (c.type !== "DELETED") m.set(c.env_id, { json: c.object, org_id: c.org_id, owner_id: c.owner_id });
+    }
+    newest = await newestEnvChange(o.db);
+    baseline = m;
+    return m;
+  }
+
+  const sync = () =>
+    serial(async () => {
+      const base = await load();
+      const rows = await listEnvs(o.db);
+      const out: { envId: string; type: EnvChangeType; known: Known }[] = [];
+      const seen = new Set<string>();
+      for (const row of rows) {
+        seen.add(row.id);
+        const owned = row as typeof row & Partial<EnvOwnership>;
+        const known: Known = {
+          json: JSON.stringify(toEnvironment(row)),
+          org_id: owned.org_id ?? null,
+          owner_id: owned.owner_id ?? null,
+        };
+        const prev = base.get(row.id);
+        if (prev === undefined) out.push({ envId: row.id, type: "ADDED", known });
+        else if (prev.json !== known.json) out.push({ envId: row.id, type: "MODIFIED", known });
+      }
+      for (const [id, known] of base) if (!seen.has(id)) out.push({ envId: id, type: "DELETED", known });
+      if (out.length === 0) return newest;
+      const at = isoNow(o.clock);
+      await o.db.transaction().execute(async (trx) => {
+        for (const c of out) {
+          newest = await appendEnvChange(trx, {
+            envId: c.envId,
+            type: c.type,
+            object: c.known.json,
+            orgId: c.known.org_id,
+            ownerId: c.known.owner_id,
+            at,
+          });
+        }
+      });
+      for (const c of out) {
+        if (c.type === "DELETED") base.delete(c.envId);
+        else base.set(c.envId, c.known);
+      }
+      if (newest - (await compactedEnvChange(o.db)) > 2 * retain) {
+        await compactEnvChanges(o.db, newest - retain);
+      }
+      const ws = waiters;
+      waiters = [];
+      for (const w of ws) w();
+      return newest;
+    });
+
+  async function checkResumable(rv: number): Promise<void> {
+    const compacted = await compactedEnvChange(o.db);
+    if (rv < compacted) {
+      throw new WarrenError(
+        "WATCH_EXPIRED",
+        `resource version ${rv} is older than the retained history (${compacted}); list again and watch from the list's version`,
+        { resourceVersion: rv, oldest: compacted },
+      );
+    }
+  }
+
+  return {
+    sync,
+    snapshot: () =>
+      serial(async () => {
+        const base = await load();
+        const items = [...base.values()].map((k) => ({
+          env: JSON.parse(k.json) as Environment,
+          ownership: { org_id: k.org_id, owner_id: k.owner_id },
+        }));
+        items.sort(
+          (a, b) => a.env.createdAt.localeCompare(b.env.createdAt) || a.env.id.localeCompare(b.env.id),
+        );
+        return { resourceVersion: newest, items };
+      }),
+    checkResumable,
+    async changesAfter(rv) {
+      await checkResumable(rv);
+      const rows = await listEnvChangesAfter(o.db, rv);
+      return rows.map((r) => ({
+        type: r.type,
+        resourceVersion: r.rv,
+        object: JSON.parse(r.object) as Environment,
+        ownership: { org_id: r.org_id, owner_id: r.owner_id },
+      }));
+    },
+    waitPast(rv, signal) {
+      if (newest > rv || signal.aborted) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        waiters.push(done);
+        signal.addEventListener("abort", done, { once: true });
+      });
+    },
+    start() {
+      if (loop) return;
+      loop = (async () => {
+        const stopped = new Promise<void>((r) => stop.signal.addEventListener("abort", () => r()));
+        while (!stop.signal.aborted) {
+          const seen = o.changes.version;
+          try {
+            await sync();
+          } catch (err) {
+            o.logger.warn({ err }, "recording environment changes failed; retrying on the next change");
+          }
+          await Promise.race([o.changes.changedSince(seen), stopped]);
+        }
+      })();
+    },
+    async close() {
+      stop.abort();
+      await loop;
+      await queue;
+      const ws = waiters;
+      waiters = [];
+      for (const w of ws) w();
+    },
+  };
+}
