@@ -1,6 +1,7 @@
 // The `warren` command. Parsing only: each command's code is imported when it runs, so startup
 // stays fast (the first thing a user feels). Exit statuses are decided in run.ts.
 import { Command, CommanderError } from "commander";
+import { registerAuditCommands } from "./main-audit.ts";
 import { run } from "./run.ts";
 
 const program = new Command("warren")
@@ -282,6 +283,8 @@ token
   .action((id: string) =>
     run(async () => (await import("./commands/token-revoke.ts")).tokenRevokeCommand(id)),
   );
+
+registerAuditCommands(program);
 
 program
   .command("whoami")

@@ -43,11 +43,15 @@
 //   GET    /api/v1/orgs/:org/members               -> { items: Member[] } (owners)
 //   POST   /api/v1/orgs/:org/members { name, role } -> 201 Member (creates the user if new; owners)
 //   DELETE /api/v1/orgs/:org/members/:user         -> 204 (owners; an org keeps at least one owner)
+//   GET    /api/v1/audit?actor=&action=&since=&until=&limit=&cursor= -> AuditPage (admins; own organisation)
+//   GET    /api/v1/orgs/:org/quotas                -> QuotaView (quotas and current usage; admins)
+//   PUT    /api/v1/orgs/:org/quotas SetQuotasRequest -> QuotaView (null clears a quota; admins)
 //   GET    /api/runner/v1/ping                     -> { ok: true } (runner tokens only)
 // Auth: root on the local unix socket acts as the bootstrap owner; anything else sends
 // `Authorization: Bearer wrn_...`. Another organisation's ids get 404, never 403.
 // Errors: every non-2xx response body is an ErrorBody { code, message, details }.
 
+import type { AuditPage, AuditQuery, QuotaView, SetQuotasRequest } from "./audit.ts";
 import type { WatchOptions } from "./client-watch.ts";
 import type {
   ClassSpec,
@@ -90,6 +94,10 @@ export interface IdentityClient {
   listMembers(org: string): Promise<Member[]>;
   addMember(org: string, req: AddMemberRequest): Promise<Member>;
   removeMember(org: string, user: string): Promise<void>;
+  /** One page of the caller's organisation's audit trail, newest first (admins). */
+  listAudit(q: AuditQuery): Promise<AuditPage>;
+  getQuotas(org: string): Promise<QuotaView>;
+  setQuotas(org: string, req: SetQuotasRequest): Promise<QuotaView>;
 }
 
 export interface ApiClient extends IdentityClient {

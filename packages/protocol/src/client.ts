@@ -103,6 +103,7 @@ export function createClient(opts: ClientOptions): ApiClient {
 
 function identityMethods(http: Http): IdentityClient {
   const members = (org: string) => `/orgs/${encodeURIComponent(org)}/members`;
+  const quotas = (org: string) => `/orgs/${encodeURIComponent(org)}/quotas`;
   return {
     whoami: () => http.json("GET", "/whoami"),
     createToken: (req) => http.json("POST", "/tokens", req),
@@ -116,6 +117,13 @@ function identityMethods(http: Http): IdentityClient {
     async removeMember(org, user) {
       await http.call("DELETE", `${members(org)}/${encodeURIComponent(user)}`);
     },
+    listAudit(q) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+      return http.json("GET", `/audit${params.size ? `?${params}` : ""}`);
+    },
+    getQuotas: (org) => http.json("GET", quotas(org)),
+    setQuotas: (org, req) => http.json("PUT", quotas(org), req),
   };
 }
 

@@ -52,6 +52,10 @@ export const ERROR_CATALOG = {
     status: 404,
     summary: "No token, organisation or member has that id or name (in the caller's organisation).",
   },
+  QUOTA_EXCEEDED: {
+    status: 403,
+    summary: "The request would take the organisation or the user past a quota an admin set.",
+  },
   INTERNAL: { status: 500, summary: "A bug in Warren." },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -12,11 +12,13 @@ import { listenUnix } from "./http/listen.ts";
 import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
 import { loadOrCreateCertificate } from "./http/tls-cert.ts";
+import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
 import { createEnvironmentService } from "./services/environments.ts";
 import { createIdentityService } from "./services/identity.ts";
 import { createImageService } from "./services/images.ts";
+import { createQuotaService } from "./services/quotas.ts";
 import { createRegistryLoginService } from "./services/registry-logins.ts";
 import { secretBox } from "./services/registry-secrets.ts";
 import { createEnvWatchService } from "./services/watch.ts";
@@ -96,7 +98,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       clock,
       logger: log.child({ component: "watch" }),
     });
+    const audit = createAuditService({ db: store.db, clock });
     const app = build({
+      audit,
+      quotas: createQuotaService({ db: store.db, clock }),
       db: store.db,
       watch,
       rateLimit: rateLimitFromEnv(),
@@ -113,6 +118,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
     const ctl = controller;
     const { swept } = await ctl.start();
+    // Audit retention (WARREN_AUDIT_RETENTION_DAYS): hourly is ample for a limit counted in days.
+    const sweepAudit = () =>
+      audit.sweep().then(
+        (n) => n > 0 && log.info({ removed: n }, "old audit records removed"),
+        (err: unknown) => log.warn({ err }, "audit retention sweep failed; retried next hour"),
+      );
+    void sweepAudit();
+    const auditTimer = setInterval(sweepAudit, 3_600_000);
+    auditTimer.unref();
     watch.start();
     await listenUnix(app, sock);
     let tls: TlsListener | undefined;
@@ -150,6 +164,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       closing ??= (async () => {
         log.info({}, "warren daemon stopping; environments keep running");
         shutdown.abort();
+        clearInterval(auditTimer);
         tls?.server.close(); // stop accepting remote connections first
         await app.close();
         await tls?.close();

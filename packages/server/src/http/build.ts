@@ -4,14 +4,17 @@ import websocket from "@fastify/websocket";
 import { type RunnerApi, WarrenError } from "@warren/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Clock } from "../clock.ts";
+import type { AuditService } from "../services/audit.ts";
 import type { ClassService } from "../services/classes.ts";
 import type { EnvironmentService } from "../services/environments.ts";
 import type { IdentityService } from "../services/identity.ts";
 import type { ImageService } from "../services/images.ts";
+import type { QuotaService } from "../services/quotas.ts";
 import type { RegistryLoginService } from "../services/registry-logins.ts";
 import type { EnvWatchService } from "../services/watch.ts";
 import type { Db } from "../store/db.ts";
 import { WARREN_VERSION } from "../version.ts";
+import { installAudit } from "./audit-hook.ts";
 import { installAuth } from "./auth.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { execRoutes } from "./exec-ws.ts";
@@ -19,6 +22,7 @@ import { installGuards } from "./guards.ts";
 import { openApiRoutes, type RouteDoc } from "./openapi.ts";
 import type { RateLimitOptions } from "./rate-limit.ts";
 import { adminRoutes } from "./routes-admin.ts";
+import { auditRoutes } from "./routes-audit.ts";
 import { classRoutes } from "./routes-classes.ts";
 import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
@@ -42,6 +46,8 @@ export interface HttpDeps {
   db?: Db | undefined;
   /** Environment watches (?watch=1); without it they are refused. */
   watch?: EnvWatchService | undefined;
+  /** The audit trail; exec sessions record themselves through it. */
+  audit?: AuditService | undefined;
 }
 
 export interface BuildOptions {
@@ -67,6 +73,10 @@ export interface BuildOptions {
   rateLimit?: RateLimitOptions;
   /** For idempotency expiry and rate limits. */
   clock?: Clock;
+  /** The audit trail (services/audit.ts); without it nothing is recorded and the log is refused. */
+  audit?: AuditService;
+  /** Organisation quotas (services/quotas.ts); the checks themselves live in the services. */
+  quotas?: QuotaService;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -92,6 +102,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     shutdown: opts.shutdown,
     db: opts.db,
     watch: opts.watch,
+    audit: opts.audit,
   };
   // Response schemas document the API (openapi.ts) and tests check replies against them, but they
   // must never change a reply: fast-json-stringify would drop or coerce anything a schema missed.
@@ -104,6 +115,7 @@ export function build(opts: BuildOptions): FastifyInstance {
   installErrorHandlers(app);
   installAuth(app, { identity: opts.identity, transport: opts.transport ?? "local" });
   installGuards(app, { db: opts.db, rateLimit: opts.rateLimit, clock: opts.clock });
+  installAudit(app, opts.audit);
   void app.register(websocket, { options: { maxPayload: BODY_LIMIT } });
   void app.register(async (scoped) => {
     systemRoutes(scoped, deps);
@@ -116,6 +128,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     registryRoutes(scoped, deps);
     dnsRoutes(scoped, deps);
     adminRoutes(scoped, opts.identity);
+    auditRoutes(scoped, opts.audit, opts.quotas);
     openApiRoutes(scoped, routes, deps.version);
   });
   return app;

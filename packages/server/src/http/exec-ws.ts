@@ -13,8 +13,9 @@ import {
   parseFrame,
   WarrenError,
 } from "@warren/protocol";
-import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { RawData, WebSocket } from "ws";
+import { auditExec } from "./audit-hook.ts";
 import type { HttpDeps } from "./build.ts";
 import { toErrorBody } from "./errors.ts";
 import { ExecQuery, flag, NameParams } from "./schemas.ts";
@@ -44,7 +45,7 @@ export function execRoutes(app: FastifyInstance, deps: HttpDeps): void {
         },
       },
     },
-    (socket, req) => bridgeExec(socket, req.params.name, req.query, deps, req.log),
+    (socket, req) => bridgeExec(socket, req.params.name, req, deps),
   );
 }
 
@@ -81,13 +82,8 @@ export function parseExecQuery(query: unknown): ExecRequest {
   return req;
 }
 
-function bridgeExec(
-  socket: WebSocket,
-  name: string,
-  query: unknown,
-  deps: HttpDeps,
-  log: FastifyBaseLogger,
-): void {
+function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, deps: HttpDeps): void {
+  const { query, log } = httpReq;
   let session: ExecSession | undefined;
   let exited = false;
   let tty = false;
@@ -122,10 +118,13 @@ function bridgeExec(
     });
     if (socket.readyState !== socket.OPEN && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
     for (const buf of early.splice(0)) handleFrame(session, buf, log);
+    // After the early frames are flushed: awaiting before that would let later frames overtake them.
+    await auditExec(deps.audit, httpReq, name, { status: 200 });
   };
   start().catch((err: unknown) => {
-    const { body, internal } = toErrorBody(err);
+    const { status, body, internal } = toErrorBody(err);
     if (internal) log.error({ err }, "exec failed");
+    void auditExec(deps.audit, httpReq, name, { status, code: body.code });
     send(controlFrame({ type: "error", code: body.code, message: body.message }));
     socket.close(1000);
   });

@@ -37,6 +37,7 @@ const TAGS = [
   { name: "registries", description: "Registry logins used to pull images." },
   { name: "dns", description: "The runner's DNS resolver." },
   { name: "identity", description: "Who is calling, API tokens and organisation membership." },
+  { name: "audit", description: "The audit log and organisation quotas." },
 ];
 
 export function openApiDocument(routes: readonly RouteDoc[], version: string): Json {

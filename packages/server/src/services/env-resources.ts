@@ -30,7 +30,8 @@ import {
   updateEnvResources,
 } from "../store/queries/env-resources.ts";
 import { type EnvRow, listEnvs, toEnvironment } from "../store/queries/envs.ts";
-import { canSeeEnv } from "./scope.ts";
+import { checkOrgQuota } from "./quotas.ts";
+import { canSeeEnv, ownershipOf } from "./scope.ts";
 
 /** The kernel's PID_MAX_LIMIT: no pids.max above it means anything. */
 export const MAX_PIDS = 4_194_304;
@@ -130,6 +131,19 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
       const before = liveResourcesOf(row);
       const next = await resolveResources(db, row, req);
       if (same(before, next)) return view(row);
+      // Only growth is checked: shrinking an environment is how users get back under a quota.
+      const grows = { cpus: next.cpus > before.cpus, memory: next.memoryBytes > before.memoryBytes };
+      if (grows.cpus || grows.memory) {
+        await checkOrgQuota(
+          db,
+          ownershipOf(row).org_id,
+          {
+            ...(grows.cpus ? { cpus: next.cpus } : {}),
+            ...(grows.memory ? { memoryBytes: next.memoryBytes } : {}),
+          },
+          row.id,
+        );
+      }
 
       const updated = await updateEnvResources(db, row.id, next, isoNow(clock));
       if (!updated) return view(row); // deleted meanwhile

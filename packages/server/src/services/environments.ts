@@ -33,7 +33,8 @@ import type { ChangeFeed } from "./changes.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
 import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
 import { generateName, newEnvId, validateName } from "./names.ts";
-import { callerOrg, canSeeEnv, newEnvOwnership, redactHostDetails } from "./scope.ts";
+import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
+import { callerOrg, canSeeEnv, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -152,8 +153,21 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
             { name, differences: diffs },
           );
         }
+        if (existing.desired !== "running") {
+          const own = ownershipOf(existing);
+          await checkUserRunning(trx, own.org_id, own.owner_id);
+        }
         return { row: existing, created: false };
       }
+      // Quotas before host capacity: a refusal should name what the user can change.
+      const own = newEnvOwnership() ?? ownershipOf({});
+      const r = spec.resources;
+      await checkOrgQuota(trx, own.org_id, {
+        cpus: r.cpus,
+        memoryBytes: r.memoryBytes,
+        diskBytes: r.diskBytes,
+      });
+      await checkUserRunning(trx, own.org_id, own.owner_id);
       const reserved = await sumDiskBytes(trx);
       const need = spec.resources.diskBytes;
       if (reserved + need > info.diskFreeBytes) {
@@ -259,6 +273,12 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     async start(nameOrId) {
       const row = await find(nameOrId);
       if (row.desired === "deleted") throw beingDeleted(row);
+      if (row.desired !== "running") {
+        const own = ownershipOf(row);
+        const ask = { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes };
+        await checkOrgQuota(db, own.org_id, ask, row.id);
+        await checkUserRunning(db, own.org_id, own.owner_id);
+      }
       await changeIntent(row, "running");
       return settle(row, "running");
     },

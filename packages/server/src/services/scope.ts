@@ -5,6 +5,7 @@
 // member who owns it. Anything not visible is reported as not found, never as forbidden, so ids
 // and names from another organisation reveal nothing.
 import type { Environment } from "@warren/protocol";
+import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
 import type { EnvRow } from "../store/queries/envs.ts";
 import { currentCaller, isAdmin, requireRole } from "./identity.ts";
 
@@ -26,6 +27,12 @@ export function canSeeEnv(row: EnvRow): boolean {
 export function newEnvOwnership(): { org_id: string; owner_id: string } | undefined {
   const c = currentCaller();
   return c ? { org_id: c.orgId, owner_id: c.userId } : undefined;
+}
+
+/** A row's organisation and owner (rows from before migration 005 belong to the bootstrap ones). */
+export function ownershipOf(row: Owned | EnvRow): { org_id: string; owner_id: string } {
+  const o = row as Owned;
+  return { org_id: o.org_id ?? BOOTSTRAP_ORG_ID, owner_id: o.owner_id ?? BOOTSTRAP_OWNER_ID };
 }
 
 /** Host details (init's pid, cgroup paths) are for admins only. */

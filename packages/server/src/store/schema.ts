@@ -1,6 +1,7 @@
 // Row shapes as stored. Services and controllers use the mapped types in queries/*.ts.
 import type { DesiredState, EnvState } from "@warren/protocol";
 import type { ColumnType, Generated } from "kysely";
+import type { AuditRecordsTable, OrgQuotasTable } from "./schema-audit.ts";
 import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
 
 export interface EnvironmentsTable {
@@ -109,4 +110,6 @@ export interface Schema extends IdentitySchema {
   idempotency_keys: IdempotencyKeysTable;
   env_changes: EnvChangesTable;
   env_changes_compacted: EnvChangesCompactedTable;
+  audit_records: AuditRecordsTable;
+  org_quotas: OrgQuotasTable;
 }

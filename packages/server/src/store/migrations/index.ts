@@ -4,6 +4,7 @@ import { egress } from "./002_egress.ts";
 import { registryCredentials } from "./004_registry_credentials.ts";
 import { identity } from "./005_identity.ts";
 import { idempotency } from "./006_idempotency.ts";
+import { auditQuotas } from "./007_audit_quotas.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -19,4 +20,11 @@ export interface Migration {
   pg: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [init, egress, registryCredentials, identity, idempotency];
+export const MIGRATIONS: readonly Migration[] = [
+  init,
+  egress,
+  registryCredentials,
+  identity,
+  idempotency,
+  auditQuotas,
+];

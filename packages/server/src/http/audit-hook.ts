@@ -1,0 +1,108 @@
+// Which requests are audited actions, and the one hook that records them. Recording at the edge
+// (rather than in each service) is what makes "exactly one record per action" hold, failures
+// included: a request ends in exactly one onSend, whatever it threw. Reads are not in the table,
+// so they are never recorded. exec sessions are WebSocket upgrades with no onSend; exec-ws.ts
+// records them through `auditExec`.
+//
+// The record is written before the response goes out, so a client that sees the answer can
+// already read the record. A failure to write it is logged and does not fail the action.
+import { API_PREFIX } from "@warren/protocol";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { type AuditService, actorOf } from "../services/audit.ts";
+
+type Target = (req: FastifyRequest, reply: Record<string, unknown> | undefined) => string;
+
+const param =
+  (name: string): Target =>
+  (req) =>
+    String((req.params as Record<string, unknown> | undefined)?.[name] ?? "");
+const bodyName: Target = (req, reply) =>
+  String((req.body as { name?: unknown } | undefined)?.name ?? reply?.["name"] ?? "");
+const createdId: Target = (_req, reply) => String(reply?.["id"] ?? "");
+const member: Target = (req, reply) =>
+  `${param("org")(req, reply)}/${param("user")(req, reply) || bodyName(req, reply)}`;
+
+const E = `${API_PREFIX}/environments`;
+/** "METHOD route-url" -> the action recorded and how to name its target. */
+export const AUDITED: Readonly<Record<string, { action: string; target: Target }>> = {
+  [`POST ${E}`]: { action: "environment.create", target: bodyName },
+  [`POST ${E}/:name/start`]: { action: "environment.start", target: param("name") },
+  [`POST ${E}/:name/stop`]: { action: "environment.stop", target: param("name") },
+  [`DELETE ${E}/:name`]: { action: "environment.delete", target: param("name") },
+  [`PATCH ${E}/:name`]: { action: "environment.resize", target: param("name") },
+  [`POST ${API_PREFIX}/tokens`]: { action: "token.create", target: createdId },
+  [`POST ${API_PREFIX}/admin/runner-tokens`]: { action: "token.create", target: createdId },
+  [`DELETE ${API_PREFIX}/tokens/:id`]: { action: "token.revoke", target: param("id") },
+  [`POST ${API_PREFIX}/orgs/:org/members`]: { action: "membership.set", target: member },
+  [`DELETE ${API_PREFIX}/orgs/:org/members/:user`]: { action: "membership.remove", target: member },
+  [`POST ${API_PREFIX}/classes`]: { action: "class.create", target: bodyName },
+  [`DELETE ${API_PREFIX}/classes/:name`]: { action: "class.delete", target: param("name") },
+  [`PUT ${API_PREFIX}/orgs/:org/quotas`]: { action: "quota.set", target: param("org") },
+};
+
+/** 401/403/404 are refusals (another org's ids are 404 by design); other failures are errors. */
+export function resultOf(status: number): "ok" | "denied" | "error" {
+  if (status < 400) return "ok";
+  return status === 401 || status === 403 || status === 404 ? "denied" : "error";
+}
+
+export function sourceOf(req: FastifyRequest): string {
+  return req.ip || "local-socket";
+}
+
+export function installAudit(app: FastifyInstance, audit: AuditService | undefined): void {
+  if (!audit) return;
+  app.addHook("onSend", async (req, reply, payload) => {
+    const rule = AUDITED[`${req.method} ${req.routeOptions.url ?? ""}`];
+    // No principal: the caller never authenticated, so there is no organisation to file it under.
+    // An Idempotency-Key replay repeats an answer, not the action.
+    if (!rule || !req.principal || reply.getHeader("idempotent-replayed") !== undefined) return payload;
+    let body: Record<string, unknown> | undefined;
+    if (typeof payload === "string" && payload.startsWith("{")) {
+      try {
+        body = JSON.parse(payload) as Record<string, unknown>;
+      } catch {
+        body = undefined;
+      }
+    }
+    const result = resultOf(reply.statusCode);
+    try {
+      await audit.record({
+        orgId: req.principal.orgId,
+        actor: actorOf(req.principal),
+        action: rule.action,
+        target: rule.target(req, result === "ok" ? body : undefined),
+        sourceAddress: sourceOf(req),
+        result,
+        code: result === "ok" ? undefined : String(body?.["code"] ?? reply.statusCode),
+      });
+    } catch (err) {
+      req.log.error({ err, action: rule.action }, "could not write the audit record");
+    }
+    return payload;
+  });
+}
+
+/** Records an exec session being opened (or refused); called once per session by exec-ws.ts. */
+export async function auditExec(
+  audit: AuditService | undefined,
+  req: FastifyRequest,
+  target: string,
+  outcome: { status: number; code?: string },
+): Promise<void> {
+  if (!audit || !req.principal) return;
+  const result = resultOf(outcome.status);
+  try {
+    await audit.record({
+      orgId: req.principal.orgId,
+      actor: actorOf(req.principal),
+      action: "exec.open",
+      target,
+      sourceAddress: sourceOf(req),
+      result,
+      code: outcome.code,
+    });
+  } catch (err) {
+    req.log.error({ err }, "could not write the audit record for exec");
+  }
+}

@@ -1,0 +1,53 @@
+// Named queries on org_quotas (migration 007) and the usage sums quotas are checked against.
+import type { Selectable } from "kysely";
+import type { OrgQuotasTable } from "../schema-audit.ts";
+import type { Queryable } from "./envs.ts";
+
+export type QuotaRow = Selectable<OrgQuotasTable>;
+
+export function getQuotaRow(db: Queryable, orgId: string): Promise<QuotaRow | undefined> {
+  return db.selectFrom("org_quotas").selectAll().where("org_id", "=", orgId).executeTakeFirst();
+}
+
+export async function upsertQuotaRow(db: Queryable, row: QuotaRow): Promise<void> {
+  const { org_id: _id, ...rest } = row;
+  await db
+    .insertInto("org_quotas")
+    .values(row)
+    .onConflict((oc) => oc.column("org_id").doUpdateSet(rest))
+    .execute();
+}
+
+export interface OrgUsage {
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number;
+}
+
+/** Sums over the organisation's environments that are not (being) deleted, optionally but one. */
+export async function orgUsage(db: Queryable, orgId: string, exceptId?: string): Promise<OrgUsage> {
+  let q = db
+    .selectFrom("environments")
+    .select((eb) => [
+      eb.fn.coalesce(eb.fn.sum<number>("cpus"), eb.lit(0)).as("cpus"),
+      eb.fn.coalesce(eb.fn.sum<number>("memory_bytes"), eb.lit(0)).as("memory"),
+      eb.fn.coalesce(eb.fn.sum<number>("disk_bytes"), eb.lit(0)).as("disk"),
+    ])
+    .where("org_id", "=", orgId)
+    .where("desired", "!=", "deleted");
+  if (exceptId !== undefined) q = q.where("id", "!=", exceptId);
+  const r = await q.executeTakeFirstOrThrow();
+  return { cpus: Number(r.cpus), memoryBytes: Number(r.memory), diskBytes: Number(r.disk) };
+}
+
+/** Environments a user owns in an organisation that are meant to run. */
+export async function countRunning(db: Queryable, orgId: string, ownerId: string): Promise<number> {
+  const r = await db
+    .selectFrom("environments")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("org_id", "=", orgId)
+    .where("owner_id", "=", ownerId)
+    .where("desired", "=", "running")
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
