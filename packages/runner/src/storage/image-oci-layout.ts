@@ -178,20 +178,33 @@ async function resolveToManifest(
 }
 
 function byPlatform(list: Descriptor[]): Descriptor {
+  const { pick, want, have } = pickPlatform(list);
+  if (!pick) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `no image for ${want} in the layout (it has ${have}); ` +
+        `export it with \`skopeo copy --override-arch ${hostPlatform().architecture}\``,
+    );
+  }
+  return pick;
+}
+
+/**
+ * The host's entry of an image index (a plain variant, or v8 on arm64, before others), with what
+ * the caller needs to say why nothing fits. Shared by layout imports and registry pulls.
+ */
+export function pickPlatform(list: Descriptor[]): {
+  pick: Descriptor | undefined;
+  want: string;
+  have: string;
+} {
   const want = hostPlatform();
   const fits = list.filter(
     (d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture,
   );
   const pick = fits.find((d) => !d.platform?.variant || d.platform.variant === "v8") ?? fits[0];
-  if (!pick) {
-    const have = list.map((d) => `${d.platform?.os ?? "?"}/${d.platform?.architecture ?? "?"}`).join(", ");
-    throw new WarrenError(
-      "INVALID_ARGUMENT",
-      `no image for ${want.os}/${want.architecture} in the layout (it has ${have || "nothing"}); ` +
-        `export it with \`skopeo copy --override-arch ${want.architecture}\``,
-    );
-  }
-  return pick;
+  const have = list.map((d) => `${d.platform?.os ?? "?"}/${d.platform?.architecture ?? "?"}`).join(", ");
+  return { pick, want: `${want.os}/${want.architecture}`, have: have || "nothing" };
 }
 
 function parseJson<T>(text: string, what: string): T {

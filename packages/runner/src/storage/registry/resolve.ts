@@ -5,9 +5,9 @@ import { WarrenError } from "@warren/protocol";
 import {
   corrupt,
   type Descriptor,
-  hostPlatform,
   type OciIndex,
   type OciManifest,
+  pickPlatform,
 } from "../image-oci-layout.ts";
 import type { FetchedManifest, RegistryClient } from "./client.ts";
 
@@ -63,18 +63,9 @@ function parse(m: FetchedManifest): Partial<OciIndex & OciManifest> {
 }
 
 function byPlatform(list: Descriptor[], ref: string): Descriptor {
-  const want = hostPlatform();
-  const fits = list.filter(
-    (d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture,
-  );
-  const pick = fits.find((d) => !d.platform?.variant || d.platform.variant === "v8") ?? fits[0];
+  const { pick, want, have } = pickPlatform(list);
   if (!pick) {
-    const have = list.map((d) => `${d.platform?.os ?? "?"}/${d.platform?.architecture ?? "?"}`).join(", ");
-    throw new WarrenError(
-      "IMAGE_NOT_FOUND",
-      `${ref} has no image for ${want.os}/${want.architecture} (it has ${have || "nothing"})`,
-      { ref },
-    );
+    throw new WarrenError("IMAGE_NOT_FOUND", `${ref} has no image for ${want} (it has ${have})`, { ref });
   }
   return pick;
 }
