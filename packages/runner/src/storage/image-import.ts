@@ -2,8 +2,9 @@
 // an image in the store. Every blob is checked against its descriptor and every layer against
 // the config's diff_ids; layers already in the store are shared, not unpacked again.
 import fs from "node:fs/promises";
-import { type ImageInfo, type ProgressFn, WarrenError, wrap } from "@warren/protocol";
+import { type ImageInfo, type ProgressFn, WarrenError } from "@warren/protocol";
 import { run } from "../host/run.ts";
+import { commitImage, diffIdsOf } from "./image-commit.ts";
 import { type Compression, sniffCompression, unpackLayer } from "./image-layer-unpack.ts";
 import {
   corrupt,
@@ -15,7 +16,7 @@ import {
   statBlob,
   verifyBlob,
 } from "./image-oci-layout.ts";
-import { type ImageRecord, type ImageStore, validateRef } from "./image-store.ts";
+import { type ImageStore, validateRef } from "./image-store.ts";
 import type { ImageLayers } from "./types.ts";
 
 export const LAYER_TYPES = new Set([
@@ -79,46 +80,19 @@ async function importLayout(
   const index = await readLayoutIndex(dir);
   const { manifestDesc, manifest, refName } = await pickManifest(dir, index, ref);
   const config = await readJsonBlob<OciConfig>(dir, manifest.config);
-  const diffIds = config.rootfs?.diff_ids ?? [];
-  if (config.rootfs?.type !== "layers" || diffIds.length !== manifest.layers.length) {
-    throw corrupt(
-      `image config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`,
-      manifest.config.digest,
-    );
-  }
+  const diffIds = diffIdsOf(config, manifest);
   const finalRef = chooseRef(ref, refName, manifestDesc.digest);
-  const unpin = store.pin(diffIds);
-  const added: string[] = [];
-  try {
-    let sizeBytes = 0;
-    for (const [i, desc] of manifest.layers.entries()) {
-      const what = `layer ${i + 1}/${manifest.layers.length} ${desc.digest.slice(0, 19)}`;
-      try {
-        const existed = await store.hasLayer(diffIds[i]!);
-        sizeBytes += await importLayer(store, dir, desc, diffIds[i]!, what, progress);
-        if (!existed) added.push(diffIds[i]!);
-      } catch (err) {
-        // A refused image leaves nothing behind, not even its good lower layers.
-        unpin();
-        await store.gcLayers(added).catch(() => {});
-        throw wrap(`import ${what}`, err);
-      }
-    }
-    const rec: ImageRecord = {
-      ref: finalRef,
-      digest: manifestDesc.digest,
-      layers: diffIds,
-      config: imageConfig(config),
-      sizeBytes,
-      createdAt: new Date().toISOString(),
-    };
-    await store.writeRecord(rec);
-    progress({ phase: "done", message: `imported ${finalRef} (${manifestDesc.digest.slice(0, 19)})` });
-    const { config: _c, ...info } = rec;
-    return info;
-  } finally {
-    unpin();
-  }
+  return commitImage(store, {
+    ref: finalRef,
+    digest: manifestDesc.digest,
+    manifest,
+    config,
+    diffIds,
+    verb: "imported",
+    context: "import",
+    progress,
+    addLayer: (desc, diffId, what) => importLayer(store, dir, desc, diffId, what, progress),
+  });
 }
 
 async function importLayer(

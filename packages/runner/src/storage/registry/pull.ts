@@ -11,12 +11,12 @@ import {
   parseImageRef,
   type RegistryCredential,
   WarrenError,
-  wrap,
 } from "@warren/protocol";
-import { imageConfig, LAYER_TYPES } from "../image-import.ts";
+import { commitImage, diffIdsOf } from "../image-commit.ts";
+import { LAYER_TYPES } from "../image-import.ts";
 import { sniffCompression, unpackLayer } from "../image-layer-unpack.ts";
 import { corrupt, type Descriptor, type OciConfig } from "../image-oci-layout.ts";
-import type { ImageRecord, ImageStore } from "../image-store.ts";
+import type { ImageStore } from "../image-store.ts";
 import { validateRef } from "../image-store.ts";
 import { type BlobDesc, downloadBlob, TransferError } from "./blob-download.ts";
 import { RegistryClient } from "./client.ts";
@@ -64,47 +64,19 @@ export async function pullFromRegistry(
   } finally {
     await fs.rm(cfgFile, { force: true });
   }
-  const diffIds = config.rootfs?.diff_ids ?? [];
-  if (config.rootfs?.type !== "layers" || diffIds.length !== manifest.layers.length) {
-    throw corrupt(
-      `image config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`,
-      manifest.config.digest,
-    );
-  }
+  const diffIds = diffIdsOf(config, manifest);
   for (const d of diffIds) store.layerDir(d); // validates each before it names a directory
-
-  const unpin = store.pin(diffIds);
-  const added: string[] = [];
-  try {
-    let sizeBytes = 0;
-    for (const [i, desc] of manifest.layers.entries()) {
-      const what = `layer ${i + 1}/${manifest.layers.length} ${desc.digest.slice(0, 19)}`;
-      try {
-        const existed = await store.hasLayer(diffIds[i]!);
-        sizeBytes += await pullLayer(store, desc, diffIds[i]!, what, progress, fetch);
-        if (!existed) added.push(diffIds[i]!);
-      } catch (err) {
-        // A refused image leaves no layers behind; its downloads stay for a resumed pull.
-        unpin();
-        await store.gcLayers(added).catch(() => {});
-        throw wrap(`pull ${ref.canonical}: ${what}`, err);
-      }
-    }
-    const rec: ImageRecord = {
-      ref: ref.canonical,
-      digest,
-      layers: diffIds,
-      config: imageConfig(config),
-      sizeBytes,
-      createdAt: new Date().toISOString(),
-    };
-    await store.writeRecord(rec);
-    progress({ phase: "done", message: `pulled ${ref.canonical} (${digest.slice(0, 19)})` });
-    const { config: _c, ...info } = rec;
-    return info;
-  } finally {
-    unpin();
-  }
+  return commitImage(store, {
+    ref: ref.canonical,
+    digest,
+    manifest,
+    config,
+    diffIds,
+    verb: "pulled",
+    context: `pull ${ref.canonical}:`,
+    progress,
+    addLayer: (desc, diffId, what) => pullLayer(store, desc, diffId, what, progress, fetch),
+  });
 }
 
 async function pullLayer(
