@@ -2,6 +2,7 @@
 // stays fast (the first thing a user feels). Exit statuses are decided in run.ts.
 import { Command, CommanderError } from "commander";
 import { registerAuditCommands } from "./main-audit.ts";
+import { registerSecretCommands } from "./main-secrets.ts";
 import { run } from "./run.ts";
 
 const program = new Command("warren")
@@ -285,6 +286,7 @@ token
   );
 
 registerAuditCommands(program);
+registerSecretCommands(program);
 
 program
   .command("whoami")

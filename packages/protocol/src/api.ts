@@ -34,6 +34,10 @@
 //   GET    /api/v1/registries                      -> { items: RegistryLogin[] } (hosts and usernames, never passwords)
 //   PUT    /api/v1/registries/:host { username, password } -> RegistryLogin (stored encrypted)
 //   DELETE /api/v1/registries/:host                -> { removed: boolean }
+//   GET    /api/v1/secrets                         -> { items: SecretInfo[] } (names, scopes, kinds; never values)
+//   PUT    /api/v1/secrets/:scope/:name { value, kind, path?, project? } -> SecretInfo (stored encrypted)
+//   DELETE /api/v1/secrets/:scope/:name ?project=URL -> { removed: boolean }
+//   POST   /api/v1/admin/rotate-key                -> { secrets, registryLogins } (owners)
 //   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
 //   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
 //   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }
@@ -46,6 +50,13 @@
 //   GET    /api/v1/audit?actor=&action=&since=&until=&limit=&cursor= -> AuditPage (admins; own organisation)
 //   GET    /api/v1/orgs/:org/quotas                -> QuotaView (quotas and current usage; admins)
 //   PUT    /api/v1/orgs/:org/quotas SetQuotasRequest -> QuotaView (null clears a quota; admins)
+//   GET    /api/v1/auth/oidc/start?user_code=     -> 302 to the identity provider (PKCE S256, state, nonce; public)
+//   GET    /api/v1/auth/oidc/callback?code=&state= -> SignIn { token (wrn_..., shown once), expiresAt, user, org, role }
+//                                                    (JSON with Accept: application/json, else an HTML page; public)
+//   POST   /api/v1/auth/device {}                  -> DeviceCode { device_code, user_code, verification_uri, interval, expires_in }
+//   POST   /api/v1/auth/device/token { device_code } -> { status: authorization_pending | slow_down, interval }
+//                                                    | { status: complete, token, expiresAt } (public)
+//   GET    /api/v1/auth/device/verify?user_code=   -> HTML page asking for the code, or 302 into the browser sign-in
 //   GET    /api/runner/v1/ping                     -> { ok: true } (runner tokens only)
 // Auth: root on the local unix socket acts as the bootstrap owner; anything else sends
 // `Authorization: Bearer wrn_...`. Another organisation's ids get 404, never 403.
@@ -73,6 +84,7 @@ import type {
   Whoami,
 } from "./identity.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
+import type { PutSecretRequest, SecretInfo, SecretScope } from "./secrets.ts";
 import type { WatchEvent } from "./watch.ts";
 
 /** A stored registry login as the API shows it: the password is never returned. */
@@ -98,7 +110,24 @@ export interface IdentityClient {
   listAudit(q: AuditQuery): Promise<AuditPage>;
   getQuotas(org: string): Promise<QuotaView>;
   setQuotas(org: string, req: SetQuotasRequest): Promise<QuotaView>;
+  /** Starts Warren's device-code sign-in (POST /auth/device; public). */
+  deviceCode?(): Promise<DeviceCode>;
+  /** Polls a device code (POST /auth/device/token; public). */
+  deviceToken?(deviceCode: string): Promise<DeviceTokenResult>;
 }
+
+export interface DeviceCode {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  interval: number;
+  expires_in: number;
+}
+
+export type DeviceTokenResult =
+  | { status: "authorization_pending" | "slow_down"; interval: number }
+  | { status: "complete"; token: string; expiresAt: string };
 
 export interface ApiClient extends IdentityClient {
   health(): Promise<{ ok: true; version: string }>;
@@ -134,5 +163,11 @@ export interface ApiClient extends IdentityClient {
   listRegistryLogins(): Promise<RegistryLogin[]>;
   registryLogin(host: string, username: string, password: string): Promise<RegistryLogin>;
   registryLogout(host: string): Promise<{ removed: boolean }>;
+  /** Secrets (secrets.ts): write-only values; the list shows names, scopes and kinds. */
+  setSecret(scope: SecretScope, name: string, req: PutSecretRequest): Promise<SecretInfo>;
+  listSecrets(): Promise<SecretInfo[]>;
+  removeSecret(scope: SecretScope, name: string, project?: string): Promise<{ removed: boolean }>;
+  /** Re-encrypts every secret and registry login under new keys (owners). */
+  rotateKey(): Promise<{ secrets: number; registryLogins: number }>;
   dnsStats(): Promise<DnsStats>;
 }

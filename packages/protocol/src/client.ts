@@ -16,6 +16,7 @@ import { type ErrorBody, WarrenError } from "./errors.ts";
 import type { Member, TokenInfo } from "./identity.ts";
 import { API_PREFIX } from "./paths.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
+import type { SecretInfo } from "./secrets.ts";
 import type { EnvPage } from "./watch.ts";
 
 export type { Transport } from "./client-transport.ts";
@@ -97,6 +98,15 @@ export function createClient(opts: ClientOptions): ApiClient {
       http.json("PUT", `/registries/${encodeURIComponent(host)}`, { username, password }),
     registryLogout: (host) => http.json("DELETE", `/registries/${encodeURIComponent(host)}`),
     dnsStats: () => http.json<DnsStats>("GET", "/dns/stats"),
+    setSecret: (scope, name, req) =>
+      http.json("PUT", `/secrets/${encodeURIComponent(scope)}/${encodeURIComponent(name)}`, req),
+    listSecrets: async () => (await http.json<{ items: SecretInfo[] }>("GET", "/secrets")).items,
+    removeSecret: (scope, name, project) =>
+      http.json(
+        "DELETE",
+        `/secrets/${encodeURIComponent(scope)}/${encodeURIComponent(name)}${project ? `?project=${encodeURIComponent(project)}` : ""}`,
+      ),
+    rotateKey: () => http.json("POST", "/admin/rotate-key", {}),
     ...identityMethods(http),
   };
 }
@@ -112,6 +122,8 @@ function identityMethods(http: Http): IdentityClient {
       await http.call("DELETE", `/tokens/${encodeURIComponent(id)}`);
     },
     createRunnerToken: (req) => http.json("POST", "/admin/runner-tokens", req),
+    deviceCode: () => http.json("POST", "/auth/device", {}),
+    deviceToken: (deviceCode) => http.json("POST", "/auth/device/token", { device_code: deviceCode }),
     listMembers: async (org) => (await http.json<{ items: Member[] }>("GET", members(org))).items,
     addMember: (org, req) => http.json("POST", members(org), req),
     async removeMember(org, user) {

@@ -11,5 +11,6 @@ export * from "./identity.ts";
 export * from "./image-ref.ts";
 export * from "./paths.ts";
 export * from "./runner.ts";
+export * from "./secrets.ts";
 export * from "./size.ts";
 export * from "./watch.ts";

@@ -11,6 +11,7 @@ import type {
   Resources,
   RuntimeName,
 } from "./env.ts";
+import type { SecretDelivery } from "./secrets.ts";
 
 export interface RunnerEnvSpec {
   id: string;
@@ -22,6 +23,11 @@ export interface RunnerEnvSpec {
   resources: Resources;
   /** From the environment's class; absent means allow everything (less the always-blocked). */
   egress?: EgressPolicy;
+  /**
+   * Secrets that apply, with ensureRunning only. Held in memory: never written to handle.json,
+   * the OCI bundle, runtime state or logs. File and variable secrets land on a tmpfs inside.
+   */
+  secrets?: SecretDelivery[];
 }
 
 export interface RunnerInfo {

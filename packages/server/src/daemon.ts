@@ -18,9 +18,12 @@ import { createClassService } from "./services/classes.ts";
 import { createEnvironmentService } from "./services/environments.ts";
 import { createIdentityService } from "./services/identity.ts";
 import { createImageService } from "./services/images.ts";
+import { createOidcService, type OidcConfig, oidcConfigFromEnv } from "./services/oidc.ts";
 import { createQuotaService } from "./services/quotas.ts";
 import { createRegistryLoginService } from "./services/registry-logins.ts";
 import { secretBox } from "./services/registry-secrets.ts";
+import { withSecrets } from "./services/secret-delivery.ts";
+import { createSecretService } from "./services/secrets.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { openStore, type Store } from "./store/db.ts";
 
@@ -48,6 +51,8 @@ export interface DaemonOptions {
   /** Operator-provided certificate and key (PEM paths); default: self-signed under ${root}/tls/. */
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
+  /** OIDC sign-in; default: from WARREN_OIDC_* (services/oidc.ts), off when WARREN_OIDC_ISSUER is unset. */
+  oidc?: OidcConfig | undefined;
 }
 
 export interface Daemon {
@@ -70,9 +75,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   let controller: EnvironmentController | undefined;
   try {
     const changes = createChangeFeed();
+    const registryBox = secretBox(opts.root);
+    const secrets = createSecretService({ db: store.db, clock, root: opts.root, registryBox });
+    // Secrets reach the runner only in ensureRunning's spec; logs and events come back masked.
+    const runner = withSecrets(opts.runner, { db: store.db, secrets });
     controller = createEnvironmentController({
       db: store.db,
-      runner: opts.runner,
+      runner,
       clock,
       logger: log.child({ component: "env-controller" }),
       changes,
@@ -82,7 +91,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
     const envs = createEnvironmentService({
       db: store.db,
-      runner: opts.runner,
+      runner,
       clock,
       logger: log.child({ component: "environments" }),
       changes,
@@ -91,7 +100,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       shutdown: shutdown.signal,
       ...(opts.settleTimeoutMs !== undefined ? { settleTimeoutMs: opts.settleTimeoutMs } : {}),
     });
-    const registries = createRegistryLoginService({ db: store.db, clock, secrets: secretBox(opts.root) });
+    const registries = createRegistryLoginService({ db: store.db, clock, secrets: registryBox });
     const watch = createEnvWatchService({
       db: store.db,
       changes,
@@ -110,10 +119,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       classes: createClassService({ db: store.db, clock }),
       images: createImageService({ runner: opts.runner, logins: registries }),
       registries,
-      runner: opts.runner,
+      runner,
       shutdown: shutdown.signal,
       logger: log,
       identity: createIdentityService({ db: store.db, clock }),
+      secrets,
+      oidc: createOidcService({ config: opts.oidc ?? oidcConfigFromEnv(), db: store.db, clock, audit }),
     });
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
     const ctl = controller;
@@ -208,5 +219,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
  */
 function daemonLogger(logger: FastifyBaseLogger | boolean | undefined): FastifyBaseLogger {
   if (typeof logger === "object") return logger;
-  return Fastify({ logger: logger === false ? false : { level: "info" } }).log;
+  // Request bodies are not logged by default; redact them anyway, so a secret's value (PUT
+  // /api/v1/secrets) or a registry password never reaches the log if a handler logs one.
+  return Fastify({
+    logger:
+      logger === false
+        ? false
+        : { level: "info", redact: { paths: ["body", "req.body", "request.body"], censor: "[redacted]" } },
+  }).log;
 }

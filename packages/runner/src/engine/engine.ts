@@ -1,6 +1,7 @@
 // The runner's implementation of the runner protocol on one host. Stateless between calls:
 // everything it needs is on disk (handles, runtime state, mounts), so a restarted daemon
 // re-adopts running environments simply by observing them.
+import { lstat } from "node:fs/promises";
 import os from "node:os";
 import {
   type DnsStats,
@@ -16,6 +17,7 @@ import {
   type RunnerApi,
   type RunnerEnvSpec,
   type RunnerInfo,
+  SECRETS_ENV_FILE,
   WarrenError,
 } from "@warren/protocol";
 import { detectCgroupMode } from "../cgroups/detect.ts";
@@ -132,7 +134,7 @@ export class Engine implements RunnerApi {
       {
         runtime: rt,
         containerId: names.containerId,
-        process: execProcess(handle.spec, req, image?.config.env ?? []),
+        process: execProcess(handle.spec, req, image?.config.env ?? [], await hasSecretEnv(st.pid)),
         tmpDir: names.envDir,
         tty: req.tty,
         cols: req.cols ?? 80,
@@ -211,4 +213,13 @@ export class Engine implements RunnerApi {
   async close(): Promise<void> {
     await this.ctx.resolver?.close();
   }
+}
+
+/** Whether the environment's secrets tmpfs holds variables (engine/secrets.ts). */
+async function hasSecretEnv(pid: number | undefined): Promise<boolean> {
+  if (!pid) return false;
+  return lstat(`/proc/${pid}/root${SECRETS_ENV_FILE}`).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }

@@ -1,7 +1,7 @@
 // The OCI spec of an environment and of processes exec'd into it, from the runner's view of
 // the environment (spec, image config, id map). The shell starts in /workspaces/NAME.
 import path from "node:path";
-import type { ExecRequest, RunnerEnvSpec } from "@warren/protocol";
+import { type ExecRequest, type RunnerEnvSpec, SECRETS_DIR } from "@warren/protocol";
 import { hostNames } from "../host/names.ts";
 import { ociProcessFromExec } from "../runtime/process-file.ts";
 import { hostHardLimits } from "../spec/host-limits.ts";
@@ -11,11 +11,13 @@ import {
   DEFAULT_RLIMITS,
   defaultEnvSpecOptions,
   withBindMount,
+  withTmpfs,
 } from "../spec/index.ts";
 import { clampRlimits } from "../spec/process.ts";
 import type { OciSpec } from "../spec/types.ts";
 import type { IdMap } from "../storage/types.ts";
 import type { EngineContext } from "./context.ts";
+import { execWithSecrets } from "./secrets.ts";
 
 const BASE_ENV = [
   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -62,6 +64,10 @@ export function envOciSpec(
     withBindMount(path.join(etc, "hosts"), "/etc/hosts", { readonly: true, recursive: false }),
     withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
     withReadonlyCgroupRoot,
+    // Secrets (engine/secrets.ts) are written into this after create: a tmpfs has no host side.
+    ...(spec.secrets?.length
+      ? [withTmpfs(SECRETS_DIR, { mode: "0700", sizeBytes: 8 * 1024 * 1024, extra: ["noexec"] })]
+      : []),
   );
 }
 
@@ -90,13 +96,16 @@ export function execProcess(
   spec: RunnerEnvSpec,
   req: ExecRequest,
   imageEnv: string[],
+  /** The environment has /run/secrets/.env: source it inside before the command (secrets.ts). */
+  withSecretEnv = false,
 ): Record<string, unknown> {
   const { uid, gid } = parseUser(req.user);
   const extra = Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`);
   if (req.tty && !(req.env && "TERM" in req.env)) extra.push("TERM=xterm-256color");
   if (uid !== 0) extra.push("HOME=/");
   const proc = ociProcessFromExec({
-    args: req.cmd,
+    // The image may lack /bin/sh; only environments given variable secrets get the wrapper.
+    args: withSecretEnv ? execWithSecrets(req.cmd) : req.cmd,
     env: mergeEnv(imageEnv, extra),
     cwd: req.cwd ?? `/workspaces/${spec.name}`,
     uid,

@@ -14,6 +14,7 @@ import { mountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
 import { envOciSpec } from "./env-spec.ts";
 import { attachNetwork, writeResolvConf } from "./network.ts";
+import { writeSecrets } from "./secrets.ts";
 
 export function runtimeOf(ctx: EngineContext, name: string): Runtime {
   const rt = ctx.runtimes.get(name as never);
@@ -27,8 +28,11 @@ export function runtimeOf(ctx: EngineContext, name: string): Runtime {
 }
 
 /** Disk, mounts and bundle: everything up to (not including) the container. */
-export async function prepareHost(ctx: EngineContext, spec: RunnerEnvSpec): Promise<void> {
+export async function prepareHost(ctx: EngineContext, withSecrets: RunnerEnvSpec): Promise<void> {
   const { cfg } = ctx;
+  // Secrets stay in memory: handle.json keeps the spec without them (config.json has only the
+  // tmpfs mount that receives them, see envOciSpec).
+  const { secrets: _secrets, ...spec } = withSecrets;
   const names = hostNames(cfg, spec.id);
   const map = slotRange(ctx.idRange, spec.slot);
   const existing = await readHandle(names.handleFile);
@@ -76,7 +80,7 @@ export async function prepareHost(ctx: EngineContext, spec: RunnerEnvSpec): Prom
     path.join(etcDir, "hosts"),
     `127.0.0.1\tlocalhost ${spec.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
   );
-  const oci = envOciSpec(ctx, spec, image.config, map);
+  const oci = envOciSpec(ctx, withSecrets, image.config, map);
   const tmp = path.join(names.bundleDir, "config.json.tmp");
   await writeFile(tmp, JSON.stringify(oci));
   await rename(tmp, path.join(names.bundleDir, "config.json"));
@@ -104,6 +108,20 @@ export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): P
     throw wrap("attach pressure cgroup", e);
   });
   await attachNetwork(ctx, spec, created.pid);
+  if (spec.secrets?.length) {
+    if (rt.name === "gvisor") {
+      // runsc's tmpfs lives inside the sandbox's own kernel, out of reach of /proc/PID/root.
+      await appendEvent(
+        names.logFile,
+        "secrets not delivered: not supported with gvisor yet",
+        logLimits(ctx.cfg),
+      );
+    } else {
+      await writeSecrets(created.pid, spec.secrets).catch((e) => {
+        throw wrap("deliver secrets", e);
+      });
+    }
+  }
   failpoint("runtime-start");
   await rt.start(names.containerId).catch((e) => {
     throw wrap(`${rt.name} start`, e);

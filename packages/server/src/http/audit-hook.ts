@@ -22,6 +22,8 @@ const createdId: Target = (_req, reply) => String(reply?.["id"] ?? "");
 const member: Target = (req, reply) =>
   `${param("org")(req, reply)}/${param("user")(req, reply) || bodyName(req, reply)}`;
 
+const secretTarget: Target = (req, reply) => `${param("scope")(req, reply)}/${param("name")(req, reply)}`;
+
 const E = `${API_PREFIX}/environments`;
 /** "METHOD route-url" -> the action recorded and how to name its target. */
 export const AUDITED: Readonly<Record<string, { action: string; target: Target }>> = {
@@ -38,6 +40,10 @@ export const AUDITED: Readonly<Record<string, { action: string; target: Target }
   [`POST ${API_PREFIX}/classes`]: { action: "class.create", target: bodyName },
   [`DELETE ${API_PREFIX}/classes/:name`]: { action: "class.delete", target: param("name") },
   [`PUT ${API_PREFIX}/orgs/:org/quotas`]: { action: "quota.set", target: param("org") },
+  // Secret writes: the target names the secret, never its value.
+  [`PUT ${API_PREFIX}/secrets/:scope/:name`]: { action: "secret.set", target: secretTarget },
+  [`DELETE ${API_PREFIX}/secrets/:scope/:name`]: { action: "secret.remove", target: secretTarget },
+  [`POST ${API_PREFIX}/admin/rotate-key`]: { action: "secret.rotate-key", target: () => "keys" },
 };
 
 /** 401/403/404 are refusals (another org's ids are 404 by design); other failures are errors. */

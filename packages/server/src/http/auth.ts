@@ -34,6 +34,8 @@ declare module "fastify" {
 export const RUNNER_PREFIX = "/api/runner/";
 /** Reachable without credentials on any transport: liveness only, nothing about environments. */
 const PUBLIC = new Set(["/api/v1/health"]);
+/** Sign-in (routes-auth.ts): the caller has no Warren token yet. */
+const PUBLIC_PREFIX = "/api/v1/auth/";
 /** Fields the server sets; a client naming one in a body gets a 400 that names it. */
 export const SERVER_ONLY_FIELDS = ["orgId", "runnerId", "owner", "privileged"] as const;
 
@@ -61,7 +63,7 @@ export function installAuth(
       principal = await o.identity.authenticate(m[1]);
     } else if (isLocalRequest(req, o.transport)) {
       principal = LOCAL_ROOT;
-    } else if (PUBLIC.has(path)) {
+    } else if (PUBLIC.has(path) || path.startsWith(PUBLIC_PREFIX)) {
       return;
     } else {
       throw new WarrenError("UNAUTHENTICATED", "a bearer token is required (Authorization: Bearer wrn_...)");

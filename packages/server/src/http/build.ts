@@ -9,8 +9,10 @@ import type { ClassService } from "../services/classes.ts";
 import type { EnvironmentService } from "../services/environments.ts";
 import type { IdentityService } from "../services/identity.ts";
 import type { ImageService } from "../services/images.ts";
+import type { OidcService } from "../services/oidc.ts";
 import type { QuotaService } from "../services/quotas.ts";
 import type { RegistryLoginService } from "../services/registry-logins.ts";
+import type { SecretService } from "../services/secrets.ts";
 import type { EnvWatchService } from "../services/watch.ts";
 import type { Db } from "../store/db.ts";
 import { WARREN_VERSION } from "../version.ts";
@@ -23,12 +25,14 @@ import { openApiRoutes, type RouteDoc } from "./openapi.ts";
 import type { RateLimitOptions } from "./rate-limit.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { auditRoutes } from "./routes-audit.ts";
+import { authRoutes } from "./routes-auth.ts";
 import { classRoutes } from "./routes-classes.ts";
 import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
 import { imageRoutes } from "./routes-images.ts";
 import { logRoutes } from "./routes-logs.ts";
 import { registryRoutes } from "./routes-registries.ts";
+import { secretRoutes } from "./routes-secrets.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
 import type { TransportKind } from "./transport.ts";
@@ -77,6 +81,10 @@ export interface BuildOptions {
   audit?: AuditService;
   /** Organisation quotas (services/quotas.ts); the checks themselves live in the services. */
   quotas?: QuotaService;
+  /** OIDC sign-in and the device-code flow (services/oidc.ts); without it those routes say so. */
+  oidc?: OidcService;
+  /** Environment secrets (services/secrets.ts); without it writes are refused. */
+  secrets?: SecretService;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -129,6 +137,8 @@ export function build(opts: BuildOptions): FastifyInstance {
     dnsRoutes(scoped, deps);
     adminRoutes(scoped, opts.identity);
     auditRoutes(scoped, opts.audit, opts.quotas);
+    authRoutes(scoped, opts.oidc);
+    secretRoutes(scoped, opts.secrets);
     openApiRoutes(scoped, routes, deps.version);
   });
   return app;

@@ -35,8 +35,10 @@ const TAGS = [
   { name: "classes", description: "Resource classes environments are created from." },
   { name: "images", description: "The runner's image store." },
   { name: "registries", description: "Registry logins used to pull images." },
+  { name: "secrets", description: "Environment secrets (write-only values) and key rotation." },
   { name: "dns", description: "The runner's DNS resolver." },
   { name: "identity", description: "Who is calling, API tokens and organisation membership." },
+  { name: "auth", description: "Sign-in through OIDC and Warren's device-code flow (public)." },
   { name: "audit", description: "The audit log and organisation quotas." },
 ];
 

@@ -3,6 +3,7 @@ import type { DesiredState, EnvState } from "@warren/protocol";
 import type { ColumnType, Generated } from "kysely";
 import type { AuditRecordsTable, OrgQuotasTable } from "./schema-audit.ts";
 import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
+import type { SecretsTable } from "./schema-secrets.ts";
 
 export interface EnvironmentsTable {
   id: string;
@@ -112,4 +113,5 @@ export interface Schema extends IdentitySchema {
   env_changes_compacted: EnvChangesCompactedTable;
   audit_records: AuditRecordsTable;
   org_quotas: OrgQuotasTable;
+  secrets: SecretsTable;
 }

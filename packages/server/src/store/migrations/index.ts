@@ -5,6 +5,7 @@ import { registryCredentials } from "./004_registry_credentials.ts";
 import { identity } from "./005_identity.ts";
 import { idempotency } from "./006_idempotency.ts";
 import { auditQuotas } from "./007_audit_quotas.ts";
+import { secrets } from "./008_secrets.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -27,4 +28,5 @@ export const MIGRATIONS: readonly Migration[] = [
   identity,
   idempotency,
   auditQuotas,
+  secrets,
 ];

@@ -1,0 +1,93 @@
+// warren secret set|ls|rm and warren admin rotate-key. A value is never an argument (arguments
+// show up in `ps` and shell history): it is read from stdin or typed without echo.
+import { type SecretScope, WarrenError } from "@warren/protocol";
+import { connect } from "../connect.ts";
+import { formatAge, printJson, renderTable } from "../format.ts";
+import { prompt, readStdin } from "../secret-input.ts";
+
+interface ScopeOpts {
+  scope?: string;
+  project?: string;
+}
+
+function scopeOf(opts: ScopeOpts): SecretScope {
+  const scope = (opts.scope ?? "user") as SecretScope;
+  if (!["org", "user", "project"].includes(scope))
+    throw new WarrenError("INVALID_ARGUMENT", `--scope must be org, user or project, not "${opts.scope}"`);
+  if (scope === "project" && !opts.project)
+    throw new WarrenError("INVALID_ARGUMENT", "--scope project needs --project URL");
+  if (scope !== "project" && opts.project)
+    throw new WarrenError("INVALID_ARGUMENT", "--project goes with --scope project");
+  return scope;
+}
+
+export async function secretSetCommand(
+  name: string,
+  opts: ScopeOpts & { env?: boolean; file?: string | boolean; valueStdin?: boolean; json?: boolean },
+) {
+  if (Boolean(opts.env) === (opts.file !== undefined && opts.file !== false))
+    throw new WarrenError("INVALID_ARGUMENT", "say how to deliver it: --env or --file [PATH]");
+  const scope = scopeOf(opts);
+  let value: string;
+  if (opts.valueStdin) value = (await readStdin()).replace(/\r?\n$/, "");
+  else if (process.stdin.isTTY) value = await prompt("Value: ", { echo: false });
+  else
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      "no terminal to ask for the value: pipe it in with --value-stdin",
+    );
+  if (value === "") throw new WarrenError("INVALID_ARGUMENT", "the value is empty");
+  const client = await connect();
+  const info = await client.setSecret(scope, name, {
+    value,
+    kind: opts.env ? "env" : "file",
+    ...(typeof opts.file === "string" ? { path: opts.file } : {}),
+    ...(opts.project ? { project: opts.project } : {}),
+  });
+  if (opts.json) printJson(info);
+  else
+    process.stdout.write(
+      `stored ${info.scope} secret ${info.name} (${info.kind}${info.path ? ` ${info.path}` : ""})\n`,
+    );
+  return 0;
+}
+
+export async function secretLsCommand(opts: { json?: boolean }) {
+  const client = await connect();
+  const items = await client.listSecrets();
+  if (opts.json) printJson(items);
+  else
+    process.stdout.write(
+      renderTable(
+        ["NAME", "SCOPE", "KIND", "WHERE", "UPDATED"],
+        items.map((s) => [
+          s.name,
+          s.scope === "project" ? `project ${s.project}` : s.scope === "user" ? `user ${s.user}` : "org",
+          s.kind,
+          s.kind === "file" ? (s.path ?? "") : `$${s.name}`,
+          formatAge(s.updatedAt),
+        ]),
+      ),
+    );
+  return 0;
+}
+
+export async function secretRmCommand(name: string, opts: ScopeOpts) {
+  const scope = scopeOf(opts);
+  const client = await connect();
+  const { removed } = await client.removeSecret(scope, name, opts.project);
+  if (!removed) throw new WarrenError("NOT_FOUND", `no ${scope} secret named ${name}`);
+  process.stdout.write(`removed ${scope} secret ${name}\n`);
+  return 0;
+}
+
+export async function rotateKeyCommand(opts: { json?: boolean }) {
+  const client = await connect();
+  const counts = await client.rotateKey();
+  if (opts.json) printJson(counts);
+  else
+    process.stdout.write(
+      `re-encrypted ${counts.secrets} secret(s) and ${counts.registryLogins} registry login(s) under new keys\n`,
+    );
+  return 0;
+}

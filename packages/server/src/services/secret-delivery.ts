@@ -1,0 +1,68 @@
+// The runner as the rest of the control plane sees it, with secrets added and masked:
+// - ensureRunning carries the secrets that apply to the environment (its organisation's, and its
+//   owner's user secrets) in RunnerEnvSpec.secrets; every other call gets the spec without them.
+//   Environments have no project yet, so project secrets are stored but not delivered.
+// - Log streams and events pass through maskSecrets(), so a known value never reaches a client
+//   or the event log in plain text.
+import type { RunnerApi, RunnerEnvSpec } from "@warren/protocol";
+import type { Db } from "../store/db.ts";
+import { getEnvById } from "../store/queries/envs.ts";
+import { ownershipOf } from "./scope.ts";
+import type { SecretService } from "./secrets.ts";
+
+export const MASK = "********";
+
+export function maskSecrets(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const v of values) if (v && out.includes(v)) out = out.split(v).join(MASK);
+  return out;
+}
+
+export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretService }): RunnerApi {
+  const strip = (spec: RunnerEnvSpec): RunnerEnvSpec => {
+    const { secrets: _s, ...rest } = spec;
+    return rest;
+  };
+  const overrides: Partial<RunnerApi> = {
+    async ensureRunning(spec) {
+      const row = await getEnvById(o.db, spec.id);
+      const base = strip(spec);
+      if (!row) return runner.ensureRunning(base);
+      const own = ownershipOf(row);
+      const secrets = await o.secrets.forEnv(own.org_id, own.owner_id);
+      return runner.ensureRunning(secrets.length > 0 ? { ...base, secrets } : base);
+    },
+    ensureStopped: (spec, graceMs) => runner.ensureStopped(strip(spec), graceMs),
+    setResources: (spec) => runner.setResources(strip(spec)),
+    logs(id, opts, onData) {
+      // Chunks wait (in order) until the values are loaded. A value split across two chunks of
+      // a follow stream is not caught; whole reads (no follow) arrive as one chunk per read.
+      let values: string[] | undefined;
+      const pending: string[] = [];
+      const loaded = o.secrets
+        .knownValues()
+        .catch(() => [] as string[])
+        .then((v) => {
+          values = v;
+          for (const c of pending.splice(0)) onData(maskSecrets(c, v));
+        });
+      const stream = runner.logs(id, opts, (chunk) => {
+        if (values) onData(maskSecrets(chunk, values));
+        else pending.push(chunk);
+      });
+      return { done: stream.done.then(() => loaded), close: () => stream.close() };
+    },
+    async appendEvent(id, message) {
+      const values = await o.secrets.knownValues().catch(() => [] as string[]);
+      return runner.appendEvent(id, maskSecrets(message, values));
+    },
+  };
+  return new Proxy(runner, {
+    get(target, prop, receiver) {
+      const own = (overrides as Record<PropertyKey, unknown>)[prop];
+      if (own !== undefined) return own;
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
