@@ -11,38 +11,25 @@
 //
 // Pending browser flows and device codes live in memory (ten minutes at most): a restart only
 // makes someone sign in again. Behind several server processes, route sign-in to one of them.
-import {
-  createHash,
-  createPublicKey,
-  verify as cryptoVerify,
-  type JsonWebKey,
-  randomBytes,
-} from "node:crypto";
-import { type Role, WarrenError } from "@warren/protocol";
+import { createHash, randomBytes } from "node:crypto";
+import { type DeviceCode, type DeviceTokenResult, type Role, WarrenError } from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
 import { BOOTSTRAP_ORG_ID } from "../store/migrations/005_identity.ts";
 import * as q from "../store/queries/identity.ts";
 import type { AuditService } from "./audit.ts";
+import { matchRules, notConfigured, type OidcConfig, refused } from "./oidc-config.ts";
+import { createProviderClient } from "./oidc-provider-client.ts";
 import { expiryFor, hashToken, maxTokenDays, newTokenSecret } from "./tokens.ts";
 
-export interface OidcMappingRule {
-  group?: string;
-  emailDomain?: string;
-  org: string;
-  role: Role;
-}
-
-export interface OidcConfig {
-  issuer: string;
-  clientId: string;
-  clientSecret?: string | undefined;
-  /** The absolute URL of GET /api/v1/auth/oidc/callback as the browser reaches it. */
-  redirectUrl: string;
-  mapping: OidcMappingRule[];
-  /** Claim holding group names; default "groups". */
-  groupsClaim?: string;
-}
+export {
+  matchRules,
+  type OidcConfig,
+  type OidcMappingRule,
+  oidcConfigFromEnv,
+  parseMapping,
+} from "./oidc-config.ts";
+export type { DeviceCode, DeviceTokenResult };
 
 export interface SignInResult {
   token: string;
@@ -50,20 +37,6 @@ export interface SignInResult {
   user: string;
   org: string;
   role: Role;
-}
-
-export type DeviceTokenResult =
-  | { status: "authorization_pending"; interval: number }
-  | { status: "slow_down"; interval: number }
-  | { status: "complete"; token: string; expiresAt: string };
-
-export interface DeviceCode {
-  device_code: string;
-  user_code: string;
-  verification_uri: string;
-  verification_uri_complete: string;
-  interval: number;
-  expires_in: number;
 }
 
 export interface OidcService {
@@ -81,93 +54,10 @@ export interface OidcService {
 const FLOW_TTL_MS = 10 * 60_000;
 const DEVICE_TTL_S = 600;
 const DEVICE_INTERVAL_S = 5;
-const SKEW_S = 60;
 const ROLE_RANK: Record<Role, number> = { member: 1, admin: 2, owner: 3 };
 const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"; // no vowels: no words, no 0/O or 1/I mix-ups
 
 const b64u = (b: Buffer) => b.toString("base64url");
-const notConfigured = () =>
-  new WarrenError(
-    "INVALID_ARGUMENT",
-    "OIDC sign-in is not configured on this server; set WARREN_OIDC_ISSUER, WARREN_OIDC_CLIENT_ID, " +
-      "WARREN_OIDC_CLIENT_SECRET, WARREN_OIDC_REDIRECT_URL and WARREN_OIDC_MAPPING",
-  );
-const refused = (why: string) => new WarrenError("UNAUTHENTICATED", `sign-in failed: ${why}`);
-
-/** The config from WARREN_OIDC_* variables, or undefined when WARREN_OIDC_ISSUER is unset. */
-export function oidcConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OidcConfig | undefined {
-  const issuer = env["WARREN_OIDC_ISSUER"];
-  if (!issuer) return undefined;
-  const clientId = env["WARREN_OIDC_CLIENT_ID"];
-  const redirectUrl = env["WARREN_OIDC_REDIRECT_URL"];
-  if (!clientId || !redirectUrl) {
-    throw new WarrenError(
-      "INVALID_ARGUMENT",
-      "WARREN_OIDC_ISSUER is set, so WARREN_OIDC_CLIENT_ID and WARREN_OIDC_REDIRECT_URL must be too",
-    );
-  }
-  return {
-    issuer,
-    clientId,
-    clientSecret: env["WARREN_OIDC_CLIENT_SECRET"] || undefined,
-    redirectUrl,
-    mapping: parseMapping(env["WARREN_OIDC_MAPPING"] ?? "[]"),
-  };
-}
-
-export function parseMapping(raw: string): OidcMappingRule[] {
-  const bad = (why: string) =>
-    new WarrenError(
-      "INVALID_ARGUMENT",
-      `WARREN_OIDC_MAPPING ${why}; expected JSON like ` +
-        '[{"group":"eng","org":"default","role":"member"},{"emailDomain":"example.com","org":"default","role":"admin"}]',
-    );
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw bad("is not JSON");
-  }
-  if (!Array.isArray(v)) throw bad("is not a list");
-  return v.map((r: unknown, i) => {
-    const o = r as Partial<OidcMappingRule> | null;
-    if (typeof o !== "object" || o === null) throw bad(`entry ${i} is not an object`);
-    if (typeof o.org !== "string" || !o.org) throw bad(`entry ${i} has no "org"`);
-    if (o.role !== "member" && o.role !== "admin" && o.role !== "owner")
-      throw bad(`entry ${i} has no valid "role" (member, admin or owner)`);
-    const hasGroup = typeof o.group === "string" && o.group !== "";
-    const hasDomain = typeof o.emailDomain === "string" && o.emailDomain !== "";
-    if (hasGroup === hasDomain) throw bad(`entry ${i} needs exactly one of "group" or "emailDomain"`);
-    return hasGroup
-      ? { group: o.group as string, org: o.org, role: o.role }
-      : { emailDomain: (o.emailDomain as string).toLowerCase().replace(/^@/, ""), org: o.org, role: o.role };
-  });
-}
-
-/** The rules a user's claims match, in configuration order. */
-export function matchRules(
-  rules: OidcMappingRule[],
-  claims: Record<string, unknown>,
-  groupsClaim = "groups",
-) {
-  const rawGroups = claims[groupsClaim];
-  const groups = new Set(
-    Array.isArray(rawGroups) ? rawGroups.map(String) : typeof rawGroups === "string" ? [rawGroups] : [],
-  );
-  const email = typeof claims["email"] === "string" ? claims["email"].toLowerCase() : "";
-  // An unverified address proves nothing about its domain.
-  const domain =
-    email.includes("@") && claims["email_verified"] !== false ? email.split("@").pop() : undefined;
-  return rules.filter((r) => (r.group !== undefined ? groups.has(r.group) : r.emailDomain === domain));
-}
-
-interface Discovery {
-  issuer: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  jwks_uri: string;
-  userinfo_endpoint?: string;
-}
 
 interface PendingFlow {
   verifier: string;
@@ -193,12 +83,11 @@ export function createOidcService(o: {
   fetch?: typeof fetch;
 }): OidcService {
   const { db, clock } = o;
-  const doFetch = o.fetch ?? fetch;
   const flows = new Map<string, PendingFlow>();
   const devices = new Map<string, DeviceEntry>();
   const byUserCode = new Map<string, string>();
-  let discovery: Promise<Discovery> | undefined;
-  let jwks: { keys: (JsonWebKey & { kid?: string; alg?: string; use?: string })[] } | undefined;
+  const provider = createProviderClient(o);
+  const { discover, getJson, verifyIdToken, userinfo } = provider;
 
   const cfg = (): OidcConfig => {
     if (!o.config) throw notConfigured();
@@ -213,108 +102,6 @@ export function createOidcService(o: {
         devices.delete(k);
         byUserCode.delete(d.userCode);
       }
-  }
-
-  async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-    const res = await doFetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-    const text = await res.text();
-    if (!res.ok) throw refused(`the identity provider answered ${res.status} at ${new URL(url).pathname}`);
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw refused(`the identity provider sent something other than JSON from ${new URL(url).pathname}`);
-    }
-  }
-
-  function discover(): Promise<Discovery> {
-    if (!discovery) {
-      const issuer = cfg().issuer.replace(/\/$/, "");
-      discovery = getJson<Discovery>(`${issuer}/.well-known/openid-configuration`).then(
-        (d) => {
-          if (d.issuer.replace(/\/$/, "") !== issuer)
-            throw refused(`the provider's discovery names issuer "${d.issuer}", not "${cfg().issuer}"`);
-          return d;
-        },
-        (err: unknown) => {
-          discovery = undefined; // retry on the next sign-in
-          throw err;
-        },
-      );
-    }
-    return discovery;
-  }
-
-  async function keyFor(kid: string | undefined, alg: string) {
-    const d = await discover();
-    const pick = () =>
-      jwks?.keys.find(
-        (k) => (kid === undefined || k.kid === kid) && (k.use === undefined || k.use === "sig"),
-      );
-    let jwk = pick();
-    if (!jwk) {
-      // Unknown kid: the provider may have rotated its keys.
-      jwks = await getJson(d.jwks_uri);
-      jwk = pick();
-    }
-    if (!jwk) throw refused("the ID token is signed with a key the provider does not publish");
-    if (jwk.alg !== undefined && jwk.alg !== alg)
-      throw refused("the ID token's algorithm does not match its key");
-    return createPublicKey({ key: jwk, format: "jwk" });
-  }
-
-  async function verifyIdToken(idToken: string, nonce: string): Promise<Record<string, unknown>> {
-    const parts = idToken.split(".");
-    if (parts.length !== 3) throw refused("the ID token is not a signed JWT");
-    const [h, p, s] = parts as [string, string, string];
-    let header: { alg?: string; kid?: string };
-    let claims: Record<string, unknown>;
-    try {
-      header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
-      claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
-    } catch {
-      throw refused("the ID token is not valid JSON");
-    }
-    const alg = header.alg ?? "";
-    const key = await keyFor(header.kid, alg);
-    const data = Buffer.from(`${h}.${p}`);
-    const sig = Buffer.from(s, "base64url");
-    const hashOf: Record<string, string> = { "256": "sha256", "384": "sha384", "512": "sha512" };
-    const bits = alg.slice(2);
-    let ok: boolean;
-    if (/^RS(256|384|512)$/.test(alg)) ok = cryptoVerify(hashOf[bits] ?? "", data, key, sig);
-    else if (/^PS(256|384|512)$/.test(alg))
-      ok = cryptoVerify(hashOf[bits] ?? "", data, { key, padding: 6, saltLength: Number(bits) / 8 }, sig);
-    else if (/^ES(256|384|512)$/.test(alg))
-      ok = cryptoVerify(hashOf[bits] ?? "", data, { key, dsaEncoding: "ieee-p1363" }, sig);
-    else if (alg === "EdDSA") ok = cryptoVerify(null, data, key, sig);
-    else throw refused(`the ID token uses algorithm "${alg}", which Warren does not accept`);
-    if (!ok) throw refused("the ID token's signature does not verify");
-    const c = cfg();
-    const d = await discover();
-    if (claims["iss"] !== d.issuer) throw refused("the ID token comes from another issuer");
-    const aud = claims["aud"];
-    const auds = Array.isArray(aud) ? aud : [aud];
-    if (!auds.includes(c.clientId)) throw refused("the ID token is meant for another client");
-    if (auds.length > 1 && claims["azp"] !== undefined && claims["azp"] !== c.clientId)
-      throw refused("the ID token was issued to another party (azp)");
-    const now = clock.now() / 1000;
-    if (typeof claims["exp"] !== "number" || claims["exp"] + SKEW_S < now)
-      throw refused("the ID token expired");
-    if (typeof claims["iat"] === "number" && claims["iat"] - SKEW_S > now)
-      throw refused("the ID token was issued in the future");
-    if (claims["nonce"] !== nonce) throw refused("the ID token's nonce does not match this sign-in");
-    if (typeof claims["sub"] !== "string" || !claims["sub"]) throw refused("the ID token has no subject");
-    return claims;
-  }
-
-  async function userinfo(accessToken: string | undefined, sub: string): Promise<Record<string, unknown>> {
-    const d = await discover();
-    if (!accessToken || !d.userinfo_endpoint) return {};
-    const info = await getJson<Record<string, unknown>>(d.userinfo_endpoint, {
-      headers: { authorization: `Bearer ${accessToken}` },
-    });
-    if (info["sub"] !== sub) throw refused("the userinfo subject differs from the ID token's");
-    return info;
   }
 
   /** Creates the user on first sign-in, applies the mapping, and mints a Warren token. */
