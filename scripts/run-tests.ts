@@ -42,7 +42,13 @@ const runBatch = (batch: string[]) => {
   const r = spawnSync(
     process.execPath,
     ["--test", "--test-reporter=spec", `--test-concurrency=${serial ? 1 : 2}`, ...batch],
-    { stdio: "inherit", cwd: root, env: { ...process.env, WARREN_TEST_TIER: tier } },
+    {
+      stdio: "inherit",
+      cwd: root,
+      // Every API response the tests provoke is checked against the OpenAPI document
+      // (packages/server/src/http/response-validation.ts); daemons e2e tests spawn inherit it.
+      env: { ...process.env, WARREN_TEST_TIER: tier, WARREN_VALIDATE_RESPONSES: "1" },
+    },
   );
   const secs = (Date.now() - t0) / 1000;
   if (r.status !== 0) failed++;

@@ -19,7 +19,7 @@ function alive(pid: number): boolean {
 }
 
 /** One daemon per run dir: two CLIs auto-starting at once must not start two. */
-function takeLock(file: string): () => void {
+export function takeLock(file: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, "wx", 0o600);
@@ -42,7 +42,9 @@ function takeLock(file: string): () => void {
   throw new Error(`cannot take the daemon lock ${file}`);
 }
 
-export async function startDaemonForCli(opts: { listen?: string | undefined } = {}): Promise<void> {
+export async function startDaemonForCli(
+  opts: { listen?: string | undefined; db?: string | undefined } = {},
+): Promise<void> {
   const cfg = defaultConfig();
   const runner = await createRunner();
   const release = takeLock(path.join(cfg.runDir, "daemon.pid"));
@@ -55,6 +57,7 @@ export async function startDaemonForCli(opts: { listen?: string | undefined } = 
   const daemon = await runDaemon({
     socketPath: socketPath(),
     root: cfg.root,
+    db: opts.db || undefined,
     runner,
     defaultRuntime,
     // This entry point owns the signals, so the lock is released after the daemon has closed.
@@ -64,19 +67,19 @@ export async function startDaemonForCli(opts: { listen?: string | undefined } = 
     tlsCert: process.env["WARREN_TLS_CERT"],
     tlsKey: process.env["WARREN_TLS_KEY"],
   });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
-      void daemon
-        .close()
-        .then(() => runner.close())
-        .finally(() => {
-          release();
-          resolve();
-        });
+  await untilSignal(() => daemon.close().then(() => runner.close()));
+  release();
+}
+
+/** Resolves after SIGTERM or SIGINT, once `stop` has finished. */
+export function untilSignal(stop: () => Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      void stop().finally(resolve);
     };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
   });
 }

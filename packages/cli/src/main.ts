@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { registerAuditCommands } from "./main-audit.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
+import { registerServerCommands } from "./main-server.ts";
 import { run } from "./run.ts";
 
 const program = new Command("warren")
@@ -22,6 +23,7 @@ program
   .option("--memory <size>", "memory, e.g. 512m, 2g, 2Gi")
   .option("--disk <size>", "workspace disk, e.g. 10g")
   .option("--runtime <runtime>", "runc, crun or gvisor")
+  .option("--project <url>", "the repository it works on (its project secrets reach it)")
   .option("-d, --detach", "don't open a shell even on a terminal")
   .option("--json", "print the environment as JSON")
   .action((cmd: string[], opts, _c) =>
@@ -287,6 +289,7 @@ token
 
 registerAuditCommands(program);
 registerSecretCommands(program);
+registerServerCommands(program);
 
 program
   .command("whoami")
@@ -301,6 +304,7 @@ program
     "--listen <host:port>",
     "also serve the API remotely over TLS, e.g. 0.0.0.0:7443 (or WARREN_LISTEN)",
   )
+  .option("--db <url>", "keep the store in PostgreSQL (postgres://...) instead of SQLite (or WARREN_DB)")
   .action((opts) => run(async () => (await import("./commands/daemon.ts")).daemonCommand(opts)));
 
 program

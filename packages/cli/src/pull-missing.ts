@@ -1,5 +1,7 @@
-// `warren up --image HOST/REPO:TAG`: when the image is not in the store and the reference names
-// a registry host, pull it first (with progress), as `docker run` does. Names without a host
+// `warren up --image HOST/REPO:TAG`: when the image is not among the caller's organisation's
+// images (the server lists only those, server/src/services/images.ts) and the reference names a
+// registry host, pull it first (with progress), as `docker run` does. Another organisation's copy
+// on the runner does not count: the server would pull it again with this organisation's login. Names without a host
 // ("myorg/tools:1.0") are local imports and are never turned into a Docker Hub request.
 import { type ApiClient, namesRegistry, parseImageRef } from "@warren/protocol";
 import { progressDisplay } from "./progress.ts";

@@ -3,7 +3,7 @@
 //
 //   GET    /api/v1/health                          -> { ok: true, version }
 //   GET    /api/v1/runner                          -> RunnerInfo
-//   GET    /api/v1/environments?limit=&cursor=&state=&name= -> { items: Environment[], nextCursor? } (watch.ts)
+//   GET    /api/v1/environments?limit=&cursor=&state=&name=&project= -> { items: Environment[], nextCursor? } (watch.ts)
 //   GET    /api/v1/environments?watch=1&resourceVersion=N -> text/event-stream of WatchEvent (watch.ts)
 //   Any POST may carry Idempotency-Key (Stripe semantics, 24 h); limits: 1 MiB bodies (413),
 //   JSON depth 32 (400), per-token and per-IP rates (429 + Retry-After).
@@ -22,7 +22,7 @@
 //   GET    /api/v1/classes                         -> { items: ClassSpec[] }
 //   POST   /api/v1/classes       CreateClassRequest -> 201 ClassSpec
 //   DELETE /api/v1/classes/:name                   -> 204
-//   GET    /api/v1/images                          -> { items: ImageInfo[] }
+//   GET    /api/v1/images                          -> { items: ImageInfo[] } (the organisation's, plus the shared base image)
 //   POST   /api/v1/images/base   { mirror? }         -> NDJSON progress like import; builds the default image if missing
 //   POST   /api/v1/images/import { path, ref? }    -> application/x-ndjson stream of ProgressEvent lines, then
 //                                                    a final line { done: ImageInfo } or { error: ErrorBody }
@@ -30,8 +30,8 @@
 //   POST   /api/v1/images/prune                    -> { removed: string[], freedBytes } (unused images past the cache cap, then unreferenced layers)
 //   GET    /api/v1/dns/stats                       -> DnsStats (the runner's DNS cache and upstream counters)
 //   POST   /api/v1/images/pull   { ref }           -> NDJSON progress like import; pulls from a registry with
-//                                                    the stored login for the ref's registry host
-//   GET    /api/v1/registries                      -> { items: RegistryLogin[] } (hosts and usernames, never passwords)
+//                                                    the organisation's stored login for the ref's registry host
+//   GET    /api/v1/registries                      -> { items: RegistryLogin[] } (the organisation's hosts and usernames, never passwords)
 //   PUT    /api/v1/registries/:host { username, password } -> RegistryLogin (stored encrypted)
 //   DELETE /api/v1/registries/:host                -> { removed: boolean }
 //   GET    /api/v1/secrets                         -> { items: SecretInfo[] } (names, scopes, kinds; never values)
@@ -132,8 +132,8 @@ export type DeviceTokenResult =
 export interface ApiClient extends IdentityClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
-  /** Every environment (following pages), optionally filtered by state or name prefix. */
-  listEnvironments(filter?: { state?: EnvState; name?: string }): Promise<Environment[]>;
+  /** Every environment (following pages), optionally filtered by state, name prefix or project. */
+  listEnvironments(filter?: { state?: EnvState; name?: string; project?: string }): Promise<Environment[]>;
   /** Streams environment changes until the stream ends or `signal` aborts (watch.ts). */
   watchEnvironments(opts: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<void>;
   createEnvironment(req: CreateEnvRequest): Promise<{ env: Environment; created: boolean }>;

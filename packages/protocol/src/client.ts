@@ -43,6 +43,7 @@ export function createClient(opts: ClientOptions): ApiClient {
         const params = new URLSearchParams();
         if (q?.state) params.set("state", q.state);
         if (q?.name) params.set("name", q.name);
+        if (q?.project) params.set("project", q.project);
         if (cursor) params.set("cursor", cursor);
         const page = await http.json<EnvPage>("GET", `/environments${params.size ? `?${params}` : ""}`);
         items.push(...page.items);

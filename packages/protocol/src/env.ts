@@ -60,6 +60,8 @@ export interface EnvSpec {
   resources: Resources;
   /** Where its traffic may go: its class's policy, fixed when it was created. Always set by this server. */
   egress?: EgressPolicy;
+  /** The repository it works on, in normalizeProject()'s form (project.ts); its project secrets reach it. */
+  project?: string;
 }
 
 export interface Environment {
@@ -108,6 +110,8 @@ export interface CreateEnvRequest {
   cpus?: number;
   memory?: string;
   disk?: string;
+  /** A repository URL in any form normalizeProject() accepts; stored normalized. */
+  project?: string;
 }
 
 export interface CreateClassRequest {

@@ -29,6 +29,10 @@ export const ERROR_CATALOG = {
   UNAUTHENTICATED: { status: 401, summary: "The caller is not allowed to use this API." },
   TIMEOUT: { status: 504, summary: "The operation did not finish in time." },
   DAEMON_UNAVAILABLE: { status: 503, summary: "The Warren daemon is not reachable." },
+  RUNNER_UNAVAILABLE: {
+    status: 503,
+    summary: "No runner is connected to the control plane, or it went away during the call.",
+  },
   IDEMPOTENCY_CONFLICT: {
     status: 409,
     summary: "A request with this Idempotency-Key is still in flight; retry after it finishes.",

@@ -124,8 +124,11 @@ export interface RunnerApi {
   pullImage(ref: string, progress: ProgressFn, opts?: PullOptions): Promise<ImageInfo>;
   /** Removes an image; its layers go when no other image uses them. Refuses images in use. */
   removeImage(ref: string): Promise<string[]>;
-  /** Removes unreferenced layers (and unused images beyond the cache cap). */
-  pruneImages(): Promise<{ removed: string[]; freedBytes: number }>;
+  /**
+   * Removes unreferenced layers (and unused images beyond the cache cap). Images in `keep` stay:
+   * the control plane names those another organisation holds.
+   */
+  pruneImages(opts?: { keep?: string[] }): Promise<{ removed: string[]; freedBytes: number }>;
   /** Applies spec.resources to a running environment live (cgroup limits). */
   setResources(spec: RunnerEnvSpec): Promise<EnvObserved>;
   stats(id: string): Promise<EnvStats>;

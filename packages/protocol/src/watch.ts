@@ -26,6 +26,8 @@ export interface EnvListQuery {
   state?: EnvState;
   /** Name prefix. */
   name?: string;
+  /** Only environments of this repository (any spelling normalizeProject() accepts). */
+  project?: string;
 }
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";

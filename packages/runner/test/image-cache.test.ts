@@ -96,6 +96,21 @@ test("prune removes unreferenced layers and never one an image names", async (t)
   assert.deepEqual(await pruneImages(store), { removed: [], freedBytes: 0 });
 });
 
+test("prune past the cap never evicts an image the control plane asks to keep", async (t) => {
+  const { store, tick } = await makeStore(t, { cacheMaxBytes: 1 * MiB });
+  await addImage(store, "other-org:1", [layer("1")]);
+  tick(1000);
+  await addImage(store, "mine:1", [layer("2")]);
+  // Over the cap by one image: LRU alone would take other-org:1 (the older); keep spares it.
+  const res = await pruneImages(store, ["other-org:1"]);
+  assert.deepEqual(res.removed, ["mine:1"]);
+  assert.equal(await store.hasLayer(layer("2")), false);
+  assert.deepEqual(
+    (await store.list()).map((i) => i.ref),
+    ["other-org:1"],
+  );
+});
+
 test("a mounted layer counts as in use (environments of another root sharing the store)", () => {
   const hex = "c".repeat(64);
   const text =

@@ -12,6 +12,7 @@ import { listenUnix } from "./http/listen.ts";
 import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
 import { loadOrCreateCertificate } from "./http/tls-cert.ts";
+import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
 import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
@@ -25,14 +26,24 @@ import { secretBox } from "./services/registry-secrets.ts";
 import { withSecrets } from "./services/secret-delivery.ts";
 import { createSecretService } from "./services/secrets.ts";
 import { createEnvWatchService } from "./services/watch.ts";
-import { openStore, type Store } from "./store/db.ts";
+import { type AnyStore, openStoreAt } from "./store/db.ts";
+import { listEnvIds } from "./store/queries/envs.ts";
 
 export interface DaemonOptions {
   /** Default: protocol socketPath() ($WARREN_SOCKET or /run/warren/warren.sock). */
   socketPath?: string;
-  /** Directory holding warren.db. */
+  /** Directory holding warren.db (unless `db` says otherwise), the TLS material and the key files. */
   root: string;
-  runner: RunnerApi;
+  /**
+   * The store: a postgres:// URL (many replicas share it) or a directory for SQLite; default
+   * `root`. Key files and the TLS certificate stay under `root` either way.
+   */
+  db?: string | undefined;
+  /**
+   * The runner in embedded mode (in-process, `warren daemon`). Absent in server mode (`warren
+   * server`): runners dial in over /api/runner/v1 with runner tokens (runners/hub.ts).
+   */
+  runner?: RunnerApi;
   /** Used when neither the request nor the class names a runtime. */
   defaultRuntime: RuntimeName;
   /** Period of the full resync that heals drift; default 10 s. */
@@ -57,7 +68,9 @@ export interface DaemonOptions {
 
 export interface Daemon {
   app: FastifyInstance;
-  store: Store;
+  store: AnyStore;
+  /** Server mode only: the runners connected over /api/runner/v1. */
+  hub?: RunnerHub;
   controller: EnvironmentController;
   socketPath: string;
   /** The remote listener's bound address and certificate fingerprint, when listening. */
@@ -71,15 +84,23 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   const sock = opts.socketPath ?? defaultSocketPath();
   const log = daemonLogger(opts.logger);
   const shutdown = new AbortController();
-  const store = openStore(opts.root);
+  const store = await openStoreAt(opts.db ?? opts.root);
   let controller: EnvironmentController | undefined;
+  let hub: RunnerHub | undefined;
   try {
+    hub = opts.runner
+      ? undefined
+      : createRunnerHub({ db: store.db, logger: log.child({ component: "runners" }) });
+    const hostRunner: RunnerApi = opts.runner ?? (hub as RunnerHub);
     const changes = createChangeFeed();
     const registryBox = secretBox(opts.root);
     const secrets = createSecretService({ db: store.db, clock, root: opts.root, registryBox });
     // Secrets reach the runner only in ensureRunning's spec; logs and events come back masked.
-    const runner = withSecrets(opts.runner, { db: store.db, secrets });
+    const runner = withSecrets(hostRunner, { db: store.db, secrets });
     controller = createEnvironmentController({
+      // Embedded: passes do host work on this machine, a few at a time. Server mode: a pass is
+      // mostly a wait on a remote runner, which limits its own host's work.
+      concurrency: Number(process.env["WARREN_RECONCILE_CONCURRENCY"]) || (hub ? 32 : 4),
       db: store.db,
       runner,
       clock,
@@ -89,7 +110,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       ...(opts.backoff?.baseMs !== undefined ? { baseDelayMs: opts.backoff.baseMs } : {}),
       ...(opts.backoff?.maxMs !== undefined ? { maxDelayMs: opts.backoff.maxMs } : {}),
     });
+    const registries = createRegistryLoginService({ db: store.db, clock, secrets: registryBox });
+    // Images are scoped to organisations; a create from one the caller's does not hold pulls it.
+    const images = createImageService({ runner: hostRunner, logins: registries, db: store.db, clock });
     const envs = createEnvironmentService({
+      images,
       db: store.db,
       runner,
       clock,
@@ -100,7 +125,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       shutdown: shutdown.signal,
       ...(opts.settleTimeoutMs !== undefined ? { settleTimeoutMs: opts.settleTimeoutMs } : {}),
     });
-    const registries = createRegistryLoginService({ db: store.db, clock, secrets: registryBox });
     const watch = createEnvWatchService({
       db: store.db,
       changes,
@@ -117,7 +141,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       clock,
       envs,
       classes: createClassService({ db: store.db, clock }),
-      images: createImageService({ runner: opts.runner, logins: registries }),
+      images,
       registries,
       runner,
       shutdown: shutdown.signal,
@@ -125,10 +149,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       identity: createIdentityService({ db: store.db, clock }),
       secrets,
       oidc: createOidcService({ config: opts.oidc ?? oidcConfigFromEnv(), db: store.db, clock, audit }),
+      ...(hub ? { runnerHub: hub } : {}),
     });
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
     const ctl = controller;
     const { swept } = await ctl.start();
+    // A runner that (re)connects gets every environment reconciled at once, not at the next resync.
+    hub?.onAttach(() => {
+      void listEnvIds(store.db).then((ids) => {
+        for (const id of ids) ctl.enqueue(id);
+      });
+    });
     // Audit retention (WARREN_AUDIT_RETENTION_DAYS): hourly is ample for a limit counted in days.
     const sweepAudit = () =>
       audit.sweep().then(
@@ -168,7 +199,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         `warren daemon listening on TLS; certificate SHA-256 fingerprint ${material.fingerprint}`,
       );
     }
-    log.info({ socketPath: sock, root: opts.root, swept: swept.length }, "warren daemon listening");
+    log.info(
+      {
+        socketPath: sock,
+        root: opts.root,
+        store: store.kind,
+        mode: hub ? "server" : "embedded",
+        swept: swept.length,
+      },
+      "warren daemon listening",
+    );
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -177,6 +217,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         shutdown.abort();
         clearInterval(auditTimer);
         tls?.server.close(); // stop accepting remote connections first
+        hub?.close();
         await app.close();
         await tls?.close();
         await ctl.close();
@@ -204,9 +245,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
     }
-    return { app, store, controller: ctl, socketPath: sock, ...(tlsInfo ? { tls: tlsInfo } : {}), close };
+    return {
+      app,
+      store,
+      controller: ctl,
+      socketPath: sock,
+      ...(tlsInfo ? { tls: tlsInfo } : {}),
+      ...(hub ? { hub } : {}),
+      close,
+    };
   } catch (err) {
     shutdown.abort();
+    hub?.close();
     await controller?.close();
     await store.close();
     throw err;

@@ -6,6 +6,7 @@ import { afterEach, test } from "node:test";
 import { Channel, type ControlMessage, controlFrame, frame, parseFrame } from "@warren/protocol";
 import WebSocket from "ws";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
+import { execWs } from "./exec-ws-client.ts";
 import { FakeRunner } from "./fake-runner.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -31,35 +32,6 @@ async function start(
   });
   cleanups.push(() => d.close());
   return d;
-}
-
-interface ExecResult {
-  stdout: string;
-  stderr: string;
-  control: ControlMessage[];
-}
-
-function execWs(sock: string, name: string, cmd: string[], opts: { tty?: boolean; send?: Buffer[] } = {}) {
-  const qs = new URLSearchParams({
-    cmd: JSON.stringify(cmd),
-    ...(opts.tty ? { tty: "1", cols: "80", rows: "24" } : {}),
-  });
-  const ws = new WebSocket(`ws+unix://${sock}:/api/v1/environments/${name}/exec?${qs}`);
-  const out: ExecResult = { stdout: "", stderr: "", control: [] };
-  const done = new Promise<ExecResult>((resolve, reject) => {
-    ws.on("open", () => {
-      for (const b of opts.send ?? []) ws.send(b);
-    });
-    ws.on("message", (data: Buffer) => {
-      const { channel, data: body } = parseFrame(data);
-      if (channel === Channel.stdout) out.stdout += body.toString();
-      else if (channel === Channel.stderr) out.stderr += body.toString();
-      else if (channel === Channel.control) out.control.push(JSON.parse(body.toString()));
-    });
-    ws.on("close", () => resolve(out));
-    ws.on("error", reject);
-  });
-  return { ws, done };
 }
 
 test("exec over a real WebSocket on the unix socket passes the exit code through", async () => {

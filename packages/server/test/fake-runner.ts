@@ -40,6 +40,8 @@ export class FakeRunner implements RunnerApi {
   readonly leftovers = new Set<string>();
   /** Memory each environment "uses": a live resize below it is refused, as the v1 kernel does. */
   memoryInUseBytes = 100 * 1024 ** 2;
+  /** When true, pruneImages removes unused images (as the real one does past its cache cap). */
+  pruneEvicts = false;
   #failures = new Map<Method, Error[]>();
   #nextPid = 1000;
 
@@ -245,9 +247,15 @@ export class FakeRunner implements RunnerApi {
     return [ref];
   }
 
-  async pruneImages(): Promise<{ removed: string[]; freedBytes: number }> {
-    this.#enter("pruneImages", []);
-    return { removed: [], freedBytes: 0 };
+  /** With pruneEvicts: removes every image but the base, `keep` and those environments use (no cap here). */
+  async pruneImages(opts?: { keep?: string[] }): Promise<{ removed: string[]; freedBytes: number }> {
+    this.#enter("pruneImages", opts ? [opts] : []);
+    if (!this.pruneEvicts) return { removed: [], freedBytes: 0 };
+    const keep = new Set([DEFAULT_IMAGE, ...(opts?.keep ?? [])]);
+    for (const e of this.envs.values()) keep.add(e.spec.image);
+    const removed = [...this.images.keys()].filter((r) => !keep.has(r));
+    for (const r of removed) this.images.delete(r);
+    return { removed, freedBytes: removed.length };
   }
 
   async setResources(spec: RunnerEnvSpec): Promise<EnvObserved> {

@@ -1,204 +1,52 @@
-// OIDC sign-in against a real OpenID provider (the npm package oidc-provider) on loopback. The
-// "browser" is fetch with a cookie jar: it follows the provider's redirects and completes its dev
-// login and consent forms by POSTing them, then hands the callback URL to the Warren app.
+// OIDC sign-in against a real OpenID provider (the npm package oidc-provider) on loopback
+// (oidc-world.ts), including two Warren replicas sharing one database.
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createHash } from "node:crypto";
 import { afterEach, test } from "node:test";
 import type { ErrorBody } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
-import Provider from "oidc-provider";
-import { systemClock } from "../src/clock.ts";
-import { build } from "../src/http/build.ts";
-import { createAuditService } from "../src/services/audit.ts";
-import { createIdentityService } from "../src/services/identity.ts";
-import { createImageService } from "../src/services/images.ts";
-import { createOidcService, type OidcMappingRule, parseMapping } from "../src/services/oidc.ts";
-import { type Harness, harness } from "./helpers.ts";
+import { parseMapping } from "../src/services/oidc.ts";
+import { upsertMembership } from "../src/store/queries/identity.ts";
+import { browse, json, oidcWorld, pathOf, REDIRECT, signIn, type World, whoami } from "./oidc-world.ts";
 
-const REDIRECT = "http://warren.test/api/v1/auth/oidc/callback";
-const ACCOUNTS: Record<string, { email: string; groups: string[] }> = {
-  alice: { email: "alice@example.com", groups: ["staff"] },
-  bob: { email: "bob@other.org", groups: ["eng"] },
-  mallory: { email: "mallory@evil.test", groups: ["nobody"] },
-};
-const MAPPING: OidcMappingRule[] = parseMapping(
-  JSON.stringify([
-    { group: "eng", org: "default", role: "member" },
-    { emailDomain: "example.com", org: "default", role: "admin" },
-  ]),
-);
-
-let h: Harness | undefined;
-let idp: Server | undefined;
-let app: FastifyInstance | undefined;
+let w: World | undefined;
 afterEach(async () => {
-  await app?.close();
-  await h?.close();
-  await new Promise<void>((r) => (idp ? idp.close(() => r()) : r()));
-  idp?.closeAllConnections();
-  app = h = idp = undefined;
+  await w?.close();
+  w = undefined;
 });
-
-async function startProvider(): Promise<string> {
-  let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, s) => s.end();
-  idp = createServer((req, res) => handler(req, res));
-  await new Promise<void>((r) => idp!.listen(0, "127.0.0.1", r));
-  const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: "warren",
-        client_secret: "warren-secret",
-        redirect_uris: [REDIRECT],
-        grant_types: ["authorization_code"],
-        response_types: ["code"],
-      },
-    ],
-    async findAccount(_ctx, id) {
-      const a = ACCOUNTS[id];
-      if (!a) return undefined;
-      return {
-        accountId: id,
-        claims: async () => ({ sub: id, email: a.email, email_verified: true, groups: a.groups }),
-      };
-    },
-    claims: { openid: ["sub"], email: ["email", "email_verified"], groups: ["groups"] },
-    cookies: { keys: ["test-cookie-key"] },
-  });
-  handler = provider.callback();
-  return issuer;
-}
-
-interface World {
-  app: FastifyInstance;
-  audit: ReturnType<typeof createAuditService>;
-}
-
-async function setup(): Promise<World> {
-  const issuer = await startProvider();
-  h = await harness();
-  const clock = systemClock;
-  const identity = createIdentityService({ db: h.store.db, clock });
-  const audit = createAuditService({ db: h.store.db, clock });
-  const oidc = createOidcService({
-    config: {
-      issuer,
-      clientId: "warren",
-      clientSecret: "warren-secret",
-      redirectUrl: REDIRECT,
-      mapping: MAPPING,
-    },
-    db: h.store.db,
-    clock,
-    audit,
-  });
-  app = build({
-    envs: h.envs,
-    classes: h.classes,
-    images: createImageService({ runner: h.runner }),
-    runner: h.runner,
-    logger: false,
-    identity,
-    audit,
-    oidc,
-    transport: "tls",
-  });
-  return { app, audit };
-}
-
-/** A browser: follows redirects with cookies and fills in the provider's dev login and consent forms. */
-async function browse(startUrl: string, login: string): Promise<string> {
-  const jar = new Map<string, string>();
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  const keep = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [pair = ""] = c.split(";");
-      const i = pair.indexOf("=");
-      jar.set(pair.slice(0, i).trim(), pair.slice(i + 1));
-    }
-  };
-  let url = startUrl;
-  let init: RequestInit = {};
-  for (let hops = 0; hops < 20; hops++) {
-    if (url.startsWith(REDIRECT)) return url;
-    const res = await fetch(url, {
-      ...init,
-      redirect: "manual",
-      headers: { ...init.headers, cookie: cookie() },
-    });
-    keep(res);
-    init = {};
-    const location = res.headers.get("location");
-    if (location) {
-      url = new URL(location, url).toString();
-      continue;
-    }
-    const html = await res.text();
-    assert.equal(res.status, 200, html);
-    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-    const prompt = /name="prompt" value="([^"]+)"/.exec(html)?.[1];
-    assert.ok(action && prompt, `a provider form: ${html}`);
-    const body = new URLSearchParams({ prompt });
-    if (prompt === "login") {
-      body.set("login", login);
-      body.set("password", "any");
-    }
-    url = new URL(action.replace(/&amp;/g, "&"), url).toString();
-    init = {
-      method: "POST",
-      body: body.toString(),
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-    };
-  }
-  throw new Error("too many redirects");
-}
-
-const pathOf = (u: string) => {
-  const x = new URL(u);
-  return x.pathname + x.search;
+const setup = async () => {
+  w = await oidcWorld();
+  return w;
 };
-const json = { accept: "application/json" };
 
-async function signIn(w: World, login: string) {
-  const start = await w.app.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
-  assert.equal(start.statusCode, 302, start.body);
-  const loc = String(start.headers.location);
-  assert.match(loc, /code_challenge_method=S256/);
-  assert.match(loc, /[?&]nonce=/);
-  assert.match(loc, /[?&]state=/);
-  const back = await browse(loc, login);
-  return w.app.inject({ method: "GET", url: pathOf(back), headers: json });
-}
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const TEN_MINUTES = 10 * 60_000;
 
-async function signInRecords(_w: World) {
-  const rows = await h!.store.db
-    .selectFrom("audit_records")
-    .selectAll()
-    .where("action", "=", "auth.sign-in")
-    .execute();
-  return rows;
+async function signInRecords(w: World) {
+  return w.db.selectFrom("audit_records").selectAll().where("action", "=", "auth.sign-in").execute();
 }
+const count = async (w: World, table: "oidc_flows" | "device_codes") =>
+  (await w.db.selectFrom(table).selectAll().execute()).length;
 
 test("sign-in through the provider yields a Warren token; the provider's own tokens are refused", async () => {
   const w = await setup();
-  const res = await signIn(w, "alice");
+  const res = await signIn(w.app, "alice");
   assert.equal(res.statusCode, 200, res.body);
   const body = res.json() as { token: string; role: string; org: string; user: string };
   assert.match(body.token, /^wrn_[0-9A-Za-z]{43}$/);
   assert.equal(body.role, "admin");
   assert.equal(body.user, "alice@example.com");
-  const who = await w.app.inject({
-    method: "GET",
-    url: "/api/v1/whoami",
-    headers: { authorization: `Bearer ${body.token}` },
-  });
-  assert.equal(who.statusCode, 200, who.body);
-  assert.equal(who.json().user.name, "alice@example.com");
-  assert.equal(who.json().role, "admin");
+  const who = await whoami(w.app, body.token);
+  assert.equal(who.user.name, "alice@example.com");
+  assert.equal(who.role, "admin");
+  const link = await w.db.selectFrom("oidc_identities").selectAll().execute();
+  assert.deepEqual(
+    link.map((l) => [l.issuer, l.subject, l.user_id, l.email]),
+    [[w.issuer, "alice", who.user.id, "alice@example.com"]],
+  );
 
   // A second sign-in reuses the user; a group mapping gives bob a member role.
-  const bob = await signIn(w, "bob");
+  const bob = await signIn(w.app, "bob");
   assert.equal(bob.statusCode, 200, bob.body);
   assert.equal(bob.json().role, "member");
   const rows = await signInRecords(w);
@@ -206,7 +54,7 @@ test("sign-in through the provider yields a Warren token; the provider's own tok
   assert.ok(rows.every((r) => r.result === "ok"));
 
   // The provider's own ID and access tokens, got directly from it, never pass as Warren tokens.
-  const { idToken, accessToken } = await providerTokens(w, "alice");
+  const { idToken, accessToken } = await providerTokens(w.app, "alice");
   for (const t of [idToken, accessToken]) {
     const r = await w.app.inject({
       method: "GET",
@@ -226,12 +74,11 @@ test("sign-in through the provider yields a Warren token; the provider's own tok
 });
 
 /** Runs the browser flow but redeems the code at the provider directly, as a thief would. */
-async function providerTokens(w: World, login: string) {
-  const start = await w.app.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
+async function providerTokens(app: FastifyInstance, login: string) {
+  const start = await app.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
   const loc = new URL(String(start.headers.location));
   // Our own PKCE pair: the thief knows the verifier for the challenge it sends.
   const verifier = "v".repeat(64);
-  const { createHash } = await import("node:crypto");
   loc.searchParams.set("code_challenge", createHash("sha256").update(verifier).digest("base64url"));
   const back = new URL(await browse(loc.toString(), login));
   const issuer = `${loc.protocol}//${loc.host}`;
@@ -258,42 +105,108 @@ async function providerTokens(w: World, login: string) {
 
 test("a user whose claims map to nothing is refused with a clear message", async () => {
   const w = await setup();
-  const res = await signIn(w, "mallory");
+  const res = await signIn(w.app, "mallory");
   assert.equal(res.statusCode, 401, res.body);
   const err = res.json() as ErrorBody;
   assert.equal(err.code, "UNAUTHENTICATED");
   assert.match(err.message, /mallory@evil\.test" matches no rule of this server's OIDC mapping/);
-  const users = await h!.store.db
-    .selectFrom("users")
-    .selectAll()
-    .where("name", "=", "mallory@evil.test")
-    .execute();
+  const users = await w.db.selectFrom("users").selectAll().where("name", "=", "mallory@evil.test").execute();
   assert.equal(users.length, 0, "no user is created");
+  assert.equal((await w.db.selectFrom("oidc_identities").selectAll().execute()).length, 0);
   const rows = await signInRecords(w);
   assert.equal(rows.length, 1);
   assert.equal(rows[0]?.result, "denied");
 });
 
+test("an email changed at the provider is the same Warren user, renamed", async () => {
+  const w = await setup();
+  const first = await whoami(w.app, (await signIn(w.app, "alice")).json().token);
+  w.accounts["alice"]!.email = "alice.smith@example.com";
+  const res = await signIn(w.app, "alice");
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.json().user, "alice.smith@example.com");
+  const second = await whoami(w.app, res.json().token);
+  assert.equal(second.user.id, first.user.id);
+  assert.equal(second.user.name, "alice.smith@example.com");
+  const link = await w.db.selectFrom("oidc_identities").selectAll().execute();
+  assert.deepEqual(
+    link.map((l) => [l.subject, l.user_id, l.email]),
+    [["alice", first.user.id, "alice.smith@example.com"]],
+  );
+  assert.equal((await w.db.selectFrom("users").selectAll().where("id", "like", "usr_%").execute()).length, 2);
+});
+
+test("another subject with the same email is a different user and gets none of the first one's roles", async () => {
+  const w = await setup();
+  const alice = await whoami(w.app, (await signIn(w.app, "alice")).json().token);
+  // An owner made alice owner by hand; the mapping alone gives example.com admin.
+  await upsertMembership(w.db, {
+    org_id: "org_default",
+    user_id: alice.user.id,
+    role: "owner",
+    created_at: "t",
+  });
+  // A second account at the provider now holds alice's address (a re-assigned mailbox).
+  w.accounts["alice-2"] = { email: "alice@example.com", groups: [] };
+  const res = await signIn(w.app, "alice-2");
+  assert.equal(res.statusCode, 200, res.body);
+  const other = await whoami(w.app, res.json().token);
+  assert.notEqual(other.user.id, alice.user.id);
+  assert.equal(other.role, "admin", "the mapped role, not alice's owner role");
+  // users.name stays unique: the newcomer's name is the email tagged with its identity.
+  assert.match(other.user.name, /^alice@example\.com \([0-9a-f]{8}\)$/);
+  assert.equal((await whoami(w.app, (await signIn(w.app, "alice")).json().token)).role, "owner");
+  const subjects = await w.db
+    .selectFrom("oidc_identities")
+    .select(["subject", "user_id"])
+    .orderBy("subject")
+    .execute();
+  assert.deepEqual(
+    subjects.map((s) => [s.subject, s.user_id]),
+    [
+      ["alice", alice.user.id],
+      ["alice-2", other.user.id],
+    ],
+  );
+});
+
+test("a browser sign-in started on one replica finishes on another", async () => {
+  const w = await setup();
+  const b = w.replica();
+  const res = await signIn(w.app, "alice", b.app);
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal((await whoami(w.app, res.json().token)).user.name, "alice@example.com");
+  // Only digests of the state and nonce are stored, and the row is gone once used.
+  const start = await b.app.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
+  const state = new URL(String(start.headers.location)).searchParams.get("state")!;
+  const rows = await w.db.selectFrom("oidc_flows").selectAll().execute();
+  assert.deepEqual(
+    rows.map((r) => r.state_hash),
+    [sha256(state)],
+  );
+});
+
+async function deviceCode(app: FastifyInstance) {
+  const dc = await app.inject({ method: "POST", url: "/api/v1/auth/device", payload: {} });
+  assert.equal(dc.statusCode, 200, dc.body);
+  return dc.json() as { device_code: string; user_code: string; verification_uri: string; interval: number };
+}
+const poll = (app: FastifyInstance, device_code: string) =>
+  app.inject({ method: "POST", url: "/api/v1/auth/device/token", payload: { device_code } });
+
 test("the device-code flow: code, browser sign-in with the user code, poll gets a token", async () => {
   const w = await setup();
-  const dc = await w.app.inject({ method: "POST", url: "/api/v1/auth/device", payload: {} });
-  assert.equal(dc.statusCode, 200, dc.body);
-  const d = dc.json() as {
-    device_code: string;
-    user_code: string;
-    verification_uri: string;
-    interval: number;
-  };
+  const d = await deviceCode(w.app);
   assert.match(d.user_code, /^[A-Z]{4}-[A-Z]{4}$/);
   assert.equal(d.verification_uri, "http://warren.test/api/v1/auth/device/verify");
-  const poll = () =>
-    w.app.inject({
-      method: "POST",
-      url: "/api/v1/auth/device/token",
-      payload: { device_code: d.device_code },
-    });
-  assert.equal((await poll()).json().status, "authorization_pending");
-  assert.equal((await poll()).json().status, "slow_down");
+  assert.equal((await poll(w.app, d.device_code)).json().status, "authorization_pending");
+  assert.equal((await poll(w.app, d.device_code)).json().status, "slow_down");
+  const stored = await w.db.selectFrom("device_codes").selectAll().execute();
+  assert.deepEqual(
+    stored.map((r) => r.code_hash),
+    [sha256(d.device_code)],
+    "the device code is stored only as a digest",
+  );
 
   // The page asks for the code; submitting it starts the browser flow.
   const form = await w.app.inject({ method: "GET", url: "/api/v1/auth/device/verify" });
@@ -307,18 +220,85 @@ test("the device-code flow: code, browser sign-in with the user code, poll gets 
   assert.equal(done.statusCode, 200, done.body);
   assert.match(done.body, /return to your terminal/);
   assert.doesNotMatch(done.body, /wrn_/, "the token goes to the terminal, not the page");
+  // The user code is spent: a second browser cannot approve it again.
+  const reuse = await w.app.inject({ method: "GET", url: `/api/v1/auth/device/verify?user_code=${typed}` });
+  assert.equal(reuse.statusCode, 400);
+  assert.match(reuse.json().message, /already used/);
 
-  const got = (await poll()).json() as { status: string; token: string };
+  const got = (await poll(w.app, d.device_code)).json() as { status: string; token: string };
   assert.equal(got.status, "complete");
-  const who = await w.app.inject({
-    method: "GET",
-    url: "/api/v1/whoami",
-    headers: { authorization: `Bearer ${got.token}` },
-  });
-  assert.equal(who.statusCode, 200, who.body);
-  assert.equal(who.json().user.name, "bob@other.org");
+  assert.equal((await whoami(w.app, got.token)).user.name, "bob@other.org");
   // Handed out once.
-  assert.equal((await poll()).statusCode, 400);
+  const after = await poll(w.app, d.device_code);
+  assert.equal(after.statusCode, 400);
+  assert.match(after.json().message, /unknown or its token was already collected/);
+});
+
+test("a device code spans replicas and is redeemed once when two replicas race", async () => {
+  const w = await setup();
+  const b = w.replica();
+  const d = await deviceCode(w.app);
+  const go = await b.app.inject({
+    method: "GET",
+    url: `/api/v1/auth/device/verify?user_code=${d.user_code}`,
+  });
+  assert.equal(go.statusCode, 302, go.body);
+  const back = await browse(String(go.headers.location), "alice");
+  const done = await w.app.inject({ method: "GET", url: pathOf(back), headers: json });
+  assert.equal(done.statusCode, 200, done.body);
+  assert.equal(done.json().token, "(delivered to the terminal)");
+
+  const polls = await Promise.all([w.app, b.app, w.app, b.app].map((app) => poll(app, d.device_code)));
+  const complete = polls.filter((p) => p.statusCode === 200);
+  assert.equal(complete.length, 1, polls.map((p) => p.body).join("\n"));
+  assert.equal(complete[0]!.json().status, "complete");
+  assert.ok(polls.filter((p) => p !== complete[0]).every((p) => p.statusCode === 400));
+  const tokens = await w.db.selectFrom("api_tokens").selectAll().where("name", "=", "oidc sign-in").execute();
+  assert.equal(tokens.length, 1, "exactly one token minted");
+  assert.equal(await count(w, "device_codes"), 0);
+});
+
+test("expired sign-ins are refused with a clear message and swept", async () => {
+  const w = await setup();
+  const start = await w.app.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
+  const state = new URL(String(start.headers.location)).searchParams.get("state")!;
+  const d = await deviceCode(w.app);
+  const stale = await deviceCode(w.app);
+  w.advance(TEN_MINUTES + 1000);
+
+  const cb = await w.app.inject({
+    method: "GET",
+    url: `/api/v1/auth/oidc/callback?code=x&state=${state}`,
+    headers: json,
+  });
+  assert.equal(cb.statusCode, 401, cb.body);
+  assert.match(
+    cb.json().message,
+    /sign-in expired: it must finish within 10 minutes of starting; start again/,
+  );
+  assert.equal(await count(w, "oidc_flows"), 0, "the expired flow is gone");
+
+  const p = await poll(w.app, d.device_code);
+  assert.equal(p.statusCode, 400, p.body);
+  assert.match(p.json().message, /device code expired \(codes last 10 minutes\); run `warren login` again/);
+  const verify = await w.app.inject({
+    method: "GET",
+    url: `/api/v1/auth/device/verify?user_code=${stale.user_code}`,
+  });
+  assert.equal(verify.statusCode, 400, verify.body);
+  assert.match(verify.json().message, /expired \(codes last 10 minutes\)/);
+  assert.equal(await count(w, "device_codes"), 1, "the stale code is still there until a sweep");
+
+  // Making a new sign-in sweeps whatever expired, on whichever replica.
+  const fresh = await deviceCode(w.replica().app);
+  const left = await w.db.selectFrom("device_codes").select("code_hash").execute();
+  assert.deepEqual(
+    left.map((r) => r.code_hash),
+    [sha256(fresh.device_code)],
+  );
+  w.advance(TEN_MINUTES + 1000);
+  assert.equal(await w.oidc.sweep(), 1);
+  assert.equal(await count(w, "device_codes"), 0);
 });
 
 test("mapping config is validated", () => {

@@ -50,7 +50,8 @@ const asPostgres = (bin: string, args: string[]) =>
     env: { ...process.env, TZ: TIME_ZONE, LC_ALL: "C.UTF-8" },
   });
 
-export async function startPgCluster(): Promise<PgCluster> {
+/** `durable`: production settings (fsync, synchronous_commit, full_page_writes on), for bench/api. */
+export async function startPgCluster(o: { durable?: boolean } = {}): Promise<PgCluster> {
   const bin = binDir();
   const dir = mkdtempSync(path.join(tmpdir(), "warren-pg-"));
   const data = path.join(dir, "data");
@@ -83,7 +84,9 @@ export async function startPgCluster(): Promise<PgCluster> {
       `-c unix_socket_directories=${dir}`,
       `-c timezone=${TIME_ZONE}`,
       // A test cluster need not survive a crash; these make it start and write faster.
-      "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+      o.durable
+        ? "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+        : "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
     ].join(" ");
     asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-l", log, "-w", "-t", "30", "-o", opts, "start"]);
     started = true;

@@ -1,5 +1,6 @@
 // Registry logins through the HTTP API: stored encrypted under a root-only key file, listed
-// without passwords, and handed to the runner only for pulls from their own host.
+// without passwords, and handed to the runner only for pulls from their own host, per
+// organisation (migration 010; org-images.test.ts covers two organisations over HTTP).
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -8,9 +9,12 @@ import type { ImageInfo, ProgressFn, PullOptions } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
+import { type Caller, LOCAL_ROOT, runAs } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createRegistryLoginService } from "../src/services/registry-logins.ts";
 import { keyFile, secretBox } from "../src/services/registry-secrets.ts";
+import { createSecretService } from "../src/services/secrets.ts";
+import { BOOTSTRAP_OWNER_ID } from "../src/store/migrations/005_identity.ts";
 import { FakeRunner } from "./fake-runner.ts";
 import { type Harness, harness } from "./helpers.ts";
 
@@ -134,4 +138,27 @@ test("a malformed ref is a 400 before any stream; a replaced key asks to log in 
     assert.doesNotMatch(e.message, new RegExp(PASSWORD));
     return true;
   });
+});
+
+test("each organisation keeps its own login for a host, through a key rotation", async () => {
+  await setup();
+  const db = h!.store.db;
+  const box = secretBox(h!.dir);
+  const registries = createRegistryLoginService({ db, clock: systemClock, secrets: box });
+  await db.insertInto("orgs").values({ id: "org_b", name: "b", created_at: "t" }).execute();
+  const b: Caller = { kind: "user", userId: BOOTSTRAP_OWNER_ID, orgId: "org_b", role: "admin", via: "token" };
+  await runAs(LOCAL_ROOT, () => registries.login("reg.example", "root-user", "pass-root"));
+  await runAs(b, () => registries.login("reg.example", "b-user", "pass-b"));
+  assert.deepEqual(
+    (await runAs(b, () => registries.list())).map((l) => l.username),
+    ["b-user"],
+  );
+  const secrets = createSecretService({ db, clock: systemClock, root: h!.dir, registryBox: box });
+  assert.deepEqual(await secrets.rotateKey(), { secrets: 0, registryLogins: 2 });
+  // Without a caller the system acts for the bootstrap organisation; an org may be named.
+  assert.equal((await registries.credentialFor("reg.example"))?.password, "pass-root");
+  assert.equal((await registries.credentialFor("reg.example", "org_b"))?.password, "pass-b");
+  assert.equal((await runAs(b, () => registries.credentialFor("reg.example")))?.username, "b-user");
+  assert.equal(await runAs(b, () => registries.logout("reg.example")), true);
+  assert.equal((await registries.credentialFor("reg.example"))?.username, "root-user");
 });

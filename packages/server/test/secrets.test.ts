@@ -14,7 +14,7 @@ import { createImageService } from "../src/services/images.ts";
 import { createRegistryLoginService } from "../src/services/registry-logins.ts";
 import { keyFile, secretBox } from "../src/services/registry-secrets.ts";
 import { MASK, withSecrets } from "../src/services/secret-delivery.ts";
-import { createSecretService, SECRETS_KEY, type SecretService } from "../src/services/secrets.ts";
+import { createSecretService, SECRETS_KEY, type SecretService, secretsBox } from "../src/services/secrets.ts";
 import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../src/store/migrations/005_identity.ts";
 import { getEnvById } from "../src/store/queries/envs.ts";
 import { type Harness, harness } from "./helpers.ts";
@@ -51,6 +51,7 @@ async function setup() {
     registries,
     runner: h.runner,
     secrets,
+    db: h.store.db, // paged, filtered lists (?project=)
     logger: false,
   });
   return { h, app, secrets, registries };
@@ -203,4 +204,193 @@ test("members cannot rotate the keys", async () => {
   const { secrets } = await setup();
   await runAs(member("u-alice"), () => assert.rejects(secrets.rotateKey(), /owner/i));
   void (secrets as SecretService);
+});
+
+// --- Projects (migration 012): environments carry a repository URL, and project secrets reach it.
+
+const API = "https://github.com/acme/api";
+
+async function createEnv(a: FastifyInstance, payload: Record<string, unknown>) {
+  return a.inject({ method: "POST", url: "/api/v1/environments?wait=1", payload });
+}
+
+/** What the runner receives when `id` starts through the secret-adding wrapper. */
+async function delivered(h: Harness, secrets: SecretService, id: string): Promise<[string, string][]> {
+  const row = await getEnvById(h.store.db, id);
+  assert.ok(row, id);
+  const runner = withSecrets(h.runner, { db: h.store.db, secrets });
+  h.runner.calls.length = 0;
+  await runner.ensureRunning(runnerSpec(row));
+  const [spec] = h.runner.callsOf("ensureRunning")[0] as [RunnerEnvSpec];
+  return (spec.secrets ?? []).map((s): [string, string] => [s.path ?? s.name, s.value]).sort();
+}
+
+test("project secrets reach only environments of that project, whatever spelling either used", async () => {
+  const { h, app, secrets } = await setup();
+  await secrets.set("org", "ORG_ONLY", { value: "org-aaaa", kind: "env" });
+  // Stored under one spelling, asked for under others.
+  const put1 = await put(app, "project", "DEPLOY_KEY", {
+    value: "api-deploy-1111",
+    kind: "env",
+    project: "git@github.com:acme/api.git",
+  });
+  assert.equal(put1.statusCode, 200, put1.body);
+  assert.equal(put1.json().project, API);
+  await secrets.set("project", "DEPLOY_KEY", {
+    value: "web-deploy-2222",
+    kind: "env",
+    project: "https://github.com/acme/web",
+  });
+
+  const api = await createEnv(app, { name: "api", project: "https://GitHub.com/acme/api.git/" });
+  assert.equal(api.statusCode, 201, api.body);
+  assert.equal(api.json().spec.project, API);
+  const web = await createEnv(app, { name: "web", project: "github.com/acme/web" });
+  assert.equal(web.statusCode, 201, web.body);
+  const bare = await createEnv(app, { name: "bare" });
+  assert.equal(bare.statusCode, 201, bare.body);
+  assert.equal("project" in bare.json().spec, false);
+
+  assert.deepEqual(await delivered(h, secrets, api.json().id), [
+    ["DEPLOY_KEY", "api-deploy-1111"],
+    ["ORG_ONLY", "org-aaaa"],
+  ]);
+  assert.deepEqual(await delivered(h, secrets, web.json().id), [
+    ["DEPLOY_KEY", "web-deploy-2222"],
+    ["ORG_ONLY", "org-aaaa"],
+  ]);
+  assert.deepEqual(await delivered(h, secrets, bare.json().id), [["ORG_ONLY", "org-aaaa"]]);
+
+  // Shown by inspect and ls, filterable with any spelling; a bad filter names the field.
+  const got = await app.inject({ method: "GET", url: "/api/v1/environments/api" });
+  assert.equal(got.json().spec.project, API);
+  const q = encodeURIComponent("ssh://git@github.com/acme/api");
+  const listed = await app.inject({ method: "GET", url: `/api/v1/environments?project=${q}` });
+  assert.equal(listed.statusCode, 200, listed.body);
+  assert.deepEqual(
+    (listed.json().items as Array<{ name: string }>).map((e) => e.name),
+    ["api"],
+  );
+  const all = await app.inject({ method: "GET", url: "/api/v1/environments" });
+  assert.equal(all.json().items.length, 3);
+  const badFilter = await app.inject({ method: "GET", url: "/api/v1/environments?project=..%2Fx" });
+  assert.equal(badFilter.statusCode, 400);
+  assert.equal(badFilter.json().details.field, "project");
+
+  // The project is part of the spec: the same name for another project is a conflict.
+  const other = await createEnv(app, { name: "api", project: "https://github.com/acme/web" });
+  assert.equal(other.statusCode, 409, other.body);
+  assert.match(other.json().message, /project https:\/\/github\.com\/acme\/api \(existing\)/);
+  const again = await createEnv(app, { name: "api", project: "git@github.com:acme/api" });
+  assert.equal(again.statusCode, 200, again.body);
+
+  // Removing under yet another spelling removes it.
+  const del = await app.inject({
+    method: "DELETE",
+    url: `/api/v1/secrets/project/DEPLOY_KEY?project=${encodeURIComponent("https://github.com/acme/api/")}`,
+  });
+  assert.deepEqual(del.json(), { removed: true });
+  assert.deepEqual(await delivered(h, secrets, api.json().id), [["ORG_ONLY", "org-aaaa"]]);
+});
+
+test("precedence: user > project > org for one name or file path", async () => {
+  const { h, app, secrets } = await setup();
+  const { id } = (await createEnv(app, { name: "p", project: API })).json();
+  const { id: noProject } = (await createEnv(app, { name: "q" })).json();
+  await secrets.set("org", "TOKEN", { value: "from-org-1", kind: "env" });
+  await secrets.set("project", "TOKEN", { value: "from-project-2", kind: "env", project: API });
+  await secrets.set("org", "cfg", { value: "org-file-1", kind: "file", path: "/run/secrets/app.conf" });
+  await secrets.set("project", "cfg2", {
+    value: "project-file-2",
+    kind: "file",
+    path: "/run/secrets/app.conf",
+    project: API,
+  });
+  assert.deepEqual(await delivered(h, secrets, id), [
+    ["/run/secrets/app.conf", "project-file-2"],
+    ["TOKEN", "from-project-2"],
+  ]);
+  assert.deepEqual(await delivered(h, secrets, noProject), [
+    ["/run/secrets/app.conf", "org-file-1"],
+    ["TOKEN", "from-org-1"],
+  ]);
+  // The owner's own secret beats both.
+  await secrets.set("user", "TOKEN", { value: "from-user-3", kind: "env" });
+  assert.deepEqual(await delivered(h, secrets, id), [
+    ["/run/secrets/app.conf", "project-file-2"],
+    ["TOKEN", "from-user-3"],
+  ]);
+  assert.deepEqual(await delivered(h, secrets, noProject), [
+    ["/run/secrets/app.conf", "org-file-1"],
+    ["TOKEN", "from-user-3"],
+  ]);
+});
+
+test("a bad project is a 400 naming the field, at create and on secrets, and creates nothing", async () => {
+  const { h, app } = await setup();
+  for (const project of [
+    "file:///etc/passwd",
+    "https://ghp_token@github.com/acme/api",
+    "../../etc",
+    "https://github.com/acme/api b",
+    "https://github.com/acme/api?x=1",
+    "",
+    "x".repeat(2000),
+  ]) {
+    const r = await createEnv(app, { name: "hostile", project });
+    assert.equal(r.statusCode, 400, `${project}: ${r.body}`);
+    assert.equal(r.json().code, "INVALID_ARGUMENT");
+    assert.equal(r.json().details.field, "project", r.body);
+    assert.match(r.json().message, /project/);
+    const s = await put(app, "project", "X", { value: "v", kind: "env", project });
+    assert.equal(s.statusCode, 400, `${project}: ${s.body}`);
+  }
+  const wrongType = await createEnv(app, { name: "hostile", project: 42 });
+  assert.equal(wrongType.statusCode, 400);
+  assert.match(wrongType.json().message, /project/);
+  assert.equal(await getEnvById(h.store.db, "hostile"), undefined);
+  assert.equal((await h.envs.list()).length, 0);
+});
+
+test("project secrets stored before keys were normalized are still delivered, replaced and removed", async () => {
+  const { h, secrets } = await setup();
+  // A row as the previous version wrote it: the URL as typed, bound into the ciphertext's AAD.
+  const raw = "https://github.com/acme/api.git";
+  const sealed = await secretsBox(h.dir).seal(
+    "legacy-value-4444",
+    `secret\0${BOOTSTRAP_ORG_ID}\0project\0${raw}\0OLD`,
+  );
+  await h.store.db
+    .insertInto("secrets")
+    .values({
+      org_id: BOOTSTRAP_ORG_ID,
+      scope: "project",
+      owner: raw,
+      name: "OLD",
+      kind: "env",
+      path: null,
+      secret: sealed,
+      created_by: BOOTSTRAP_OWNER_ID,
+      created_at: "t",
+      updated_at: "t",
+    })
+    .execute();
+  const forApi = () => secrets.forEnv(BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID, API);
+  assert.deepEqual(
+    (await forApi()).map((s) => [s.name, s.value]),
+    [["OLD", "legacy-value-4444"]],
+  );
+  // A write under the normal form replaces the old spelling rather than sitting beside it.
+  await secrets.set("project", "OLD", { value: "new-value-5555", kind: "env", project: raw });
+  const owners = await h.store.db.selectFrom("secrets").select("owner").where("name", "=", "OLD").execute();
+  assert.deepEqual(
+    owners.map((o) => o.owner),
+    [API],
+  );
+  assert.deepEqual(
+    (await forApi()).map((s) => s.value),
+    ["new-value-5555"],
+  );
+  assert.equal(await secrets.remove("project", "OLD", "git@github.com:acme/api"), true);
+  assert.deepEqual(await forApi(), []);
 });

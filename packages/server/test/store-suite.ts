@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Db } from "../src/store/db.ts";
+import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { MIGRATIONS, type Migration } from "../src/store/migrations/index.ts";
 import { deleteClass, getClass, listClasses, toClassSpec } from "../src/store/queries/classes.ts";
+import { listEnvPage } from "../src/store/queries/env-pages.ts";
 import { restoreEnvResources, updateEnvResources } from "../src/store/queries/env-resources.ts";
 import {
   countEnvsOfClass,
@@ -29,6 +31,7 @@ import {
   listRegistryCredentials,
   upsertRegistryCredential,
 } from "../src/store/queries/registry-credentials.ts";
+import { orgNamesSuite } from "./store-org-names.ts";
 
 const GiB = 1024 ** 3;
 
@@ -197,6 +200,7 @@ export function storeSuite(backend: StoreBackend): void {
             assert.deepEqual(cls.egress, { mode: "all" });
             const env = toEnvironment((await getEnvByName(s.db, "legacy"))!);
             assert.deepEqual(env.spec.egress, { mode: "all" });
+            assert.equal(env.spec.project, undefined); // no project before migration 012
             assert.deepEqual(env.spec.resources, {
               cpus: 1,
               memoryBytes: GiB,
@@ -224,7 +228,56 @@ export function storeSuite(backend: StoreBackend): void {
     }
 
     test(
-      "lowestFreeSlot reuses gaps",
+      "upgrade to 010 gives old registry logins and images in use to the bootstrap organisation",
+      withDb(false, async (t) => {
+        await t.migrate(MIGRATIONS.filter((x) => x.version < 10));
+        for (const sql of V1_ROWS) await t.exec(sql);
+        await t.exec(`insert into orgs (id, name, created_at) values ('org_b', 'b', 't')`);
+        await t.exec(`insert into environments (id, name, class_name, image, runtime, cpus, memory_bytes,
+          disk_bytes, pids, slot, desired, state, created_at, updated_at, org_id)
+          values ('bbbbbbbbbbbb', 'b-env', 'old', 'reg.example/b:1', 'crun', 1, 1073741824,
+          5368709120, 100, 1, 'running', 'running', 't', 't', 'org_b')`);
+        await t.exec(`insert into registry_credentials (host, username, secret, created_at, updated_at)
+          values ('reg.example', 'u', 'sealed', 'c', 'u')`);
+        const s = await t.open();
+        try {
+          assert.deepEqual(
+            (await listRegistryCredentials(s.db, BOOTSTRAP_ORG_ID)).map((r) => [r.host, r.secret]),
+            [["reg.example", "sealed"]],
+          );
+          assert.deepEqual(await listRegistryCredentials(s.db, "org_b"), []);
+          const held = await s.db
+            .selectFrom("org_images")
+            .select(["org_id", "ref", "digest"])
+            .orderBy("org_id")
+            .orderBy("ref")
+            .execute();
+          assert.deepEqual(
+            held.map((r) => [r.org_id, r.ref, r.digest]),
+            [
+              ["org_b", "reg.example/b:1", null],
+              [BOOTSTRAP_ORG_ID, "img", null],
+              [BOOTSTRAP_ORG_ID, "reg.example/b:1", null],
+            ],
+          );
+          // The new key: a second org's login for the same host is a second row, not a conflict.
+          await upsertRegistryCredential(s.db, {
+            org_id: "org_b",
+            host: "reg.example",
+            username: "b",
+            secret: "x",
+            created_at: "c",
+            updated_at: "c",
+          });
+          assert.equal((await getRegistryCredential(s.db, BOOTSTRAP_ORG_ID, "reg.example"))?.username, "u");
+        } finally {
+          await s.close();
+        }
+      }),
+    );
+
+    test(
+      "lowestFreeSlot takes the top while there is room, then reuses gaps",
       withStore(async (db) => {
         assert.equal(await lowestFreeSlot(db), 0);
         for (const [id, slot] of [
@@ -234,7 +287,11 @@ export function storeSuite(backend: StoreBackend): void {
         ] as const) {
           await insertEnv(db, envRow(id, { slot }));
         }
-        assert.equal(await lowestFreeSlot(db), 2);
+        assert.equal(await lowestFreeSlot(db), 4, "room above the highest: one index probe");
+        assert.equal(await lowestFreeSlot(db, 5), 4);
+        assert.equal(await lowestFreeSlot(db, 4), 2, "the range is full at the top: the gap");
+        await insertEnv(db, envRow("dddddddddddd", { slot: 2 }));
+        assert.equal(await lowestFreeSlot(db, 4), 4, "no gap left: at capacity, the caller refuses");
       }),
     );
 
@@ -316,12 +373,22 @@ export function storeSuite(backend: StoreBackend): void {
         );
         assert.ok(events.every((e) => typeof e.id === "number"));
 
-        const row = { host: "r.example", username: "u", secret: "s1", created_at: "c", updated_at: "c" };
+        // Logins are per organisation (migration 010): the same host twice, one per org.
+        await db.insertInto("orgs").values({ id: "org_b", name: "b", created_at: "c" }).execute();
+        const row = {
+          org_id: BOOTSTRAP_ORG_ID,
+          host: "r.example",
+          username: "u",
+          secret: "s1",
+          created_at: "c",
+          updated_at: "c",
+        };
         await upsertRegistryCredential(db, row);
         await upsertRegistryCredential(db, { ...row, username: "v", secret: "s2", updated_at: "d" });
+        await upsertRegistryCredential(db, { ...row, org_id: "org_b", username: "w", secret: "s3" });
         // Spread: node:sqlite rows have a null prototype, pg rows do not.
         assert.deepEqual(
-          { ...(await getRegistryCredential(db, "r.example")) },
+          { ...(await getRegistryCredential(db, BOOTSTRAP_ORG_ID, "r.example")) },
           {
             ...row,
             username: "v",
@@ -329,9 +396,30 @@ export function storeSuite(backend: StoreBackend): void {
             updated_at: "d",
           },
         );
-        assert.equal((await listRegistryCredentials(db)).length, 1);
-        assert.equal(await deleteRegistryCredential(db, "r.example"), true);
-        assert.equal(await deleteRegistryCredential(db, "r.example"), false);
+        assert.equal((await getRegistryCredential(db, "org_b", "r.example"))?.username, "w");
+        assert.equal((await listRegistryCredentials(db, BOOTSTRAP_ORG_ID)).length, 1);
+        assert.equal(await deleteRegistryCredential(db, BOOTSTRAP_ORG_ID, "r.example"), true);
+        assert.equal(await deleteRegistryCredential(db, BOOTSTRAP_ORG_ID, "r.example"), false);
+        assert.equal((await listRegistryCredentials(db, "org_b"))[0]?.secret, "s3");
+      }),
+    );
+
+    test(
+      "environment projects round-trip and filter pages (migration 012)",
+      withStore(async (db) => {
+        const api = "https://github.com/acme/api";
+        await insertEnv(db, envRow("aaaaaaaaaaaa", { slot: 0, project: api }));
+        await insertEnv(db, envRow("bbbbbbbbbbbb", { slot: 1, project: `${api}-v2` }));
+        await insertEnv(db, envRow("cccccccccccc", { slot: 2 }));
+        assert.equal(toEnvironment((await getEnvById(db, "aaaaaaaaaaaa"))!).spec.project, api);
+        assert.equal("project" in toEnvironment((await getEnvById(db, "cccccccccccc"))!).spec, false);
+        const ids = async (project: string) =>
+          (await listEnvPage(db, { limit: 10, project })).map((r) => r.id);
+        assert.deepEqual(await ids(api), ["aaaaaaaaaaaa"]);
+        assert.deepEqual(await ids("https://github.com/ACME/api"), []);
+        assert.equal((await listEnvPage(db, { limit: 10 })).length, 3);
+        await assert.rejects(insertEnv(db, envRow("dddddddddddd", { slot: 3, project: "" })));
+        await assert.rejects(insertEnv(db, envRow("dddddddddddd", { slot: 3, project: "x".repeat(1025) })));
       }),
     );
 
@@ -346,4 +434,5 @@ export function storeSuite(backend: StoreBackend): void {
       }),
     );
   });
+  orgNamesSuite(backend); // names per organisation (migration 009), in its own file
 }

@@ -21,6 +21,7 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
     `Class:      ${env.spec.className}`,
     `Image:      ${env.spec.image}`,
     `Runtime:    ${env.spec.runtime}`,
+    ...(env.spec.project ? [`Project:    ${env.spec.project}`] : []),
     `Resources:  ${r.cpus} cpus, ${formatSize(r.memoryBytes)} memory, ${formatSize(r.diskBytes)} disk, ${r.pids} pids`,
     // Every CIDR, unlike the class table: inspect is where users check what is enforced.
     `Egress:     ${env.spec.egress ? formatEgress(env.spec.egress) : "all"}`,

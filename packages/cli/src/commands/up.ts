@@ -1,6 +1,6 @@
 // warren up: create (or start) an environment, then run a command in it, open a shell, or print it.
 // Idempotent like `docker compose up`: the same spec again starts and attaches to the existing one.
-import { type ApiClient, type CreateEnvRequest, DEFAULT_IMAGE } from "@warren/protocol";
+import { type ApiClient, type CreateEnvRequest, DEFAULT_IMAGE, normalizeProject } from "@warren/protocol";
 import { attach } from "../attach.ts";
 import { connect } from "../connect.ts";
 import { checkFailed } from "../failed.ts";
@@ -19,6 +19,7 @@ export interface UpOptions {
   memory?: string;
   disk?: string;
   runtime?: string;
+  project?: string;
   detach?: boolean;
   json?: boolean;
 }
@@ -32,6 +33,8 @@ export function createRequest(o: UpOptions): CreateEnvRequest {
   if (o.memory !== undefined) req.memory = checkSize(o.memory, "--memory");
   if (o.disk !== undefined) req.disk = checkSize(o.disk, "--disk");
   if (o.runtime !== undefined) req.runtime = checkRuntime(o.runtime);
+  // Checked here so a bad URL fails before the base image is built; the daemon normalizes again.
+  if (o.project !== undefined) req.project = normalizeProject(o.project);
   return req;
 }
 

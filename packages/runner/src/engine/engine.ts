@@ -188,8 +188,8 @@ export class Engine implements RunnerApi {
     return removeImage(this.ctx.images, ref);
   }
 
-  pruneImages(): Promise<{ removed: string[]; freedBytes: number }> {
-    return pruneImages(this.ctx.images);
+  pruneImages(opts: { keep?: string[] } = {}): Promise<{ removed: string[]; freedBytes: number }> {
+    return pruneImages(this.ctx.images, opts.keep);
   }
 
   setResources(spec: RunnerEnvSpec): Promise<EnvObserved> {

@@ -117,10 +117,13 @@ export async function evictImages(store: ImageStore, keep: string[] = []): Promi
   return done;
 }
 
-/** `warren image prune`: evicts past the cap, then deletes every layer no image names. */
-export async function pruneImages(store: ImageStore): Promise<{ removed: string[]; freedBytes: number }> {
+/** `warren image prune`: evicts past the cap (never `keep`), then deletes every layer no image names. */
+export async function pruneImages(
+  store: ImageStore,
+  keep: string[] = [],
+): Promise<{ removed: string[]; freedBytes: number }> {
   const before = await layerSizes(store);
-  const images = await evictImages(store);
+  const images = await evictImages(store, keep);
   const layers = await store.gcLayers();
   const after = await layerSizes(store);
   let freedBytes = 0;

@@ -1,9 +1,10 @@
 // The HTTP app factory. No I/O at import or build time, so tests drive it with inject().
 
 import websocket from "@fastify/websocket";
-import { type RunnerApi, WarrenError } from "@warren/protocol";
+import { MAX_WIRE_FRAME, type RunnerApi, WarrenError } from "@warren/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Clock } from "../clock.ts";
+import type { RunnerHub } from "../runners/hub.ts";
 import type { AuditService } from "../services/audit.ts";
 import type { ClassService } from "../services/classes.ts";
 import type { EnvironmentService } from "../services/environments.ts";
@@ -23,6 +24,7 @@ import { execRoutes } from "./exec-ws.ts";
 import { installGuards } from "./guards.ts";
 import { openApiRoutes, type RouteDoc } from "./openapi.ts";
 import type { RateLimitOptions } from "./rate-limit.ts";
+import { installResponseValidation, responseValidationEnabled } from "./response-validation.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { auditRoutes } from "./routes-audit.ts";
 import { authRoutes } from "./routes-auth.ts";
@@ -32,6 +34,7 @@ import { environmentRoutes } from "./routes-environments.ts";
 import { imageRoutes } from "./routes-images.ts";
 import { logRoutes } from "./routes-logs.ts";
 import { registryRoutes } from "./routes-registries.ts";
+import { runnerRoutes } from "./routes-runner.ts";
 import { secretRoutes } from "./routes-secrets.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
@@ -85,6 +88,13 @@ export interface BuildOptions {
   oidc?: OidcService;
   /** Environment secrets (services/secrets.ts); without it writes are refused. */
   secrets?: SecretService;
+  /**
+   * Check every /api/v1 response against the OpenAPI document (http/response-validation.ts);
+   * default: on when WARREN_VALIDATE_RESPONSES=1 (the test runner sets it).
+   */
+  validateResponses?: boolean;
+  /** Remote runners (`warren server`): serves /api/runner/v1/connect. Embedded mode has none. */
+  runnerHub?: RunnerHub;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -121,10 +131,14 @@ export function build(opts: BuildOptions): FastifyInstance {
     routes.push({ method: r.method, url: r.url, schema: r.schema });
   });
   installErrorHandlers(app);
+  if (responseValidationEnabled(opts.validateResponses))
+    installResponseValidation(app, routes, () => deps.version);
   installAuth(app, { identity: opts.identity, transport: opts.transport ?? "local" });
   installGuards(app, { db: opts.db, rateLimit: opts.rateLimit, clock: opts.clock });
   installAudit(app, opts.audit);
-  void app.register(websocket, { options: { maxPayload: BODY_LIMIT } });
+  // Runner-protocol replies (an image list, every environment a host has) can pass the 1 MiB
+  // body limit; MAX_WIRE_FRAME bounds them instead. Exec frames are small either way.
+  void app.register(websocket, { options: { maxPayload: MAX_WIRE_FRAME } });
   void app.register(async (scoped) => {
     systemRoutes(scoped, deps);
     environmentRoutes(scoped, deps);
@@ -139,6 +153,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     auditRoutes(scoped, opts.audit, opts.quotas);
     authRoutes(scoped, opts.oidc);
     secretRoutes(scoped, opts.secrets);
+    runnerRoutes(scoped, opts.runnerHub);
     openApiRoutes(scoped, routes, deps.version);
   });
   return app;

@@ -7,10 +7,11 @@ import {
   type EnvPage,
   MAX_PAGE_LIMIT,
   NAME_RE,
+  normalizeProject,
   WarrenError,
 } from "@warren/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { canSeeEnv } from "../services/scope.ts";
+import { callerOrg, canSeeEnv } from "../services/scope.ts";
 import type { EnvWatchService } from "../services/watch.ts";
 import type { Db } from "../store/db.ts";
 import { listEnvPage } from "../store/queries/env-pages.ts";
@@ -25,6 +26,7 @@ export const EnvListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 512 })),
   state: Type.Optional(Type.Union(ENV_STATES.map((s) => Type.Literal(s)))),
   name: Type.Optional(Type.String({ maxLength: 40 })),
+  project: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
   watch: Type.Optional(Flag),
   resourceVersion: Type.Optional(Type.String({ pattern: "^[0-9]{1,15}$" })),
 });
@@ -33,6 +35,7 @@ export interface EnvListQuery {
   cursor?: string;
   state?: (typeof ENV_STATES)[number];
   name?: string;
+  project?: string;
   watch?: "1" | "0" | "true" | "false";
   resourceVersion?: string;
 }
@@ -64,11 +67,14 @@ export async function listEnvironmentsPage(db: Db, q: EnvListQuery): Promise<Env
     });
   }
   const limit = q.limit ?? DEFAULT_PAGE_LIMIT;
+  const org = callerOrg();
   const rows = await listEnvPage(db, {
     limit,
     ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
     ...(q.state !== undefined ? { state: q.state } : {}),
     ...(q.name ? { namePrefix: q.name } : {}),
+    ...(q.project !== undefined ? { project: normalizeProject(q.project) } : {}),
+    ...(org !== undefined ? { orgId: org } : {}),
   });
   const page = rows.slice(0, limit);
   const last = page.at(-1);

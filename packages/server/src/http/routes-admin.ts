@@ -157,8 +157,4 @@ export function adminRoutes(app: FastifyInstance, identity: IdentityService | un
       return reply.status(204).send();
     },
   );
-
-  // Placeholder for the runner protocol over HTTP: proves the runner-token boundary end to end.
-  // Not under /api/v1, so not in the OpenAPI document (the runner protocol is its own API).
-  app.get("/api/runner/v1/ping", (req) => ({ ok: true, orgId: req.principal?.orgId }));
 }

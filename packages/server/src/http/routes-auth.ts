@@ -5,7 +5,7 @@ import { API_PREFIX, WarrenError } from "@warren/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { OidcService } from "../services/oidc.ts";
 import { sourceOf } from "./audit-hook.ts";
-import { errors } from "./schemas-response.ts";
+import { errors, orHtml } from "./schemas-response.ts";
 
 export const AUTH_PREFIX = `${API_PREFIX}/auth/`;
 
@@ -98,8 +98,12 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
         ),
         querystring: CallbackQuery,
         response: {
-          200: { ...SignIn, description: "JSON with Accept: application/json, else an HTML page" },
-          ...errors("INVALID_ARGUMENT", "UNAUTHENTICATED"),
+          200: {
+            description: "JSON with Accept: application/json, else an HTML page",
+            content: { "application/json": { schema: SignIn }, "text/html": { schema: Type.String() } },
+          },
+          // A browser (no Accept: application/json) gets a refusal as an HTML page.
+          ...orHtml(errors("INVALID_ARGUMENT", "UNAUTHENTICATED")),
         },
       },
     },
@@ -115,9 +119,15 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
           .type("text/html; charset=utf-8")
           .send(page("Sign-in refused", `<p>${esc(err.message)}</p>`));
       }
-      const { device, ...body } = r;
-      if (device) {
-        if (wantsJson(req)) return { ...body, token: "(delivered to the terminal)" };
+      if (r.device) {
+        // The terminal's poll mints the token, so neither it nor its expiry exists yet.
+        const { device: _, ...who } = r;
+        if (wantsJson(req))
+          return {
+            ...who,
+            token: "(delivered to the terminal)",
+            expiresAt: "(set when the terminal collects it)",
+          };
         return reply
           .type("text/html; charset=utf-8")
           .send(
@@ -127,6 +137,7 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
             ),
           );
       }
+      const { device: _, ...body } = r;
       if (wantsJson(req)) return body;
       return reply
         .type("text/html; charset=utf-8")
@@ -149,7 +160,7 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
         response: { 200: DeviceCode, ...errors("INVALID_ARGUMENT") },
       },
     },
-    async (_req, reply) => noStore(reply).send(svc().createDeviceCode()),
+    async (_req, reply) => noStore(reply).send(await svc().createDeviceCode()),
   );
 
   app.post<{ Body: PollBody }>(
@@ -164,7 +175,7 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
         response: { 200: DeviceToken, ...errors("INVALID_ARGUMENT") },
       },
     },
-    async (req, reply) => noStore(reply).send(svc().pollDeviceCode(req.body.device_code)),
+    async (req, reply) => noStore(reply).send(await svc().pollDeviceCode(req.body.device_code)),
   );
 
   app.get<{ Querystring: StartQuery }>(

@@ -32,7 +32,7 @@ export function classRoutes(app: FastifyInstance, { classes }: HttpDeps): void {
         body: CreateClassBody,
         response: {
           201: ClassSpec,
-          ...errors("INVALID_ARGUMENT", "INVALID_SIZE", "RUNTIME_UNSUPPORTED", "CLASS_EXISTS"),
+          ...errors("INVALID_ARGUMENT", "INVALID_SIZE", "RUNTIME_UNSUPPORTED", "CLASS_EXISTS", "FORBIDDEN"),
         },
       },
     },
@@ -49,7 +49,7 @@ export function classRoutes(app: FastifyInstance, { classes }: HttpDeps): void {
         params: NameParams,
         response: {
           204: Type.Null({ description: "Deleted" }),
-          ...errors("INVALID_ARGUMENT", "CLASS_NOT_FOUND", "CLASS_IN_USE"),
+          ...errors("INVALID_ARGUMENT", "CLASS_NOT_FOUND", "CLASS_IN_USE", "FORBIDDEN"),
         },
       },
     },

@@ -12,9 +12,15 @@ import {
   StopBody,
   WaitQuery,
 } from "./schemas.ts";
-import { Environment, errors, items } from "./schemas-response.ts";
+import { Environment, errors } from "./schemas-response.ts";
 
 const ENVS = `${API_PREFIX}/environments`;
+const EnvPage = Type.Object({
+  items: Type.Array(Environment),
+  nextCursor: Type.Optional(
+    Type.String({ description: "Present when more follow; pass it back as `cursor`." }),
+  ),
+});
 const tags = ["environments"];
 
 export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
@@ -27,7 +33,16 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         operationId: "listEnvironments",
         tags,
         summary: "Every environment.",
-        response: { 200: items(Environment), ...errors() },
+        response: {
+          200: {
+            description: "A page of environments; with `watch=1`, Server-Sent Events of WatchEvents instead",
+            content: {
+              "application/json": { schema: EnvPage },
+              "text/event-stream": { schema: Type.String({ description: "event:, id: and data: lines" }) },
+            },
+          },
+          ...errors("INVALID_ARGUMENT", "WATCH_EXPIRED"),
+        },
       },
     },
     (req, reply) => listOrWatch(req, reply, deps),
@@ -58,6 +73,11 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
             "NAME_CONFLICT",
             "ENV_FAILED",
             "INSUFFICIENT_DISK",
+            "CAPACITY_EXHAUSTED",
+            "QUOTA_EXCEEDED",
+            "REGISTRY_AUTH_FAILED",
+            "REGISTRY_UNAVAILABLE",
+            "RUNNER_UNAVAILABLE",
             "TIMEOUT",
           ),
         },
@@ -94,7 +114,14 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         body: SetResourcesBody,
         response: {
           200: Environment,
-          ...errors("INVALID_ARGUMENT", "INVALID_SIZE", "OUT_OF_CLASS_BOUNDS", "ENV_NOT_FOUND", "ENV_FAILED"),
+          ...errors(
+            "INVALID_ARGUMENT",
+            "INVALID_SIZE",
+            "OUT_OF_CLASS_BOUNDS",
+            "ENV_NOT_FOUND",
+            "ENV_FAILED",
+            "QUOTA_EXCEEDED",
+          ),
         },
       },
     },
@@ -111,7 +138,14 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         params: NameParams,
         response: {
           200: Environment,
-          ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND", "ENV_FAILED", "INSUFFICIENT_DISK", "TIMEOUT"),
+          ...errors(
+            "INVALID_ARGUMENT",
+            "ENV_NOT_FOUND",
+            "ENV_FAILED",
+            "INSUFFICIENT_DISK",
+            "QUOTA_EXCEEDED",
+            "TIMEOUT",
+          ),
         },
       },
     },

@@ -18,7 +18,7 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
       schema: {
         operationId: "listImages",
         tags,
-        summary: "Every image in the runner's store.",
+        summary: "The organisation's images (pulled or imported by it), plus the shared base image.",
         response: { 200: items(ImageInfo), ...errors() },
       },
     },
@@ -33,7 +33,7 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
         tags,
         summary: "Import an OCI image archive from a path on the runner's host.",
         body: ImportBody,
-        response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT") },
+        response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT", "FORBIDDEN") },
       },
     },
     (req, reply) =>
@@ -46,7 +46,7 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
       schema: {
         operationId: "pullImage",
         tags,
-        summary: "Pull an image from a registry, with the stored login for its host.",
+        summary: "Pull an image from a registry, with the organisation's stored login for its host.",
         body: PullBody,
         response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT") },
       },
@@ -61,9 +61,13 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
       schema: {
         operationId: "removeImage",
         tags,
-        summary: "Remove an image; answers the layers freed.",
+        summary:
+          "Remove the organisation's image; the runner deletes it (answering the layers freed) unless another organisation holds it.",
         params: Type.Object({ ref: Type.String({ description: "Image ref, url-encoded" }) }),
-        response: { 200: Removed, ...errors("INVALID_ARGUMENT", "IMAGE_NOT_FOUND", "IMAGE_IN_USE") },
+        response: {
+          200: Removed,
+          ...errors("INVALID_ARGUMENT", "FORBIDDEN", "IMAGE_NOT_FOUND", "IMAGE_IN_USE"),
+        },
       },
     },
     (req) => images.remove(req.params.ref),
@@ -75,8 +79,9 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
       schema: {
         operationId: "pruneImages",
         tags,
-        summary: "Remove unused images past the cache cap, then unreferenced layers.",
-        response: { 200: Pruned, ...errors() },
+        summary:
+          "Remove unused images past the cache cap, then unreferenced layers; never another organisation's images.",
+        response: { 200: Pruned, ...errors("FORBIDDEN") },
       },
     },
     () => images.prune(),

@@ -17,7 +17,7 @@ export function registryRoutes(app: FastifyInstance, { registries }: HttpDeps): 
       schema: {
         operationId: "listRegistryLogins",
         tags,
-        summary: "Stored logins: hosts and usernames, never passwords.",
+        summary: "The organisation's stored logins: hosts and usernames, never passwords.",
         response: { 200: items(RegistryLogin), ...errors() },
       },
     },
@@ -30,12 +30,12 @@ export function registryRoutes(app: FastifyInstance, { registries }: HttpDeps): 
       schema: {
         operationId: "registryLogin",
         tags,
-        summary: "Store (encrypted) a login for a registry host.",
+        summary: "Store (encrypted) the organisation's login for a registry host (admins).",
         params: HostParams,
         body: RegistryLoginBody,
         response: {
           200: RegistryLogin,
-          ...errors("INVALID_ARGUMENT", "REGISTRY_AUTH_FAILED", "REGISTRY_UNAVAILABLE"),
+          ...errors("INVALID_ARGUMENT", "FORBIDDEN", "REGISTRY_AUTH_FAILED", "REGISTRY_UNAVAILABLE"),
         },
       },
     },
@@ -48,9 +48,12 @@ export function registryRoutes(app: FastifyInstance, { registries }: HttpDeps): 
       schema: {
         operationId: "registryLogout",
         tags,
-        summary: "Forget the login for a registry host.",
+        summary: "Forget the organisation's login for a registry host (admins).",
         params: HostParams,
-        response: { 200: Type.Object({ removed: Type.Boolean() }), ...errors("INVALID_ARGUMENT") },
+        response: {
+          200: Type.Object({ removed: Type.Boolean() }),
+          ...errors("INVALID_ARGUMENT", "FORBIDDEN"),
+        },
       },
     },
     async (req) => ({

@@ -23,7 +23,7 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
         operationId: "runnerInfo",
         tags: ["system"],
         summary: "The runner's host facts: runtimes, CPUs, memory, free disk, id range.",
-        response: { 200: RunnerInfo, ...errors() },
+        response: { 200: RunnerInfo, ...errors("RUNNER_UNAVAILABLE") },
       },
     },
     () => deps.runner.info(),

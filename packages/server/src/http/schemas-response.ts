@@ -78,6 +78,7 @@ export const EnvSpec = Type.Object({
   runtime: RuntimeName,
   resources: Resources,
   egress: Type.Optional(EgressPolicy),
+  project: Type.Optional(Type.String({ description: "The repository URL, normalized (https://HOST/PATH)" })),
 });
 export const Environment = Type.Object({
   id: Type.String(),
@@ -206,8 +207,47 @@ export function errors(...codes: ErrorCodeT[]): Record<number, TSchema> {
   );
   // Fastify's own client errors (malformed JSON 400, 413 too large, 415 content type) have no code of
   // their own: they answer INVALID_ARGUMENT with fastify's status.
-  out["default"] = described("Any other error, e.g. 413/415 for a malformed request", ErrorBody);
+  out["default"] = Type.Unsafe({
+    description:
+      `Any other error: ${ANY_ROUTE_ERRORS.join(", ")} from the checks every route runs (authentication, ` +
+      "rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own " +
+      "client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status",
+    "x-any-route-codes": ANY_ROUTE_ERRORS,
+    allOf: [ErrorBody],
+  });
   return out;
+}
+
+/**
+ * Codes any route can answer, raised by the hooks in front of every handler rather than by the
+ * route itself; the response validator (http/response-validation.ts) accepts them on any route.
+ */
+export const ANY_ROUTE_ERRORS: ErrorCodeT[] = [
+  "INVALID_ARGUMENT",
+  "UNAUTHENTICATED",
+  // A runner token on an /api/v1 route (http/auth.ts).
+  "FORBIDDEN",
+  "RATE_LIMITED",
+  "PAYLOAD_TOO_LARGE",
+  "IDEMPOTENCY_CONFLICT",
+  "IDEMPOTENCY_MISMATCH",
+  // Server mode: the organisation's runner is not connected (runners/hub.ts); any route that
+  // reaches a runner can say so.
+  "RUNNER_UNAVAILABLE",
+  "INTERNAL",
+];
+
+/** Error responses a browser gets as an HTML page instead (the sign-in callback): both types documented. */
+export function orHtml(responses: Record<string, TSchema>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, s]) => [
+      status,
+      {
+        description: s["description"] as string,
+        content: { "application/json": { schema: s }, "text/html": { schema: Type.String() } },
+      },
+    ]),
+  );
 }
 
 function described(description: string, schema: TSchema, codes?: ErrorCodeT[]): TSchema {

@@ -25,6 +25,8 @@ export const CreateEnvBody = Type.Object(
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     memory: Type.Optional(Type.String()),
     disk: Type.Optional(Type.String()),
+    // Any spelling of a repository URL; the service normalizes it and names the field if it is bad.
+    project: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,7 @@
 // Class use cases. Built-in classes come from migrations and cannot be removed.
+// Names are unique per organisation (migration 009). Built-ins are shared by every organisation,
+// and a class may not take a built-in's name: an environment records its class by name, and that
+// name must mean one class in its organisation.
 import {
   type ClassSpec,
   type CreateClassRequest,
@@ -21,7 +24,7 @@ import {
 import { egressToColumn } from "../store/queries/egress.ts";
 import { countEnvsOfClass } from "../store/queries/envs.ts";
 import { validateName } from "./names.ts";
-import { callerOrg, requireAdmin } from "./scope.ts";
+import { callerOrg, nameOrg, requireAdmin } from "./scope.ts";
 
 export interface ClassService {
   list(): Promise<ClassSpec[]>;
@@ -39,10 +42,13 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
       requireAdmin("creating a class");
       const row = toRow(req, isoNow(o.clock));
       return db.transaction().execute(async (trx) => {
-        if (await getClass(trx, req.name)) {
+        // The organisation's own classes and the built-ins; another organisation's do not count.
+        const existing = await getClass(trx, req.name, nameOrg());
+        if (existing) {
+          const why = existing.builtin ? "is a built-in class" : "already exists";
           throw new WarrenError(
             "CLASS_EXISTS",
-            `class "${req.name}" already exists; pick another name or remove it first`,
+            `class "${req.name}" ${why}; pick another name${existing.builtin ? "" : " or remove it first"}`,
             {
               name: req.name,
             },
@@ -55,7 +61,8 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
     async delete(name) {
       requireAdmin("removing a class");
       await db.transaction().execute(async (trx) => {
-        const cls = await getClass(trx, name, callerOrg());
+        const org = nameOrg();
+        const cls = await getClass(trx, name, org);
         if (!cls) {
           throw new WarrenError(
             "CLASS_NOT_FOUND",
@@ -69,7 +76,7 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
           throw new WarrenError("CLASS_IN_USE", `class "${name}" is built in and cannot be removed`, {
             name,
           });
-        const users = await countEnvsOfClass(trx, name);
+        const users = await countEnvsOfClass(trx, name, org);
         if (users.length > 0) {
           throw new WarrenError(
             "CLASS_IN_USE",
@@ -77,7 +84,7 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
             { name, environments: users },
           );
         }
-        await deleteClass(trx, name);
+        await deleteClass(trx, name, org);
       });
     },
   };

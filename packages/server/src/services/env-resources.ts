@@ -51,7 +51,7 @@ export interface EnvResourceDeps {
   find(nameOrId: string): Promise<EnvRow>;
   requireRunning(nameOrId: string): Promise<EnvRow>;
   /** Tells waiters that a row changed. */
-  changed(): void;
+  changed(envId?: string): void;
   /**
    * Hands the id to the reconciler. Called only after the live apply settled: a pass started
    * earlier would see the new row beside the old applied limits and apply them itself, racing
@@ -77,7 +77,8 @@ export async function resolveResources(
   if (req.cpus === undefined && req.memory === undefined && req.pids === undefined) {
     throw new WarrenError("INVALID_ARGUMENT", "nothing to change: give --cpus, --memory or --pids");
   }
-  const cls = await getClass(db, row.class_name);
+  // An environment's class is its own organisation's (or a built-in): names are per organisation.
+  const cls = await getClass(db, row.class_name, ownershipOf(row).org_id);
   const next = liveResourcesOf(row);
   if (req.cpus !== undefined) {
     if (!(req.cpus > 0) || !Number.isFinite(req.cpus)) {
@@ -147,7 +148,7 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
 
       const updated = await updateEnvResources(db, row.id, next, isoNow(clock));
       if (!updated) return view(row); // deleted meanwhile
-      d.changed();
+      d.changed(row.id);
       // Only a running environment has limits to change now; any other state picks the row up
       // when it starts (the bundle is rebuilt from the spec) or on the next reconcile pass.
       if (row.state === "running" && row.desired === "running") {
@@ -156,7 +157,7 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
         } catch (err) {
           if (isWarrenError(err) && err.code === "INVALID_ARGUMENT") {
             await restoreEnvResources(db, row.id, before, updated.generation, isoNow(clock));
-            d.changed();
+            d.changed(row.id);
             throw err;
           }
           d.enqueue(row.id);

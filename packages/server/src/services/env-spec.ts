@@ -7,6 +7,7 @@ import {
   type EnvSpec,
   formatEgress,
   formatSize,
+  normalizeProject,
   parseSize,
   type RunnerInfo,
   type RuntimeName,
@@ -62,6 +63,7 @@ export function resolveSpec({ name, req, cls, info, defaultRuntime }: SpecInputs
     runtime,
     resources: { cpus, memoryBytes, diskBytes, pids: cls.pids },
     egress: egressFromColumn(cls.egress),
+    ...(req.project !== undefined ? { project: normalizeProject(req.project) } : {}),
   };
 }
 
@@ -103,5 +105,6 @@ export function specDifferences(existing: EnvSpec, wanted: EnvSpec): string[] {
   cmp("pids", existing.resources.pids, wanted.resources.pids);
   const egress = (s: EnvSpec) => (s.egress ? formatEgress(s.egress) : "all");
   cmp("egress", egress(existing), egress(wanted));
+  cmp("project", existing.project ?? "none", wanted.project ?? "none");
   return diffs;
 }

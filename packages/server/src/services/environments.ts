@@ -15,6 +15,7 @@ import { failpoint } from "@warren/runner/host/failpoint";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
+import { lockAdmission } from "../store/queries/admission-lock.ts";
 import { getClass } from "../store/queries/classes.ts";
 import { egressToColumn } from "../store/queries/egress.ts";
 import {
@@ -32,9 +33,10 @@ import {
 import type { ChangeFeed } from "./changes.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
 import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
+import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateName } from "./names.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
-import { callerOrg, canSeeEnv, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
+import { canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -52,6 +54,8 @@ export interface EnvironmentServiceOptions {
   pollMs?: number;
   /** Aborts waits when the daemon shuts down. */
   shutdown?: AbortSignal;
+  /** Organisation-scoped images (services/images.ts); without it any image on the runner will do. */
+  images?: Pick<ImageService, "ensureForEnv">;
 }
 
 export interface EnvironmentService extends EnvResourceOps {
@@ -80,7 +84,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
   };
 
   async function find(nameOrId: string): Promise<EnvRow> {
-    const found = await findEnv(db, nameOrId);
+    const found = await findEnv(db, nameOrId, nameOrg());
     // Another organisation's (or, for members, another member's) environment does not exist.
     const row = found && canSeeEnv(found) ? found : undefined;
     if (!row) {
@@ -106,7 +110,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       now: isoNow(clock),
       ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
     });
-    o.changes.emit();
+    o.changes.emit(row.id);
     o.enqueue(row.id);
   }
 
@@ -117,24 +121,28 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     }
     for (let i = 0; i < 10; i++) {
       const name = generateName();
-      if (!(await getEnvByName(db, name))) return name;
+      if (!(await getEnvByName(db, name, nameOrg()))) return name;
     }
     throw new WarrenError("INTERNAL", "could not generate a free environment name; pass --name");
   }
 
   async function create(req: CreateEnvRequest, opts: { wait?: boolean } = {}) {
     const name = await pickName(req);
-    const cls = await getClass(db, req.className ?? DEFAULT_CLASS, callerOrg());
+    const cls = await getClass(db, req.className ?? DEFAULT_CLASS, nameOrg());
     const info = await runner.info();
     const spec = resolveSpec({ name, req, cls, info, defaultRuntime: o.defaultRuntime });
-    if (!(await runner.hasImage(spec.image))) throw imageMissing(spec.image);
+    if (o.images) await o.images.ensureForEnv(spec.image);
+    else if (!(await runner.hasImage(spec.image))) throw imageMissing(spec.image);
 
     // Existence check, admission, slot and insert in one transaction, so two concurrent
     // creates can neither both take a slot nor both pass the disk check.
     const outcome = await db.transaction().execute(async (trx) => {
-      const existing = await getEnvByName(trx, name);
+      await lockAdmission(trx);
+      // Names are unique per organisation (migration 009): another organisation's `dev` is no
+      // conflict, and ids, from which every host object is named, stay unique on the server.
+      const existing = await getEnvByName(trx, name, nameOrg());
       if (existing && !canSeeEnv(existing)) {
-        // Names are unique on the host for now (not per organisation); say only that it is taken.
+        // Another member's environment in this organisation; say only that the name is taken.
         throw new WarrenError("NAME_CONFLICT", `the name "${name}" is taken; pick another --name`, { name });
       }
       if (existing) {
@@ -177,9 +185,9 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
           { requestedBytes: need, reservedBytes: reserved, freeBytes: info.diskFreeBytes },
         );
       }
-      const slot = await lowestFreeSlot(trx);
       // Each environment needs its own 65,536-id block from the runner's range.
       const slots = Math.floor(info.idRange.size / 65536);
+      const slot = await lowestFreeSlot(trx, slots);
       if (slot >= slots) {
         throw new WarrenError(
           "CAPACITY_EXHAUSTED",
@@ -206,6 +214,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         stop_grace_ms: DEFAULT_STOP_GRACE_MS,
         generation: 1,
         egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
+        project: spec.project ?? null,
         created_at: now,
         updated_at: now,
       };
@@ -217,7 +226,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     if (outcome.created) {
       failpoint("row-insert");
       o.logger.info({ envId: row.id, name, spec }, "environment created");
-      o.changes.emit();
+      o.changes.emit(row.id);
       o.enqueue(row.id);
     } else if (row.desired !== "running" || row.state === "failed") {
       await changeIntent(row, "running");
@@ -248,7 +257,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     logger: o.logger,
     find,
     requireRunning,
-    changed: () => o.changes.emit(),
+    changed: (id?: string) => o.changes.emit(id),
     enqueue: o.enqueue,
   });
 

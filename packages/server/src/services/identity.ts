@@ -73,6 +73,21 @@ export function requireRole(c: Caller, role: "admin" | "owner", what: string): v
     );
 }
 
+/**
+ * For actions that change the whole server, not one organisation (rotating the encryption keys,
+ * rebuilding the shared base image from another mirror): the role in the server's first
+ * organisation, whose owner is root on the host. Owners of other organisations are tenants.
+ */
+export function requirePlatformRole(c: Caller, role: "admin" | "owner", what: string): void {
+  if (c.orgId !== BOOTSTRAP_ORG_ID) {
+    throw new WarrenError(
+      "FORBIDDEN",
+      `${what} affects every organisation on this server; only ${role}s of its first organisation may do it`,
+    );
+  }
+  requireRole(c, role, what);
+}
+
 const unauthenticated = (why: string) =>
   new WarrenError("UNAUTHENTICATED", `${why}; create a token with \`warren admin token create\` on the host`);
 

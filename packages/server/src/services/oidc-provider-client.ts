@@ -4,6 +4,7 @@
 import { createPublicKey, verify as cryptoVerify, type JsonWebKey } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import { notConfigured, type OidcConfig, refused } from "./oidc-config.ts";
+import { hashesEqual, hashToken } from "./tokens.ts";
 
 const SKEW_S = 60;
 
@@ -18,7 +19,8 @@ export interface Discovery {
 export interface ProviderClient {
   getJson<T>(url: string, init?: RequestInit): Promise<T>;
   discover(): Promise<Discovery>;
-  verifyIdToken(idToken: string, nonce: string): Promise<Record<string, unknown>>;
+  /** Verifies the ID token; `nonceHash` is the hex SHA-256 of the nonce this sign-in sent. */
+  verifyIdToken(idToken: string, nonceHash: string): Promise<Record<string, unknown>>;
   userinfo(accessToken: string | undefined, sub: string): Promise<Record<string, unknown>>;
 }
 
@@ -83,7 +85,7 @@ export function createProviderClient(o: {
     return createPublicKey({ key: jwk, format: "jwk" });
   }
 
-  async function verifyIdToken(idToken: string, nonce: string): Promise<Record<string, unknown>> {
+  async function verifyIdToken(idToken: string, nonceHash: string): Promise<Record<string, unknown>> {
     const parts = idToken.split(".");
     if (parts.length !== 3) throw refused("the ID token is not a signed JWT");
     const [h, p, s] = parts as [string, string, string];
@@ -123,8 +125,12 @@ export function createProviderClient(o: {
       throw refused("the ID token expired");
     if (typeof claims["iat"] === "number" && claims["iat"] - SKEW_S > now)
       throw refused("the ID token was issued in the future");
-    if (claims["nonce"] !== nonce) throw refused("the ID token's nonce does not match this sign-in");
+    const nonce = claims["nonce"];
+    if (typeof nonce !== "string" || !hashesEqual(hashToken(nonce), nonceHash))
+      throw refused("the ID token's nonce does not match this sign-in");
     if (typeof claims["sub"] !== "string" || !claims["sub"]) throw refused("the ID token has no subject");
+    if (claims["sub"].length > 255)
+      throw refused("the ID token's subject is longer than OIDC's 255 characters");
     return claims;
   }
 

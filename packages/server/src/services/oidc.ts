@@ -4,23 +4,28 @@
 // userinfo endpoint's, same `sub`) map to an organisation and a role (WARREN_OIDC_MAPPING). The
 // caller gets a Warren token (wrn_...): the provider's own tokens are used once, to read claims,
 // and never stored, returned, or accepted as Warren tokens (identity.authenticate only knows wrn_).
+// The person is the Warren user linked to the provider's (issuer, sub), never matched by email
+// (oidc-users.ts says why).
 //
 // Warren's own device-code flow serves headless terminals: POST /auth/device makes a device code
 // and a short user code; the person opens the verification page on any browser, types the code,
 // and signs in through the same browser flow; the terminal polls /auth/device/token for the token.
 //
-// Pending browser flows and device codes live in memory (ten minutes at most): a restart only
-// makes someone sign in again. Behind several server processes, route sign-in to one of them.
-import { createHash, randomBytes } from "node:crypto";
+// Sign-ins in progress are rows in the database (migration 011), not memory, so with several
+// replicas behind a load balancer any of them can take the provider's redirect or the terminal's
+// poll. Each row is taken by one DELETE ... RETURNING, so a state or device code works once even
+// when replicas race, and rows past their ten minutes are refused and swept.
+import { randomBytes } from "node:crypto";
 import { type DeviceCode, type DeviceTokenResult, type Role, WarrenError } from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
 import { BOOTSTRAP_ORG_ID } from "../store/migrations/005_identity.ts";
-import * as q from "../store/queries/identity.ts";
+import * as qo from "../store/queries/oidc.ts";
 import type { AuditService } from "./audit.ts";
 import { matchRules, notConfigured, type OidcConfig, refused } from "./oidc-config.ts";
 import { createProviderClient } from "./oidc-provider-client.ts";
-import { expiryFor, hashToken, maxTokenDays, newTokenSecret } from "./tokens.ts";
+import { displayName, type LinkedUser, linkUser, mintToken, rolesPerOrg } from "./oidc-users.ts";
+import { expiryFor, hashToken, maxTokenDays } from "./tokens.ts";
 
 export {
   matchRules,
@@ -39,40 +44,38 @@ export interface SignInResult {
   role: Role;
 }
 
+/** A browser sign-in that approved a device code: the token goes to the terminal, not here. */
+export interface DeviceApproval {
+  user: string;
+  org: string;
+  role: Role;
+}
+
 export interface OidcService {
   /** The provider URL to send the browser to; `userCode` binds the sign-in to a device code. */
   start(userCode?: string): Promise<string>;
-  /** Finishes a browser flow; `device` is set when it completed a device code instead. */
+  /** Finishes a browser flow; `device` is set when it approved a device code instead. */
   callback(
     params: Record<string, string | undefined>,
     source: string,
-  ): Promise<SignInResult & { device: boolean }>;
-  createDeviceCode(): DeviceCode;
-  pollDeviceCode(deviceCode: string): DeviceTokenResult;
+  ): Promise<(SignInResult & { device: false }) | (DeviceApproval & { device: true })>;
+  createDeviceCode(): Promise<DeviceCode>;
+  pollDeviceCode(deviceCode: string): Promise<DeviceTokenResult>;
+  /** Deletes expired sign-ins in progress now; returns how many. start() and createDeviceCode() also do it. */
+  sweep(): Promise<number>;
 }
 
 const FLOW_TTL_MS = 10 * 60_000;
 const DEVICE_TTL_S = 600;
 const DEVICE_INTERVAL_S = 5;
-const ROLE_RANK: Record<Role, number> = { member: 1, admin: 2, owner: 3 };
+const SWEEP_EVERY_MS = 60_000;
 const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"; // no vowels: no words, no 0/O or 1/I mix-ups
 
 const b64u = (b: Buffer) => b.toString("base64url");
+const iso = (ms: number) => new Date(ms).toISOString();
 
-interface PendingFlow {
-  verifier: string;
-  nonce: string;
-  userCode: string | undefined;
-  expires: number;
-}
-
-interface DeviceEntry {
-  userCode: string;
-  expires: number;
-  lastPoll: number;
-  interval: number;
-  result?: { token: string; expiresAt: string };
-}
+const badDeviceCode = (message: string) =>
+  new WarrenError("INVALID_ARGUMENT", message, { field: "device_code" });
 
 export function createOidcService(o: {
   config: OidcConfig | undefined;
@@ -83,37 +86,38 @@ export function createOidcService(o: {
   fetch?: typeof fetch;
 }): OidcService {
   const { db, clock } = o;
-  const flows = new Map<string, PendingFlow>();
-  const devices = new Map<string, DeviceEntry>();
-  const byUserCode = new Map<string, string>();
   const provider = createProviderClient(o);
   const { discover, getJson, verifyIdToken, userinfo } = provider;
+  let lastSweep = Number.NEGATIVE_INFINITY;
 
   const cfg = (): OidcConfig => {
     if (!o.config) throw notConfigured();
     return o.config;
   };
 
-  function sweep() {
-    const now = clock.now();
-    for (const [k, f] of flows) if (f.expires <= now) flows.delete(k);
-    for (const [k, d] of devices)
-      if (d.expires <= now) {
-        devices.delete(k);
-        byUserCode.delete(d.userCode);
-      }
+  const sweep = () => qo.sweepOidcPending(db, isoNow(clock));
+  /** Called where rows are made, so the tables hold at most about ten minutes of sign-ins. */
+  async function sweepNow() {
+    if (clock.now() - lastSweep < SWEEP_EVERY_MS) return;
+    lastSweep = clock.now();
+    await sweep();
   }
 
-  /** Creates the user on first sign-in, applies the mapping, and mints a Warren token. */
-  async function signIn(claims: Record<string, unknown>, source: string): Promise<SignInResult> {
+  const newExpiry = () => expiryFor(new Date(clock.now()), undefined, maxTokenDays(o.env));
+
+  /**
+   * Links the claims to a Warren user and applies the mapping, then, in the same transaction,
+   * either mints a token or approves the device code `userCode`. Records the sign-in.
+   */
+  async function signIn<T>(
+    issuer: string,
+    claims: Record<string, unknown>,
+    source: string,
+    finish: (trx: Db, user: LinkedUser, now: string) => Promise<T>,
+  ): Promise<T> {
     const c = cfg();
     const sub = String(claims["sub"]);
-    const email = typeof claims["email"] === "string" ? claims["email"] : undefined;
-    const name =
-      email ??
-      (typeof claims["preferred_username"] === "string" ? claims["preferred_username"] : undefined) ??
-      `oidc:${sub}`;
-    const rules = matchRules(c.mapping, claims, c.groupsClaim);
+    const name = displayName(claims);
     const audit = async (orgId: string, actor: string, result: "ok" | "denied", code?: string) => {
       try {
         await o.audit?.record({
@@ -129,6 +133,7 @@ export function createOidcService(o: {
         // A failed audit write never changes the outcome of a sign-in (as in http/audit-hook.ts).
       }
     };
+    const rules = matchRules(c.mapping, claims, c.groupsClaim);
     if (rules.length === 0) {
       await audit(BOOTSTRAP_ORG_ID, `oidc:${sub}`, "denied", "UNAUTHENTICATED");
       throw new WarrenError(
@@ -137,100 +142,126 @@ export function createOidcService(o: {
           "domain), so Warren cannot give it an organisation or role; ask an administrator to add you",
       );
     }
-    // The strongest role per organisation; the first matched rule names the token's organisation.
-    const perOrg = new Map<string, Role>();
-    for (const r of rules) {
-      const prev = perOrg.get(r.org);
-      if (!prev || ROLE_RANK[r.role] > ROLE_RANK[prev]) perOrg.set(r.org, r.role);
-    }
-    const now = isoNow(clock);
-    const expiresAt = expiryFor(new Date(clock.now()), undefined, maxTokenDays(o.env));
-    const token = newTokenSecret("user");
-    const out = await db.transaction().execute(async (trx) => {
-      let user = await q.getUserByName(trx, name);
-      if (!user) {
-        user = { id: `usr_${randomBytes(8).toString("hex")}`, name, created_at: now };
-        await q.insertUser(trx, user);
-      }
-      let first: { orgId: string; orgName: string; role: Role } | undefined;
-      for (const [orgRef, mapped] of perOrg) {
-        const org = await q.getOrg(trx, orgRef);
-        if (!org) continue;
-        const existing = await q.getRole(trx, org.id, user.id);
-        // Sign-in grants, never demotes: an owner made by hand stays owner.
-        const role = existing && ROLE_RANK[existing] >= ROLE_RANK[mapped] ? existing : mapped;
-        if (role !== existing)
-          await q.upsertMembership(trx, { org_id: org.id, user_id: user.id, role, created_at: now });
-        first ??= { orgId: org.id, orgName: org.name, role };
-      }
-      if (!first) return undefined;
-      await q.insertToken(trx, {
-        id: `tok_${randomBytes(8).toString("hex")}`,
-        kind: "user",
-        name: "oidc sign-in",
-        hash: hashToken(token),
-        org_id: first.orgId,
-        user_id: user.id,
-        created_by: user.id,
-        created_at: now,
-        expires_at: expiresAt,
-        revoked_at: null,
+    const perOrg = rolesPerOrg(rules);
+    const attempt = () =>
+      db.transaction().execute(async (trx) => {
+        const now = isoNow(clock);
+        const user = await linkUser(trx, { issuer, claims, perOrg, now });
+        if (!user) {
+          // Thrown inside the transaction, so a first sign-in leaves no user behind.
+          throw new WarrenError(
+            "UNAUTHENTICATED",
+            `sign-in refused: the OIDC mapping sends "${name}" to organisations that do not exist (${[...perOrg.keys()].join(", ")})`,
+          );
+        }
+        return { user, out: await finish(trx, user, now) };
       });
-      return { userId: user.id, ...first };
-    });
-    if (!out) {
-      await audit(BOOTSTRAP_ORG_ID, `oidc:${sub}`, "denied", "UNAUTHENTICATED");
-      throw new WarrenError(
-        "UNAUTHENTICATED",
-        `sign-in refused: the OIDC mapping sends "${name}" to organisations that do not exist (${[...perOrg.keys()].join(", ")})`,
-      );
+    let done: Awaited<ReturnType<typeof attempt>>;
+    try {
+      try {
+        done = await attempt();
+      } catch (err) {
+        if (err instanceof WarrenError) throw err;
+        // Two first sign-ins of the same identity (two tabs, two replicas) race on the
+        // identity's primary key or a user name; the loser's retry finds the winner's rows.
+        done = await attempt();
+      }
+    } catch (err) {
+      if (err instanceof WarrenError) await audit(BOOTSTRAP_ORG_ID, `oidc:${sub}`, "denied", err.code);
+      throw err;
     }
-    await audit(out.orgId, out.userId, "ok");
-    return { token, expiresAt, user: name, org: out.orgName, role: out.role };
+    await audit(done.user.orgId, done.user.userId, "ok");
+    return done.out;
+  }
+
+  async function createFlow(userCode: string | undefined) {
+    const d = await discover();
+    const state = b64u(randomBytes(24));
+    const nonce = b64u(randomBytes(24));
+    const verifier = b64u(randomBytes(32));
+    await qo.insertFlow(db, {
+      state_hash: hashToken(state),
+      verifier,
+      nonce_hash: hashToken(nonce),
+      user_code: userCode ?? null,
+      created_at: isoNow(clock),
+      expires_at: iso(clock.now() + FLOW_TTL_MS),
+    });
+    const c = cfg();
+    const url = new URL(d.authorization_endpoint);
+    url.searchParams.set("response_type", "code");
+    url.searchParams.set("client_id", c.clientId);
+    url.searchParams.set("redirect_uri", c.redirectUrl);
+    url.searchParams.set("scope", "openid email profile groups");
+    url.searchParams.set("state", state);
+    url.searchParams.set("nonce", nonce);
+    url.searchParams.set("code_challenge", b64u(Buffer.from(hashToken(verifier), "hex")));
+    url.searchParams.set("code_challenge_method", "S256");
+    return url.toString();
+  }
+
+  /** Redeems the authorization code at the provider and returns the verified, merged claims. */
+  async function claimsFor(code: string, flow: qo.OidcFlowRow) {
+    const c = cfg();
+    const d = await discover();
+    const form = new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: c.redirectUrl,
+      code_verifier: flow.verifier,
+    });
+    const headers: Record<string, string> = {
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+    };
+    if (c.clientSecret !== undefined) {
+      const basic = `${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`;
+      headers["authorization"] = `Basic ${Buffer.from(basic).toString("base64")}`;
+    } else {
+      form.set("client_id", c.clientId);
+    }
+    const tokens = await getJson<{ id_token?: string; access_token?: string }>(d.token_endpoint, {
+      method: "POST",
+      headers,
+      body: form.toString(),
+    });
+    if (!tokens.id_token) throw refused("the identity provider returned no ID token");
+    const idClaims = await verifyIdToken(tokens.id_token, flow.nonce_hash);
+    const info = await userinfo(tokens.access_token, String(idClaims["sub"]));
+    return { issuer: String(idClaims["iss"]), claims: { ...info, ...idClaims } };
   }
 
   return {
+    sweep,
+
     async start(userCode) {
-      const c = cfg();
-      sweep();
+      cfg();
       let code: string | undefined;
       if (userCode !== undefined) {
         code = normalizeUserCode(userCode);
-        const dc = byUserCode.get(code);
-        const d = dc ? devices.get(dc) : undefined;
-        if (!d || d.result)
-          throw new WarrenError(
-            "INVALID_ARGUMENT",
-            `the code "${userCode}" is unknown, used or expired; run \`warren login\` again`,
-            {
-              field: "user_code",
-            },
-          );
+        const row = await qo.getDeviceCodeByUserCode(db, code);
+        const bad = (why: string) =>
+          new WarrenError("INVALID_ARGUMENT", `the code "${userCode}" ${why}; run \`warren login\` again`, {
+            field: "user_code",
+          });
+        if (!row) throw bad("is unknown");
+        if (row.expires_at <= isoNow(clock)) throw bad(`expired (codes last ${DEVICE_TTL_S / 60} minutes)`);
+        if (row.approved_user_id !== null) throw bad("was already used");
       }
-      const d = await discover();
-      const state = b64u(randomBytes(24));
-      const nonce = b64u(randomBytes(24));
-      const verifier = b64u(randomBytes(32));
-      flows.set(state, { verifier, nonce, userCode: code, expires: clock.now() + FLOW_TTL_MS });
-      const url = new URL(d.authorization_endpoint);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("client_id", c.clientId);
-      url.searchParams.set("redirect_uri", c.redirectUrl);
-      url.searchParams.set("scope", "openid email profile groups");
-      url.searchParams.set("state", state);
-      url.searchParams.set("nonce", nonce);
-      url.searchParams.set("code_challenge", b64u(createHash("sha256").update(verifier).digest()));
-      url.searchParams.set("code_challenge_method", "S256");
-      return url.toString();
+      await sweepNow();
+      return createFlow(code);
     },
 
     async callback(params, source) {
-      const c = cfg();
-      sweep();
+      cfg();
       const state = params["state"];
-      const flow = state ? flows.get(state) : undefined;
-      if (!state || !flow) throw refused("this sign-in is unknown or expired (state); start again");
-      flows.delete(state); // one use
+      if (!state) throw refused("the identity provider's redirect has no state; start again");
+      const flow = await qo.takeFlow(db, hashToken(state)); // one use, on whichever replica
+      if (!flow) throw refused("this sign-in is unknown or was already completed (state); start again");
+      if (flow.expires_at <= isoNow(clock))
+        throw refused(
+          `this sign-in expired: it must finish within ${FLOW_TTL_MS / 60_000} minutes of starting; start again`,
+        );
       if (params["error"]) {
         throw refused(
           `the identity provider said ${params["error"]}${params["error_description"] ? `: ${params["error_description"]}` : ""}`,
@@ -238,61 +269,63 @@ export function createOidcService(o: {
       }
       const code = params["code"];
       if (!code) throw refused("the identity provider sent no authorization code");
-      const d = await discover();
-      const form = new URLSearchParams({
-        grant_type: "authorization_code",
-        code,
-        redirect_uri: c.redirectUrl,
-        code_verifier: flow.verifier,
-      });
-      const headers: Record<string, string> = {
-        "content-type": "application/x-www-form-urlencoded",
-        accept: "application/json",
-      };
-      if (c.clientSecret !== undefined) {
-        const basic = `${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`;
-        headers["authorization"] = `Basic ${Buffer.from(basic).toString("base64")}`;
-      } else {
-        form.set("client_id", c.clientId);
+      const { issuer, claims } = await claimsFor(code, flow);
+      const userCode = flow.user_code;
+      if (userCode !== null) {
+        return signIn(issuer, claims, source, async (trx, user, now) => {
+          const approved = await qo.approveDeviceCode(trx, {
+            userCode,
+            userId: user.userId,
+            orgId: user.orgId,
+            now,
+          });
+          if (!approved)
+            throw refused(
+              "the terminal's code expired or was used while you signed in; run `warren login` again",
+            );
+          return { device: true as const, user: user.name, org: user.orgName, role: user.role };
+        });
       }
-      const tokens = await getJson<{ id_token?: string; access_token?: string }>(d.token_endpoint, {
-        method: "POST",
-        headers,
-        body: form.toString(),
+      return signIn(issuer, claims, source, async (trx, user, now) => {
+        const expiresAt = newExpiry();
+        const token = await mintToken(trx, { userId: user.userId, orgId: user.orgId, now, expiresAt });
+        return {
+          device: false as const,
+          token,
+          expiresAt,
+          user: user.name,
+          org: user.orgName,
+          role: user.role,
+        };
       });
-      if (!tokens.id_token) throw refused("the identity provider returned no ID token");
-      const idClaims = await verifyIdToken(tokens.id_token, flow.nonce);
-      const info = await userinfo(tokens.access_token, String(idClaims["sub"]));
-      const result = await signIn({ ...info, ...idClaims }, source);
-      if (flow.userCode !== undefined) {
-        const dc = byUserCode.get(flow.userCode);
-        const entry = dc ? devices.get(dc) : undefined;
-        if (!entry)
-          throw refused("the terminal's code expired while you signed in; run `warren login` again");
-        entry.result = { token: result.token, expiresAt: result.expiresAt };
-        byUserCode.delete(flow.userCode);
-        return { ...result, device: true };
-      }
-      return { ...result, device: false };
     },
 
-    createDeviceCode() {
+    async createDeviceCode() {
       const c = cfg();
-      sweep();
-      const deviceCode = b64u(randomBytes(32));
-      let userCode: string;
-      do {
-        const bytes = randomBytes(8);
-        const chars = [...bytes].map((b) => USER_CODE_ALPHABET[b % USER_CODE_ALPHABET.length]).join("");
+      await sweepNow();
+      const now = clock.now();
+      let deviceCode = "";
+      let userCode = "";
+      for (let tries = 0; ; tries++) {
+        deviceCode = b64u(randomBytes(32));
+        const chars = [...randomBytes(8)]
+          .map((b) => USER_CODE_ALPHABET[b % USER_CODE_ALPHABET.length])
+          .join("");
         userCode = `${chars.slice(0, 4)}-${chars.slice(4)}`;
-      } while (byUserCode.has(userCode));
-      devices.set(deviceCode, {
-        userCode,
-        expires: clock.now() + DEVICE_TTL_S * 1000,
-        lastPoll: 0,
-        interval: DEVICE_INTERVAL_S,
-      });
-      byUserCode.set(userCode, deviceCode);
+        const inserted = await qo.insertDeviceCode(db, {
+          code_hash: hashToken(deviceCode),
+          user_code: userCode,
+          interval_s: DEVICE_INTERVAL_S,
+          last_poll_at: null,
+          approved_user_id: null,
+          approved_org_id: null,
+          created_at: iso(now),
+          expires_at: iso(now + DEVICE_TTL_S * 1000),
+        });
+        if (inserted) break;
+        // A user code still in use elsewhere: 20^8 codes make a second clash all but impossible.
+        if (tries >= 4) throw new Error("could not find a free device user code");
+      }
       const page = new URL("/api/v1/auth/device/verify", c.redirectUrl);
       const complete = new URL(page);
       complete.searchParams.set("user_code", userCode);
@@ -306,28 +339,46 @@ export function createOidcService(o: {
       };
     },
 
-    pollDeviceCode(deviceCode) {
+    async pollDeviceCode(deviceCode) {
       cfg();
-      sweep();
-      const d = devices.get(deviceCode);
-      if (!d)
-        throw new WarrenError(
-          "INVALID_ARGUMENT",
-          "the device code is unknown or expired; run `warren login` again",
-          { field: "device_code" },
+      const hash = hashToken(deviceCode);
+      const expired = () =>
+        badDeviceCode(
+          `the device code expired (codes last ${DEVICE_TTL_S / 60} minutes); run \`warren login\` again`,
         );
-      if (d.result) {
-        devices.delete(deviceCode); // the token is handed out once
-        return { status: "complete", ...d.result };
-      }
+      // The token is minted as the approved row is taken, in one transaction: of two polls
+      // racing (on two replicas), one gets the row and the token, the other nothing.
+      const done = await db.transaction().execute(async (trx) => {
+        const row = await qo.takeApprovedDeviceCode(trx, hash);
+        if (!row?.approved_user_id || !row.approved_org_id) return undefined;
+        const now = isoNow(clock);
+        if (row.expires_at <= now) return "expired" as const; // the delete commits: swept
+        const expiresAt = newExpiry();
+        const token = await mintToken(trx, {
+          userId: row.approved_user_id,
+          orgId: row.approved_org_id,
+          now,
+          expiresAt,
+        });
+        return { token, expiresAt };
+      });
+      if (done === "expired") throw expired();
+      if (done) return { status: "complete", ...done };
+      const row = await qo.getDeviceCode(db, hash);
+      if (!row)
+        throw badDeviceCode(
+          "the device code is unknown or its token was already collected; run `warren login` again",
+        );
       const now = clock.now();
-      if (now - d.lastPoll < d.interval * 1000) {
-        d.interval += 5; // RFC 8628 §3.5
-        d.lastPoll = now;
-        return { status: "slow_down", interval: d.interval };
+      if (row.expires_at <= iso(now)) {
+        await qo.deleteDeviceCode(db, hash);
+        throw expired();
       }
-      d.lastPoll = now;
-      return { status: "authorization_pending", interval: d.interval };
+      let interval = row.interval_s;
+      const tooSoon = row.last_poll_at !== null && now - Date.parse(row.last_poll_at) < interval * 1000;
+      if (tooSoon) interval += 5; // RFC 8628 §3.5
+      await qo.recordPoll(db, hash, { lastPollAt: iso(now), intervalS: interval });
+      return { status: tooSoon ? "slow_down" : "authorization_pending", interval };
     },
   };
 }

@@ -49,6 +49,16 @@ export function callerOrg(): string | undefined {
   return currentCaller()?.orgId;
 }
 
+/**
+ * The organisation a name is looked up in. Environment and class names are unique per
+ * organisation (migration 009), so a name alone is ambiguous; the system (no caller) creates in
+ * the bootstrap organisation (newEnvOwnership, insertClass), so it resolves names there too.
+ * Ids are unique on the server and need no organisation.
+ */
+export function nameOrg(): string {
+  return currentCaller()?.orgId ?? BOOTSTRAP_ORG_ID;
+}
+
 /** Admin-only operations (classes): members get FORBIDDEN, the system always passes. */
 export function requireAdmin(what: string): void {
   const c = currentCaller();

@@ -1,7 +1,8 @@
 // The runner as the rest of the control plane sees it, with secrets added and masked:
-// - ensureRunning carries the secrets that apply to the environment (its organisation's, and its
-//   owner's user secrets) in RunnerEnvSpec.secrets; every other call gets the spec without them.
-//   Environments have no project yet, so project secrets are stored but not delivered.
+// - ensureRunning carries the secrets that apply to the environment in RunnerEnvSpec.secrets:
+//   its organisation's, its project's (only if it has one; migration 012) and its owner's user
+//   secrets, the most specific winning a name or path (user > project > org; secrets.ts).
+//   Every other call gets the spec without them.
 // - Log streams and events pass through maskSecrets(), so a known value never reaches a client
 //   or the event log in plain text.
 import type { RunnerApi, RunnerEnvSpec } from "@warren/protocol";
@@ -29,7 +30,7 @@ export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretServi
       const base = strip(spec);
       if (!row) return runner.ensureRunning(base);
       const own = ownershipOf(row);
-      const secrets = await o.secrets.forEnv(own.org_id, own.owner_id);
+      const secrets = await o.secrets.forEnv(own.org_id, own.owner_id, row.project ?? undefined);
       return runner.ensureRunning(secrets.length > 0 ? { ...base, secrets } : base);
     },
     ensureStopped: (spec, graceMs) => runner.ensureStopped(strip(spec), graceMs),

@@ -3,6 +3,12 @@
 // ensureRunning's spec (services/secret-delivery.ts). Values never leave this service otherwise:
 // list() shows names, scopes and kinds.
 //
+// A project is a repository URL, keyed in normalizeProject()'s form (protocol project.ts), the
+// form environments store theirs in; services/secret-projects.ts matches older, unnormalized rows.
+//
+// Precedence, when an environment gets several secrets of one name (or one file path): the most
+// specific wins, user > project > organisation.
+//
 // Who may write: any member their own user secrets; admins organisation and project secrets.
 // Reads of names follow the same visibility: organisation and project secrets of the caller's
 // organisation, and the caller's own user secrets (admins see every user's names).
@@ -10,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import {
+  normalizeProject,
   type PutSecretRequest,
   SECRET_NAME_RE,
   SECRET_SCOPES,
@@ -23,7 +30,7 @@ import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
 import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
 import type { SecretsTable } from "../store/schema-secrets.ts";
-import { currentCaller, isAdmin, requireRole } from "./identity.ts";
+import { currentCaller, isAdmin, requirePlatformRole, requireRole } from "./identity.ts";
 import {
   keyFile,
   loadOrCreateKey,
@@ -32,6 +39,7 @@ import {
   sealWithKey,
   secretBox,
 } from "./registry-secrets.ts";
+import { projectOwners } from "./secret-projects.ts";
 
 export const SECRETS_KEY = "secrets.key";
 const MAX_VALUE = 64 * 1024;
@@ -40,7 +48,11 @@ export interface SecretService {
   set(scope: string, name: string, req: PutSecretRequest): Promise<SecretInfo>;
   list(): Promise<SecretInfo[]>;
   remove(scope: string, name: string, project?: string): Promise<boolean>;
-  /** Decrypted secrets for an environment: org, then project, then the owner's (later wins). */
+  /**
+   * Decrypted secrets for an environment: org, then its project's (none without a project), then
+   * its owner's; a later one replaces an earlier one of the same name or path. `project` is
+   * normalized (an environment's stored project).
+   */
   forEnv(orgId: string, ownerId: string, project?: string): Promise<SecretDelivery[]>;
   /** Every stored value, decrypted, for masking logs. Cached until the next write. */
   knownValues(): Promise<string[]>;
@@ -82,14 +94,14 @@ function checkName(name: string): void {
 }
 
 function checkProject(project: string | undefined): string {
-  if (!project || project.length > 1024 || /\s/.test(project)) {
+  if (!project) {
     throw new WarrenError(
       "INVALID_ARGUMENT",
-      "project secrets need `project`, the repository URL (up to 1024 characters, no spaces)",
+      "project secrets need `project`, the repository URL (e.g. https://github.com/acme/api)",
       { field: "project" },
     );
   }
-  return project;
+  return normalizeProject(project);
 }
 
 /** The secrets row key for a scope, checking who may touch it. */
@@ -125,6 +137,18 @@ export function createSecretService(o: {
 }): SecretService {
   const box = o.box ?? secretsBox(o.root);
   let cache: Promise<string[]> | undefined;
+  /** After a project write under the normal form: the same name under older spellings goes. */
+  async function removeOlderSpellings(orgId: string, project: string, name: string): Promise<void> {
+    const older = (await projectOwners(o.db, orgId, project)).filter((s) => s !== project);
+    if (older.length === 0) return;
+    await o.db
+      .deleteFrom("secrets")
+      .where("org_id", "=", orgId)
+      .where("scope", "=", "project")
+      .where("owner", "in", older)
+      .where("name", "=", name)
+      .execute();
+  }
   const svc: SecretService = {
     async set(rawScope, name, req) {
       const scope = parseScope(rawScope);
@@ -186,6 +210,7 @@ export function createSecretService(o: {
           }),
         )
         .execute();
+      if (scope === "project") await removeOlderSpellings(row.org_id, row.owner, name);
       cache = undefined;
       const stored = await o.db
         .selectFrom("secrets")
@@ -213,17 +238,20 @@ export function createSecretService(o: {
       const scope = parseScope(rawScope);
       checkName(name);
       const key = rowKey(scope, project, true);
+      const owners = scope === "project" ? await projectOwners(o.db, key.org_id, key.owner) : [key.owner];
+      if (owners.length === 0) return false;
       const res = await o.db
         .deleteFrom("secrets")
         .where("org_id", "=", key.org_id)
         .where("scope", "=", scope)
-        .where("owner", "=", key.owner)
+        .where("owner", "in", owners)
         .where("name", "=", name)
         .executeTakeFirst();
       cache = undefined;
       return Number(res.numDeletedRows) > 0;
     },
     async forEnv(orgId, ownerId, project) {
+      const spellings = project ? await projectOwners(o.db, orgId, project) : [];
       const rows = await o.db
         .selectFrom("secrets")
         .selectAll()
@@ -232,12 +260,16 @@ export function createSecretService(o: {
           eb.or([
             eb("scope", "=", "org"),
             eb.and([eb("scope", "=", "user"), eb("owner", "=", ownerId)]),
-            ...(project ? [eb.and([eb("scope", "=", "project"), eb("owner", "=", project)])] : []),
+            ...(spellings.length > 0
+              ? [eb.and([eb("scope", "=", "project"), eb("owner", "in", spellings)])]
+              : []),
           ]),
         )
         .execute();
-      const rank = { org: 0, project: 1, user: 2 } as const;
-      rows.sort((a, b) => rank[a.scope] - rank[b.scope]);
+      // Later wins. Within the project, a row under the normal form beats an older spelling.
+      const rank = (r: SecretsTable) =>
+        ({ org: 0, project: 1, user: 3 })[r.scope] + (r.scope === "project" && r.owner === project ? 1 : 0);
+      rows.sort((a, b) => rank(a) - rank(b));
       const byTarget = new Map<string, SecretDelivery>();
       for (const r of rows) {
         const value = await box.open(r.secret, aad(r));
@@ -265,7 +297,7 @@ export function createSecretService(o: {
     },
     async rotateKey() {
       const c = currentCaller();
-      if (c) requireRole(c, "owner", "rotating the encryption keys");
+      if (c) requirePlatformRole(c, "owner", "rotating the encryption keys");
       const files = [keyFile(o.root, SECRETS_KEY), keyFile(o.root)];
       const [oldSec, oldReg] = await Promise.all(files.map((f) => loadOrCreateKey(f)));
       // A `.new` left by a rotation that committed but died before its rename holds the key some
@@ -295,6 +327,7 @@ export function createSecretService(o: {
           await trx
             .updateTable("registry_credentials")
             .set({ secret: sealWithKey(newReg, plain, r.host) })
+            .where("org_id", "=", r.org_id)
             .where("host", "=", r.host)
             .execute();
         }

@@ -38,18 +38,18 @@ export async function waitForSettle(
     if (row.state === target) return row;
     const remaining = deadline - o.clock.now();
     if (remaining <= 0) throw timeoutError(row, target, o.timeoutMs);
-    await waitForChange(o, version, Math.min(o.pollMs, remaining));
+    await waitForChange(o, id, version, Math.min(o.pollMs, remaining));
   }
 }
 
-async function waitForChange(o: SettleOptions, version: number, ms: number): Promise<void> {
+async function waitForChange(o: SettleOptions, id: string, version: number, ms: number): Promise<void> {
   const stop = new AbortController();
   const onShutdown = () => stop.abort();
   o.signal?.addEventListener("abort", onShutdown, { once: true });
   try {
     // The sleep rejects when `stop` aborts; swallowing it keeps the loser of the race quiet.
     const timer = sleep(o.clock, ms, stop.signal).catch(() => {});
-    if (!o.signal?.aborted) await Promise.race([o.changes.changedSince(version), timer]);
+    if (!o.signal?.aborted) await Promise.race([o.changes.changedSinceFor(id, version), timer]);
   } finally {
     o.signal?.removeEventListener("abort", onShutdown);
     stop.abort();

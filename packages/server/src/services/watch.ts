@@ -20,7 +20,7 @@ import {
   listEnvChangesAfter,
   newestEnvChange,
 } from "../store/queries/env-changes.ts";
-import { listEnvs, toEnvironment } from "../store/queries/envs.ts";
+import { getEnvById, listEnvs, toEnvironment } from "../store/queries/envs.ts";
 import type { ChangeFeed } from "./changes.ts";
 
 export interface EnvWatchOptions {
@@ -94,48 +94,68 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
   const sync = () =>
     serial(async () => {
       const base = await load();
-      const rows = await listEnvs(o.db);
-      const out: { envId: string; type: EnvChangeType; known: Known }[] = [];
-      const seen = new Set<string>();
-      for (const row of rows) {
-        seen.add(row.id);
-        const owned = row as typeof row & Partial<EnvOwnership>;
-        const known: Known = {
-          json: JSON.stringify(toEnvironment(row)),
-          org_id: owned.org_id ?? null,
-          owner_id: owned.owner_id ?? null,
-        };
-        const prev = base.get(row.id);
-        if (prev === undefined) out.push({ envId: row.id, type: "ADDED", known });
-        else if (prev.json !== known.json) out.push({ envId: row.id, type: "MODIFIED", known });
+      const dirty = o.changes.takeDirty();
+      try {
+        return await record(base, dirty);
+      } catch (err) {
+        o.changes.restoreDirty(dirty);
+        throw err;
       }
-      for (const [id, known] of base) if (!seen.has(id)) out.push({ envId: id, type: "DELETED", known });
-      if (out.length === 0) return newest;
-      const at = isoNow(o.clock);
-      await o.db.transaction().execute(async (trx) => {
-        for (const c of out) {
-          newest = await appendEnvChange(trx, {
-            envId: c.envId,
-            type: c.type,
-            object: c.known.json,
-            orgId: c.known.org_id,
-            ownerId: c.known.owner_id,
-            at,
-          });
-        }
-      });
-      for (const c of out) {
-        if (c.type === "DELETED") base.delete(c.envId);
-        else base.set(c.envId, c.known);
-      }
-      if (newest - (await compactedEnvChange(o.db)) > 2 * retain) {
-        await compactEnvChanges(o.db, newest - retain);
-      }
-      const ws = waiters;
-      waiters = [];
-      for (const w of ws) w();
-      return newest;
     });
+
+  async function record(
+    base: Map<string, Known>,
+    dirty: { all: boolean; ids: Set<string> },
+  ): Promise<number> {
+    // Only the named environments, unless some change named none (then the whole table).
+    const rows = dirty.all
+      ? await listEnvs(o.db)
+      : (await Promise.all([...dirty.ids].map((id) => getEnvById(o.db, id)))).filter((r) => r !== undefined);
+    const out: { envId: string; type: EnvChangeType; known: Known }[] = [];
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.id);
+      const owned = row as typeof row & Partial<EnvOwnership>;
+      const known: Known = {
+        json: JSON.stringify(toEnvironment(row)),
+        org_id: owned.org_id ?? null,
+        owner_id: owned.owner_id ?? null,
+      };
+      const prev = base.get(row.id);
+      if (prev === undefined) out.push({ envId: row.id, type: "ADDED", known });
+      else if (prev.json !== known.json) out.push({ envId: row.id, type: "MODIFIED", known });
+    }
+    const gone = dirty.all ? [...base.keys()] : [...dirty.ids];
+    for (const id of gone) {
+      const known = base.get(id);
+      if (known && !seen.has(id)) out.push({ envId: id, type: "DELETED", known });
+    }
+    if (out.length === 0) return newest;
+    const at = isoNow(o.clock);
+    await o.db.transaction().execute(async (trx) => {
+      for (const c of out) {
+        newest = await appendEnvChange(trx, {
+          envId: c.envId,
+          type: c.type,
+          object: c.known.json,
+          orgId: c.known.org_id,
+          ownerId: c.known.owner_id,
+          at,
+        });
+      }
+    });
+    for (const c of out) {
+      if (c.type === "DELETED") base.delete(c.envId);
+      else base.set(c.envId, c.known);
+    }
+    if (newest - (await compactedEnvChange(o.db)) > 2 * retain) {
+      await compactEnvChanges(o.db, newest - retain);
+    }
+    const ws = waiters;
+    waiters = [];
+    for (const w of ws) w();
+    return newest;
+  }
 
   async function checkResumable(rv: number): Promise<void> {
     const compacted = await compactedEnvChange(o.db);

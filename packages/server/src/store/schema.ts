@@ -3,6 +3,8 @@ import type { DesiredState, EnvState } from "@warren/protocol";
 import type { ColumnType, Generated } from "kysely";
 import type { AuditRecordsTable, OrgQuotasTable } from "./schema-audit.ts";
 import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
+import type { OrgImagesSchema } from "./schema-images.ts";
+import type { OidcSchema } from "./schema-oidc.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
 
 export interface EnvironmentsTable {
@@ -28,6 +30,8 @@ export interface EnvironmentsTable {
   generation: number;
   /** JSON EgressPolicy, copied from the class at creation (migration 002). Defaults to "all". */
   egress: ColumnType<string, string | undefined, string>;
+  /** The repository, normalized (protocol project.ts), or null (migration 012). */
+  project: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -56,6 +60,8 @@ export interface EventsTable {
 }
 
 export interface RegistryCredentialsTable {
+  /** The organisation the login belongs to (migration 010). */
+  org_id: string;
   host: string;
   username: string;
   /** base64 of iv | tag | AES-256-GCM ciphertext of the password (migration 004). */
@@ -102,7 +108,7 @@ export interface EnvChangesCompactedTable {
   rv: number;
 }
 
-export interface Schema extends IdentitySchema {
+export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema {
   environments: EnvironmentsTable & EnvOwnership;
   classes: ClassesTable & ClassOwnership;
   events: EventsTable;

@@ -31,12 +31,29 @@ function toSqlValue(v: unknown): SQLInputValue {
   return v as SQLInputValue;
 }
 
+/** Prepared statements kept per SQL text: Kysely compiles the same few shapes over and over. */
+const STATEMENT_CACHE = 512;
+
 export function adaptDatabase(db: DatabaseSync): SqliteDatabase {
+  // Preparing (and asking for the columns) was a third of the daemon's CPU per API create
+  // (bench/api profile); statements are reusable, so keep them, least recently used out first.
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => {
+      cache.clear();
       if (db.isOpen) db.close();
     },
-    prepare: (sql) => adaptStatement(db.prepare(sql)),
+    prepare: (sql) => {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        cache.delete(sql);
+      } else {
+        stmt = adaptStatement(db.prepare(sql));
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, stmt);
+      return stmt;
+    },
   };
 }
 

@@ -70,7 +70,7 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
   async function reconcile(id: string): Promise<void> {
     const row = await getEnvById(db, id);
     if (!row) return;
-    const ctx = { db, runner, clock, logger, row, onChange: () => changes.emit() };
+    const ctx = { db, runner, clock, logger, row, onChange: () => changes.emit(id) };
     try {
       const observed = await runner.observe(id);
       const actions = plan({
@@ -121,7 +121,7 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
     if (!written) return;
     logger.error({ envId: id, code: err.code, err }, "environment failed");
     await recordEvent({ db, runner, clock, logger, row: { id } }, `failed: ${err.code}: ${err.message}`);
-    changes.emit();
+    changes.emit(id);
   }
 
   // Transient errors surface as a condition so a waiting request can say why it is slow.
@@ -138,7 +138,7 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
       at: isoNow(clock),
     };
     await setConditions(db, id, [...others, cond]);
-    changes.emit();
+    changes.emit(id);
   }
 
   async function clearRetryCondition(id: string, alsoClear: string[] = []): Promise<void> {
@@ -152,7 +152,7 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
       id,
       conditions.filter((c) => !clear.has(c.type)),
     );
-    changes.emit();
+    changes.emit(id);
   }
 
   async function resync(): Promise<void> {

@@ -6,6 +6,10 @@ import { identity } from "./005_identity.ts";
 import { idempotency } from "./006_idempotency.ts";
 import { auditQuotas } from "./007_audit_quotas.ts";
 import { secrets } from "./008_secrets.ts";
+import { orgNames } from "./009_org_names.ts";
+import { orgRegistryImages } from "./010_org_registry_images.ts";
+import { oidcIdentities } from "./011_oidc_identities.ts";
+import { envProject } from "./012_env_project.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -29,4 +33,8 @@ export const MIGRATIONS: readonly Migration[] = [
   idempotency,
   auditQuotas,
   secrets,
+  orgNames,
+  orgRegistryImages,
+  oidcIdentities,
+  envProject,
 ];

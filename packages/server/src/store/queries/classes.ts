@@ -33,10 +33,16 @@ export function listClasses(db: Queryable, orgId?: string): Promise<ClassRow[]> 
   return q.orderBy("builtin", "desc").orderBy("name").execute();
 }
 
+/**
+ * The class `name` as `orgId` sees it: its own or a built-in. Names are unique per organisation
+ * (migration 009) and services/classes.ts refuses a class named like a built-in; should a later
+ * built-in take a name an organisation already uses, the organisation's own wins there, so its
+ * environments keep the bounds they were created with.
+ */
 export function getClass(db: Queryable, name: string, orgId?: string): Promise<ClassRow | undefined> {
   let q = db.selectFrom("classes").selectAll().where("name", "=", name);
   if (orgId !== undefined) q = q.where((eb) => eb.or([eb("builtin", "=", 1), eb("org_id", "=", orgId)]));
-  return q.executeTakeFirst();
+  return q.orderBy("builtin").orderBy("org_id").executeTakeFirst();
 }
 
 /** `orgId` owns the class (migration 005); the store defaults it to the bootstrap organisation. */
@@ -47,6 +53,9 @@ export async function insertClass(db: Queryable, row: ClassRow, orgId?: string):
     .execute();
 }
 
-export async function deleteClass(db: Queryable, name: string): Promise<void> {
-  await db.deleteFrom("classes").where("name", "=", name).execute();
+/** Removes `orgId`'s class `name` (undefined: every organisation's), never a built-in. */
+export async function deleteClass(db: Queryable, name: string, orgId?: string): Promise<void> {
+  let q = db.deleteFrom("classes").where("name", "=", name).where("builtin", "=", 0);
+  if (orgId !== undefined) q = q.where("org_id", "=", orgId);
+  await q.execute();
 }

@@ -7,7 +7,7 @@ import type {
   EnvState,
   RuntimeName,
 } from "@warren/protocol";
-import type { Selectable, Transaction } from "kysely";
+import { type Selectable, sql, type Transaction } from "kysely";
 import type { Db } from "../db.ts";
 import type { EnvironmentsTable, Schema } from "../schema.ts";
 import { egressFromColumn } from "./egress.ts";
@@ -26,6 +26,7 @@ export function toEnvironment(row: EnvRow): Environment {
       runtime: row.runtime as RuntimeName,
       resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes, pids: row.pids },
       egress: egressFromColumn(row.egress),
+      ...(row.project ? { project: row.project } : {}),
     },
     desired: row.desired,
     state: row.state,
@@ -58,13 +59,23 @@ export function getEnvById(db: Queryable, id: string): Promise<EnvRow | undefine
   return db.selectFrom("environments").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-export function getEnvByName(db: Queryable, name: string): Promise<EnvRow | undefined> {
-  return db.selectFrom("environments").selectAll().where("name", "=", name).executeTakeFirst();
+/**
+ * Names are unique per organisation (migration 009), so a name means something only within one:
+ * `orgId` is the organisation to look in. Undefined matches any organisation's (the first by
+ * creation), which only tests and single-organisation tools should rely on.
+ */
+export function getEnvByName(db: Queryable, name: string, orgId?: string): Promise<EnvRow | undefined> {
+  let q = db.selectFrom("environments").selectAll().where("name", "=", name);
+  if (orgId !== undefined) q = q.where("org_id", "=", orgId);
+  return q.orderBy("created_at").orderBy("id").executeTakeFirst();
 }
 
-/** Users may address an environment by name or by id; names win because they are what users type. */
-export async function findEnv(db: Queryable, nameOrId: string): Promise<EnvRow | undefined> {
-  return (await getEnvByName(db, nameOrId)) ?? (await getEnvById(db, nameOrId));
+/**
+ * Users may address an environment by name (within `orgId`) or by id (unique on the server);
+ * names win because they are what users type. The caller still checks the row is visible.
+ */
+export async function findEnv(db: Queryable, nameOrId: string, orgId?: string): Promise<EnvRow | undefined> {
+  return (await getEnvByName(db, nameOrId, orgId)) ?? (await getEnvById(db, nameOrId));
 }
 
 /** `owner` is the organisation and user it belongs to (migration 005); the store defaults both. */
@@ -87,15 +98,29 @@ export async function sumDiskBytes(db: Queryable): Promise<number> {
   return Number(r.total);
 }
 
-/** The lowest slot no environment holds; slots index uid blocks, so gaps are reused. */
-export async function lowestFreeSlot(db: Queryable): Promise<number> {
-  const rows = await db.selectFrom("environments").select("slot").orderBy("slot").execute();
-  let slot = 0;
-  for (const r of rows) {
-    if (r.slot !== slot) break;
-    slot++;
-  }
-  return slot;
+/** A slot no environment holds (slots index uid blocks); below `capacity` when one is free. */
+export async function lowestFreeSlot(db: Queryable, capacity = Number.POSITIVE_INFINITY): Promise<number> {
+  // The slot above the highest is one index probe; a gap search walks the index. So take the top
+  // while the range has room there, and look for gaps (freed slots) only once it is full: with
+  // thousands of environments the walk was a visible share of each create (bench/api).
+  const top = await db
+    .selectFrom("environments")
+    .select((eb) => eb.fn.max("slot").as("max"))
+    .executeTakeFirst();
+  const next = top?.max === null || top?.max === undefined ? 0 : Number(top.max) + 1;
+  if (next < capacity) return next;
+  const zero = await db.selectFrom("environments").select("slot").where("slot", "=", 0).executeTakeFirst();
+  if (!zero) return 0;
+  const gap = await db
+    .selectFrom("environments as e")
+    .select((eb) => eb(eb.ref("e.slot"), "+", 1).as("free"))
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom("environments as f").select("f.slot").where(sql<boolean>`f.slot = e.slot + 1`))),
+    )
+    .orderBy("e.slot")
+    .limit(1)
+    .executeTakeFirstOrThrow();
+  return Number(gap.free);
 }
 
 export interface DesiredChange {
@@ -172,11 +197,10 @@ export async function deleteEnv(db: Queryable, id: string): Promise<void> {
   await db.deleteFrom("environments").where("id", "=", id).execute();
 }
 
-export async function countEnvsOfClass(db: Queryable, className: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom("environments")
-    .select("name")
-    .where("class_name", "=", className)
-    .execute();
+/** Names of the environments that use a class; `orgId` limits them to that organisation's. */
+export async function countEnvsOfClass(db: Queryable, className: string, orgId?: string): Promise<string[]> {
+  let q = db.selectFrom("environments").select("name").where("class_name", "=", className);
+  if (orgId !== undefined) q = q.where("org_id", "=", orgId);
+  const rows = await q.execute();
   return rows.map((r) => r.name);
 }

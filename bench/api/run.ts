@@ -1,0 +1,225 @@
+// bench/api: environment creates per second through the HTTP API, control plane only.
+// A real `warren server` process (SQLite, then PostgreSQL) with a fake runner dialled in over
+// /api/runner/v1 that acknowledges every placement at once; clients create over TLS with
+// keep-alive, each request with its own Idempotency-Key, as the CLI does. Beside each, the floor:
+// a bare INSERT loop of one row per transaction on the same database with the same settings.
+//
+// Durability, stated: SQLite as the daemon runs it (WAL, synchronous=NORMAL: a commit survives
+// a process crash; a power loss can drop the last commits, never corrupt) and PostgreSQL with
+// fsync=on, synchronous_commit=on, full_page_writes=on (every commit flushed to disk).
+//
+//   node bench/api/run.ts [--creates 2000] [--concurrency 16] [--wait 1] [--skip-pg]
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { parseArgs } from "node:util";
+import { connectRunner } from "@warren/protocol";
+import pg from "pg";
+import { FakeRunner } from "../../packages/server/test/fake-runner.ts";
+import { tempDir } from "../../packages/server/test/helpers.ts";
+import { startPgCluster } from "../../packages/server/test/pg-cluster.ts";
+import { callJson, startServerProcess } from "../../packages/server/test/server-process.ts";
+import { percentile, printTable, writeResults } from "../lib/stats.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    creates: { type: "string", default: "2000" },
+    concurrency: { type: "string", default: "16" },
+    wait: { type: "string", default: "1" },
+    "skip-pg": { type: "boolean", default: false },
+  },
+});
+const N = Number(args.creates);
+const C = Number(args.concurrency);
+const WARMUP = 100;
+
+interface Run {
+  name: string;
+  ops: number;
+  seconds: number;
+  latencies: number[];
+  errors: number;
+}
+
+/** Runs `op` N times with C in flight; returns throughput and per-op latency. */
+async function drive(name: string, n: number, c: number, op: (i: number) => Promise<boolean>): Promise<Run> {
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (next < n) {
+        const i = next++;
+        const s = performance.now();
+        if (!(await op(i))) errors++;
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  return { name, ops: n, seconds: (performance.now() - t0) / 1000, latencies, errors };
+}
+
+function post(agent: Agent, port: number, token: string, body: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: `/api/v1/environments?wait=${args.wait}`,
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "idempotency-key": key,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function benchServer(label: string, db: string, root: string): Promise<Run> {
+  const server = await startServerProcess({
+    db,
+    root,
+    env: {
+      WARREN_RATE_LIMIT: "1000000",
+      WARREN_RATE_BURST: "1000000",
+      ...(process.env["BENCH_PROFILE"]
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env["BENCH_PROFILE"]}` }
+        : {}),
+    },
+  });
+  try {
+    // Room for every create: this measures the control plane, not admission refusals.
+    const runner = new FakeRunner({ diskFreeBytes: 2 ** 60 });
+    runner.slots = 1_000_000;
+    const runnerToken = await callJson(server.local, "POST", "/api/v1/admin/runner-tokens", {
+      name: "bench",
+    });
+    const conn = await connectRunner(
+      {
+        url: server.url,
+        fingerprint: server.fingerprint,
+        token: (runnerToken.body as { token: string }).token,
+      },
+      runner,
+    );
+    await conn.ready;
+    const user = (await callJson(server.local, "POST", "/api/v1/tokens", { name: "bench" })).body as {
+      token: string;
+    };
+    // Keep-alive, as any real client; the certificate is pinned by being the only CA.
+    const agent = new Agent({
+      keepAlive: true,
+      maxSockets: C,
+      ca: readFileSync(path.join(root, "tls", "cert.pem")),
+      checkServerIdentity: () => undefined,
+    });
+    const port = Number(new URL(server.url).port);
+    const body = JSON.stringify({});
+    const statuses = new Map<number, number>();
+    const op = async (i: number) => {
+      const status = await post(agent, port, user.token, body, `${label}-${i}`);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      return status === 201;
+    };
+    await drive("warmup", WARMUP, C, (i) => op(-1 - i));
+    const run = await drive(`warren create (${label})`, N, C, op);
+    if (run.errors > 0)
+      console.error(
+        `${label}: statuses ${JSON.stringify([...statuses])}; ${server.problems.slice(0, 3).join("\n")}`,
+      );
+    agent.destroy();
+    conn.close();
+    return run;
+  } finally {
+    await server.stop();
+  }
+}
+
+const row = (r: Run, floor?: Run) => ({
+  what: r.name,
+  ops: r.ops,
+  "ops/s": Math.round(r.ops / r.seconds),
+  "p50 ms": percentile(r.latencies, 50),
+  "p99 ms": percentile(r.latencies, 99),
+  errors: r.errors,
+  "vs floor": floor ? `${(r.ops / r.seconds / (floor.ops / floor.seconds)).toFixed(2)}x` : "",
+});
+
+const FLOOR_ROW = (i: number) => [
+  `bench${String(i).padStart(8, "0")}`,
+  `name-${i}`,
+  "{}",
+  new Date().toISOString(),
+];
+
+const results: ReturnType<typeof row>[] = [];
+// SQLite
+{
+  const tmp = tempDir("warren-bench-api-");
+  try {
+    const run = await benchServer("sqlite", tmp.dir, tmp.dir);
+    const sqlite = new DatabaseSync(path.join(tmp.dir, "warren.db"));
+    sqlite.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000");
+    sqlite.exec(
+      "create table bench_floor (id text primary key, name text not null, spec text, created_at text)",
+    );
+    const ins = sqlite.prepare("insert into bench_floor values (?, ?, ?, ?)");
+    // node:sqlite is synchronous: one writer, which is also all SQLite allows.
+    const floor = await drive("bare INSERT loop (sqlite)", N, 1, async (i) => {
+      ins.run(...FLOOR_ROW(i));
+      return true;
+    });
+    sqlite.close();
+    results.push(row(floor), row(run, floor));
+  } finally {
+    tmp.cleanup();
+  }
+}
+// PostgreSQL
+if (!args["skip-pg"]) {
+  const cluster = await startPgCluster({ durable: true });
+  const tmp = tempDir("warren-bench-api-pg-");
+  try {
+    const name = await cluster.createDatabase({ migrated: false });
+    const run = await benchServer("postgres", cluster.url(name), tmp.dir);
+    const pool = new pg.Pool({ connectionString: cluster.url(name), max: C });
+    await pool.query(
+      "create table bench_floor (id text primary key, name text not null, spec text, created_at text)",
+    );
+    const floor = await drive("bare INSERT loop (postgres)", N, C, async (i) => {
+      await pool.query("insert into bench_floor values ($1, $2, $3, $4)", FLOOR_ROW(i));
+      return true;
+    });
+    await pool.end();
+    results.push(row(floor), row(run, floor));
+  } finally {
+    tmp.cleanup();
+    await cluster.stop();
+  }
+}
+
+printTable(`API creates: ${N} after ${WARMUP} warm-up, ${C} in flight, wait=${args.wait}`, results);
+const file = writeResults("api", {
+  when: new Date().toISOString(),
+  creates: N,
+  concurrency: C,
+  wait: args.wait,
+  durability: {
+    sqlite: "WAL, synchronous=NORMAL (the daemon's setting)",
+    postgres: "fsync=on, synchronous_commit=on, full_page_writes=on",
+  },
+  results,
+});
+console.log(`\nwrote ${file}`);
+process.exit(0);

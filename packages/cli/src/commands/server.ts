@@ -1,0 +1,42 @@
+// warren server: the control plane alone (no runner in this process). Runners on other hosts dial
+// in over TLS with runner tokens (`warren runner`). The store is SQLite under --root, or
+// PostgreSQL with --db postgres://... so several servers can share it behind a load balancer.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { runDaemon } from "@warren/server";
+import { takeLock, untilSignal } from "../daemon-entry.ts";
+
+export interface ServerOptions {
+  db?: string;
+  listen?: string;
+  root?: string;
+  socket?: string;
+  defaultRuntime?: string;
+}
+
+export async function serverCommand(opts: ServerOptions): Promise<number> {
+  const root = opts.root ?? process.env["WARREN_SERVER_ROOT"] ?? "/var/lib/warren-server";
+  const socketPath = opts.socket ?? process.env["WARREN_SERVER_SOCKET"] ?? "/run/warren-server/warren.sock";
+  const runtime = opts.defaultRuntime ?? "crun";
+  if (runtime !== "crun" && runtime !== "runc" && runtime !== "gvisor") {
+    throw new Error(`--default-runtime must be crun, runc or gvisor, not ${JSON.stringify(runtime)}`);
+  }
+  mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  const release = takeLock(path.join(path.dirname(socketPath), "server.pid"));
+  try {
+    const daemon = await runDaemon({
+      root,
+      socketPath,
+      db: opts.db ?? process.env["WARREN_DB"],
+      defaultRuntime: runtime,
+      handleSignals: false,
+      listen: opts.listen ?? process.env["WARREN_LISTEN"] ?? "127.0.0.1:7443",
+      tlsCert: process.env["WARREN_TLS_CERT"],
+      tlsKey: process.env["WARREN_TLS_KEY"],
+    });
+    await untilSignal(() => daemon.close());
+  } finally {
+    release();
+  }
+  return 0;
+}

@@ -1,0 +1,78 @@
+// A runner dialling out to a control plane: TLS with the server's certificate pinned (client-tls.ts),
+// a runner token, then serveRunner on the WebSocket. One connection; `warren runner` reconnects
+// with backoff around it, tests and bench/api connect a fake runner with it.
+import type { IncomingMessage } from "node:http";
+import { tlsTransport } from "./client-tls.ts";
+import { WarrenError } from "./errors.ts";
+import type { RunnerApi } from "./runner.ts";
+import { serveRunner } from "./runner-serve.ts";
+import { MAX_WIRE_FRAME, RUNNER_CONNECT_PATH, wsConn } from "./runner-wire.ts";
+
+export interface RunnerConnectOptions {
+  /** https://HOST:PORT of the control plane's TLS listener. */
+  url: string;
+  /** SHA-256 fingerprint of its certificate (printed by the server at start). */
+  fingerprint: string;
+  /** A runner token, wrn_r_... */
+  token: string;
+}
+
+export interface RunnerConnection {
+  /** The runner id the control plane assigned; rejects if the connection fails before that. */
+  ready: Promise<string>;
+  /** Resolves with the close reason when the connection ends. */
+  closed: Promise<string>;
+  close(): void;
+}
+
+export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi): Promise<RunnerConnection> {
+  if (!opts.token.startsWith("wrn_r_")) {
+    throw new WarrenError(
+      "UNAUTHENTICATED",
+      "a runner connects with a runner token (wrn_r_...), not a user token",
+    );
+  }
+  const { WebSocket } = await import("ws");
+  const { url, options } = tlsTransport(opts).webSocket(RUNNER_CONNECT_PATH);
+  const ws = new WebSocket(url, { ...options, perMessageDeflate: false, maxPayload: MAX_WIRE_FRAME });
+  let welcome!: (id: string) => void;
+  let refuse!: (e: Error) => void;
+  const ready = new Promise<string>((res, rej) => {
+    welcome = res;
+    refuse = rej;
+  });
+  ready.catch(() => {}); // callers that only await `closed` must not see an unhandled rejection
+  let closedResolve!: (r: string) => void;
+  const closed = new Promise<string>((r) => {
+    closedResolve = r;
+  });
+  ws.on("unexpected-response", (_req, res: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      let msg = text;
+      try {
+        msg = (JSON.parse(text) as { message?: string }).message ?? text;
+      } catch {}
+      const err = new WarrenError(
+        "UNAUTHENTICATED",
+        `the control plane refused the runner (${res.statusCode}): ${msg}`,
+      );
+      refuse(err);
+      closedResolve(err.message);
+      ws.terminate();
+    });
+  });
+  ws.on("error", (err) => {
+    refuse(err);
+    closedResolve(err.message);
+  });
+  ws.on("open", () => {
+    void serveRunner(wsConn(ws), api, { onWelcome: (id) => welcome(id) }).then((reason) => {
+      refuse(new WarrenError("RUNNER_UNAVAILABLE", `the control plane closed the connection: ${reason}`));
+      closedResolve(reason);
+    });
+  });
+  return { ready, closed, close: () => ws.close(1000, "runner stopping") };
+}

@@ -1,0 +1,137 @@
+// The runner's end of the wire protocol (runner-wire.ts): answers the control plane's calls with
+// any RunnerApi (the real host runner, or a fake one in tests and bench/api). Each call runs
+// independently; a failure becomes an "err" frame carrying the catalog error, never a dropped link.
+import { type ErrorBody, WarrenError } from "./errors.ts";
+import type { ExecRequest, ExecSession, LogStream, ProgressEvent, RunnerApi } from "./runner.ts";
+import {
+  fromBase64,
+  PROGRESS_METHODS,
+  parseWireFrame,
+  type RunnerFrame,
+  type ServerFrame,
+  toBase64,
+  UNARY_METHODS,
+  type WireConn,
+} from "./runner-wire.ts";
+
+export interface ServeRunnerHooks {
+  /** Called once with the id the control plane assigned (the runner token's id). */
+  onWelcome?(runnerId: string): void;
+  /** Protocol problems from the server (a bad frame): logged by the caller. */
+  onProtocolError?(err: Error): void;
+}
+
+/** Serves `api` on `conn`; sends hello first. Returns when the connection closes. */
+export async function serveRunner(
+  conn: WireConn,
+  api: RunnerApi,
+  hooks: ServeRunnerHooks = {},
+): Promise<string> {
+  const sessions = new Map<number, ExecSession>();
+  const logStreams = new Map<number, LogStream>();
+  const send = (f: RunnerFrame) => {
+    try {
+      conn.send(JSON.stringify(f));
+    } catch {
+      // The connection is closing; the close handler below ends everything.
+    }
+  };
+  const fail = (id: number, err: unknown) => send({ t: "err", id, error: errorBody(err) });
+  const unary = new Set<string>(UNARY_METHODS);
+  const progress = new Set<string>(PROGRESS_METHODS);
+
+  const call = async (id: number, method: string, args: unknown[]) => {
+    const progressFn = (ev: ProgressEvent) => send({ t: "out", id, ev: "progress", data: ev });
+    const a = args as [never, never, never];
+    let result: unknown;
+    if (method === "sweep") {
+      result = await api.sweep(new Set(args[0] as string[]));
+    } else if (method === "exec") {
+      const session = await api.exec(a[0], a[1] as ExecRequest, {
+        stdout: (d) => send({ t: "out", id, ev: "stdout", data: toBase64(d) }),
+        stderr: (d) => send({ t: "out", id, ev: "stderr", data: toBase64(d) }),
+        exit: (code) => {
+          sessions.delete(id);
+          send({ t: "out", id, ev: "exit", data: code });
+        },
+        error: (err) => {
+          sessions.delete(id);
+          send({ t: "out", id, ev: "error", data: errorBody(err) });
+        },
+      });
+      sessions.set(id, session);
+    } else if (method === "logs") {
+      const stream = api.logs(a[0], a[1], (chunk) => send({ t: "out", id, ev: "log", data: chunk }));
+      logStreams.set(id, stream);
+      stream.done.then(
+        () => send({ t: "out", id, ev: "end" }),
+        (err: unknown) => send({ t: "out", id, ev: "error", data: errorBody(err) }),
+      );
+      stream.done.finally(() => logStreams.delete(id)).catch(() => {});
+    } else if (method === "importImage") {
+      result = await api.importImage(a[0], a[1], progressFn);
+    } else if (method === "ensureBaseImage") {
+      result = await api.ensureBaseImage(a[0], progressFn);
+    } else if (method === "pullImage") {
+      result = await api.pullImage(a[0], progressFn, a[1]);
+    } else if (unary.has(method)) {
+      const fn = (api as unknown as Record<string, (...x: unknown[]) => Promise<unknown>>)[method];
+      result = await fn?.apply(api, args);
+    } else if (!progress.has(method)) {
+      throw new WarrenError("INVALID_ARGUMENT", `unknown runner method ${JSON.stringify(method)}`);
+    }
+    send(result === undefined ? { t: "ok", id } : { t: "ok", id, result });
+  };
+
+  const input = (id: number, ev: string, data: unknown) => {
+    if (ev === "close") {
+      logStreams.get(id)?.close();
+      return;
+    }
+    const s = sessions.get(id);
+    if (!s) return; // the session ended first; late input is dropped
+    if (ev === "stdin") s.stdin(fromBase64(data));
+    else if (ev === "endStdin") s.endStdin();
+    else if (ev === "resize") {
+      const d = data as { cols: number; rows: number };
+      s.resize(d.cols, d.rows);
+    } else if (ev === "signal") s.signal(data as NodeJS.Signals);
+  };
+
+  return new Promise<string>((resolve) => {
+    conn.onMessage((text) => {
+      let f: ServerFrame;
+      try {
+        f = parseWireFrame<ServerFrame>(text);
+      } catch (err) {
+        hooks.onProtocolError?.(err as Error);
+        return;
+      }
+      if (f.t === "welcome") hooks.onWelcome?.(f.runnerId);
+      else if (f.t === "call")
+        call(f.id, f.method, Array.isArray(f.args) ? f.args : []).catch((e) => fail(f.id, e));
+      else if (f.t === "in") input(f.id, f.ev, f.data);
+    });
+    conn.onClose((reason) => {
+      // The control plane went away: end every open stream it can no longer read.
+      for (const s of logStreams.values()) s.close();
+      logStreams.clear();
+      // As sshd does when a client vanishes: the session's processes get SIGHUP.
+      for (const s of sessions.values()) s.signal("SIGHUP");
+      sessions.clear();
+      resolve(reason);
+    });
+    api.info().then(
+      (info) => send({ t: "hello", version: 1, info }),
+      (err: unknown) => {
+        hooks.onProtocolError?.(err as Error);
+        conn.close(1011, "runner info failed");
+      },
+    );
+  });
+}
+
+function errorBody(err: unknown): ErrorBody {
+  if (err instanceof WarrenError) return err.toBody();
+  return { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,153 @@
+// The runners connected over /api/runner/v1 (warren server mode), behind one RunnerApi so the
+// controller and services are the same code as in embedded mode.
+//
+// Runners belong to an organisation (their token's org). An environment is only ever sent to a
+// runner of its own organisation: a runner receives full specs, secrets included, so an org admin
+// who connects a runner must never see another org's environments. Calls about an environment
+// route by the environment's org (from the store); other calls (images, info, DNS stats) by the
+// caller's org. Within one org the most recently connected runner serves: placement across many
+// hosts belongs to the scheduler, which this release does not have yet.
+import {
+  type RunnerApi,
+  type RunnerEnvSpec,
+  type RunnerInfo,
+  WarrenError,
+  type WireConn,
+} from "@warren/protocol";
+import type { FastifyBaseLogger } from "fastify";
+import { currentCaller } from "../services/identity.ts";
+import type { Db } from "../store/db.ts";
+import { RemoteRunner } from "./remote-runner.ts";
+
+export interface RunnerHub extends RunnerApi {
+  /** Takes over a connection whose hello was read; sweeps that host, then serves it. */
+  attach(conn: WireConn, p: { runnerId: string; orgId: string; info: RunnerInfo }): Promise<RemoteRunner>;
+  connected(): { runnerId: string; orgId: string; hostname: string }[];
+  /** Called after a runner is attached (the daemon resyncs every environment). */
+  onAttach(cb: (runnerId: string) => void): void;
+  close(): void;
+}
+
+export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger }): RunnerHub {
+  const byOrg = new Map<string, RemoteRunner[]>();
+  const orgOfEnv = new Map<string, string>();
+  const attachListeners: ((runnerId: string) => void)[] = [];
+  const orgs = new Map<RemoteRunner, string>();
+
+  const pickFor = (orgId: string): RemoteRunner => {
+    const live = (byOrg.get(orgId) ?? []).filter((r) => r.connected);
+    const r = live[live.length - 1];
+    if (!r) {
+      throw new WarrenError(
+        "RUNNER_UNAVAILABLE",
+        `no runner of organisation ${orgId} is connected; start one with \`warren runner --server URL --token wrn_r_...\``,
+        { orgId },
+      );
+    }
+    return r;
+  };
+
+  const envOrg = async (id: string): Promise<string> => {
+    const known = orgOfEnv.get(id);
+    if (known) return known;
+    const row = await o.db
+      .selectFrom("environments")
+      .select("org_id")
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new WarrenError("ENV_NOT_FOUND", `no environment has id ${id}`);
+    orgOfEnv.set(id, row.org_id); // an environment never changes organisation
+    return row.org_id;
+  };
+  const forEnv = async (id: string) => pickFor(await envOrg(id));
+  /** Calls not about one environment: the caller's org, or the only org with a runner. */
+  const forCaller = (): RemoteRunner => {
+    const c = currentCaller();
+    if (c) return pickFor(c.orgId);
+    const withRunners = [...byOrg.entries()].filter(([, rs]) => rs.some((r) => r.connected));
+    if (withRunners.length === 1 && withRunners[0]) return pickFor(withRunners[0][0]);
+    throw new WarrenError("RUNNER_UNAVAILABLE", "no single runner serves this call outside a request");
+  };
+
+  return {
+    async attach(conn, p) {
+      const remote = new RemoteRunner(conn, p.runnerId, p.info);
+      // Sweep BEFORE the runner can receive placements, so it cannot remove an environment
+      // created while the sweep ran. Its org's environments are the keep set.
+      const rows = await o.db.selectFrom("environments").select("id").where("org_id", "=", p.orgId).execute();
+      const swept = await remote.sweep(new Set(rows.map((r) => r.id)));
+      if (swept.length > 0) o.logger.info({ runnerId: p.runnerId, swept }, "runner swept leftovers");
+      const list = (byOrg.get(p.orgId) ?? []).filter((r) => r.connected && r.runnerId !== p.runnerId);
+      for (const old of byOrg.get(p.orgId) ?? []) if (old.runnerId === p.runnerId) old.close("replaced");
+      list.push(remote);
+      byOrg.set(p.orgId, list);
+      orgs.set(remote, p.orgId);
+      remote.onClose((reason) => {
+        o.logger.warn({ runnerId: p.runnerId, reason }, "runner disconnected");
+        orgs.delete(remote);
+        const rest = (byOrg.get(p.orgId) ?? []).filter((r) => r !== remote);
+        if (rest.length) byOrg.set(p.orgId, rest);
+        else byOrg.delete(p.orgId);
+      });
+      o.logger.info({ runnerId: p.runnerId, orgId: p.orgId, hostname: p.info.hostname }, "runner connected");
+      remote.welcome();
+      for (const cb of attachListeners) cb(p.runnerId);
+      return remote;
+    },
+    connected: () =>
+      [...orgs.entries()].map(([r, orgId]) => ({
+        runnerId: r.runnerId,
+        orgId,
+        hostname: r.infoAtHello.hostname,
+      })),
+    onAttach: (cb) => attachListeners.push(cb),
+    close() {
+      for (const r of [...orgs.keys()]) r.close();
+    },
+
+    info: () => forCaller().info(),
+    // Sweeps run per runner at attach (above); nothing is swept across the whole hub.
+    sweep: async () => [],
+    list: async () => {
+      const all = await Promise.all([...orgs.keys()].filter((r) => r.connected).map((r) => r.list()));
+      return all.flat();
+    },
+    ensureRunning: async (spec: RunnerEnvSpec) => (await forEnv(spec.id)).ensureRunning(spec),
+    ensureStopped: async (spec: RunnerEnvSpec, graceMs: number) =>
+      (await forEnv(spec.id)).ensureStopped(spec, graceMs),
+    setResources: async (spec: RunnerEnvSpec) => (await forEnv(spec.id)).setResources(spec),
+    remove: async (id) => {
+      await (await forEnv(id)).remove(id);
+      orgOfEnv.delete(id);
+    },
+    observe: async (id) => (await forEnv(id)).observe(id),
+    appendEvent: async (id, m) => (await forEnv(id)).appendEvent(id, m),
+    stats: async (id) => (await forEnv(id)).stats(id),
+    exec: async (id, req, h) => (await forEnv(id)).exec(id, req, h),
+    logs(id, opts, onData) {
+      // LogStream is synchronous; resolve the runner first, then forward close.
+      let inner: ReturnType<RunnerApi["logs"]> | undefined;
+      let closed = false;
+      const done = forEnv(id).then((r) => {
+        if (closed) return;
+        inner = r.logs(id, opts, onData);
+        return inner.done;
+      });
+      return {
+        done,
+        close() {
+          closed = true;
+          inner?.close();
+        },
+      };
+    },
+    listImages: () => forCaller().listImages(),
+    hasImage: (ref) => forCaller().hasImage(ref),
+    importImage: (p, ref, progress) => forCaller().importImage(p, ref, progress),
+    ensureBaseImage: (opts, progress) => forCaller().ensureBaseImage(opts, progress),
+    pullImage: (ref, progress, opts) => forCaller().pullImage(ref, progress, opts),
+    removeImage: (ref) => forCaller().removeImage(ref),
+    pruneImages: (opts) => forCaller().pruneImages(opts),
+    dnsStats: () => forCaller().dnsStats(),
+  };
+}

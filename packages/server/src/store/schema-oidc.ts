@@ -1,0 +1,46 @@
+// Row shapes for OIDC identities and sign-ins in progress (migration 011).
+
+/** An identity provider's account, (issuer, subject), linked to one Warren user. */
+export interface OidcIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  /** The provider's email claim at the last sign-in: shown, never matched on. */
+  email: string | null;
+  created_at: string;
+  last_sign_in_at: string;
+}
+
+/** A browser sign-in between /auth/oidc/start and the provider's redirect back. */
+export interface OidcFlowsTable {
+  /** Hex SHA-256 of the `state` parameter. */
+  state_hash: string;
+  /** The PKCE code verifier, sent to the provider's token endpoint. */
+  verifier: string;
+  /** Hex SHA-256 of the nonce the ID token must carry. */
+  nonce_hash: string;
+  /** Set when this browser sign-in approves a device code. */
+  user_code: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+/** A device code between POST /auth/device and the terminal redeeming it. */
+export interface DeviceCodesTable {
+  /** Hex SHA-256 of the device code. */
+  code_hash: string;
+  user_code: string;
+  interval_s: number;
+  last_poll_at: string | null;
+  /** Set (both) once a browser sign-in approved the code. */
+  approved_user_id: string | null;
+  approved_org_id: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface OidcSchema {
+  oidc_identities: OidcIdentitiesTable;
+  oidc_flows: OidcFlowsTable;
+  device_codes: DeviceCodesTable;
+}
