@@ -10,6 +10,7 @@
 //
 //   node bench/api/run.ts [--creates 2000] [--concurrency 16] [--wait 1] [--skip-pg]
 import { readFileSync } from "node:fs";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent, request } from "node:https";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -61,17 +62,22 @@ async function drive(name: string, n: number, c: number, op: (i: number) => Prom
   return { name, ops: n, seconds: (performance.now() - t0) / 1000, latencies, errors };
 }
 
-function post(agent: Agent, port: number, token: string, body: string, key: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
+/** One create; `via` is TLS with a bearer token (a remote user) or the root-only unix socket. */
+function post(
+  via: { agent: Agent | HttpAgent; port?: number; socketPath?: string; token?: string },
+  body: string,
+  key: string,
+) {
+  const send = via.socketPath ? httpRequest : request;
+  return new Promise<number>((resolve, reject) => {
+    const req = send(
       {
-        agent,
-        host: "127.0.0.1",
-        port,
+        agent: via.agent,
+        ...(via.socketPath ? { socketPath: via.socketPath } : { host: "127.0.0.1", port: via.port }),
         method: "POST",
         path: `/api/v1/environments?wait=${args.wait}`,
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(via.token ? { authorization: `Bearer ${via.token}` } : {}),
           "content-type": "application/json",
           "idempotency-key": key,
         },
@@ -86,7 +92,7 @@ function post(agent: Agent, port: number, token: string, body: string, key: stri
   });
 }
 
-async function benchServer(label: string, db: string, root: string): Promise<Run> {
+async function benchServer(label: string, db: string, root: string): Promise<Run[]> {
   const server = await startServerProcess({
     db,
     root,
@@ -118,29 +124,40 @@ async function benchServer(label: string, db: string, root: string): Promise<Run
       token: string;
     };
     // Keep-alive, as any real client; the certificate is pinned by being the only CA.
-    const agent = new Agent({
-      keepAlive: true,
-      maxSockets: C,
-      ca: readFileSync(path.join(root, "tls", "cert.pem")),
-      checkServerIdentity: () => undefined,
-    });
-    const port = Number(new URL(server.url).port);
-    const body = JSON.stringify({});
-    const statuses = new Map<number, number>();
-    const op = async (i: number) => {
-      const status = await post(agent, port, user.token, body, `${label}-${i}`);
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      return status === 201;
+    const tls = {
+      agent: new Agent({
+        keepAlive: true,
+        maxSockets: C,
+        ca: readFileSync(path.join(root, "tls", "cert.pem")),
+        checkServerIdentity: () => undefined,
+      }),
+      port: Number(new URL(server.url).port),
+      token: user.token,
     };
-    await drive("warmup", WARMUP, C, (i) => op(-1 - i));
-    const run = await drive(`warren create (${label})`, N, C, op);
-    if (run.errors > 0)
-      console.error(
-        `${label}: statuses ${JSON.stringify([...statuses])}; ${server.problems.slice(0, 3).join("\n")}`,
-      );
-    agent.destroy();
+    const local = { agent: new HttpAgent({ keepAlive: true, maxSockets: C }), socketPath: server.socket };
+    const body = JSON.stringify({});
+    const runs: Run[] = [];
+    for (const [how, via] of [
+      ["TLS + token", tls],
+      ["unix socket", local],
+    ] as const) {
+      const statuses = new Map<number, number>();
+      const op = async (i: number) => {
+        const status = await post(via, body, `${label}-${how}-${i}`);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        return status === 201;
+      };
+      await drive("warmup", WARMUP, C, (i) => op(-1 - i));
+      const run = await drive(`warren create, ${label}, ${how}`, N, C, op);
+      if (run.errors > 0)
+        console.error(
+          `${label}: statuses ${JSON.stringify([...statuses])}; ${server.problems.slice(0, 3).join("\n")}`,
+        );
+      via.agent.destroy();
+      runs.push(run);
+    }
     conn.close();
-    return run;
+    return runs;
   } finally {
     await server.stop();
   }
@@ -168,7 +185,7 @@ const results: ReturnType<typeof row>[] = [];
 {
   const tmp = tempDir("warren-bench-api-");
   try {
-    const run = await benchServer("sqlite", tmp.dir, tmp.dir);
+    const runs = await benchServer("sqlite", tmp.dir, tmp.dir);
     const sqlite = new DatabaseSync(path.join(tmp.dir, "warren.db"));
     sqlite.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000");
     sqlite.exec(
@@ -181,7 +198,7 @@ const results: ReturnType<typeof row>[] = [];
       return true;
     });
     sqlite.close();
-    results.push(row(floor), row(run, floor));
+    results.push(row(floor), ...runs.map((r) => row(r, floor)));
   } finally {
     tmp.cleanup();
   }
@@ -192,7 +209,7 @@ if (!args["skip-pg"]) {
   const tmp = tempDir("warren-bench-api-pg-");
   try {
     const name = await cluster.createDatabase({ migrated: false });
-    const run = await benchServer("postgres", cluster.url(name), tmp.dir);
+    const runs = await benchServer("postgres", cluster.url(name), tmp.dir);
     const pool = new pg.Pool({ connectionString: cluster.url(name), max: C });
     await pool.query(
       "create table bench_floor (id text primary key, name text not null, spec text, created_at text)",
@@ -202,7 +219,7 @@ if (!args["skip-pg"]) {
       return true;
     });
     await pool.end();
-    results.push(row(floor), row(run, floor));
+    results.push(row(floor), ...runs.map((r) => row(r, floor)));
   } finally {
     tmp.cleanup();
     await cluster.stop();

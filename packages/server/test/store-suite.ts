@@ -12,6 +12,7 @@ import { listEnvPage } from "../src/store/queries/env-pages.ts";
 import { restoreEnvResources, updateEnvResources } from "../src/store/queries/env-resources.ts";
 import {
   countEnvsOfClass,
+  deleteEnv,
   type EnvRow,
   findEnv,
   getEnvById,
@@ -201,6 +202,8 @@ export function storeSuite(backend: StoreBackend): void {
             const env = toEnvironment((await getEnvByName(s.db, "legacy"))!);
             assert.deepEqual(env.spec.egress, { mode: "all" });
             assert.equal(env.spec.project, undefined); // no project before migration 012
+            // Migration 013's running total starts from the rows already there.
+            assert.equal(await sumDiskBytes(s.db), 5 * GiB);
             assert.deepEqual(env.spec.resources, {
               cpus: 1,
               memoryBytes: GiB,
@@ -316,6 +319,11 @@ export function storeSuite(backend: StoreBackend): void {
         assert.deepEqual(toEnvironment(b).spec.egress, { mode: "none" });
         assert.equal(await sumDiskBytes(db), 200 * GiB);
         assert.equal((await findEnv(db, "bbbbbbbbbbbb"))?.name, "B");
+        // The total follows deletes (triggers of migration 013).
+        await insertEnv(db, envRow("cccccccccccc", { name: "c", slot: 2 }));
+        assert.equal(await sumDiskBytes(db), 300 * GiB);
+        await deleteEnv(db, "cccccccccccc");
+        assert.equal(await sumDiskBytes(db), 200 * GiB);
         assert.deepEqual((await countEnvsOfClass(db, "default")).sort(), ["B", "a"]);
 
         await setDesired(db, "aaaaaaaaaaaa", { desired: "stopped", stopGraceMs: 5, now: "n1" });

@@ -106,6 +106,8 @@ export function build(opts: BuildOptions): FastifyInstance {
   const app = Fastify({
     ...logOpts,
     bodyLimit: BODY_LIMIT,
+    // One access-log line per request (below) instead of fastify's two.
+    disableRequestLogging: true,
     // Leave the default AJV coercion on for querystrings only (tail=10 -> 10), but never
     // strip or default-fill bodies silently.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: false } },
@@ -129,6 +131,18 @@ export function build(opts: BuildOptions): FastifyInstance {
   const routes: RouteDoc[] = [];
   app.addHook("onRoute", (r) => {
     routes.push({ method: r.method, url: r.url, schema: r.schema });
+  });
+  app.addHook("onResponse", (req, reply, done) => {
+    req.log.info(
+      {
+        method: req.method,
+        url: req.routeOptions.url ?? req.url.split("?", 1)[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+      },
+      "request",
+    );
+    done();
   });
   installErrorHandlers(app);
   if (responseValidationEnabled(opts.validateResponses))

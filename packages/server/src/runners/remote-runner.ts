@@ -25,6 +25,8 @@ import {
   type WireMethod,
 } from "@warren/protocol";
 
+const INFO_TTL_MS = 1000;
+
 interface Pending {
   method: WireMethod;
   resolve(v: unknown): void;
@@ -148,7 +150,22 @@ export class RemoteRunner implements RunnerApi {
     });
   }
 
-  info = () => this.call<RunnerInfo>("info", []);
+  /**
+   * Admission asks for the runner's info on every create; a second-old answer is as good (free
+   * disk moves slowly, and reserved disk is counted in the store), so concurrent and back-to-back
+   * creates share one round trip.
+   */
+  info = (): Promise<RunnerInfo> => {
+    const now = Date.now();
+    if (this.infoCache && now - this.infoCache.at < INFO_TTL_MS) return this.infoCache.value;
+    const value = this.call<RunnerInfo>("info", []);
+    this.infoCache = { at: now, value };
+    value.catch(() => {
+      if (this.infoCache?.value === value) this.infoCache = undefined;
+    });
+    return value;
+  };
+  private infoCache: { at: number; value: Promise<RunnerInfo> } | undefined;
   ensureRunning = (spec: Parameters<RunnerApi["ensureRunning"]>[0]) =>
     this.call<EnvObserved>("ensureRunning", [spec]);
   ensureStopped = (spec: Parameters<RunnerApi["ensureStopped"]>[0], graceMs: number) =>

@@ -34,6 +34,11 @@ export function openStore(root: string): Store {
     sqlite.exec("pragma busy_timeout = 5000");
     sqlite.exec("pragma foreign_keys = on");
     sqlite.exec("pragma synchronous = normal");
+    // Measured with bench/api: the default 2 MiB page cache missed once a few thousand
+    // environments existed, and reads through mmap skip a copy per page. Bounded, not durability-
+    // relevant: the WAL and synchronous=NORMAL decide what survives a crash.
+    sqlite.exec("pragma cache_size = -65536");
+    sqlite.exec("pragma mmap_size = 268435456");
     migrate(sqlite);
   } catch (err) {
     sqlite.close();

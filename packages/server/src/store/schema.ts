@@ -108,8 +108,15 @@ export interface EnvChangesCompactedTable {
   rv: number;
 }
 
+/** One row (id 1): the disk all environments reserve, kept by triggers (migration 013). */
+export interface EnvTotalsTable {
+  id: number;
+  disk_bytes: number;
+}
+
 export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema {
   environments: EnvironmentsTable & EnvOwnership;
+  env_totals: EnvTotalsTable;
   classes: ClassesTable & ClassOwnership;
   events: EventsTable;
   schema_migrations: SchemaMigrationsTable;

@@ -90,12 +90,14 @@ export async function insertEnv(
     .execute();
 }
 
+/** Disk reserved by every environment: a total the triggers of migration 013 keep. */
 export async function sumDiskBytes(db: Queryable): Promise<number> {
   const r = await db
-    .selectFrom("environments")
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("disk_bytes"), eb.lit(0)).as("total"))
+    .selectFrom("env_totals")
+    .select("disk_bytes")
+    .where("id", "=", 1)
     .executeTakeFirstOrThrow();
-  return Number(r.total);
+  return Number(r.disk_bytes);
 }
 
 /** A slot no environment holds (slots index uid blocks); below `capacity` when one is free. */
