@@ -1,5 +1,6 @@
 // Wires the embedded control plane: store, services, controller and HTTP on a unix socket.
 // The runner is passed in (in-process in embedded mode), so nothing here touches the host.
+import { randomBytes } from "node:crypto";
 import { socketPath as defaultSocketPath, type RunnerApi, type RuntimeName } from "@warren/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { type Clock, systemClock } from "./clock.ts";
@@ -27,6 +28,7 @@ import { withSecrets } from "./services/secret-delivery.ts";
 import { createSecretService } from "./services/secrets.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { type AnyStore, openStoreAt } from "./store/db.ts";
+import { createPgChangeBus, type PgChangeBus } from "./store/pg-change-bus.ts";
 import { listEnvIds } from "./store/queries/envs.ts";
 
 export interface DaemonOptions {
@@ -87,12 +89,35 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   const store = await openStoreAt(opts.db ?? opts.root);
   let controller: EnvironmentController | undefined;
   let hub: RunnerHub | undefined;
+  let bus: PgChangeBus | undefined;
   try {
+    const changes = createChangeFeed();
+    // Replicas sharing PostgreSQL tell each other which environments changed (store/pg-change-bus.ts).
+    if (store.kind === "postgres" && opts.db) {
+      const ids = (envId: string | undefined) =>
+        envId === undefined ? listEnvIds(store.db) : Promise.resolve([envId]);
+      bus = createPgChangeBus({
+        url: opts.db,
+        logger: log.child({ component: "change-bus" }),
+        onRemote: (envId) => {
+          changes.receive(envId);
+          void ids(envId).then(
+            (list) => {
+              for (const id of list) controller?.enqueue(id);
+            },
+            () => {},
+          );
+        },
+      });
+      const b = bus;
+      changes.onEmit((envId) => b.publish(envId));
+    }
+    const replicaId = bus?.replicaId ?? randomBytes(6).toString("hex");
     hub = opts.runner
       ? undefined
-      : createRunnerHub({ db: store.db, logger: log.child({ component: "runners" }) });
+      : createRunnerHub({ db: store.db, logger: log.child({ component: "runners" }), replicaId });
     const hostRunner: RunnerApi = opts.runner ?? (hub as RunnerHub);
-    const changes = createChangeFeed();
+    const h = hub;
     const registryBox = secretBox(opts.root);
     const secrets = createSecretService({ db: store.db, clock, root: opts.root, registryBox });
     // Secrets reach the runner only in ensureRunning's spec; logs and events come back masked.
@@ -109,6 +134,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
       ...(opts.backoff?.baseMs !== undefined ? { baseDelayMs: opts.backoff.baseMs } : {}),
       ...(opts.backoff?.maxMs !== undefined ? { maxDelayMs: opts.backoff.maxMs } : {}),
+      ...(h ? { ownership: (id: string) => h.ownership(id).catch(() => "none" as const) } : {}),
     });
     const registries = createRegistryLoginService({ db: store.db, clock, secrets: registryBox });
     // Images are scoped to organisations; a create from one the caller's does not hold pulls it.
@@ -130,6 +156,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       changes,
       clock,
       logger: log.child({ component: "watch" }),
+      shared: store.kind === "postgres",
     });
     const audit = createAuditService({ db: store.db, clock });
     const app = build({
@@ -219,6 +246,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         tls?.server.close(); // stop accepting remote connections first
         hub?.close();
         await app.close();
+        await bus?.close();
         await tls?.close();
         await ctl.close();
         await watch.close();
@@ -257,6 +285,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   } catch (err) {
     shutdown.abort();
     hub?.close();
+    await bus?.close();
     await controller?.close();
     await store.close();
     throw err;

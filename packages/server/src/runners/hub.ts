@@ -7,7 +7,12 @@
 // route by the environment's org (from the store); other calls (images, info, DNS stats) by the
 // caller's org. Within one org the most recently connected runner serves: placement across many
 // hosts belongs to the scheduler, which this release does not have yet.
+//
+// Several replicas (PostgreSQL): a runner's connection lands on one of them (presence.ts). The
+// others admit creates with what it last reported and leave its environments to the replica
+// that holds it; calls that need the runner live (exec, logs, stats, pulls) work only there.
 import {
+  type ImageInfo,
   type RunnerApi,
   type RunnerEnvSpec,
   type RunnerInfo,
@@ -17,7 +22,11 @@ import {
 import type { FastifyBaseLogger } from "fastify";
 import { currentCaller } from "../services/identity.ts";
 import type { Db } from "../store/db.ts";
+import { createRunnerPresence } from "./presence.ts";
 import { RemoteRunner } from "./remote-runner.ts";
+
+/** Who reconciles an environment: this replica, another one, or nobody can right now. */
+export type Ownership = "mine" | "elsewhere" | "none";
 
 export interface RunnerHub extends RunnerApi {
   /** Takes over a connection whose hello was read; sweeps that host, then serves it. */
@@ -25,25 +34,40 @@ export interface RunnerHub extends RunnerApi {
   connected(): { runnerId: string; orgId: string; hostname: string }[];
   /** Called after a runner is attached (the daemon resyncs every environment). */
   onAttach(cb: (runnerId: string) => void): void;
+  /** Whether this replica holds the runner of the environment's organisation. */
+  ownership(envId: string): Promise<Ownership>;
   close(): void;
 }
 
-export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger }): RunnerHub {
+export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaId: string }): RunnerHub {
   const byOrg = new Map<string, RemoteRunner[]>();
   const orgOfEnv = new Map<string, string>();
   const attachListeners: ((runnerId: string) => void)[] = [];
   const orgs = new Map<RemoteRunner, string>();
+  const presence = createRunnerPresence({ db: o.db, replicaId: o.replicaId, logger: o.logger });
+  presence.start(() => [...orgs.entries()].map(([runner, orgId]) => ({ runner, orgId })));
 
-  const pickFor = (orgId: string): RemoteRunner => {
+  const local = (orgId: string): RemoteRunner | undefined => {
     const live = (byOrg.get(orgId) ?? []).filter((r) => r.connected);
-    const r = live[live.length - 1];
-    if (!r) {
-      throw new WarrenError(
-        "RUNNER_UNAVAILABLE",
-        `no runner of organisation ${orgId} is connected; start one with \`warren runner --server URL --token wrn_r_...\``,
-        { orgId },
-      );
-    }
+    return live[live.length - 1];
+  };
+  const unavailable = async (orgId: string): Promise<WarrenError> => {
+    const other = await presence.elsewhere(orgId).catch(() => undefined);
+    return other
+      ? new WarrenError(
+          "RUNNER_UNAVAILABLE",
+          `organisation ${orgId}'s runner (${other.info.hostname}) is connected to another replica of the control plane, and this call must reach it live; retry (give runner traffic session affinity at the load balancer)`,
+          { orgId, runnerId: other.id },
+        )
+      : new WarrenError(
+          "RUNNER_UNAVAILABLE",
+          `no runner of organisation ${orgId} is connected; start one with \`warren runner --server URL --fingerprint F --token-file FILE\``,
+          { orgId },
+        );
+  };
+  const pickFor = async (orgId: string): Promise<RemoteRunner> => {
+    const r = local(orgId);
+    if (!r) throw await unavailable(orgId);
     return r;
   };
 
@@ -60,14 +84,15 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger }): Runne
     return row.org_id;
   };
   const forEnv = async (id: string) => pickFor(await envOrg(id));
-  /** Calls not about one environment: the caller's org, or the only org with a runner. */
-  const forCaller = (): RemoteRunner => {
+  /** Calls not about one environment: the caller's org, or the only org with a runner here. */
+  const callerOrg = (): string => {
     const c = currentCaller();
-    if (c) return pickFor(c.orgId);
-    const withRunners = [...byOrg.entries()].filter(([, rs]) => rs.some((r) => r.connected));
-    if (withRunners.length === 1 && withRunners[0]) return pickFor(withRunners[0][0]);
+    if (c) return c.orgId;
+    const withRunners = [...byOrg.keys()].filter((org) => local(org));
+    if (withRunners.length === 1 && withRunners[0]) return withRunners[0];
     throw new WarrenError("RUNNER_UNAVAILABLE", "no single runner serves this call outside a request");
   };
+  const forCaller = () => pickFor(callerOrg());
 
   return {
     async attach(conn, p) {
@@ -88,7 +113,13 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger }): Runne
         const rest = (byOrg.get(p.orgId) ?? []).filter((r) => r !== remote);
         if (rest.length) byOrg.set(p.orgId, rest);
         else byOrg.delete(p.orgId);
+        if (!local(p.orgId) || local(p.orgId)?.runnerId !== p.runnerId) {
+          presence
+            .released(p.runnerId)
+            .catch((err: unknown) => o.logger.warn({ err }, "recording a disconnect"));
+        }
       });
+      await presence.held(remote, p.orgId);
       o.logger.info({ runnerId: p.runnerId, orgId: p.orgId, hostname: p.info.hostname }, "runner connected");
       remote.welcome();
       for (const cb of attachListeners) cb(p.runnerId);
@@ -101,11 +132,33 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger }): Runne
         hostname: r.infoAtHello.hostname,
       })),
     onAttach: (cb) => attachListeners.push(cb),
+    async ownership(envId) {
+      const org = await envOrg(envId);
+      if (local(org)) return "mine";
+      return (await presence.elsewhere(org)) ? "elsewhere" : "none";
+    },
     close() {
+      presence.close();
       for (const r of [...orgs.keys()]) r.close();
     },
 
-    info: () => forCaller().info(),
+    // Admission on a replica without the runner uses what the runner last reported.
+    info: async () => {
+      const org = callerOrg();
+      const r = local(org);
+      if (r) return r.info();
+      const other = await presence.elsewhere(org);
+      if (other) return other.info;
+      throw await unavailable(org);
+    },
+    hasImage: async (ref) => {
+      const org = callerOrg();
+      const r = local(org);
+      if (r) return r.hasImage(ref);
+      const other = await presence.elsewhere(org);
+      if (other) return other.imageRefs.includes(ref);
+      throw await unavailable(org);
+    },
     // Sweeps run per runner at attach (above); nothing is swept across the whole hub.
     sweep: async () => [],
     list: async () => {
@@ -141,13 +194,12 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger }): Runne
         },
       };
     },
-    listImages: () => forCaller().listImages(),
-    hasImage: (ref) => forCaller().hasImage(ref),
-    importImage: (p, ref, progress) => forCaller().importImage(p, ref, progress),
-    ensureBaseImage: (opts, progress) => forCaller().ensureBaseImage(opts, progress),
-    pullImage: (ref, progress, opts) => forCaller().pullImage(ref, progress, opts),
-    removeImage: (ref) => forCaller().removeImage(ref),
-    pruneImages: (opts) => forCaller().pruneImages(opts),
-    dnsStats: () => forCaller().dnsStats(),
+    listImages: async (): Promise<ImageInfo[]> => (await forCaller()).listImages(),
+    importImage: async (p, ref, progress) => (await forCaller()).importImage(p, ref, progress),
+    ensureBaseImage: async (opts, progress) => (await forCaller()).ensureBaseImage(opts, progress),
+    pullImage: async (ref, progress, opts) => (await forCaller()).pullImage(ref, progress, opts),
+    removeImage: async (ref) => (await forCaller()).removeImage(ref),
+    pruneImages: async (opts) => (await forCaller()).pruneImages(opts),
+    dnsStats: async () => (await forCaller()).dnsStats(),
   };
 }

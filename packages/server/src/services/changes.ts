@@ -6,6 +6,13 @@ export interface ChangeFeed {
   readonly version: number;
   /** `envId` when the change is about one environment; none means "re-read everything". */
   emit(envId?: string): void;
+  /**
+   * A change another control-plane replica made (store/pg-change-bus.ts): wakes this process's
+   * readers like emit, but is not passed on again.
+   */
+  receive(envId?: string): void;
+  /** Called for every local emit (not for receive), e.g. to tell the other replicas. */
+  onEmit(cb: (envId: string | undefined) => void): void;
   /** Drains what changed since the last call: named ids, or `all` when any emit named none. */
   takeDirty(): { all: boolean; ids: Set<string> };
   /** Puts back what a failed reader took, without waking anyone (the reader retries on its own). */
@@ -32,11 +39,19 @@ export function createChangeFeed(): ChangeFeed {
   const wake = (list: (() => void)[] | undefined) => {
     for (const w of list ?? []) w();
   };
-  return {
+  const listeners: ((envId: string | undefined) => void)[] = [];
+  const feed: ChangeFeed = {
     get version() {
       return version;
     },
+    onEmit(cb) {
+      listeners.push(cb);
+    },
     emit(envId) {
+      feed.receive(envId);
+      for (const cb of listeners) cb(envId);
+    },
+    receive(envId) {
       if (envId === undefined) all = true;
       else ids.add(envId);
       version++;
@@ -78,4 +93,5 @@ export function createChangeFeed(): ChangeFeed {
       return new Promise((resolve) => waiters.push(resolve));
     },
   };
+  return feed;
 }

@@ -11,16 +11,18 @@ import { type Environment, WarrenError, type WatchEvent } from "@warren/protocol
 import { type Clock, isoNow } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
+import { lockWatchLog } from "../store/queries/admission-lock.ts";
 import {
   appendEnvChange,
   compactEnvChanges,
   compactedEnvChange,
   type EnvChangeType,
+  latestEnvChangeOf,
   latestEnvChanges,
   listEnvChangesAfter,
   newestEnvChange,
 } from "../store/queries/env-changes.ts";
-import { getEnvById, listEnvs, toEnvironment } from "../store/queries/envs.ts";
+import { getEnvById, listEnvs, type Queryable, toEnvironment } from "../store/queries/envs.ts";
 import type { ChangeFeed } from "./changes.ts";
 
 export interface EnvWatchOptions {
@@ -30,6 +32,20 @@ export interface EnvWatchOptions {
   logger: Logger;
   /** Changes kept beyond each environment's latest; older ones are compacted (default 10000). */
   retain?: number;
+  /** Other replicas append to the same log (PostgreSQL): check it before appending. */
+  shared?: boolean;
+}
+
+/** What to record for `c` given the log's newest entry for it; undefined: already recorded. */
+async function againstLog(
+  trx: Queryable,
+  c: { envId: string; type: EnvChangeType; known: { json: string } },
+): Promise<EnvChangeType | undefined> {
+  const latest = await latestEnvChangeOf(trx, c.envId);
+  const present = latest !== undefined && latest.type !== "DELETED";
+  if (c.type === "DELETED") return present ? "DELETED" : undefined;
+  if (present && latest.object === c.known.json) return undefined;
+  return present ? "MODIFIED" : "ADDED";
 }
 
 /** Who owns the environment (migration 005's columns), for per-caller filtering. */
@@ -133,10 +149,15 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
     if (out.length === 0) return newest;
     const at = isoNow(o.clock);
     await o.db.transaction().execute(async (trx) => {
+      if (o.shared) await lockWatchLog(trx);
       for (const c of out) {
+        // Several replicas see the same change (store/pg-change-bus.ts): record it once, as
+        // the log already has it, whoever wrote that.
+        const type = o.shared ? await againstLog(trx, c) : c.type;
+        if (type === undefined) continue;
         newest = await appendEnvChange(trx, {
           envId: c.envId,
-          type: c.type,
+          type,
           object: c.known.json,
           orgId: c.known.org_id,
           ownerId: c.known.owner_id,
@@ -144,6 +165,7 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
         });
       }
     });
+    if (o.shared) newest = Math.max(newest, await newestEnvChange(o.db));
     for (const c of out) {
       if (c.type === "DELETED") base.delete(c.envId);
       else base.set(c.envId, c.known);

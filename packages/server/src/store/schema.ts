@@ -5,6 +5,7 @@ import type { AuditRecordsTable, OrgQuotasTable } from "./schema-audit.ts";
 import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
 import type { OrgImagesSchema } from "./schema-images.ts";
 import type { OidcSchema } from "./schema-oidc.ts";
+import type { RunnersSchema } from "./schema-runners.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
 
 export interface EnvironmentsTable {
@@ -114,7 +115,7 @@ export interface EnvTotalsTable {
   disk_bytes: number;
 }
 
-export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema {
+export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema, RunnersSchema {
   environments: EnvironmentsTable & EnvOwnership;
   env_totals: EnvTotalsTable;
   classes: ClassesTable & ClassOwnership;

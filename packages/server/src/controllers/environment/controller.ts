@@ -29,6 +29,12 @@ export interface EnvironmentControllerOptions {
   concurrency?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * Server mode with several replicas (runners/hub.ts): "elsewhere" means another replica holds
+   * the runner of the environment's organisation, so that replica reconciles it and this one
+   * leaves it alone (it would only record "runner unavailable" over the other's progress).
+   */
+  ownership?: (id: string) => Promise<"mine" | "elsewhere" | "none">;
 }
 
 export interface EnvironmentController {
@@ -44,7 +50,8 @@ export interface EnvironmentController {
 }
 
 /** Codes retrying cannot fix: the user has to change something. */
-const TRANSIENT_CODES = new Set(["INTERNAL", "TIMEOUT", "DAEMON_UNAVAILABLE"]);
+// RUNNER_UNAVAILABLE: a runner restarting or reconnecting must not fail its environments.
+const TRANSIENT_CODES = new Set(["INTERNAL", "TIMEOUT", "DAEMON_UNAVAILABLE", "RUNNER_UNAVAILABLE"]);
 export function isTerminal(err: unknown): err is WarrenError {
   return isWarrenError(err) && !TRANSIENT_CODES.has(err.code);
 }
@@ -70,6 +77,7 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
   async function reconcile(id: string): Promise<void> {
     const row = await getEnvById(db, id);
     if (!row) return;
+    if (opts.ownership && (await opts.ownership(id)) === "elsewhere") return;
     const ctx = { db, runner, clock, logger, row, onChange: () => changes.emit(id) };
     try {
       const observed = await runner.observe(id);

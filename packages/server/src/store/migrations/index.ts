@@ -11,6 +11,7 @@ import { orgRegistryImages } from "./010_org_registry_images.ts";
 import { oidcIdentities } from "./011_oidc_identities.ts";
 import { envProject } from "./012_env_project.ts";
 import { envTotals } from "./013_env_totals.ts";
+import { runners } from "./014_runners.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -39,4 +40,5 @@ export const MIGRATIONS: readonly Migration[] = [
   oidcIdentities,
   envProject,
   envTotals,
+  runners,
 ];

@@ -6,10 +6,19 @@
 import { PostgresAdapter, sql } from "kysely";
 import type { Queryable } from "./envs.ts";
 
-/** Arbitrary, fixed: the advisory-lock key of environment admission. */
+/** Arbitrary, fixed: the advisory-lock keys. */
 const ADMISSION_LOCK_KEY = 0x5741_5252; // "WARR"
+const WATCH_LOG_LOCK_KEY = 0x5741_5253;
+
+export const isPostgres = (db: Queryable): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 export async function lockAdmission(trx: Queryable): Promise<void> {
-  if (!(trx.getExecutor().adapter instanceof PostgresAdapter)) return;
+  if (!isPostgres(trx)) return;
   await sql`select pg_advisory_xact_lock(${ADMISSION_LOCK_KEY})`.execute(trx);
+}
+
+/** Replicas append to the watch log one at a time, each checking what the others recorded. */
+export async function lockWatchLog(trx: Queryable): Promise<void> {
+  if (!isPostgres(trx)) return;
+  await sql`select pg_advisory_xact_lock(${WATCH_LOG_LOCK_KEY})`.execute(trx);
 }

@@ -32,6 +32,20 @@ export async function appendEnvChange(
   return Number(r.rv);
 }
 
+/** The newest recorded change of one environment (any replica's). */
+export async function latestEnvChangeOf(
+  db: Queryable,
+  envId: string,
+): Promise<Pick<EnvChangeRow, "type" | "object"> | undefined> {
+  return db
+    .selectFrom("env_changes")
+    .select(["type", "object"])
+    .where("env_id", "=", envId)
+    .orderBy("rv", "desc")
+    .limit(1)
+    .executeTakeFirst();
+}
+
 /** Changes after `rv`, oldest first. */
 export async function listEnvChangesAfter(db: Queryable, rv: number, limit = 1000): Promise<EnvChangeRow[]> {
   const rows = await db
