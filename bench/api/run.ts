@@ -9,7 +9,7 @@
 // fsync=on, synchronous_commit=on, full_page_writes=on (every commit flushed to disk).
 //
 //   node bench/api/run.ts [--creates 2000] [--concurrency 16] [--wait 1] [--skip-pg]
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent, request } from "node:https";
 import path from "node:path";
@@ -26,13 +26,15 @@ import { percentile, printTable, writeResults } from "../lib/stats.ts";
 const { values: args } = parseArgs({
   options: {
     creates: { type: "string", default: "2000" },
-    concurrency: { type: "string", default: "16" },
+    concurrency: { type: "string", default: "4,8,16" },
     wait: { type: "string", default: "1" },
     "skip-pg": { type: "boolean", default: false },
   },
 });
 const N = Number(args.creates);
-const C = Number(args.concurrency);
+/** Requests in flight; a list runs each (latency grows with it, throughput levels off). */
+const CS = args.concurrency.split(",").map(Number);
+const C = Math.max(...CS);
 const WARMUP = 100;
 
 interface Run {
@@ -99,10 +101,15 @@ async function benchServer(label: string, db: string, root: string): Promise<Run
     env: {
       WARREN_RATE_LIMIT: "1000000",
       WARREN_RATE_BURST: "1000000",
-      ...(process.env["BENCH_PROFILE"]
-        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env["BENCH_PROFILE"]}` }
-        : {}),
     },
+    // By hand: BENCH_PROFILE=DIR writes the server's CPU profile; BENCH_NODE_ARGS="--trace-gc"
+    // and the like print what node says to bench/results/api-server.txt.
+    nodeArgs: [
+      ...(process.env["BENCH_PROFILE"]
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_PROFILE"]}`]
+        : []),
+      ...(process.env["BENCH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []),
+    ],
   });
   try {
     // Room for every create: this measures the control plane, not admission refusals.
@@ -137,26 +144,30 @@ async function benchServer(label: string, db: string, root: string): Promise<Run
     const local = { agent: new HttpAgent({ keepAlive: true, maxSockets: C }), socketPath: server.socket };
     const body = JSON.stringify({});
     const runs: Run[] = [];
-    for (const [how, via] of [
-      ["TLS + token", tls],
-      ["unix socket", local],
-    ] as const) {
-      const statuses = new Map<number, number>();
-      const op = async (i: number) => {
-        const status = await post(via, body, `${label}-${how}-${i}`);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        return status === 201;
-      };
-      await drive("warmup", WARMUP, C, (i) => op(-1 - i));
-      const run = await drive(`warren create, ${label}, ${how}`, N, C, op);
-      if (run.errors > 0)
-        console.error(
-          `${label}: statuses ${JSON.stringify([...statuses])}; ${server.problems.slice(0, 3).join("\n")}`,
-        );
-      via.agent.destroy();
-      runs.push(run);
-    }
+    for (const c of CS)
+      for (const [how, via] of [
+        ["TLS + token", tls],
+        ["unix socket", local],
+      ] as const) {
+        const statuses = new Map<number, number>();
+        const op = async (i: number) => {
+          const status = await post(via, body, `${label}-${how}-${c}-${i}`);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          return status === 201;
+        };
+        await drive("warmup", WARMUP, c, (i) => op(-1 - i));
+        const run = await drive(`warren create, ${label}, ${how}, ${c} in flight`, N, c, op);
+        if (run.errors > 0)
+          console.error(
+            `${label}: statuses ${JSON.stringify([...statuses])}; ${server.problems.slice(0, 3).join("\n")}`,
+          );
+        runs.push(run);
+      }
+    tls.agent.destroy();
+    local.agent.destroy();
     conn.close();
+    if (server.other.length)
+      writeFileSync(path.resolve(import.meta.dirname, "../results/api-server.txt"), server.other.join("\n"));
     return runs;
   } finally {
     await server.stop();
@@ -226,11 +237,11 @@ if (!args["skip-pg"]) {
   }
 }
 
-printTable(`API creates: ${N} after ${WARMUP} warm-up, ${C} in flight, wait=${args.wait}`, results);
+printTable(`API creates: ${N} per row after ${WARMUP} warm-up, wait=${args.wait}`, results);
 const file = writeResults("api", {
   when: new Date().toISOString(),
   creates: N,
-  concurrency: C,
+  concurrency: CS,
   wait: args.wait,
   durability: {
     sqlite: "WAL, synchronous=NORMAL (the daemon's setting)",

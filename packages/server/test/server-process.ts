@@ -16,6 +16,8 @@ export interface ServerProcess {
   tls(token: string): Transport;
   /** Its log records at warn and above, for a failing test's message. */
   problems: string[];
+  /** Its stdout lines that are not log records (node's own --trace-gc output, say). */
+  other: string[];
   stop(): Promise<void>;
 }
 
@@ -24,11 +26,14 @@ export async function startServerProcess(o: {
   db: string;
   root: string;
   env?: NodeJS.ProcessEnv;
+  /** Extra node flags (bench/api: --cpu-prof, --trace-gc); stdout lines that are not JSON go to `other`. */
+  nodeArgs?: string[];
 }): Promise<ServerProcess> {
   const socket = path.join(o.root, "run", "warren.sock");
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(o.nodeArgs ?? []),
       path.join(REPO, "packages/cli/src/main.ts"),
       "server",
       "--db",
@@ -46,6 +51,7 @@ export async function startServerProcess(o: {
   );
   const stderr: string[] = [];
   const problems: string[] = [];
+  const other: string[] = [];
   child.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
   const listening = await new Promise<{ port: number; fingerprint: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
@@ -55,6 +61,7 @@ export async function startServerProcess(o: {
       try {
         rec = JSON.parse(line);
       } catch {
+        other.push(line);
         return;
       }
       if ((rec.level ?? 0) >= 40) problems.push(line);
@@ -70,6 +77,7 @@ export async function startServerProcess(o: {
     socket,
     local: unixTransport(socket),
     problems,
+    other,
     tls: (token) => tlsTransport({ url, fingerprint: listening.fingerprint, token }),
     stop: () =>
       new Promise<void>((resolve) => {

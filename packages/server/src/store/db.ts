@@ -5,6 +5,7 @@ import { Kysely } from "kysely";
 import { migrate } from "./migrate.ts";
 import { isPostgresUrl, openStoreUrl, type PgStore } from "./pg-store.ts";
 import type { Schema } from "./schema.ts";
+import { startCheckpointer } from "./sqlite-checkpointer.ts";
 import { NodeSqliteDialect } from "./sqlite-dialect.ts";
 
 export type Db = Kysely<Schema>;
@@ -39,12 +40,15 @@ export function openStore(root: string): Store {
     // relevant: the WAL and synchronous=NORMAL decide what survives a crash.
     sqlite.exec("pragma cache_size = -65536");
     sqlite.exec("pragma mmap_size = 268435456");
+    // Checkpoints run in a worker (sqlite-checkpointer.ts); this is the safety net.
+    sqlite.exec("pragma wal_autocheckpoint = 20000");
     migrate(sqlite);
   } catch (err) {
     sqlite.close();
     throw err;
   }
   const db = new Kysely<Schema>({ dialect: new NodeSqliteDialect(sqlite) });
+  const checkpointer = startCheckpointer(file);
   let closed = false;
   return {
     kind: "sqlite",
@@ -54,6 +58,7 @@ export function openStore(root: string): Store {
     async close() {
       if (closed) return;
       closed = true;
+      await checkpointer.stop();
       await db.destroy();
       if (sqlite.isOpen) sqlite.close();
     },

@@ -51,20 +51,25 @@ export function durableObserved(o: EnvObserved): EnvObserved {
   return rest;
 }
 
+type StoreStep = Extract<Action, { type: "setState" } | { type: "event" }>;
+const isStoreStep = (a: Action): a is StoreStep => a.type === "setState" || a.type === "event";
+
 export async function act(actions: readonly Action[], ctx: ActContext): Promise<void> {
   const { row, runner, db } = ctx;
   const spec = runnerSpec(row);
   let observed: EnvObserved | undefined;
-  for (const action of actions) {
+  for (let i = 0; i < actions.length; i++) {
+    const action = actions[i] as Action;
+    if (isStoreStep(action)) {
+      // A run of state changes and events is one transaction (bench/api: every commit counted),
+      // then the events go to the host's log in the same order.
+      const steps: StoreStep[] = [action];
+      while (i + 1 < actions.length && isStoreStep(actions[i + 1] as Action))
+        steps.push(actions[++i] as StoreStep);
+      await storeSteps(ctx, steps, observed);
+      continue;
+    }
     switch (action.type) {
-      case "setState":
-        await setState(db, row.id, {
-          state: action.state,
-          now: isoNow(ctx.clock),
-          ...(observed ? { observed: durableObserved(observed) } : {}),
-        });
-        ctx.onChange();
-        break;
       case "ensureRunning":
         observed = await runner.ensureRunning(spec);
         if (observed.state !== "running") {
@@ -89,14 +94,35 @@ export async function act(actions: readonly Action[], ctx: ActContext): Promise<
         await deleteEnv(db, row.id);
         ctx.onChange();
         break;
-      case "event":
-        await recordEvent(ctx, action.message, action.hostLog !== false);
-        break;
     }
   }
 }
 
+async function storeSteps(
+  ctx: ActContext,
+  steps: StoreStep[],
+  observed: EnvObserved | undefined,
+): Promise<void> {
+  const now = isoNow(ctx.clock);
+  await ctx.db.transaction().execute(async (trx) => {
+    for (const step of steps) {
+      if (step.type === "setState") {
+        await setState(trx, ctx.row.id, {
+          state: step.state,
+          now,
+          ...(observed ? { observed: durableObserved(observed) } : {}),
+        });
+      } else await insertEvent(trx, ctx.row.id, now, step.message);
+    }
+  });
+  if (steps.some((s) => s.type === "setState")) ctx.onChange();
+  for (const step of steps)
+    if (step.type === "event" && step.hostLog !== false) await hostLogEvent(ctx, step.message);
+}
+
 export const RESIZE_PENDING = "ResizePending";
+/** The condition a failed pass leaves while it retries; the next good pass clears it. */
+export const RETRY_CONDITION = "ReconcileError";
 
 /**
  * A refused resize (memory below current use) is no failure: the environment runs on with its
@@ -131,7 +157,13 @@ export async function recordEvent(
   hostLog = true,
 ): Promise<void> {
   await insertEvent(ctx.db, ctx.row.id, isoNow(ctx.clock), message);
-  if (!hostLog) return;
+  if (hostLog) await hostLogEvent(ctx, message);
+}
+
+async function hostLogEvent(
+  ctx: Pick<ActContext, "runner" | "logger"> & { row: Pick<EnvRow, "id"> },
+  message: string,
+): Promise<void> {
   try {
     await ctx.runner.appendEvent(ctx.row.id, message);
   } catch (err) {

@@ -10,14 +10,16 @@ import type { Db } from "../../store/db.ts";
 import {
   getEnvById,
   listEnvIds,
+  listEnvs,
   parseConditions,
   setConditions,
   setObserved,
   setState,
 } from "../../store/queries/envs.ts";
 import { createWorkQueue } from "../queue.ts";
-import { act, durableObserved, RESIZE_PENDING, recordEvent } from "./act.ts";
+import { act, durableObserved, RESIZE_PENDING, RETRY_CONDITION, recordEvent } from "./act.ts";
 import { plan } from "./plan.ts";
+import { resyncIds } from "./resync.ts";
 
 export interface EnvironmentControllerOptions {
   db: Db;
@@ -55,8 +57,6 @@ const TRANSIENT_CODES = new Set(["INTERNAL", "TIMEOUT", "DAEMON_UNAVAILABLE", "R
 export function isTerminal(err: unknown): err is WarrenError {
   return isWarrenError(err) && !TRANSIENT_CODES.has(err.code);
 }
-
-const RETRY_CONDITION = "ReconcileError";
 
 export function createEnvironmentController(opts: EnvironmentControllerOptions): EnvironmentController {
   const { db, runner, clock, logger, changes } = opts;
@@ -165,7 +165,9 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
 
   async function resync(): Promise<void> {
     try {
-      for (const id of await listEnvIds(db)) queue.add(id);
+      const rows = await listEnvs(db);
+      const listed = await runner.list().catch(() => undefined);
+      for (const id of resyncIds(rows, listed)) queue.add(id);
     } catch (err) {
       logger.error({ err }, "resync failed");
     }
