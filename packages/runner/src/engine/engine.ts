@@ -35,6 +35,7 @@ import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { observeEnv } from "./observe.ts";
 import { resizeEnv } from "./resize.ts";
+import { hasSecretEnvMarker } from "./secrets-gvisor.ts";
 import { prepareHost, runtimeOf, startContainer } from "./start.ts";
 import { CpuMeter, envStats } from "./stats.ts";
 import { removeEverything, stopContainer } from "./stop.ts";
@@ -134,7 +135,12 @@ export class Engine implements RunnerApi {
       {
         runtime: rt,
         containerId: names.containerId,
-        process: execProcess(handle.spec, req, image?.config.env ?? [], await hasSecretEnv(st.pid)),
+        process: execProcess(
+          handle.spec,
+          req,
+          image?.config.env ?? [],
+          rt.name === "gvisor" ? await hasSecretEnvMarker(names.envDir) : await hasSecretEnv(st.pid),
+        ),
         tmpDir: names.envDir,
         tty: req.tty,
         cols: req.cols ?? 80,

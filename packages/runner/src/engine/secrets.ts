@@ -17,6 +17,9 @@ export function envFileText(secrets: readonly SecretDelivery[]): string {
     .join("");
 }
 
+/** Writes stdin to "$1" as a new 0400 file: never through a symlink (set -C is O_EXCL). */
+export const WRITE_SECRET_SCRIPT = 'rm -f -- "$1" && set -C && umask 377 && cat > "$1"';
+
 export async function writeSecrets(initPid: number, secrets: readonly SecretDelivery[]): Promise<void> {
   const root = `/proc/${initPid}/root`;
   // The image controls /run: refuse symlinks on the way to the tmpfs, so a hostile image cannot
@@ -53,7 +56,7 @@ export async function writeSecrets(initPid: number, secrets: readonly SecretDeli
         "--",
         "/bin/sh",
         "-c",
-        'rm -f -- "$1" && set -C && umask 377 && cat > "$1"',
+        WRITE_SECRET_SCRIPT,
         "sh",
         rel,
       ],

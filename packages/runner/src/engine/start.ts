@@ -12,9 +12,10 @@ import { HANDLE_VERSION, readHandle, writeHandle } from "../state/handle.ts";
 import { attachLoop, createDisk, mountDisk } from "../storage/disk.ts";
 import { mountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
-import { envOciSpec } from "./env-spec.ts";
+import { envOciSpec, execProcess } from "./env-spec.ts";
 import { attachNetwork, writeResolvConf } from "./network.ts";
 import { writeSecrets } from "./secrets.ts";
+import { writeSecretsByExec } from "./secrets-gvisor.ts";
 
 export function runtimeOf(ctx: EngineContext, name: string): Runtime {
   const rt = ctx.runtimes.get(name as never);
@@ -108,23 +109,23 @@ export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): P
     throw wrap("attach pressure cgroup", e);
   });
   await attachNetwork(ctx, spec, created.pid);
-  if (spec.secrets?.length) {
-    if (rt.name === "gvisor") {
-      // runsc's tmpfs lives inside the sandbox's own kernel, out of reach of /proc/PID/root.
-      await appendEvent(
-        names.logFile,
-        "secrets not delivered: not supported with gvisor yet",
-        logLimits(ctx.cfg),
-      );
-    } else {
-      await writeSecrets(created.pid, spec.secrets).catch((e) => {
-        throw wrap("deliver secrets", e);
-      });
-    }
+  // runc/crun: into the container's tmpfs before anything in it runs. gVisor: after start, from
+  // inside the sandbox (secrets-gvisor.ts), since its tmpfs is in the Sentry's memory.
+  if (spec.secrets?.length && rt.name !== "gvisor") {
+    await writeSecrets(created.pid, spec.secrets).catch((e) => {
+      throw wrap("deliver secrets", e);
+    });
   }
   failpoint("runtime-start");
   await rt.start(names.containerId).catch((e) => {
     throw wrap(`${rt.name} start`, e);
   });
+  if (rt.name === "gvisor") {
+    const secrets = spec.secrets ?? [];
+    const asRoot = (args: string[]) => execProcess(spec, { cmd: args, tty: false, user: "0", cwd: "/" }, []);
+    await writeSecretsByExec(rt, names.containerId, names.envDir, secrets, asRoot).catch((e) => {
+      throw wrap("deliver secrets", e);
+    });
+  }
   await appendEvent(names.logFile, `started (${rt.name}, init pid ${created.pid})`, logLimits(ctx.cfg));
 }
