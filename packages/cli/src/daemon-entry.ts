@@ -2,7 +2,7 @@
 // through the runner protocol interface (the in-memory transport). Resolves when it shuts down.
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
-import { socketPath } from "@warren/protocol";
+import { socketPath, WarrenError } from "@warren/protocol";
 import { createRunner, defaultConfig } from "@warren/runner";
 import { runDaemon } from "@warren/server";
 
@@ -34,7 +34,10 @@ export function takeLock(file: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const pid = Number(readFileSync(file, "utf8"));
       if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new Error(`another warren daemon is running (pid ${pid}); stop it first`);
+        throw new WarrenError(
+          "INVALID_ARGUMENT",
+          `another warren daemon (or runner) is running (pid ${pid}); stop it first`,
+        );
       }
       unlinkSync(file); // stale: its owner died without cleaning up (kill -9)
     }
@@ -52,7 +55,10 @@ export async function startDaemonForCli(
   const defaultRuntime = RUNTIME_PREFERENCE.find((r) => info.runtimes.includes(r));
   if (!defaultRuntime) {
     release();
-    throw new Error("no OCI runtime works on this host: install runc or crun (scripts/setup.sh does)");
+    throw new WarrenError(
+      "RUNTIME_UNSUPPORTED",
+      "no OCI runtime works on this host: install runc or crun (scripts/setup.sh does)",
+    );
   }
   const daemon = await runDaemon({
     socketPath: socketPath(),

@@ -185,3 +185,35 @@ test("user tokens cannot connect as runners, and a runner serves only its own or
     "org two's sweep kept only org two's (no) environments",
   );
 });
+
+test("the connect endpoint refuses a wrong protocol version, a first frame that is not hello, and garbage", async () => {
+  const d = await server();
+  const token = await runnerToken(d);
+  const { WebSocket } = await import("ws");
+  const { tlsTransport, RUNNER_CONNECT_PATH } = await import("@warren/protocol");
+  const open = async (first: string) => {
+    const { url, options } = tlsTransport({ url: d.url, fingerprint: d.fingerprint, token }).webSocket(
+      RUNNER_CONNECT_PATH,
+    );
+    const ws = new WebSocket(url, options);
+    await new Promise((res, rej) => {
+      ws.once("open", res);
+      ws.once("error", rej);
+    });
+    const closed = new Promise<{ code: number; reason: string }>((res) =>
+      ws.once("close", (code, reason) => res({ code, reason: reason.toString() })),
+    );
+    ws.send(first);
+    return closed;
+  };
+  const info = await new FakeRunner().info();
+  const v2 = await open(JSON.stringify({ t: "hello", version: 2, info }));
+  assert.equal(v2.code, 1002);
+  assert.match(v2.reason, /version 2 is not 1; upgrade the runner/);
+  const notHello = await open(JSON.stringify({ t: "ok", id: 1 }));
+  assert.match(notHello.reason, /expected hello, got ok/);
+  const garbage = await open("{not json");
+  assert.equal(garbage.code, 1002);
+  assert.match(garbage.reason, /bad hello/);
+  assert.equal(d.hub?.connected().length, 0, "none of them became a runner");
+});

@@ -2,9 +2,9 @@
 // over TLS (the server's certificate pinned by fingerprint) with a runner token, and reconnects
 // with exponential backoff (1 s to 30 s) whenever the link drops; environments keep running
 // meanwhile and are re-adopted by the control plane's resync on reconnect.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { connectRunner, type RunnerConnection } from "@warren/protocol";
+import { connectRunner, type RunnerConnection, WarrenError } from "@warren/protocol";
 import { takeLock, untilSignal } from "../daemon-entry.ts";
 
 export interface RunnerOptions {
@@ -15,10 +15,21 @@ export interface RunnerOptions {
 
 function readToken(opts: RunnerOptions): string {
   // Never a command-line argument: it would show in `ps` to every user on the host.
+  if (opts.tokenFile) {
+    // As ssh does for private keys: a token others can read is a token others can use.
+    const mode = statSync(opts.tokenFile).mode & 0o777;
+    if (mode & 0o077) {
+      throw new WarrenError(
+        "INVALID_ARGUMENT",
+        `${opts.tokenFile} is readable by others (mode ${mode.toString(8)}); run \`chmod 600 ${opts.tokenFile}\``,
+      );
+    }
+  }
   const raw = opts.tokenFile ? readFileSync(opts.tokenFile, "utf8") : process.env["WARREN_RUNNER_TOKEN"];
   const token = raw?.trim();
   if (!token) {
-    throw new Error(
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
       "no runner token: pass --token-file FILE or set WARREN_RUNNER_TOKEN (an admin makes one with POST /api/v1/admin/runner-tokens)",
     );
   }

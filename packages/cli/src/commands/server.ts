@@ -3,6 +3,7 @@
 // PostgreSQL with --db postgres://... so several servers can share it behind a load balancer.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { WarrenError } from "@warren/protocol";
 import { runDaemon } from "@warren/server";
 import { takeLock, untilSignal } from "../daemon-entry.ts";
 
@@ -19,7 +20,10 @@ export async function serverCommand(opts: ServerOptions): Promise<number> {
   const socketPath = opts.socket ?? process.env["WARREN_SERVER_SOCKET"] ?? "/run/warren-server/warren.sock";
   const runtime = opts.defaultRuntime ?? "crun";
   if (runtime !== "crun" && runtime !== "runc" && runtime !== "gvisor") {
-    throw new Error(`--default-runtime must be crun, runc or gvisor, not ${JSON.stringify(runtime)}`);
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `--default-runtime must be crun, runc or gvisor, not ${JSON.stringify(runtime)}`,
+    );
   }
   mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   const release = takeLock(path.join(path.dirname(socketPath), "server.pid"));

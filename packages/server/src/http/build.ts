@@ -2,7 +2,12 @@
 
 import websocket from "@fastify/websocket";
 import { MAX_WIRE_FRAME, type RunnerApi, WarrenError } from "@warren/protocol";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from "fastify";
 import type { Clock } from "../clock.ts";
 import type { RunnerHub } from "../runners/hub.ts";
 import type { AuditService } from "../services/audit.ts";
@@ -107,7 +112,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     ...logOpts,
     bodyLimit: BODY_LIMIT,
     // One access-log line per request (below) instead of fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Leave the default AJV coercion on for querystrings only (tail=10 -> 10), but never
     // strip or default-fill bodies silently.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: false } },
