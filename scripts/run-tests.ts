@@ -35,6 +35,26 @@ if (files.length === 0) {
 }
 
 const serial = tier !== "unit";
+// Every API response the tests provoke is checked against the OpenAPI document
+// (packages/server/src/http/response-validation.ts); daemons e2e tests spawn inherit it.
+const childEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  WARREN_TEST_TIER: tier,
+  WARREN_VALIDATE_RESPONSES: "1",
+};
+// The pg tier: one PostgreSQL cluster for the whole run; each file makes its own databases from
+// the cluster's migrated template (packages/server/test/pg-cluster.ts).
+let stopCluster: (() => Promise<void>) | undefined;
+if (tier === "pg") {
+  const mod = await import(path.join(root, "packages/server/test/pg-cluster.ts"));
+  const t0 = Date.now();
+  const cluster = await mod.startPgCluster();
+  stopCluster = () => cluster.stop();
+  childEnv[mod.SHARED_CLUSTER_PORT_ENV] = String(cluster.port);
+  console.log(
+    `--- PostgreSQL cluster for this run on 127.0.0.1:${cluster.port}: ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+  );
+}
 const slow: string[] = [];
 let failed = 0;
 const runBatch = (batch: string[]) => {
@@ -45,9 +65,7 @@ const runBatch = (batch: string[]) => {
     {
       stdio: "inherit",
       cwd: root,
-      // Every API response the tests provoke is checked against the OpenAPI document
-      // (packages/server/src/http/response-validation.ts); daemons e2e tests spawn inherit it.
-      env: { ...process.env, WARREN_TEST_TIER: tier, WARREN_VALIDATE_RESPONSES: "1" },
+      env: childEnv,
     },
   );
   const secs = (Date.now() - t0) / 1000;
@@ -67,4 +85,5 @@ if (serial) {
   console.log(`--- ${files.length} unit test files: ${secs.toFixed(1)}s`);
 }
 if (slow.length) console.log(`tests over 30 s: ${slow.join(", ")}`);
+await stopCluster?.();
 process.exit(failed ? 1 : 0);

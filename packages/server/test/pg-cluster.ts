@@ -50,8 +50,24 @@ const asPostgres = (bin: string, args: string[]) =>
     env: { ...process.env, TZ: TIME_ZONE, LC_ALL: "C.UTF-8" },
   });
 
-/** `durable`: production settings (fsync, synchronous_commit, full_page_writes on), for bench/api. */
+/**
+ * Set by scripts/run-tests.ts for the pg tier: the port of the one cluster it started for the
+ * whole run (issue 5: one cluster per run, one database per test file, made from a template).
+ */
+export const SHARED_CLUSTER_PORT_ENV = "WARREN_TEST_PG_PORT";
+
+/**
+ * The run's shared cluster when there is one, else a private one for this file (a file run by
+ * hand). `durable`: production settings (fsync, synchronous_commit, full_page_writes on), for
+ * bench/api; always private.
+ */
 export async function startPgCluster(o: { durable?: boolean } = {}): Promise<PgCluster> {
+  const shared = Number(process.env[SHARED_CLUSTER_PORT_ENV]);
+  if (!o.durable && shared > 0) return attach(shared, async () => {});
+  return startOwnCluster(o);
+}
+
+async function startOwnCluster(o: { durable?: boolean }): Promise<PgCluster> {
   const bin = binDir();
   const dir = mkdtempSync(path.join(tmpdir(), "warren-pg-"));
   const data = path.join(dir, "data");
@@ -98,12 +114,7 @@ export async function startPgCluster(o: { durable?: boolean } = {}): Promise<PgC
     throw new Error(`start PostgreSQL: ${e.stderr?.toString() ?? ""}${out}`, { cause: err });
   }
 
-  const url = (name: string) => `postgres://postgres@127.0.0.1:${port}/${name}`;
-  const admin = new pg.Pool({ connectionString: url("postgres"), max: 1 });
-  admin.on("error", () => {});
-  let seq = 0;
-  const stop = async () => {
-    await admin.end();
+  const shutdown = async () => {
     try {
       asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "stop"]);
     } finally {
@@ -112,17 +123,39 @@ export async function startPgCluster(o: { durable?: boolean } = {}): Promise<PgC
   };
   try {
     // The template holds every migration once; each test database is a cheap file copy of it.
-    await admin.query(`create database ${TEMPLATE}`);
-    const tpl = new pg.Pool({ connectionString: url(TEMPLATE), max: 1 });
+    const admin = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, max: 1 });
+    admin.on("error", () => {});
+    try {
+      await admin.query(`create database ${TEMPLATE}`);
+    } finally {
+      await admin.end();
+    }
+    const tpl = new pg.Pool({
+      connectionString: `postgres://postgres@127.0.0.1:${port}/${TEMPLATE}`,
+      max: 1,
+    });
     try {
       await migratePg(tpl);
     } finally {
       await tpl.end(); // a template cannot be copied while anyone is connected to it
     }
   } catch (err) {
-    await stop();
+    await shutdown();
     throw err;
   }
+  return attach(port, shutdown);
+}
+
+/** Databases on a running cluster; `stop` ends this handle, and runs `shutdown` (the owner's). */
+function attach(port: number, shutdown: () => Promise<void>): PgCluster {
+  const url = (name: string) => `postgres://postgres@127.0.0.1:${port}/${name}`;
+  const admin = new pg.Pool({ connectionString: url("postgres"), max: 1 });
+  admin.on("error", () => {});
+  let seq = 0;
+  const stop = async () => {
+    await admin.end();
+    await shutdown();
+  };
   return {
     port,
     url,
