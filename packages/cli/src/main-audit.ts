@@ -30,6 +30,7 @@ export function registerAuditCommands(program: Command): void {
     .option("--memory <size>", "total memory, e.g. 64g")
     .option("--disk <size>", "total disk, e.g. 500g")
     .option("--user-max-running <n>", "running environments per user")
+    .option("--token-max-days <n>", "longest lifetime of the organisation's tokens (at most the server's)")
     .option("--json", "print as JSON")
     .action((opts) => run(async () => (await import("./commands/quota-set.ts")).quotaSetCommand(opts)));
 }

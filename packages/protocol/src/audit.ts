@@ -41,6 +41,8 @@ export interface Quotas {
   diskBytes: number | null;
   /** Running environments per user of the organisation. */
   userMaxRunning: number | null;
+  /** The longest a token of the organisation may live, in days; null: the server's maximum. */
+  tokenMaxDays: number | null;
 }
 
 export interface QuotaUsage {
@@ -62,4 +64,5 @@ export interface SetQuotasRequest {
   memory?: string | null;
   disk?: string | null;
   userMaxRunning?: number | null;
+  tokenMaxDays?: number | null;
 }

@@ -25,7 +25,13 @@ const create = (name: string, extra: object = {}, headers: Record<string, string
 test("unlimited by default", async () => {
   w = await world();
   const view = (await w.local.inject({ method: "GET", url: Q })).json();
-  assert.deepEqual(view.quotas, { cpus: null, memoryBytes: null, diskBytes: null, userMaxRunning: null });
+  assert.deepEqual(view.quotas, {
+    cpus: null,
+    memoryBytes: null,
+    diskBytes: null,
+    userMaxRunning: null,
+    tokenMaxDays: null,
+  });
   for (let i = 0; i < 4; i++) assert.equal((await create(`e${i}`, { cpus: 2 })).statusCode, 201);
   const after = (await w.local.inject({ method: "GET", url: Q })).json();
   assert.equal(after.usage.cpus, 8);
@@ -128,4 +134,31 @@ test("quotas are managed by admins of the organisation only", async () => {
   );
   const view = (await w.local.inject({ method: "GET", url: Q })).json();
   assert.equal(view.quotas.cpus, 4);
+});
+
+test("admins set the longest token lifetime of their organisation, within the server's", async () => {
+  w = await world();
+  const T = "/api/v1/tokens";
+  const days = (r: { json(): { expiresAt: string } }) =>
+    Math.round((Date.parse(r.json().expiresAt) - w!.clock.now()) / 86_400_000);
+  // The server's default and maximum: 30 days.
+  assert.equal(days(await w.local.inject({ method: "POST", url: T, payload: { name: "a" } })), 30);
+  const tooLong = await w.local.inject({ method: "PUT", url: Q, payload: { tokenMaxDays: 31 } });
+  assert.equal(tooLong.statusCode, 400, tooLong.body);
+  assert.match(tooLong.json().message, /from 1 to 30/);
+
+  assert.equal((await setQuotas({ tokenMaxDays: 7 })).quotas.tokenMaxDays, 7);
+  assert.equal(days(await w.local.inject({ method: "POST", url: T, payload: { name: "b" } })), 7);
+  const over = await w.local.inject({ method: "POST", url: T, payload: { name: "c", expiresInDays: 8 } });
+  assert.equal(over.statusCode, 400, over.body);
+  assert.match(over.json().message, /from 1 to 7/);
+  const runner = await w.local.inject({
+    method: "POST",
+    url: "/api/v1/admin/runner-tokens",
+    payload: { name: "r", expiresInDays: 30 },
+  });
+  assert.equal(runner.statusCode, 400, "runner tokens too");
+
+  assert.equal((await setQuotas({ tokenMaxDays: null })).quotas.tokenMaxDays, null);
+  assert.equal(days(await w.local.inject({ method: "POST", url: T, payload: { name: "d" } })), 30);
 });

@@ -21,6 +21,11 @@ export function quotaTable(v: QuotaView): string {
       ["memory", lim(v.quotas.memoryBytes, formatSize), formatSize(v.usage.memoryBytes)],
       ["disk", lim(v.quotas.diskBytes, formatSize), formatSize(v.usage.diskBytes)],
       ["running per user", lim(v.quotas.userMaxRunning), "-"],
+      [
+        "token lifetime (days)",
+        v.quotas.tokenMaxDays === null ? "server maximum" : String(v.quotas.tokenMaxDays),
+        "-",
+      ],
     ],
   );
 }

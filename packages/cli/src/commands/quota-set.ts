@@ -1,4 +1,4 @@
-// warren quota set [--org O] [--cpus N] [--memory SIZE] [--disk SIZE] [--user-max-running N]:
+// warren quota set [--org O] [--cpus N] [--memory SIZE] [--disk SIZE] [--user-max-running N] [--token-max-days N]:
 // sets the organisation's quotas (admins). "unlimited" (or "none") clears one.
 import { type SetQuotasRequest, WarrenError } from "@warren/protocol";
 import { connect } from "../connect.ts";
@@ -11,6 +11,7 @@ export interface QuotaSetOptions {
   memory?: string;
   disk?: string;
   userMaxRunning?: string;
+  tokenMaxDays?: string;
   json?: boolean;
 }
 
@@ -30,10 +31,11 @@ export async function quotaSetCommand(opts: QuotaSetOptions) {
   if (opts.memory !== undefined) req.memory = cleared(opts.memory) ? null : opts.memory;
   if (opts.disk !== undefined) req.disk = cleared(opts.disk) ? null : opts.disk;
   if (opts.userMaxRunning !== undefined) req.userMaxRunning = num("--user-max-running", opts.userMaxRunning);
+  if (opts.tokenMaxDays !== undefined) req.tokenMaxDays = num("--token-max-days", opts.tokenMaxDays);
   if (Object.keys(req).length === 0) {
     throw new WarrenError(
       "INVALID_ARGUMENT",
-      "nothing to set: give --cpus, --memory, --disk or --user-max-running",
+      "nothing to set: give --cpus, --memory, --disk, --user-max-running or --token-max-days",
     );
   }
   const client = await connect();

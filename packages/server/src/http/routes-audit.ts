@@ -42,6 +42,7 @@ const QuotaBody = Type.Object(
     memory: Type.Optional(Size),
     disk: Type.Optional(Size),
     userMaxRunning: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
+    tokenMaxDays: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
   },
   { additionalProperties: false },
 );
@@ -49,7 +50,7 @@ type QuotaBody = Static<typeof QuotaBody>;
 const n = Type.Union([Type.Number(), Type.Null()]);
 const QuotaView = Type.Object({
   quotas: Type.Object(
-    { cpus: n, memoryBytes: n, diskBytes: n, userMaxRunning: n },
+    { cpus: n, memoryBytes: n, diskBytes: n, userMaxRunning: n, tokenMaxDays: n },
     { description: "null is unlimited" },
   ),
   usage: Type.Object({ cpus: Type.Number(), memoryBytes: Type.Number(), diskBytes: Type.Number() }),

@@ -20,7 +20,7 @@ import type { Db } from "../store/db.ts";
 import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
 import * as q from "../store/queries/identity.ts";
 import type { TokenKind } from "../store/schema-identity.ts";
-import { expiryFor, hashesEqual, hashToken, maxTokenDays, newTokenSecret, tokenShape } from "./tokens.ts";
+import { expiryFor, hashesEqual, hashToken, newTokenSecret, orgTokenMaxDays, tokenShape } from "./tokens.ts";
 
 export interface Caller {
   kind: "user";
@@ -122,7 +122,8 @@ export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.Pr
 
   async function mint(c: Caller, kind: TokenKind, req: CreateTokenRequest): Promise<CreatedToken> {
     const now = isoNow(clock);
-    const expiresAt = expiryFor(new Date(clock.now()), req.expiresInDays, maxTokenDays(o.env));
+    const maxDays = await orgTokenMaxDays(db, c.orgId, o.env);
+    const expiresAt = expiryFor(new Date(clock.now()), req.expiresInDays, maxDays);
     const token = newTokenSecret(kind);
     const id = `tok_${randomBytes(8).toString("hex")}`;
     await q.insertToken(db, {

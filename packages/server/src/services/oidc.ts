@@ -20,12 +20,13 @@ import { type DeviceCode, type DeviceTokenResult, type Role, WarrenError } from 
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
 import { BOOTSTRAP_ORG_ID } from "../store/migrations/005_identity.ts";
+import type { Queryable } from "../store/queries/envs.ts";
 import * as qo from "../store/queries/oidc.ts";
 import type { AuditService } from "./audit.ts";
 import { matchRules, notConfigured, type OidcConfig, refused } from "./oidc-config.ts";
 import { createProviderClient } from "./oidc-provider-client.ts";
 import { displayName, type LinkedUser, linkUser, mintToken, rolesPerOrg } from "./oidc-users.ts";
-import { expiryFor, hashToken, maxTokenDays } from "./tokens.ts";
+import { expiryFor, hashToken, orgTokenMaxDays } from "./tokens.ts";
 
 export {
   matchRules,
@@ -103,7 +104,9 @@ export function createOidcService(o: {
     await sweep();
   }
 
-  const newExpiry = () => expiryFor(new Date(clock.now()), undefined, maxTokenDays(o.env));
+  /** A sign-in's token lives as long as its organisation allows (migration 015), at most 30 days. */
+  const newExpiry = async (trx: Queryable, orgId: string) =>
+    expiryFor(new Date(clock.now()), undefined, await orgTokenMaxDays(trx, orgId, o.env));
 
   /**
    * Links the claims to a Warren user and applies the mapping, then, in the same transaction,
@@ -287,7 +290,7 @@ export function createOidcService(o: {
         });
       }
       return signIn(issuer, claims, source, async (trx, user, now) => {
-        const expiresAt = newExpiry();
+        const expiresAt = await newExpiry(trx, user.orgId);
         const token = await mintToken(trx, { userId: user.userId, orgId: user.orgId, now, expiresAt });
         return {
           device: false as const,
@@ -353,7 +356,7 @@ export function createOidcService(o: {
         if (!row?.approved_user_id || !row.approved_org_id) return undefined;
         const now = isoNow(clock);
         if (row.expires_at <= now) return "expired" as const; // the delete commits: swept
-        const expiresAt = newExpiry();
+        const expiresAt = await newExpiry(trx, row.approved_org_id);
         const token = await mintToken(trx, {
           userId: row.approved_user_id,
           orgId: row.approved_org_id,

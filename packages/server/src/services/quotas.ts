@@ -17,6 +17,7 @@ import {
   upsertQuotaRow,
 } from "../store/queries/quotas.ts";
 import { type Caller, requireRole } from "./identity.ts";
+import { maxTokenDays } from "./tokens.ts";
 
 /** What an environment asks for; a field left out is not checked (a resize never changes disk). */
 export interface ResourceAsk {
@@ -104,6 +105,7 @@ export function createQuotaService(o: { db: Db; clock: Clock }): QuotaService {
         memoryBytes: q?.memory_bytes ?? null,
         diskBytes: q?.disk_bytes ?? null,
         userMaxRunning: q?.user_max_running ?? null,
+        tokenMaxDays: q?.token_max_days ?? null,
       },
       usage: await orgUsage(db, orgId),
     };
@@ -122,6 +124,7 @@ export function createQuotaService(o: { db: Db; clock: Clock }): QuotaService {
         memory_bytes: pick(req.memory, cur?.memory_bytes, (v) => parseSize(v, "memory")),
         disk_bytes: pick(req.disk, cur?.disk_bytes, (v) => parseSize(v, "disk")),
         user_max_running: pick(req.userMaxRunning, cur?.user_max_running, (v) => count(v)),
+        token_max_days: pick(req.tokenMaxDays, cur?.token_max_days, (v) => tokenDays(v)),
         updated_at: isoNow(o.clock),
       };
       await upsertQuotaRow(db, row);
@@ -140,6 +143,18 @@ function pick<T>(v: T | null | undefined, cur: number | null | undefined, parse:
 function positive(field: string, n: number): number {
   if (!(n > 0) || !Number.isFinite(n))
     throw new WarrenError("INVALID_ARGUMENT", `${field} quota ${n} must be greater than zero`, { field });
+  return n;
+}
+
+function tokenDays(n: number): number {
+  const server = maxTokenDays();
+  if (!Number.isInteger(n) || n < 1 || n > server) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `tokenMaxDays ${n} must be a whole number of days from 1 to ${server} (the server's maximum, WARREN_TOKEN_MAX_DAYS)`,
+      { field: "tokenMaxDays", max: server },
+    );
+  }
   return n;
 }
 

@@ -6,6 +6,8 @@
 // hash lets every call check the token against the store (no cache, so revocation is immediate).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { RUNNER_TOKEN_PREFIX, TOKEN_PREFIX, WarrenError } from "@warren/protocol";
+import type { Queryable } from "../store/queries/envs.ts";
+import { getQuotaRow } from "../store/queries/quotas.ts";
 import type { TokenKind } from "../store/schema-identity.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -58,12 +60,23 @@ export function maxTokenDays(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
+/** The longest a new token of the organisation may live: its admins' limit within the server's. */
+export async function orgTokenMaxDays(
+  db: Queryable,
+  orgId: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<number> {
+  const server = maxTokenDays(env);
+  const own = (await getQuotaRow(db, orgId))?.token_max_days ?? null;
+  return own === null ? server : Math.min(own, server);
+}
+
 export function expiryFor(now: Date, requestedDays: number | undefined, maxDays: number): string {
   const days = requestedDays ?? Math.min(DEFAULT_TOKEN_DAYS, maxDays);
   if (!Number.isInteger(days) || days < 1 || days > maxDays) {
     throw new WarrenError(
       "INVALID_ARGUMENT",
-      `expiresInDays must be a whole number from 1 to ${maxDays} (the server's maximum); got ${requestedDays}`,
+      `expiresInDays must be a whole number from 1 to ${maxDays} (the longest your organisation allows); got ${requestedDays}`,
       { field: "expiresInDays", max: maxDays },
     );
   }

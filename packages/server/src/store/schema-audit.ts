@@ -1,5 +1,5 @@
 // Row shapes for the audit trail and quotas (migration 007).
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 
 export interface AuditRecordsTable {
   id: Generated<number>;
@@ -20,5 +20,7 @@ export interface OrgQuotasTable {
   memory_bytes: number | null;
   disk_bytes: number | null;
   user_max_running: number | null;
+  /** Migration 015: the longest lifetime of the organisation's tokens, at most the server's. */
+  token_max_days: ColumnType<number | null, number | null | undefined, number | null>;
   updated_at: string;
 }

@@ -12,6 +12,7 @@ import { oidcIdentities } from "./011_oidc_identities.ts";
 import { envProject } from "./012_env_project.ts";
 import { envTotals } from "./013_env_totals.ts";
 import { runners } from "./014_runners.ts";
+import { tokenMaxDays } from "./015_token_max_days.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -41,4 +42,5 @@ export const MIGRATIONS: readonly Migration[] = [
   envProject,
   envTotals,
   runners,
+  tokenMaxDays,
 ];
