@@ -18,3 +18,4 @@ export * from "./runner-wire.ts";
 export * from "./secrets.ts";
 export * from "./size.ts";
 export * from "./watch.ts";
+export * from "./ws-heartbeat.ts";

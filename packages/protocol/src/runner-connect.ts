@@ -7,6 +7,7 @@ import { WarrenError } from "./errors.ts";
 import type { RunnerApi } from "./runner.ts";
 import { serveRunner } from "./runner-serve.ts";
 import { MAX_WIRE_FRAME, RUNNER_CONNECT_PATH, wsConn } from "./runner-wire.ts";
+import { keepAlive } from "./ws-heartbeat.ts";
 
 export interface RunnerConnectOptions {
   /** https://HOST:PORT of the control plane's TLS listener. */
@@ -69,6 +70,7 @@ export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi):
     closedResolve(err.message);
   });
   ws.on("open", () => {
+    keepAlive(ws);
     void serveRunner(wsConn(ws), api, { onWelcome: (id) => welcome(id) }).then((reason) => {
       refuse(new WarrenError("RUNNER_UNAVAILABLE", `the control plane closed the connection: ${reason}`));
       closedResolve(reason);

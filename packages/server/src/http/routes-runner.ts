@@ -3,6 +3,7 @@
 // calls the RunnerApi over it (protocol runner-wire.ts, server runners/hub.ts). Not under /api/v1,
 // so not in the user API's OpenAPI document: it is a separate API with separate tokens.
 import {
+  keepAlive,
   parseWireFrame,
   RUNNER_CONNECT_PATH,
   RUNNER_WIRE_VERSION,
@@ -32,6 +33,7 @@ export function runnerRoutes(app: FastifyInstance, hub: RunnerHub | undefined): 
         "this daemon runs its runner in-process (embedded mode); remote runners connect to `warren server`",
       );
     }
+    keepAlive(socket);
     const conn = wsConn(socket);
     let said = false;
     const timer = setTimeout(() => said || fail(1008, "no hello within 10 s"), HELLO_TIMEOUT_MS);
