@@ -7,6 +7,7 @@ export * from "./env.ts";
 export * from "./errors.ts";
 export * from "./exec-stream.ts";
 export * from "./fingerprint.ts";
+export * from "./flow-control.ts";
 export * from "./identity.ts";
 export * from "./image-ref.ts";
 export * from "./paths.ts";

@@ -2,6 +2,7 @@
 // any RunnerApi (the real host runner, or a fake one in tests and bench/api). Each call runs
 // independently; a failure becomes an "err" frame carrying the catalog error, never a dropped link.
 import { type ErrorBody, WarrenError } from "./errors.ts";
+import { flowGate } from "./flow-control.ts";
 import type { ExecRequest, ExecSession, LogStream, ProgressEvent, RunnerApi } from "./runner.ts";
 import {
   fromBase64,
@@ -29,6 +30,7 @@ export async function serveRunner(
 ): Promise<string> {
   const sessions = new Map<number, ExecSession>();
   const logStreams = new Map<number, LogStream>();
+  const holds = new Map<number, (reason: "link" | "peer", on: boolean) => void>();
   const send = (f: RunnerFrame) => {
     try {
       conn.send(JSON.stringify(f));
@@ -47,19 +49,45 @@ export async function serveRunner(
     if (method === "sweep") {
       result = await api.sweep(new Set(args[0] as string[]));
     } else if (method === "exec") {
+      // Paused while this link is backed up OR the control plane asks (its client is slow).
+      const why = new Set<"link" | "peer">();
+      const hold = (reason: "link" | "peer", on: boolean) => {
+        const before = why.size;
+        if (on) why.add(reason);
+        else why.delete(reason);
+        const s = sessions.get(id);
+        if (before === 0 && why.size > 0) s?.pause?.();
+        if (before > 0 && why.size === 0) s?.resume?.();
+      };
+      const gate = flowGate();
+      gate.source({ pause: () => hold("link", true), resume: () => hold("link", false) });
+      holds.set(id, hold);
+      const out = (ev: "stdout" | "stderr", d: Uint8Array) => {
+        const text = JSON.stringify({ t: "out", id, ev, data: toBase64(d) } satisfies RunnerFrame);
+        gate.send(text.length, (done) => {
+          try {
+            conn.send(text, done);
+          } catch {
+            done();
+          }
+        });
+      };
       const session = await api.exec(a[0], a[1] as ExecRequest, {
-        stdout: (d) => send({ t: "out", id, ev: "stdout", data: toBase64(d) }),
-        stderr: (d) => send({ t: "out", id, ev: "stderr", data: toBase64(d) }),
+        stdout: (d) => out("stdout", d),
+        stderr: (d) => out("stderr", d),
         exit: (code) => {
           sessions.delete(id);
+          holds.delete(id);
           send({ t: "out", id, ev: "exit", data: code });
         },
         error: (err) => {
           sessions.delete(id);
+          holds.delete(id);
           send({ t: "out", id, ev: "error", data: errorBody(err) });
         },
       });
       sessions.set(id, session);
+      if (why.size > 0) session.pause?.(); // backed up before the session was registered
     } else if (method === "logs") {
       const stream = api.logs(a[0], a[1], (chunk) => send({ t: "out", id, ev: "log", data: chunk }));
       logStreams.set(id, stream);
@@ -96,6 +124,8 @@ export async function serveRunner(
       const d = data as { cols: number; rows: number };
       s.resize(d.cols, d.rows);
     } else if (ev === "signal") s.signal(data as NodeJS.Signals);
+    else if (ev === "pause") holds.get(id)?.("peer", true);
+    else if (ev === "resume") holds.get(id)?.("peer", false);
   };
 
   return new Promise<string>((resolve) => {
@@ -119,6 +149,7 @@ export async function serveRunner(
       // As sshd does when a client vanishes: the session's processes get SIGHUP.
       for (const s of sessions.values()) s.signal("SIGHUP");
       sessions.clear();
+      holds.clear();
       resolve(reason);
     });
     api.info().then(

@@ -31,7 +31,7 @@ export type ServerFrame =
 /** Events a runner sends within a call. */
 export type OutEvent = "progress" | "stdout" | "stderr" | "exit" | "error" | "log" | "end";
 /** Events the control plane sends within an open exec or log call. */
-export type InEvent = "stdin" | "endStdin" | "resize" | "signal" | "close";
+export type InEvent = "stdin" | "endStdin" | "resize" | "signal" | "close" | "pause" | "resume";
 
 /** Calls whose arguments and results are plain JSON both ways. */
 export const UNARY_METHODS = [
@@ -57,7 +57,8 @@ export type WireMethod = (typeof UNARY_METHODS)[number] | (typeof PROGRESS_METHO
 
 /** The one thing both ends need of a WebSocket: text out, text in, and its end. */
 export interface WireConn {
-  send(text: string): void;
+  /** `sent` fires once the text has left the process (flow control, flow-control.ts). */
+  send(text: string, sent?: () => void): void;
   onMessage(cb: (text: string) => void): void;
   onClose(cb: (reason: string) => void): void;
   close(code?: number, reason?: string): void;
@@ -82,13 +83,13 @@ export const fromBase64 = (s: unknown): Uint8Array => Buffer.from(typeof s === "
 
 /** Adapts a `ws` WebSocket (client or server side) to WireConn. */
 export function wsConn(ws: {
-  send(data: string): void;
+  send(data: string, cb?: (err?: Error) => void): void;
   on(ev: "message", cb: (data: unknown, isBinary: boolean) => void): unknown;
   on(ev: "close", cb: (code: number, reason: Buffer) => void): unknown;
   close(code?: number, reason?: string): void;
 }): WireConn {
   return {
-    send: (text) => ws.send(text),
+    send: (text, sent) => ws.send(text, sent ? () => sent() : undefined),
     onMessage: (cb) => {
       ws.on("message", (data) => cb(String(data)));
     },

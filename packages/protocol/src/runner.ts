@@ -69,6 +69,9 @@ export interface ExecSession {
   endStdin(): void;
   resize(cols: number, rows: number): void;
   signal(sig: NodeJS.Signals): void;
+  /** Flow control (flow-control.ts): stop reading the command's output until resume(). */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface ProgressEvent {

@@ -36,6 +36,10 @@ export class FakeRunner implements RunnerApi {
   readonly sweeps: Set<string>[] = [];
   /** Signals delivered to exec'd commands, in order. */
   readonly execSignals: string[] = [];
+  /** How often an exec's output was paused (flow control). */
+  execPauses = 0;
+  /** Bytes `flood` has written so far. */
+  execBytesOut = 0;
   /** Host objects of ids the store may not know (to exercise sweep). */
   readonly leftovers = new Set<string>();
   /** Memory each environment "uses": a live resize below it is refused, as the v1 kernel does. */
@@ -168,8 +172,26 @@ export class FakeRunner implements RunnerApi {
       } else if (cmd === "warn") {
         h.stderr(Buffer.from(`${args.join(" ")}\n`));
         exit(1);
+      } else if (cmd === "flood") {
+        // `flood BYTES`: writes 64 KiB chunks as fast as it may, honouring pause() like a pipe.
+        let left = Number(args[0] ?? 0);
+        const chunk = Buffer.alloc(64 * 1024, 120);
+        const pump = () => {
+          while (left > 0 && !floodPaused) {
+            const n = Math.min(left, chunk.length);
+            left -= n;
+            this.execBytesOut += n;
+            h.stdout(chunk.subarray(0, n));
+            if (left > 0) return setImmediate(pump);
+          }
+          if (left <= 0) exit(0);
+        };
+        resumeFlood = pump;
+        pump();
       } else if (cmd !== "cat" && cmd !== "sleep") exit(127);
     });
+    let floodPaused = false;
+    let resumeFlood: (() => void) | undefined;
     return {
       stdin: (d) => {
         if (cmd === "cat") h.stdout(d);
@@ -180,6 +202,14 @@ export class FakeRunner implements RunnerApi {
       resize: (cols, rows) => {
         resizes.push([cols, rows]);
         if (cmd === "cat") h.stdout(Buffer.from(`resize ${cols}x${rows}\n`));
+      },
+      pause: () => {
+        this.execPauses++;
+        floodPaused = true;
+      },
+      resume: () => {
+        floodPaused = false;
+        setImmediate(() => resumeFlood?.());
       },
       signal: (sig) => {
         this.execSignals.push(sig);

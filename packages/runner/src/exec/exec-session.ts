@@ -54,6 +54,8 @@ export async function startExec(plan: ExecPlan, handlers: ExecHandlers): Promise
       endStdin: () => term.write("\x04"),
       resize: (c, r) => term.resize(Math.max(1, c), Math.max(1, r)),
       signal: (s) => term.kill(s),
+      pause: () => term.pause(),
+      resume: () => term.resume(),
     };
   }
 
@@ -75,5 +77,13 @@ export async function startExec(plan: ExecPlan, handlers: ExecHandlers): Promise
     endStdin: () => child.stdin?.end(),
     resize: () => undefined,
     signal: (s) => child.kill(s),
+    pause: () => {
+      child.stdout?.pause();
+      child.stderr?.pause();
+    },
+    resume: () => {
+      child.stdout?.resume();
+      child.stderr?.resume();
+    },
   };
 }

@@ -9,6 +9,7 @@ import {
   controlFrame,
   type ExecRequest,
   type ExecSession,
+  flowGate,
   frame,
   parseFrame,
   WarrenError,
@@ -88,8 +89,9 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
   let exited = false;
   let tty = false;
   const early: Buffer[] = [];
+  const gate = flowGate();
   const send = (buf: Buffer) => {
-    if (socket.readyState === socket.OPEN) socket.send(buf);
+    if (socket.readyState === socket.OPEN) gate.send(buf.length, (done) => socket.send(buf, () => done()));
   };
 
   // Handlers are attached before any await: frames sent right after the upgrade would be lost.
@@ -116,6 +118,7 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
         socket.close(1000);
       },
     });
+    gate.source(session);
     if (socket.readyState !== socket.OPEN && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
     for (const buf of early.splice(0)) handleFrame(session, buf, log);
     // After the early frames are flushed: awaiting before that would let later frames overtake them.

@@ -210,6 +210,8 @@ export class RemoteRunner implements RunnerApi {
       endStdin: () => this.input(callId, "endStdin"),
       resize: (cols, rows) => this.input(callId, "resize", { cols, rows }),
       signal: (sig) => this.input(callId, "signal", sig),
+      pause: () => this.input(callId, "pause"),
+      resume: () => this.input(callId, "resume"),
     };
   }
 
