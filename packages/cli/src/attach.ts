@@ -15,9 +15,16 @@ export async function attach(client: ApiClient, name: string, req: ExecRequest):
   const done = new Promise<number>((ok, fail) => {
     settle = { ok, fail };
   });
+  // The stream that last refused more output (a full pipe or a slow terminal).
+  let full: NodeJS.WriteStream = stdout;
+  const write = (to: NodeJS.WriteStream, d: Uint8Array) => {
+    full = to;
+    return to.write(d);
+  };
   const session = await client.exec(name, req, {
-    stdout: (d) => stdout.write(d),
-    stderr: (d) => (tty ? stdout : stderr).write(d),
+    stdout: (d) => write(stdout, d),
+    stderr: (d) => write(tty ? stdout : stderr, d),
+    whenWritable: () => new Promise<void>((resolve) => full.once("drain", () => resolve())),
     exit: (code) => settle.ok(code),
     error: (err) => settle.fail(err),
   });

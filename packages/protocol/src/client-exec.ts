@@ -36,6 +36,7 @@ export async function openExec(
   return new Promise<ExecSession>((resolve, reject) => {
     let opened = false;
     let finished = false;
+    let paused = false;
     // Exactly one of exit/error reaches the caller, whatever order the socket events come in.
     const finish = (outcome: { code: number } | { err: Error }) => {
       if (finished) return;
@@ -74,9 +75,19 @@ export async function openExec(
       } catch {
         return;
       }
-      if (channel === Channel.stdout) handlers.stdout(body);
-      else if (channel === Channel.stderr) handlers.stderr(body);
-      else if (channel === Channel.control) {
+      let more: unknown;
+      if (channel === Channel.stdout) more = handlers.stdout(body);
+      else if (channel === Channel.stderr) more = handlers.stderr(body);
+      // The terminal or pipe we write to is full: stop reading the socket, so the daemon's flow
+      // control (flow-control.ts) pauses the command instead of this process buffering it all.
+      if (more === false && handlers.whenWritable && !paused) {
+        paused = true;
+        ws.pause();
+        void handlers.whenWritable().then(() => {
+          paused = false;
+          ws.resume();
+        });
+      } else if (channel === Channel.control) {
         let msg: ControlMessage;
         try {
           msg = JSON.parse(body.toString("utf8")) as ControlMessage;

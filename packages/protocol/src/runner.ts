@@ -53,8 +53,11 @@ export interface ExecRequest {
 }
 
 export interface ExecHandlers {
-  stdout(data: Uint8Array): void;
-  stderr(data: Uint8Array): void;
+  /** `false` (like stream.write) asks the sender to hold off until `whenWritable` resolves. */
+  stdout(data: Uint8Array): unknown;
+  stderr(data: Uint8Array): unknown;
+  /** With a `false` from stdout/stderr: resolves when the caller can take more output. */
+  whenWritable?(): Promise<void>;
   /** Exit status of the command: its code, or 128+signal. */
   exit(code: number): void;
   /**

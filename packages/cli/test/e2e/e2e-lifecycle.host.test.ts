@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { forceClean, type Harness, leftovers, makeHarness } from "./harness.ts";
+import { forceClean, type Harness, leftovers, makeHarness, REPO } from "./harness.ts";
 
 function hostUid(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")
@@ -47,6 +48,20 @@ describe("environment lifecycle (e2e)", { timeout: 600_000 }, () => {
       a.start + a.size <= b.start || b.start + b.size <= a.start,
       `${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
     );
+  });
+
+  it("exec output into a pipe that is read late arrives whole (flow control pauses the command)", () => {
+    // The reader sleeps first, so the pipe, the CLI, the daemon and the runner all back up; every
+    // byte still arrives once it reads.
+    const main = path.join(REPO, "packages/cli/src/main.ts");
+    const bytes = 64 * 1024 * 1024;
+    const r = spawnSync(
+      "sh",
+      ["-c", `"${process.execPath}" "${main}" exec alpha -- head -c ${bytes} /dev/zero | (sleep 2; wc -c)`],
+      { env: h.env, encoding: "utf8", timeout: 120_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), String(bytes));
   });
 
   it("exec passes the exit code through and starts in /workspaces/NAME", () => {
