@@ -15,11 +15,7 @@ before(async () => {
 });
 after(() => d.close());
 beforeEach(() => {
-  d.envs.clear();
-  d.images.length = 0;
-  d.requests.length = 0;
-  d.override.clear();
-  d.execs.length = 0;
+  d.reset();
   d.envs.set("dev", makeEnv("dev"));
 });
 

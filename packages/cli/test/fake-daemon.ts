@@ -38,6 +38,8 @@ export interface FakeDaemon {
   /** Overrides a route: `METHOD /path` -> handler. */
   override: Map<string, (body: string, res: ServerResponse) => void>;
   execs: { name: string; query: URLSearchParams; controls: ControlMessage[] }[];
+  /** Forgets everything a test did: environments, images, requests, overrides, execs. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,13 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
     requests: [],
     override: new Map(),
     execs: [],
+    reset() {
+      d.envs.clear();
+      d.images.length = 0;
+      d.requests.length = 0;
+      d.override.clear();
+      d.execs.length = 0;
+    },
     close: async () => {},
   };
 

@@ -16,10 +16,7 @@ before(async () => {
 });
 after(() => d.close());
 beforeEach(() => {
-  d.envs.clear();
-  d.requests.length = 0;
-  d.override.clear();
-  d.images.length = 0;
+  d.reset();
   d.images.push({
     ref: "warren/debian:bookworm",
     digest: "sha256:1",

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { EnvObserved } from "@warren/protocol";
 import { needsPass, resyncIds } from "../src/controllers/environment/resync.ts";
-import { envRow } from "./store-suite.ts";
+import { envRow } from "./store-fixtures.ts";
 
 const GiB = 1024 ** 3;
 const running: EnvObserved = {

@@ -9,7 +9,8 @@ import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../src/store/migrations/00
 import { MIGRATIONS } from "../src/store/migrations/index.ts";
 import { type ClassRow, deleteClass, getClass, insertClass } from "../src/store/queries/classes.ts";
 import { countEnvsOfClass, getEnvById, getEnvByName, insertEnv } from "../src/store/queries/envs.ts";
-import { envRow, type StoreBackend, type TestDb } from "./store-suite.ts";
+import { envRow } from "./store-fixtures.ts";
+import type { StoreBackend, TestDb } from "./store-suite.ts";
 
 const GiB = 1024 ** 3;
 const ORG_NAMES = 9;

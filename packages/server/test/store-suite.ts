@@ -13,7 +13,6 @@ import { restoreEnvResources, updateEnvResources } from "../src/store/queries/en
 import {
   countEnvsOfClass,
   deleteEnv,
-  type EnvRow,
   findEnv,
   getEnvById,
   getEnvByName,
@@ -32,7 +31,9 @@ import {
   listRegistryCredentials,
   upsertRegistryCredential,
 } from "../src/store/queries/registry-credentials.ts";
+import { envRow, V1_ROWS } from "./store-fixtures.ts";
 import { orgNamesSuite } from "./store-org-names.ts";
+import { orgRegistrySuite } from "./store-org-registry.ts";
 
 const GiB = 1024 ** 3;
 
@@ -53,47 +54,9 @@ export interface StoreBackend {
   fresh(opts: { migrated: boolean }): Promise<TestDb>;
 }
 
-export function envRow(id: string, over: Partial<EnvRow> = {}): EnvRow {
-  return {
-    id,
-    name: id,
-    class_name: "default",
-    image: "img",
-    runtime: "runc",
-    cpus: 1.5,
-    memory_bytes: 3 * GiB,
-    disk_bytes: 100 * GiB,
-    pids: 100,
-    slot: 0,
-    desired: "running",
-    state: "pending",
-    conditions: "[]",
-    observed: null,
-    stop_grace_ms: 10_000,
-    generation: 1,
-    egress: '{"mode":"all"}',
-    created_at: "2026-01-01T00:00:00.000Z",
-    updated_at: "2026-01-01T00:00:00.000Z",
-    ...over,
-    // A cast, not a full literal: columns later migrations add (with defaults) need no edit here.
-  } as EnvRow;
-}
-
-// Rows as a database made by migration 001 holds them (no later columns).
-const V1_ROWS = [
-  `insert into classes (name, cpus, memory_bytes, disk_bytes, pids, runtime, max_cpus,
-    max_memory_bytes, max_disk_bytes, builtin, created_at)
-    values ('old', 1, 1073741824, 5368709120, 100, 'crun', 2, 1073741824, 5368709120, 0, 't')`,
-  `insert into environments (id, name, class_name, image, runtime, cpus, memory_bytes,
-    disk_bytes, pids, slot, desired, state, created_at, updated_at)
-    values ('aaaaaaaaaaaa', 'legacy', 'old', 'img', 'crun', 1, 1073741824, 5368709120, 100, 0,
-    'running', 'running', 't', 't')`,
-  `insert into events (env_id, at, message) values ('aaaaaaaaaaaa', 't', 'created')`,
-];
-
-export function storeSuite(backend: StoreBackend): void {
-  // Each test gets its own database and always drops it, pass or fail.
-  const withDb = (migrated: boolean, fn: (t: TestDb) => Promise<void>) => async () => {
+/** A test body on its own database, dropped afterwards, pass or fail. */
+export const withFreshDb =
+  (backend: StoreBackend, migrated: boolean, fn: (t: TestDb) => Promise<void>) => async () => {
     const t = await backend.fresh({ migrated });
     try {
       await fn(t);
@@ -101,6 +64,9 @@ export function storeSuite(backend: StoreBackend): void {
       await t.cleanup();
     }
   };
+
+export function storeSuite(backend: StoreBackend): void {
+  const withDb = (migrated: boolean, fn: (t: TestDb) => Promise<void>) => withFreshDb(backend, migrated, fn);
   const withStore = (fn: (db: Db, t: TestDb) => Promise<void>) =>
     withDb(true, async (t) => {
       const s = await t.open();
@@ -229,55 +195,6 @@ export function storeSuite(backend: StoreBackend): void {
         }),
       );
     }
-
-    test(
-      "upgrade to 010 gives old registry logins and images in use to the bootstrap organisation",
-      withDb(false, async (t) => {
-        await t.migrate(MIGRATIONS.filter((x) => x.version < 10));
-        for (const sql of V1_ROWS) await t.exec(sql);
-        await t.exec(`insert into orgs (id, name, created_at) values ('org_b', 'b', 't')`);
-        await t.exec(`insert into environments (id, name, class_name, image, runtime, cpus, memory_bytes,
-          disk_bytes, pids, slot, desired, state, created_at, updated_at, org_id)
-          values ('bbbbbbbbbbbb', 'b-env', 'old', 'reg.example/b:1', 'crun', 1, 1073741824,
-          5368709120, 100, 1, 'running', 'running', 't', 't', 'org_b')`);
-        await t.exec(`insert into registry_credentials (host, username, secret, created_at, updated_at)
-          values ('reg.example', 'u', 'sealed', 'c', 'u')`);
-        const s = await t.open();
-        try {
-          assert.deepEqual(
-            (await listRegistryCredentials(s.db, BOOTSTRAP_ORG_ID)).map((r) => [r.host, r.secret]),
-            [["reg.example", "sealed"]],
-          );
-          assert.deepEqual(await listRegistryCredentials(s.db, "org_b"), []);
-          const held = await s.db
-            .selectFrom("org_images")
-            .select(["org_id", "ref", "digest"])
-            .orderBy("org_id")
-            .orderBy("ref")
-            .execute();
-          assert.deepEqual(
-            held.map((r) => [r.org_id, r.ref, r.digest]),
-            [
-              ["org_b", "reg.example/b:1", null],
-              [BOOTSTRAP_ORG_ID, "img", null],
-              [BOOTSTRAP_ORG_ID, "reg.example/b:1", null],
-            ],
-          );
-          // The new key: a second org's login for the same host is a second row, not a conflict.
-          await upsertRegistryCredential(s.db, {
-            org_id: "org_b",
-            host: "reg.example",
-            username: "b",
-            secret: "x",
-            created_at: "c",
-            updated_at: "c",
-          });
-          assert.equal((await getRegistryCredential(s.db, BOOTSTRAP_ORG_ID, "reg.example"))?.username, "u");
-        } finally {
-          await s.close();
-        }
-      }),
-    );
 
     test(
       "lowestFreeSlot takes the top while there is room, then reuses gaps",
@@ -443,4 +360,5 @@ export function storeSuite(backend: StoreBackend): void {
     );
   });
   orgNamesSuite(backend); // names per organisation (migration 009), in its own file
+  orgRegistrySuite(backend); // registry logins and images per organisation (migration 010)
 }
