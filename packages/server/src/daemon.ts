@@ -86,7 +86,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   const sock = opts.socketPath ?? defaultSocketPath();
   const log = daemonLogger(opts.logger);
   const shutdown = new AbortController();
-  const store = await openStoreAt(opts.db ?? opts.root);
+  const store = await openStoreAt(opts.db ?? opts.root, { backgroundCheckpoints: true });
   let controller: EnvironmentController | undefined;
   let hub: RunnerHub | undefined;
   let bus: PgChangeBus | undefined;

@@ -24,7 +24,15 @@ export function storeFile(root: string): string {
 }
 
 /** Opens (creating if needed) `${root}/warren.db` and brings its schema up to date. */
-export function openStore(root: string): Store {
+export interface StoreOptions {
+  /**
+   * Checkpoint the WAL from a worker thread (sqlite-checkpointer.ts): what the daemon wants under
+   * load. Off for short-lived users (tests, the CLI's own reads), which keep SQLite's default.
+   */
+  backgroundCheckpoints?: boolean;
+}
+
+export function openStore(root: string, opts: StoreOptions = {}): Store {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const file = storeFile(root);
   const sqlite = new DatabaseSync(file);
@@ -40,15 +48,15 @@ export function openStore(root: string): Store {
     // relevant: the WAL and synchronous=NORMAL decide what survives a crash.
     sqlite.exec("pragma cache_size = -65536");
     sqlite.exec("pragma mmap_size = 268435456");
-    // Checkpoints run in a worker (sqlite-checkpointer.ts); this is the safety net.
-    sqlite.exec("pragma wal_autocheckpoint = 20000");
+    // With checkpoints in a worker (sqlite-checkpointer.ts), this is only the safety net.
+    if (opts.backgroundCheckpoints) sqlite.exec("pragma wal_autocheckpoint = 20000");
     migrate(sqlite);
   } catch (err) {
     sqlite.close();
     throw err;
   }
   const db = new Kysely<Schema>({ dialect: new NodeSqliteDialect(sqlite) });
-  const checkpointer = startCheckpointer(file);
+  const checkpointer = opts.backgroundCheckpoints ? startCheckpointer(file) : undefined;
   let closed = false;
   return {
     kind: "sqlite",
@@ -58,7 +66,7 @@ export function openStore(root: string): Store {
     async close() {
       if (closed) return;
       closed = true;
-      await checkpointer.stop();
+      await checkpointer?.stop();
       await db.destroy();
       if (sqlite.isOpen) sqlite.close();
     },
@@ -69,6 +77,6 @@ export function openStore(root: string): Store {
 export type AnyStore = Store | PgStore;
 
 /** Opens the store a `--store` style target names: a postgres:// URL, or else a directory for SQLite. */
-export async function openStoreAt(target: string): Promise<AnyStore> {
-  return isPostgresUrl(target) ? openStoreUrl(target) : openStore(target);
+export async function openStoreAt(target: string, opts: StoreOptions = {}): Promise<AnyStore> {
+  return isPostgresUrl(target) ? openStoreUrl(target) : openStore(target, opts);
 }
