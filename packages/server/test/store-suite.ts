@@ -11,6 +11,7 @@ import { deleteClass, getClass, listClasses, toClassSpec } from "../src/store/qu
 import { listEnvPage } from "../src/store/queries/env-pages.ts";
 import { restoreEnvResources, updateEnvResources } from "../src/store/queries/env-resources.ts";
 import {
+  admissionTotals,
   countEnvsOfClass,
   deleteEnv,
   findEnv,
@@ -21,7 +22,6 @@ import {
   lowestFreeSlot,
   setDesired,
   setState,
-  sumDiskBytes,
   toEnvironment,
 } from "../src/store/queries/envs.ts";
 import { insertEvent, listEvents } from "../src/store/queries/events.ts";
@@ -169,7 +169,7 @@ export function storeSuite(backend: StoreBackend): void {
             assert.deepEqual(env.spec.egress, { mode: "all" });
             assert.equal(env.spec.project, undefined); // no project before migration 012
             // Migration 013's running total starts from the rows already there.
-            assert.equal(await sumDiskBytes(s.db), 5 * GiB);
+            assert.equal((await admissionTotals(s.db)).reserved, 5 * GiB);
             assert.deepEqual(env.spec.resources, {
               cpus: 1,
               memoryBytes: GiB,
@@ -234,13 +234,13 @@ export function storeSuite(backend: StoreBackend): void {
         assert.equal(b.stop_grace_ms, 10_000);
         assert.equal(b.observed, null);
         assert.deepEqual(toEnvironment(b).spec.egress, { mode: "none" });
-        assert.equal(await sumDiskBytes(db), 200 * GiB);
+        assert.deepEqual(await admissionTotals(db), { reserved: 200 * GiB, topSlot: 1 });
         assert.equal((await findEnv(db, "bbbbbbbbbbbb"))?.name, "B");
         // The total follows deletes (triggers of migration 013).
         await insertEnv(db, envRow("cccccccccccc", { name: "c", slot: 2 }));
-        assert.equal(await sumDiskBytes(db), 300 * GiB);
+        assert.equal((await admissionTotals(db)).reserved, 300 * GiB);
         await deleteEnv(db, "cccccccccccc");
-        assert.equal(await sumDiskBytes(db), 200 * GiB);
+        assert.equal((await admissionTotals(db)).reserved, 200 * GiB);
         assert.deepEqual((await countEnvsOfClass(db, "default")).sort(), ["B", "a"]);
 
         await setDesired(db, "aaaaaaaaaaaa", { desired: "stopped", stopGraceMs: 5, now: "n1" });

@@ -19,6 +19,7 @@ import { lockAdmission } from "../store/queries/admission-lock.ts";
 import { getClass } from "../store/queries/classes.ts";
 import { egressToColumn } from "../store/queries/egress.ts";
 import {
+  admissionTotals,
   type EnvRow,
   findEnv,
   getEnvByName,
@@ -27,9 +28,9 @@ import {
   lowestFreeSlot,
   parseObserved,
   setDesired,
-  sumDiskBytes,
   toEnvironment,
 } from "../store/queries/envs.ts";
+import { getQuotaRow } from "../store/queries/quotas.ts";
 import type { ChangeFeed } from "./changes.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
 import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
@@ -170,13 +171,18 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       // Quotas before host capacity: a refusal should name what the user can change.
       const own = newEnvOwnership() ?? ownershipOf({});
       const r = spec.resources;
-      await checkOrgQuota(trx, own.org_id, {
-        cpus: r.cpus,
-        memoryBytes: r.memoryBytes,
-        diskBytes: r.diskBytes,
-      });
-      await checkUserRunning(trx, own.org_id, own.owner_id);
-      const reserved = await sumDiskBytes(trx);
+      // Read once for both checks: on PostgreSQL every query here is a round trip held under
+      // the admission lock (bench/api).
+      const quota = (await getQuotaRow(trx, own.org_id)) ?? null;
+      await checkOrgQuota(
+        trx,
+        own.org_id,
+        { cpus: r.cpus, memoryBytes: r.memoryBytes, diskBytes: r.diskBytes },
+        undefined,
+        quota,
+      );
+      await checkUserRunning(trx, own.org_id, own.owner_id, quota);
+      const { reserved, topSlot } = await admissionTotals(trx);
       const need = spec.resources.diskBytes;
       if (reserved + need > info.diskFreeBytes) {
         throw new WarrenError(
@@ -187,7 +193,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       }
       // Each environment needs its own 65,536-id block from the runner's range.
       const slots = Math.floor(info.idRange.size / 65536);
-      const slot = await lowestFreeSlot(trx, slots);
+      const slot = await lowestFreeSlot(trx, slots, topSlot);
       if (slot >= slots) {
         throw new WarrenError(
           "CAPACITY_EXHAUSTED",

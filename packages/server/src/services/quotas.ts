@@ -36,14 +36,20 @@ function over(what: string, limit: string, used: string, ask: string, excess: st
   );
 }
 
+/** A quota row already read in this transaction (null: the organisation has none). */
+type Prefetched = QuotaRow | null | undefined;
+const quotaRow = async (db: Queryable, orgId: string, pre: Prefetched) =>
+  pre === undefined ? await getQuotaRow(db, orgId) : (pre ?? undefined);
+
 /** Refuses `ask` when it takes the organisation past a quota; `exceptId` excludes a resized env. */
 export async function checkOrgQuota(
   db: Queryable,
   orgId: string,
   ask: ResourceAsk,
   exceptId?: string,
+  pre?: Prefetched,
 ): Promise<void> {
-  const q = await getQuotaRow(db, orgId);
+  const q = await quotaRow(db, orgId, pre);
   if (!q || (q.cpus === null && q.memory_bytes === null && q.disk_bytes === null)) return;
   const used = await orgUsage(db, orgId, exceptId);
   const fix = "stop or resize environments";
@@ -67,8 +73,13 @@ export async function checkOrgQuota(
 }
 
 /** Refuses one more running environment for `ownerId` past the organisation's per-user quota. */
-export async function checkUserRunning(db: Queryable, orgId: string, ownerId: string): Promise<void> {
-  const q = await getQuotaRow(db, orgId);
+export async function checkUserRunning(
+  db: Queryable,
+  orgId: string,
+  ownerId: string,
+  pre?: Prefetched,
+): Promise<void> {
+  const q = await quotaRow(db, orgId, pre);
   if (!q || q.user_max_running === null) return;
   const running = await countRunning(db, orgId, ownerId);
   if (running + 1 > q.user_max_running) {

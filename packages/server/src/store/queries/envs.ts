@@ -90,26 +90,45 @@ export async function insertEnv(
     .execute();
 }
 
-/** Disk reserved by every environment: a total the triggers of migration 013 keep. */
-export async function sumDiskBytes(db: Queryable): Promise<number> {
+/** Reserved disk and the highest slot in one round trip, for create's admission. */
+export async function admissionTotals(db: Queryable): Promise<{ reserved: number; topSlot: number | null }> {
   const r = await db
     .selectFrom("env_totals")
-    .select("disk_bytes")
+    .select((eb) => [
+      "disk_bytes",
+      eb
+        .selectFrom("environments")
+        .select((e) => e.fn.max("slot").as("m"))
+        .as("top"),
+    ])
     .where("id", "=", 1)
     .executeTakeFirstOrThrow();
-  return Number(r.disk_bytes);
+  return {
+    reserved: Number(r.disk_bytes),
+    topSlot: r.top === null || r.top === undefined ? null : Number(r.top),
+  };
 }
 
 /** A slot no environment holds (slots index uid blocks); below `capacity` when one is free. */
-export async function lowestFreeSlot(db: Queryable, capacity = Number.POSITIVE_INFINITY): Promise<number> {
+export async function lowestFreeSlot(
+  db: Queryable,
+  capacity = Number.POSITIVE_INFINITY,
+  /** The highest slot taken, when the caller has read it already (undefined: read it here). */
+  knownTop?: number | null,
+): Promise<number> {
   // The slot above the highest is one index probe; a gap search walks the index. So take the top
   // while the range has room there, and look for gaps (freed slots) only once it is full: with
   // thousands of environments the walk was a visible share of each create (bench/api).
-  const top = await db
-    .selectFrom("environments")
-    .select((eb) => eb.fn.max("slot").as("max"))
-    .executeTakeFirst();
-  const next = top?.max === null || top?.max === undefined ? 0 : Number(top.max) + 1;
+  const highest =
+    knownTop !== undefined
+      ? knownTop
+      : ((
+          await db
+            .selectFrom("environments")
+            .select((eb) => eb.fn.max("slot").as("max"))
+            .executeTakeFirst()
+        )?.max ?? null);
+  const next = highest === null ? 0 : Number(highest) + 1;
   if (next < capacity) return next;
   const zero = await db.selectFrom("environments").select("slot").where("slot", "=", 0).executeTakeFirst();
   if (!zero) return 0;
