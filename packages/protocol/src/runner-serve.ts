@@ -6,7 +6,6 @@ import { flowGate } from "./flow-control.ts";
 import type { ExecRequest, ExecSession, LogStream, ProgressEvent, RunnerApi } from "./runner.ts";
 import {
   fromBase64,
-  PROGRESS_METHODS,
   parseWireFrame,
   type RunnerFrame,
   type ServerFrame,
@@ -40,7 +39,6 @@ export async function serveRunner(
   };
   const fail = (id: number, err: unknown) => send({ t: "err", id, error: errorBody(err) });
   const unary = new Set<string>(UNARY_METHODS);
-  const progress = new Set<string>(PROGRESS_METHODS);
 
   const call = async (id: number, method: string, args: unknown[]) => {
     const progressFn = (ev: ProgressEvent) => send({ t: "out", id, ev: "progress", data: ev });
@@ -105,7 +103,7 @@ export async function serveRunner(
     } else if (unary.has(method)) {
       const fn = (api as unknown as Record<string, (...x: unknown[]) => Promise<unknown>>)[method];
       result = await fn?.apply(api, args);
-    } else if (!progress.has(method)) {
+    } else {
       throw new WarrenError("INVALID_ARGUMENT", `unknown runner method ${JSON.stringify(method)}`);
     }
     send(result === undefined ? { t: "ok", id } : { t: "ok", id, result });

@@ -10,7 +10,7 @@ import type { Queryable } from "./envs.ts";
 const ADMISSION_LOCK_KEY = 0x5741_5252; // "WARR"
 const WATCH_LOG_LOCK_KEY = 0x5741_5253;
 
-export const isPostgres = (db: Queryable): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+const isPostgres = (db: Queryable): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 export async function lockAdmission(trx: Queryable): Promise<void> {
   if (!isPostgres(trx)) return;
