@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 need_root
 WITH_TEST=0; [ "${1:-}" = "--test" ] && WITH_TEST=1
 
-RUNTIME_PKGS=(openssl runc crun runsc tini mmdebstrap attr uidmap e2fsprogs util-linux iproute2 nftables umoci skopeo bc
+RUNTIME_PKGS=(openssl runc crun tini mmdebstrap attr uidmap e2fsprogs util-linux iproute2 nftables umoci skopeo bc
   ca-certificates gcc libc6-dev make python3 g++)
 TEST_PKGS=(busybox-static keyutils strace conntrack dnsmasq-base docker-registry apache2-utils iputils-ping
   postgresql)  # the pg tier (*.pg.test.ts) starts its own throwaway cluster from these binaries
@@ -21,6 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+phase_end
+
+# gVisor's runsc comes from Debian 13, pinned, into .toolchain/runsc (bookworm's rejects statx).
+phase_start "gvisor runsc"
+bash "$WARREN_REPO/scripts/install-runsc.sh"
 phase_end
 
 phase_start "node 24 toolchain"

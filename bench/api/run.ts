@@ -197,7 +197,7 @@ const results: ReturnType<typeof row>[] = [];
   const tmp = tempDir("warren-bench-api-");
   try {
     const runs = await benchServer("sqlite", tmp.dir, tmp.dir);
-    const sqlite = new DatabaseSync(path.join(tmp.dir, "warren.db"));
+    const sqlite = new DatabaseSync(path.join(tmp.dir, "db", "warren.db"));
     sqlite.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000");
     sqlite.exec(
       "create table bench_floor (id text primary key, name text not null, spec text, created_at text)",

@@ -17,11 +17,22 @@ import {
 } from "@warren/protocol";
 import { currentContext } from "./contexts.ts";
 
-const START_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = 30_000;
+/** flock(1)'s status when another process holds the lock: a supervisor runs already. */
+const LOCK_HELD = 75;
+
+function stateDir(): string {
+  return process.env["WARREN_ROOT"] ?? "/var/lib/warren";
+}
 
 export function daemonLogPath(): string {
   const root = process.env["WARREN_ROOT"];
   return root ? join(root, "daemon.log") : "/var/log/warren/daemon.log";
+}
+
+/** The supervisor's pid, while one runs (supervisor.ts writes it). */
+export function supervisorPidPath(): string {
+  return join(stateDir(), "supervisor.pid");
 }
 
 /** The default socket is root-only; a socket named in WARREN_SOCKET is the caller's own business. */
@@ -38,16 +49,31 @@ export async function connect(opts: { autostart?: boolean } = {}): Promise<ApiCl
   if (remote) return createClient({ transport: tlsTransport(remote.ctx) });
   const path = socketPath();
   checkSocketAccess(path);
-  const client = createClient({ socketPath: path });
+  const autostart = opts.autostart ?? process.env["WARREN_NO_AUTOSTART"] !== "1";
+  const plain = createClient({ socketPath: path });
+  // A request the daemon could not take (down, restarting, killed mid-request) waits until it
+  // answers again, starting it if nothing else does; the client then retries what is safe.
+  const client = autostart
+    ? createClient({ socketPath: path, onUnavailable: () => ensureDaemon(plain).then(() => true) })
+    : plain;
   try {
-    await client.health();
+    await plain.health();
     return client;
   } catch (err) {
-    const autostart = opts.autostart ?? process.env["WARREN_NO_AUTOSTART"] !== "1";
     if (!isWarrenError(err, "DAEMON_UNAVAILABLE") || !autostart) throw err;
   }
-  await startDaemon(client);
+  await startDaemon(plain);
   return client;
+}
+
+/** Resolves once the daemon answers, starting it (under the supervisor) if nothing else is. */
+export async function ensureDaemon(client: ApiClient, opts: StartOptions = {}): Promise<void> {
+  try {
+    await client.health();
+  } catch (err) {
+    if (!isWarrenError(err, "DAEMON_UNAVAILABLE")) throw err;
+    await startDaemon(client, opts);
+  }
 }
 
 export interface StartOptions {
@@ -55,15 +81,27 @@ export interface StartOptions {
   argv?: string[];
   log?: string;
   timeoutMs?: number;
+  /** The supervisor's lock file (flock); by default in the state dir. */
+  lockFile?: string;
+  pidFile?: string;
 }
 
-/** Starts the daemon detached and waits until it answers; resolves with its pid. */
+/**
+ * Makes sure a supervised daemon is starting and waits until it answers; resolves with the
+ * supervisor's pid when this call started it. Safe under concurrency: every caller runs the
+ * supervisor under flock(1) on one lock file, so exactly one of them starts it and the others'
+ * flock exits at once (LOCK_HELD); every caller then waits for the socket to answer. A restart
+ * in progress (the supervisor's backoff) is waited for the same way.
+ */
 export async function startDaemon(client: ApiClient, opts: StartOptions = {}): Promise<number | undefined> {
   const log = opts.log ?? daemonLogPath();
   const timeoutMs = opts.timeoutMs ?? START_TIMEOUT_MS;
+  const lockFile = opts.lockFile ?? join(stateDir(), "supervisor.lock");
+  const pidFile = opts.pidFile ?? supervisorPidPath();
   let fd: number;
   try {
     mkdirSync(dirname(log), { recursive: true });
+    mkdirSync(dirname(lockFile), { recursive: true, mode: 0o711 });
     fd = openSync(log, "a");
   } catch (err) {
     throw new WarrenError(
@@ -71,40 +109,60 @@ export async function startDaemon(client: ApiClient, opts: StartOptions = {}): P
       `the daemon is not running and its log ${log} cannot be opened (${(err as Error).message}); start it with \`warren daemon\``,
     );
   }
-  const [cmd, ...args] = opts.argv ?? [
+  const daemon = opts.argv ?? [
     process.execPath,
     fileURLToPath(new URL("./main.ts", import.meta.url)),
     "daemon",
   ];
+  const supervisor = fileURLToPath(new URL("./supervisor.ts", import.meta.url));
+  const argv = [
+    "--nonblock",
+    "--conflict-exit-code",
+    String(LOCK_HELD),
+    lockFile,
+    process.execPath,
+    supervisor,
+    "--pid-file",
+    pidFile,
+    "--",
+    ...daemon,
+  ];
   // Detached in its own session so it outlives this command and the terminal's ^C.
-  const child = spawn(cmd!, args, { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn("flock", argv, { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   child.unref();
-  let exited: string | undefined;
+  let exited: { code: number | null; how: string } | undefined;
   child.on("exit", (code, signal) => {
-    exited = signal ? `signal ${signal}` : `status ${code}`;
+    exited = { code, how: signal ? `signal ${signal}` : `status ${code}` };
   });
   child.on("error", (err) => {
-    exited = err.message;
+    exited = { code: null, how: `cannot run flock: ${err.message}` };
   });
 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
       await client.health();
-      process.stderr.write(`warren: started the daemon in the background (pid ${child.pid}, log ${log})\n`);
-      return child.pid;
+      if (exited?.code !== LOCK_HELD) {
+        process.stderr.write(`warren: started the daemon in the background (log ${log})\n`);
+      }
+      return exited?.code === LOCK_HELD ? undefined : child.pid;
     } catch (err) {
       if (!isWarrenError(err, "DAEMON_UNAVAILABLE")) throw err;
     }
-    // A daemon that died at startup won't come up; say so now instead of after the timeout.
-    if (exited !== undefined) {
-      throw new WarrenError("DAEMON_UNAVAILABLE", `the daemon exited while starting (${exited}); see ${log}`);
+    // Our supervisor gave up (the daemon refuses to start): say so now, not after the timeout.
+    if (exited !== undefined && exited.code !== LOCK_HELD) {
+      throw new WarrenError(
+        "DAEMON_UNAVAILABLE",
+        `the daemon exited while starting (${exited.how}); see ${log}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const who =
+    exited?.code === LOCK_HELD ? "another warren process started it" : `supervisor pid ${child.pid}`;
   throw new WarrenError(
     "DAEMON_UNAVAILABLE",
-    `the daemon did not come up within ${timeoutMs / 1000} s (pid ${child.pid}); see ${log}`,
+    `the daemon did not answer within ${timeoutMs / 1000} s (${who}); see ${log}`,
   );
 }

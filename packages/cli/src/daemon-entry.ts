@@ -2,7 +2,7 @@
 // through the runner protocol interface (the in-memory transport). Resolves when it shuts down.
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
-import { socketPath, WarrenError } from "@warren/protocol";
+import { exitOnUnhandledFaults, socketPath, WarrenError } from "@warren/protocol";
 import { createRunner, defaultConfig } from "@warren/runner";
 import { runDaemon } from "@warren/server";
 
@@ -48,6 +48,7 @@ export function takeLock(file: string): () => void {
 export async function startDaemonForCli(
   opts: { listen?: string | undefined; db?: string | undefined } = {},
 ): Promise<void> {
+  exitOnUnhandledFaults({ component: "daemon" });
   const cfg = defaultConfig();
   const runner = await createRunner();
   const release = takeLock(path.join(cfg.runDir, "daemon.pid"));

@@ -12,6 +12,11 @@ export function registerSecretCommands(program: Command): void {
     .option("--file [path]", "deliver as a file (default /run/secrets/NAME)")
     .option("--scope <scope>", "org, user or project (default user)", "user")
     .option("--project <url>", "the repository URL, for --scope project")
+    .option(
+      "--allow <who>",
+      "with --scope project: only these receive it, user:NAME or role:member|admin|owner (repeat, or comma-separate; `any` lifts a restriction). Default: every member who names the project",
+      (v: string, prev: string[] = []) => [...prev, ...v.split(",")],
+    )
     .option("--value-stdin", "read the value from stdin (otherwise typed without echo)")
     .option("--json", "print the stored secret (without its value) as JSON")
     .action((name: string, opts) =>

@@ -78,7 +78,7 @@ program
   .command("rm")
   .description("remove an environment and its workspace")
   .argument("<name>")
-  .option("-f, --force", "remove even if it is running")
+  .option("-f, --force", "remove even if it is running (asks first on a terminal if its workspace changed)")
   .action((name: string, opts) => run(async () => (await import("./commands/rm.ts")).rmCommand(name, opts)));
 
 program
@@ -93,7 +93,7 @@ program
 
 program
   .command("inspect")
-  .description("show desired and observed state, host pid, uid range, cgroups and PSI")
+  .description("show desired and observed state, host pid, IP address, uid range, cgroups and PSI")
   .argument("<name>")
   .option("--json", "print the Environment object as JSON")
   .action((name: string, opts) =>

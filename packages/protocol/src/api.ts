@@ -50,13 +50,15 @@
 //   GET    /api/v1/audit?actor=&action=&since=&until=&limit=&cursor= -> AuditPage (admins; own organisation)
 //   GET    /api/v1/orgs/:org/quotas                -> QuotaView (quotas and current usage; admins)
 //   PUT    /api/v1/orgs/:org/quotas SetQuotasRequest -> QuotaView (null clears a quota; admins)
-//   GET    /api/v1/auth/oidc/start?user_code=     -> 302 to the identity provider (PKCE S256, state, nonce; public)
+//   GET    /api/v1/auth/oidc/start                -> 302 to the identity provider (PKCE S256, state, nonce; a cookie
+//                                                    binds the sign-in to this browser; public); ?user_code= -> 302 to verify
 //   GET    /api/v1/auth/oidc/callback?code=&state= -> SignIn { token (wrn_..., shown once), expiresAt, user, org, role }
 //                                                    (JSON with Accept: application/json, else an HTML page; public)
 //   POST   /api/v1/auth/device {}                  -> DeviceCode { device_code, user_code, verification_uri, interval, expires_in }
 //   POST   /api/v1/auth/device/token { device_code } -> { status: authorization_pending | slow_down, interval }
 //                                                    | { status: complete, token, expiresAt } (public)
-//   GET    /api/v1/auth/device/verify?user_code=   -> HTML page asking for the code, or 302 into the browser sign-in
+//   GET    /api/v1/auth/device/verify?user_code=   -> HTML page asking for the code, or confirming it (code, client,
+//                                                    requesting address); &confirm= (with the page's cookie) -> 302 to sign in
 //   GET    /api/runner/v1/ping                     -> { ok: true } (runner tokens only)
 // Auth: root on the local unix socket acts as the bootstrap owner; anything else sends
 // `Authorization: Bearer wrn_...`. Another organisation's ids get 404, never 403.
@@ -136,7 +138,11 @@ export interface ApiClient extends IdentityClient {
   listEnvironments(filter?: { state?: EnvState; name?: string; project?: string }): Promise<Environment[]>;
   /** Streams environment changes until the stream ends or `signal` aborts (watch.ts). */
   watchEnvironments(opts: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<void>;
-  createEnvironment(req: CreateEnvRequest): Promise<{ env: Environment; created: boolean }>;
+  /** `onRetry`: the request was sent again after the daemon cut it off (a restart). */
+  createEnvironment(
+    req: CreateEnvRequest,
+    opts?: { onRetry?: () => void },
+  ): Promise<{ env: Environment; created: boolean }>;
   getEnvironment(name: string): Promise<Environment>;
   startEnvironment(name: string): Promise<Environment>;
   stopEnvironment(name: string, graceSeconds?: number): Promise<Environment>;

@@ -2,6 +2,31 @@
 
 export type AuditResult = "ok" | "denied" | "error";
 
+/** A runner sent a frame that breaks the runner protocol; its connection was closed (target: why). */
+export const AUDIT_RUNNER_PROTOCOL_VIOLATION = "runner.protocol-violation";
+
+/** The longest each audit field is stored (the server cuts longer values, marking the cut with "…"). */
+export const AUDIT_FIELD_MAX = {
+  orgId: 100,
+  actor: 200,
+  action: 100,
+  target: 500,
+  sourceAddress: 100,
+  code: 64,
+} as const;
+
+/**
+ * Control characters (C0, DEL, C1) and the Unicode line and bidi controls written as \xNN or
+ * \u{N}, so a field cannot move a terminal's cursor, recolour it, or pose as another line. The
+ * server stores audit fields this way; `warren audit ls` applies it again when printing.
+ */
+export function escapeControlChars(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.codePointAt(0) ?? 0;
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
 /** One append-only record: who did what to which object, from where, and how it ended. */
 export interface AuditRecord {
   id: number;

@@ -3,6 +3,7 @@
 import type { IncomingMessage } from "node:http";
 import type { ApiClient, IdentityClient, RegistryLogin } from "./api.ts";
 import { openExec } from "./client-exec.ts";
+import { type UnavailableHook, withRetries } from "./client-retry.ts";
 import {
   connectionError,
   errorFromResponse,
@@ -12,7 +13,7 @@ import {
 } from "./client-transport.ts";
 import { readWatchStream, watchPath } from "./client-watch.ts";
 import type { ClassSpec, DnsStats, Environment, EnvStats, ImageInfo } from "./env.ts";
-import { type ErrorBody, WarrenError } from "./errors.ts";
+import { type ErrorBody, isWarrenError, WarrenError } from "./errors.ts";
 import type { Member, TokenInfo } from "./identity.ts";
 import { API_PREFIX } from "./paths.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
@@ -25,12 +26,17 @@ export { parseServerUrl, type TlsTransportOptions, tlsTransport, unixTransport }
 export type ClientOptions = ({ socketPath: string } | { transport: Transport }) & {
   /** A Warren token (wrn_...), sent as `Authorization: Bearer`; root on the local socket needs none. */
   token?: string;
+  /**
+   * Called when the daemon cannot be reached or cuts a request off; resolve true (once it answers
+   * again) to send the request again where that is safe (client-retry.ts). Without it, no retry.
+   */
+  onUnavailable?: UnavailableHook;
 };
 
 export function createClient(opts: ClientOptions): ApiClient {
   const base = "transport" in opts ? opts.transport : unixTransport(opts.socketPath);
   const transport = opts.token ? withToken(base, opts.token) : base;
-  const http = new Http(transport);
+  const http = new Http(transport, opts.onUnavailable);
   const env = (name: string) => `/environments/${encodeURIComponent(name)}`;
   return {
     health: () => http.json("GET", "/health"),
@@ -54,16 +60,38 @@ export function createClient(opts: ClientOptions): ApiClient {
     async watchEnvironments(opts, onEvent) {
       await readWatchStream(await http.open("GET", watchPath(opts)), onEvent, opts.signal);
     },
-    async createEnvironment(req) {
-      const { status, body } = await http.call<Environment>("POST", "/environments?wait=1", req);
+    async createEnvironment(req, o) {
+      // Named, a create is idempotent (the same name and spec again is that environment), so a
+      // retry after a cut connection finds what the first attempt made. Unnamed, a retry could
+      // make a second one: the CLI names environments itself for that reason.
+      const { status, body } = await http.call<Environment>("POST", "/environments?wait=1", req, {
+        idempotent: req.name !== undefined,
+        onAttempt: (n) => {
+          if (n > 0) o?.onRetry?.();
+        },
+      });
       return { env: body, created: status === 201 };
     },
     getEnvironment: (name) => http.json("GET", env(name)),
-    startEnvironment: (name) => http.json("POST", `${env(name)}/start`, {}),
+    // Intents: asking twice for the same desired state is the same as asking once.
+    startEnvironment: (name) => http.json("POST", `${env(name)}/start`, {}, { idempotent: true }),
     stopEnvironment: (name, graceSeconds) =>
-      http.json("POST", `${env(name)}/stop`, graceSeconds === undefined ? {} : { graceSeconds }),
+      http.json("POST", `${env(name)}/stop`, graceSeconds === undefined ? {} : { graceSeconds }, {
+        idempotent: true,
+      }),
     async deleteEnvironment(name, force) {
-      await http.call("DELETE", `${env(name)}${force ? "?force=1" : ""}`);
+      let attempts = 0;
+      try {
+        await http.call("DELETE", `${env(name)}${force ? "?force=1" : ""}`, undefined, {
+          onAttempt: (n) => {
+            attempts = n + 1;
+          },
+        });
+      } catch (err) {
+        // A retry after a cut: the first attempt finished the removal.
+        if (attempts > 1 && isWarrenError(err, "ENV_NOT_FOUND")) return;
+        throw err;
+      }
     },
     setEnvironment: (name, req) => http.json("PATCH", env(name), req),
     environmentStats: (name) => http.json("GET", `${env(name)}/stats`),
@@ -140,16 +168,35 @@ function identityMethods(http: Http): IdentityClient {
   };
 }
 
+interface CallOptions {
+  /** Safe to send again after a cut connection; default: every method but POST, or POST with a key. */
+  idempotent?: boolean;
+  /** Sent as Idempotency-Key (the same on every attempt). */
+  key?: string;
+  onAttempt?: (attempt: number) => void;
+}
+
 class Http {
   readonly transport: Transport;
-  constructor(transport: Transport) {
+  readonly hook: UnavailableHook | undefined;
+  constructor(transport: Transport, hook?: UnavailableHook) {
     this.transport = transport;
+    this.hook = hook;
+  }
+
+  retrying<T>(method: string, path: string, o: CallOptions, once: () => Promise<T>): Promise<T> {
+    const idempotent = o.idempotent ?? (method !== "POST" || o.key !== undefined);
+    return withRetries({ method, path, idempotent }, this.hook, (attempt) => {
+      o.onAttempt?.(attempt);
+      return once();
+    });
   }
 
   /** Sends a request and resolves with the response once its status is 2xx; otherwise rejects typed. */
-  open(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
+  open(method: string, path: string, body?: unknown, key?: string): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: "application/json" };
+    if (key !== undefined) headers["idempotency-key"] = key;
     if (payload) {
       headers["content-type"] = "application/json";
       headers["content-length"] = String(payload.length);
@@ -168,8 +215,22 @@ class Http {
     });
   }
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await this.open(method, path, body);
+  call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    o: CallOptions = {},
+  ): Promise<{ status: number; body: T }> {
+    return this.retrying(method, path, o, () => this.callOnce<T>(method, path, body, o.key));
+  }
+
+  async callOnce<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    key: string | undefined,
+  ): Promise<{ status: number; body: T }> {
+    const res = await this.open(method, path, body, key);
     const text = await readAll(res).catch((err) => {
       throw connectionError(err, this.transport);
     });
@@ -184,12 +245,19 @@ class Http {
     }
   }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await this.call<T>(method, path, body)).body;
+  async json<T>(method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<T> {
+    return (await this.call<T>(method, path, body, o)).body;
   }
 
-  /** POST that answers with ProgressEvent lines and a final { done } or { error } line. */
-  async ndjson(path: string, body: unknown, progress: ProgressFn): Promise<ImageInfo> {
+  /**
+   * POST that answers with ProgressEvent lines and a final { done } or { error } line. Every such
+   * call (import, pull, base image) ends in the same image when repeated, so a cut one is retried.
+   */
+  ndjson(path: string, body: unknown, progress: ProgressFn): Promise<ImageInfo> {
+    return this.retrying("POST", path, { idempotent: true }, () => this.ndjsonOnce(path, body, progress));
+  }
+
+  async ndjsonOnce(path: string, body: unknown, progress: ProgressFn): Promise<ImageInfo> {
     const res = await this.open("POST", path, body);
     res.setEncoding("utf8");
     return new Promise<ImageInfo>((resolve, reject) => {

@@ -50,6 +50,13 @@ export interface EnvObserved {
   reason?: string;
   /** Limits the runner last applied (bundle at start, or a live resize since). */
   resources?: Resources;
+  /** Its IPv4 address on the runner's environment network, while it runs. */
+  ip?: string;
+  /**
+   * Whether its disk (workspace and writable layer) may have changed since its last clean stop:
+   * false only between a clean stop and the next start, when none of its processes exist.
+   */
+  workspaceDirty?: boolean;
 }
 
 export interface EnvSpec {

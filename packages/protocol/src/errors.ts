@@ -14,6 +14,11 @@ export const ERROR_CATALOG = {
   CLASS_EXISTS: { status: 409, summary: "A class with that name already exists." },
   CLASS_IN_USE: { status: 409, summary: "The class is used by environments or is built in." },
   ENV_NOT_RUNNING: { status: 409, summary: "The environment must be running for this operation." },
+  ENV_RUNNING: { status: 409, summary: "The environment is running; stop it first, or force the operation." },
+  SECRET_DELIVERY_FAILED: {
+    status: 422,
+    summary: "A secret could not be delivered into the environment, so it was not started.",
+  },
   IMAGE_CORRUPT: { status: 422, summary: "The image is malformed or a digest does not match." },
   IMAGE_TOO_LARGE: { status: 413, summary: "An image layer expands past the runner's size cap." },
   IMAGE_IN_USE: { status: 409, summary: "The image is used by environments on the runner." },
@@ -40,6 +45,11 @@ export const ERROR_CATALOG = {
   IDEMPOTENCY_MISMATCH: {
     status: 422,
     summary: "This Idempotency-Key was used with a different request; use a new key.",
+  },
+  SECRET_SHOWN_ONCE: {
+    status: 409,
+    summary:
+      "A request with this Idempotency-Key already succeeded, and its answer held a secret, which is shown only once and not kept; details.response is the answer without it.",
   },
   RATE_LIMITED: { status: 429, summary: "Too many requests; retry after the Retry-After seconds." },
   PAYLOAD_TOO_LARGE: { status: 413, summary: "The request body is larger than the server accepts." },

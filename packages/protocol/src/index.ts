@@ -1,6 +1,7 @@
 export * from "./api.ts";
 export * from "./audit.ts";
 export * from "./client.ts";
+export * from "./client-retry.ts";
 export * from "./client-watch.ts";
 export * from "./egress.ts";
 export * from "./env.ts";
@@ -11,6 +12,7 @@ export * from "./flow-control.ts";
 export * from "./identity.ts";
 export * from "./image-ref.ts";
 export * from "./paths.ts";
+export * from "./process-faults.ts";
 export * from "./project.ts";
 export * from "./runner.ts";
 export * from "./runner-connect.ts";

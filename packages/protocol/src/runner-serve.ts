@@ -1,16 +1,22 @@
 // The runner's end of the wire protocol (runner-wire.ts): answers the control plane's calls with
 // any RunnerApi (the real host runner, or a fake one in tests and bench/api). Each call runs
 // independently; a failure becomes an "err" frame carrying the catalog error, never a dropped link.
+//
+// The control plane is checked too (runner-validate.ts): a frame that breaks the protocol, a call id
+// that repeats or goes backwards, bad input to an open session, or a throw while handling a frame
+// closes the link with a reason (the runner reconnects). Unknown methods and arguments that do not
+// fit a method fail that one call with INVALID_ARGUMENT, which is what a version skew looks like.
+import { constants } from "node:os";
 import { type ErrorBody, WarrenError } from "./errors.ts";
 import { flowGate } from "./flow-control.ts";
 import type { ExecRequest, ExecSession, LogStream, ProgressEvent, RunnerApi } from "./runner.ts";
 import {
   fromBase64,
-  parseWireFrame,
+  WIRE_LIMITS as LIMITS,
   type RunnerFrame,
-  type ServerFrame,
   toBase64,
   UNARY_METHODS,
+  WIRE_CLOSE,
   type WireConn,
 } from "./runner-wire.ts";
 
@@ -27,6 +33,8 @@ export async function serveRunner(
   api: RunnerApi,
   hooks: ServeRunnerHooks = {},
 ): Promise<string> {
+  // Loaded here, not at import: a CLI command that never serves a runner does not pay for it.
+  const v = await import("./runner-validate.ts");
   const sessions = new Map<number, ExecSession>();
   const logStreams = new Map<number, LogStream>();
   const holds = new Map<number, (reason: "link" | "peer", on: boolean) => void>();
@@ -40,7 +48,14 @@ export async function serveRunner(
   const fail = (id: number, err: unknown) => send({ t: "err", id, error: errorBody(err) });
   const unary = new Set<string>(UNARY_METHODS);
 
-  const call = async (id: number, method: string, args: unknown[]) => {
+  const call = async (id: number, method: string, rawArgs: unknown[]) => {
+    if (!v.isCallMethod(method)) {
+      throw new WarrenError(
+        "INVALID_ARGUMENT",
+        `unknown runner method ${JSON.stringify(method.slice(0, 64))}`,
+      );
+    }
+    const args = v.checkCallArgs(method, rawArgs);
     const progressFn = (ev: ProgressEvent) => send({ t: "out", id, ev: "progress", data: ev });
     const a = args as [never, never, never];
     let result: unknown;
@@ -95,7 +110,7 @@ export async function serveRunner(
       );
       stream.done.finally(() => logStreams.delete(id)).catch(() => {});
     } else if (method === "importImage") {
-      result = await api.importImage(a[0], a[1], progressFn);
+      result = await api.importImage(a[0], a[1] ?? undefined, progressFn);
     } else if (method === "ensureBaseImage") {
       result = await api.ensureBaseImage(a[0], progressFn);
     } else if (method === "pullImage") {
@@ -103,8 +118,6 @@ export async function serveRunner(
     } else if (unary.has(method)) {
       const fn = (api as unknown as Record<string, (...x: unknown[]) => Promise<unknown>>)[method];
       result = await fn?.apply(api, args);
-    } else {
-      throw new WarrenError("INVALID_ARGUMENT", `unknown runner method ${JSON.stringify(method)}`);
     }
     send(result === undefined ? { t: "ok", id } : { t: "ok", id, result });
   };
@@ -121,26 +134,41 @@ export async function serveRunner(
     else if (ev === "resize") {
       const d = data as { cols: number; rows: number };
       s.resize(d.cols, d.rows);
-    } else if (ev === "signal") s.signal(data as NodeJS.Signals);
-    else if (ev === "pause") holds.get(id)?.("peer", true);
+    } else if (ev === "signal") {
+      if (Object.hasOwn(constants.signals, data as string)) s.signal(data as NodeJS.Signals);
+    } else if (ev === "pause") holds.get(id)?.("peer", true);
     else if (ev === "resume") holds.get(id)?.("peer", false);
   };
 
   return new Promise<string>((resolve) => {
+    let closed = false;
+    let lastCall = 0;
+    const violation = (err: unknown) => {
+      const bad =
+        err instanceof v.WireViolation
+          ? err
+          : new v.WireViolation(`frame handler failed: ${(err as Error)?.message}`, WIRE_CLOSE.internal);
+      closed = true;
+      hooks.onProtocolError?.(bad);
+      conn.close(bad.code, `bad frame: ${bad.message}`);
+    };
     conn.onMessage((text) => {
-      let f: ServerFrame;
+      if (closed) return; // frames after close are not read
       try {
-        f = parseWireFrame<ServerFrame>(text);
+        const f = v.parseServerFrame(text);
+        if (f.t === "welcome") hooks.onWelcome?.(f.runnerId);
+        else if (f.t === "call") {
+          // The control plane numbers its calls upwards: a repeat would answer one call twice.
+          if (f.id <= lastCall) throw new v.WireViolation(`call id ${f.id} repeats or goes backwards`);
+          lastCall = f.id;
+          call(f.id, f.method, f.args).catch((e) => fail(f.id, e));
+        } else if (f.t === "in") input(f.id, f.ev, v.checkIn(f.ev, f.data));
       } catch (err) {
-        hooks.onProtocolError?.(err as Error);
-        return;
+        violation(err);
       }
-      if (f.t === "welcome") hooks.onWelcome?.(f.runnerId);
-      else if (f.t === "call")
-        call(f.id, f.method, Array.isArray(f.args) ? f.args : []).catch((e) => fail(f.id, e));
-      else if (f.t === "in") input(f.id, f.ev, f.data);
     });
     conn.onClose((reason) => {
+      closed = true;
       // The control plane went away: end every open stream it can no longer read.
       for (const s of logStreams.values()) s.close();
       logStreams.clear();
@@ -160,7 +188,16 @@ export async function serveRunner(
   });
 }
 
+/** A catalog error as the wire carries it, cut to the sizes the control plane accepts. */
 function errorBody(err: unknown): ErrorBody {
-  if (err instanceof WarrenError) return err.toBody();
-  return { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
+  const body: ErrorBody =
+    err instanceof WarrenError
+      ? err.toBody()
+      : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
+  body.message = body.message.slice(0, LIMITS.message);
+  if (body.details) {
+    const kept = Object.entries(body.details).filter(([k]) => k.length <= LIMITS.id);
+    body.details = Object.fromEntries(kept.slice(0, 64));
+  }
+  return body;
 }

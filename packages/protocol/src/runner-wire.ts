@@ -67,6 +67,22 @@ export interface WireConn {
 /** Largest frame either end accepts; a bigger one is a protocol error (the connection closes). */
 export const MAX_WIRE_FRAME = 8 * 1024 * 1024;
 
+/** Bounds on every string and array on the wire (runner-schema.ts); frames are bounded by MAX_WIRE_FRAME. */
+export const WIRE_LIMITS = {
+  /** Environment ids, runner ids, names, hostnames. */
+  id: 128,
+  /** Image references, digests, paths, CIDRs, labels. */
+  ref: 4096,
+  /** Error and event messages, reasons. */
+  message: 65_536,
+  /** Environments on one host, images in its cache, ids in a sweep's keep set. */
+  list: 100_000,
+  /** Small lists: runtimes, layers, upstreams, CIDRs, secrets, exec argv. */
+  small: 4096,
+  /** One stdout/stderr/log chunk or one stdin write: a frame's worth at most. */
+  chunk: 8 * 1024 * 1024,
+} as const;
+
 export function parseWireFrame<T extends { t: string }>(text: string): T {
   if (text.length > MAX_WIRE_FRAME)
     throw new Error(`frame of ${text.length} bytes exceeds ${MAX_WIRE_FRAME}`);
@@ -81,21 +97,80 @@ export const toBase64 = (b: Uint8Array): string =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
 export const fromBase64 = (s: unknown): Uint8Array => Buffer.from(typeof s === "string" ? s : "", "base64");
 
+/** WebSocket close codes (RFC 6455 section 7.4.1) either end closes the runner link with. */
+export const WIRE_CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  /** A frame that breaks the protocol: bad JSON, wrong fields, an answer to no call. */
+  protocol: 1002,
+  /** A binary frame: the protocol is JSON text only. */
+  unsupported: 1003,
+  policy: 1008,
+  tooBig: 1009,
+  /** This end's frame handler threw: only this link is dropped. */
+  internal: 1011,
+} as const;
+
+/** Close codes that mean the peer broke the protocol (audited by the control plane). */
+export const VIOLATION_CLOSE_CODES: ReadonlySet<number> = new Set([
+  WIRE_CLOSE.protocol,
+  WIRE_CLOSE.unsupported,
+  WIRE_CLOSE.tooBig,
+  WIRE_CLOSE.internal,
+]);
+
+/**
+ * A close reason a WebSocket accepts: at most 123 UTF-8 bytes (`ws` throws past that, which inside
+ * a message handler would take the process down), cut at a character boundary, no control chars.
+ */
+export function closeReason(reason: string | undefined): string {
+  let r = (reason ?? "").slice(0, 123).replace(/[\u0000-\u001f\u007f]/g, " ");
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  if (/[\ud800-\udbff]$/.test(r)) r = r.slice(0, -1); // half a surrogate pair
+  return r;
+}
+
+export interface WsConnHooks {
+  /** This end closed the link because the peer broke the protocol (a VIOLATION_CLOSE_CODES close). */
+  onViolation?(code: number, reason: string): void;
+}
+
 /** Adapts a `ws` WebSocket (client or server side) to WireConn. */
-export function wsConn(ws: {
-  send(data: string, cb?: (err?: Error) => void): void;
-  on(ev: "message", cb: (data: unknown, isBinary: boolean) => void): unknown;
-  on(ev: "close", cb: (code: number, reason: Buffer) => void): unknown;
-  close(code?: number, reason?: string): void;
-}): WireConn {
-  return {
+export function wsConn(
+  ws: {
+    send(data: string, cb?: (err?: Error) => void): void;
+    on(ev: "message", cb: (data: unknown, isBinary: boolean) => void): unknown;
+    on(ev: "close", cb: (code: number, reason: Buffer) => void): unknown;
+    close(code?: number, reason?: string): void;
+    terminate?(): void;
+  },
+  hooks: WsConnHooks = {},
+): WireConn {
+  let closing = false;
+  const conn: WireConn = {
     send: (text, sent) => ws.send(text, sent ? () => sent() : undefined),
     onMessage: (cb) => {
-      ws.on("message", (data) => cb(String(data)));
+      ws.on("message", (data, isBinary) => {
+        if (closing) return; // frames after this end closed are not read
+        if (isBinary)
+          conn.close(WIRE_CLOSE.unsupported, "bad frame: binary frames are not part of the protocol");
+        else cb(String(data));
+      });
     },
     onClose: (cb) => {
       ws.on("close", (code, reason) => cb(`${code}${reason.length ? ` ${reason.toString()}` : ""}`));
     },
-    close: (code, reason) => ws.close(code, reason),
+    close: (code, reason) => {
+      const first = !closing;
+      closing = true;
+      const why = closeReason(reason);
+      if (first && code !== undefined && VIOLATION_CLOSE_CODES.has(code)) hooks.onViolation?.(code, why);
+      try {
+        ws.close(code, why);
+      } catch {
+        ws.terminate?.();
+      }
+    },
   };
+  return conn;
 }

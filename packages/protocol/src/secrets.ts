@@ -22,6 +22,8 @@ export interface SecretInfo {
   project?: string;
   /** User secrets: the user's id. */
   user?: string;
+  /** Project secrets restricted to named users or roles: "user:NAME" and "role:ROLE" entries. */
+  allow?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -31,7 +33,16 @@ export interface PutSecretRequest {
   kind: SecretKind;
   path?: string;
   project?: string;
+  /**
+   * Project secrets only: who receives it. "user:NAME" names a member; "role:ROLE" admits that
+   * role and every higher one (member < admin < owner). Absent keeps what the secret had (a new
+   * one: every member who names the project's URL); null lifts a restriction.
+   */
+  allow?: string[] | null;
 }
+
+/** The most entries a project secret's allow list may hold. */
+export const MAX_SECRET_ALLOW = 64;
 
 /** One secret as handed to a runner with ensureRunning. Runners must never persist it. */
 export interface SecretDelivery {

@@ -94,3 +94,47 @@ test("a token realm on a refused address is refused before any login is sent", a
   );
   assert.equal(tokenReg.tokenRequests.length, 0, "the token service must not be called");
 });
+
+test("a plain-HTTP token realm the allow-list only covers by range never sees the login", async (t) => {
+  const store = await newStore(t);
+  tokenReg.tokenRequests.length = 0;
+  // Both the registry and its realm are reachable (127.0.0.0/8), but only the registry is named.
+  const ranged: HttpPolicy = { ...policy, allow: parseAllowList(`127.0.0.1:${tokenReg.port},127.0.0.0/8`) };
+  await assert.rejects(
+    pullFromRegistry(store, `${tokenReg.host}/team/two:1`, () => {}, {
+      policy: ranged,
+      credential: { username: login.user, password: login.password },
+    }),
+    (e) =>
+      isWarrenError(e, "REGISTRY_AUTH_FAILED") &&
+      /token realm 127\.0\.0\.1:\d+ is plain HTTP, so the login is not sent there/.test(e.message) &&
+      e.message.includes("WARREN_REGISTRY_ALLOW"),
+  );
+  assert.equal(tokenReg.tokenRequests.length, 0, "the token service must not be called");
+  // Without a login there is nothing to protect: an anonymous token request may go there.
+  await assert.rejects(pullFromRegistry(store, `${tokenReg.host}/team/two:1`, () => {}, { policy: ranged }));
+  assert.deepEqual(
+    tokenReg.tokenRequests.map((r) => r.user),
+    [null],
+  );
+  assert.deepEqual(await store.list(), []);
+});
+
+test("a plain-HTTP registry asking for Basic auth gets the login only when the allow-list names it", async (t) => {
+  const store = await newStore(t);
+  const ref = `${basicReg.host}/team/two:1`;
+  const credential = { username: login.user, password: login.password };
+  await assert.rejects(
+    pullFromRegistry(store, ref, () => {}, {
+      policy: { ...policy, allow: parseAllowList("127.0.0.0/8") },
+      credential,
+    }),
+    (e) =>
+      isWarrenError(e, "REGISTRY_AUTH_FAILED") &&
+      /the registry 127\.0\.0\.1:\d+ is plain HTTP/.test(e.message),
+  );
+  assert.deepEqual(await store.list(), []);
+  const named: HttpPolicy = { ...policy, allow: parseAllowList(`127.0.0.1:${basicReg.port}`) };
+  const info = await pullFromRegistry(store, ref, () => {}, { policy: named, credential });
+  assert.equal(info.digest, fx.manifest.digest);
+});

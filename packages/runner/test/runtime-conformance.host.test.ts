@@ -25,6 +25,7 @@ import {
   DEFAULT_CAPABILITIES,
   DEFAULT_RLIMITS,
   defaultEnvSpecOptions,
+  withTmpfs,
 } from "../src/spec/index.ts";
 import { writeBundleSpec } from "../src/spec/write.ts";
 import { busyboxAvailable, makeBusyboxRootfs } from "./fixtures/busybox-rootfs.ts";
@@ -34,6 +35,8 @@ const IS_ROOT = process.getuid?.() === 0;
 const PIDS_LIMIT = 512;
 const MEMORY_LIMIT = 256 * 1024 ** 2;
 const EXPECTED_CAPS = capabilityMaskHex(DEFAULT_CAPABILITIES);
+/** Where deliverFiles writes in this suite (the engine uses it for secrets). */
+const SECRETS_TMPFS = "/run/secrets";
 
 const DRIVERS: { name: string; make: (cfg: RunnerConfig) => Runtime }[] = [
   { name: "runc", make: (cfg) => runcRuntime(cfg) },
@@ -140,6 +143,8 @@ for (const driver of DRIVERS) {
       if (!available) assert.fail(`CI=true but ${driver.name} (or root, or busybox-static) is not available`);
       await mkdir(dir, { recursive: true });
       await makeBusyboxRootfs(path.join(dir, "rootfs"));
+      // The read-only rootfs needs the mount point of the tmpfs that deliverFiles writes to.
+      await mkdir(path.join(dir, "rootfs", SECRETS_TMPFS), { recursive: true });
       const spec = buildSpec(
         ...defaultEnvSpecOptions({
           rootfs: path.join(dir, "rootfs"),
@@ -155,6 +160,7 @@ for (const driver of DRIVERS) {
             cpu: { quota: 50_000, period: 100_000 },
           },
         }),
+        withTmpfs(SECRETS_TMPFS, { mode: "0700", sizeBytes: 1024 * 1024, extra: ["noexec"] }),
       );
       await writeBundleSpec(bundle, spec);
     });
@@ -205,6 +211,43 @@ for (const driver of DRIVERS) {
       assert.equal(echo.stdout, `hello from ${driver.name}\n`);
       assert.equal((await exec(rt, ["sh", "-c", "exit 7"])).code, 7);
       assert.equal((await exec(rt, ["sh", "-c", "echo oops >&2; exit 3"])).stderr, "oops\n");
+    });
+
+    it("deliverFiles writes new 0400 root-owned files and replaces earlier ones", async () => {
+      const t0 = performance.now();
+      await rt.deliverFiles(id, SECRETS_TMPFS, [
+        { name: "token", data: "first-value" },
+        { name: ".env", data: Buffer.from("A='1'\n") },
+      ]);
+      timings["deliver"] = performance.now() - t0;
+      const show = `cat ${SECRETS_TMPFS}/token; echo; stat -c '%a %u %g %F' ${SECRETS_TMPFS}/token ${SECRETS_TMPFS}/.env`;
+      const first = await exec(rt, ["sh", "-c", show]);
+      assert.equal(first.stdout, "first-value\n400 0 0 regular file\n400 0 0 regular file\n", first.stderr);
+      await rt.deliverFiles(id, SECRETS_TMPFS, [{ name: "token", data: "second" }]);
+      assert.equal((await exec(rt, ["cat", `${SECRETS_TMPFS}/token`])).stdout, "second");
+    });
+
+    it("deliverFiles never writes through a symlink, nor reaches its directory through one", async () => {
+      // Root inside plants links where the next delivery goes, as a hostile environment could.
+      const plant = `rm -f ${SECRETS_TMPFS}/token && ln -s /tmp/planted ${SECRETS_TMPFS}/token && ln -sf ${SECRETS_TMPFS} /tmp/link`;
+      assert.equal((await exec(rt, ["sh", "-c", plant])).code, 0);
+      await rt.deliverFiles(id, SECRETS_TMPFS, [{ name: "token", data: "third" }]);
+      const after = await exec(rt, [
+        "sh",
+        "-c",
+        `cat ${SECRETS_TMPFS}/token; test -L ${SECRETS_TMPFS}/token && echo LINK; test -e /tmp/planted && echo PLANTED; true`,
+      ]);
+      assert.equal(after.stdout, "third");
+      await assert.rejects(rt.deliverFiles(id, "/tmp/link", [{ name: "via-link", data: "x" }]));
+      assert.equal(
+        (await exec(rt, ["test", "-e", `${SECRETS_TMPFS}/via-link`])).code,
+        1,
+        "written through /tmp/link",
+      );
+      await assert.rejects(
+        rt.deliverFiles(id, SECRETS_TMPFS, [{ name: "../escape", data: "x" }]),
+        /not a plain file name/,
+      );
     });
 
     /** Skips (with the driver's reason) a check the driver declares it cannot pass. */

@@ -14,16 +14,21 @@ import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
 import { loadOrCreateCertificate } from "./http/tls-cert.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
+import { system } from "./services/actor.ts";
 import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
+import { storeCredentialCheck } from "./services/credential-check.ts";
 import { createEnvironmentService } from "./services/environments.ts";
+import { createHostService } from "./services/host.ts";
 import { createIdentityService } from "./services/identity.ts";
 import { createImageService } from "./services/images.ts";
+import { createLiveSessions } from "./services/live-sessions.ts";
 import { createOidcService, type OidcConfig, oidcConfigFromEnv } from "./services/oidc.ts";
 import { createQuotaService } from "./services/quotas.ts";
 import { createRegistryLoginService } from "./services/registry-logins.ts";
 import { secretBox } from "./services/registry-secrets.ts";
+import { oneRunner, type RunnerFor } from "./services/runner-for.ts";
 import { withSecrets } from "./services/secret-delivery.ts";
 import { createSecretService } from "./services/secrets.ts";
 import { createEnvWatchService } from "./services/watch.ts";
@@ -34,7 +39,7 @@ import { listEnvIds } from "./store/queries/envs.ts";
 export interface DaemonOptions {
   /** Default: protocol socketPath() ($WARREN_SOCKET or /run/warren/warren.sock). */
   socketPath?: string;
-  /** Directory holding warren.db (unless `db` says otherwise), the TLS material and the key files. */
+  /** Directory holding db/warren.db (unless `db` says otherwise), the TLS material and the key files. */
   root: string;
   /**
    * The store: a postgres:// URL (many replicas share it) or a directory for SQLite; default
@@ -90,8 +95,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   let controller: EnvironmentController | undefined;
   let hub: RunnerHub | undefined;
   let bus: PgChangeBus | undefined;
+  let stopSessions = () => {};
   try {
     const changes = createChangeFeed();
+    // Sessions that outlive their token's check end when it is revoked or expires, here and, over
+    // the change bus, on every other replica (services/live-sessions.ts).
+    const sessions = createLiveSessions({
+      clock,
+      logger: log.child({ component: "live-sessions" }),
+      check: storeCredentialCheck(store.db, clock),
+    });
+    stopSessions = () => sessions.close();
     // Replicas sharing PostgreSQL tell each other which environments changed (store/pg-change-bus.ts).
     if (store.kind === "postgres" && opts.db) {
       const ids = (envId: string | undefined) =>
@@ -108,9 +122,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
             () => {},
           );
         },
+        onRevoked: (r) => {
+          if (r) sessions.receive(r);
+          else
+            void sessions
+              .recheck()
+              .catch((err: unknown) => log.warn({ err }, "re-checking live sessions failed"));
+        },
       });
       const b = bus;
       changes.onEmit((envId) => b.publish(envId));
+      sessions.onRevoke((r) => b.publishRevocation(r));
     }
     const replicaId = bus?.replicaId ?? randomBytes(6).toString("hex");
     hub = opts.runner
@@ -118,6 +140,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       : createRunnerHub({ db: store.db, logger: log.child({ component: "runners" }), replicaId });
     const hostRunner: RunnerApi = opts.runner ?? (hub as RunnerHub);
     const h = hub;
+    // Calls not about one environment go to the acting organisation's runner (services/runner-for.ts).
+    const runnerFor: RunnerFor = h ? (org) => h.forOrg(org) : oneRunner(hostRunner);
     const registryBox = secretBox(opts.root);
     const secrets = createSecretService({ db: store.db, clock, root: opts.root, registryBox });
     // Secrets reach the runner only in ensureRunning's spec; logs and events come back masked.
@@ -138,9 +162,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
     const registries = createRegistryLoginService({ db: store.db, clock, secrets: registryBox });
     // Images are scoped to organisations; a create from one the caller's does not hold pulls it.
-    const images = createImageService({ runner: hostRunner, logins: registries, db: store.db, clock });
+    const images = createImageService({
+      runner: hostRunner,
+      runnerFor,
+      logins: registries,
+      db: store.db,
+      clock,
+    });
     const envs = createEnvironmentService({
       images,
+      runnerFor,
       db: store.db,
       runner,
       clock,
@@ -171,9 +202,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       images,
       registries,
       runner,
+      host: createHostService({ runnerFor }),
       shutdown: shutdown.signal,
       logger: log,
-      identity: createIdentityService({ db: store.db, clock }),
+      identity: createIdentityService({ db: store.db, clock, onRevoked: (r) => sessions.revoke(r) }),
+      sessions,
       secrets,
       oidc: createOidcService({ config: opts.oidc ?? oidcConfigFromEnv(), db: store.db, clock, audit }),
       ...(hub ? { runnerHub: hub } : {}),
@@ -188,8 +221,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       });
     });
     // Audit retention (WARREN_AUDIT_RETENTION_DAYS): hourly is ample for a limit counted in days.
+    const retention = system("audit-retention");
     const sweepAudit = () =>
-      audit.sweep().then(
+      audit.sweep(retention).then(
         (n) => n > 0 && log.info({ removed: n }, "old audit records removed"),
         (err: unknown) => log.warn({ err }, "audit retention sweep failed; retried next hour"),
       );
@@ -247,6 +281,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         hub?.close();
         await app.close();
         await bus?.close();
+        stopSessions();
         await tls?.close();
         await ctl.close();
         await watch.close();
@@ -284,6 +319,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
   } catch (err) {
     shutdown.abort();
+    stopSessions();
     hub?.close();
     await bus?.close();
     await controller?.close();

@@ -2,7 +2,10 @@
 // write none, the log is admin-only and org-scoped, and the retention sweep removes only old rows.
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
+import { isWarrenError } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { system } from "../src/services/actor.ts";
+import { LOCAL_ROOT } from "../src/services/identity.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { auditCount, bearer, lastRecord, userWithToken, type World, world } from "./audit-world.ts";
 
@@ -268,7 +271,9 @@ test("the retention sweep deletes only records older than the retention period",
     .insertInto("audit_records")
     .values({ ...base, at: "2025-12-15T00:00:00.000Z" })
     .execute(); // 17 days old
-  assert.equal(await w.audit.sweep(), 1);
+  // Retention is the system's job: a user, even the owner, cannot sweep the trail.
+  await assert.rejects(w.audit.sweep(LOCAL_ROOT), (e) => isWarrenError(e, "FORBIDDEN"));
+  assert.equal(await w.audit.sweep(system("audit-retention")), 1);
   const left = await db.selectFrom("audit_records").select("at").execute();
   assert.deepEqual(
     left.map((r) => r.at),

@@ -32,6 +32,17 @@ const bySecretScope: Variant[] = [
   { label: "project scope", least: "admin", params: { scope: "project" } },
 ];
 
+/** A path value the matrix replaces with a fresh token of organisation A's owner. */
+export const OWNER_TOKEN = "@owner-token";
+
+// Members revoke their own tokens, admins any of the organisation's but an owner's (a token
+// created with a token, and a member's tokens on removal, are revoked by the service itself:
+// token-lineage.test.ts).
+const byTokenOwner: Variant[] = [
+  { label: "a member's token", least: "member", params: {} },
+  { label: "an owner's token", least: "owner", params: { id: OWNER_TOKEN } },
+];
+
 export const AUTHZ: Record<string, Expectation> = {
   // System and documentation.
   "GET /api/v1/health": "public",
@@ -50,7 +61,7 @@ export const AUTHZ: Record<string, Expectation> = {
   "GET /api/v1/whoami": "member",
   "POST /api/v1/tokens": "member",
   "GET /api/v1/tokens": "member",
-  "DELETE /api/v1/tokens/:id": "member",
+  "DELETE /api/v1/tokens/:id": byTokenOwner,
   "POST /api/v1/admin/runner-tokens": "admin",
   "GET /api/v1/orgs/:org/members": "owner",
   "POST /api/v1/orgs/:org/members": "owner",

@@ -13,7 +13,6 @@ import {
   createIdentityService,
   type IdentityService,
   LOCAL_ROOT,
-  runAs,
 } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createQuotaService } from "../src/services/quotas.ts";
@@ -70,6 +69,8 @@ export interface World {
   ensure(): Promise<void>;
   /** A fresh token of the member's, for DELETE /tokens/:id (a revoke cannot be undone). */
   memberTokenId(): Promise<string>;
+  /** A fresh token of the owner's: admins may not revoke it. */
+  ownerTokenId(): Promise<string>;
   /** Org A's state, to prove that refused and foreign calls change nothing. */
   snapshot(): Promise<Snapshot>;
   /** Forgets what organisation B's caller made, so its later lists hold nothing of its own by name. */
@@ -128,30 +129,25 @@ export async function matrixWorld(): Promise<World> {
     const envs = (await envRow()).filter((r) => (r as { org_id?: string }).org_id === ORG_A);
     const env = envs[0];
     if (!env || env.desired === "deleted") {
-      await runAs(callers.member, () => h.envs.create({ name: FIX.env }));
+      await h.envs.create(callers.member, { name: FIX.env });
     } else if (env.state !== "running" || env.desired !== "running") {
-      await runAs(callers.member, () => h.envs.start(FIX.env));
+      await h.envs.start(callers.member, FIX.env);
     }
     const cls = await db.selectFrom("classes").select("name").where("name", "=", FIX.cls).execute();
     if (cls.length === 0) {
-      await runAs(callers.admin, () =>
-        h.classes.create({ name: FIX.cls, cpus: 1, memory: "256m", disk: "1g" }),
-      );
+      await h.classes.create(callers.admin, { name: FIX.cls, cpus: 1, memory: "256m", disk: "1g" });
     }
     const secret = { value: "mx-secret-value-a", kind: "env" as const };
     const have = await db.selectFrom("secrets").select("scope").where("org_id", "=", ORG_A).execute();
     const scopes = new Set(have.map((r) => r.scope));
-    if (!scopes.has("org")) await runAs(callers.admin, () => secrets.set("org", FIX.secret, secret));
-    if (!scopes.has("user")) await runAs(callers.member, () => secrets.set("user", FIX.secret, secret));
+    if (!scopes.has("org")) await secrets.set(callers.admin, "org", FIX.secret, secret);
+    if (!scopes.has("user")) await secrets.set(callers.member, "user", FIX.secret, secret);
     if (!scopes.has("project")) {
-      await runAs(callers.admin, () =>
-        secrets.set("project", FIX.secret, { ...secret, project: FIX.project }),
-      );
+      await secrets.set(callers.admin, "project", FIX.secret, { ...secret, project: FIX.project });
     }
-    const logins = await runAs(callers.admin, () => registries.list());
+    const logins = await registries.list(callers.admin);
     const login = logins.find((l) => l.host === FIX.registry);
-    if (login?.username !== "mx-a")
-      await runAs(callers.admin, () => registries.login(FIX.registry, "mx-a", "pw-a"));
+    if (login?.username !== "mx-a") await registries.login(callers.admin, FIX.registry, "mx-a", "pw-a");
     if (!h.runner.images.has(FIX.image)) h.runner.addImage(FIX.image);
     if (!h.runner.images.has(DEFAULT_IMAGE)) h.runner.addImage(DEFAULT_IMAGE);
     const victim = await db
@@ -252,6 +248,9 @@ export async function matrixWorld(): Promise<World> {
     snapshot,
     async memberTokenId() {
       return (await identity.createToken(callers.member, { name: "mx-revocable" })).id;
+    },
+    async ownerTokenId() {
+      return (await identity.createToken(callers.owner, { name: "mx-owner-revocable" })).id;
     },
     async forgetOrgB() {
       await db.deleteFrom("secrets").where("org_id", "=", ORG_B).execute();

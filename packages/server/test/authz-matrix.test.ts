@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Channel, parseFrame } from "@warren/protocol";
-import { AUTHZ, type Least, type Variant } from "./authz-matrix-table.ts";
+import { AUTHZ, type Least, OWNER_TOKEN, type Variant } from "./authz-matrix-table.ts";
 import { changes, FIX, matrixWorld, ORG_A, WHO, type Who, type World } from "./authz-matrix-world.ts";
 
 interface Route {
@@ -28,8 +28,11 @@ interface Route {
   url: string;
   websocket: boolean;
 }
-/** Whose object a path parameter names: the member's, organisation A's, or the caller's own namespace. */
-type Owner = "member" | "org" | "caller";
+/**
+ * Whose object a path parameter names: the member's, an owner's (of organisation A), organisation
+ * A's, or the caller's own namespace.
+ */
+type Owner = "member" | "owner" | "org" | "caller";
 type Expect = { exact: number } | { gate: true; real: boolean };
 
 const RANK: Record<Exclude<Least, "runner" | "server-admin" | "server-owner">, number> = {
@@ -112,6 +115,8 @@ function expected(least: Least, who: Who, owners: Owner[]): Expect {
   if (least === "public") return { gate: true, real: false };
   if (who === "other" && real) return { exact: 404 };
   if (who === "peer" && owners.includes("member")) return { exact: 404 };
+  // Another user's token is not the member's to see.
+  if ((who === "member" || who === "peer") && owners.includes("owner")) return { exact: 404 };
   // The other organisation's owner is a tenant: never a server owner (org A is the first org).
   if (least === "server-owner") return who === "other" ? { exact: 403 } : expected("owner", who, owners);
   if (least === "server-admin") return who === "other" ? { exact: 403 } : expected("admin", who, owners);
@@ -160,7 +165,8 @@ test("every route, as every principal: no unexpected 2xx, 401/403/404 where due,
         for (const [, name] of route.url.matchAll(/:([A-Za-z0-9_]+)/g)) {
           const p = await param(route.url, name!);
           params[name!] = v.params[name!] ?? p.value;
-          owners.push(p.owner);
+          if (params[name!] === OWNER_TOKEN) params[name!] = await w.ownerTokenId();
+          owners.push(v.params[name!] === OWNER_TOKEN ? "owner" : p.owner);
           url = url.replace(`:${name}`, encodeURIComponent(params[name!]!));
         }
         const query = QUERY[key]?.(params) ?? "";

@@ -4,7 +4,7 @@ import { WarrenError } from "@warren/protocol";
 import { getEnvById, parseConditions } from "../src/store/queries/envs.ts";
 import { listEvents } from "../src/store/queries/events.ts";
 import { FakeClock, flush } from "./fake-clock.ts";
-import { type Harness, harness } from "./helpers.ts";
+import { type Harness, harness, ROOT } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -12,7 +12,7 @@ afterEach(async () => h?.close());
 test("a terminal runner error marks the env failed with a reason and stops retrying", async () => {
   const clock = new FakeClock();
   h = await harness({ clock, autoReconcile: false });
-  const { env } = await h.envs.create({ name: "dev" }, { wait: false });
+  const { env } = await h.envs.create(ROOT, { name: "dev" }, { wait: false });
   h.runner.failNext("ensureRunning", new WarrenError("IMAGE_CORRUPT", "layer sha256:ab digest mismatch"));
   h.controller.enqueue(env.id);
   await h.controller.idle();
@@ -30,17 +30,17 @@ test("a terminal runner error marks the env failed with a reason and stops retry
   await h.controller.reconcile(env.id);
   assert.equal(h.runner.callsOf("ensureRunning").length, calls);
   // ...until the user asks again, which clears the failure.
-  const start = h.envs.start("dev");
+  const start = h.envs.start(ROOT, "dev");
   await flush(); // the intent is committed before anything is enqueued
   h.controller.enqueue(env.id);
   assert.equal((await start).state, "running");
-  assert.deepEqual((await h.envs.get("dev")).conditions, []);
+  assert.deepEqual((await h.envs.get(ROOT, "dev")).conditions, []);
 });
 
 test("a start after a terminal failure reports ENV_FAILED with the cause", async () => {
   h = await harness();
   h.runner.failNext("ensureRunning", new WarrenError("IMAGE_CORRUPT", "bad tar"));
-  await assert.rejects(h.envs.create({ name: "dev" }), (err: WarrenError) => {
+  await assert.rejects(h.envs.create(ROOT, { name: "dev" }), (err: WarrenError) => {
     assert.equal(err.code, "ENV_FAILED");
     assert.match(err.message, /IMAGE_CORRUPT.*bad tar.*warren start dev.*warren rm dev/);
     return true;
@@ -50,7 +50,7 @@ test("a start after a terminal failure reports ENV_FAILED with the cause", async
 test("other errors retry with exponential backoff and record a ReconcileError condition", async () => {
   const clock = new FakeClock();
   h = await harness({ clock, autoReconcile: false, baseDelayMs: 100, maxDelayMs: 1000 });
-  const { env } = await h.envs.create({ name: "dev" }, { wait: false });
+  const { env } = await h.envs.create(ROOT, { name: "dev" }, { wait: false });
   h.runner.failNext("ensureRunning", new Error("netlink: EAGAIN"), 3);
   h.controller.enqueue(env.id);
   await flush();
@@ -75,15 +75,15 @@ test("other errors retry with exponential backoff and record a ReconcileError co
 
 test("start sweeps leftovers of unknown ids, keeps known ones and enqueues every row", async () => {
   h = await harness({ autoReconcile: false });
-  const a = await h.envs.create({ name: "a" }, { wait: false });
-  const b = await h.envs.create({ name: "b" }, { wait: false });
+  const a = await h.envs.create(ROOT, { name: "a" }, { wait: false });
+  const b = await h.envs.create(ROOT, { name: "b" }, { wait: false });
   h.runner.leftovers.add("zzzzzzzzzzzz");
   const { swept } = await h.controller.start();
   assert.deepEqual(swept, ["zzzzzzzzzzzz"]);
   assert.deepEqual([...(h.runner.sweeps[0] ?? [])].sort(), [a.env.id, b.env.id].sort());
   await h.controller.idle();
-  assert.equal((await h.envs.get("a")).state, "running");
-  assert.equal((await h.envs.get("b")).state, "running");
+  assert.equal((await h.envs.get(ROOT, "a")).state, "running");
+  assert.equal((await h.envs.get(ROOT, "b")).state, "running");
 });
 
 test("periodic resync heals drift nobody reported", async () => {
@@ -92,7 +92,7 @@ test("periodic resync heals drift nobody reported", async () => {
   // The harness builds its controller with resync off; make one with resync on.
   const { createEnvironmentController } = await import("../src/controllers/environment/controller.ts");
   const { silentLogger } = await import("../src/logger.ts");
-  const { env } = await h.envs.create({ name: "dev" }, { wait: false });
+  const { env } = await h.envs.create(ROOT, { name: "dev" }, { wait: false });
   const ctl = createEnvironmentController({
     db: h.store.db,
     runner: h.runner,

@@ -1,6 +1,8 @@
 // Egress policy end to end in the control plane: class create over HTTP, stored on the class,
 // copied onto the environment, shown by GET and carried to the runner in RunnerEnvSpec.egress.
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, test } from "node:test";
 import type { EgressPolicy, ErrorBody, RunnerEnvSpec } from "@warren/protocol";
@@ -109,6 +111,7 @@ test("the environment keeps the policy it was created with in its own row", asyn
 test("migration 002 applies on a database made by 001 that holds data", async () => {
   const tmp = tempDir();
   try {
+    mkdirSync(path.dirname(storeFile(tmp.dir)), { recursive: true, mode: 0o700 });
     const db = new DatabaseSync(storeFile(tmp.dir));
     assert.deepEqual(
       migrate(

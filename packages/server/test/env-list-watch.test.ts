@@ -8,11 +8,13 @@ import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
 import { silentLogger } from "../src/logger.ts";
+import { NoActorError } from "../src/services/actor.ts";
+import type { Caller } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createEnvWatchService, type EnvWatchService } from "../src/services/watch.ts";
 import { compactEnvChanges } from "../src/store/queries/env-changes.ts";
 import { FakeClock } from "./fake-clock.ts";
-import { type Harness, type HarnessOptions, harness } from "./helpers.ts";
+import { type Harness, type HarnessOptions, harness, ROOT } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;
@@ -60,7 +62,7 @@ test("pages cover every environment exactly once, in order, with filters", async
   const { h, app } = await setup({ autoReconcile: false, clock });
   const names = ["web-1", "web-2", "db-1", "web-3", "db-2", "web-4", "cache-1"];
   for (const name of names) {
-    await h.envs.create({ name }, { wait: false });
+    await h.envs.create(ROOT, { name }, { wait: false });
     await clock.advance(1000); // distinct created_at, so creation order is the list order
   }
   await h.store.db
@@ -106,7 +108,7 @@ test("a watch lists, then streams create/stop/delete in order, and resumes witho
   const sock = path.join(h.dir, "api.sock");
   await app.listen({ path: sock });
   const client = createClient({ socketPath: sock });
-  await h.envs.create({ name: "first" });
+  await h.envs.create(ROOT, { name: "first" });
   assert.deepEqual(
     (await client.listEnvironments()).map((e) => e.name),
     ["first"],
@@ -125,12 +127,12 @@ test("a watch lists, then streams create/stop/delete in order, and resumes witho
   );
   const bookmark = events[1]!.resourceVersion;
 
-  await h.envs.create({ name: "second" });
-  await h.envs.stop("second");
+  await h.envs.create(ROOT, { name: "second" });
+  await h.envs.stop(ROOT, "second");
   // Changes between two recorder passes collapse into one MODIFIED (as in Kubernetes), so let the
   // watch see "stopped" before deleting.
   await until(() => events.some((e) => e.type === "MODIFIED" && e.object?.state === "stopped"), "stopped");
-  await h.envs.delete("second", true);
+  await h.envs.delete(ROOT, "second", true);
   await until(() => events.some((e) => e.type === "DELETED"), "the delete");
   ac.abort();
   await done;
@@ -174,13 +176,13 @@ test("a watch lists, then streams create/stop/delete in order, and resumes witho
 
 test("a restarted recorder records what changed while it was down, continuing the versions", async () => {
   const { h, watch: first } = await setup();
-  await h.envs.create({ name: "keep" });
-  await h.envs.create({ name: "gone" });
+  await h.envs.create(ROOT, { name: "keep" });
+  await h.envs.create(ROOT, { name: "gone" });
   const before = await first.sync();
   await first.close();
   watch = undefined;
-  await h.envs.delete("gone", true);
-  await h.envs.stop("keep");
+  await h.envs.delete(ROOT, "gone", true);
+  await h.envs.stop(ROOT, "keep");
 
   const second = createEnvWatchService({
     db: h.store.db,
@@ -190,7 +192,7 @@ test("a restarted recorder records what changed while it was down, continuing th
   });
   watch = second;
   const after = await second.sync();
-  const changes = await second.changesAfter(before);
+  const { events: changes, through } = await second.changesAfter(ROOT, before);
   assert.deepEqual(
     changes.map((c) => [c.type, c.object?.name, c.object?.state]),
     [
@@ -199,9 +201,19 @@ test("a restarted recorder records what changed while it was down, continuing th
     ],
   );
   assert.equal(after, changes.at(-1)?.resourceVersion);
-  const snap = await second.snapshot();
+  assert.equal(through, after);
+  const snap = await second.snapshot(ROOT);
   assert.deepEqual(
     snap.items.map((i) => i.env.name),
     ["keep"],
   );
+
+  // Another organisation's admin sees none of it, yet its cursor moves past it all the same.
+  const outsider: Caller = { ...ROOT, orgId: "org_other", userId: "usr_other", role: "admin" };
+  const theirs = await second.changesAfter(outsider, before);
+  assert.deepEqual(theirs, { events: [], through: after });
+  assert.deepEqual((await second.snapshot(outsider)).items, []);
+  // Without an actor the watch refuses instead of showing everything.
+  await assert.rejects(second.snapshot(undefined as unknown as Caller), NoActorError);
+  await assert.rejects(second.changesAfter(null as unknown as Caller, before), NoActorError);
 });

@@ -7,7 +7,7 @@ import { isWarrenError, WarrenError } from "@warren/protocol";
 import { plan } from "../src/controllers/environment/plan.ts";
 import { updateEnvResources } from "../src/store/queries/env-resources.ts";
 import { getEnvById, parseConditions } from "../src/store/queries/envs.ts";
-import { buildApp, type Harness, harness } from "./helpers.ts";
+import { buildApp, type Harness, harness, ROOT } from "./helpers.ts";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -15,14 +15,14 @@ let h: Harness;
 afterEach(async () => h?.close());
 
 async function row(name: string) {
-  const env = await h.envs.get(name);
+  const env = await h.envs.get(ROOT, name);
   return (await getEnvById(h.store.db, env.id))!;
 }
 
 test("set on a running environment records the change, then applies it live", async () => {
   h = await harness();
-  const { env } = await h.envs.create({ name: "dev" });
-  const out = await h.envs.setResources("dev", { cpus: 1.5, memory: "3g", pids: 500 });
+  const { env } = await h.envs.create(ROOT, { name: "dev" });
+  const out = await h.envs.setResources(ROOT, "dev", { cpus: 1.5, memory: "3g", pids: 500 });
   assert.deepEqual(out.spec.resources, { cpus: 1.5, memoryBytes: 3 * GiB, diskBytes: 10 * GiB, pids: 500 });
   assert.deepEqual(out.observed?.resources, out.spec.resources, "the runner reports what it applied");
   const calls = h.runner.callsOf("setResources");
@@ -32,23 +32,23 @@ test("set on a running environment records the change, then applies it live", as
   assert.equal(r.memory_bytes, 3 * GiB);
   assert.ok(r.generation > 1, "a change of limits is a change of intent");
   // Only the named fields change.
-  const again = await h.envs.setResources(env.id, { pids: 600 });
+  const again = await h.envs.setResources(ROOT, env.id, { pids: 600 });
   assert.deepEqual(again.spec.resources, { cpus: 1.5, memoryBytes: 3 * GiB, diskBytes: 10 * GiB, pids: 600 });
 });
 
 test("a refused change (memory below use) changes neither the runner nor the record", async () => {
   h = await harness();
-  await h.envs.create({ name: "dev", memory: "1g" });
+  await h.envs.create(ROOT, { name: "dev", memory: "1g" });
   h.runner.memoryInUseBytes = 300 * MiB;
   const before = await row("dev");
-  await assert.rejects(h.envs.setResources("dev", { memory: "256m", cpus: 1 }), (err) => {
+  await assert.rejects(h.envs.setResources(ROOT, "dev", { memory: "256m", cpus: 1 }), (err) => {
     assert.ok(isWarrenError(err, "INVALID_ARGUMENT"));
     return true;
   });
   const after = await row("dev");
   assert.equal(after.memory_bytes, before.memory_bytes);
   assert.equal(after.cpus, before.cpus, "cpus of the same request are not kept either");
-  const env = await h.envs.get("dev");
+  const env = await h.envs.get(ROOT, "dev");
   assert.equal(env.observed?.resources?.memoryBytes, GiB);
   // The reconciler finds nothing to do afterwards.
   await h.controller.reconcile(env.id);
@@ -57,8 +57,8 @@ test("a refused change (memory below use) changes neither the runner nor the rec
 
 test("set checks class bounds and input before recording anything", async () => {
   h = await harness();
-  await h.envs.create({ name: "dev" });
-  const cases: [Parameters<Harness["envs"]["setResources"]>[1], string, RegExp][] = [
+  await h.envs.create(ROOT, { name: "dev" });
+  const cases: [Parameters<Harness["envs"]["setResources"]>[2], string, RegExp][] = [
     [{ cpus: 32 }, "OUT_OF_CLASS_BOUNDS", /cpus 32 exceeds the maximum of 16/],
     [{ memory: "32g" }, "OUT_OF_CLASS_BOUNDS", /memory 32Gi exceeds the maximum of 16Gi/],
     [{ memory: "lots" }, "INVALID_SIZE", /invalid memory/],
@@ -68,7 +68,7 @@ test("set checks class bounds and input before recording anything", async () => 
   ];
   const gen = (await row("dev")).generation;
   for (const [req, code, message] of cases) {
-    await assert.rejects(h.envs.setResources("dev", req), (err) => {
+    await assert.rejects(h.envs.setResources(ROOT, "dev", req), (err) => {
       assert.ok(isWarrenError(err), String(err));
       assert.equal(err.code, code);
       assert.match(err.message, message);
@@ -77,18 +77,20 @@ test("set checks class bounds and input before recording anything", async () => 
   }
   assert.equal((await row("dev")).generation, gen);
   assert.equal(h.runner.callsOf("setResources").length, 0);
-  await assert.rejects(h.envs.setResources("nope", { cpus: 1 }), (e) => isWarrenError(e, "ENV_NOT_FOUND"));
+  await assert.rejects(h.envs.setResources(ROOT, "nope", { cpus: 1 }), (e) =>
+    isWarrenError(e, "ENV_NOT_FOUND"),
+  );
 });
 
 test("set on a stopped environment only records; the next start uses the new limits", async () => {
   h = await harness();
-  const { env } = await h.envs.create({ name: "dev" });
-  await h.envs.stop("dev", 0);
+  const { env } = await h.envs.create(ROOT, { name: "dev" });
+  await h.envs.stop(ROOT, "dev", 0);
   h.runner.memoryInUseBytes = 10 * GiB; // a stopped environment uses nothing: no refusal
-  const out = await h.envs.setResources("dev", { memory: "512m" });
+  const out = await h.envs.setResources(ROOT, "dev", { memory: "512m" });
   assert.equal(out.spec.resources.memoryBytes, 512 * MiB);
   assert.equal(h.runner.callsOf("setResources").length, 0);
-  await h.envs.start("dev");
+  await h.envs.start(ROOT, "dev");
   const started = h.runner.callsOf("ensureRunning").at(-1)![0] as { resources: { memoryBytes: number } };
   assert.equal(started.resources.memoryBytes, 512 * MiB);
   assert.equal(h.runner.envs.get(env.id)?.spec.resources.memoryBytes, 512 * MiB);
@@ -96,7 +98,7 @@ test("set on a stopped environment only records; the next start uses the new lim
 
 test("a change recorded but never applied (daemon died) is applied by the next reconcile", async () => {
   h = await harness({ autoReconcile: false });
-  const { env } = await h.envs.create({ name: "dev" }, { wait: false });
+  const { env } = await h.envs.create(ROOT, { name: "dev" }, { wait: false });
   await h.controller.reconcile(env.id);
   assert.equal(h.runner.envs.get(env.id)?.state, "running");
   await updateEnvResources(
@@ -118,7 +120,7 @@ test("a change recorded but never applied (daemon died) is applied by the next r
 
 test("the reconciler records a refused resize as ResizePending, not as a failure, and clears it", async () => {
   h = await harness({ autoReconcile: false });
-  const { env } = await h.envs.create({ name: "dev" }, { wait: false });
+  const { env } = await h.envs.create(ROOT, { name: "dev" }, { wait: false });
   await h.controller.reconcile(env.id);
   h.runner.memoryInUseBytes = GiB;
   await updateEnvResources(
@@ -171,10 +173,10 @@ test("plan: a limit difference on a running environment plans one setResources",
 
 test("a transient runner failure keeps the recorded change for the reconciler", async () => {
   h = await harness({ autoReconcile: false });
-  const { env } = await h.envs.create({ name: "dev" }, { wait: false });
+  const { env } = await h.envs.create(ROOT, { name: "dev" }, { wait: false });
   await h.controller.reconcile(env.id);
   h.runner.failNext("setResources", new WarrenError("DAEMON_UNAVAILABLE", "runner gone"));
-  await assert.rejects(h.envs.setResources("dev", { cpus: 1 }), /recorded, but applying them failed/);
+  await assert.rejects(h.envs.setResources(ROOT, "dev", { cpus: 1 }), /recorded, but applying them failed/);
   assert.equal((await getEnvById(h.store.db, env.id))!.cpus, 1);
   await h.controller.reconcile(env.id);
   assert.equal(h.runner.envs.get(env.id)?.spec.resources.cpus, 1);
@@ -182,24 +184,24 @@ test("a transient runner failure keeps the recorded change for the reconciler", 
 
 test("stats: one running environment, all running ones, ENV_NOT_RUNNING when stopped", async () => {
   h = await harness();
-  await h.envs.create({ name: "a" });
-  await h.envs.create({ name: "b" });
-  const one = await h.envs.stats("a");
+  await h.envs.create(ROOT, { name: "a" });
+  await h.envs.create(ROOT, { name: "b" });
+  const one = await h.envs.stats(ROOT, "a");
   assert.equal(one.name, "a");
   assert.equal(one.memoryLimitBytes, 2 * GiB);
-  await h.envs.stop("b", 0);
+  await h.envs.stop(ROOT, "b", 0);
   assert.deepEqual(
-    (await h.envs.statsAll()).map((s) => s.name),
+    (await h.envs.statsAll(ROOT)).map((s) => s.name),
     ["a"],
   );
-  await assert.rejects(h.envs.stats("b"), (e) => isWarrenError(e, "ENV_NOT_RUNNING"));
+  await assert.rejects(h.envs.stats(ROOT, "b"), (e) => isWarrenError(e, "ENV_NOT_RUNNING"));
 });
 
 test("HTTP: PATCH /environments/:name and GET stats", async () => {
   h = await harness();
   const app = buildApp(h);
   try {
-    await h.envs.create({ name: "dev" });
+    await h.envs.create(ROOT, { name: "dev" });
     const patched = await app.inject({
       method: "PATCH",
       url: "/api/v1/environments/dev",

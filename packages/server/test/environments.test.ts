@@ -3,7 +3,7 @@ import { afterEach, test } from "node:test";
 import { type ErrorCode, isWarrenError, NAME_RE } from "@warren/protocol";
 import { generateName } from "../src/services/names.ts";
 import { FakeRunner } from "./fake-runner.ts";
-import { countRows, type Harness, harness } from "./helpers.ts";
+import { countRows, type Harness, harness, ROOT } from "./helpers.ts";
 
 const GiB = 1024 ** 3;
 let h: Harness;
@@ -25,7 +25,7 @@ test("generated names match NAME_RE", () => {
 
 test("create resolves defaults from the class and waits until running", async () => {
   h = await harness();
-  const { env, created } = await h.envs.create({ name: "dev" });
+  const { env, created } = await h.envs.create(ROOT, { name: "dev" });
   assert.equal(created, true);
   assert.equal(env.state, "running");
   assert.match(env.id, /^[a-z0-9]{12}$/);
@@ -39,7 +39,13 @@ test("create resolves defaults from the class and waits until running", async ()
   });
   assert.equal(env.slot, 0);
   assert.deepEqual(h.runner.events.get(env.id), ["created", "started"]);
-  const second = await h.envs.create({ name: "dev2", cpus: 4, memory: "4g", disk: "20Gi", runtime: "crun" });
+  const second = await h.envs.create(ROOT, {
+    name: "dev2",
+    cpus: 4,
+    memory: "4g",
+    disk: "20Gi",
+    runtime: "crun",
+  });
   assert.equal(second.env.slot, 1);
   assert.deepEqual(second.env.spec.resources, {
     cpus: 4,
@@ -52,11 +58,11 @@ test("create resolves defaults from the class and waits until running", async ()
 
 test("create without a name generates one", async () => {
   h = await harness();
-  const { env } = await h.envs.create({});
+  const { env } = await h.envs.create(ROOT, {});
   assert.match(env.name, NAME_RE);
 });
 
-const userErrors: [string, () => FakeRunner, Parameters<Harness["envs"]["create"]>[0], ErrorCode, RegExp][] =
+const userErrors: [string, () => FakeRunner, Parameters<Harness["envs"]["create"]>[1], ErrorCode, RegExp][] =
   [
     [
       "bad name",
@@ -133,7 +139,7 @@ const userErrors: [string, () => FakeRunner, Parameters<Harness["envs"]["create"
 for (const [name, runner, req, code, message] of userErrors) {
   test(`create: ${name} -> ${code}, and no row is left behind`, async () => {
     h = await harness({ runner: runner() });
-    await rejectsWith(h.envs.create(req), code, message);
+    await rejectsWith(h.envs.create(ROOT, req), code, message);
     assert.equal(await countRows(h, "environments"), 0);
     assert.equal(h.runner.callsOf("ensureRunning").length, 0);
   });
@@ -141,10 +147,10 @@ for (const [name, runner, req, code, message] of userErrors) {
 
 test("disk admission counts the disks of existing environments", async () => {
   h = await harness({ runner: new FakeRunner({ diskFreeBytes: 25 * GiB }) });
-  await h.envs.create({ name: "one" });
-  await h.envs.create({ name: "two" });
+  await h.envs.create(ROOT, { name: "one" });
+  await h.envs.create(ROOT, { name: "two" });
   await rejectsWith(
-    h.envs.create({ name: "three" }),
+    h.envs.create(ROOT, { name: "three" }),
     "INSUFFICIENT_DISK",
     /reserve 20Gi and the host has 25Gi free/,
   );
@@ -153,9 +159,9 @@ test("disk admission counts the disks of existing environments", async () => {
 
 test("same name and same spec returns the existing env (created: false) and starts it", async () => {
   h = await harness();
-  const first = await h.envs.create({ name: "dev" });
-  await h.envs.stop("dev", 0);
-  const again = await h.envs.create({ name: "dev" });
+  const first = await h.envs.create(ROOT, { name: "dev" });
+  await h.envs.stop(ROOT, "dev", 0);
+  const again = await h.envs.create(ROOT, { name: "dev" });
   assert.equal(again.created, false);
   assert.equal(again.env.id, first.env.id);
   assert.equal(again.env.state, "running");
@@ -164,9 +170,9 @@ test("same name and same spec returns the existing env (created: false) and star
 
 test("same name with a different spec is NAME_CONFLICT naming the fields", async () => {
   h = await harness();
-  await h.envs.create({ name: "dev" });
+  await h.envs.create(ROOT, { name: "dev" });
   await rejectsWith(
-    h.envs.create({ name: "dev", cpus: 4, disk: "20g" }),
+    h.envs.create(ROOT, { name: "dev", cpus: 4, disk: "20g" }),
     "NAME_CONFLICT",
     /cpus 2 \(existing\) vs 4 \(requested\); disk 10Gi \(existing\) vs 20Gi \(requested\).*another --name.*warren rm dev/,
   );
@@ -176,45 +182,57 @@ test("same name with a different spec is NAME_CONFLICT naming the fields", async
 test("concurrent creates take distinct slots", async () => {
   h = await harness();
   const made = await Promise.all(
-    ["a", "b", "c", "d"].map((name) => h.envs.create({ name }, { wait: false })),
+    ["a", "b", "c", "d"].map((name) => h.envs.create(ROOT, { name }, { wait: false })),
   );
   assert.deepEqual(made.map((m) => m.env.slot).sort(), [0, 1, 2, 3]);
 });
 
 test("unknown environment is ENV_NOT_FOUND", async () => {
   h = await harness();
-  await rejectsWith(h.envs.get("nope"), "ENV_NOT_FOUND", /warren ls/);
-  await rejectsWith(h.envs.start("nope"), "ENV_NOT_FOUND", /nope/);
-  await rejectsWith(h.envs.delete("nope", false), "ENV_NOT_FOUND", /nope/);
+  await rejectsWith(h.envs.get(ROOT, "nope"), "ENV_NOT_FOUND", /warren ls/);
+  await rejectsWith(h.envs.start(ROOT, "nope"), "ENV_NOT_FOUND", /nope/);
+  await rejectsWith(h.envs.delete(ROOT, "nope", false), "ENV_NOT_FOUND", /nope/);
 });
 
 test("lifecycle: stop, start, delete; get includes live observation", async () => {
   h = await harness();
-  const { env } = await h.envs.create({ name: "dev" });
-  const got = await h.envs.get("dev");
+  const { env } = await h.envs.create(ROOT, { name: "dev" });
+  const got = await h.envs.get(ROOT, "dev");
   assert.equal(got.observed?.state, "running");
   assert.ok(got.observed?.pid);
   assert.deepEqual(got.observed?.uidRange, { start: 100000, size: 65536 });
   assert.ok(got.observed?.psi);
-  assert.equal((await h.envs.get(env.id)).name, "dev", "addressable by id");
+  assert.equal((await h.envs.get(ROOT, env.id)).name, "dev", "addressable by id");
 
-  const stopped = await h.envs.stop("dev", 3);
+  const stopped = await h.envs.stop(ROOT, "dev", 3);
   assert.equal(stopped.state, "stopped");
   assert.equal(h.runner.callsOf("ensureStopped").at(-1)?.[1], 3000);
-  const started = await h.envs.start("dev");
+  const started = await h.envs.start(ROOT, "dev");
   assert.equal(started.state, "running");
-  await h.envs.delete("dev", false);
+  // Without force a running environment (and with it its workspace) is not removed.
+  await rejectsWith(h.envs.delete(ROOT, "dev", false), "ENV_RUNNING", /warren stop dev`.*warren rm -f dev`/);
+  assert.equal((await h.envs.get(ROOT, "dev")).state, "running");
+  assert.equal(h.runner.callsOf("remove").length, 0);
+  await h.envs.stop(ROOT, "dev");
+  await h.envs.delete(ROOT, "dev", false);
   assert.equal(await countRows(h, "environments"), 0);
   assert.equal(h.runner.envs.size, 0);
   assert.equal(h.runner.callsOf("ensureStopped").at(-1)?.[1], 10_000, "a graceful delete stops first");
-  assert.deepEqual(h.runner.events.get(env.id), ["created", "started", "stopped", "started", "deleting"]);
+  assert.deepEqual(h.runner.events.get(env.id), [
+    "created",
+    "started",
+    "stopped",
+    "started",
+    "stopped",
+    "deleting",
+  ]);
 });
 
 test("force delete skips the graceful stop", async () => {
   h = await harness();
-  await h.envs.create({ name: "dev" });
+  await h.envs.create(ROOT, { name: "dev" });
   const stopsBefore = h.runner.callsOf("ensureStopped").length;
-  await h.envs.delete("dev", true);
+  await h.envs.delete(ROOT, "dev", true);
   assert.equal(h.runner.callsOf("ensureStopped").length, stopsBefore);
   assert.equal(h.runner.callsOf("remove").length, 1);
 });
@@ -222,13 +240,13 @@ test("force delete skips the graceful stop", async () => {
 test("waiting times out with TIMEOUT and the last error when the runner keeps failing", async () => {
   h = await harness({ settleTimeoutMs: 300 });
   h.runner.failNext("ensureRunning", new Error("mount rootfs: EBUSY"), 1000);
-  await rejectsWith(h.envs.create({ name: "dev" }), "TIMEOUT", /still creating, not running.*EBUSY/);
+  await rejectsWith(h.envs.create(ROOT, { name: "dev" }), "TIMEOUT", /still creating, not running.*EBUSY/);
   assert.equal(await countRows(h, "environments"), 1, "the intent stays; the controller keeps trying");
 });
 
 test("requireRunning is ENV_NOT_RUNNING for a stopped env", async () => {
   h = await harness();
-  await h.envs.create({ name: "dev" });
-  await h.envs.stop("dev");
-  await rejectsWith(h.envs.requireRunning("dev"), "ENV_NOT_RUNNING", /warren start dev/);
+  await h.envs.create(ROOT, { name: "dev" });
+  await h.envs.stop(ROOT, "dev");
+  await rejectsWith(h.envs.requireRunning(ROOT, "dev"), "ENV_NOT_RUNNING", /warren start dev/);
 });

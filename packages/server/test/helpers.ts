@@ -11,12 +11,19 @@ import {
 } from "../src/controllers/environment/controller.ts";
 import { build } from "../src/http/build.ts";
 import { silentLogger } from "../src/logger.ts";
+import { type SystemActor, system } from "../src/services/actor.ts";
 import { type ChangeFeed, createChangeFeed } from "../src/services/changes.ts";
 import { type ClassService, createClassService } from "../src/services/classes.ts";
 import { createEnvironmentService, type EnvironmentService } from "../src/services/environments.ts";
+import { type Caller, LOCAL_ROOT } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { openStore, type Store } from "../src/store/db.ts";
 import { FakeRunner } from "./fake-runner.ts";
+
+/** Root on the local socket: the bootstrap organisation's owner, as `warren` on the host acts. */
+export const ROOT: Caller = LOCAL_ROOT;
+/** The system, for calls only background jobs make (secret delivery, retention sweeps). */
+export const SYSTEM: SystemActor = system("test");
 
 export function tempDir(prefix = "warren-test-"): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));

@@ -32,7 +32,12 @@ const MAPPING: OidcMappingRule[] = parseMapping(
 export interface Account {
   email: string;
   groups: string[];
+  /** The email_verified claim as the provider sends it; default true, OMIT leaves it out. */
+  emailVerified?: unknown;
 }
+
+/** Account.emailVerified: send no email_verified claim at all. */
+export const OMIT = Symbol("omit");
 
 export interface Replica {
   app: FastifyInstance;
@@ -48,7 +53,7 @@ export interface World extends Replica {
   /** Moves Warren's clock (not the provider's) forward. */
   advance(ms: number): void;
   /** Another app and OIDC service over the same database: a second replica. */
-  replica(): Replica;
+  replica(o?: { redirectUrl?: string }): Replica;
   close(): Promise<void>;
 }
 
@@ -72,7 +77,12 @@ async function startProvider(accounts: Record<string, Account>) {
       if (!a) return undefined;
       return {
         accountId: id,
-        claims: async () => ({ sub: id, email: a.email, email_verified: true, groups: a.groups }),
+        claims: async () => ({
+          sub: id,
+          email: a.email,
+          ...(a.emailVerified === OMIT ? {} : { email_verified: a.emailVerified ?? true }),
+          groups: a.groups,
+        }),
       };
     },
     claims: { openid: ["sub"], email: ["email", "email_verified"], groups: ["groups"] },
@@ -93,7 +103,7 @@ export async function oidcWorld(): Promise<World> {
   let offset = 0;
   const clock: Clock = { ...systemClock, now: () => Date.now() + offset };
   const apps: FastifyInstance[] = [];
-  const replica = (): Replica => {
+  const replica = (ro: { redirectUrl?: string } = {}): Replica => {
     const identity = createIdentityService({ db: h.store.db, clock });
     const audit = createAuditService({ db: h.store.db, clock });
     const oidc = createOidcService({
@@ -101,7 +111,7 @@ export async function oidcWorld(): Promise<World> {
         issuer,
         clientId: "warren",
         clientSecret: "warren-secret",
-        redirectUrl: REDIRECT,
+        redirectUrl: ro.redirectUrl ?? REDIRECT,
         mapping: MAPPING,
       },
       db: h.store.db,
@@ -194,16 +204,34 @@ export const pathOf = (u: string) => {
 };
 export const json = { accept: "application/json" };
 
-/** The browser flow: start on `from`, sign in at the provider, land the redirect on `to`. */
-export async function signIn(from: FastifyInstance, login: string, to: FastifyInstance = from) {
-  const start = await from.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
+/** The `cookie` request header that sends back every cookie a response set (Max-Age=0 ones dropped). */
+export function cookiesFrom(res: { headers: Record<string, unknown> }): string {
+  const raw = res.headers["set-cookie"];
+  const list = Array.isArray(raw) ? raw.map(String) : raw === undefined ? [] : [String(raw)];
+  return list
+    .filter((c) => !/;\s*Max-Age=0(;|$)/i.test(c))
+    .map((c) => c.split(";")[0]!)
+    .join("; ");
+}
+
+/** Starts a browser flow on `app`: the provider URL and the cookie the browser now holds. */
+export async function startFlow(app: FastifyInstance) {
+  const start = await app.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
   assert.equal(start.statusCode, 302, start.body);
   const loc = String(start.headers.location);
   assert.match(loc, /code_challenge_method=S256/);
   assert.match(loc, /[?&]nonce=/);
   assert.match(loc, /[?&]state=/);
+  const cookie = cookiesFrom(start);
+  assert.match(cookie, /^warren_signin_[0-9a-f]{16}=[\w-]{32}$/);
+  return { loc, cookie, setCookie: start.headers["set-cookie"] };
+}
+
+/** The browser flow: start on `from`, sign in at the provider, land the redirect on `to`. */
+export async function signIn(from: FastifyInstance, login: string, to: FastifyInstance = from) {
+  const { loc, cookie } = await startFlow(from);
   const back = await browse(loc, login);
-  return to.inject({ method: "GET", url: pathOf(back), headers: json });
+  return to.inject({ method: "GET", url: pathOf(back), headers: { ...json, cookie } });
 }
 
 export async function whoami(app: FastifyInstance, token: string) {
@@ -214,4 +242,22 @@ export async function whoami(app: FastifyInstance, token: string) {
   });
   assert.equal(r.statusCode, 200, r.body);
   return r.json() as { user: { id: string; name: string }; role: string };
+}
+
+/**
+ * A browser on the device code's verification page: opens it (the confirmation page), presses
+ * its button, and returns where that sends it (the provider) and the cookies it then holds.
+ */
+export async function confirmDevice(app: FastifyInstance, userCode: string) {
+  const page = await app.inject({ method: "GET", url: `/api/v1/auth/device/verify?user_code=${userCode}` });
+  assert.equal(page.statusCode, 200, page.body);
+  const token = /name="confirm" value="([^"]+)"/.exec(page.body)?.[1];
+  assert.ok(token, page.body);
+  const go = await app.inject({
+    method: "GET",
+    url: `/api/v1/auth/device/verify?user_code=${encodeURIComponent(userCode)}&confirm=${token}`,
+    headers: { cookie: cookiesFrom(page) },
+  });
+  assert.equal(go.statusCode, 302, go.body);
+  return { page, token, loc: String(go.headers.location), cookie: cookiesFrom(go) };
 }

@@ -94,14 +94,16 @@ test("postgresql: a browser flow's state is taken by exactly one replica; expire
       verifier: "v",
       nonce_hash: "n",
       user_code: null,
+      browser_hash: "b",
       created_at: iso(now),
       expires_at: iso(expires),
     });
     await qo.insertFlow(a.db, flow("live", now + 60_000));
     const taken = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => qo.takeFlow((i % 2 ? a : b).db, "live")),
+      Array.from({ length: 20 }, (_, i) => qo.takeFlow((i % 2 ? a : b).db, "live", i < 10 ? "other" : "b")),
     );
     assert.equal(taken.filter((t) => t !== undefined).length, 1);
+    assert.equal(await qo.flowExists(a.db, "live"), false);
 
     await qo.insertFlow(a.db, flow("old", now - 1000));
     await qo.insertFlow(a.db, flow("new", now + 60_000));

@@ -7,7 +7,18 @@ import type { ErrorBody } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import { parseMapping } from "../src/services/oidc.ts";
 import { upsertMembership } from "../src/store/queries/identity.ts";
-import { browse, json, oidcWorld, pathOf, REDIRECT, signIn, type World, whoami } from "./oidc-world.ts";
+import {
+  browse,
+  confirmDevice,
+  json,
+  oidcWorld,
+  pathOf,
+  REDIRECT,
+  signIn,
+  startFlow,
+  type World,
+  whoami,
+} from "./oidc-world.ts";
 
 let w: World | undefined;
 afterEach(async () => {
@@ -208,15 +219,14 @@ test("the device-code flow: code, browser sign-in with the user code, poll gets 
     "the device code is stored only as a digest",
   );
 
-  // The page asks for the code; submitting it starts the browser flow.
+  // The page asks for the code; submitting it shows the confirmation, which starts the browser flow.
   const form = await w.app.inject({ method: "GET", url: "/api/v1/auth/device/verify" });
   assert.equal(form.statusCode, 200);
   assert.match(form.body, /name="user_code"/);
   const typed = d.user_code.toLowerCase().replace("-", "");
-  const go = await w.app.inject({ method: "GET", url: `/api/v1/auth/device/verify?user_code=${typed}` });
-  assert.equal(go.statusCode, 302, go.body);
-  const back = await browse(String(go.headers.location), "bob");
-  const done = await w.app.inject({ method: "GET", url: pathOf(back) });
+  const go = await confirmDevice(w.app, typed);
+  const back = await browse(go.loc, "bob");
+  const done = await w.app.inject({ method: "GET", url: pathOf(back), headers: { cookie: go.cookie } });
   assert.equal(done.statusCode, 200, done.body);
   assert.match(done.body, /return to your terminal/);
   assert.doesNotMatch(done.body, /wrn_/, "the token goes to the terminal, not the page");
@@ -238,13 +248,13 @@ test("a device code spans replicas and is redeemed once when two replicas race",
   const w = await setup();
   const b = w.replica();
   const d = await deviceCode(w.app);
-  const go = await b.app.inject({
+  const go = await confirmDevice(b.app, d.user_code);
+  const back = await browse(go.loc, "alice");
+  const done = await w.app.inject({
     method: "GET",
-    url: `/api/v1/auth/device/verify?user_code=${d.user_code}`,
+    url: pathOf(back),
+    headers: { ...json, cookie: go.cookie },
   });
-  assert.equal(go.statusCode, 302, go.body);
-  const back = await browse(String(go.headers.location), "alice");
-  const done = await w.app.inject({ method: "GET", url: pathOf(back), headers: json });
   assert.equal(done.statusCode, 200, done.body);
   assert.equal(done.json().token, "(delivered to the terminal)");
 
@@ -260,8 +270,8 @@ test("a device code spans replicas and is redeemed once when two replicas race",
 
 test("expired sign-ins are refused with a clear message and swept", async () => {
   const w = await setup();
-  const start = await w.app.inject({ method: "GET", url: "/api/v1/auth/oidc/start" });
-  const state = new URL(String(start.headers.location)).searchParams.get("state")!;
+  const start = await startFlow(w.app);
+  const state = new URL(start.loc).searchParams.get("state")!;
   const d = await deviceCode(w.app);
   const stale = await deviceCode(w.app);
   w.advance(TEN_MINUTES + 1000);
@@ -269,7 +279,7 @@ test("expired sign-ins are refused with a clear message and swept", async () => 
   const cb = await w.app.inject({
     method: "GET",
     url: `/api/v1/auth/oidc/callback?code=x&state=${state}`,
-    headers: json,
+    headers: { ...json, cookie: start.cookie },
   });
   assert.equal(cb.statusCode, 401, cb.body);
   assert.match(

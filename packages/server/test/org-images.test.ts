@@ -16,7 +16,7 @@ import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
 import { silentLogger } from "../src/logger.ts";
 import { createEnvironmentService } from "../src/services/environments.ts";
-import { type Caller, createIdentityService, LOCAL_ROOT, runAs } from "../src/services/identity.ts";
+import { type Caller, createIdentityService, LOCAL_ROOT } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createRegistryLoginService } from "../src/services/registry-logins.ts";
 import { secretBox } from "../src/services/registry-secrets.ts";
@@ -238,7 +238,7 @@ test("prune never removes what another organisation holds", async () => {
   assert.deepEqual(refs(await B("GET", "/images")), [DEFAULT_IMAGE]);
   // The image nobody holds is the bootstrap organisation's (A's, and root's on the socket), and no one else's.
   assert.deepEqual(refs(await A("GET", "/images")), ["legacy:1", "reg.example/a:1", DEFAULT_IMAGE].sort());
-  const rootSees = await runAs(LOCAL_ROOT, () => images.list());
+  const rootSees = await images.list(LOCAL_ROOT);
   assert.deepEqual(rootSees.map((i) => i.ref).sort(), ["legacy:1", "reg.example/a:1", DEFAULT_IMAGE].sort());
   const stolen = await B("POST", "/environments?wait=0", { name: "b3", image: "legacy:1" });
   assert.equal(stolen.statusCode, 404, stolen.body);

@@ -135,7 +135,7 @@ test("removing an environment or class in one organisation leaves the other's", 
   }
   const idB = ((await b("GET", "/environments/dev")).json() as Environment).id;
 
-  assert.equal((await a("DELETE", "/environments/dev")).statusCode, 204);
+  assert.equal((await a("DELETE", "/environments/dev?force=1")).statusCode, 204);
   assertError(await a("GET", "/environments/dev"), 404, "ENV_NOT_FOUND");
   const stillB = await b("GET", "/environments/dev");
   assert.equal(stillB.statusCode, 200);
@@ -150,7 +150,7 @@ test("removing an environment or class in one organisation leaves the other's", 
   // A removed class name is free again in its organisation, and only there.
   assert.equal((await a("POST", "/classes", big)).statusCode, 201);
   assertError(await a("DELETE", "/classes/nope"), 404, "CLASS_NOT_FOUND");
-  assert.equal((await b("DELETE", "/environments/dev")).statusCode, 204);
+  assert.equal((await b("DELETE", "/environments/dev?force=1")).statusCode, 204);
   assert.equal((await b("DELETE", "/classes/big")).statusCode, 204);
   assert.deepEqual(await classNames(a("GET", "/classes")), ["big"]);
 });

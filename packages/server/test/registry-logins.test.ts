@@ -9,11 +9,13 @@ import type { ImageInfo, ProgressFn, PullOptions } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
-import { type Caller, LOCAL_ROOT, runAs } from "../src/services/identity.ts";
+import { system } from "../src/services/actor.ts";
+import { type Caller, LOCAL_ROOT } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createRegistryLoginService } from "../src/services/registry-logins.ts";
 import { keyFile, secretBox } from "../src/services/registry-secrets.ts";
 import { createSecretService } from "../src/services/secrets.ts";
+import { storeFile } from "../src/store/db.ts";
 import { BOOTSTRAP_OWNER_ID } from "../src/store/migrations/005_identity.ts";
 import { FakeRunner } from "./fake-runner.ts";
 import { type Harness, harness } from "./helpers.ts";
@@ -78,7 +80,7 @@ test("login stores the password encrypted under a 0600 key file and never return
   const row = h!.store.sqlite.prepare("select * from registry_credentials").get() as Record<string, string>;
   assert.doesNotMatch(JSON.stringify(row), new RegExp(PASSWORD));
   assert.doesNotMatch(JSON.stringify(row), new RegExp(Buffer.from(PASSWORD).toString("base64").slice(0, 12)));
-  const dbBytes = await fs.readFile(path.join(dir, "warren.db"));
+  const dbBytes = await fs.readFile(storeFile(dir));
   assert.equal(dbBytes.includes(Buffer.from(PASSWORD)), false);
   assert.equal((await fs.stat(keyFile(dir))).mode & 0o777, 0o600);
   assert.equal((await fs.stat(path.dirname(keyFile(dir)))).mode & 0o777, 0o700);
@@ -133,7 +135,7 @@ test("a malformed ref is a 400 before any stream; a replaced key asks to log in 
   });
   await fs.writeFile(keyFile(dir), Buffer.alloc(32, 9));
   const fresh = createRegistryLoginService({ db: h!.store.db, clock: systemClock, secrets: secretBox(dir) });
-  await assert.rejects(fresh.credentialFor("reg.example"), (e: Error) => {
+  await assert.rejects(fresh.credentialFor(LOCAL_ROOT, "reg.example"), (e: Error) => {
     assert.match(e.message, /warren registry login reg\.example/);
     assert.doesNotMatch(e.message, new RegExp(PASSWORD));
     return true;
@@ -147,18 +149,20 @@ test("each organisation keeps its own login for a host, through a key rotation",
   const registries = createRegistryLoginService({ db, clock: systemClock, secrets: box });
   await db.insertInto("orgs").values({ id: "org_b", name: "b", created_at: "t" }).execute();
   const b: Caller = { kind: "user", userId: BOOTSTRAP_OWNER_ID, orgId: "org_b", role: "admin", via: "token" };
-  await runAs(LOCAL_ROOT, () => registries.login("reg.example", "root-user", "pass-root"));
-  await runAs(b, () => registries.login("reg.example", "b-user", "pass-b"));
+  await registries.login(LOCAL_ROOT, "reg.example", "root-user", "pass-root");
+  await registries.login(b, "reg.example", "b-user", "pass-b");
   assert.deepEqual(
-    (await runAs(b, () => registries.list())).map((l) => l.username),
+    (await registries.list(b)).map((l) => l.username),
     ["b-user"],
   );
   const secrets = createSecretService({ db, clock: systemClock, root: h!.dir, registryBox: box });
-  assert.deepEqual(await secrets.rotateKey(), { secrets: 0, registryLogins: 2 });
-  // Without a caller the system acts for the bootstrap organisation; an org may be named.
-  assert.equal((await registries.credentialFor("reg.example"))?.password, "pass-root");
-  assert.equal((await registries.credentialFor("reg.example", "org_b"))?.password, "pass-b");
-  assert.equal((await runAs(b, () => registries.credentialFor("reg.example")))?.username, "b-user");
-  assert.equal(await runAs(b, () => registries.logout("reg.example")), true);
-  assert.equal((await registries.credentialFor("reg.example"))?.username, "root-user");
+  assert.deepEqual(await secrets.rotateKey(system("test")), { secrets: 0, registryLogins: 2 });
+  // The system acts for the bootstrap organisation unless it names another; a user only for its own.
+  const sys = system("test");
+  assert.equal((await registries.credentialFor(sys, "reg.example"))?.password, "pass-root");
+  assert.equal((await registries.credentialFor(sys, "reg.example", "org_b"))?.password, "pass-b");
+  assert.equal((await registries.credentialFor(b, "reg.example"))?.username, "b-user");
+  await assert.rejects(registries.credentialFor(LOCAL_ROOT, "reg.example", "org_b"), /own organisation/);
+  assert.equal(await registries.logout(b, "reg.example"), true);
+  assert.equal((await registries.credentialFor(LOCAL_ROOT, "reg.example"))?.username, "root-user");
 });

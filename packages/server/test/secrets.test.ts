@@ -9,15 +9,16 @@ import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { runnerSpec } from "../src/controllers/environment/act.ts";
 import { build } from "../src/http/build.ts";
-import { type Caller, runAs } from "../src/services/identity.ts";
+import type { Caller } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createRegistryLoginService } from "../src/services/registry-logins.ts";
 import { keyFile, secretBox } from "../src/services/registry-secrets.ts";
 import { MASK, withSecrets } from "../src/services/secret-delivery.ts";
 import { createSecretService, SECRETS_KEY, type SecretService, secretsBox } from "../src/services/secrets.ts";
+import { storeFile } from "../src/store/db.ts";
 import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../src/store/migrations/005_identity.ts";
 import { getEnvById } from "../src/store/queries/envs.ts";
-import { type Harness, harness } from "./helpers.ts";
+import { type Harness, harness, ROOT, SYSTEM } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;
@@ -94,33 +95,29 @@ test("a written value is never returned: PUT, GET and DELETE answer names, scope
 
 test("scopes: members write only their own user secrets and see no one else's", async () => {
   const { secrets } = await setup();
-  await runAs(member("u-alice"), () =>
-    assert.rejects(secrets.set("org", "X", { value: "v", kind: "env" }), /admin/i),
+  await assert.rejects(secrets.set(member("u-alice"), "org", "X", { value: "v", kind: "env" }), /admin/i);
+  await assert.rejects(
+    secrets.set(member("u-alice"), "project", "X", { value: "v", kind: "env", project: "https://git/x" }),
+    /admin/i,
   );
-  await runAs(member("u-alice"), () =>
-    assert.rejects(
-      secrets.set("project", "X", { value: "v", kind: "env", project: "https://git/x" }),
-      /admin/i,
-    ),
-  );
-  await runAs(member("u-alice"), () => secrets.set("user", "A_ONLY", { value: "alice-1234", kind: "env" }));
-  await runAs(member("u-bob"), () => secrets.set("user", "B_ONLY", { value: "bob-5678", kind: "env" }));
-  await secrets.set("org", "SHARED", { value: "shared-9999", kind: "env" });
-  await secrets.set("project", "P", { value: "proj-0000", kind: "env", project: "https://git/x" });
-  const names = async (c: Caller) => (await runAs(c, () => secrets.list())).map((s) => s.name).sort();
+  await secrets.set(member("u-alice"), "user", "A_ONLY", { value: "alice-1234", kind: "env" });
+  await secrets.set(member("u-bob"), "user", "B_ONLY", { value: "bob-5678", kind: "env" });
+  await secrets.set(ROOT, "org", "SHARED", { value: "shared-9999", kind: "env" });
+  await secrets.set(ROOT, "project", "P", { value: "proj-0000", kind: "env", project: "https://git/x" });
+  const names = async (c: Caller) => (await secrets.list(c)).map((s) => s.name).sort();
   assert.deepEqual(await names(member("u-alice")), ["A_ONLY", "P", "SHARED"]);
   assert.deepEqual(await names(member("u-bob")), ["B_ONLY", "P", "SHARED"]);
-  const forAlice = await secrets.forEnv(BOOTSTRAP_ORG_ID, "u-alice");
+  const forAlice = await secrets.forEnv(SYSTEM, BOOTSTRAP_ORG_ID, "u-alice");
   assert.deepEqual(forAlice.map((s) => [s.name, s.value]).sort(), [
     ["A_ONLY", "alice-1234"],
     ["SHARED", "shared-9999"],
   ]);
   // Project secrets reach an environment only when it names the project.
-  const withProject = await secrets.forEnv(BOOTSTRAP_ORG_ID, "u-alice", "https://git/x");
+  const withProject = await secrets.forEnv(SYSTEM, BOOTSTRAP_ORG_ID, "u-alice", "https://git/x");
   assert.ok(withProject.some((s) => s.name === "P"));
   // A user secret overrides an organisation secret of the same name.
-  await secrets.set("user", "SHARED", { value: "mine-1111", kind: "env" });
-  const mine = await secrets.forEnv(BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID);
+  await secrets.set(ROOT, "user", "SHARED", { value: "mine-1111", kind: "env" });
+  const mine = await secrets.forEnv(SYSTEM, BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID);
   assert.deepEqual(
     mine.filter((s) => s.name === "SHARED").map((s) => s.value),
     ["mine-1111"],
@@ -129,9 +126,9 @@ test("scopes: members write only their own user secrets and see no one else's", 
 
 test("delivery: only ensureRunning carries the secrets; logs and events are masked", async () => {
   const { h, secrets } = await setup();
-  await secrets.set("org", "API_TOKEN", { value: ORG_VALUE, kind: "env" });
-  await secrets.set("user", "id_key", { value: FILE_VALUE, kind: "file" });
-  const { env } = await h.envs.create({ name: "dev" });
+  await secrets.set(ROOT, "org", "API_TOKEN", { value: ORG_VALUE, kind: "env" });
+  await secrets.set(ROOT, "user", "id_key", { value: FILE_VALUE, kind: "file" });
+  const { env } = await h.envs.create(ROOT, { name: "dev" });
   const row = await getEnvById(h.store.db, env.id);
   assert.ok(row);
   const runner = withSecrets(h.runner, { db: h.store.db, secrets });
@@ -163,24 +160,24 @@ test("delivery: only ensureRunning carries the secrets; logs and events are mask
 });
 
 async function noPlaintext(dir: string, values: string[]): Promise<void> {
-  for (const f of ["warren.db", "warren.db-wal"]) {
-    const bytes = await fs.readFile(path.join(dir, f)).catch(() => Buffer.alloc(0));
+  for (const f of [storeFile(dir), `${storeFile(dir)}-wal`]) {
+    const bytes = await fs.readFile(f).catch(() => Buffer.alloc(0));
     for (const v of values) assert.equal(bytes.includes(Buffer.from(v)), false, `${v} found in ${f}`);
   }
 }
 
 test("rotate-key: new key files, every row re-encrypted, values still delivered, no plaintext at rest", async () => {
   const { h, secrets, registries } = await setup();
-  await secrets.set("org", "API_TOKEN", { value: ORG_VALUE, kind: "env" });
-  await secrets.set("user", "id_key", { value: FILE_VALUE, kind: "file" });
-  await registries.login("reg.example", "dev", LOGIN_PASSWORD);
+  await secrets.set(ROOT, "org", "API_TOKEN", { value: ORG_VALUE, kind: "env" });
+  await secrets.set(ROOT, "user", "id_key", { value: FILE_VALUE, kind: "file" });
+  await registries.login(ROOT, "reg.example", "dev", LOGIN_PASSWORD);
   await noPlaintext(h.dir, [ORG_VALUE, FILE_VALUE, LOGIN_PASSWORD]);
   const secFile = keyFile(h.dir, SECRETS_KEY);
   const before = [await fs.readFile(secFile), await fs.readFile(keyFile(h.dir))];
   assert.equal((await fs.stat(secFile)).mode & 0o777, 0o600);
   const sealedBefore = await h.store.db.selectFrom("secrets").select("secret").execute();
 
-  const counts = await secrets.rotateKey();
+  const counts = await secrets.rotateKey(ROOT);
   assert.deepEqual(counts, { secrets: 2, registryLogins: 1 });
   const after = [await fs.readFile(secFile), await fs.readFile(keyFile(h.dir))];
   assert.notDeepEqual(after[0], before[0]);
@@ -191,18 +188,20 @@ test("rotate-key: new key files, every row re-encrypted, values still delivered,
   const sealedAfter = await h.store.db.selectFrom("secrets").select("secret").execute();
   for (const r of sealedAfter) assert.ok(!sealedBefore.some((b) => b.secret === r.secret));
 
-  const values = (await secrets.forEnv(BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID)).map((s) => s.value).sort();
+  const values = (await secrets.forEnv(SYSTEM, BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID))
+    .map((s) => s.value)
+    .sort();
   assert.deepEqual(values, [FILE_VALUE, ORG_VALUE].sort());
-  assert.equal((await registries.credentialFor("reg.example"))?.password, LOGIN_PASSWORD);
+  assert.equal((await registries.credentialFor(ROOT, "reg.example"))?.password, LOGIN_PASSWORD);
   // A fresh service (a restarted daemon) reads them under the new key too.
   const fresh = createSecretService({ db: h.store.db, clock: systemClock, root: h.dir });
-  assert.equal((await fresh.forEnv(BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID)).length, 2);
+  assert.equal((await fresh.forEnv(SYSTEM, BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID)).length, 2);
   await noPlaintext(h.dir, [ORG_VALUE, FILE_VALUE, LOGIN_PASSWORD]);
 });
 
 test("members cannot rotate the keys", async () => {
   const { secrets } = await setup();
-  await runAs(member("u-alice"), () => assert.rejects(secrets.rotateKey(), /owner/i));
+  await assert.rejects(secrets.rotateKey(member("u-alice")), /owner/i);
   void (secrets as SecretService);
 });
 
@@ -227,7 +226,7 @@ async function delivered(h: Harness, secrets: SecretService, id: string): Promis
 
 test("project secrets reach only environments of that project, whatever spelling either used", async () => {
   const { h, app, secrets } = await setup();
-  await secrets.set("org", "ORG_ONLY", { value: "org-aaaa", kind: "env" });
+  await secrets.set(ROOT, "org", "ORG_ONLY", { value: "org-aaaa", kind: "env" });
   // Stored under one spelling, asked for under others.
   const put1 = await put(app, "project", "DEPLOY_KEY", {
     value: "api-deploy-1111",
@@ -236,7 +235,7 @@ test("project secrets reach only environments of that project, whatever spelling
   });
   assert.equal(put1.statusCode, 200, put1.body);
   assert.equal(put1.json().project, API);
-  await secrets.set("project", "DEPLOY_KEY", {
+  await secrets.set(ROOT, "project", "DEPLOY_KEY", {
     value: "web-deploy-2222",
     kind: "env",
     project: "https://github.com/acme/web",
@@ -297,10 +296,10 @@ test("precedence: user > project > org for one name or file path", async () => {
   const { h, app, secrets } = await setup();
   const { id } = (await createEnv(app, { name: "p", project: API })).json();
   const { id: noProject } = (await createEnv(app, { name: "q" })).json();
-  await secrets.set("org", "TOKEN", { value: "from-org-1", kind: "env" });
-  await secrets.set("project", "TOKEN", { value: "from-project-2", kind: "env", project: API });
-  await secrets.set("org", "cfg", { value: "org-file-1", kind: "file", path: "/run/secrets/app.conf" });
-  await secrets.set("project", "cfg2", {
+  await secrets.set(ROOT, "org", "TOKEN", { value: "from-org-1", kind: "env" });
+  await secrets.set(ROOT, "project", "TOKEN", { value: "from-project-2", kind: "env", project: API });
+  await secrets.set(ROOT, "org", "cfg", { value: "org-file-1", kind: "file", path: "/run/secrets/app.conf" });
+  await secrets.set(ROOT, "project", "cfg2", {
     value: "project-file-2",
     kind: "file",
     path: "/run/secrets/app.conf",
@@ -315,7 +314,7 @@ test("precedence: user > project > org for one name or file path", async () => {
     ["TOKEN", "from-org-1"],
   ]);
   // The owner's own secret beats both.
-  await secrets.set("user", "TOKEN", { value: "from-user-3", kind: "env" });
+  await secrets.set(ROOT, "user", "TOKEN", { value: "from-user-3", kind: "env" });
   assert.deepEqual(await delivered(h, secrets, id), [
     ["/run/secrets/app.conf", "project-file-2"],
     ["TOKEN", "from-user-3"],
@@ -349,7 +348,7 @@ test("a bad project is a 400 naming the field, at create and on secrets, and cre
   assert.equal(wrongType.statusCode, 400);
   assert.match(wrongType.json().message, /project/);
   assert.equal(await getEnvById(h.store.db, "hostile"), undefined);
-  assert.equal((await h.envs.list()).length, 0);
+  assert.equal((await h.envs.list(ROOT)).length, 0);
 });
 
 test("project secrets stored before keys were normalized are still delivered, replaced and removed", async () => {
@@ -375,13 +374,13 @@ test("project secrets stored before keys were normalized are still delivered, re
       updated_at: "t",
     })
     .execute();
-  const forApi = () => secrets.forEnv(BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID, API);
+  const forApi = () => secrets.forEnv(SYSTEM, BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID, API);
   assert.deepEqual(
     (await forApi()).map((s) => [s.name, s.value]),
     [["OLD", "legacy-value-4444"]],
   );
   // A write under the normal form replaces the old spelling rather than sitting beside it.
-  await secrets.set("project", "OLD", { value: "new-value-5555", kind: "env", project: raw });
+  await secrets.set(ROOT, "project", "OLD", { value: "new-value-5555", kind: "env", project: raw });
   const owners = await h.store.db.selectFrom("secrets").select("owner").where("name", "=", "OLD").execute();
   assert.deepEqual(
     owners.map((o) => o.owner),
@@ -391,6 +390,6 @@ test("project secrets stored before keys were normalized are still delivered, re
     (await forApi()).map((s) => s.value),
     ["new-value-5555"],
   );
-  assert.equal(await secrets.remove("project", "OLD", "git@github.com:acme/api"), true);
+  assert.equal(await secrets.remove(ROOT, "project", "OLD", "git@github.com:acme/api"), true);
   assert.deepEqual(await forApi(), []);
 });

@@ -22,6 +22,7 @@ export function envRow(id: string, over: Partial<EnvRow> = {}): EnvRow {
     stop_grace_ms: 10_000,
     generation: 1,
     egress: '{"mode":"all"}',
+    runner_id: "local",
     created_at: "2026-01-01T00:00:00.000Z",
     updated_at: "2026-01-01T00:00:00.000Z",
     ...over,

@@ -34,6 +34,7 @@ import {
 import { envRow, V1_ROWS } from "./store-fixtures.ts";
 import { orgNamesSuite } from "./store-org-names.ts";
 import { orgRegistrySuite } from "./store-org-registry.ts";
+import { runnerCapacitySuite } from "./store-runner-capacity.ts";
 
 const GiB = 1024 ** 3;
 
@@ -168,8 +169,9 @@ export function storeSuite(backend: StoreBackend): void {
             const env = toEnvironment((await getEnvByName(s.db, "legacy"))!);
             assert.deepEqual(env.spec.egress, { mode: "all" });
             assert.equal(env.spec.project, undefined); // no project before migration 012
-            // Migration 013's running total starts from the rows already there.
-            assert.equal((await admissionTotals(s.db)).reserved, 5 * GiB);
+            // The running total (migrations 013, 016) starts from the rows already there, which
+            // belong to the embedded daemon's runner when no runner was ever seen.
+            assert.equal((await admissionTotals(s.db, "local")).reserved, 5 * GiB);
             assert.deepEqual(env.spec.resources, {
               cpus: 1,
               memoryBytes: GiB,
@@ -199,7 +201,7 @@ export function storeSuite(backend: StoreBackend): void {
     test(
       "lowestFreeSlot takes the top while there is room, then reuses gaps",
       withStore(async (db) => {
-        assert.equal(await lowestFreeSlot(db), 0);
+        assert.equal(await lowestFreeSlot(db, "local"), 0);
         for (const [id, slot] of [
           ["aaaaaaaaaaaa", 0],
           ["bbbbbbbbbbbb", 1],
@@ -207,11 +209,11 @@ export function storeSuite(backend: StoreBackend): void {
         ] as const) {
           await insertEnv(db, envRow(id, { slot }));
         }
-        assert.equal(await lowestFreeSlot(db), 4, "room above the highest: one index probe");
-        assert.equal(await lowestFreeSlot(db, 5), 4);
-        assert.equal(await lowestFreeSlot(db, 4), 2, "the range is full at the top: the gap");
+        assert.equal(await lowestFreeSlot(db, "local"), 4, "room above the highest: one index probe");
+        assert.equal(await lowestFreeSlot(db, "local", 5), 4);
+        assert.equal(await lowestFreeSlot(db, "local", 4), 2, "the range is full at the top: the gap");
         await insertEnv(db, envRow("dddddddddddd", { slot: 2 }));
-        assert.equal(await lowestFreeSlot(db, 4), 4, "no gap left: at capacity, the caller refuses");
+        assert.equal(await lowestFreeSlot(db, "local", 4), 4, "no gap left: at capacity, the caller refuses");
       }),
     );
 
@@ -234,13 +236,13 @@ export function storeSuite(backend: StoreBackend): void {
         assert.equal(b.stop_grace_ms, 10_000);
         assert.equal(b.observed, null);
         assert.deepEqual(toEnvironment(b).spec.egress, { mode: "none" });
-        assert.deepEqual(await admissionTotals(db), { reserved: 200 * GiB, topSlot: 1 });
+        assert.deepEqual(await admissionTotals(db, "local"), { reserved: 200 * GiB, topSlot: 1 });
         assert.equal((await findEnv(db, "bbbbbbbbbbbb"))?.name, "B");
         // The total follows deletes (triggers of migration 013).
         await insertEnv(db, envRow("cccccccccccc", { name: "c", slot: 2 }));
-        assert.equal((await admissionTotals(db)).reserved, 300 * GiB);
+        assert.equal((await admissionTotals(db, "local")).reserved, 300 * GiB);
         await deleteEnv(db, "cccccccccccc");
-        assert.equal((await admissionTotals(db)).reserved, 200 * GiB);
+        assert.equal((await admissionTotals(db, "local")).reserved, 200 * GiB);
         assert.deepEqual((await countEnvsOfClass(db, "default")).sort(), ["B", "a"]);
 
         await setDesired(db, "aaaaaaaaaaaa", { desired: "stopped", stopGraceMs: 5, now: "n1" });
@@ -361,4 +363,5 @@ export function storeSuite(backend: StoreBackend): void {
   });
   orgNamesSuite(backend); // names per organisation (migration 009), in its own file
   orgRegistrySuite(backend); // registry logins and images per organisation (migration 010)
+  runnerCapacitySuite(backend); // slots and disk per runner (migration 016)
 }

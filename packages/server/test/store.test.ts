@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { openStore, storeFile } from "../src/store/db.ts";
@@ -12,6 +14,7 @@ const sqlite: StoreBackend = {
   async fresh({ migrated }) {
     const tmp = tempDir();
     const file = storeFile(tmp.dir);
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     // A short-lived raw handle per call, as a second process (the CLI, an older warren) would.
     const raw = <T>(fn: (db: DatabaseSync) => T): T => {
       const db = new DatabaseSync(file);

@@ -1,6 +1,6 @@
 // warren audit ls [--actor A] [--action X] [--since ISO] [--until ISO] [--limit N] [--json]:
 // the organisation's audit records, newest first (admins). Follows pages up to --limit.
-import { type AuditRecord, WarrenError } from "@warren/protocol";
+import { type AuditRecord, escapeControlChars, WarrenError } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { printJson, renderTable } from "../format.ts";
 
@@ -13,6 +13,10 @@ export interface AuditLsOptions {
   json?: boolean;
 }
 
+// Fields go through escapeControlChars (protocol audit.ts) before they reach the terminal: the
+// server escapes on the way in as well, but records written before it did, or by another server,
+// must not be able to move the cursor, recolour or rewrite the screen. --json needs nothing (JSON
+// escapes control characters itself).
 export async function auditLsCommand(opts: AuditLsOptions) {
   const client = await connect();
   const want = opts.limit !== undefined ? Number(opts.limit) : 100;
@@ -37,14 +41,16 @@ export async function auditLsCommand(opts: AuditLsOptions) {
     process.stdout.write(
       renderTable(
         ["TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "SOURCE"],
-        out.map((r) => [
-          r.at,
-          r.actor,
-          r.action,
-          r.target,
-          r.code ? `${r.result} ${r.code}` : r.result,
-          r.sourceAddress,
-        ]),
+        out.map((r) =>
+          [
+            r.at,
+            r.actor,
+            r.action,
+            r.target,
+            r.code ? `${r.result} ${r.code}` : r.result,
+            r.sourceAddress,
+          ].map(escapeControlChars),
+        ),
       ),
     );
   return 0;

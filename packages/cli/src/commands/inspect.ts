@@ -1,4 +1,4 @@
-// warren inspect NAME [--json]: desired and observed state, host pid, uid range, cgroups, PSI.
+// warren inspect NAME [--json]: desired and observed state, host pid, IP, uid range, cgroups, PSI.
 import { type Environment, formatEgress, formatSize } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { formatAge, printJson } from "../format.ts";
@@ -31,6 +31,7 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
     lines.push("Host:");
     lines.push(`  State:    ${o.state}${o.reason ? ` (${o.reason})` : ""}`);
     if (o.pid !== undefined) lines.push(`  Init PID: ${o.pid}`);
+    if (o.ip) lines.push(`  IP:       ${o.ip}`);
     if (o.startedAt) lines.push(`  Started:  ${o.startedAt} (${formatAge(o.startedAt, now)} ago)`);
     if (o.resources) {
       // What the kernel was given; differs from Resources above only while a change is pending.

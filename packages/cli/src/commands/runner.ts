@@ -4,7 +4,7 @@
 // meanwhile and are re-adopted by the control plane's resync on reconnect.
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { connectRunner, type RunnerConnection, WarrenError } from "@warren/protocol";
+import { connectRunner, exitOnUnhandledFaults, type RunnerConnection, WarrenError } from "@warren/protocol";
 import { takeLock, untilSignal } from "../daemon-entry.ts";
 
 export interface RunnerOptions {
@@ -41,6 +41,7 @@ const log = (msg: string, fields: Record<string, unknown> = {}) =>
 
 export async function runnerCommand(opts: RunnerOptions): Promise<number> {
   const token = readToken(opts);
+  exitOnUnhandledFaults({ component: "runner" });
   const { createRunner, defaultConfig } = await import("@warren/runner");
   const cfg = defaultConfig();
   // The embedded daemon and a remote-serving runner must not both drive this host.

@@ -21,13 +21,39 @@ function scopeOf(opts: ScopeOpts): SecretScope {
   return scope;
 }
 
+/** --allow values as the API takes them: undefined (unchanged), null (lifted) or the entries. */
+function allowOf(raw: string[] | undefined, scope: SecretScope): string[] | null | undefined {
+  if (raw === undefined) return undefined;
+  if (scope !== "project")
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      "--allow goes with --scope project (org and user secrets have no allow list)",
+    );
+  const entries = raw.map((e) => e.trim()).filter((e) => e !== "");
+  if (entries.length === 1 && entries[0] === "any") return null;
+  const bad = entries.find((e) => !/^(user|role):.+$/.test(e));
+  if (bad !== undefined || entries.length === 0)
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `--allow takes user:NAME or role:member|admin|owner (or \`any\` alone, to lift a restriction), not "${bad ?? ""}"`,
+    );
+  return entries;
+}
+
 export async function secretSetCommand(
   name: string,
-  opts: ScopeOpts & { env?: boolean; file?: string | boolean; valueStdin?: boolean; json?: boolean },
+  opts: ScopeOpts & {
+    env?: boolean;
+    file?: string | boolean;
+    valueStdin?: boolean;
+    json?: boolean;
+    allow?: string[];
+  },
 ) {
   if (Boolean(opts.env) === (opts.file !== undefined && opts.file !== false))
     throw new WarrenError("INVALID_ARGUMENT", "say how to deliver it: --env or --file [PATH]");
   const scope = scopeOf(opts);
+  const allow = allowOf(opts.allow, scope);
   let value: string;
   if (opts.valueStdin) value = (await readStdin()).replace(/\r?\n$/, "");
   else if (process.stdin.isTTY) value = await prompt("Value: ", { echo: false });
@@ -43,11 +69,12 @@ export async function secretSetCommand(
     kind: opts.env ? "env" : "file",
     ...(typeof opts.file === "string" ? { path: opts.file } : {}),
     ...(opts.project ? { project: opts.project } : {}),
+    ...(allow !== undefined ? { allow } : {}),
   });
   if (opts.json) printJson(info);
   else
     process.stdout.write(
-      `stored ${info.scope} secret ${info.name} (${info.kind}${info.path ? ` ${info.path}` : ""})\n`,
+      `stored ${info.scope} secret ${info.name} (${info.kind}${info.path ? ` ${info.path}` : ""})${info.allow ? `, only for ${info.allow.join(", ")}` : ""}\n`,
     );
   return 0;
 }
@@ -62,7 +89,11 @@ export async function secretLsCommand(opts: { json?: boolean }) {
         ["NAME", "SCOPE", "KIND", "WHERE", "UPDATED"],
         items.map((s) => [
           s.name,
-          s.scope === "project" ? `project ${s.project}` : s.scope === "user" ? `user ${s.user}` : "org",
+          s.scope === "project"
+            ? `project ${s.project}${s.allow ? ` (only ${s.allow.join(", ")})` : ""}`
+            : s.scope === "user"
+              ? `user ${s.user}`
+              : "org",
           s.kind,
           s.kind === "file" ? (s.path ?? "") : `$${s.name}`,
           formatAge(s.updatedAt),

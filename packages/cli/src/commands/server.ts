@@ -3,7 +3,7 @@
 // PostgreSQL with --db postgres://... so several servers can share it behind a load balancer.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { WarrenError } from "@warren/protocol";
+import { exitOnUnhandledFaults, WarrenError } from "@warren/protocol";
 import { runDaemon } from "@warren/server";
 import { takeLock, untilSignal } from "../daemon-entry.ts";
 
@@ -26,6 +26,7 @@ export async function serverCommand(opts: ServerOptions): Promise<number> {
     );
   }
   mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  exitOnUnhandledFaults({ component: "server" });
   const release = takeLock(path.join(path.dirname(socketPath), "server.pid"));
   try {
     const daemon = await runDaemon({

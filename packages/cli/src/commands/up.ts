@@ -1,6 +1,14 @@
 // warren up: create (or start) an environment, then run a command in it, open a shell, or print it.
 // Idempotent like `docker compose up`: the same spec again starts and attaches to the existing one.
-import { type ApiClient, type CreateEnvRequest, DEFAULT_IMAGE, normalizeProject } from "@warren/protocol";
+import {
+  type ApiClient,
+  type CreateEnvRequest,
+  DEFAULT_IMAGE,
+  isWarrenError,
+  normalizeProject,
+  WarrenError,
+} from "@warren/protocol";
+import { generateName } from "@warren/server/services/names";
 import { attach } from "../attach.ts";
 import { connect } from "../connect.ts";
 import { checkFailed } from "../failed.ts";
@@ -49,12 +57,26 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
 
   if ((req.image ?? DEFAULT_IMAGE) === DEFAULT_IMAGE) await ensureBaseImage(client);
   else if (req.image !== undefined) req.image = await pullIfMissing(client, req.image);
-  const { env: created, created: isNew } = await client.createEnvironment(req);
-  const env = checkFailed(created);
+  // Named here rather than by the daemon, so that a create cut off by a daemon restart can be
+  // sent again and find what the first attempt made (client-retry.ts) instead of making another.
+  const named = req.name !== undefined;
+  req.name ??= generateName();
+  let retried = false;
+  const outcome = await client
+    .createEnvironment(req, {
+      onRetry: () => {
+        retried = true;
+      },
+    })
+    .catch((err: unknown) => {
+      throw whatWasLeft(err, req.name!);
+    });
+  const env = checkFailed(outcome.env);
   if (then !== "print" || !o.json) {
-    process.stderr.write(
-      `warren: ${isNew ? "created" : "using existing"} environment ${env.name} (${env.state})\n`,
-    );
+    // After a retry, "exists" may be this call's own first attempt: only an unnamed one is sure.
+    const how = outcome.created || (retried && !named) ? "created" : "using existing";
+    const note = retried ? " after the daemon restarted" : "";
+    process.stderr.write(`warren: ${how} environment ${env.name} (${env.state})${note}\n`);
   }
 
   if (then === "exec") return attach(client, env.name, { cmd, tty: false, cwd: `/workspaces/${env.name}` });
@@ -62,6 +84,16 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
   if (o.json) printJson(env);
   else process.stdout.write(envTable([env]));
   return 0;
+}
+
+/** A create that failed for want of a daemon may still have made the environment: say which. */
+function whatWasLeft(err: unknown, name: string): unknown {
+  if (!isWarrenError(err, "DAEMON_UNAVAILABLE")) return err;
+  return new WarrenError(
+    "DAEMON_UNAVAILABLE",
+    `${err.message}; environment ${name} may have been created: see \`warren ls\`, and remove it with \`warren rm -f ${name}\` if you do not want it`,
+    { ...(err.details ?? {}), name },
+  );
 }
 
 /** The default image is built on first use; that takes a while, so show progress. */

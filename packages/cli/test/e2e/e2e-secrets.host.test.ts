@@ -87,6 +87,27 @@ describe("secrets (e2e)", { timeout: 300_000 }, () => {
     check();
   });
 
+  it("keeps the store private inside the traversable state root", async () => {
+    const mode = async (p: string) => (await fs.stat(p)).mode & 0o7777;
+    // 0711: environments' mapped root uids traverse it to their own files (and did, just above).
+    assert.equal(await mode(h.root), 0o711);
+    assert.equal(await mode(path.join(h.root, "db")), 0o700);
+    const db = path.join(h.root, "db", "warren.db");
+    const present = [];
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) {
+      const m = await mode(f).catch(() => undefined);
+      if (m === undefined) continue;
+      present.push(path.basename(f));
+      assert.equal(m, 0o600, `${f} is ${m.toString(8)}`);
+    }
+    assert.deepEqual(
+      present,
+      ["warren.db", "warren.db-wal", "warren.db-shm"],
+      "the daemon has it open in WAL mode",
+    );
+    await assert.rejects(fs.stat(path.join(h.root, "warren.db")), { code: "ENOENT" });
+  });
+
   it("finds the values nowhere else in plain text", async () => {
     const outputs = [
       h.cli(["inspect", "sec", "--json"]).stdout,

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fr
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ApiClient, createClient } from "@warren/protocol";
+import { recordedResolverPid } from "@warren/runner/dns/supervisor";
 import { ifGroupFor } from "@warren/runner/network/index";
 
 export const REPO = path.resolve(import.meta.dirname, "../../../..");
@@ -216,6 +217,9 @@ export function leftovers(root: string, prefix: string): string[] {
 
 /** Last-resort cleanup after a failed test: kill, unmount, detach, rmdir, in that order. */
 export function forceClean(root: string, prefix: string, opts: { keepFiles?: boolean } = {}): void {
+  // The DNS resolver process outlives the daemon by design; a test run ends it by its pidfile.
+  const dnsPid = recordedResolverPid(path.join(root, "run"));
+  if (dnsPid !== undefined) process.kill(dnsPid, "SIGKILL");
   for (const rt of ["runc", "crun"]) {
     const dir = path.join(root, "run", rt);
     if (!existsSync(dir)) continue;

@@ -1,4 +1,4 @@
-// The runner's caching DNS resolver (issue 3). The runner binds it to its resolver address and
+// The runner's caching DNS resolver. The runner binds it to its resolver address and
 // supplies `ownName`; everything else is here.
 export type { Answer, TtlPolicy } from "./answer.ts";
 export { parseUpstream, type Upstream } from "./exchange.ts";

@@ -13,5 +13,5 @@ export interface EngineContext {
   idRange: { start: number; size: number };
   /** Environment names by address, for the resolver's own-name answers. */
   ownNames?: import("./dns.ts").OwnNames;
-  resolver?: import("../dns/index.ts").Resolver;
+  resolver?: import("./dns.ts").RunnerResolver;
 }

@@ -1,7 +1,13 @@
 // The runner's implementation of the runner protocol on one host. Stateless between calls:
 // everything it needs is on disk (handles, runtime state, mounts), so a restarted daemon
 // re-adopts running environments simply by observing them.
-import { lstat } from "node:fs/promises";
+//
+// No code of an image ever runs on the host side: image binaries run only as processes of
+// their environment (the runtime's exec, or children of its init), inside all its namespaces,
+// cgroup, seccomp profile and capability bounds. Host-side steps (disks, mounts, network, logs,
+// stats) use host code and host binaries only, and whatever must happen inside an environment
+// goes through the Runtime interface, with no branch on the runtime's name here. The full rule
+// is at the top of runtime/types.ts; test/hostile-image-corpus.ts holds it to that.
 import os from "node:os";
 import {
   type DnsStats,
@@ -17,7 +23,6 @@ import {
   type RunnerApi,
   type RunnerEnvSpec,
   type RunnerInfo,
-  SECRETS_ENV_FILE,
   WarrenError,
 } from "@warren/protocol";
 import { detectCgroupMode } from "../cgroups/detect.ts";
@@ -35,10 +40,11 @@ import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { observeEnv } from "./observe.ts";
 import { resizeEnv } from "./resize.ts";
-import { hasSecretEnvMarker } from "./secrets-gvisor.ts";
-import { prepareHost, runtimeOf, startContainer } from "./start.ts";
+import { hasSecretEnv, secretsDelivered } from "./secrets.ts";
+import { deliverStartedSecrets, prepareHost, runtimeOf, startContainer } from "./start.ts";
 import { CpuMeter, envStats } from "./stats.ts";
 import { removeEverything, stopContainer } from "./stop.ts";
+import { clearStopMark, markStopped } from "./stop-mark.ts";
 import { idsOnHost } from "./sweep.ts";
 
 export class Engine implements RunnerApi {
@@ -47,7 +53,10 @@ export class Engine implements RunnerApi {
   readonly #runnerId: string;
   readonly #cpu = new CpuMeter();
 
-  constructor(ctx: EngineContext, runnerId = os.hostname()) {
+  // The embedded daemon's runner is always "local", the id its environments are recorded under
+  // (server migration 016): not the hostname, so renaming the host cannot restart its slot count
+  // while environments still hold slots. A remote runner's id is its token's, set by the server.
+  constructor(ctx: EngineContext, runnerId = "local") {
     this.ctx = ctx;
     this.#runnerId = runnerId;
   }
@@ -72,10 +81,15 @@ export class Engine implements RunnerApi {
       const st = await rt.state(names.containerId);
       this.ctx.ownNames?.set(spec.slot, spec.name);
       if (st?.status === "running") {
-        // Re-adopted after a daemon restart: make sure the pressure group holds it too.
+        // Re-adopted after a daemon restart: make sure the pressure group holds it too, and
+        // that a daemon killed between start and delivery did not leave it without secrets.
         await this.ctx.cgroups.attachPsi(names.cgroupPath, st.pid).catch(() => undefined);
+        if (spec.secrets?.length && !(await secretsDelivered(names.envDir))) {
+          await deliverStartedSecrets(rt, names.containerId, names.envDir, spec);
+        }
         return observeEnv(this.ctx, spec.id);
       }
+      await clearStopMark(names);
       await prepareHost(this.ctx, spec);
       await startContainer(this.ctx, spec);
       await this.ctx.images.touch(spec.image).catch(() => undefined);
@@ -87,6 +101,7 @@ export class Engine implements RunnerApi {
     return this.#lock.run(spec.id, async () => {
       const rt = this.ctx.runtimes.get(spec.runtime);
       if (rt) await stopContainer(this.ctx, rt, spec.id, graceMs);
+      if (rt) await markStopped(hostNames(this.ctx.cfg, spec.id));
       return observeEnv(this.ctx, spec.id);
     });
   }
@@ -135,12 +150,7 @@ export class Engine implements RunnerApi {
       {
         runtime: rt,
         containerId: names.containerId,
-        process: execProcess(
-          handle.spec,
-          req,
-          image?.config.env ?? [],
-          rt.name === "gvisor" ? await hasSecretEnvMarker(names.envDir) : await hasSecretEnv(st.pid),
-        ),
+        process: execProcess(handle.spec, req, image?.config.env ?? [], await hasSecretEnv(names.envDir)),
         tmpDir: names.envDir,
         tty: req.tty,
         cols: req.cols ?? 80,
@@ -219,13 +229,4 @@ export class Engine implements RunnerApi {
   async close(): Promise<void> {
     await this.ctx.resolver?.close();
   }
-}
-
-/** Whether the environment's secrets tmpfs holds variables (engine/secrets.ts). */
-async function hasSecretEnv(pid: number | undefined): Promise<boolean> {
-  if (!pid) return false;
-  return lstat(`/proc/${pid}/root${SECRETS_ENV_FILE}`).then(
-    (s) => s.isFile(),
-    () => false,
-  );
 }

@@ -64,7 +64,7 @@ export function envOciSpec(
     withBindMount(path.join(etc, "hosts"), "/etc/hosts", { readonly: true, recursive: false }),
     withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
     withReadonlyCgroupRoot,
-    // Secrets (engine/secrets.ts) are written into this after create: a tmpfs has no host side.
+    // Secrets (engine/secrets.ts) are written into this after start: a tmpfs has no host side.
     ...(spec.secrets?.length
       ? [withTmpfs(SECRETS_DIR, { mode: "0700", sizeBytes: 8 * 1024 * 1024, extra: ["noexec"] })]
       : []),

@@ -2,8 +2,10 @@
 import type { EnvObserved } from "@warren/protocol";
 import { slotRange } from "../host/idrange.ts";
 import { hostNames } from "../host/names.ts";
+import { envAddress, networkConfig } from "../network/index.ts";
 import { readHandle } from "../state/handle.ts";
 import type { EngineContext } from "./context.ts";
+import { workspaceDirty } from "./stop-mark.ts";
 
 export async function observeEnv(ctx: EngineContext, id: string): Promise<EnvObserved> {
   const names = hostNames(ctx.cfg, id);
@@ -19,8 +21,11 @@ export async function observeEnv(ctx: EngineContext, id: string): Promise<EnvObs
     uidRange: { start: range.hostStart, size: range.size },
     cgroupPaths: ctx.cgroups.paths(names.cgroupPath),
     resources: handle.spec.resources,
+    workspaceDirty: await workspaceDirty(names),
   };
   if (st?.status !== "running" || !st.pid) return base;
   const psi = await ctx.cgroups.psi(names.cgroupPath).catch(() => ({ cpu: null, memory: null, io: null }));
-  return { ...base, state: "running", pid: st.pid, psi };
+  // Derived from the slot, as the network set-up does; shown only while it is in use.
+  const ip = envAddress(networkConfig(ctx.cfg), handle.spec.slot);
+  return { ...base, state: "running", pid: st.pid, psi, ip };
 }

@@ -1,13 +1,23 @@
 // Puts an environment's secrets (RunnerEnvSpec.secrets) on the tmpfs the OCI spec mounts at
-// /run/secrets, between `create` and `start`: the container's mounts exist, but none of its own
-// code has run yet. Files are written from inside its namespaces (nsenter), so they land in the
-// container's tmpfs (memory of that mount namespace) and never on the host's disk; they are owned
-// by the environment's root and mode 0400 (written from inside its user namespace, see below). Variables go into /run/secrets/.env (also 0400) as
-// shell-quoted lines, which `exec` sources (execWithSecrets). Nothing here logs a value.
-import { lstat } from "node:fs/promises";
+// /run/secrets, right after `start` and before ensureRunning returns: Warren's init runs nothing
+// of the user's, so no process of the environment exists yet that could read or race them.
+// Files land in memory (the tmpfs), never on the host's disk; each is 0400 and owned by the
+// environment's root. Variables go into /run/secrets/.env (also 0400) as shell-quoted lines,
+// which `exec` sources inside (execWithSecrets). Nothing here logs a value.
+//
+// How the bytes get in is the runtime driver's business (Runtime.deliverFiles): runc and crun
+// use a host helper that joins the environment's namespaces and cgroup, gVisor a `runsc exec`
+// inside its sandbox. Neither runs a binary of the image on the host side (see the rule at the
+// top of runtime/types.ts): an image's /bin/sh run by nsenter reached the host's loopback.
+import { rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { SECRETS_DIR, SECRETS_ENV_FILE, type SecretDelivery } from "@warren/protocol";
-import { run } from "../host/run.ts";
+import type { DeliveredFile, Runtime } from "../runtime/types.ts";
+
+/** In the environment's host directory, without a value: "exec must source the variables". */
+const ENV_MARKER = "secret-env";
+/** Likewise: "this start's secrets are in place" (a daemon killed before that redelivers). */
+const DELIVERED_MARKER = "secrets-delivered";
 
 /** `NAME='value'` lines for `.` in sh. */
 export function envFileText(secrets: readonly SecretDelivery[]): string {
@@ -17,58 +27,68 @@ export function envFileText(secrets: readonly SecretDelivery[]): string {
     .join("");
 }
 
-/** Writes stdin to "$1" as a new 0400 file: never through a symlink (set -C is O_EXCL). */
-export const WRITE_SECRET_SCRIPT = 'rm -f -- "$1" && set -C && umask 377 && cat > "$1"';
-
-export async function writeSecrets(initPid: number, secrets: readonly SecretDelivery[]): Promise<void> {
-  const root = `/proc/${initPid}/root`;
-  // The image controls /run: refuse symlinks on the way to the tmpfs, so a hostile image cannot
-  // point the writes at a path outside the container (/proc/PID/root follows absolute links
-  // against the *host's* root).
-  for (const dir of ["/run", SECRETS_DIR]) {
-    const st = await lstat(path.join(root, dir));
-    if (!st.isDirectory() || st.isSymbolicLink()) {
-      throw new Error(`cannot deliver secrets: ${dir} in the environment is not a plain directory`);
-    }
-  }
-  const files: Array<{ rel: string; data: string }> = secrets
+/** The files to deliver, each a bare name in SECRETS_DIR; a path anywhere else is refused. */
+export function secretFiles(secrets: readonly SecretDelivery[]): DeliveredFile[] {
+  const files = secrets
     .filter((s) => s.kind === "file")
     .map((s) => ({ rel: s.path ?? `${SECRETS_DIR}/${s.name}`, data: s.value }));
   const env = envFileText(secrets);
   if (env) files.push({ rel: SECRETS_ENV_FILE, data: env });
-  for (const f of files) {
+  return files.map((f) => {
     const rel = path.posix.normalize(f.rel);
     if (path.posix.dirname(rel) !== SECRETS_DIR)
       throw new Error(`secret path ${rel} is not in ${SECRETS_DIR}`);
-    // The tmpfs belongs to the environment's user namespace: host root cannot create inodes in
-    // it (EOVERFLOW, its uid is unmapped there). So the write runs inside the environment's user
-    // and mount namespaces as its root (nsenter), before any of the environment's own processes
-    // exist; it uses the image's sh, as `warren exec` would. The value goes over stdin, never
-    // argv; `set -C` (O_EXCL) refuses to follow a symlink; umask 377 makes the file 0400.
-    await run(
-      "nsenter",
-      [
-        `--target=${initPid}`,
-        "--user",
-        "--mount",
-        "--root",
-        "--wd",
-        "--",
-        "/bin/sh",
-        "-c",
-        WRITE_SECRET_SCRIPT,
-        "sh",
-        rel,
-      ],
-      { input: f.data, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }, timeoutMs: 30_000 },
-    );
+    return { name: path.posix.basename(rel), data: f.data };
+  });
+}
+
+/** Before `start`: the markers of an earlier run must not vouch for this one. */
+export async function forgetSecrets(envDir: string): Promise<void> {
+  await rm(path.join(envDir, DELIVERED_MARKER), { force: true });
+  await rm(path.join(envDir, ENV_MARKER), { force: true });
+}
+
+/**
+ * Delivers the secrets of a just-started container (again, if a daemon died halfway: every
+ * file is replaced) and records, without a value, that they are in place and whether there are
+ * variables. The caller stops the container when this fails.
+ */
+export async function deliverSecrets(
+  rt: Runtime,
+  containerId: string,
+  envDir: string,
+  secrets: readonly SecretDelivery[],
+): Promise<void> {
+  if (!secrets.length) return;
+  const files = secretFiles(secrets);
+  await rt.deliverFiles(containerId, SECRETS_DIR, files);
+  if (files.some((f) => `${SECRETS_DIR}/${f.name}` === SECRETS_ENV_FILE)) {
+    await writeFile(path.join(envDir, ENV_MARKER), "", { mode: 0o600 });
   }
+  await writeFile(path.join(envDir, DELIVERED_MARKER), "", { mode: 0o600 });
+}
+
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
+
+/** Whether the environment got variable secrets at its last start. */
+export function hasSecretEnv(envDir: string): Promise<boolean> {
+  return exists(path.join(envDir, ENV_MARKER));
+}
+
+/** Whether the current run's secrets were delivered (false when it has none to deliver). */
+export function secretsDelivered(envDir: string): Promise<boolean> {
+  return exists(path.join(envDir, DELIVERED_MARKER));
 }
 
 /**
  * Wraps an exec'd command so it starts with the variables from /run/secrets/.env, read inside the
  * environment: the values are never in the exec's process.json on the host. Without the file
- * (no variable secrets, or a user who cannot read it) the command runs unchanged.
+ * (no variable secrets, or a user who cannot read it) the command runs unchanged. The sh is the
+ * image's, run by the runtime's exec as a process of the environment.
  */
 export function execWithSecrets(cmd: string[]): string[] {
   const script = `if [ -r ${SECRETS_ENV_FILE} ]; then set -a; . ${SECRETS_ENV_FILE}; set +a; fi; exec "$@"`;

@@ -1,5 +1,9 @@
 // Brings one environment to running, creating only what is missing. Every step is idempotent
 // and named by failpoints, so a daemon killed at any step converges on the next pass.
+// Every step here is host code or a host binary acting on the environment from outside; the
+// only code of the image that ever runs is the environment's own processes (runtime exec, or
+// children of its init). Anything that must act inside goes through the Runtime interface
+// (deliverFiles), never a branch on the runtime's name: see the rule in runtime/types.ts.
 import { chown, mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
@@ -12,10 +16,10 @@ import { HANDLE_VERSION, readHandle, writeHandle } from "../state/handle.ts";
 import { attachLoop, createDisk, mountDisk } from "../storage/disk.ts";
 import { mountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
-import { envOciSpec, execProcess } from "./env-spec.ts";
+import { envOciSpec } from "./env-spec.ts";
 import { attachNetwork, writeResolvConf } from "./network.ts";
-import { writeSecrets } from "./secrets.ts";
-import { writeSecretsByExec } from "./secrets-gvisor.ts";
+import { secretDeliveryFailure } from "./secret-failure.ts";
+import { deliverSecrets, forgetSecrets } from "./secrets.ts";
 
 export function runtimeOf(ctx: EngineContext, name: string): Runtime {
   const rt = ctx.runtimes.get(name as never);
@@ -109,23 +113,27 @@ export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): P
     throw wrap("attach pressure cgroup", e);
   });
   await attachNetwork(ctx, spec, created.pid);
-  // runc/crun: into the container's tmpfs before anything in it runs. gVisor: after start, from
-  // inside the sandbox (secrets-gvisor.ts), since its tmpfs is in the Sentry's memory.
-  if (spec.secrets?.length && rt.name !== "gvisor") {
-    await writeSecrets(created.pid, spec.secrets).catch((e) => {
-      throw wrap("deliver secrets", e);
-    });
-  }
+  await forgetSecrets(names.envDir);
   failpoint("runtime-start");
   await rt.start(names.containerId).catch((e) => {
     throw wrap(`${rt.name} start`, e);
   });
-  if (rt.name === "gvisor") {
-    const secrets = spec.secrets ?? [];
-    const asRoot = (args: string[]) => execProcess(spec, { cmd: args, tty: false, user: "0", cwd: "/" }, []);
-    await writeSecretsByExec(rt, names.containerId, names.envDir, secrets, asRoot).catch((e) => {
-      throw wrap("deliver secrets", e);
-    });
-  }
+  await deliverStartedSecrets(rt, names.containerId, names.envDir, spec);
   await appendEvent(names.logFile, `started (${rt.name}, init pid ${created.pid})`, logLimits(ctx.cfg));
+}
+
+/**
+ * Secrets go in once the container runs, through the driver (Runtime.deliverFiles). On failure
+ * the container is removed: a running environment without its secrets would look ready.
+ */
+export async function deliverStartedSecrets(
+  rt: Runtime,
+  containerId: string,
+  envDir: string,
+  spec: RunnerEnvSpec,
+): Promise<void> {
+  await deliverSecrets(rt, containerId, envDir, spec.secrets ?? []).catch(async (e) => {
+    await rt.delete(containerId, true).catch(() => undefined);
+    throw secretDeliveryFailure(spec.name, spec.secrets ?? [], e);
+  });
 }

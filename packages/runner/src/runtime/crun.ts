@@ -6,6 +6,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { RunnerConfig } from "../host/config.ts";
 import { type CgroupLayout, hostCgroupLayout } from "./cgroup-layout.ts";
+import { DELIVER_HELPER } from "./deliver-files.ts";
 import { OciCliRuntime } from "./oci-cli.ts";
 
 export const CRUN_HYBRID_WRAPPER = "warren-crun-hybrid";
@@ -50,6 +51,7 @@ export function crunRuntime(
     name: "crun",
     binary,
     stateRoot: path.join(cfg.runDir, "crun"),
+    deliverHelper: path.join(cfg.nativeDir, DELIVER_HELPER),
     ...(hybrid && cfg.prefix
       ? {
           envFor: (id: string) => unifiedGroupOf({ prefix: cfg.prefix! }, id),

@@ -1,4 +1,5 @@
-// gVisor (Debian's runsc): the application's syscalls are served by the Sentry, a user-space
+// gVisor (Debian 13's runsc, pinned in .toolchain/runsc by scripts/install-runsc.sh; Debian
+// 12's rejects glibc's statx): the application's syscalls are served by the Sentry, a user-space
 // kernel, instead of the host kernel. Every runsc call goes through native/bin/warren-runsc,
 // which enters the environment's cgroups (create only), network namespace and user namespace
 // and then runs runsc as root of that namespace, i.e. as the environment's unprivileged host
@@ -17,7 +18,7 @@
 // state and its copy of the bundle) and <stateRoot>/<id>.json (root-only: how to enter it,
 // which the sandbox must never be able to rewrite).
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { chown, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
@@ -25,12 +26,27 @@ import { wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
 import { run } from "../host/run.ts";
 import type { OciSpec } from "../spec/types.ts";
+import { deliverByExec } from "./deliver-exec.ts";
 import { GvisorCgroups } from "./gvisor-cgroups.ts";
 import { planGvisor } from "./gvisor-spec.ts";
 import { OciCliRuntime } from "./oci-cli.ts";
-import type { ContainerState, CreateOptions, Runtime } from "./types.ts";
+import type { ContainerState, CreateOptions, DeliveredFile, Runtime } from "./types.ts";
 
 export const RUNSC_WRAPPER = "warren-runsc";
+/** Where scripts/install-runsc.sh unpacks Debian 13's runsc (pinned; see that script). */
+export const TOOLCHAIN_RUNSC = path.resolve(
+  import.meta.dirname,
+  "../../../../.toolchain/runsc/usr/bin/runsc",
+);
+
+/**
+ * The toolchain's runsc when setup installed it. Otherwise runsc from PATH, so a host that
+ * provides its own (a newer distribution's package, a gVisor release) still works; Debian 12's
+ * package there runs environments but rejects glibc's statx (`ls -l`, `stat` fail inside).
+ */
+export function defaultRunsc(): string {
+  return existsSync(TOOLCHAIN_RUNSC) ? TOOLCHAIN_RUNSC : "runsc";
+}
 const OPEN_FILE_ARG = "/dev/warren-open-file";
 // runsc's --root is relative to the state dir warren-runsc changes into.
 const ROOT = ["--root", "."];
@@ -69,7 +85,7 @@ export class GvisorRuntime implements Runtime {
 
   constructor(
     cfg: Pick<RunnerConfig, "runDir" | "nativeDir">,
-    runsc = "runsc",
+    runsc = defaultRunsc(),
     cgroups = new GvisorCgroups(),
   ) {
     this.stateRoot = path.join(cfg.runDir, "runsc");
@@ -244,6 +260,13 @@ export class GvisorRuntime implements Runtime {
   spawnExec(id: string, processFile: string): ChildProcess {
     const { cmd, args, env } = this.execArgs(id, processFile, false);
     return spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env });
+  }
+
+  /** The tmpfs is in the Sentry's memory: written by a `runsc exec` inside (deliver-exec.ts). */
+  async deliverFiles(id: string, dir: string, files: readonly DeliveredFile[]): Promise<void> {
+    await deliverByExec(this, id, this.stateRoot, dir, files).catch((err) => {
+      throw wrap(`gvisor deliver files ${id}`, err);
+    });
   }
 }
 

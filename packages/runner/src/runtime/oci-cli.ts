@@ -7,7 +7,8 @@ import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { wrap } from "@warren/protocol";
 import { run } from "../host/run.ts";
-import type { ContainerState, ContainerStatus, CreateOptions, Runtime } from "./types.ts";
+import { deliverWithHelper } from "./deliver-files.ts";
+import type { ContainerState, ContainerStatus, CreateOptions, DeliveredFile, Runtime } from "./types.ts";
 
 export interface OciCliOptions {
   name: string;
@@ -20,6 +21,8 @@ export interface OciCliOptions {
   envFor?: (id: string) => Record<string, string> | undefined;
   /** Runs after the runtime deleted container `id` (e.g. removing a group the runtime cannot see). */
   afterDelete?: (id: string) => Promise<void>;
+  /** native/bin/warren-deliver, for deliverFiles (drivers that only reuse the CLI parts omit it). */
+  deliverHelper?: string;
 }
 
 const STATUSES: readonly ContainerStatus[] = ["creating", "created", "running", "paused", "stopped"];
@@ -53,8 +56,10 @@ export class OciCliRuntime implements Runtime {
   readonly prefixArgs: readonly string[];
   readonly #envFor: OciCliOptions["envFor"];
   readonly #afterDelete: OciCliOptions["afterDelete"];
+  readonly #deliverHelper: string | undefined;
 
   constructor(opts: OciCliOptions) {
+    this.#deliverHelper = opts.deliverHelper;
     this.#envFor = opts.envFor;
     this.#afterDelete = opts.afterDelete;
     this.name = opts.name;
@@ -208,5 +213,19 @@ export class OciCliRuntime implements Runtime {
   spawnExec(id: string, processFile: string): ChildProcess {
     const { cmd, args, env } = this.execArgs(id, processFile, false);
     return spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env });
+  }
+
+  /** The container's init is a host process: warren-deliver joins it (deliver-files.ts). */
+  async deliverFiles(id: string, dir: string, files: readonly DeliveredFile[]): Promise<void> {
+    if (!this.#deliverHelper) throw new Error(`${this.name} deliver files: no delivery helper configured`);
+    const st = await this.state(id);
+    if (st?.status !== "running" || !st.pid) {
+      throw new Error(
+        `${this.name} deliver files ${id}: the container is ${st?.status ?? "unknown"}, not running`,
+      );
+    }
+    await deliverWithHelper(this.#deliverHelper, st.pid, dir, files).catch((err) => {
+      throw wrap(`${this.name} deliver files ${id}`, err);
+    });
   }
 }

@@ -1,5 +1,17 @@
 // One interface over OCI runtimes (runc, crun, gVisor). Every driver passes the shared
 // conformance suite in test/runtime-conformance.host.test.ts.
+//
+// THE RULE FOR EVERY DRIVER (and everything else in the runner): a binary from the image runs
+// only as a process of its environment, i.e. through this runtime's exec or as a child of the
+// environment's init, inside all its namespaces, its cgroup, its seccomp profile and its
+// capability bounds. Host-side code that touches an environment's files uses host code and
+// host binaries only (warren-* helpers, ip, mount...): never `nsenter ... /bin/sh`, never a
+// path under the rootfs or /proc/PID/root exec'd from the host, never chroot + exec. An
+// image's sh run that way sits in the host's network, pid and cgroup namespaces, reaches the
+// host's loopback and outlives `stop`. Work that must happen "inside" (creating inodes in the
+// environment's user-namespaced tmpfs) goes through a method here, so each driver does it the
+// way its isolation allows (deliverFiles), and test/hostile-image-corpus.ts runs every
+// lifecycle step against an image whose every common binary is a beacon.
 import type { ChildProcess } from "node:child_process";
 
 export type ContainerStatus = "creating" | "created" | "running" | "paused" | "stopped";
@@ -28,6 +40,12 @@ export interface ExecProcess {
   capabilities: string[];
   /** Hard/soft limits applied to the exec'd process, same as init's. */
   rlimits: { type: string; hard: number; soft: number }[];
+}
+
+/** A file for Runtime.deliverFiles: a bare name inside the target directory, and its bytes. */
+export interface DeliveredFile {
+  name: string;
+  data: string | Uint8Array;
 }
 
 export interface Runtime {
@@ -60,4 +78,13 @@ export interface Runtime {
     tty: boolean,
   ): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
   spawnExec(id: string, processFile: string): ChildProcess;
+  /**
+   * Writes `files` into `dir`, a tmpfs the container's spec mounts (the secrets at
+   * /run/secrets), of running container `id`: each a new 0400 file owned by the environment's
+   * root, replacing an earlier one, never written through a symlink, and never reached through
+   * a symlink on the way to `dir`. Values never go over a command line. Runs no binary of the
+   * image outside the environment (see the rule above); runc/crun use the warren-deliver
+   * helper, gVisor a `runsc exec` inside the sandbox.
+   */
+  deliverFiles(id: string, dir: string, files: readonly DeliveredFile[]): Promise<void>;
 }

@@ -6,11 +6,25 @@
 //
 // The record is written before the response goes out, so a client that sees the answer can
 // already read the record. A failure to write it is logged and does not fail the action.
-import { API_PREFIX } from "@warren/protocol";
+//
+// Streamed operations (image import, a base-image build) commit their 200 before the work runs and
+// report the outcome in-band; they are recorded when the work settles (ndjson.ts's outcome), with
+// that outcome. A rule with `when` is recorded only for the requests it matches (the base image
+// only when a caller picks its mirror: a plain build is routine, a mirror change is not).
+import { API_PREFIX, ERROR_CATALOG, type ErrorCode } from "@warren/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { type AuditService, actorOf } from "../services/audit.ts";
+import { streamOutcome } from "./ndjson.ts";
 
 type Target = (req: FastifyRequest, reply: Record<string, unknown> | undefined) => string;
+interface Rule {
+  action: string;
+  target: Target;
+  /** The 200 is a stream: record the operation's own outcome when it settles. */
+  streamed?: boolean;
+  /** Only requests this matches are actions. */
+  when?: (req: FastifyRequest) => boolean;
+}
 
 const param =
   (name: string): Target =>
@@ -23,10 +37,13 @@ const member: Target = (req, reply) =>
   `${param("org")(req, reply)}/${param("user")(req, reply) || bodyName(req, reply)}`;
 
 const secretTarget: Target = (req, reply) => `${param("scope")(req, reply)}/${param("name")(req, reply)}`;
+const bodyField = (name: string) => (req: FastifyRequest) =>
+  String((req.body as Record<string, unknown> | undefined)?.[name] ?? "");
+const importTarget: Target = (req) => `${bodyField("ref")(req)} <- ${bodyField("path")(req)}`;
 
 const E = `${API_PREFIX}/environments`;
 /** "METHOD route-url" -> the action recorded and how to name its target. */
-export const AUDITED: Readonly<Record<string, { action: string; target: Target }>> = {
+export const AUDITED: Readonly<Record<string, Rule>> = {
   [`POST ${E}`]: { action: "environment.create", target: bodyName },
   [`POST ${E}/:name/start`]: { action: "environment.start", target: param("name") },
   [`POST ${E}/:name/stop`]: { action: "environment.stop", target: param("name") },
@@ -44,6 +61,19 @@ export const AUDITED: Readonly<Record<string, { action: string; target: Target }
   [`PUT ${API_PREFIX}/secrets/:scope/:name`]: { action: "secret.set", target: secretTarget },
   [`DELETE ${API_PREFIX}/secrets/:scope/:name`]: { action: "secret.remove", target: secretTarget },
   [`POST ${API_PREFIX}/admin/rotate-key`]: { action: "secret.rotate-key", target: () => "keys" },
+  // Registry logins: every pull from the host uses the stored one.
+  [`PUT ${API_PREFIX}/registries/:host`]: { action: "registry.login", target: param("host") },
+  [`DELETE ${API_PREFIX}/registries/:host`]: { action: "registry.logout", target: param("host") },
+  // Images: what every environment of the organisation starts from.
+  [`POST ${API_PREFIX}/images/import`]: { action: "image.import", target: importTarget, streamed: true },
+  [`DELETE ${API_PREFIX}/images/:ref`]: { action: "image.remove", target: param("ref") },
+  [`POST ${API_PREFIX}/images/prune`]: { action: "image.prune", target: () => "images" },
+  [`POST ${API_PREFIX}/images/base`]: {
+    action: "image.base-mirror",
+    target: bodyField("mirror"),
+    streamed: true,
+    when: (req) => bodyField("mirror")(req) !== "",
+  },
 };
 
 /** 401/403/404 are refusals (another org's ids are 404 by design); other failures are errors. */
@@ -63,6 +93,28 @@ export function installAudit(app: FastifyInstance, audit: AuditService | undefin
     // No principal: the caller never authenticated, so there is no organisation to file it under.
     // An Idempotency-Key replay repeats an answer, not the action.
     if (!rule || !req.principal || reply.getHeader("idempotent-replayed") !== undefined) return payload;
+    if (rule.when && !rule.when(req)) return payload;
+    const principal = req.principal;
+    const outcome = rule.streamed && reply.statusCode < 300 ? streamOutcome(req) : undefined;
+    if (outcome) {
+      void outcome
+        .then(async (o) => {
+          const result = o.ok ? "ok" : resultOf(ERROR_CATALOG[o.code as ErrorCode]?.status ?? 500);
+          await audit.record({
+            orgId: principal.orgId,
+            actor: actorOf(principal),
+            action: rule.action,
+            target: rule.target(req, undefined),
+            sourceAddress: sourceOf(req),
+            result,
+            code: o.ok ? undefined : o.code,
+          });
+        })
+        .catch((err: unknown) =>
+          req.log.error({ err, action: rule.action }, "could not write the audit record"),
+        );
+      return payload;
+    }
     let body: Record<string, unknown> | undefined;
     if (typeof payload === "string" && payload.startsWith("{")) {
       try {

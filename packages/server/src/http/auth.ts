@@ -12,16 +12,15 @@
 // A bearer token given on the local socket is honoured too, so `warren whoami` can test a token.
 //
 // Runner tokens may call only /api/runner/v1/*, and user callers never may.
+//
+// Handlers pass the principal to every service call as its actor (`requestActor(req)`,
+// services/actor.ts); nothing reads identity from ambient context.
 import { Socket } from "node:net";
 import { WarrenError } from "@warren/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import {
-  type Caller,
-  type IdentityService,
-  LOCAL_ROOT,
-  type Principal,
-  runAs,
-} from "../services/identity.ts";
+import type { Actor } from "../services/actor.ts";
+import { type Caller, type IdentityService, LOCAL_ROOT, type Principal } from "../services/identity.ts";
+import type { AuthFailureGuard } from "./auth-failures.ts";
 import { type TransportKind, transportOf } from "./transport.ts";
 
 declare module "fastify" {
@@ -47,20 +46,27 @@ export function isLocalRequest(req: FastifyRequest, transport: TransportKind): b
 
 export function installAuth(
   app: FastifyInstance,
-  o: { identity: IdentityService | undefined; transport: TransportKind },
+  o: { identity: IdentityService | undefined; transport: TransportKind; failures?: AuthFailureGuard },
 ): void {
   app.decorateRequest("principal", undefined);
 
-  app.addHook("onRequest", async (req) => {
+  app.addHook("onRequest", async (req, reply) => {
     const path = req.url.split("?", 1)[0] ?? "";
     const header = req.headers.authorization;
     let principal: Principal;
     if (header !== undefined) {
+      // Failed tokens are limited per IP and audited (http/auth-failures.ts).
+      o.failures?.check(req, reply);
       const m = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!m?.[1])
-        throw new WarrenError("UNAUTHENTICATED", 'the Authorization header must be "Bearer wrn_..."');
-      if (!o.identity) throw new WarrenError("UNAUTHENTICATED", "this server does not accept tokens");
-      principal = await o.identity.authenticate(m[1]);
+      try {
+        if (!m?.[1])
+          throw new WarrenError("UNAUTHENTICATED", 'the Authorization header must be "Bearer wrn_..."');
+        if (!o.identity) throw new WarrenError("UNAUTHENTICATED", "this server does not accept tokens");
+        principal = await o.identity.authenticate(m[1]);
+      } catch (err) {
+        o.failures?.failed(req, err);
+        throw err;
+      }
     } else if (isLocalRequest(req, o.transport)) {
       principal = LOCAL_ROOT;
     } else if (PUBLIC.has(path) || path.startsWith(PUBLIC_PREFIX)) {
@@ -93,14 +99,14 @@ export function installAuth(
       }
     }
   });
+}
 
-  // Last hook before the handler: everything the handler awaits runs as this caller, which is
-  // how services scope queries to the caller's organisation (services/identity.ts).
-  app.addHook("preHandler", (req, _reply, done) => {
-    const p = req.principal;
-    if (p?.kind === "user") runAs(p, done);
-    else done();
-  });
+/** The actor a request's service calls act as: its authenticated principal, or 401. */
+export function requestActor(req: FastifyRequest): Actor {
+  const p = req.principal;
+  if (!p)
+    throw new WarrenError("UNAUTHENTICATED", "a bearer token is required (Authorization: Bearer wrn_...)");
+  return p;
 }
 
 /** The user behind a request (routes outside the runner prefix always have one). */

@@ -8,22 +8,26 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
-import type { Clock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { RunnerHub } from "../runners/hub.ts";
 import type { AuditService } from "../services/audit.ts";
 import type { ClassService } from "../services/classes.ts";
 import type { EnvironmentService } from "../services/environments.ts";
+import { createHostService, type HostService } from "../services/host.ts";
 import type { IdentityService } from "../services/identity.ts";
 import type { ImageService } from "../services/images.ts";
+import { createLiveSessions, type LiveSessions } from "../services/live-sessions.ts";
 import type { OidcService } from "../services/oidc.ts";
 import type { QuotaService } from "../services/quotas.ts";
 import type { RegistryLoginService } from "../services/registry-logins.ts";
+import { oneRunner } from "../services/runner-for.ts";
 import type { SecretService } from "../services/secrets.ts";
 import type { EnvWatchService } from "../services/watch.ts";
 import type { Db } from "../store/db.ts";
 import { WARREN_VERSION } from "../version.ts";
 import { installAudit } from "./audit-hook.ts";
 import { installAuth } from "./auth.ts";
+import { createAuthFailureGuard } from "./auth-failures.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { execRoutes } from "./exec-ws.ts";
 import { installGuards } from "./guards.ts";
@@ -50,16 +54,17 @@ export interface HttpDeps {
   classes: ClassService;
   images: ImageService;
   registries: RegistryLoginService;
-  runner: RunnerApi;
+  /** The runner's host facts and DNS counters. */
+  host: HostService;
   version: string;
   /** Aborts when the daemon shuts down, ending follows and waits. */
   shutdown: AbortSignal | undefined;
-  /** The store, for paged lists; without it a list is one page. */
-  db?: Db | undefined;
   /** Environment watches (?watch=1); without it they are refused. */
   watch?: EnvWatchService | undefined;
   /** The audit trail; exec sessions record themselves through it. */
   audit?: AuditService | undefined;
+  /** Long-lived sessions (exec, log follows, watches) register here to end on revocation. */
+  sessions: LiveSessions;
 }
 
 export interface BuildOptions {
@@ -68,7 +73,10 @@ export interface BuildOptions {
   images: ImageService;
   /** Registry logins; without it the routes answer that logins are not configured. */
   registries?: RegistryLoginService;
+  /** The runner behind `host` when that is not given (embedded mode and tests: one runner). */
   runner: RunnerApi;
+  /** Host facts per organisation's runner; default: from `runner`. */
+  host?: HostService;
   version?: string;
   shutdown?: AbortSignal;
   /** A pino-compatible logger instance, or fastify's logger option (default: JSON at info). */
@@ -77,7 +85,7 @@ export interface BuildOptions {
   identity?: IdentityService;
   /** "tls" for an app that serves only remote listeners: no request is the local root (http/auth.ts). */
   transport?: TransportKind;
-  /** The store: paged lists and durable Idempotency-Key records (http/idempotency.ts). */
+  /** The store: durable Idempotency-Key records (http/idempotency.ts). */
   db?: Db;
   /** Environment watches over SSE (services/watch.ts). */
   watch?: EnvWatchService;
@@ -100,6 +108,11 @@ export interface BuildOptions {
   validateResponses?: boolean;
   /** Remote runners (`warren server`): serves /api/runner/v1/connect. Embedded mode has none. */
   runnerHub?: RunnerHub;
+  /**
+   * Live sessions that end when their credential is revoked (services/live-sessions.ts); the
+   * daemon shares one with the identity service. Default: a registry of this app's own.
+   */
+  sessions?: LiveSessions;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -122,12 +135,12 @@ export function build(opts: BuildOptions): FastifyInstance {
     classes: opts.classes,
     images: opts.images,
     registries: opts.registries ?? noRegistryLogins,
-    runner: opts.runner,
+    host: opts.host ?? createHostService({ runnerFor: oneRunner(opts.runner) }),
     version: opts.version ?? WARREN_VERSION,
     shutdown: opts.shutdown,
-    db: opts.db,
     watch: opts.watch,
     audit: opts.audit,
+    sessions: opts.sessions ?? createLiveSessions({ clock: opts.clock ?? systemClock, logger: app.log }),
   };
   // Response schemas document the API (openapi.ts) and tests check replies against them, but they
   // must never change a reply: fast-json-stringify would drop or coerce anything a schema missed.
@@ -152,7 +165,12 @@ export function build(opts: BuildOptions): FastifyInstance {
   installErrorHandlers(app);
   if (responseValidationEnabled(opts.validateResponses))
     installResponseValidation(app, routes, () => deps.version);
-  installAuth(app, { identity: opts.identity, transport: opts.transport ?? "local" });
+  const failures = createAuthFailureGuard({
+    rateLimit: opts.rateLimit,
+    audit: opts.audit,
+    clock: opts.clock,
+  });
+  installAuth(app, { identity: opts.identity, transport: opts.transport ?? "local", failures });
   installGuards(app, { db: opts.db, rateLimit: opts.rateLimit, clock: opts.clock });
   installAudit(app, opts.audit);
   // Runner-protocol replies (an image list, every environment a host has) can pass the 1 MiB
@@ -172,7 +190,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     auditRoutes(scoped, opts.audit, opts.quotas);
     authRoutes(scoped, opts.oidc);
     secretRoutes(scoped, opts.secrets);
-    runnerRoutes(scoped, opts.runnerHub);
+    runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
     openApiRoutes(scoped, routes, deps.version);
   });
   return app;

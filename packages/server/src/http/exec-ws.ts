@@ -1,5 +1,8 @@
 // exec over a WebSocket (framing in protocol exec-stream.ts). The command's own exit status
 // travels as {type:"exit"}; Warren's failures travel as {type:"error"} so the CLI can exit 125.
+// An exec is a live session (services/live-sessions.ts): when the credential that opened it is
+// revoked or expires, or its user leaves the organisation, the command is killed, an error frame
+// says why, and the socket closes with 4401/4403; no output frame follows.
 import { constants } from "node:os";
 import { Value } from "@sinclair/typebox/value";
 import {
@@ -17,6 +20,7 @@ import {
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { RawData, WebSocket } from "ws";
 import { auditExec } from "./audit-hook.ts";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { toErrorBody } from "./errors.ts";
 import { ExecQuery, flag, NameParams } from "./schemas.ts";
@@ -88,28 +92,43 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
   let session: ExecSession | undefined;
   let exited = false;
   let tty = false;
+  let revoked = false;
   const early: Buffer[] = [];
   const gate = flowGate();
   const send = (buf: Buffer) => {
+    if (revoked) return;
     if (socket.readyState === socket.OPEN) gate.send(buf.length, (done) => socket.send(buf, () => done()));
   };
+  const kill = () => {
+    if (session && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
+  };
+  // Without a principal start() below answers in-band; there is nothing to revoke.
+  const live =
+    httpReq.principal &&
+    deps.sessions.open("exec", httpReq.principal, (why) => {
+      send(controlFrame({ type: "error", code: why.code, message: why.message }));
+      revoked = true;
+      kill();
+      socket.close(why.closeCode, why.closeReason);
+    });
 
   // Handlers are attached before any await: frames sent right after the upgrade would be lost.
   socket.on("message", (data: RawData) => {
+    if (revoked) return;
     const buf = toBuffer(data);
     if (session) handleFrame(session, buf, log);
     else early.push(buf);
   });
   socket.on("close", () => {
+    live?.close();
     // Nobody can read the output any more: hang up a terminal like ssh does; kill the rest.
-    if (session && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
+    kill();
   });
 
   const start = async () => {
     const req = parseExecQuery(query);
     tty = req.tty;
-    const row = await deps.envs.requireRunning(name);
-    session = await deps.runner.exec(row.id, req, {
+    session = await deps.envs.exec(requestActor(httpReq), name, req, {
       stdout: (d) => send(frame(Channel.stdout, d)),
       stderr: (d) => send(frame(Channel.stderr, d)),
       exit: (code) => {
@@ -119,8 +138,8 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
       },
     });
     gate.source(session);
-    if (socket.readyState !== socket.OPEN && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
-    for (const buf of early.splice(0)) handleFrame(session, buf, log);
+    if ((revoked || socket.readyState !== socket.OPEN) && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
+    for (const buf of early.splice(0)) if (!revoked) handleFrame(session, buf, log);
     // After the early frames are flushed: awaiting before that would let later frames overtake them.
     await auditExec(deps.audit, httpReq, name, { status: 200 });
   };

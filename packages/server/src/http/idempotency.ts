@@ -8,6 +8,15 @@
 // the (principal, key) primary key makes that insert the arbiter between concurrent duplicates.
 // 5xx outcomes are not kept: the request may not have happened, so a retry should run it again.
 // Streaming responses (image imports) are not replayable and are not kept either.
+//
+// Answers that carry a secret are never kept. A route whose 2xx reply holds one (a new token's
+// plaintext, a device code) declares the fields with `config: carriesSecrets("token")`; for those
+// the record keeps, instead of the reply, the answer a replay gets: 409 SECRET_SHOWN_ONCE ("already
+// done; the secret was shown once"), with the reply minus those fields in details.response (a
+// token's id and expiry, so the caller can find and revoke it). The database therefore never holds
+// a secret for the 24 hours a key lives. (The alternative, the reply encrypted under the server's
+// key, would let a replay show the secret again, but a database copy plus the key file would then
+// yield every token minted in the last day.)
 import { createHash } from "node:crypto";
 import { WarrenError } from "@warren/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -22,6 +31,46 @@ import {
   sweepIdempotencyKeys,
 } from "../store/queries/idempotency.ts";
 import { principalKey } from "./principal.ts";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Top-level fields of this route's 2xx JSON reply that are secrets, never kept for replays. */
+    responseSecrets?: readonly string[];
+  }
+}
+
+/** Route config for a route whose reply carries secrets in these top-level fields. */
+export function carriesSecrets(...fields: string[]): { responseSecrets: readonly string[] } {
+  return { responseSecrets: Object.freeze(fields) };
+}
+
+/**
+ * What a replay of a secret-carrying reply answers instead of the reply (status, body). A reply
+ * of such a route that holds none of the fields (a device poll's "pending") is kept as it is.
+ */
+export function secretShownOnce(
+  key: string,
+  status: number,
+  payload: string,
+  fields: readonly string[],
+): { status: number; body: string } {
+  let redacted: unknown = null;
+  try {
+    const body = JSON.parse(payload) as unknown;
+    if (typeof body === "object" && body !== null && !Array.isArray(body)) {
+      if (!fields.some((f) => Object.hasOwn(body, f))) return { status, body: payload };
+      redacted = Object.fromEntries(Object.entries(body).filter(([k]) => !fields.includes(k)));
+    }
+  } catch {
+    redacted = null; // not JSON: nothing safe to show, and nothing kept
+  }
+  const err = new WarrenError(
+    "SECRET_SHOWN_ONCE",
+    `the request with Idempotency-Key "${key}" already succeeded; its answer held a secret (${fields.join(", ")}), which was shown once and is not kept. If it was lost, revoke what was created and make a new one with a new key`,
+    { key, status, response: redacted },
+  );
+  return { status: err.status, body: JSON.stringify(err.toBody()) };
+}
 
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -116,8 +165,13 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     claims.delete(req);
     const keep = reply.statusCode < 500 && (typeof payload === "string" || payload === undefined);
     const text = typeof payload === "string" ? payload : "";
+    const secrets = req.routeOptions.config?.responseSecrets;
+    const stored =
+      secrets && secrets.length > 0 && reply.statusCode < 300
+        ? secretShownOnce(claim.key, reply.statusCode, text, secrets)
+        : { status: reply.statusCode, body: text };
     const settle = keep
-      ? completeIdempotencyKey(db, claim.principal, claim.key, reply.statusCode, text)
+      ? completeIdempotencyKey(db, claim.principal, claim.key, stored.status, stored.body)
       : releaseIdempotencyKey(db, claim.principal, claim.key);
     settle.then(
       () => done(null, payload),

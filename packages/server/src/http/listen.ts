@@ -1,5 +1,7 @@
-// Serves the API on a unix socket only root can open: the socket is 0600 inside a 0700
-// directory, so there is no window in which another user could connect.
+// Serves the API on a unix socket only root can open: the socket is 0600, and inside a 0700
+// directory when Warren made that directory, so there is no window in which another user could
+// connect. A directory that already existed belongs to someone else (/run, a home, /tmp): its
+// mode is never changed, since tightening it would lock out whoever else uses it.
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { connect } from "node:net";
 import path from "node:path";
@@ -7,10 +9,10 @@ import type { FastifyInstance } from "fastify";
 
 export async function listenUnix(app: FastifyInstance, socketPath: string): Promise<void> {
   const dir = path.dirname(socketPath);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const dirStat = await lstat(dir);
-  // Never tighten a shared directory such as /tmp (sticky bit): that would break other users.
-  if ((dirStat.mode & 0o1000) === 0) await chmod(dir, 0o700);
+  // mkdir returns the first directory it made, so a defined result means `dir` itself is new.
+  const created = await mkdir(dir, { recursive: true, mode: 0o700 });
+  // The umask may have loosened or tightened the new directory's mode; it is Warren's to set.
+  if (created !== undefined) await chmod(dir, 0o700);
   await removeStaleSocket(socketPath);
   await app.listen({ path: socketPath });
   await chmod(socketPath, 0o600);

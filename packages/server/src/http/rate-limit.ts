@@ -12,12 +12,22 @@ export interface RateLimitOptions {
   ratePerSecond: number;
   /** Requests a caller may make at once before the rate applies. */
   burst: number;
+  /**
+   * Failed authentications per client IP per minute, after `authFailureBurst` (http/auth-failures.ts);
+   * 0 turns that limit off. Separate from the request rate, and much lower: it bounds guessing.
+   */
+  authFailuresPerMinute?: number;
+  authFailureBurst?: number;
   clock?: Clock;
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { ratePerSecond: 50, burst: 100 };
+export const DEFAULT_AUTH_FAILURES = { perMinute: 10, burst: 20 } as const;
 
-/** WARREN_RATE_LIMIT (requests/second, 0 = off) and WARREN_RATE_BURST, else the defaults. */
+/**
+ * WARREN_RATE_LIMIT (requests/second, 0 = off) and WARREN_RATE_BURST; WARREN_AUTH_FAILURE_LIMIT
+ * (failed authentications per IP per minute, 0 = off) and WARREN_AUTH_FAILURE_BURST; else the defaults.
+ */
 export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitOptions {
   const num = (v: string | undefined, fallback: number) => {
     const n = v === undefined || v === "" ? Number.NaN : Number(v);
@@ -25,7 +35,14 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimi
   };
   const ratePerSecond = num(env["WARREN_RATE_LIMIT"], DEFAULT_RATE_LIMIT.ratePerSecond);
   const burst = num(env["WARREN_RATE_BURST"], Math.max(DEFAULT_RATE_LIMIT.burst, ratePerSecond * 2));
-  return { ratePerSecond, burst: Math.max(1, burst) };
+  const authFailuresPerMinute = num(env["WARREN_AUTH_FAILURE_LIMIT"], DEFAULT_AUTH_FAILURES.perMinute);
+  const authFailureBurst = num(env["WARREN_AUTH_FAILURE_BURST"], DEFAULT_AUTH_FAILURES.burst);
+  return {
+    ratePerSecond,
+    burst: Math.max(1, burst),
+    authFailuresPerMinute,
+    authFailureBurst: Math.max(1, authFailureBurst),
+  };
 }
 
 interface Bucket {
@@ -45,16 +62,30 @@ export class TokenBuckets {
   }
   /** Takes one token for `key`: 0 if allowed, else the seconds until one is available. */
   take(key: string): number {
+    const b = this.#refill(key);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return this.#wait(b);
+  }
+  /** Like take() without taking: 0 if a token is available, else the seconds until one is. */
+  peek(key: string): number {
+    const b = this.#buckets.get(key);
+    if (!b) return 0;
+    const tokens = Math.min(this.#burst, b.tokens + ((this.#clock.now() - b.at) / 1000) * this.#rate);
+    return tokens >= 1 ? 0 : this.#wait({ tokens, at: b.at });
+  }
+  #refill(key: string): Bucket {
     const now = this.#clock.now();
     const b = this.#buckets.get(key) ?? { tokens: this.#burst, at: now };
     b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rate);
     b.at = now;
     this.#buckets.set(key, b);
     if (this.#buckets.size > 10_000) this.#evictFull(now);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
+    return b;
+  }
+  #wait(b: Bucket): number {
     return Math.max(1, Math.ceil((1 - b.tokens) / this.#rate));
   }
   // A bucket that has refilled is indistinguishable from a new one, so forgetting it is free.
@@ -74,7 +105,8 @@ export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): voi
     if (isUnixSocket(req)) return done(null, payload);
     const principal = principalKey(req);
     const waits = [buckets.take(`ip:${req.ip}`)];
-    if (principal !== LOCAL_PRINCIPAL) waits.push(buckets.take(`token:${principal}`));
+    // Anonymous callers are already counted by their IP.
+    if (req.principal?.kind && principal !== LOCAL_PRINCIPAL) waits.push(buckets.take(`token:${principal}`));
     const retryAfter = Math.max(...waits);
     if (retryAfter > 0) {
       void reply.header("retry-after", String(retryAfter));

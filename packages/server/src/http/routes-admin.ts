@@ -5,6 +5,7 @@ import { API_PREFIX, WarrenError } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { IdentityService } from "../services/identity.ts";
 import { callerOf } from "./auth.ts";
+import { carriesSecrets } from "./idempotency.ts";
 import { errors, items } from "./schemas-response.ts";
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -71,8 +72,12 @@ export function adminRoutes(app: FastifyInstance, identity: IdentityService | un
       schema: {
         ...doc("createToken", "Create a personal API token; the secret is shown once."),
         body: TokenBody,
-        response: { 201: CreatedToken, ...errors("INVALID_ARGUMENT", "UNAUTHENTICATED") },
+        response: {
+          201: CreatedToken,
+          ...errors("INVALID_ARGUMENT", "UNAUTHENTICATED", "SECRET_SHOWN_ONCE"),
+        },
       },
+      config: carriesSecrets("token"),
     },
     async (req, reply) => reply.status(201).send(await svc().createToken(callerOf(req), req.body)),
   );
@@ -94,7 +99,7 @@ export function adminRoutes(app: FastifyInstance, identity: IdentityService | un
       schema: {
         ...doc("revokeToken", "Revoke a token; its next call fails."),
         params: IdParams,
-        response: { 204: Done, ...errors("INVALID_ARGUMENT", "NOT_FOUND", "UNAUTHENTICATED") },
+        response: { 204: Done, ...errors("INVALID_ARGUMENT", "NOT_FOUND", "UNAUTHENTICATED", "FORBIDDEN") },
       },
     },
     async (req, reply) => {
@@ -109,8 +114,12 @@ export function adminRoutes(app: FastifyInstance, identity: IdentityService | un
       schema: {
         ...doc("createRunnerToken", "Create a runner token (admins); the secret is shown once."),
         body: TokenBody,
-        response: { 201: CreatedToken, ...errors("INVALID_ARGUMENT", "UNAUTHENTICATED", "FORBIDDEN") },
+        response: {
+          201: CreatedToken,
+          ...errors("INVALID_ARGUMENT", "UNAUTHENTICATED", "FORBIDDEN", "SECRET_SHOWN_ONCE"),
+        },
       },
+      config: carriesSecrets("token"),
     },
     async (req, reply) => reply.status(201).send(await svc().createRunnerToken(callerOf(req), req.body)),
   );

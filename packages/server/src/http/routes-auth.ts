@@ -1,16 +1,33 @@
 // Sign-in routes (services/oidc.ts): the OIDC browser flow and Warren's device-code flow. They are
-// public (http/auth.ts): the caller has no Warren token yet, which is the point.
+// public (http/auth.ts): the caller has no Warren token yet, which is the point. A browser flow is
+// bound to its browser by a cookie, and a device code is approved only after the person confirmed
+// it on a page naming who asked (signin-cookies.ts says how each cookie works).
 import { type Static, Type } from "@sinclair/typebox";
 import { API_PREFIX, WarrenError } from "@warren/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { OidcService } from "../services/oidc.ts";
+import { type DeviceRequest, FLOW_TTL_MS, type OidcService } from "../services/oidc.ts";
 import { sourceOf } from "./audit-hook.ts";
+import { carriesSecrets } from "./idempotency.ts";
 import { errors, orHtml } from "./schemas-response.ts";
+import {
+  CONFIRM_COOKIE,
+  clearCookie,
+  flowCookieName,
+  newConfirmToken,
+  readCookie,
+  setCookie,
+  tokensMatch,
+} from "./signin-cookies.ts";
 
 export const AUTH_PREFIX = `${API_PREFIX}/auth/`;
 
 const StartQuery = Type.Object({ user_code: Type.Optional(Type.String({ maxLength: 20 })) });
 type StartQuery = Static<typeof StartQuery>;
+const VerifyQuery = Type.Object({
+  user_code: Type.Optional(Type.String({ maxLength: 20 })),
+  confirm: Type.Optional(Type.String({ maxLength: 100 })),
+});
+type VerifyQuery = Static<typeof VerifyQuery>;
 const CallbackQuery = Type.Object({
   code: Type.Optional(Type.String({ maxLength: 4096 })),
   state: Type.Optional(Type.String({ maxLength: 200 })),
@@ -55,7 +72,28 @@ const page = (title: string, body: string) =>
   `<body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>${esc(title)}</h1>${body}</body></html>`;
 
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? "").includes("application/json");
+const VERIFY_PATH = `${API_PREFIX}/auth/device/verify`;
+const FLOW_COOKIE_S = FLOW_TTL_MS / 1000;
 
+/** The page that names the terminal before anything goes to the identity provider. */
+function confirmPage(d: DeviceRequest, token: string): string {
+  const row = (k: string, v: string) =>
+    `<tr><th style="text-align:left;padding-right:1em">${k}</th><td>${v}</td></tr>`;
+  return page(
+    "Approve a terminal's sign-in?",
+    "<p>A terminal asked to sign in to Warren as you. Continue only if you started this yourself, at that terminal, just now.</p>" +
+      "<table>" +
+      row("Code", `<code>${esc(d.userCode)}</code> (your terminal shows the same)`) +
+      row("Client", esc(d.client ?? "(not stated)")) +
+      row("Requested from", esc(d.requestedFrom ?? "(unknown)")) +
+      row("Requested at", esc(d.createdAt)) +
+      "</table>" +
+      `<form method="get" action="${VERIFY_PATH}"><input type="hidden" name="user_code" value="${esc(d.userCode)}">` +
+      `<input type="hidden" name="confirm" value="${esc(token)}">` +
+      `<p><button type="submit">Sign in and approve this terminal</button></p></form>` +
+      "<p>If you did not start this, close this page: nothing has been sent anywhere yet.</p>",
+  );
+}
 export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined): void {
   const svc = (): OidcService => {
     if (!oidc)
@@ -66,6 +104,18 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
     return oidc;
   };
   const noStore = (reply: FastifyReply) => reply.header("cache-control", "no-store");
+  /** Starts a browser flow and gives this browser the cookie that alone may finish it. */
+  const startFlow = async (reply: FastifyReply, userCode?: string) => {
+    const o = svc();
+    const f = await o.start(userCode);
+    const scope = o.callbackScope();
+    setCookie(reply, flowCookieName(f.state), f.binding, {
+      ...scope,
+      maxAgeS: FLOW_COOKIE_S,
+      sameSite: "Lax",
+    });
+    return noStore(reply).redirect(f.url, 302);
+  };
 
   app.get<{ Querystring: StartQuery }>(
     `${API_PREFIX}/auth/oidc/start`,
@@ -73,18 +123,22 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
       schema: {
         ...doc(
           "oidcStart",
-          "Start a browser sign-in: redirects to the identity provider (PKCE, state, nonce).",
+          "Start a browser sign-in: redirects to the identity provider (PKCE, state, nonce), with a " +
+            "cookie binding the sign-in to this browser. With user_code, redirects to the device " +
+            "code's confirmation page instead.",
         ),
         querystring: StartQuery,
         response: {
-          302: Type.Null({ description: "Redirect to the identity provider" }),
+          302: Type.Null({ description: "Redirect to the identity provider, or to the confirmation page" }),
           ...errors("INVALID_ARGUMENT"),
         },
       },
     },
     async (req, reply) => {
-      const url = await svc().start(req.query.user_code || undefined);
-      return noStore(reply).redirect(url, 302);
+      const code = req.query.user_code;
+      // A device code is approved only through its confirmation page, never by a bare link.
+      if (code) return noStore(reply).redirect(`${VERIFY_PATH}?user_code=${encodeURIComponent(code)}`, 302);
+      return startFlow(reply);
     },
   );
 
@@ -110,8 +164,12 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
     async (req, reply) => {
       noStore(reply);
       let r: Awaited<ReturnType<OidcService["callback"]>>;
+      const state = req.query.state;
+      const cookie = state ? flowCookieName(state) : undefined;
       try {
-        r = await svc().callback(req.query, sourceOf(req));
+        const binding = cookie ? readCookie(req, cookie) : undefined;
+        r = await svc().callback(req.query, sourceOf(req), binding);
+        if (cookie) clearCookie(reply, cookie, { ...svc().callbackScope(), sameSite: "Lax" });
       } catch (err) {
         if (wantsJson(req) || !(err instanceof WarrenError)) throw err;
         return reply
@@ -157,10 +215,14 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
       schema: {
         ...doc("deviceCode", "Start a device-code sign-in for a terminal without a browser."),
         body: Type.Optional(DeviceBody),
-        response: { 200: DeviceCode, ...errors("INVALID_ARGUMENT") },
+        response: { 200: DeviceCode, ...errors("INVALID_ARGUMENT", "SECRET_SHOWN_ONCE") },
       },
+      config: carriesSecrets("device_code"),
     },
-    async (_req, reply) => noStore(reply).send(await svc().createDeviceCode()),
+    async (req, reply) =>
+      noStore(reply).send(
+        await svc().createDeviceCode({ client: req.headers["user-agent"], source: sourceOf(req) }),
+      ),
   );
 
   app.post<{ Body: PollBody }>(
@@ -172,32 +234,57 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
           "Poll a device code: authorization_pending, slow_down, or the Warren token (once).",
         ),
         body: PollBody,
-        response: { 200: DeviceToken, ...errors("INVALID_ARGUMENT") },
+        response: { 200: DeviceToken, ...errors("INVALID_ARGUMENT", "SECRET_SHOWN_ONCE") },
       },
+      config: carriesSecrets("token"),
     },
     async (req, reply) => noStore(reply).send(await svc().pollDeviceCode(req.body.device_code)),
   );
 
-  app.get<{ Querystring: StartQuery }>(
-    `${API_PREFIX}/auth/device/verify`,
+  app.get<{ Querystring: VerifyQuery }>(
+    VERIFY_PATH,
     {
       schema: {
         ...doc(
           "deviceVerify",
-          "The page a person opens for a device code: asks for the code, then signs in.",
+          "The page a person opens for a device code: asks for the code, shows which terminal " +
+            "asked (code, client, address) for confirmation, then signs in.",
         ),
-        querystring: StartQuery,
+        querystring: VerifyQuery,
         response: {
-          200: Html("A form asking for the code"),
-          302: Type.Null({ description: "Redirect to the identity provider" }),
-          ...errors("INVALID_ARGUMENT"),
+          200: Html("A form asking for the code, or the confirmation page naming the terminal"),
+          302: Type.Null({ description: "Redirect to the identity provider, once confirmed" }),
+          ...errors("INVALID_ARGUMENT", "UNAUTHENTICATED"),
         },
       },
     },
     async (req, reply) => {
       noStore(reply);
-      const code = req.query.user_code;
-      if (code) return reply.redirect(await svc().start(code), 302);
+      // The confirmation is a button on this page: it must not work inside another site's frame.
+      reply.header("x-frame-options", "DENY").header("content-security-policy", "frame-ancestors 'none'");
+      reply.header("referrer-policy", "no-referrer");
+      const { user_code: code, confirm } = req.query;
+      const confirmScope = {
+        path: VERIFY_PATH,
+        secure: svc().callbackScope().secure,
+        sameSite: "Strict" as const,
+      };
+      if (code && confirm !== undefined) {
+        if (!tokensMatch(confirm, readCookie(req, CONFIRM_COOKIE)))
+          throw new WarrenError(
+            "UNAUTHENTICATED",
+            "sign-in refused: this approval did not come from the confirmation page shown in this browser; " +
+              "open the verification link your terminal printed and confirm there",
+          );
+        clearCookie(reply, CONFIRM_COOKIE, confirmScope);
+        return startFlow(reply, code);
+      }
+      if (code) {
+        const d = await svc().describeDeviceCode(code);
+        const token = newConfirmToken();
+        setCookie(reply, CONFIRM_COOKIE, token, { ...confirmScope, maxAgeS: FLOW_COOKIE_S });
+        return reply.type("text/html; charset=utf-8").send(confirmPage(d, token));
+      }
       svc();
       return reply
         .type("text/html; charset=utf-8")

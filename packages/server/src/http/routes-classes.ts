@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { CreateClassBody, NameParams } from "./schemas.ts";
 import { ClassSpec, errors, items } from "./schemas-response.ts";
@@ -19,7 +20,7 @@ export function classRoutes(app: FastifyInstance, { classes }: HttpDeps): void {
         response: { 200: items(ClassSpec), ...errors() },
       },
     },
-    async () => ({ items: await classes.list() }),
+    async (req) => ({ items: await classes.list(requestActor(req)) }),
   );
 
   app.post<{ Body: CreateClassBody }>(
@@ -36,7 +37,7 @@ export function classRoutes(app: FastifyInstance, { classes }: HttpDeps): void {
         },
       },
     },
-    async (req, reply) => reply.status(201).send(await classes.create(req.body)),
+    async (req, reply) => reply.status(201).send(await classes.create(requestActor(req), req.body)),
   );
 
   app.delete<{ Params: NameParams }>(
@@ -54,7 +55,7 @@ export function classRoutes(app: FastifyInstance, { classes }: HttpDeps): void {
       },
     },
     async (req, reply) => {
-      await classes.delete(req.params.name);
+      await classes.delete(requestActor(req), req.params.name);
       return reply.status(204).send();
     },
   );

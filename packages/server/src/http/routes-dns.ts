@@ -1,10 +1,11 @@
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { DnsStats, errors } from "./schemas-response.ts";
 
 // The runner's DNS cache and upstream counters, as `warren dns stats` shows them.
-export function dnsRoutes(app: FastifyInstance, { runner }: HttpDeps): void {
+export function dnsRoutes(app: FastifyInstance, { host }: HttpDeps): void {
   app.get(
     `${API_PREFIX}/dns/stats`,
     {
@@ -15,6 +16,6 @@ export function dnsRoutes(app: FastifyInstance, { runner }: HttpDeps): void {
         response: { 200: DnsStats, ...errors() },
       },
     },
-    () => runner.dnsStats(),
+    (req) => host.dnsStats(requestActor(req)),
   );
 }

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { EnvListQuery, listOrWatch } from "./env-list.ts";
 import {
@@ -84,7 +85,9 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
       },
     },
     async (req, reply) => {
-      const { env, created } = await envs.create(req.body, { wait: flag(req.query.wait, true) });
+      const { env, created } = await envs.create(requestActor(req), req.body, {
+        wait: flag(req.query.wait, true),
+      });
       return reply.status(created ? 201 : 200).send(env);
     },
   );
@@ -100,7 +103,7 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         response: { 200: Environment, ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND") },
       },
     },
-    (req) => envs.get(req.params.name),
+    (req) => envs.get(requestActor(req), req.params.name),
   );
 
   app.patch<{ Params: NameParams; Body: SetResourcesBody }>(
@@ -125,7 +128,7 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         },
       },
     },
-    (req) => envs.setResources(req.params.name, req.body),
+    (req) => envs.setResources(requestActor(req), req.params.name, req.body),
   );
 
   app.post<{ Params: NameParams }>(
@@ -149,7 +152,7 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         },
       },
     },
-    (req) => envs.start(req.params.name),
+    (req) => envs.start(requestActor(req), req.params.name),
   );
 
   app.post<{ Params: NameParams; Body: StopBody }>(
@@ -167,7 +170,7 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         },
       },
     },
-    (req) => envs.stop(req.params.name, req.body?.graceSeconds),
+    (req) => envs.stop(requestActor(req), req.params.name, req.body?.graceSeconds),
   );
 
   app.delete<{ Params: NameParams; Querystring: DeleteQuery }>(
@@ -181,12 +184,12 @@ export function environmentRoutes(app: FastifyInstance, deps: HttpDeps): void {
         querystring: DeleteQuery,
         response: {
           204: Type.Null({ description: "Deleted" }),
-          ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND", "ENV_FAILED", "TIMEOUT"),
+          ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND", "ENV_RUNNING", "ENV_FAILED", "TIMEOUT"),
         },
       },
     },
     async (req, reply) => {
-      await envs.delete(req.params.name, flag(req.query.force, false));
+      await envs.delete(requestActor(req), req.params.name, flag(req.query.force, false));
       return reply.status(204).send();
     },
   );

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { sendNdjson } from "./ndjson.ts";
 import { BaseImageBody, ImportBody, PullBody } from "./schemas.ts";
@@ -22,7 +23,7 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
         response: { 200: items(ImageInfo), ...errors() },
       },
     },
-    async () => ({ items: await images.list() }),
+    async (req) => ({ items: await images.list(requestActor(req)) }),
   );
 
   app.post<{ Body: ImportBody }>(
@@ -37,7 +38,9 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
       },
     },
     (req, reply) =>
-      sendNdjson(req, reply, (progress) => images.import(req.body.path, req.body.ref, progress)),
+      sendNdjson(req, reply, (progress) =>
+        images.import(requestActor(req), req.body.path, req.body.ref, progress),
+      ),
   );
 
   app.post<{ Body: PullBody }>(
@@ -51,7 +54,8 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
         response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT") },
       },
     },
-    (req, reply) => sendNdjson(req, reply, (progress) => images.pull(req.body.ref, progress)),
+    (req, reply) =>
+      sendNdjson(req, reply, (progress) => images.pull(requestActor(req), req.body.ref, progress)),
   );
 
   // Refs contain `/` and `:`; the client url-encodes them into one path segment.
@@ -70,7 +74,7 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
         },
       },
     },
-    (req) => images.remove(req.params.ref),
+    (req) => images.remove(requestActor(req), req.params.ref),
   );
 
   app.post(
@@ -84,7 +88,7 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
         response: { 200: Pruned, ...errors("FORBIDDEN") },
       },
     },
-    () => images.prune(),
+    (req) => images.prune(requestActor(req)),
   );
 
   app.post<{ Body: BaseImageBody }>(
@@ -98,6 +102,7 @@ export function imageRoutes(app: FastifyInstance, { images }: HttpDeps): void {
         response: { ...ndjson(STREAMED), ...errors("INVALID_ARGUMENT") },
       },
     },
-    (req, reply) => sendNdjson(req, reply, (progress) => images.ensureBase(req.body?.mirror, progress)),
+    (req, reply) =>
+      sendNdjson(req, reply, (progress) => images.ensureBase(requestActor(req), req.body?.mirror, progress)),
   );
 }

@@ -3,6 +3,7 @@
 import { Type } from "@sinclair/typebox";
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { HostParams, RegistryLoginBody } from "./schemas.ts";
 import { errors, items, RegistryLogin } from "./schemas-response.ts";
@@ -21,7 +22,7 @@ export function registryRoutes(app: FastifyInstance, { registries }: HttpDeps): 
         response: { 200: items(RegistryLogin), ...errors() },
       },
     },
-    async () => ({ items: await registries.list() }),
+    async (req) => ({ items: await registries.list(requestActor(req)) }),
   );
 
   app.put<{ Params: HostParams; Body: RegistryLoginBody }>(
@@ -39,7 +40,7 @@ export function registryRoutes(app: FastifyInstance, { registries }: HttpDeps): 
         },
       },
     },
-    async (req) => registries.login(req.params.host, req.body.username, req.body.password),
+    async (req) => registries.login(requestActor(req), req.params.host, req.body.username, req.body.password),
   );
 
   app.delete<{ Params: HostParams }>(
@@ -57,7 +58,7 @@ export function registryRoutes(app: FastifyInstance, { registries }: HttpDeps): 
       },
     },
     async (req) => ({
-      removed: await registries.logout(req.params.host),
+      removed: await registries.logout(requestActor(req), req.params.host),
     }),
   );
 }

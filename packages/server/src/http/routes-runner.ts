@@ -2,63 +2,136 @@
 // out and upgrades GET /api/runner/v1/connect to a WebSocket; after its hello the control plane
 // calls the RunnerApi over it (protocol runner-wire.ts, server runners/hub.ts). Not under /api/v1,
 // so not in the user API's OpenAPI document: it is a separate API with separate tokens.
+//
+// Any organisation's admin can mint a runner token, so everything a runner sends is hostile: the
+// hello and its info are checked against the protocol's schema here, every later frame by its
+// RemoteRunner. A frame that breaks the protocol closes that one connection with a reason and is
+// recorded in the organisation's audit trail (rate-limited per runner, so a runner that reconnects
+// and misbehaves in a loop cannot flood it).
 import {
+  AUDIT_RUNNER_PROTOCOL_VIOLATION,
+  closeReason,
   keepAlive,
-  parseWireFrame,
   RUNNER_CONNECT_PATH,
   RUNNER_WIRE_VERSION,
   type RunnerFrame,
   WarrenError,
+  WIRE_CLOSE,
   wsConn,
 } from "@warren/protocol";
+import { checkHelloInfo, parseRunnerFrame, WireViolation } from "@warren/protocol/runner-validate";
 import type { FastifyInstance } from "fastify";
 import type { RunnerHub } from "../runners/hub.ts";
+import type { AuditService } from "../services/audit.ts";
+import type { LiveSessions } from "../services/live-sessions.ts";
+import { sourceOf } from "./audit-hook.ts";
+import { auditRunnerLink } from "./runner-audit.ts";
 
 /** A runner that does not say hello in this long is dropped. */
 const HELLO_TIMEOUT_MS = 10_000;
+/** Audit records of protocol violations per runner token per minute; the rest only reach the log. */
+const VIOLATIONS_AUDITED_PER_MINUTE = 10;
 
-export function runnerRoutes(app: FastifyInstance, hub: RunnerHub | undefined): void {
+export function runnerRoutes(
+  app: FastifyInstance,
+  hub: RunnerHub | undefined,
+  audit?: AuditService,
+  sessions?: LiveSessions,
+): void {
   app.get("/api/runner/v1/ping", (req) => ({ ok: true, orgId: req.principal?.orgId }));
+  const audited = new Map<string, { minute: number; count: number }>();
+  const mayAudit = (tokenId: string): boolean => {
+    const minute = Math.floor(Date.now() / 60_000);
+    const seen = audited.get(tokenId);
+    if (!seen || seen.minute !== minute) {
+      if (audited.size > 10_000) audited.clear(); // bounded: only this minute's tokens matter
+      audited.set(tokenId, { minute, count: 1 });
+      return true;
+    }
+    return ++seen.count <= VIOLATIONS_AUDITED_PER_MINUTE;
+  };
 
   app.get(RUNNER_CONNECT_PATH, { websocket: true }, (socket, req) => {
     const p = req.principal;
     const fail = (code: number, message: string) => {
       req.log.warn({ message }, "runner connection refused");
-      socket.close(code, message.slice(0, 120));
+      conn.close(code, message);
     };
-    if (p?.kind !== "runner") return fail(1008, "runner tokens only");
+    const conn = wsConn(socket, {
+      onViolation: (code, reason) => {
+        if (p?.kind !== "runner") return;
+        req.log.warn({ runnerId: p.tokenId, orgId: p.orgId, code, reason }, "runner broke the protocol");
+        if (!audit || !mayAudit(p.tokenId)) return;
+        audit
+          .record({
+            orgId: p.orgId,
+            actor: `runner:${p.tokenId}`,
+            action: AUDIT_RUNNER_PROTOCOL_VIOLATION,
+            target: `${p.tokenId}: ${reason}`,
+            sourceAddress: sourceOf(req),
+            result: code === WIRE_CLOSE.internal ? "error" : "denied",
+            code: "INVALID_ARGUMENT",
+          })
+          .catch((err: unknown) => req.log.warn({ err }, "recording a runner protocol violation"));
+      },
+    });
+    if (p?.kind !== "runner") return fail(WIRE_CLOSE.policy, "runner tokens only");
     if (!hub) {
       return fail(
-        1008,
+        WIRE_CLOSE.policy,
         "this daemon runs its runner in-process (embedded mode); remote runners connect to `warren server`",
       );
     }
     keepAlive(socket);
-    const conn = wsConn(socket);
+    // A live session (services/live-sessions.ts): revoking or expiring the runner token closes the
+    // link with 4401 at once, failing its calls in flight, so no further call (no secret) reaches it.
+    let remote: Awaited<ReturnType<RunnerHub["attach"]>> | undefined;
+    const live = sessions?.open("runner", p, (why) => {
+      req.log.warn(
+        { runnerId: p.tokenId, cause: why.cause },
+        "runner disconnected: its token is no longer valid",
+      );
+      if (remote) remote.close(why.closeReason, why.closeCode);
+      else conn.close(why.closeCode, why.closeReason);
+    });
+    socket.once("close", () => live?.close());
     let said = false;
-    const timer = setTimeout(() => said || fail(1008, "no hello within 10 s"), HELLO_TIMEOUT_MS);
+    const timer = setTimeout(() => said || fail(WIRE_CLOSE.policy, "no hello within 10 s"), HELLO_TIMEOUT_MS);
     socket.once("close", () => clearTimeout(timer));
     conn.onMessage((text) => {
       if (said) return; // after hello, frames belong to the RemoteRunner
       said = true;
       clearTimeout(timer);
       let f: RunnerFrame;
+      let info: ReturnType<typeof checkHelloInfo>;
       try {
-        f = parseWireFrame<RunnerFrame>(text);
+        f = parseRunnerFrame(text);
+        if (f.t !== "hello") return fail(WIRE_CLOSE.protocol, `bad hello: expected hello, got ${f.t}`);
+        if (f.version !== RUNNER_WIRE_VERSION) {
+          return fail(
+            WIRE_CLOSE.protocol,
+            `runner protocol version ${f.version} is not ${RUNNER_WIRE_VERSION}; upgrade the runner`,
+          );
+        }
+        info = checkHelloInfo(f.info);
       } catch (err) {
-        return fail(1002, `bad hello: ${(err as Error).message}`);
+        const code = err instanceof WireViolation ? err.code : WIRE_CLOSE.protocol;
+        return fail(code, `bad hello: ${(err as Error).message}`);
       }
-      if (f.t !== "hello") return fail(1002, `expected hello, got ${f.t}`);
-      if (f.version !== RUNNER_WIRE_VERSION) {
-        return fail(
-          1002,
-          `runner protocol version ${f.version} is not ${RUNNER_WIRE_VERSION}; upgrade the runner`,
-        );
-      }
-      hub.attach(conn, { runnerId: p.tokenId, orgId: p.orgId, info: f.info }).catch((err: unknown) => {
-        const msg = err instanceof WarrenError || err instanceof Error ? err.message : String(err);
-        fail(1011, `runner attach failed: ${msg}`);
-      });
+      hub.attach(conn, { runnerId: p.tokenId, orgId: p.orgId, info }).then(
+        (r) => {
+          remote = r;
+          auditRunnerLink(audit, req, p, socket, info.hostname);
+          // Revoked while the hub swept it: it must not stay attached.
+          if (live?.ended) r.close(live.ended.closeReason, live.ended.closeCode);
+        },
+        (err: unknown) => {
+          const msg = err instanceof WarrenError || err instanceof Error ? err.message : String(err);
+          req.log.warn({ runnerId: p.tokenId, err }, "runner attach failed");
+          // Not a violation of the runner's (the store may have failed): closed without an audit record.
+          socket.close(WIRE_CLOSE.internal, closeReason(`runner attach failed: ${msg}`));
+        },
+      );
     });
   });
 }

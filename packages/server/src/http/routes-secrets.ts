@@ -1,9 +1,10 @@
 // Secrets (services/secrets.ts). Values travel in a PUT body only (never a URL or query string,
 // which end up in logs) and are never returned: every reply is names, scopes and kinds.
 import { type Static, Type } from "@sinclair/typebox";
-import { API_PREFIX, WarrenError } from "@warren/protocol";
+import { API_PREFIX, MAX_SECRET_ALLOW, WarrenError } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { SecretService } from "../services/secrets.ts";
+import { requestActor } from "./auth.ts";
 import { errors, items } from "./schemas-response.ts";
 
 const SECRETS = `${API_PREFIX}/secrets`;
@@ -21,6 +22,21 @@ const Body = Type.Object(
     kind: Kind,
     path: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     project: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    allow: Type.Optional(
+      Type.Union(
+        [
+          Type.Array(Type.String({ minLength: 6, maxLength: 205 }), {
+            minItems: 1,
+            maxItems: MAX_SECRET_ALLOW,
+          }),
+          Type.Null(),
+        ],
+        {
+          description:
+            'Project secrets only: who receives it, "user:NAME" or "role:member|admin|owner" (a role admits higher ones too). Absent: unchanged (new secrets: every member who names the project); null: lift a restriction.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -33,6 +49,7 @@ export const SecretInfo = Type.Object({
   path: Type.Optional(Type.String()),
   project: Type.Optional(Type.String()),
   user: Type.Optional(Type.String()),
+  allow: Type.Optional(Type.Array(Type.String())),
   createdAt: Time,
   updatedAt: Time,
 });
@@ -52,7 +69,7 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretService | unde
         response: { 200: items(SecretInfo), ...errors() },
       },
     },
-    async () => ({ items: secrets ? await secrets.list() : [] }),
+    async (req) => ({ items: secrets ? await secrets.list(requestActor(req)) : [] }),
   );
 
   app.put<{ Params: Params; Body: Body }>(
@@ -67,7 +84,8 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretService | unde
         response: { 200: SecretInfo, ...errors("INVALID_ARGUMENT", "FORBIDDEN") },
       },
     },
-    async (req) => (secrets ?? notConfigured()).set(req.params.scope, req.params.name, req.body),
+    async (req) =>
+      (secrets ?? notConfigured()).set(requestActor(req), req.params.scope, req.params.name, req.body),
   );
 
   app.delete<{ Params: Params; Querystring: Query }>(
@@ -87,6 +105,7 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretService | unde
     },
     async (req) => ({
       removed: await (secrets ?? notConfigured()).remove(
+        requestActor(req),
         req.params.scope,
         req.params.name,
         req.query.project,
@@ -107,6 +126,6 @@ export function secretRoutes(app: FastifyInstance, secrets: SecretService | unde
         },
       },
     },
-    async () => (secrets ?? notConfigured()).rotateKey(),
+    async (req) => (secrets ?? notConfigured()).rotateKey(requestActor(req)),
   );
 }

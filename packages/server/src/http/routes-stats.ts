@@ -1,6 +1,7 @@
 // Usage figures (`warren stats`): one environment, or every running one.
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { NameParams } from "./schemas.ts";
 import { EnvStats, errors, items } from "./schemas-response.ts";
@@ -16,7 +17,7 @@ export function statsRoutes(app: FastifyInstance, { envs }: HttpDeps): void {
         response: { 200: items(EnvStats), ...errors() },
       },
     },
-    async () => ({ items: await envs.statsAll() }),
+    async (req) => ({ items: await envs.statsAll(requestActor(req)) }),
   );
 
   app.get<{ Params: NameParams }>(
@@ -30,6 +31,6 @@ export function statsRoutes(app: FastifyInstance, { envs }: HttpDeps): void {
         response: { 200: EnvStats, ...errors("INVALID_ARGUMENT", "ENV_NOT_FOUND", "ENV_NOT_RUNNING") },
       },
     },
-    (req) => envs.stats(req.params.name),
+    (req) => envs.stats(requestActor(req), req.params.name),
   );
 }

@@ -1,5 +1,6 @@
 import { API_PREFIX } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
 import { errors, Health, RunnerInfo } from "./schemas-response.ts";
 
@@ -26,6 +27,6 @@ export function systemRoutes(app: FastifyInstance, deps: HttpDeps): void {
         response: { 200: RunnerInfo, ...errors("RUNNER_UNAVAILABLE") },
       },
     },
-    () => deps.runner.info(),
+    (req) => deps.host.info(requestActor(req)),
   );
 }

@@ -70,6 +70,12 @@ export const EnvObserved = Type.Object({
   runtime: Type.Optional(Type.String()),
   reason: Type.Optional(Type.String()),
   resources: Type.Optional(Resources),
+  ip: Type.Optional(
+    Type.String({ description: "IPv4 address on the runner's environment network, while running" }),
+  ),
+  workspaceDirty: Type.Optional(
+    Type.Boolean({ description: "Its disk may have changed since its last clean stop" }),
+  ),
 });
 export const EnvSpec = Type.Object({
   name: Type.String(),

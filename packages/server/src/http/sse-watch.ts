@@ -1,10 +1,16 @@
 // GET /api/v1/environments?watch=1: environment changes as Server-Sent Events, resumable like a
 // Kubernetes watch. Each event's `id:` is its resource version, so a browser EventSource (or our
 // client) reconnects with Last-Event-ID and gets every later change exactly once.
+//
+// A watch is a live session (services/live-sessions.ts): when its token is revoked or expires, or
+// its user leaves the organisation, it gets a final ERROR event saying so and ends; no event
+// carrying data follows.
 import type { WatchEvent } from "@warren/protocol";
 import { WarrenError } from "@warren/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { EnvOwnership, EnvWatchService, OwnedWatchEvent } from "../services/watch.ts";
+import type { Actor } from "../services/actor.ts";
+import type { LiveSessions, SessionEnd } from "../services/live-sessions.ts";
+import type { EnvWatchService, OwnedWatchEvent } from "../services/watch.ts";
 
 export const HEARTBEAT_MS = 15_000;
 
@@ -35,10 +41,12 @@ export async function serveWatch(
   reply: FastifyReply,
   watch: EnvWatchService,
   opts: {
+    /** Who watches: the service sends only what this actor may see (services/scope.ts). */
+    actor: Actor;
     resourceVersion: number | undefined;
     shutdown: AbortSignal | undefined;
-    /** Whether the caller may see an environment with this ownership (organisation scoping). */
-    visible: (o: EnvOwnership) => boolean;
+    /** Ends the watch when the actor's credential is revoked or expires. */
+    sessions?: LiveSessions | undefined;
   },
 ): Promise<void> {
   // Everything that can fail with a status happens before the stream starts.
@@ -46,11 +54,9 @@ export async function serveWatch(
   const initial: WatchEvent[] = [];
   await watch.sync();
   if (opts.resourceVersion === undefined) {
-    const snap = await watch.snapshot();
+    const snap = await watch.snapshot(opts.actor);
     cursor = snap.resourceVersion;
-    for (const { env, ownership } of snap.items) {
-      if (opts.visible(ownership)) initial.push({ type: "ADDED", resourceVersion: cursor, object: env });
-    }
+    for (const { env } of snap.items) initial.push({ type: "ADDED", resourceVersion: cursor, object: env });
     initial.push({ type: "BOOKMARK", resourceVersion: cursor });
   } else {
     cursor = opts.resourceVersion;
@@ -69,28 +75,39 @@ export async function serveWatch(
     connection: "keep-alive",
     "x-accel-buffering": "no",
   });
-  res.write("retry: 1000\n\n");
-  for (const e of initial) res.write(formatEvent(e));
-  const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
+  // Once the credential is gone nothing more is written: the revocation's final event ends it.
+  let ended: SessionEnd | undefined;
+  const write = (text: string) => {
+    if (!ended && !res.writableEnded) res.write(text);
+  };
+  const live = opts.sessions?.open("watch", opts.actor, (why) => {
+    write(`event: ERROR\ndata: ${JSON.stringify({ code: why.code, message: why.message })}\n\n`);
+    ended = why;
+    res.end();
+    end();
+  });
+  write("retry: 1000\n\n");
+  for (const e of initial) write(formatEvent(e));
+  const heartbeat = setInterval(() => write(": heartbeat\n\n"), HEARTBEAT_MS);
   try {
     while (!stop.signal.aborted) {
-      const events = await watch.changesAfter(cursor);
-      for (const e of events) {
-        // A change the caller may not see still advances its cursor, so a resume skips it too.
-        if (!e.ownership || opts.visible(e.ownership)) res.write(formatEvent(e));
-        cursor = e.resourceVersion;
-      }
-      if (events.length === 0) await watch.waitPast(cursor, stop.signal);
+      // A change the caller may not see still advances its cursor (`through`), so a resume skips it too.
+      const { events, through } = await watch.changesAfter(opts.actor, cursor);
+      for (const e of events) write(formatEvent(e));
+      const moved = through !== cursor;
+      cursor = through;
+      if (!moved) await watch.waitPast(cursor, stop.signal);
     }
   } catch (err) {
     // Mid-stream failures (compaction overtook a slow reader) become a final error event; the
     // client relists.
     const body = err instanceof WarrenError ? err.toBody() : { code: "INTERNAL", message: "watch failed" };
     if (!(err instanceof WarrenError)) req.log.error({ err }, "watch failed");
-    res.write(`event: ERROR\ndata: ${JSON.stringify(body)}\n\n`);
+    write(`event: ERROR\ndata: ${JSON.stringify(body)}\n\n`);
   } finally {
+    live?.close();
     clearInterval(heartbeat);
     opts.shutdown?.removeEventListener("abort", end);
-    res.end();
+    if (!res.writableEnded) res.end();
   }
 }

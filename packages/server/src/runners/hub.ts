@@ -5,7 +5,8 @@
 // runner of its own organisation: a runner receives full specs, secrets included, so an org admin
 // who connects a runner must never see another org's environments. Calls about an environment
 // route by the environment's org (from the store); other calls (images, info, DNS stats) by the
-// caller's org. Within one org the most recently connected runner serves: placement across many
+// org the services name (`forOrg`, services/runner-for.ts); the hub itself, used by the system,
+// sends them to the only org with a runner here, and refuses when there are several. Within one org the most recently connected runner serves: placement across many
 // hosts belongs to the scheduler, which this release does not have yet.
 //
 // Several replicas (PostgreSQL): a runner's connection lands on one of them (presence.ts). The
@@ -13,6 +14,7 @@
 // that holds it; calls that need the runner live (exec, logs, stats, pulls) work only there.
 import {
   type ImageInfo,
+  type ProgressFn,
   type RunnerApi,
   type RunnerEnvSpec,
   type RunnerInfo,
@@ -20,8 +22,9 @@ import {
   type WireConn,
 } from "@warren/protocol";
 import type { FastifyBaseLogger } from "fastify";
-import { currentCaller } from "../services/identity.ts";
 import type { Db } from "../store/db.ts";
+import { moveOrgEnvironments } from "../store/queries/runners.ts";
+import { ownObservations } from "./own-reports.ts";
 import { createRunnerPresence } from "./presence.ts";
 import { RemoteRunner } from "./remote-runner.ts";
 
@@ -36,6 +39,11 @@ export interface RunnerHub extends RunnerApi {
   onAttach(cb: (runnerId: string) => void): void;
   /** Whether this replica holds the runner of the environment's organisation. */
   ownership(envId: string): Promise<Ownership>;
+  /**
+   * The same hub with calls that are not about one environment sent to `orgId`'s runner;
+   * undefined (the system) behaves like the hub itself.
+   */
+  forOrg(orgId: string | undefined): RunnerApi;
   close(): void;
 }
 
@@ -84,17 +92,53 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
     return row.org_id;
   };
   const forEnv = async (id: string) => pickFor(await envOrg(id));
-  /** Calls not about one environment: the caller's org, or the only org with a runner here. */
-  const callerOrg = (): string => {
-    const c = currentCaller();
-    if (c) return c.orgId;
+  /** Calls not about one environment: the named org, or the only org with a runner here. */
+  const orgFor = (orgId: string | undefined): string => {
+    if (orgId !== undefined) return orgId;
     const withRunners = [...byOrg.keys()].filter((org) => local(org));
     if (withRunners.length === 1 && withRunners[0]) return withRunners[0];
-    throw new WarrenError("RUNNER_UNAVAILABLE", "no single runner serves this call outside a request");
+    throw new WarrenError(
+      "RUNNER_UNAVAILABLE",
+      "no single runner serves this call: it must name the organisation whose runner it needs",
+    );
   };
-  const forCaller = () => pickFor(callerOrg());
 
-  return {
+  /** The calls that pick a runner by organisation rather than by environment. */
+  const orgCalls = (orgId: string | undefined) => {
+    const pick = () => pickFor(orgFor(orgId));
+    return {
+      // Admission on a replica without the runner uses what the runner last reported, under the
+      // id this server gave it (RemoteRunner stamps it on live answers; a stored row has its own).
+      info: async () => {
+        const org = orgFor(orgId);
+        const r = local(org);
+        if (r) return r.info();
+        const other = await presence.elsewhere(org);
+        if (other) return { ...other.info, id: other.id };
+        throw await unavailable(org);
+      },
+      hasImage: async (ref: string) => {
+        const org = orgFor(orgId);
+        const r = local(org);
+        if (r) return r.hasImage(ref);
+        const other = await presence.elsewhere(org);
+        if (other) return other.imageRefs.includes(ref);
+        throw await unavailable(org);
+      },
+      listImages: async (): Promise<ImageInfo[]> => (await pick()).listImages(),
+      importImage: async (p: string, ref: string | undefined, progress: ProgressFn) =>
+        (await pick()).importImage(p, ref, progress),
+      ensureBaseImage: async (opts: { mirror?: string }, progress: ProgressFn) =>
+        (await pick()).ensureBaseImage(opts, progress),
+      pullImage: async (ref: string, progress: ProgressFn, opts?: Parameters<RunnerApi["pullImage"]>[2]) =>
+        (await pick()).pullImage(ref, progress, opts),
+      removeImage: async (ref: string) => (await pick()).removeImage(ref),
+      pruneImages: async (opts?: Parameters<RunnerApi["pruneImages"]>[0]) => (await pick()).pruneImages(opts),
+      dnsStats: async () => (await pick()).dnsStats(),
+    } satisfies Partial<RunnerApi>;
+  };
+
+  const hub: RunnerHub = {
     async attach(conn, p) {
       const remote = new RemoteRunner(conn, p.runnerId, p.info);
       // Sweep BEFORE the runner can receive placements, so it cannot remove an environment
@@ -102,6 +146,10 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
       const rows = await o.db.selectFrom("environments").select("id").where("org_id", "=", p.orgId).execute();
       const swept = await remote.sweep(new Set(rows.map((r) => r.id)));
       if (swept.length > 0) o.logger.info({ runnerId: p.runnerId, swept }, "runner swept leftovers");
+      // It serves all of its org's environments from now on, so their slots and disk count against it.
+      await moveOrgEnvironments(o.db, p.orgId, p.runnerId).catch((err: unknown) =>
+        o.logger.warn({ err, runnerId: p.runnerId }, "environments stay recorded on their previous runner"),
+      );
       const list = (byOrg.get(p.orgId) ?? []).filter((r) => r.connected && r.runnerId !== p.runnerId);
       for (const old of byOrg.get(p.orgId) ?? []) if (old.runnerId === p.runnerId) old.close("replaced");
       list.push(remote);
@@ -142,27 +190,13 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
       for (const r of [...orgs.keys()]) r.close();
     },
 
-    // Admission on a replica without the runner uses what the runner last reported.
-    info: async () => {
-      const org = callerOrg();
-      const r = local(org);
-      if (r) return r.info();
-      const other = await presence.elsewhere(org);
-      if (other) return other.info;
-      throw await unavailable(org);
-    },
-    hasImage: async (ref) => {
-      const org = callerOrg();
-      const r = local(org);
-      if (r) return r.hasImage(ref);
-      const other = await presence.elsewhere(org);
-      if (other) return other.imageRefs.includes(ref);
-      throw await unavailable(org);
-    },
+    forOrg: (orgId) => (orgId === undefined ? hub : { ...hub, ...orgCalls(orgId) }),
+    ...orgCalls(undefined),
     // Sweeps run per runner at attach (above); nothing is swept across the whole hub.
     sweep: async () => [],
     list: async () => {
-      const all = await Promise.all([...orgs.keys()].filter((r) => r.connected).map((r) => r.list()));
+      const live = [...orgs.entries()].filter(([r]) => r.connected);
+      const all = await Promise.all(live.map(async ([r, org]) => ownObservations(o.db, org, await r.list())));
       return all.flat();
     },
     ensureRunning: async (spec: RunnerEnvSpec) => (await forEnv(spec.id)).ensureRunning(spec),
@@ -194,12 +228,6 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
         },
       };
     },
-    listImages: async (): Promise<ImageInfo[]> => (await forCaller()).listImages(),
-    importImage: async (p, ref, progress) => (await forCaller()).importImage(p, ref, progress),
-    ensureBaseImage: async (opts, progress) => (await forCaller()).ensureBaseImage(opts, progress),
-    pullImage: async (ref, progress, opts) => (await forCaller()).pullImage(ref, progress, opts),
-    removeImage: async (ref) => (await forCaller()).removeImage(ref),
-    pruneImages: async (opts) => (await forCaller()).pruneImages(opts),
-    dnsStats: async () => (await forCaller()).dnsStats(),
   };
+  return hub;
 }

@@ -4,7 +4,6 @@
 // each call carries the full desired spec, the retry converges whatever the runner had done.
 import {
   type EnvObserved,
-  type ErrorBody,
   type ExecHandlers,
   type ExecRequest,
   type ExecSession,
@@ -14,16 +13,22 @@ import {
   type OutEvent,
   type ProgressEvent,
   type ProgressFn,
-  parseWireFrame,
   type RunnerApi,
-  type RunnerFrame,
   type RunnerInfo,
   type ServerFrame,
   toBase64,
   WarrenError,
+  WIRE_CLOSE,
   type WireConn,
   type WireMethod,
 } from "@warren/protocol";
+import {
+  checkOut,
+  checkResult,
+  errorFromWire,
+  parseRunnerFrame,
+  WireViolation,
+} from "@warren/protocol/runner-validate";
 
 const INFO_TTL_MS = 1000;
 
@@ -35,6 +40,12 @@ interface Pending {
   onOut?(ev: OutEvent, data: unknown): void;
   /** Open exec/log calls outlive their "ok"; they end on exit/end/error. */
   streaming?: boolean;
+  /** A result about one environment must be about that one (an id check); throws WireViolation. */
+  about?: string;
+  /** Its "ok" arrived (a stream has started). */
+  started?: boolean;
+  /** A stream's one exit/end/error arrived. */
+  ended?: boolean;
 }
 
 export class RemoteRunner implements RunnerApi {
@@ -49,7 +60,9 @@ export class RemoteRunner implements RunnerApi {
   constructor(conn: WireConn, runnerId: string, info: RunnerInfo) {
     this.conn = conn;
     this.runnerId = runnerId;
-    this.infoAtHello = info;
+    // The id is the one this server gave it (its token's), never the one it reports: admission
+    // counts slots and disk per runner id, and a runner must not spend another runner's capacity.
+    this.infoAtHello = { ...info, id: runnerId };
     conn.onMessage((text) => this.receive(text));
     conn.onClose((reason) => this.closed(reason));
   }
@@ -67,8 +80,8 @@ export class RemoteRunner implements RunnerApi {
     this.closeListeners.push(cb);
   }
 
-  close(reason = "control plane closing"): void {
-    this.conn.close(1001, reason);
+  close(reason = "control plane closing", code: number = WIRE_CLOSE.goingAway): void {
+    this.conn.close(code, reason);
     this.closed(reason);
   }
 
@@ -77,25 +90,56 @@ export class RemoteRunner implements RunnerApi {
   }
 
   private receive(text: string): void {
-    let f: RunnerFrame;
+    if (this.closedReason !== undefined) return; // frames after close are not read
     try {
-      f = parseWireFrame<RunnerFrame>(text);
+      this.handle(text);
     } catch (err) {
-      this.conn.close(1002, `bad frame: ${(err as Error).message}`.slice(0, 120));
-      return;
+      const v =
+        err instanceof WireViolation
+          ? err
+          : new WireViolation(`frame handler failed: ${(err as Error)?.message}`, WIRE_CLOSE.internal);
+      this.violation(v);
     }
-    if (f.t === "hello") return; // only the first one matters; the hub consumed it
+  }
+
+  /** Drops this link: the peer broke the protocol, or handling its frame failed. */
+  private violation(v: WireViolation): void {
+    const reason = `bad frame: ${v.message}`;
+    this.conn.close(v.code, reason);
+    this.closed(reason);
+  }
+
+  private handle(text: string): void {
+    const f = parseRunnerFrame(text);
+    if (f.t === "hello") throw new WireViolation("a second hello");
+    if (f.id >= this.nextId) throw new WireViolation(`answer to call ${f.id}, which was never made`);
     const p = this.pending.get(f.id);
     if (!p) return; // a late frame of a call that already ended
+    const method = p.method;
     if (f.t === "ok") {
-      if (!p.streaming) this.pending.delete(f.id);
-      p.resolve(f.result);
+      const result = checkResult(method, f.result);
+      if (p.about !== undefined && (result as { id?: unknown }).id !== p.about) {
+        throw new WireViolation(`${method} answered about another environment than ${p.about}`);
+      }
+      p.started = true;
+      // A stream that already ended (its exit raced its "ok") is done with both.
+      if (!p.streaming || p.ended) this.pending.delete(f.id);
+      p.resolve(result);
     } else if (f.t === "err") {
       this.pending.delete(f.id);
-      p.reject(WarrenError.fromBody(f.error));
+      const err = errorFromWire(f.error);
+      // After its start, a stream ends with exactly one exit/end/error: this is its error.
+      if (p.streaming && p.started && !p.ended) p.onOut?.("error", f.error);
+      p.reject(err);
     } else if (f.t === "out") {
-      if (f.ev === "exit" || f.ev === "end" || f.ev === "error") this.pending.delete(f.id);
-      p.onOut?.(f.ev, f.data);
+      const data = checkOut(method, f.ev, f.data);
+      if (p.ended) return; // one end per stream; anything after it is dropped
+      if (f.ev === "exit" || f.ev === "end" || f.ev === "error") {
+        p.ended = true;
+        // Kept until its "ok" too, so the call itself cannot be left unsettled.
+        if (p.started) this.pending.delete(f.id);
+      }
+      p.onOut?.(f.ev, data);
     }
   }
 
@@ -108,7 +152,7 @@ export class RemoteRunner implements RunnerApi {
       { runnerId: this.runnerId },
     );
     for (const p of this.pending.values()) {
-      if (p.streaming) p.onOut?.("error", err.toBody());
+      if (p.streaming && !p.ended) p.onOut?.("error", err.toBody());
       p.reject(err);
     }
     this.pending.clear();
@@ -158,7 +202,7 @@ export class RemoteRunner implements RunnerApi {
   info = (): Promise<RunnerInfo> => {
     const now = Date.now();
     if (this.infoCache && now - this.infoCache.at < INFO_TTL_MS) return this.infoCache.value;
-    const value = this.call<RunnerInfo>("info", []);
+    const value = this.call<RunnerInfo>("info", []).then((info) => ({ ...info, id: this.runnerId }));
     this.infoCache = { at: now, value };
     value.catch(() => {
       if (this.infoCache?.value === value) this.infoCache = undefined;
@@ -167,20 +211,26 @@ export class RemoteRunner implements RunnerApi {
   };
   private infoCache: { at: number; value: Promise<RunnerInfo> } | undefined;
   ensureRunning = (spec: Parameters<RunnerApi["ensureRunning"]>[0]) =>
-    this.call<EnvObserved>("ensureRunning", [spec]);
+    this.call<EnvObserved>("ensureRunning", [spec], { about: spec.id });
   ensureStopped = (spec: Parameters<RunnerApi["ensureStopped"]>[0], graceMs: number) =>
-    this.call<EnvObserved>("ensureStopped", [spec, graceMs]);
-  remove = (id: string) => this.call<void>("remove", [id]);
-  observe = (id: string) => this.call<EnvObserved>("observe", [id]);
+    this.call<EnvObserved>("ensureStopped", [spec, graceMs], { about: spec.id });
+  remove = async (id: string) => {
+    await this.call<unknown>("remove", [id]);
+  };
+  observe = (id: string) => this.call<EnvObserved>("observe", [id], { about: id });
   list = () => this.call<EnvObserved[]>("list", []);
-  sweep = (keep: Set<string>) => this.call<string[]>("sweep", [[...keep]]);
-  appendEvent = (id: string, message: string) => this.call<void>("appendEvent", [id, message]);
+  /** The ids it swept; one it was told to keep is a lie and is left out. */
+  sweep = async (keep: Set<string>) =>
+    (await this.call<string[]>("sweep", [[...keep]])).filter((id) => !keep.has(id));
+  appendEvent = async (id: string, message: string) => {
+    await this.call<unknown>("appendEvent", [id, message]);
+  };
   listImages: RunnerApi["listImages"] = () => this.call("listImages", []);
   hasImage = (ref: string) => this.call<boolean>("hasImage", [ref]);
   removeImage = (ref: string) => this.call<string[]>("removeImage", [ref]);
   pruneImages: RunnerApi["pruneImages"] = (opts) => this.call("pruneImages", opts ? [opts] : []);
-  setResources: RunnerApi["setResources"] = (spec) => this.call("setResources", [spec]);
-  stats: RunnerApi["stats"] = (id) => this.call("stats", [id]);
+  setResources: RunnerApi["setResources"] = (spec) => this.call("setResources", [spec], { about: spec.id });
+  stats: RunnerApi["stats"] = (id) => this.call("stats", [id], { about: id });
   dnsStats: RunnerApi["dnsStats"] = () => this.call("dnsStats", []);
   importImage: RunnerApi["importImage"] = (p, ref, progress) =>
     this.withProgress("importImage", [p, ref], progress);
@@ -190,14 +240,14 @@ export class RemoteRunner implements RunnerApi {
     this.withProgress("pullImage", opts === undefined ? [ref] : [ref, opts], progress);
 
   async exec(id: string, req: ExecRequest, h: ExecHandlers): Promise<ExecSession> {
-    const started = this.call<void>("exec", [id, req], {
+    const started = this.call<unknown>("exec", [id, req], {
       streaming: true,
       onOut: (ev, data) => {
         if (ev === "stdout") h.stdout(fromBase64(data));
         else if (ev === "stderr") h.stderr(fromBase64(data));
         else if (ev === "exit") h.exit(Number(data));
         else if (ev === "error") {
-          const err = WarrenError.fromBody(data as ErrorBody);
+          const err = errorFromWire(data);
           if (h.error) h.error(err);
           else h.exit(125);
         }
@@ -218,12 +268,12 @@ export class RemoteRunner implements RunnerApi {
   logs(id: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): LogStream {
     let callId = 0;
     const done = new Promise<void>((resolve, reject) => {
-      const c = this.call<void>("logs", [id, opts], {
+      const c = this.call<unknown>("logs", [id, opts], {
         streaming: true,
         onOut: (ev, data) => {
           if (ev === "log") onData(String(data));
           else if (ev === "end") resolve();
-          else if (ev === "error") reject(WarrenError.fromBody(data as ErrorBody));
+          else if (ev === "error") reject(errorFromWire(data));
         },
       });
       callId = c.id;

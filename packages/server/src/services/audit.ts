@@ -5,7 +5,7 @@
 // Sign-in is an audited action too: the OIDC flow (not built yet) records it with
 // `record({ action: "auth.sign-in", ... })` once it has resolved the user, ok or denied.
 import type { AuditPage, AuditQuery, AuditRecord, AuditResult } from "@warren/protocol";
-import { WarrenError } from "@warren/protocol";
+import { AUDIT_FIELD_MAX, escapeControlChars, WarrenError } from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
 import {
@@ -14,7 +14,9 @@ import {
   listAuditRecords,
   sweepAuditRecords,
 } from "../store/queries/audit.ts";
-import { type Caller, type Principal, requireRole } from "./identity.ts";
+import { type Actor, type Principal, requireUser } from "./actor.ts";
+import { requireRole } from "./identity.ts";
+import { requireSystem } from "./scope.ts";
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 const DAY_MS = 86_400_000;
@@ -31,10 +33,12 @@ export interface AuditEntry {
 }
 
 export interface AuditService {
+  /** The entry names who acted (`actor`, from actorOf) and in which organisation. */
   record(e: AuditEntry): Promise<void>;
-  list(c: Caller, q: AuditQuery): Promise<AuditPage>;
-  /** Deletes records older than the retention period; returns how many went. */
-  sweep(): Promise<number>;
+  /** An admin reads their own organisation's records. */
+  list(a: Actor, q: AuditQuery): Promise<AuditPage>;
+  /** Deletes records older than the retention period; returns how many went. The system only. */
+  sweep(a: Actor): Promise<number>;
 }
 
 /** How a principal appears in the trail. */
@@ -61,18 +65,22 @@ export function createAuditService(o: { db: Db; clock: Clock; env?: NodeJS.Proce
   const retentionDays = auditRetentionDays(o.env);
   return {
     async record(e) {
+      // Fields can carry what a caller sent (a name, a path, a runner's reason): bounded, and
+      // with control characters escaped, so a record can neither bloat the trail nor rewrite
+      // the terminal of the admin who reads it.
       await insertAuditRecord(db, {
-        org_id: e.orgId,
-        actor: e.actor,
-        action: e.action,
-        target: e.target,
-        source_address: e.sourceAddress,
+        org_id: auditField(e.orgId, AUDIT_FIELD_MAX.orgId),
+        actor: auditField(e.actor, AUDIT_FIELD_MAX.actor),
+        action: auditField(e.action, AUDIT_FIELD_MAX.action),
+        target: auditField(e.target, AUDIT_FIELD_MAX.target),
+        source_address: auditField(e.sourceAddress, AUDIT_FIELD_MAX.sourceAddress),
         result: e.result,
-        code: e.code ?? null,
+        code: e.code === undefined ? null : auditField(e.code, AUDIT_FIELD_MAX.code),
         at: isoNow(clock),
       });
     },
-    async list(c, q) {
+    async list(a, q) {
+      const c = requireUser(a, "reading the audit log");
       requireRole(c, "admin", "reading the audit log");
       const limit = q.limit ?? 100;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
@@ -94,10 +102,20 @@ export function createAuditService(o: { db: Db; clock: Clock; env?: NodeJS.Proce
       if (rows.length === limit && last) page.nextCursor = String(last.id);
       return page;
     },
-    sweep() {
+    async sweep(a) {
+      requireSystem(a, "sweeping the audit log");
       return sweepAuditRecords(db, new Date(clock.now() - retentionDays * DAY_MS).toISOString());
     },
   };
+}
+
+/** A stored audit field: control characters escaped, then cut to `max` characters (… marks a cut). */
+export function auditField(v: string, max: number): string {
+  const s = escapeControlChars(String(v));
+  if (s.length <= max) return s;
+  let cut = s.slice(0, max - 1);
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1); // never half a surrogate pair
+  return `${cut}…`;
 }
 
 function isoTime(field: string, v: string): string {

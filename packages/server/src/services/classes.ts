@@ -23,27 +23,29 @@ import {
 } from "../store/queries/classes.ts";
 import { egressToColumn } from "../store/queries/egress.ts";
 import { countEnvsOfClass } from "../store/queries/envs.ts";
+import type { Actor } from "./actor.ts";
 import { validateName } from "./names.ts";
-import { callerOrg, nameOrg, requireAdmin } from "./scope.ts";
+import { actorOrg, nameOrg, requireAdmin } from "./scope.ts";
 
 export interface ClassService {
-  list(): Promise<ClassSpec[]>;
-  create(req: CreateClassRequest): Promise<ClassSpec>;
-  delete(name: string): Promise<void>;
+  list(a: Actor): Promise<ClassSpec[]>;
+  create(a: Actor, req: CreateClassRequest): Promise<ClassSpec>;
+  delete(a: Actor, name: string): Promise<void>;
 }
 
 export function createClassService(o: { db: Db; clock: Clock }): ClassService {
   const { db } = o;
   return {
-    async list() {
-      return (await listClasses(db, callerOrg())).map(toClassSpec);
+    async list(a) {
+      return (await listClasses(db, actorOrg(a))).map(toClassSpec);
     },
-    async create(req) {
-      requireAdmin("creating a class");
+    async create(a, req) {
+      requireAdmin(a, "creating a class");
+      const org = nameOrg(a);
       const row = toRow(req, isoNow(o.clock));
       return db.transaction().execute(async (trx) => {
         // The organisation's own classes and the built-ins; another organisation's do not count.
-        const existing = await getClass(trx, req.name, nameOrg());
+        const existing = await getClass(trx, req.name, org);
         if (existing) {
           const why = existing.builtin ? "is a built-in class" : "already exists";
           throw new WarrenError(
@@ -54,14 +56,14 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
             },
           );
         }
-        await insertClass(trx, row, callerOrg());
+        await insertClass(trx, row, org);
         return toClassSpec(row);
       });
     },
-    async delete(name) {
-      requireAdmin("removing a class");
+    async delete(a, name) {
+      requireAdmin(a, "removing a class");
+      const org = nameOrg(a);
       await db.transaction().execute(async (trx) => {
-        const org = nameOrg();
         const cls = await getClass(trx, name, org);
         if (!cls) {
           throw new WarrenError(

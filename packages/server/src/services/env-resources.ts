@@ -30,6 +30,7 @@ import {
   updateEnvResources,
 } from "../store/queries/env-resources.ts";
 import { type EnvRow, listEnvs, toEnvironment } from "../store/queries/envs.ts";
+import { type Actor, requireActor } from "./actor.ts";
 import { checkOrgQuota } from "./quotas.ts";
 import { canSeeEnv, ownershipOf } from "./scope.ts";
 
@@ -37,10 +38,10 @@ import { canSeeEnv, ownershipOf } from "./scope.ts";
 export const MAX_PIDS = 4_194_304;
 
 export interface EnvResourceOps {
-  setResources(nameOrId: string, req: SetResourcesRequest): Promise<Environment>;
-  stats(nameOrId: string): Promise<EnvStats>;
-  /** Every running environment; ones that stop while being read are left out. */
-  statsAll(): Promise<EnvStats[]>;
+  setResources(a: Actor, nameOrId: string, req: SetResourcesRequest): Promise<Environment>;
+  stats(a: Actor, nameOrId: string): Promise<EnvStats>;
+  /** Every running environment the actor may see; ones that stop while being read are left out. */
+  statsAll(a: Actor): Promise<EnvStats[]>;
 }
 
 export interface EnvResourceDeps {
@@ -48,8 +49,8 @@ export interface EnvResourceDeps {
   runner: RunnerApi;
   clock: Clock;
   logger: Logger;
-  find(nameOrId: string): Promise<EnvRow>;
-  requireRunning(nameOrId: string): Promise<EnvRow>;
+  find(a: Actor, nameOrId: string): Promise<EnvRow>;
+  requireRunning(a: Actor, nameOrId: string): Promise<EnvRow>;
   /** Tells waiters that a row changed. */
   changed(envId?: string): void;
   /**
@@ -122,8 +123,8 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
   }
 
   return {
-    async setResources(nameOrId, req) {
-      const row = await d.find(nameOrId);
+    async setResources(a, nameOrId, req) {
+      const row = await d.find(a, nameOrId);
       if (row.desired === "deleted") {
         throw new WarrenError("NAME_CONFLICT", `environment "${row.name}" is being deleted`, {
           name: row.name,
@@ -174,14 +175,15 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
       return view(updated);
     },
 
-    async stats(nameOrId) {
-      const row = await d.requireRunning(nameOrId);
+    async stats(a, nameOrId) {
+      const row = await d.requireRunning(a, nameOrId);
       return { ...(await runner.stats(row.id)), name: row.name };
     },
 
-    async statsAll() {
+    async statsAll(a) {
+      requireActor(a, "reading usage");
       const rows = (await listEnvs(db)).filter(
-        (r) => r.state === "running" && r.desired === "running" && canSeeEnv(r),
+        (r) => r.state === "running" && r.desired === "running" && canSeeEnv(a, r),
       );
       const all = await Promise.all(
         rows.map(async (row): Promise<EnvStats | null> => {

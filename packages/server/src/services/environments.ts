@@ -1,5 +1,6 @@
 // Environment use cases: validate, make the intent durable, enqueue, and (for the HTTP edge)
-// wait until the controller has converged. No host effects happen here.
+// wait until the controller has converged. No host effects happen here. Every method takes the
+// actor first (services/actor.ts); what it may see is services/scope.ts's answer.
 
 import {
   type CreateEnvRequest,
@@ -31,13 +32,16 @@ import {
   toEnvironment,
 } from "../store/queries/envs.ts";
 import { getQuotaRow } from "../store/queries/quotas.ts";
+import { type Actor, requireActor } from "./actor.ts";
 import type { ChangeFeed } from "./changes.ts";
+import { createEnvReadOps, type EnvReadOps } from "./env-reads.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
 import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateName } from "./names.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
-import { canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
+import { oneRunner, type RunnerFor } from "./runner-for.ts";
+import { actorOrg, canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -57,24 +61,32 @@ export interface EnvironmentServiceOptions {
   shutdown?: AbortSignal;
   /** Organisation-scoped images (services/images.ts); without it any image on the runner will do. */
   images?: Pick<ImageService, "ensureForEnv">;
+  /** The runner whose host facts admit a create, per organisation; default: `runner`. */
+  runnerFor?: RunnerFor;
 }
 
-export interface EnvironmentService extends EnvResourceOps {
-  list(): Promise<Environment[]>;
+export interface EnvironmentService extends EnvResourceOps, EnvReadOps {
+  /** Every environment the actor may see (one page: see `page` for paging). */
+  list(a: Actor): Promise<Environment[]>;
   /** With `observed` read live from the runner. */
-  get(nameOrId: string): Promise<Environment>;
-  create(req: CreateEnvRequest, opts?: { wait?: boolean }): Promise<{ env: Environment; created: boolean }>;
-  start(nameOrId: string): Promise<Environment>;
-  stop(nameOrId: string, graceSeconds?: number): Promise<Environment>;
-  delete(nameOrId: string, force: boolean): Promise<void>;
-  /** The row, or ENV_NOT_FOUND. */
-  find(nameOrId: string): Promise<EnvRow>;
+  get(a: Actor, nameOrId: string): Promise<Environment>;
+  create(
+    a: Actor,
+    req: CreateEnvRequest,
+    opts?: { wait?: boolean },
+  ): Promise<{ env: Environment; created: boolean }>;
+  start(a: Actor, nameOrId: string): Promise<Environment>;
+  stop(a: Actor, nameOrId: string, graceSeconds?: number): Promise<Environment>;
+  delete(a: Actor, nameOrId: string, force: boolean): Promise<void>;
+  /** The row, or ENV_NOT_FOUND (also for one the actor may not see). */
+  find(a: Actor, nameOrId: string): Promise<EnvRow>;
   /** The row if it is running, else ENV_NOT_RUNNING. */
-  requireRunning(nameOrId: string): Promise<EnvRow>;
+  requireRunning(a: Actor, nameOrId: string): Promise<EnvRow>;
 }
 
 export function createEnvironmentService(o: EnvironmentServiceOptions): EnvironmentService {
   const { db, runner, clock } = o;
+  const runnerFor = o.runnerFor ?? oneRunner(runner);
   const settleOpts: SettleOptions = {
     db,
     changes: o.changes,
@@ -84,10 +96,10 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     signal: o.shutdown,
   };
 
-  async function find(nameOrId: string): Promise<EnvRow> {
-    const found = await findEnv(db, nameOrId, nameOrg());
+  async function find(a: Actor, nameOrId: string): Promise<EnvRow> {
+    const found = await findEnv(db, nameOrId, nameOrg(a));
     // Another organisation's (or, for members, another member's) environment does not exist.
-    const row = found && canSeeEnv(found) ? found : undefined;
+    const row = found && canSeeEnv(a, found) ? found : undefined;
     if (!row) {
       throw new WarrenError(
         "ENV_NOT_FOUND",
@@ -115,34 +127,39 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     o.enqueue(row.id);
   }
 
-  async function pickName(req: CreateEnvRequest): Promise<string> {
+  async function pickName(a: Actor, req: CreateEnvRequest): Promise<string> {
     if (req.name !== undefined) {
       validateName(req.name);
       return req.name;
     }
     for (let i = 0; i < 10; i++) {
       const name = generateName();
-      if (!(await getEnvByName(db, name, nameOrg()))) return name;
+      if (!(await getEnvByName(db, name, nameOrg(a)))) return name;
     }
     throw new WarrenError("INTERNAL", "could not generate a free environment name; pass --name");
   }
 
-  async function create(req: CreateEnvRequest, opts: { wait?: boolean } = {}) {
-    const name = await pickName(req);
-    const cls = await getClass(db, req.className ?? DEFAULT_CLASS, nameOrg());
-    const info = await runner.info();
+  async function create(a: Actor, req: CreateEnvRequest, opts: { wait?: boolean } = {}) {
+    // Refused before anything is read: a runner creates nothing, and neither does a missing actor.
+    const own = newEnvOwnership(a);
+    const org = nameOrg(a);
+    const name = await pickName(a, req);
+    const cls = await getClass(db, req.className ?? DEFAULT_CLASS, org);
+    const host = runnerFor(actorOrg(a));
+    const info = await host.info();
     const spec = resolveSpec({ name, req, cls, info, defaultRuntime: o.defaultRuntime });
-    if (o.images) await o.images.ensureForEnv(spec.image);
-    else if (!(await runner.hasImage(spec.image))) throw imageMissing(spec.image);
+    if (o.images) await o.images.ensureForEnv(a, spec.image);
+    else if (!(await host.hasImage(spec.image))) throw imageMissing(spec.image);
 
     // Existence check, admission, slot and insert in one transaction, so two concurrent
     // creates can neither both take a slot nor both pass the disk check.
     const outcome = await db.transaction().execute(async (trx) => {
-      await lockAdmission(trx);
+      // Slots and disk are the runner's own: `info.id` is the runner this create is admitted to.
+      await lockAdmission(trx, info.id);
       // Names are unique per organisation (migration 009): another organisation's `dev` is no
       // conflict, and ids, from which every host object is named, stay unique on the server.
-      const existing = await getEnvByName(trx, name, nameOrg());
-      if (existing && !canSeeEnv(existing)) {
+      const existing = await getEnvByName(trx, name, org);
+      if (existing && !canSeeEnv(a, existing)) {
         // Another member's environment in this organisation; say only that the name is taken.
         throw new WarrenError("NAME_CONFLICT", `the name "${name}" is taken; pick another --name`, { name });
       }
@@ -163,13 +180,12 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
           );
         }
         if (existing.desired !== "running") {
-          const own = ownershipOf(existing);
-          await checkUserRunning(trx, own.org_id, own.owner_id);
+          const theirs = ownershipOf(existing);
+          await checkUserRunning(trx, theirs.org_id, theirs.owner_id);
         }
         return { row: existing, created: false };
       }
       // Quotas before host capacity: a refusal should name what the user can change.
-      const own = newEnvOwnership() ?? ownershipOf({});
       const r = spec.resources;
       // Read once for both checks: on PostgreSQL every query here is a round trip held under
       // the admission lock (bench/api).
@@ -182,7 +198,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         quota,
       );
       await checkUserRunning(trx, own.org_id, own.owner_id, quota);
-      const { reserved, topSlot } = await admissionTotals(trx);
+      const { reserved, topSlot } = await admissionTotals(trx, info.id);
       const need = spec.resources.diskBytes;
       if (reserved + need > info.diskFreeBytes) {
         throw new WarrenError(
@@ -193,7 +209,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       }
       // Each environment needs its own 65,536-id block from the runner's range.
       const slots = Math.floor(info.idRange.size / 65536);
-      const slot = await lowestFreeSlot(trx, slots, topSlot);
+      const slot = await lowestFreeSlot(trx, info.id, slots, topSlot);
       if (slot >= slots) {
         throw new WarrenError(
           "CAPACITY_EXHAUSTED",
@@ -221,10 +237,11 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         generation: 1,
         egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
         project: spec.project ?? null,
+        runner_id: info.id,
         created_at: now,
         updated_at: now,
       };
-      await insertEnv(trx, row, newEnvOwnership());
+      await insertEnv(trx, row, own);
       return { row, created: true };
     });
 
@@ -244,8 +261,8 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     return { env: toEnvironment(row), created: outcome.created };
   }
 
-  async function requireRunning(nameOrId: string): Promise<EnvRow> {
-    const row = await find(nameOrId);
+  async function requireRunning(a: Actor, nameOrId: string): Promise<EnvRow> {
+    const row = await find(a, nameOrId);
     if (row.state !== "running" || row.desired !== "running") {
       throw new WarrenError(
         "ENV_NOT_RUNNING",
@@ -267,13 +284,17 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     enqueue: o.enqueue,
   });
 
+  const reads = createEnvReadOps({ db, runner, find, requireRunning });
+
   return {
     ...resources,
-    async list() {
-      return (await listEnvs(db)).filter(canSeeEnv).map(toEnvironment);
+    ...reads,
+    async list(a) {
+      requireActor(a, "listing environments");
+      return (await listEnvs(db)).filter((r) => canSeeEnv(a, r)).map(toEnvironment);
     },
-    async get(nameOrId) {
-      const row = await find(nameOrId);
+    async get(a, nameOrId) {
+      const row = await find(a, nameOrId);
       const env = toEnvironment(row);
       try {
         env.observed = await runner.observe(row.id);
@@ -282,11 +303,11 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         const stored = parseObserved(row);
         if (stored) env.observed = stored;
       }
-      return redactHostDetails(env);
+      return redactHostDetails(a, env);
     },
     create,
-    async start(nameOrId) {
-      const row = await find(nameOrId);
+    async start(a, nameOrId) {
+      const row = await find(a, nameOrId);
       if (row.desired === "deleted") throw beingDeleted(row);
       if (row.desired !== "running") {
         const own = ownershipOf(row);
@@ -297,15 +318,17 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       await changeIntent(row, "running");
       return settle(row, "running");
     },
-    async stop(nameOrId, graceSeconds) {
-      const row = await find(nameOrId);
+    async stop(a, nameOrId, graceSeconds) {
+      const row = await find(a, nameOrId);
       if (row.desired === "deleted") throw beingDeleted(row);
       const graceMs = graceSeconds !== undefined ? Math.round(graceSeconds * 1000) : DEFAULT_STOP_GRACE_MS;
       await changeIntent(row, "stopped", graceMs);
       return settle(row, "stopped");
     },
-    async delete(nameOrId, force) {
-      const row = await find(nameOrId);
+    async delete(a, nameOrId, force) {
+      const row = await find(a, nameOrId);
+      // Removing takes the workspace with it: one that runs (or is about to) goes only when forced.
+      if (!force && row.desired === "running" && row.state !== "failed") throw stillRunning(row);
       // A forced delete skips the grace period, also when a graceful delete is already under way.
       const graceMs = force ? 0 : row.desired === "deleted" ? row.stop_grace_ms : DEFAULT_STOP_GRACE_MS;
       await changeIntent(row, "deleted", graceMs);
@@ -314,6 +337,14 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     find,
     requireRunning,
   };
+}
+
+function stillRunning(row: EnvRow): WarrenError {
+  return new WarrenError(
+    "ENV_RUNNING",
+    `environment "${row.name}" is ${row.state}; removing it deletes its workspace. Stop it first with \`warren stop ${row.name}\`, or remove it anyway with \`warren rm -f ${row.name}\``,
+    { name: row.name, state: row.state },
+  );
 }
 
 function beingDeleted(row: EnvRow): WarrenError {

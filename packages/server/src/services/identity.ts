@@ -1,16 +1,14 @@
-// Who is calling, and what their role lets them do. The HTTP auth hook (http/auth.ts) resolves a
-// Caller for every request; services read it through `currentCaller()` so that the existing
-// service signatures (shared with the controller, which acts as the system) stay unchanged.
+// Tokens, users and organisations, and what a role lets a user do. The HTTP auth hook
+// (http/auth.ts) authenticates every request into a Principal and passes it, as the actor
+// (services/actor.ts), to every service call.
 //
 // Every check reads the store: a revoked or expired token fails on its very next call.
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import type {
   AddMemberRequest,
   CreatedToken,
   CreateTokenRequest,
   Member,
-  Role,
   TokenInfo,
   Whoami,
 } from "@warren/protocol";
@@ -20,36 +18,14 @@ import type { Db } from "../store/db.ts";
 import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
 import * as q from "../store/queries/identity.ts";
 import type { TokenKind } from "../store/schema-identity.ts";
+import { type Principal, type RunnerActor, requireUser, type UserActor } from "./actor.ts";
+import type { Revocation } from "./live-sessions.ts";
 import { expiryFor, hashesEqual, hashToken, newTokenSecret, orgTokenMaxDays, tokenShape } from "./tokens.ts";
 
-export interface Caller {
-  kind: "user";
-  userId: string;
-  orgId: string;
-  role: Role;
-  via: "local-socket" | "token";
-  tokenId?: string;
-}
-
-export interface RunnerCaller {
-  kind: "runner";
-  orgId: string;
-  tokenId: string;
-}
-
-export type Principal = Caller | RunnerCaller;
-
-const callers = new AsyncLocalStorage<Caller>();
-
-/** Runs `fn` (and everything it awaits) as `caller`. */
-export function runAs<T>(caller: Caller, fn: () => T): T {
-  return callers.run(caller, fn);
-}
-
-/** The user the current request acts as; undefined for the system (controllers, startup). */
-export function currentCaller(): Caller | undefined {
-  return callers.getStore();
-}
+/** A user acting (services/actor.ts); the name the identity code has always used. */
+export type Caller = UserActor;
+export type RunnerCaller = RunnerActor;
+export type { Principal };
 
 /** Root on the local socket acts as the bootstrap owner (migration 005). */
 export const LOCAL_ROOT: Caller = Object.freeze({
@@ -88,8 +64,25 @@ export function requirePlatformRole(c: Caller, role: "admin" | "owner", what: st
   requireRole(c, role, what);
 }
 
-const unauthenticated = (why: string) =>
-  new WarrenError("UNAUTHENTICATED", `${why}; create a token with \`warren admin token create\` on the host`);
+/**
+ * A refused token. `reason`, and for a token the store knows its id and organisation, are for the
+ * audit trail of failed authentications (http/auth-failures.ts); the client sees only the message.
+ */
+export class AuthenticationFailed extends WarrenError {
+  readonly reason: string;
+  readonly tokenId: string | undefined;
+  readonly orgId: string | undefined;
+  constructor(reason: string, tokenId?: string, orgId?: string) {
+    super("UNAUTHENTICATED", `${reason}; create a token with \`warren admin token create\` on the host`);
+    this.name = "AuthenticationFailed";
+    this.reason = reason;
+    this.tokenId = tokenId;
+    this.orgId = orgId;
+  }
+}
+
+const unauthenticated = (why: string, row?: { id: string; org_id: string }) =>
+  new AuthenticationFailed(why, row?.id, row?.org_id);
 
 export interface IdentityService {
   authenticate(token: string): Promise<Principal>;
@@ -103,7 +96,17 @@ export interface IdentityService {
   removeMember(c: Caller, org: string, user: string): Promise<void>;
 }
 
-export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.ProcessEnv }): IdentityService {
+export function createIdentityService(o: {
+  db: Db;
+  clock: Clock;
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Told, after the commit, of every credential that stopped being valid (tokens revoked,
+   * lineage included; members removed), so the live sessions they authorised end
+   * (services/live-sessions.ts revoke()).
+   */
+  onRevoked?: (r: Revocation) => void;
+}): IdentityService {
   const { db, clock } = o;
 
   async function authenticate(token: string): Promise<Principal> {
@@ -111,19 +114,21 @@ export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.Pr
     const hash = hashToken(token);
     const row = await q.getTokenByHash(db, hash);
     if (!row || !hashesEqual(row.hash, hash)) throw unauthenticated("the token is not known");
-    if (row.revoked_at !== null) throw unauthenticated("the token was revoked");
-    if (row.expires_at <= isoNow(clock)) throw unauthenticated(`the token expired at ${row.expires_at}`);
+    if (row.revoked_at !== null) throw unauthenticated("the token was revoked", row);
+    if (row.expires_at <= isoNow(clock)) throw unauthenticated(`the token expired at ${row.expires_at}`, row);
     if (row.kind === "runner") return { kind: "runner", orgId: row.org_id, tokenId: row.id };
     // The role is read now, not stored in the token, so a demotion takes effect at once.
     const role = row.user_id ? await q.getRole(db, row.org_id, row.user_id) : undefined;
-    if (!row.user_id || !role) throw unauthenticated("the token's user is no longer in its organisation");
+    if (!row.user_id || !role)
+      throw unauthenticated("the token's user is no longer in its organisation", row);
     return { kind: "user", userId: row.user_id, orgId: row.org_id, role, via: "token", tokenId: row.id };
   }
 
   async function mint(c: Caller, kind: TokenKind, req: CreateTokenRequest): Promise<CreatedToken> {
     const now = isoNow(clock);
     const maxDays = await orgTokenMaxDays(db, c.orgId, o.env);
-    const expiresAt = expiryFor(new Date(clock.now()), req.expiresInDays, maxDays);
+    const parent = c.tokenId ? await q.getToken(db, c.tokenId) : undefined;
+    const expiresAt = withinParent(expiryFor(new Date(clock.now()), req.expiresInDays, maxDays), req, parent);
     const token = newTokenSecret(kind);
     const id = `tok_${randomBytes(8).toString("hex")}`;
     await q.insertToken(db, {
@@ -137,7 +142,13 @@ export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.Pr
       created_at: now,
       expires_at: expiresAt,
       revoked_at: null,
+      parent_id: parent?.id ?? null,
     });
+    // A revocation of the parent that ran while this was inserted may have missed the new row.
+    if (parent && (await q.getToken(db, parent.id))?.revoked_at) {
+      await q.revokeTokenTree(db, [id], isoNow(clock));
+      throw unauthenticated("the token was revoked");
+    }
     return { id, token, expiresAt };
   }
 
@@ -151,7 +162,8 @@ export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.Pr
 
   return {
     authenticate,
-    async whoami(c) {
+    async whoami(actor) {
+      const c = requireUser(actor, "whoami");
       const user = await q.getUser(db, c.userId);
       const org = await q.getOrg(db, c.orgId);
       const out: Whoami = {
@@ -163,12 +175,14 @@ export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.Pr
       if (c.tokenId) out.tokenId = c.tokenId;
       return out;
     },
-    createToken: (c, req) => mint(c, "user", req),
-    async createRunnerToken(c, req) {
+    createToken: async (actor, req) => mint(requireUser(actor, "creating a token"), "user", req),
+    async createRunnerToken(actor, req) {
+      const c = requireUser(actor, "creating a runner token");
       requireRole(c, "admin", "creating a runner token");
       return mint(c, "runner", req);
     },
-    async listTokens(c) {
+    async listTokens(actor) {
+      const c = requireUser(actor, "listing tokens");
       const rows = await q.listTokens(db, { orgId: c.orgId, userId: c.userId, withRunner: isAdmin(c) });
       return rows.map((r) => {
         const t: TokenInfo = {
@@ -182,20 +196,33 @@ export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.Pr
         return t;
       });
     },
-    async revokeToken(c, id) {
+    async revokeToken(actor, id) {
+      const c = requireUser(actor, "revoking a token");
       const row = await q.getToken(db, id);
-      // Members revoke their own tokens; admins any token of their organisation.
+      // Members revoke their own tokens; admins any token of their organisation but an owner's.
       const visible = row && row.org_id === c.orgId && (row.user_id === c.userId || isAdmin(c));
       if (!row || !visible)
         throw new WarrenError("NOT_FOUND", `token "${id}" does not exist; see \`warren token ls\``);
-      await q.revokeToken(db, id, isoNow(clock));
+      if (row.user_id && row.user_id !== c.userId && c.role !== "owner") {
+        if ((await q.getRole(db, row.org_id, row.user_id)) === "owner") {
+          throw new WarrenError(
+            "FORBIDDEN",
+            `token "${id}" belongs to an owner; only an owner may revoke it`,
+          );
+        }
+      }
+      // The tokens it created go with it: they drew their authority from it.
+      const revoked = await db.transaction().execute((trx) => q.revokeTokenTree(trx, [id], isoNow(clock)));
+      o.onRevoked?.({ tokenIds: revoked });
     },
-    async listMembers(c, org) {
+    async listMembers(actor, org) {
+      const c = requireUser(actor, "managing membership");
       const orgId = await orgFor(c, org);
       requireRole(c, "owner", "managing membership");
       return (await q.listMembers(db, orgId)).map((m) => ({ userId: m.user_id, name: m.name, role: m.role }));
     },
-    async addMember(c, org, req) {
+    async addMember(actor, org, req) {
+      const c = requireUser(actor, "managing membership");
       const orgId = await orgFor(c, org);
       requireRole(c, "owner", "managing membership");
       const now = isoNow(clock);
@@ -212,18 +239,37 @@ export function createIdentityService(o: { db: Db; clock: Clock; env?: NodeJS.Pr
         return { userId: user.id, name: user.name, role: req.role };
       });
     },
-    async removeMember(c, org, user) {
+    async removeMember(actor, org, user) {
+      const c = requireUser(actor, "managing membership");
       const orgId = await orgFor(c, org);
       requireRole(c, "owner", "managing membership");
-      await db.transaction().execute(async (trx) => {
+      const gone = await db.transaction().execute(async (trx) => {
         const u = (await q.getUser(trx, user)) ?? (await q.getUserByName(trx, user));
         const role = u ? await q.getRole(trx, orgId, u.id) : undefined;
         if (!u || !role) throw new WarrenError("NOT_FOUND", `"${user}" is not a member of this organisation`);
         if (role === "owner") await keepAnOwner(trx, orgId);
         await q.deleteMembership(trx, orgId, u.id);
+        // Revoked, not just unusable while they are out: adding them back must not revive them.
+        const tokenIds = await q.revokeTokenTree(trx, await q.userTokenIds(trx, orgId, u.id), isoNow(clock));
+        return { tokenIds, members: [{ orgId, userId: u.id }] };
       });
+      o.onRevoked?.(gone);
     },
   };
+}
+
+/**
+ * A token created with another token may not outlive it: without an explicit lifetime it ends
+ * with its parent at the latest; an explicit one past the parent's expiry is refused.
+ */
+function withinParent(expiresAt: string, req: CreateTokenRequest, parent: q.TokenRow | undefined): string {
+  if (!parent || expiresAt <= parent.expires_at) return expiresAt;
+  if (req.expiresInDays === undefined) return parent.expires_at;
+  throw new WarrenError(
+    "INVALID_ARGUMENT",
+    `a token cannot create a token that outlives it: the token you are using expires at ${parent.expires_at}; ask for fewer days, or omit expiresInDays to end with it`,
+    { field: "expiresInDays", parentExpiresAt: parent.expires_at },
+  );
 }
 
 /** An organisation must keep an owner, or nobody could manage its membership again. */

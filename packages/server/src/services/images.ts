@@ -10,8 +10,8 @@
 // even though the runner has a copy. Members list and pull (`warren up` pulls for them); import,
 // removal and prune change what the whole organisation has, so they are for admins.
 //
-// Without `db` (unit tests of other areas) nothing is scoped, as before teams existed; with no
-// caller (the controller, startup) the system sees everything.
+// Without `db` (unit tests of other areas) nothing is scoped, as before teams existed; the system
+// actor sees everything. A call without an actor is refused (services/actor.ts).
 
 import path from "node:path";
 import type { ImageInfo, ProgressFn, RunnerApi } from "@warren/protocol";
@@ -26,26 +26,27 @@ import {
   orgEnvsUsing,
   putOrgImage,
 } from "../store/queries/org-images.ts";
+import type { Actor } from "./actor.ts";
 import { imageMissing } from "./env-spec.ts";
-import { currentCaller, requirePlatformRole } from "./identity.ts";
 import type { RegistryLoginService } from "./registry-logins.ts";
-import { callerOrg, requireAdmin } from "./scope.ts";
+import { oneRunner, type RunnerFor } from "./runner-for.ts";
+import { actorOrg, requireAdmin, requirePlatform } from "./scope.ts";
 
 export interface ImageService {
-  list(): Promise<ImageInfo[]>;
-  import(file: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
-  ensureBase(mirror: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
-  /** Pulls from a registry, with the caller's organisation's login for the ref's host, if any. */
-  pull(ref: string, progress: ProgressFn): Promise<ImageInfo>;
+  list(a: Actor): Promise<ImageInfo[]>;
+  import(a: Actor, file: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
+  ensureBase(a: Actor, mirror: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
+  /** Pulls from a registry, with the actor's organisation's login for the ref's host, if any. */
+  pull(a: Actor, ref: string, progress: ProgressFn): Promise<ImageInfo>;
   /**
    * Drops the organisation's reference; the runner deletes the image only when no other
    * organisation holds it. Refused (IMAGE_IN_USE) while an environment is made from it.
    */
-  remove(ref: string): Promise<{ removed: string[] }>;
+  remove(a: Actor, ref: string): Promise<{ removed: string[] }>;
   /** The runner's prune, never removing what another organisation holds. */
-  prune(): Promise<{ removed: string[]; freedBytes: number }>;
-  /** Before an environment is created from `ref`: the caller's organisation holds it, or pulls it now. */
-  ensureForEnv(ref: string): Promise<void>;
+  prune(a: Actor): Promise<{ removed: string[]; freedBytes: number }>;
+  /** Before an environment is created from `ref`: the actor's organisation holds it, or pulls it now. */
+  ensureForEnv(a: Actor, ref: string): Promise<void>;
 }
 
 type Holders = Map<string, Set<string>>;
@@ -66,19 +67,22 @@ const notHeld = (ref: string) =>
 
 export function createImageService(o: {
   runner: RunnerApi;
+  /** The runner of each organisation (runner-for.ts); default: `runner` for everybody. */
+  runnerFor?: RunnerFor;
   logins?: Pick<RegistryLoginService, "credentialFor">;
   /** Scopes images to organisations; without it every caller sees the whole store. */
   db?: Db;
   clock?: Clock;
 }): ImageService {
-  const { runner, db } = o;
+  const { db } = o;
+  const runnerFor = o.runnerFor ?? oneRunner(o.runner);
   const clock = o.clock ?? systemClock;
-  const scope = (): { db: Db; org: string } | undefined => {
-    const org = callerOrg();
+  const scope = (a: Actor): { db: Db; org: string } | undefined => {
+    const org = actorOrg(a);
     return db && org ? { db, org } : undefined;
   };
-  const record = async (info: ImageInfo): Promise<void> => {
-    const s = scope();
+  const record = async (a: Actor, info: ImageInfo): Promise<void> => {
+    const s = scope(a);
     if (!s || info.ref === DEFAULT_IMAGE) return;
     await putOrgImage(s.db, { org_id: s.org, ref: info.ref, digest: info.digest, created_at: isoNow(clock) });
   };
@@ -94,37 +98,38 @@ export function createImageService(o: {
     );
   };
 
-  function pull(ref: string, progress: ProgressFn): Promise<ImageInfo> {
+  function pull(a: Actor, ref: string, progress: ProgressFn): Promise<ImageInfo> {
     // Parsed synchronously, so a malformed ref is a plain 400 before any stream starts.
+    const org = actorOrg(a);
     const { registry } = parseImageRef(ref.trim());
     return (async () => {
-      const credential = await o.logins?.credentialFor(registry, callerOrg());
-      const info = await runner.pullImage(ref.trim(), progress, credential ? { credential } : {});
-      await record(info);
+      const credential = await o.logins?.credentialFor(a, registry);
+      const info = await runnerFor(org).pullImage(ref.trim(), progress, credential ? { credential } : {});
+      await record(a, info);
       return info;
     })();
   }
 
   return {
-    async list() {
-      const all = await runner.listImages();
-      const s = scope();
+    async list(a) {
+      const all = await runnerFor(actorOrg(a)).listImages();
+      const s = scope(a);
       if (!s) return all;
       const holders = await imageHolders(s.db);
       return all.filter((i) => visibleTo(s.org, i.ref, holders));
     },
 
-    import(file, ref, progress) {
+    import(a, file, ref, progress) {
       // The daemon resolves paths itself, so a relative path would silently mean its own cwd.
       // Checked synchronously, so these are plain 4xx answers before any stream starts.
       // Import reads any path on the runner's host as root: a tenant's admin must not be able to
       // pull another organisation's files off the host, so only the server's own admins may.
-      const c = currentCaller();
-      if (c) requirePlatformRole(c, "admin", "importing an image from a path on the host");
+      requirePlatform(a, "admin", "importing an image from a path on the host");
       if (!path.isAbsolute(file)) {
         throw new WarrenError("INVALID_ARGUMENT", `image path "${file}" must be absolute`, { field: "path" });
       }
-      const s = scope();
+      const s = scope(a);
+      const runner = runnerFor(actorOrg(a));
       // Without --ref the runner names the image from the archive, after it has replaced whatever
       // had that name: another organisation's image could be overwritten before any check. The
       // host's own organisation may still leave it out (it owns what nobody else holds).
@@ -147,32 +152,33 @@ export function createImageService(o: {
           }
         }
         const info = await runner.importImage(file, ref, progress);
-        await record(info);
+        await record(a, info);
         return info;
       })();
     },
 
-    ensureBase: (mirror, progress) => {
+    ensureBase: (a, mirror, progress) => {
       // Any member may build the base image `warren up` needs; choosing where it comes from
       // decides what every organisation's default environments run.
-      const c = currentCaller();
-      if (mirror && c) requirePlatformRole(c, "admin", "choosing the base image's mirror");
-      return runner.ensureBaseImage(mirror ? { mirror } : {}, progress);
+      const org = actorOrg(a);
+      if (mirror) requirePlatform(a, "admin", "choosing the base image's mirror");
+      return runnerFor(org).ensureBaseImage(mirror ? { mirror } : {}, progress);
     },
 
     pull,
 
-    async remove(ref) {
-      const s = scope();
+    async remove(a, ref) {
+      const s = scope(a);
+      const runner = runnerFor(actorOrg(a));
       const what = "removing an image";
       if (!s) {
-        requireAdmin(what);
+        requireAdmin(a, what);
         return { removed: await runner.removeImage(ref) };
       }
       const holders = await imageHolders(s.db);
       // Not found before forbidden: another organisation's images do not exist for this caller.
       if (!visibleTo(s.org, ref, holders)) throw notHeld(ref);
-      requireAdmin(what);
+      requireAdmin(a, what);
       if (ref === DEFAULT_IMAGE && s.org !== BOOTSTRAP_ORG_ID) {
         throw new WarrenError(
           "INVALID_ARGUMENT",
@@ -200,9 +206,10 @@ export function createImageService(o: {
       return { removed };
     },
 
-    async prune() {
-      const s = scope();
-      requireAdmin("pruning images");
+    async prune(a) {
+      const s = scope(a);
+      const runner = runnerFor(actorOrg(a));
+      requireAdmin(a, "pruning images");
       if (!s) return runner.pruneImages();
       const holders = await imageHolders(s.db);
       // Keep what the caller cannot see (another organisation's) and the shared base image.
@@ -214,8 +221,9 @@ export function createImageService(o: {
       return res;
     },
 
-    async ensureForEnv(ref) {
-      const s = scope();
+    async ensureForEnv(a, ref) {
+      const s = scope(a);
+      const runner = runnerFor(actorOrg(a));
       const onRunner = () => runner.hasImage(ref);
       if (!s || ref === DEFAULT_IMAGE) {
         if (!(await onRunner())) throw imageMissing(ref);
@@ -227,7 +235,7 @@ export function createImageService(o: {
       // Not ours (or evicted): the runner's copy may have come with another organisation's login.
       // Only a pull with this organisation's own login may make it ours; a local name cannot be.
       if (!namesRegistry(ref)) throw held ? imageMissing(ref) : notHeld(ref);
-      const info = await pull(ref, () => {});
+      const info = await pull(a, ref, () => {});
       if (info.ref !== ref) {
         throw new WarrenError(
           "IMAGE_NOT_FOUND",

@@ -89,8 +89,9 @@ export function matchRules(
     Array.isArray(rawGroups) ? rawGroups.map(String) : typeof rawGroups === "string" ? [rawGroups] : [],
   );
   const email = typeof claims["email"] === "string" ? claims["email"].toLowerCase() : "";
-  // An unverified address proves nothing about its domain.
+  // An unverified address proves nothing about its domain, and only the boolean true says it was
+  // verified: a missing claim, "true" or "false" as strings, 1, all count as unverified.
   const domain =
-    email.includes("@") && claims["email_verified"] !== false ? email.split("@").pop() : undefined;
+    email.includes("@") && claims["email_verified"] === true ? email.split("@").pop() : undefined;
   return rules.filter((r) => (r.group !== undefined ? groups.has(r.group) : r.emailDomain === domain));
 }

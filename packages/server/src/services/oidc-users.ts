@@ -40,10 +40,10 @@ export function rolesPerOrg(rules: { org: string; role: Role }[]): Map<string, R
   return perOrg;
 }
 
-/** The email the claims vouch for, or undefined when absent or marked unverified. */
+/** The email the claims vouch for: undefined unless `email_verified` is the boolean true. */
 export function verifiedEmail(claims: Record<string, unknown>): string | undefined {
   const email = claims["email"];
-  return typeof email === "string" && email !== "" && claims["email_verified"] !== false ? email : undefined;
+  return typeof email === "string" && email !== "" && claims["email_verified"] === true ? email : undefined;
 }
 
 /** What to call the person: their verified email, else their username at the provider, else the subject. */

@@ -7,9 +7,13 @@
 // The person is the Warren user linked to the provider's (issuer, sub), never matched by email
 // (oidc-users.ts says why).
 //
-// Warren's own device-code flow serves headless terminals: POST /auth/device makes a device code
-// and a short user code; the person opens the verification page on any browser, types the code,
-// and signs in through the same browser flow; the terminal polls /auth/device/token for the token.
+// Warren's own device-code flow serves headless terminals (oidc-device.ts): the person confirms
+// the terminal's code on a page naming who asked, then signs in through the same browser flow.
+//
+// A browser flow is bound to the browser that started it: start() hands back a random binding
+// that the HTTP layer keeps in a cookie (only its digest is stored), and callback() accepts the
+// provider's redirect only with it, so a leaked or relayed callback URL cannot be finished
+// elsewhere.
 //
 // Sign-ins in progress are rows in the database (migration 011), not memory, so with several
 // replicas behind a load balancer any of them can take the provider's redirect or the terminal's
@@ -24,6 +28,7 @@ import type { Queryable } from "../store/queries/envs.ts";
 import * as qo from "../store/queries/oidc.ts";
 import type { AuditService } from "./audit.ts";
 import { matchRules, notConfigured, type OidcConfig, refused } from "./oidc-config.ts";
+import { createDeviceCodes, type DeviceRequest, type DeviceRequester } from "./oidc-device.ts";
 import { createProviderClient } from "./oidc-provider-client.ts";
 import { displayName, type LinkedUser, linkUser, mintToken, rolesPerOrg } from "./oidc-users.ts";
 import { expiryFor, hashToken, orgTokenMaxDays } from "./tokens.ts";
@@ -35,7 +40,15 @@ export {
   oidcConfigFromEnv,
   parseMapping,
 } from "./oidc-config.ts";
+export { type DeviceRequest, type DeviceRequester, normalizeUserCode } from "./oidc-device.ts";
 export type { DeviceCode, DeviceTokenResult };
+
+/** A browser flow just started: send the browser to `url`, and keep `binding` in its cookie for `state`. */
+export interface FlowStart {
+  url: string;
+  state: string;
+  binding: string;
+}
 
 export interface SignInResult {
   token: string;
@@ -53,30 +66,35 @@ export interface DeviceApproval {
 }
 
 export interface OidcService {
-  /** The provider URL to send the browser to; `userCode` binds the sign-in to a device code. */
-  start(userCode?: string): Promise<string>;
-  /** Finishes a browser flow; `device` is set when it approved a device code instead. */
+  /**
+   * Starts a browser flow; `userCode` makes it approve that device code (only after the person
+   * confirmed it on the page describeDeviceCode fills).
+   */
+  start(userCode?: string): Promise<FlowStart>;
+  /**
+   * Finishes a browser flow; `binding` is the value start() returned, from the browser's cookie.
+   * `device` is set when it approved a device code instead.
+   */
   callback(
     params: Record<string, string | undefined>,
     source: string,
+    binding: string | undefined,
   ): Promise<(SignInResult & { device: false }) | (DeviceApproval & { device: true })>;
-  createDeviceCode(): Promise<DeviceCode>;
+  createDeviceCode(requester?: DeviceRequester): Promise<DeviceCode>;
+  /** Where the browser reaches the callback and whether over https: the sign-in cookies' scope. */
+  callbackScope(): { path: string; secure: boolean };
+  /** What the confirmation page shows about a live, unapproved device code; refuses any other. */
+  describeDeviceCode(userCode: string): Promise<DeviceRequest>;
   pollDeviceCode(deviceCode: string): Promise<DeviceTokenResult>;
   /** Deletes expired sign-ins in progress now; returns how many. start() and createDeviceCode() also do it. */
   sweep(): Promise<number>;
 }
 
-const FLOW_TTL_MS = 10 * 60_000;
-const DEVICE_TTL_S = 600;
-const DEVICE_INTERVAL_S = 5;
+export const FLOW_TTL_MS = 10 * 60_000;
 const SWEEP_EVERY_MS = 60_000;
-const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"; // no vowels: no words, no 0/O or 1/I mix-ups
 
 const b64u = (b: Buffer) => b.toString("base64url");
 const iso = (ms: number) => new Date(ms).toISOString();
-
-const badDeviceCode = (message: string) =>
-  new WarrenError("INVALID_ARGUMENT", message, { field: "device_code" });
 
 export function createOidcService(o: {
   config: OidcConfig | undefined;
@@ -177,16 +195,20 @@ export function createOidcService(o: {
     return done.out;
   }
 
-  async function createFlow(userCode: string | undefined) {
+  const devices = createDeviceCodes({ db, clock, cfg, sweepNow, newExpiry });
+
+  async function createFlow(userCode: string | undefined): Promise<FlowStart> {
     const d = await discover();
     const state = b64u(randomBytes(24));
     const nonce = b64u(randomBytes(24));
     const verifier = b64u(randomBytes(32));
+    const binding = b64u(randomBytes(24));
     await qo.insertFlow(db, {
       state_hash: hashToken(state),
       verifier,
       nonce_hash: hashToken(nonce),
       user_code: userCode ?? null,
+      browser_hash: hashToken(binding),
       created_at: isoNow(clock),
       expires_at: iso(clock.now() + FLOW_TTL_MS),
     });
@@ -200,7 +222,7 @@ export function createOidcService(o: {
     url.searchParams.set("nonce", nonce);
     url.searchParams.set("code_challenge", b64u(Buffer.from(hashToken(verifier), "hex")));
     url.searchParams.set("code_challenge_method", "S256");
-    return url.toString();
+    return { url: url.toString(), state, binding };
   }
 
   /** Redeems the authorization code at the provider and returns the verified, merged claims. */
@@ -239,28 +261,27 @@ export function createOidcService(o: {
 
     async start(userCode) {
       cfg();
-      let code: string | undefined;
-      if (userCode !== undefined) {
-        code = normalizeUserCode(userCode);
-        const row = await qo.getDeviceCodeByUserCode(db, code);
-        const bad = (why: string) =>
-          new WarrenError("INVALID_ARGUMENT", `the code "${userCode}" ${why}; run \`warren login\` again`, {
-            field: "user_code",
-          });
-        if (!row) throw bad("is unknown");
-        if (row.expires_at <= isoNow(clock)) throw bad(`expired (codes last ${DEVICE_TTL_S / 60} minutes)`);
-        if (row.approved_user_id !== null) throw bad("was already used");
-      }
+      const code = userCode === undefined ? undefined : (await devices.liveUserCode(userCode)).user_code;
       await sweepNow();
       return createFlow(code);
     },
 
-    async callback(params, source) {
+    async callback(params, source, binding) {
       cfg();
       const state = params["state"];
       if (!state) throw refused("the identity provider's redirect has no state; start again");
-      const flow = await qo.takeFlow(db, hashToken(state)); // one use, on whichever replica
-      if (!flow) throw refused("this sign-in is unknown or was already completed (state); start again");
+      const stateHash = hashToken(state);
+      // One use, on whichever replica, and only by the browser holding the binding: another
+      // browser's attempt leaves the flow for the one that started it.
+      const flow = binding ? await qo.takeFlow(db, stateHash, hashToken(binding)) : undefined;
+      if (!flow) {
+        if (await qo.flowExists(db, stateHash))
+          throw refused(
+            "this sign-in was started in another browser (this one does not hold its sign-in cookie); " +
+              "finish it in the browser where it started, or start again here",
+          );
+        throw refused("this sign-in is unknown or was already completed (state); start again");
+      }
       if (flow.expires_at <= isoNow(clock))
         throw refused(
           `this sign-in expired: it must finish within ${FLOW_TTL_MS / 60_000} minutes of starting; start again`,
@@ -303,90 +324,13 @@ export function createOidcService(o: {
       });
     },
 
-    async createDeviceCode() {
-      const c = cfg();
-      await sweepNow();
-      const now = clock.now();
-      let deviceCode = "";
-      let userCode = "";
-      for (let tries = 0; ; tries++) {
-        deviceCode = b64u(randomBytes(32));
-        const chars = [...randomBytes(8)]
-          .map((b) => USER_CODE_ALPHABET[b % USER_CODE_ALPHABET.length])
-          .join("");
-        userCode = `${chars.slice(0, 4)}-${chars.slice(4)}`;
-        const inserted = await qo.insertDeviceCode(db, {
-          code_hash: hashToken(deviceCode),
-          user_code: userCode,
-          interval_s: DEVICE_INTERVAL_S,
-          last_poll_at: null,
-          approved_user_id: null,
-          approved_org_id: null,
-          created_at: iso(now),
-          expires_at: iso(now + DEVICE_TTL_S * 1000),
-        });
-        if (inserted) break;
-        // A user code still in use elsewhere: 20^8 codes make a second clash all but impossible.
-        if (tries >= 4) throw new Error("could not find a free device user code");
-      }
-      const page = new URL("/api/v1/auth/device/verify", c.redirectUrl);
-      const complete = new URL(page);
-      complete.searchParams.set("user_code", userCode);
-      return {
-        device_code: deviceCode,
-        user_code: userCode,
-        verification_uri: page.toString(),
-        verification_uri_complete: complete.toString(),
-        interval: DEVICE_INTERVAL_S,
-        expires_in: DEVICE_TTL_S,
-      };
+    callbackScope() {
+      const u = new URL(cfg().redirectUrl);
+      return { path: u.pathname, secure: u.protocol === "https:" };
     },
 
-    async pollDeviceCode(deviceCode) {
-      cfg();
-      const hash = hashToken(deviceCode);
-      const expired = () =>
-        badDeviceCode(
-          `the device code expired (codes last ${DEVICE_TTL_S / 60} minutes); run \`warren login\` again`,
-        );
-      // The token is minted as the approved row is taken, in one transaction: of two polls
-      // racing (on two replicas), one gets the row and the token, the other nothing.
-      const done = await db.transaction().execute(async (trx) => {
-        const row = await qo.takeApprovedDeviceCode(trx, hash);
-        if (!row?.approved_user_id || !row.approved_org_id) return undefined;
-        const now = isoNow(clock);
-        if (row.expires_at <= now) return "expired" as const; // the delete commits: swept
-        const expiresAt = await newExpiry(trx, row.approved_org_id);
-        const token = await mintToken(trx, {
-          userId: row.approved_user_id,
-          orgId: row.approved_org_id,
-          now,
-          expiresAt,
-        });
-        return { token, expiresAt };
-      });
-      if (done === "expired") throw expired();
-      if (done) return { status: "complete", ...done };
-      const row = await qo.getDeviceCode(db, hash);
-      if (!row)
-        throw badDeviceCode(
-          "the device code is unknown or its token was already collected; run `warren login` again",
-        );
-      const now = clock.now();
-      if (row.expires_at <= iso(now)) {
-        await qo.deleteDeviceCode(db, hash);
-        throw expired();
-      }
-      let interval = row.interval_s;
-      const tooSoon = row.last_poll_at !== null && now - Date.parse(row.last_poll_at) < interval * 1000;
-      if (tooSoon) interval += 5; // RFC 8628 §3.5
-      await qo.recordPoll(db, hash, { lastPollAt: iso(now), intervalS: interval });
-      return { status: tooSoon ? "slow_down" : "authorization_pending", interval };
-    },
+    createDeviceCode: devices.createDeviceCode,
+    describeDeviceCode: devices.describeDeviceCode,
+    pollDeviceCode: devices.pollDeviceCode,
   };
-}
-
-export function normalizeUserCode(s: string): string {
-  const c = s.toUpperCase().replace(/[^A-Z]/g, "");
-  return c.length === 8 ? `${c.slice(0, 4)}-${c.slice(4)}` : s.toUpperCase();
 }

@@ -16,7 +16,8 @@ import {
   type QuotaRow,
   upsertQuotaRow,
 } from "../store/queries/quotas.ts";
-import { type Caller, requireRole } from "./identity.ts";
+import { type Actor, requireActor } from "./actor.ts";
+import { requireAdmin } from "./scope.ts";
 import { maxTokenDays } from "./tokens.ts";
 
 /** What an environment asks for; a field left out is not checked (a resize never changes disk). */
@@ -92,19 +93,21 @@ export async function checkUserRunning(
 }
 
 export interface QuotaService {
-  get(c: Caller, org: string): Promise<QuotaView>;
-  set(c: Caller, org: string, req: SetQuotasRequest): Promise<QuotaView>;
+  get(a: Actor, org: string): Promise<QuotaView>;
+  set(a: Actor, org: string, req: SetQuotasRequest): Promise<QuotaView>;
 }
 
 export function createQuotaService(o: { db: Db; clock: Clock }): QuotaService {
   const { db } = o;
 
-  async function orgFor(c: Caller, org: string): Promise<string> {
+  /** The organisation's id; the system manages any organisation, an admin only their own. */
+  async function orgFor(a: Actor, org: string): Promise<string> {
+    const actor = requireActor(a, "managing quotas");
     const row = await getOrg(db, org);
     // Another organisation's name or id is "not found", never "forbidden".
-    if (!row || row.id !== c.orgId)
+    if (!row || (actor.kind !== "system" && row.id !== actor.orgId))
       throw new WarrenError("NOT_FOUND", `organisation "${org}" does not exist`);
-    requireRole(c, "admin", "managing quotas");
+    requireAdmin(actor, "managing quotas");
     return row.id;
   }
 
@@ -123,11 +126,11 @@ export function createQuotaService(o: { db: Db; clock: Clock }): QuotaService {
   }
 
   return {
-    async get(c, org) {
-      return view(await orgFor(c, org));
+    async get(a, org) {
+      return view(await orgFor(a, org));
     },
-    async set(c, org, req) {
-      const orgId = await orgFor(c, org);
+    async set(a, org, req) {
+      const orgId = await orgFor(a, org);
       const cur = await getQuotaRow(db, orgId);
       const row: QuotaRow = {
         org_id: orgId,

@@ -3,15 +3,20 @@
 //   its organisation's, its project's (only if it has one; migration 012) and its owner's user
 //   secrets, the most specific winning a name or path (user > project > org; secrets.ts).
 //   Every other call gets the spec without them.
-// - Log streams and events pass through maskSecrets(), so a known value never reaches a client
-//   or the event log in plain text.
+// - Log streams and events pass through maskSecrets(), so a value delivered to the environment
+//   never reaches a client or the event log in plain text. Only the values that environment was
+//   given are masked: masking every organisation's would let one tenant's logs confirm another's.
+// Both decrypt, which only the system may do: this wrapper acts as system("secret-delivery").
 import type { RunnerApi, RunnerEnvSpec } from "@warren/protocol";
 import type { Db } from "../store/db.ts";
 import { getEnvById } from "../store/queries/envs.ts";
+import { system } from "./actor.ts";
 import { ownershipOf } from "./scope.ts";
-import type { SecretService } from "./secrets.ts";
+import type { EnvSecretsKey, SecretService } from "./secrets.ts";
 
 export const MASK = "********";
+
+const DELIVERY = system("secret-delivery");
 
 export function maskSecrets(text: string, values: readonly string[]): string {
   let out = text;
@@ -20,6 +25,18 @@ export function maskSecrets(text: string, values: readonly string[]): string {
 }
 
 export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretService }): RunnerApi {
+  /** The values delivered to environment `id` (none when it is gone). */
+  const valuesFor = async (id: string): Promise<string[]> => {
+    const row = await getEnvById(o.db, id);
+    if (!row) return [];
+    const own = ownershipOf(row);
+    const key: EnvSecretsKey = {
+      orgId: own.org_id,
+      ownerId: own.owner_id,
+      project: row.project ?? undefined,
+    };
+    return o.secrets.knownValues(DELIVERY, key);
+  };
   const strip = (spec: RunnerEnvSpec): RunnerEnvSpec => {
     const { secrets: _s, ...rest } = spec;
     return rest;
@@ -30,7 +47,7 @@ export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretServi
       const base = strip(spec);
       if (!row) return runner.ensureRunning(base);
       const own = ownershipOf(row);
-      const secrets = await o.secrets.forEnv(own.org_id, own.owner_id, row.project ?? undefined);
+      const secrets = await o.secrets.forEnv(DELIVERY, own.org_id, own.owner_id, row.project ?? undefined);
       return runner.ensureRunning(secrets.length > 0 ? { ...base, secrets } : base);
     },
     ensureStopped: (spec, graceMs) => runner.ensureStopped(strip(spec), graceMs),
@@ -40,8 +57,7 @@ export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretServi
       // a follow stream is not caught; whole reads (no follow) arrive as one chunk per read.
       let values: string[] | undefined;
       const pending: string[] = [];
-      const loaded = o.secrets
-        .knownValues()
+      const loaded = valuesFor(id)
         .catch(() => [] as string[])
         .then((v) => {
           values = v;
@@ -54,7 +70,7 @@ export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretServi
       return { done: stream.done.then(() => loaded), close: () => stream.close() };
     },
     async appendEvent(id, message) {
-      const values = await o.secrets.knownValues().catch(() => [] as string[]);
+      const values = await valuesFor(id).catch(() => [] as string[]);
       return runner.appendEvent(id, maskSecrets(message, values));
     },
   };

@@ -9,6 +9,9 @@
 // Precedence, when an environment gets several secrets of one name (or one file path): the most
 // specific wins, user > project > organisation.
 //
+// Project secrets reach every member whose environment names the project, unless an admin
+// restricted one to named users or roles (services/secret-allow.ts); forEnv applies it.
+//
 // Who may write: any member their own user secrets; admins organisation and project secrets.
 // Reads of names follow the same visibility: organisation and project secrets of the caller's
 // organisation, and the caller's own user secrets (admins see every user's names).
@@ -26,39 +29,51 @@ import {
   type SecretScope,
   WarrenError,
 } from "@warren/protocol";
+import type { Selectable } from "kysely";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
-import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
+import { BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
+import { getRole } from "../store/queries/identity.ts";
 import type { SecretsTable } from "../store/schema-secrets.ts";
-import { currentCaller, isAdmin, requirePlatformRole, requireRole } from "./identity.ts";
-import {
-  keyFile,
-  loadOrCreateKey,
-  openWithKey,
-  type SecretBox,
-  sealWithKey,
-  secretBox,
-} from "./registry-secrets.ts";
+import { type Actor, requireActor } from "./actor.ts";
+import { isAdmin } from "./identity.ts";
+import { keyFile, loadOrCreateKey, type SecretBox, sealWithKey, secretBox } from "./registry-secrets.ts";
+import { nameOrg, requireAdmin, requirePlatform, requireSystem } from "./scope.ts";
+import { allowedFor, shownAllow, storedAllow } from "./secret-allow.ts";
 import { projectOwners } from "./secret-projects.ts";
+import { openOld, readPending, syncDir, writeKey } from "./secret-rotation.ts";
 
 export const SECRETS_KEY = "secrets.key";
 const MAX_VALUE = 64 * 1024;
 
 export interface SecretService {
-  set(scope: string, name: string, req: PutSecretRequest): Promise<SecretInfo>;
-  list(): Promise<SecretInfo[]>;
-  remove(scope: string, name: string, project?: string): Promise<boolean>;
+  set(a: Actor, scope: string, name: string, req: PutSecretRequest): Promise<SecretInfo>;
+  list(a: Actor): Promise<SecretInfo[]>;
+  remove(a: Actor, scope: string, name: string, project?: string): Promise<boolean>;
   /**
    * Decrypted secrets for an environment: org, then its project's (none without a project), then
    * its owner's; a later one replaces an earlier one of the same name or path. `project` is
-   * normalized (an environment's stored project).
+   * normalized (an environment's stored project). The system only: it decrypts.
    */
-  forEnv(orgId: string, ownerId: string, project?: string): Promise<SecretDelivery[]>;
-  /** Every stored value, decrypted, for masking logs. Cached until the next write. */
-  knownValues(): Promise<string[]>;
+  forEnv(a: Actor, orgId: string, ownerId: string, project?: string): Promise<SecretDelivery[]>;
+  /**
+   * The values delivered to one environment (what forEnv gives it), for masking its logs and
+   * events: never another organisation's or another user's, which a log line must not be able to
+   * confirm. The system only. Cached per (organisation, owner, project) until the next write.
+   */
+  knownValues(a: Actor, env: EnvSecretsKey): Promise<string[]>;
   /** `warren admin rotate-key`: new keys for secrets and registry logins, rows re-encrypted. */
-  rotateKey(): Promise<{ secrets: number; registryLogins: number }>;
+  rotateKey(a: Actor): Promise<{ secrets: number; registryLogins: number }>;
 }
+
+/** Whose secrets an environment gets: its organisation, its owner and its (normalized) project. */
+export interface EnvSecretsKey {
+  orgId: string;
+  ownerId: string;
+  project?: string | undefined;
+}
+
+type SecretRow = Selectable<SecretsTable>;
 
 const aad = (r: Pick<SecretsTable, "org_id" | "scope" | "owner" | "name">) =>
   `secret\0${r.org_id}\0${r.scope}\0${r.owner}\0${r.name}`;
@@ -104,17 +119,20 @@ function checkProject(project: string | undefined): string {
   return normalizeProject(project);
 }
 
-/** The secrets row key for a scope, checking who may touch it. */
-function rowKey(scope: SecretScope, project: string | undefined, write: boolean) {
-  const c = currentCaller();
-  const org_id = c?.orgId ?? BOOTSTRAP_ORG_ID;
-  const user = c?.userId ?? BOOTSTRAP_OWNER_ID;
-  if (scope !== "user" && write && c) requireRole(c, "admin", `${scope} secrets`);
+/**
+ * The secrets row key for a scope, checking who may touch it. The system writes as the bootstrap
+ * owner in the bootstrap organisation; a runner writes nothing.
+ */
+function rowKey(a: Actor, scope: SecretScope, project: string | undefined) {
+  const actor = requireActor(a, "writing a secret");
+  if (scope !== "user" || actor.kind === "runner") requireAdmin(actor, `${scope} secrets`);
+  const org_id = nameOrg(actor);
+  const user = actor.kind === "user" ? actor.userId : BOOTSTRAP_OWNER_ID;
   const owner = scope === "org" ? "" : scope === "user" ? user : checkProject(project);
   return { org_id, scope, owner, created_by: user };
 }
 
-function toInfo(r: SecretsTable): SecretInfo {
+function toInfo(r: SecretRow, allow: string[] | undefined): SecretInfo {
   return {
     name: r.name,
     scope: r.scope,
@@ -122,6 +140,7 @@ function toInfo(r: SecretsTable): SecretInfo {
     ...(r.path ? { path: r.path } : {}),
     ...(r.scope === "project" ? { project: r.owner } : {}),
     ...(r.scope === "user" ? { user: r.owner } : {}),
+    ...(allow ? { allow } : {}),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -136,7 +155,7 @@ export function createSecretService(o: {
   registryBox?: SecretBox;
 }): SecretService {
   const box = o.box ?? secretsBox(o.root);
-  let cache: Promise<string[]> | undefined;
+  const cache = new Map<string, Promise<string[]>>();
   /** After a project write under the normal form: the same name under older spellings goes. */
   async function removeOlderSpellings(orgId: string, project: string, name: string): Promise<void> {
     const older = (await projectOwners(o.db, orgId, project)).filter((s) => s !== project);
@@ -150,7 +169,8 @@ export function createSecretService(o: {
       .execute();
   }
   const svc: SecretService = {
-    async set(rawScope, name, req) {
+    async set(a, rawScope, name, req) {
+      requireActor(a, "writing a secret");
       const scope = parseScope(rawScope);
       checkName(name);
       if (
@@ -183,9 +203,10 @@ export function createSecretService(o: {
       } else {
         throw new WarrenError("INVALID_ARGUMENT", 'kind must be "env" or "file"', { field: "kind" });
       }
-      const key = rowKey(scope, req.project, true);
+      const key = rowKey(a, scope, req.project);
+      const allowed = await storedAllow(o.db, key.org_id, scope, req.allow);
       const now = isoNow(o.clock);
-      const row: SecretsTable = {
+      const row: SecretRow = {
         org_id: key.org_id,
         scope,
         owner: key.owner,
@@ -196,6 +217,7 @@ export function createSecretService(o: {
         created_by: key.created_by,
         created_at: now,
         updated_at: now,
+        allowed: allowed ?? null,
       };
       await o.db
         .insertInto("secrets")
@@ -207,11 +229,13 @@ export function createSecretService(o: {
             secret: row.secret,
             created_by: row.created_by,
             updated_at: now,
+            // An update that says nothing about `allow` keeps the restriction it had.
+            ...(allowed !== undefined ? { allowed } : {}),
           }),
         )
         .execute();
       if (scope === "project") await removeOlderSpellings(row.org_id, row.owner, name);
-      cache = undefined;
+      cache.clear();
       const stored = await o.db
         .selectFrom("secrets")
         .selectAll()
@@ -220,24 +244,26 @@ export function createSecretService(o: {
         .where("owner", "=", row.owner)
         .where("name", "=", name)
         .executeTakeFirstOrThrow();
-      return toInfo(stored);
+      return toInfo(stored, await shownAllow(o.db, stored.allowed));
     },
-    async list() {
-      const c = currentCaller();
+    async list(a) {
+      const c = requireActor(a, "listing secrets");
+      if (c.kind === "runner") return [];
       let q = o.db.selectFrom("secrets").selectAll();
-      if (c) {
+      if (c.kind === "user") {
         q = q.where("org_id", "=", c.orgId);
         if (!isAdmin(c)) {
           q = q.where((eb) => eb.or([eb("scope", "!=", "user"), eb("owner", "=", c.userId)]));
         }
       }
       const rows = await q.orderBy("scope").orderBy("owner").orderBy("name").execute();
-      return rows.map(toInfo);
+      return Promise.all(rows.map(async (r) => toInfo(r, await shownAllow(o.db, r.allowed))));
     },
-    async remove(rawScope, name, project) {
+    async remove(a, rawScope, name, project) {
+      requireActor(a, "removing a secret");
       const scope = parseScope(rawScope);
       checkName(name);
-      const key = rowKey(scope, project, true);
+      const key = rowKey(a, scope, project);
       const owners = scope === "project" ? await projectOwners(o.db, key.org_id, key.owner) : [key.owner];
       if (owners.length === 0) return false;
       const res = await o.db
@@ -247,10 +273,11 @@ export function createSecretService(o: {
         .where("owner", "in", owners)
         .where("name", "=", name)
         .executeTakeFirst();
-      cache = undefined;
+      cache.clear();
       return Number(res.numDeletedRows) > 0;
     },
-    async forEnv(orgId, ownerId, project) {
+    async forEnv(a, orgId, ownerId, project) {
+      requireSystem(a, "decrypting an environment's secrets");
       const spellings = project ? await projectOwners(o.db, orgId, project) : [];
       const rows = await o.db
         .selectFrom("secrets")
@@ -266,12 +293,15 @@ export function createSecretService(o: {
           ]),
         )
         .execute();
+      // A restricted project secret goes only to the environments of the owners it names.
+      const role = rows.some((r) => r.allowed !== null) ? await getRole(o.db, orgId, ownerId) : undefined;
+      const delivered = rows.filter((r) => allowedFor(r.allowed, ownerId, role));
       // Later wins. Within the project, a row under the normal form beats an older spelling.
-      const rank = (r: SecretsTable) =>
+      const rank = (r: SecretRow) =>
         ({ org: 0, project: 1, user: 3 })[r.scope] + (r.scope === "project" && r.owner === project ? 1 : 0);
-      rows.sort((a, b) => rank(a) - rank(b));
+      delivered.sort((a, b) => rank(a) - rank(b));
       const byTarget = new Map<string, SecretDelivery>();
-      for (const r of rows) {
+      for (const r of delivered) {
         const value = await box.open(r.secret, aad(r));
         const target = r.kind === "env" ? `env:${r.name}` : `file:${r.path}`;
         byTarget.set(target, {
@@ -283,21 +313,23 @@ export function createSecretService(o: {
       }
       return [...byTarget.values()];
     },
-    knownValues() {
-      cache ??= (async () => {
-        const rows = await o.db.selectFrom("secrets").selectAll().execute();
-        const out: string[] = [];
-        for (const r of rows) out.push(await box.open(r.secret, aad(r)).catch(() => ""));
-        return out.filter((v) => v.length >= 4);
-      })().catch((err) => {
-        cache = undefined;
-        throw err;
-      });
-      return cache;
+    async knownValues(a, env) {
+      requireSystem(a, "decrypting an environment's secrets");
+      const k = `${env.orgId}\0${env.ownerId}\0${env.project ?? ""}`;
+      let values = cache.get(k);
+      if (!values) {
+        if (cache.size >= 1000) cache.clear(); // bounded: a miss only costs a query
+        values = svc
+          .forEnv(a, env.orgId, env.ownerId, env.project)
+          // Short values would mask ordinary words in every line.
+          .then((ds) => ds.map((d) => d.value).filter((v) => v.length >= 4));
+        values.catch(() => cache.delete(k));
+        cache.set(k, values);
+      }
+      return values;
     },
-    async rotateKey() {
-      const c = currentCaller();
-      if (c) requirePlatformRole(c, "owner", "rotating the encryption keys");
+    async rotateKey(a) {
+      requirePlatform(a, "owner", "rotating the encryption keys");
       const files = [keyFile(o.root, SECRETS_KEY), keyFile(o.root)];
       const [oldSec, oldReg] = await Promise.all(files.map((f) => loadOrCreateKey(f)));
       // A `.new` left by a rotation that committed but died before its rename holds the key some
@@ -339,50 +371,9 @@ export function createSecretService(o: {
       await syncDir(path.dirname(files[0]!));
       box.reset?.();
       o.registryBox?.reset?.();
-      cache = undefined;
+      cache.clear();
       return counts;
     },
   };
   return svc;
-}
-
-async function readPending(file: string): Promise<Buffer | undefined> {
-  const k = await fs.readFile(file).catch(() => undefined);
-  return k?.length === 32 ? k : undefined;
-}
-
-function openOld(oldKey: Buffer, pending: Buffer | undefined, sealed: string, ad: string): string {
-  try {
-    return openWithKey(oldKey, sealed, ad);
-  } catch {
-    try {
-      if (!pending) throw new Error("no pending key");
-      return openWithKey(pending, sealed, ad);
-    } catch {
-      throw new WarrenError(
-        "INTERNAL",
-        "a stored value does not decrypt under the current key; rotation aborted",
-      );
-    }
-  }
-}
-
-async function writeKey(file: string, key: Buffer): Promise<void> {
-  await fs.rm(file, { force: true });
-  const fh = await fs.open(file, "wx", 0o600);
-  try {
-    await fh.writeFile(key);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -23,7 +23,9 @@ import {
   newestEnvChange,
 } from "../store/queries/env-changes.ts";
 import { getEnvById, listEnvs, type Queryable, toEnvironment } from "../store/queries/envs.ts";
+import { type Actor, requireActor } from "./actor.ts";
 import type { ChangeFeed } from "./changes.ts";
+import { canSeeOwned } from "./scope.ts";
 
 export interface EnvWatchOptions {
   db: Db;
@@ -66,10 +68,18 @@ interface Known extends EnvOwnership {
 export interface EnvWatchService {
   /** Records what changed since the last pass; returns the newest resource version. */
   sync(): Promise<number>;
-  /** The current environments and the version they reflect (the start of a list+watch). */
-  snapshot(): Promise<{ resourceVersion: number; items: { env: Environment; ownership: EnvOwnership }[] }>;
-  /** Changes after `rv`, oldest first; WATCH_EXPIRED if some were compacted away. */
-  changesAfter(rv: number): Promise<OwnedWatchEvent[]>;
+  /**
+   * The environments the actor may see and the version they reflect (the start of a list+watch).
+   */
+  snapshot(
+    a: Actor,
+  ): Promise<{ resourceVersion: number; items: { env: Environment; ownership: EnvOwnership }[] }>;
+  /**
+   * Changes after `rv` that the actor may see, oldest first, and `through`: the newest version
+   * read, visible or not, where the next call resumes (so a resume skips invisible ones too).
+   * WATCH_EXPIRED if some were compacted away.
+   */
+  changesAfter(a: Actor, rv: number): Promise<{ events: OwnedWatchEvent[]; through: number }>;
   /** Throws WATCH_EXPIRED unless a watch can resume from `rv` without a gap. */
   checkResumable(rv: number): Promise<void>;
   /** Resolves once a change past `rv` is recorded, or when `signal` aborts. */
@@ -192,28 +202,36 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
 
   return {
     sync,
-    snapshot: () =>
-      serial(async () => {
+    snapshot: async (a) => {
+      requireActor(a, "watching environments");
+      return serial(async () => {
         const base = await load();
-        const items = [...base.values()].map((k) => ({
-          env: JSON.parse(k.json) as Environment,
-          ownership: { org_id: k.org_id, owner_id: k.owner_id },
-        }));
+        const items = [...base.values()]
+          .filter((k) => canSeeOwned(a, k))
+          .map((k) => ({
+            env: JSON.parse(k.json) as Environment,
+            ownership: { org_id: k.org_id, owner_id: k.owner_id },
+          }));
         items.sort(
           (a, b) => a.env.createdAt.localeCompare(b.env.createdAt) || a.env.id.localeCompare(b.env.id),
         );
         return { resourceVersion: newest, items };
-      }),
+      });
+    },
     checkResumable,
-    async changesAfter(rv) {
+    async changesAfter(a, rv) {
+      requireActor(a, "watching environments");
       await checkResumable(rv);
       const rows = await listEnvChangesAfter(o.db, rv);
-      return rows.map((r) => ({
-        type: r.type,
-        resourceVersion: r.rv,
-        object: JSON.parse(r.object) as Environment,
-        ownership: { org_id: r.org_id, owner_id: r.owner_id },
-      }));
+      const events = rows
+        .filter((r) => canSeeOwned(a, r))
+        .map((r) => ({
+          type: r.type,
+          resourceVersion: r.rv,
+          object: JSON.parse(r.object) as Environment,
+          ownership: { org_id: r.org_id, owner_id: r.owner_id },
+        }));
+      return { events, through: rows.at(-1)?.rv ?? rv };
     },
     waitPast(rv, signal) {
       if (newest > rv || signal.aborted) return Promise.resolve();

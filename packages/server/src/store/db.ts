@@ -1,4 +1,3 @@
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Kysely } from "kysely";
@@ -7,6 +6,7 @@ import { isPostgresUrl, openStoreUrl, type PgStore } from "./pg-store.ts";
 import type { Schema } from "./schema.ts";
 import { startCheckpointer } from "./sqlite-checkpointer.ts";
 import { NodeSqliteDialect } from "./sqlite-dialect.ts";
+import { prepareStoreFiles, STORE_NAME, storeDir, withPrivateUmask } from "./sqlite-files.ts";
 
 export type Db = Kysely<Schema>;
 
@@ -19,11 +19,11 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** `${root}/db/warren.db`: a 0700 directory of its own, files 0600 (sqlite-files.ts says why). */
 export function storeFile(root: string): string {
-  return path.join(root, "warren.db");
+  return path.join(storeDir(root), STORE_NAME);
 }
 
-/** Opens (creating if needed) `${root}/warren.db` and brings its schema up to date. */
 export interface StoreOptions {
   /**
    * Checkpoint the WAL from a worker thread (sqlite-checkpointer.ts): what the daemon wants under
@@ -32,9 +32,30 @@ export interface StoreOptions {
   backgroundCheckpoints?: boolean;
 }
 
+/** Opens (creating if needed) `${root}/db/warren.db` and brings its schema up to date. */
 export function openStore(root: string, opts: StoreOptions = {}): Store {
-  mkdirSync(root, { recursive: true, mode: 0o700 });
-  const file = storeFile(root);
+  const file = prepareStoreFiles(root);
+  const sqlite = withPrivateUmask(() => openSqlite(file, opts));
+  const db = new Kysely<Schema>({ dialect: new NodeSqliteDialect(sqlite) });
+  const checkpointer = opts.backgroundCheckpoints ? startCheckpointer(file) : undefined;
+  let closed = false;
+  return {
+    kind: "sqlite",
+    db,
+    sqlite,
+    file,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await checkpointer?.stop();
+      await db.destroy();
+      if (sqlite.isOpen) sqlite.close();
+    },
+  };
+}
+
+/** Opens the file, sets the connection up and migrates; creates the -wal and -shm on the way. */
+function openSqlite(file: string, opts: StoreOptions): DatabaseSync {
   const sqlite = new DatabaseSync(file);
   try {
     // WAL lets readers (the CLI's inspection, backups) run while the daemon writes; the busy
@@ -55,22 +76,7 @@ export function openStore(root: string, opts: StoreOptions = {}): Store {
     sqlite.close();
     throw err;
   }
-  const db = new Kysely<Schema>({ dialect: new NodeSqliteDialect(sqlite) });
-  const checkpointer = opts.backgroundCheckpoints ? startCheckpointer(file) : undefined;
-  let closed = false;
-  return {
-    kind: "sqlite",
-    db,
-    sqlite,
-    file,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await checkpointer?.stop();
-      await db.destroy();
-      if (sqlite.isOpen) sqlite.close();
-    },
-  };
+  return sqlite;
 }
 
 /** Either backend; code that only runs queries takes this. */

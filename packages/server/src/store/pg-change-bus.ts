@@ -6,11 +6,19 @@
 //
 // Payload: "<replica>|<id>,<id>,..." or "<replica>|*" (re-read everything). PostgreSQL caps a
 // payload at 8000 bytes, so ids go in chunks; emits within one tick share one NOTIFY.
+//
+// A second kind of message rides the same connection on its own channel: credentials revoked
+// (tokens, members removed), so every replica ends the live sessions they authorised
+// (services/live-sessions.ts). Payload: "<replica>|<json {tokenIds, members}>", chunked likewise,
+// and sent ahead of environment changes.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import type { Logger } from "../logger.ts";
 
 export const CHANGE_CHANNEL = "warren_env_changes";
+export const REVOCATION_CHANNEL = "warren_revocations";
+/** Room left in a revocation payload for the replica id and JSON punctuation. */
+const MAX_REVOCATION_JSON = 7000;
 const MAX_IDS_PER_NOTIFY = 400; // 13 bytes each: well under 8000
 const RECONNECT_MS = 1000;
 
@@ -18,7 +26,15 @@ export interface PgChangeBus {
   readonly replicaId: string;
   /** Tells the other replicas; `undefined` means "re-read everything". */
   publish(envId: string | undefined): void;
+  /** Tells the other replicas that these credentials were revoked. */
+  publishRevocation(r: RevocationMessage): void;
   close(): Promise<void>;
+}
+
+/** The shape of services/live-sessions.ts's Revocation (the store does not import services). */
+export interface RevocationMessage {
+  tokenIds?: readonly string[];
+  members?: readonly { orgId: string; userId: string }[];
 }
 
 export function createPgChangeBus(o: {
@@ -26,6 +42,11 @@ export function createPgChangeBus(o: {
   logger: Logger;
   /** A change another replica made; `undefined`: re-read everything (also after a reconnect). */
   onRemote(envId: string | undefined): void;
+  /**
+   * Credentials another replica revoked; `undefined`: revocations may have been missed while no
+   * connection listened (after a reconnect), so re-check every live session.
+   */
+  onRevoked?(r: RevocationMessage | undefined): void;
 }): PgChangeBus {
   const replicaId = randomBytes(6).toString("hex");
   let client: pg.Client | undefined;
@@ -34,6 +55,7 @@ export function createPgChangeBus(o: {
   let pendingAll = false;
   let flushing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let revocations: string[] = [];
 
   const connect = async (): Promise<void> => {
     if (closed) return;
@@ -45,6 +67,7 @@ export function createPgChangeBus(o: {
       schedule();
     });
     c.on("notification", (n) => {
+      if (n.channel === REVOCATION_CHANNEL && n.payload) return receiveRevocation(n.payload);
       if (n.channel !== CHANGE_CHANNEL || !n.payload) return;
       const [from, ids] = n.payload.split("|", 2);
       if (from === replicaId || ids === undefined) return;
@@ -54,10 +77,12 @@ export function createPgChangeBus(o: {
     try {
       await c.connect();
       await c.query(`listen ${CHANGE_CHANNEL}`);
+      if (o.onRevoked) await c.query(`listen ${REVOCATION_CHANNEL}`);
       client = c;
       // Whatever was notified while no connection listened is lost: re-read everything, and
       // send what this replica changed meanwhile.
       o.onRemote(undefined);
+      o.onRevoked?.(undefined);
       kick();
     } catch (err) {
       o.logger.warn({ err }, "change bus cannot connect; retrying");
@@ -74,10 +99,31 @@ export function createPgChangeBus(o: {
     timer.unref();
   };
 
+  const receiveRevocation = (payload: string) => {
+    const bar = payload.indexOf("|");
+    if (bar < 0 || payload.slice(0, bar) === replicaId || !o.onRevoked) return;
+    const r = parseRevocation(payload.slice(bar + 1));
+    if (r) o.onRevoked(r);
+    else o.logger.warn({ payload: payload.slice(0, 200) }, "change bus: unreadable revocation ignored");
+  };
+
   const flush = async () => {
-    while (!closed && (pendingAll || pending.size > 0)) {
+    while (!closed && (pendingAll || pending.size > 0 || revocations.length > 0)) {
       const c = client;
       if (!c) return; // sent after the reconnect's full re-read instead
+      // Revocations first: a session they end must not wait behind a burst of environment ids.
+      const revs = revocations;
+      revocations = [];
+      for (const [i, p] of revs.entries()) {
+        try {
+          await c.query("select pg_notify($1, $2)", [REVOCATION_CHANNEL, p]);
+        } catch (err) {
+          // Kept for the next connection; the other replicas' periodic re-check is the backstop.
+          revocations.unshift(...revs.slice(i));
+          o.logger.warn({ err }, "change bus: sending a revocation failed; retried on reconnect");
+          return;
+        }
+      }
       const all = pendingAll;
       const ids = [...pending];
       pendingAll = false;
@@ -102,7 +148,7 @@ export function createPgChangeBus(o: {
     flushing ??= new Promise<void>((r) => setImmediate(r)).then(flush).finally(() => {
       flushing = undefined;
       // Published while the last NOTIFY was in flight, after the loop looked: send it too.
-      if (client && (pendingAll || pending.size > 0)) kick();
+      if (client && (pendingAll || pending.size > 0 || revocations.length > 0)) kick();
     });
   };
 
@@ -114,6 +160,10 @@ export function createPgChangeBus(o: {
       else pending.add(envId);
       kick();
     },
+    publishRevocation(r) {
+      for (const json of revocationPayloads(r)) revocations.push(`${replicaId}|${json}`);
+      kick();
+    },
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
@@ -122,4 +172,54 @@ export function createPgChangeBus(o: {
       client = undefined;
     },
   };
+}
+
+/** A revocation as JSON texts that each fit one NOTIFY payload. */
+export function revocationPayloads(r: RevocationMessage): string[] {
+  const out: string[] = [];
+  let cur: { tokenIds: string[]; members: { orgId: string; userId: string }[] } = {
+    tokenIds: [],
+    members: [],
+  };
+  let size = 0;
+  const push = () => {
+    if (cur.tokenIds.length || cur.members.length) out.push(JSON.stringify(cur));
+    cur = { tokenIds: [], members: [] };
+    size = 0;
+  };
+  const add = (bytes: number, put: () => void) => {
+    if (size + bytes > MAX_REVOCATION_JSON) push();
+    put();
+    size += bytes;
+  };
+  for (const id of r.tokenIds ?? []) add(Buffer.byteLength(id) + 3, () => cur.tokenIds.push(id));
+  for (const m of r.members ?? []) {
+    add(Buffer.byteLength(m.orgId) + Buffer.byteLength(m.userId) + 24, () =>
+      cur.members.push({ orgId: m.orgId, userId: m.userId }),
+    );
+  }
+  push();
+  return out;
+}
+
+/** The revocation in a payload, or undefined when it is not one (the channel is shared with nobody, but a payload is still read defensively). */
+export function parseRevocation(json: string): RevocationMessage | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const { tokenIds, members } = v as { tokenIds?: unknown; members?: unknown };
+  const isStr = (x: unknown): x is string => typeof x === "string" && x.length > 0 && x.length <= 200;
+  if (!Array.isArray(tokenIds) || !tokenIds.every(isStr)) return undefined;
+  if (!Array.isArray(members)) return undefined;
+  const ms: { orgId: string; userId: string }[] = [];
+  for (const m of members) {
+    const { orgId, userId } = (m ?? {}) as { orgId?: unknown; userId?: unknown };
+    if (!isStr(orgId) || !isStr(userId)) return undefined;
+    ms.push({ orgId, userId });
+  }
+  return { tokenIds, members: ms };
 }

@@ -38,6 +38,8 @@ export interface ApiTokensTable {
   created_at: string;
   expires_at: string;
   revoked_at: string | null;
+  /** Migration 018: the token this one was created with; revoking it revokes this one. */
+  parent_id: ColumnType<string | null, string | null | undefined, never>;
 }
 
 // Ownership columns added to existing tables by migration 005. They are kept out of the row types

@@ -21,6 +21,8 @@ export interface OidcFlowsTable {
   nonce_hash: string;
   /** Set when this browser sign-in approves a device code. */
   user_code: string | null;
+  /** Hex SHA-256 of the cookie that binds the flow to its browser (migration 017). */
+  browser_hash: string | null;
   created_at: string;
   expires_at: string;
 }
@@ -35,6 +37,9 @@ export interface DeviceCodesTable {
   /** Set (both) once a browser sign-in approved the code. */
   approved_user_id: string | null;
   approved_org_id: string | null;
+  /** The terminal's User-Agent and source address, shown before a browser approves (migration 017). */
+  client: string | null;
+  requested_from: string | null;
   created_at: string;
   expires_at: string;
 }

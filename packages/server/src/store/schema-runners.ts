@@ -13,6 +13,13 @@ export interface RunnersTable {
   seen_at: string;
 }
 
+/** The disk each runner's environments reserve, kept by triggers (migration 016). */
+export interface RunnerTotalsTable {
+  runner_id: string;
+  disk_bytes: number;
+}
+
 export interface RunnersSchema {
   runners: RunnersTable;
+  runner_totals: RunnerTotalsTable;
 }

@@ -1,4 +1,6 @@
 // Row shape for environment secrets (migration 008).
+import type { ColumnType } from "kysely";
+
 export interface SecretsTable {
   org_id: string;
   scope: "org" | "user" | "project";
@@ -11,4 +13,9 @@ export interface SecretsTable {
   created_by: string;
   created_at: string;
   updated_at: string;
+  /**
+   * Migration 018, project secrets only: a JSON array of "user:<user id>" and "role:<role>"; only
+   * environments whose owner matches one receive the secret. Null: every member's environments.
+   */
+  allowed: ColumnType<string | null, string | null | undefined, string | null>;
 }

@@ -33,6 +33,8 @@ export interface EnvironmentsTable {
   egress: ColumnType<string, string | undefined, string>;
   /** The repository, normalized (protocol project.ts), or null (migration 012). */
   project: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The runner it was admitted to, whose slots and disk it counts against (migration 016). */
+  runner_id: string;
   created_at: string;
   updated_at: string;
 }
@@ -109,15 +111,8 @@ export interface EnvChangesCompactedTable {
   rv: number;
 }
 
-/** One row (id 1): the disk all environments reserve, kept by triggers (migration 013). */
-export interface EnvTotalsTable {
-  id: number;
-  disk_bytes: number;
-}
-
 export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema, RunnersSchema {
   environments: EnvironmentsTable & EnvOwnership;
-  env_totals: EnvTotalsTable;
   classes: ClassesTable & ClassOwnership;
   events: EventsTable;
   schema_migrations: SchemaMigrationsTable;

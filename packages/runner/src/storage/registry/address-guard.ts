@@ -114,6 +114,35 @@ function allowed(allow: AllowList, host: string, port: number, address: string):
 }
 
 /**
+ * True when an allow-list entry names this host itself: its name, or its literal address as a
+ * single address (not a range), with the port when the entry has one. Only such a host may be
+ * sent a login over plain HTTP; a range allows connecting, not exposing credentials.
+ */
+export function namesHost(allow: AllowList, hostname: string, port: number): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "");
+  const literal = net.isIP(host) ? unmapV4(host) : undefined;
+  return allow.entries.some((e) => {
+    if (e.port !== undefined && e.port !== port) return false;
+    if (e.name !== undefined) return literal === undefined && e.name === host.toLowerCase();
+    const single = e.subnet && e.subnet.prefix === (e.subnet.family === "ipv4" ? 32 : 128);
+    return (
+      single === true &&
+      literal !== undefined &&
+      net.isIP(literal) !== 0 &&
+      sameAddress(e.subnet!.net, literal)
+    );
+  });
+}
+
+function sameAddress(a: string, b: string): boolean {
+  const fa = net.isIPv4(a) ? "ipv4" : "ipv6";
+  if (fa !== (net.isIPv4(b) ? "ipv4" : "ipv6")) return false;
+  const bl = new net.BlockList();
+  bl.addAddress(a, fa);
+  return bl.check(b, fa);
+}
+
+/**
  * Resolves `host` (every address it has) and refuses it when any address is internal and not
  * allowed. Returns the address to connect to. `what` names the role in messages.
  */

@@ -1,11 +1,13 @@
 // Registry authentication, as the distribution spec and Docker do it: try anonymously; on a 401,
 // read WWW-Authenticate. Bearer: fetch a token from its realm (sending the login, if any, as
 // Basic credentials) and retry with it. Basic: retry with the login. A login is never sent over
-// plain HTTP except to a loopback address.
+// plain HTTP unless WARREN_REGISTRY_ALLOW names that host (policy.ts mayCarryCredentials), and
+// that is decided from the URL before anything is sent, never from the answer.
 import type { RegistryCredential } from "@warren/protocol";
 import { WarrenError } from "@warren/protocol";
-import { isLoopback } from "./address-guard.ts";
+import { resolveChecked } from "./address-guard.ts";
 import { errorText, type HttpPolicy, type Response, readBody, request } from "./http.ts";
+import { mayCarryCredentials, plainHttpRefusal } from "./policy.ts";
 
 export interface Challenge {
   scheme: string;
@@ -47,6 +49,8 @@ export class Authorizer {
     res.body.resume();
     const had = this.#header;
     if (ch?.scheme === "bearer" && ch.params["realm"]) {
+      // A token got with the login is as good as the login to this registry.
+      if (this.#credential) this.#checkPlain(res);
       this.#header = `Bearer ${await this.#token(ch, scope)}`;
     } else if (ch?.scheme === "basic" && this.#credential) {
       this.#checkPlain(res);
@@ -68,24 +72,26 @@ export class Authorizer {
     if (realm.protocol !== "https:" && realm.protocol !== "http:") {
       throw new WarrenError("REGISTRY_UNAVAILABLE", `registry ${this.host}: token realm is not http(s)`);
     }
+    if (this.#credential && !mayCarryCredentials(realm, this.#policy)) {
+      // A realm the runner may not reach at all says so first: that refusal is the one to fix.
+      await resolveChecked(
+        realm.hostname.replace(/^\[|\]$/g, ""),
+        Number(realm.port || 80),
+        this.#policy.allow,
+        "token realm",
+      );
+      throw this.#denied(plainHttpRefusal("its token realm", realm));
+    }
     if (ch.params["service"]) realm.searchParams.set("service", ch.params["service"]);
     realm.searchParams.set("scope", ch.params["scope"] ?? scope);
     const headers: Record<string, string> = { accept: "application/json" };
-    const attempt = async (withLogin: boolean) => {
-      const h = { ...headers };
-      if (withLogin && this.#credential) h["authorization"] = `Basic ${basic(this.#credential)}`;
-      const res = await request(
-        realm,
-        { headers: h, what: `token for ${this.host}`, role: "token realm", authHost: realm.host },
-        this.#policy,
-      );
-      if (withLogin && this.#credential && res.url.protocol === "http:" && !isLoopback(res.address.address)) {
-        res.body.destroy();
-        throw this.#denied("its token realm is plain HTTP; the login is not sent there");
-      }
-      return res;
-    };
-    const res = await attempt(true);
+    if (this.#credential) headers["authorization"] = `Basic ${basic(this.#credential)}`;
+    // request() drops the login on a redirect to another host or down to plain HTTP.
+    const res = await request(
+      realm,
+      { headers, what: `token for ${this.host}`, role: "token realm", authHost: realm.host },
+      this.#policy,
+    );
     if (res.status !== 200) {
       const text = await errorText(res);
       throw this.#denied(`its token service ${realm.host} answered ${res.status} (${text})`);
@@ -108,9 +114,8 @@ export class Authorizer {
   }
 
   #checkPlain(res: Response): void {
-    if (res.url.protocol === "http:" && !isLoopback(res.address.address)) {
-      throw this.#denied("it is plain HTTP; the login is not sent there");
-    }
+    if (!mayCarryCredentials(res.url, this.#policy))
+      throw this.#denied(plainHttpRefusal("the registry", res.url));
   }
 
   #denied(why: string): WarrenError {

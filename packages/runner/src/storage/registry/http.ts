@@ -56,8 +56,10 @@ export async function request(
   let current = url;
   for (let hop = 0; ; hop++) {
     const headers = { ...opts.headers };
-    // Credentials go only to the host they were issued for.
+    // Credentials go only to the host they were issued for, and a redirect from https down to
+    // plain HTTP never carries what was meant to travel encrypted.
     if (current.host !== (opts.authHost ?? url.host)) delete headers["authorization"];
+    if (current.protocol === "http:" && url.protocol === "https:") delete headers["authorization"];
     const res = await once(current, opts.method ?? "GET", headers, opts, policy);
     const loc = res.headers.location;
     if (res.status >= 300 && res.status < 400 && res.status !== 304 && loc) {

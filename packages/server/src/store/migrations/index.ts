@@ -13,6 +13,9 @@ import { envProject } from "./012_env_project.ts";
 import { envTotals } from "./013_env_totals.ts";
 import { runners } from "./014_runners.ts";
 import { tokenMaxDays } from "./015_token_max_days.ts";
+import { envRunner } from "./016_env_runner.ts";
+import { signinBinding } from "./017_signin_binding.ts";
+import { tokenLineage } from "./018_token_lineage.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -43,4 +46,7 @@ export const MIGRATIONS: readonly Migration[] = [
   envTotals,
   runners,
   tokenMaxDays,
+  envRunner,
+  signinBinding,
+  tokenLineage,
 ];

@@ -90,35 +90,42 @@ export async function insertEnv(
     .execute();
 }
 
-/** Reserved disk and the highest slot in one round trip, for create's admission. */
-export async function admissionTotals(db: Queryable): Promise<{ reserved: number; topSlot: number | null }> {
+/**
+ * A runner's reserved disk and highest slot in one round trip, for create's admission. Both are
+ * the runner's own: another runner's environments use another host's disk and id range.
+ */
+export async function admissionTotals(
+  db: Queryable,
+  runnerId: string,
+): Promise<{ reserved: number; topSlot: number | null }> {
   const r = await db
-    .selectFrom("env_totals")
-    .select((eb) => [
-      "disk_bytes",
+    .selectNoFrom((eb) => [
+      eb.selectFrom("runner_totals").select("disk_bytes").where("runner_id", "=", runnerId).as("reserved"),
       eb
         .selectFrom("environments")
         .select((e) => e.fn.max("slot").as("m"))
+        .where("runner_id", "=", runnerId)
         .as("top"),
     ])
-    .where("id", "=", 1)
     .executeTakeFirstOrThrow();
   return {
-    reserved: Number(r.disk_bytes),
+    reserved: r.reserved === null || r.reserved === undefined ? 0 : Number(r.reserved),
     topSlot: r.top === null || r.top === undefined ? null : Number(r.top),
   };
 }
 
-/** A slot no environment holds (slots index uid blocks); below `capacity` when one is free. */
+/** A slot no environment of the runner holds (slots index its uid blocks); below `capacity` when one is free. */
 export async function lowestFreeSlot(
   db: Queryable,
+  runnerId: string,
   capacity = Number.POSITIVE_INFINITY,
-  /** The highest slot taken, when the caller has read it already (undefined: read it here). */
+  /** The runner's highest slot taken, when the caller has read it already (undefined: read it here). */
   knownTop?: number | null,
 ): Promise<number> {
   // The slot above the highest is one index probe; a gap search walks the index. So take the top
   // while the range has room there, and look for gaps (freed slots) only once it is full: with
   // thousands of environments the walk was a visible share of each create (bench/api).
+  // Every probe is on the (runner_id, slot) unique index.
   const highest =
     knownTop !== undefined
       ? knownTop
@@ -126,17 +133,30 @@ export async function lowestFreeSlot(
           await db
             .selectFrom("environments")
             .select((eb) => eb.fn.max("slot").as("max"))
+            .where("runner_id", "=", runnerId)
             .executeTakeFirst()
         )?.max ?? null);
   const next = highest === null ? 0 : Number(highest) + 1;
   if (next < capacity) return next;
-  const zero = await db.selectFrom("environments").select("slot").where("slot", "=", 0).executeTakeFirst();
+  const zero = await db
+    .selectFrom("environments")
+    .select("slot")
+    .where("runner_id", "=", runnerId)
+    .where("slot", "=", 0)
+    .executeTakeFirst();
   if (!zero) return 0;
   const gap = await db
     .selectFrom("environments as e")
     .select((eb) => eb(eb.ref("e.slot"), "+", 1).as("free"))
+    .where("e.runner_id", "=", runnerId)
     .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom("environments as f").select("f.slot").where(sql<boolean>`f.slot = e.slot + 1`))),
+      not(
+        exists(
+          selectFrom("environments as f")
+            .select("f.slot")
+            .where(sql<boolean>`f.runner_id = e.runner_id and f.slot = e.slot + 1`),
+        ),
+      ),
     )
     .orderBy("e.slot")
     .limit(1)

@@ -1,5 +1,5 @@
 // Named, typed queries on orgs, users, memberships and api_tokens (migration 005).
-import type { Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
 import type { ApiTokensTable, Role } from "../schema-identity.ts";
 import type { Queryable } from "./envs.ts";
 
@@ -94,7 +94,7 @@ export async function countOwners(db: Queryable, orgId: string): Promise<number>
   return Number(r.n);
 }
 
-export async function insertToken(db: Queryable, row: TokenRow): Promise<void> {
+export async function insertToken(db: Queryable, row: Insertable<ApiTokensTable>): Promise<void> {
   await db.insertInto("api_tokens").values(row).execute();
 }
 
@@ -132,4 +132,51 @@ export async function revokeToken(db: Queryable, id: string, now: string): Promi
     .where("id", "=", id)
     .where("revoked_at", "is", null)
     .execute();
+}
+
+/**
+ * Revokes the given tokens and every token created with one of them, however deep (migration
+ * 018's parent_id). Returns the ids newly revoked. Run it in a transaction.
+ */
+export async function revokeTokenTree(
+  db: Queryable,
+  roots: readonly string[],
+  now: string,
+): Promise<string[]> {
+  const seen = new Set<string>(roots);
+  let frontier = [...roots];
+  while (frontier.length > 0) {
+    const children = await db
+      .selectFrom("api_tokens")
+      .select("id")
+      .where("parent_id", "in", frontier)
+      .execute();
+    frontier = children.map((c) => c.id).filter((id) => !seen.has(id));
+    for (const id of frontier) seen.add(id);
+  }
+  const ids = [...seen];
+  const revoked: string[] = [];
+  // Chunks keep every statement under both databases' limits on bound parameters.
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db
+      .updateTable("api_tokens")
+      .set({ revoked_at: now })
+      .where("id", "in", ids.slice(i, i + 500))
+      .where("revoked_at", "is", null)
+      .returning("id")
+      .execute();
+    revoked.push(...rows.map((r) => r.id));
+  }
+  return revoked;
+}
+
+/** The ids of a user's tokens in an organisation (revoked or not). */
+export async function userTokenIds(db: Queryable, orgId: string, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom("api_tokens")
+    .select("id")
+    .where("org_id", "=", orgId)
+    .where("user_id", "=", userId)
+    .execute();
+  return rows.map((r) => r.id);
 }

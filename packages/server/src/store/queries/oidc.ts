@@ -1,7 +1,7 @@
 // Named queries on oidc_identities, oidc_flows and device_codes (migration 011). Every "take" is
 // one DELETE ... RETURNING (SQLite and PostgreSQL both have it), so when two replicas race for
 // the same state or device code, the database hands the row to exactly one of them.
-import type { Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
 import type { DeviceCodesTable, OidcFlowsTable, OidcIdentitiesTable } from "../schema-oidc.ts";
 import type { Queryable } from "./envs.ts";
 
@@ -57,17 +57,38 @@ export async function setUserName(db: Queryable, userId: string, name: string): 
   await db.updateTable("users").set({ name }).where("id", "=", userId).execute();
 }
 
-export async function insertFlow(db: Queryable, row: OidcFlowRow): Promise<void> {
+export async function insertFlow(db: Queryable, row: Insertable<OidcFlowsTable>): Promise<void> {
   await db.insertInto("oidc_flows").values(row).execute();
 }
 
-/** Removes and returns the flow, expired or not; only one caller ever gets it. */
-export function takeFlow(db: Queryable, stateHash: string): Promise<OidcFlowRow | undefined> {
-  return db.deleteFrom("oidc_flows").where("state_hash", "=", stateHash).returningAll().executeTakeFirst();
+/**
+ * Removes and returns the flow, expired or not, when the browser's binding matches; only one
+ * caller ever gets it. A wrong binding leaves the flow for the browser that started it.
+ */
+export function takeFlow(
+  db: Queryable,
+  stateHash: string,
+  browserHash: string,
+): Promise<OidcFlowRow | undefined> {
+  return db
+    .deleteFrom("oidc_flows")
+    .where("state_hash", "=", stateHash)
+    .where("browser_hash", "=", browserHash)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function flowExists(db: Queryable, stateHash: string): Promise<boolean> {
+  const r = await db
+    .selectFrom("oidc_flows")
+    .select("state_hash")
+    .where("state_hash", "=", stateHash)
+    .executeTakeFirst();
+  return r !== undefined;
 }
 
 /** Inserts a device code; false when its code or user code is already taken. */
-export async function insertDeviceCode(db: Queryable, row: DeviceCodeRow): Promise<boolean> {
+export async function insertDeviceCode(db: Queryable, row: Insertable<DeviceCodesTable>): Promise<boolean> {
   const r = await db
     .insertInto("device_codes")
     .values(row)

@@ -5,6 +5,23 @@ import type { Queryable } from "./envs.ts";
 
 export type QuotaRow = Selectable<OrgQuotasTable>;
 
+/**
+ * An organisation's quotas until an admin sets them (a missing row means these): no limit on cpus,
+ * memory, disk or running environments per user, so a new organisation is bounded by its own
+ * runner's capacity alone (slots and reserved disk are counted per runner, and each organisation
+ * has its own); token lifetimes follow the server's maximum (WARREN_TOKEN_MAX_DAYS, default 30).
+ * Where organisations share one runner (`warren daemon --listen`), set quotas to share it.
+ * The README states this default.
+ */
+export const DEFAULT_QUOTAS: Readonly<Omit<QuotaRow, "org_id" | "updated_at">> = Object.freeze({
+  cpus: null,
+  memory_bytes: null,
+  disk_bytes: null,
+  user_max_running: null,
+  token_max_days: null,
+});
+
+/** The organisation's own row; undefined means DEFAULT_QUOTAS. */
 export function getQuotaRow(db: Queryable, orgId: string): Promise<QuotaRow | undefined> {
   return db.selectFrom("org_quotas").selectAll().where("org_id", "=", orgId).executeTakeFirst();
 }

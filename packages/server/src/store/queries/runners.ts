@@ -1,5 +1,7 @@
 // Named queries on runners (migration 014).
 import type { RunnerInfo } from "@warren/protocol";
+import type { Db } from "../db.ts";
+import { lockAdmissions } from "./admission-lock.ts";
 import type { Queryable } from "./envs.ts";
 
 export interface SeenRunner {
@@ -73,4 +75,36 @@ export async function liveRunners(db: Queryable, orgId: string, since: string): 
     replica: r.replica,
     seenAt: r.seen_at,
   }));
+}
+
+/**
+ * Records that `runnerId` now serves every environment of its organisation, and returns how many
+ * moved. Within an organisation the most recently connected runner serves all of its environments
+ * (runners/hub.ts), so their slots and disk count against that runner; a runner that reconnects
+ * with a new token (a new id) on the same host must not hand out the slots, uid blocks and
+ * addresses its environments already use. Runs under the admission locks of every runner involved,
+ * so no create on either side reads a half-moved state. (A create that read the old runner's info
+ * before the move and commits after it still lands on the old id; the next attach moves it.)
+ * Fails, changing nothing, if two of the environments hold the same slot, which only an
+ * organisation served by two runners at once can produce.
+ */
+export async function moveOrgEnvironments(db: Db, orgId: string, runnerId: string): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const from = await trx
+      .selectFrom("environments")
+      .select("runner_id")
+      .distinct()
+      .where("org_id", "=", orgId)
+      .where("runner_id", "!=", runnerId)
+      .execute();
+    if (from.length === 0) return 0;
+    await lockAdmissions(trx, [runnerId, ...from.map((r) => r.runner_id)]);
+    const r = await trx
+      .updateTable("environments")
+      .set({ runner_id: runnerId })
+      .where("org_id", "=", orgId)
+      .where("runner_id", "!=", runnerId)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  });
 }

@@ -1,0 +1,322 @@
+// JSON Schemas (TypeBox) of everything that crosses the runner wire (runner-wire.ts): each frame's
+// envelope, every call's arguments, every call's result and every event's data. Both ends check a
+// frame against these before using it (runner-validate.ts), because either end may be hostile: a
+// runner token is minted by any organisation's admin, and a runner must not trust what it is told
+// either. Every string, array and number is bounded, so a peer cannot make the other end allocate
+// or store more than one frame's worth (MAX_WIRE_FRAME).
+//
+// `sameShape` below fails to compile when a schema and its protocol type drift apart: adding a field
+// to RunnerEnvSpec without adding it here is a type error, not a field the runner silently drops.
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import type { DnsStats, EnvObserved, EnvStats, ImageInfo, Resources } from "./env.ts";
+import type { ErrorBody } from "./errors.ts";
+import type { ExecRequest, ProgressEvent, RunnerEnvSpec, RunnerInfo } from "./runner.ts";
+import { WIRE_LIMITS as LIMITS, type RunnerFrame, type ServerFrame, type WireMethod } from "./runner-wire.ts";
+import type { SecretDelivery } from "./secrets.ts";
+
+/** Call ids: positive safe integers (a JSON number past 2^53 cannot be told from its neighbours). */
+export const CallId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+const Id = Type.String({ minLength: 1, maxLength: LIMITS.id });
+const Ref = Type.String({ maxLength: LIMITS.ref });
+const Message = Type.String({ maxLength: LIMITS.message });
+const Time = Type.String({ maxLength: 64 });
+/** Counts, bytes, sizes: finite (TypeBox refuses NaN and Infinity) and not negative. */
+const Count = Type.Number({ minimum: 0 });
+const lit = <const T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const Runtime = lit(["runc", "crun", "gvisor"]);
+const NumOrNull = Type.Union([Type.Number(), Type.Null()]);
+const IdRange = Type.Object({ start: Count, size: Count });
+
+export const ResourcesSchema = Type.Object({
+  cpus: Count,
+  memoryBytes: Count,
+  diskBytes: Count,
+  pids: Count,
+});
+const Psi = Type.Object({ cpu: NumOrNull, memory: NumOrNull, io: NumOrNull });
+
+export const ErrorBodySchema = Type.Object({
+  // Any catalog-shaped code: one this end does not know becomes INTERNAL (runner-validate.ts).
+  code: Type.String({ pattern: "^[A-Z][A-Z0-9_]{0,63}$" }),
+  message: Message,
+  details: Type.Optional(
+    Type.Record(Type.String({ maxLength: LIMITS.id }), Type.Unknown(), { maxProperties: 64 }),
+  ),
+});
+
+export const RunnerInfoSchema = Type.Object({
+  id: Id,
+  hostname: Type.String({ minLength: 1, maxLength: 253 }),
+  runtimes: Type.Array(Runtime, { maxItems: 8 }),
+  cpus: Count,
+  memoryBytes: Count,
+  diskFreeBytes: Count,
+  cgroupMode: lit(["v1", "v2", "hybrid"]),
+  idRange: IdRange,
+});
+
+export const EnvObservedSchema = Type.Object({
+  id: Id,
+  state: lit(["running", "stopped", "absent"]),
+  pid: Type.Optional(Type.Integer({ minimum: 0 })),
+  startedAt: Type.Optional(Time),
+  uidRange: Type.Optional(IdRange),
+  cgroupPaths: Type.Optional(Type.Record(Type.String({ maxLength: LIMITS.id }), Ref, { maxProperties: 32 })),
+  psi: Type.Optional(Psi),
+  runtime: Type.Optional(Type.String({ maxLength: LIMITS.id })),
+  reason: Type.Optional(Message),
+  resources: Type.Optional(ResourcesSchema),
+  ip: Type.Optional(Type.String({ maxLength: 64 })),
+  workspaceDirty: Type.Optional(Type.Boolean()),
+});
+
+export const ImageInfoSchema = Type.Object({
+  ref: Ref,
+  digest: Ref,
+  layers: Type.Array(Ref, { maxItems: LIMITS.small }),
+  sizeBytes: Count,
+  createdAt: Time,
+  lastUsedAt: Type.Optional(Time),
+});
+
+export const EnvStatsSchema = Type.Object({
+  id: Id,
+  name: Type.Optional(Type.String({ maxLength: LIMITS.id })),
+  cpuCores: Count,
+  memoryWorkingSetBytes: Count,
+  memoryLimitBytes: Count,
+  pids: Count,
+  pidsLimit: Count,
+  diskUsedBytes: Count,
+  diskQuotaBytes: Count,
+  psi: Psi,
+  oomKills: Count,
+  at: Time,
+});
+
+export const DnsStatsSchema = Type.Object({
+  hits: Count,
+  misses: Count,
+  negativeHits: Count,
+  upstreamQueries: Count,
+  upstreamErrors: Count,
+  tcpRetries: Count,
+  cacheEntries: Count,
+  upstreamLatencyMs: Type.Object({ p50: Count, p99: Count, mean: Count }),
+  upstreams: Type.Array(Ref, { maxItems: LIMITS.small }),
+});
+
+export const ProgressEventSchema = Type.Object({
+  phase: Type.String({ maxLength: LIMITS.id }),
+  message: Message,
+  current: Type.Optional(Count),
+  total: Type.Optional(Count),
+});
+
+const SecretDeliverySchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: LIMITS.id }),
+  kind: lit(["env", "file"]),
+  path: Type.Optional(Ref),
+  value: Type.String({ maxLength: 1024 * 1024 }),
+});
+
+export const RunnerEnvSpecSchema = Type.Object({
+  id: Id,
+  name: Type.String({ minLength: 1, maxLength: LIMITS.id }),
+  slot: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  image: Ref,
+  runtime: Runtime,
+  resources: ResourcesSchema,
+  egress: Type.Optional(
+    Type.Union([
+      Type.Object({ mode: Type.Literal("all") }),
+      Type.Object({ mode: Type.Literal("none") }),
+      Type.Object({
+        mode: Type.Literal("allow"),
+        cidrs: Type.Array(Type.String({ maxLength: 64 }), { maxItems: LIMITS.small }),
+      }),
+    ]),
+  ),
+  secrets: Type.Optional(Type.Array(SecretDeliverySchema, { maxItems: LIMITS.small })),
+});
+
+export const ExecRequestSchema = Type.Object({
+  cmd: Type.Array(Type.String({ maxLength: 131_072 }), { minItems: 1, maxItems: LIMITS.small }),
+  tty: Type.Boolean(),
+  cols: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+  rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 })),
+  env: Type.Optional(
+    Type.Record(Type.String({ maxLength: LIMITS.ref }), Type.String({ maxLength: 131_072 }), {
+      maxProperties: LIMITS.small,
+    }),
+  ),
+  cwd: Type.Optional(Ref),
+  user: Type.Optional(Type.String({ maxLength: LIMITS.id })),
+});
+
+const Ids = Type.Array(Id, { maxItems: LIMITS.list });
+const Refs = Type.Array(Ref, { maxItems: LIMITS.list });
+const Anything = Type.Unknown();
+
+/** Arguments of each call, as the control plane sends them (remote-runner.ts). */
+export const CALL_ARGS = {
+  info: Type.Tuple([]),
+  ensureRunning: Type.Tuple([RunnerEnvSpecSchema]),
+  ensureStopped: Type.Tuple([RunnerEnvSpecSchema, Type.Integer({ minimum: 0, maximum: 86_400_000 })]),
+  remove: Type.Tuple([Id]),
+  observe: Type.Tuple([Id]),
+  list: Type.Tuple([]),
+  sweep: Type.Tuple([Ids]),
+  appendEvent: Type.Tuple([Id, Message]),
+  listImages: Type.Tuple([]),
+  hasImage: Type.Tuple([Ref]),
+  removeImage: Type.Tuple([Ref]),
+  pruneImages: Type.Union([Type.Tuple([]), Type.Tuple([Type.Object({ keep: Type.Optional(Refs) })])]),
+  setResources: Type.Tuple([RunnerEnvSpecSchema]),
+  stats: Type.Tuple([Id]),
+  dnsStats: Type.Tuple([]),
+  // JSON turns an `undefined` array element into null.
+  importImage: Type.Tuple([Ref, Type.Union([Ref, Type.Null()])]),
+  ensureBaseImage: Type.Tuple([Type.Object({ mirror: Type.Optional(Ref) })]),
+  pullImage: Type.Union([
+    Type.Tuple([Ref]),
+    Type.Tuple([
+      Ref,
+      Type.Object({
+        credential: Type.Optional(
+          Type.Object({
+            username: Type.String({ maxLength: LIMITS.ref }),
+            password: Type.String({ maxLength: LIMITS.ref }),
+          }),
+        ),
+      }),
+    ]),
+  ]),
+  exec: Type.Tuple([Id, ExecRequestSchema]),
+  logs: Type.Tuple([
+    Id,
+    Type.Object({
+      follow: Type.Boolean(),
+      tail: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+    }),
+  ]),
+} satisfies Record<WireMethod, TSchema>;
+
+export type CallMethod = keyof typeof CALL_ARGS;
+
+/** Each call's result in its "ok" frame. Void calls may carry anything: the control plane drops it. */
+export const CALL_RESULTS = {
+  info: RunnerInfoSchema,
+  ensureRunning: EnvObservedSchema,
+  ensureStopped: EnvObservedSchema,
+  remove: Anything,
+  observe: EnvObservedSchema,
+  list: Type.Array(EnvObservedSchema, { maxItems: LIMITS.list }),
+  sweep: Ids,
+  appendEvent: Anything,
+  listImages: Type.Array(ImageInfoSchema, { maxItems: LIMITS.list }),
+  hasImage: Type.Boolean(),
+  removeImage: Refs,
+  pruneImages: Type.Object({ removed: Refs, freedBytes: Count }),
+  setResources: EnvObservedSchema,
+  stats: EnvStatsSchema,
+  dnsStats: DnsStatsSchema,
+  importImage: ImageInfoSchema,
+  ensureBaseImage: ImageInfoSchema,
+  pullImage: ImageInfoSchema,
+  exec: Anything,
+  logs: Anything,
+} satisfies Record<CallMethod, TSchema>;
+
+const Chunk = Type.String({ maxLength: LIMITS.chunk });
+const Absent = Type.Undefined();
+
+/** "out" events each kind of call may carry, and their data. Any other pair is a protocol error. */
+export const OUT_EVENTS = {
+  progress: { progress: ProgressEventSchema },
+  exec: {
+    stdout: Chunk,
+    stderr: Chunk,
+    // The command's status, or 128+signal.
+    exit: Type.Integer({ minimum: -1, maximum: 65_535 }),
+    error: ErrorBodySchema,
+  },
+  logs: { log: Chunk, end: Absent, error: ErrorBodySchema },
+} as const;
+
+/** "in" events (exec input, log close) and their data. */
+export const IN_EVENTS = {
+  stdin: Chunk,
+  endStdin: Absent,
+  resize: Type.Object({
+    cols: Type.Integer({ minimum: 1, maximum: 65_535 }),
+    rows: Type.Integer({ minimum: 1, maximum: 65_535 }),
+  }),
+  signal: Type.String({ pattern: "^SIG[A-Z0-9]{2,10}$" }),
+  close: Absent,
+  pause: Absent,
+  resume: Absent,
+} as const;
+
+const strict = { additionalProperties: false } as const;
+/** Envelopes by frame type: the frame's own fields; payloads are checked against the tables above. */
+export const RUNNER_FRAMES = {
+  hello: Type.Object({ t: Type.Literal("hello"), version: Type.Integer(), info: Anything }, strict),
+  ok: Type.Object({ t: Type.Literal("ok"), id: CallId, result: Type.Optional(Anything) }, strict),
+  err: Type.Object({ t: Type.Literal("err"), id: CallId, error: ErrorBodySchema }, strict),
+  out: Type.Object(
+    {
+      t: Type.Literal("out"),
+      id: CallId,
+      ev: lit(["progress", "stdout", "stderr", "exit", "error", "log", "end"]),
+      data: Type.Optional(Anything),
+    },
+    strict,
+  ),
+} satisfies Record<RunnerFrame["t"], TSchema>;
+
+export const SERVER_FRAMES = {
+  welcome: Type.Object({ t: Type.Literal("welcome"), runnerId: Id }, strict),
+  call: Type.Object(
+    {
+      t: Type.Literal("call"),
+      id: CallId,
+      method: Type.String({ minLength: 1, maxLength: 64 }),
+      args: Type.Array(Anything, { maxItems: 8 }),
+    },
+    strict,
+  ),
+  in: Type.Object(
+    {
+      t: Type.Literal("in"),
+      id: CallId,
+      ev: lit(["stdin", "endStdin", "resize", "signal", "close", "pause", "resume"]),
+      data: Type.Optional(Anything),
+    },
+    strict,
+  ),
+} satisfies Record<ServerFrame["t"], TSchema>;
+
+type Same<A, B> = [A] extends [B]
+  ? [B] extends [A]
+    ? [keyof A] extends [keyof B]
+      ? [keyof B] extends [keyof A]
+        ? true
+        : false
+      : false
+    : false
+  : false;
+/** Compiles only when the schema's type and the protocol's interface agree (fields and types). */
+function sameShape<A, B>(_: Same<A, B>): void {}
+sameShape<Static<typeof RunnerInfoSchema>, RunnerInfo>(true);
+sameShape<Static<typeof EnvObservedSchema>, EnvObserved>(true);
+sameShape<Static<typeof ResourcesSchema>, Resources>(true);
+sameShape<Static<typeof ImageInfoSchema>, ImageInfo>(true);
+sameShape<Static<typeof EnvStatsSchema>, EnvStats>(true);
+sameShape<Static<typeof DnsStatsSchema>, DnsStats>(true);
+sameShape<Static<typeof ProgressEventSchema>, ProgressEvent>(true);
+sameShape<Static<typeof RunnerEnvSpecSchema>, RunnerEnvSpec>(true);
+sameShape<Static<typeof SecretDeliverySchema>, SecretDelivery>(true);
+sameShape<Static<typeof ExecRequestSchema>, ExecRequest>(true);
+sameShape<Omit<Static<typeof ErrorBodySchema>, "code">, Omit<ErrorBody, "code">>(true);
