@@ -145,11 +145,16 @@ test("rate limits answer 429 with Retry-After and refill with time", async () =>
   assert.equal(other.statusCode, 200);
 });
 
-test("rate limits come from WARREN_RATE_LIMIT and WARREN_RATE_BURST", () => {
+test("rate limits come from WARREN_RATE_LIMIT, WARREN_RATE_BURST and WARREN_AUTH_FAILURE_*", () => {
   assert.deepEqual(rateLimitFromEnv({ WARREN_RATE_LIMIT: "5", WARREN_RATE_BURST: "7" }), {
     ratePerSecond: 5,
     burst: 7,
+    authFailuresPerMinute: 10,
+    authFailureBurst: 20,
   });
+  const strict = rateLimitFromEnv({ WARREN_AUTH_FAILURE_LIMIT: "3", WARREN_AUTH_FAILURE_BURST: "4" });
+  assert.equal(strict.authFailuresPerMinute, 3);
+  assert.equal(strict.authFailureBurst, 4);
   assert.equal(rateLimitFromEnv({ WARREN_RATE_LIMIT: "0" }).ratePerSecond, 0);
   assert.equal(rateLimitFromEnv({}).ratePerSecond, 50);
 });
