@@ -4,8 +4,15 @@ import type { ApiClient, ExecRequest, ExecSession } from "@warren/protocol";
 
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
-export async function attach(client: ApiClient, name: string, req: ExecRequest): Promise<number> {
+export async function attach(client: ApiClient, name: string, request: ExecRequest): Promise<number> {
   const { stdin, stdout, stderr } = process;
+  let req = request;
+  if (req.tty && !stdin.isTTY) {
+    // As `docker exec -t` does. A terminal fed from a pipe or file would echo the input back
+    // and turn its end into a ^D that only a reader in canonical mode takes as end of input.
+    stderr.write("warren: the input is not a terminal, so the command runs without one\n");
+    req = { ...req, tty: false };
+  }
   const tty = req.tty;
   if (tty) {
     req.cols = stdout.columns ?? 80;

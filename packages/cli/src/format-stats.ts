@@ -27,7 +27,8 @@ export function statsRow(s: EnvStats): string[] {
   const memLimit = s.memoryLimitBytes >= NO_LIMIT ? "unlimited" : formatSize(s.memoryLimitBytes);
   return [
     s.name ?? s.id,
-    s.cpuCores.toFixed(2),
+    // Cores in use, averaged over the sample window (1.00 cpus is one core busy).
+    `${s.cpuCores.toFixed(2)} cpus`,
     `${formatSize(s.memoryWorkingSetBytes)} / ${memLimit}`,
     pct(s.memoryWorkingSetBytes, s.memoryLimitBytes),
     s.pidsLimit > 0 ? `${s.pids} / ${s.pidsLimit}` : String(s.pids),

@@ -8,15 +8,23 @@ import {
   type ImageInfo,
 } from "@warren/protocol";
 
-/** Age like `docker ps`, short: 45s, 5m, 2h, 3d. */
+/**
+ * The one way tables show a time: how long ago, short (45s ago, 34m ago, 2h ago, 3d ago).
+ * --json keeps the ISO-8601 time.
+ */
 export function formatAge(iso: string, now: number = Date.now()): string {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return "?";
   const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+/** A cpu count with its unit: "1 cpu", "2 cpus", "0.5 cpus". */
+export function formatCpus(n: number): string {
+  return `${n} ${n === 1 ? "cpu" : "cpus"}`;
 }
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
@@ -101,7 +109,7 @@ export function imageTable(images: ImageInfo[], now: number = Date.now()): strin
       formatSize(i.sizeBytes),
       String(i.layers.length),
       formatAge(i.createdAt, now),
-      i.lastUsedAt ? `${formatAge(i.lastUsedAt, now)} ago` : "never",
+      i.lastUsedAt ? formatAge(i.lastUsedAt, now) : "never",
     ]),
   );
 }

@@ -9,8 +9,11 @@ export function registerAuditCommands(program: Command): void {
     .description("list audit records, newest first")
     .option("--actor <actor>", 'a user id, "runner:<token id>" or "local-root"')
     .option("--action <action>", "e.g. environment.create, token.revoke, quota.set")
-    .option("--since <iso>", "records at or after this time")
-    .option("--until <iso>", "records before this time")
+    .option(
+      "--since <when>",
+      "records at or after this time: a duration back from now (30m, 2h, 1d) or ISO-8601",
+    )
+    .option("--until <when>", "records before this time: a duration back from now (30m, 2h, 1d) or ISO-8601")
     .option("--limit <n>", "at most this many records (default 100)")
     .option("--json", "print AuditRecord objects as JSON")
     .action((opts) => run(async () => (await import("./commands/audit-ls.ts")).auditLsCommand(opts)));

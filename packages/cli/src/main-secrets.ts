@@ -6,11 +6,16 @@ export function registerSecretCommands(program: Command): void {
   const secret = program.command("secret").description("secrets for environments (values are write-only)");
   secret
     .command("set")
-    .description("store a secret: an environment variable (--env) or a file under /run/secrets (--file)")
-    .argument("<name>")
-    .option("--env", "deliver as an environment variable NAME")
-    .option("--file [path]", "deliver as a file (default /run/secrets/NAME)")
-    .option("--scope <scope>", "org, user or project (default user)", "user")
+    .description(
+      "store a secret: an environment variable (--env) or a file (--file), kept in memory inside the environment",
+    )
+    .argument("<name>", "a variable name for --env; for --file, letters, digits, '_', '.' and '-'")
+    .option("--env", "deliver as an environment variable NAME (pick one of --env or --file)")
+    .option(
+      "--file [path]",
+      "deliver as a 0400 file at PATH (default /run/secrets/NAME); a path outside /run/secrets, e.g. /etc/app/app.conf, becomes a symlink into it",
+    )
+    .option("--scope <scope>", "org, user or project", "user")
     .option("--project <url>", "the repository URL, for --scope project")
     .option(
       "--allow <who>",
@@ -30,8 +35,8 @@ export function registerSecretCommands(program: Command): void {
   secret
     .command("rm")
     .description("remove a secret")
-    .argument("<name>")
-    .option("--scope <scope>", "org, user or project (default user)", "user")
+    .argument("<name>", "secret name as `warren secret ls` shows it")
+    .option("--scope <scope>", "org, user or project", "user")
     .option("--project <url>", "the repository URL, for --scope project")
     .action((name: string, opts) =>
       run(async () => (await import("./commands/secret.ts")).secretRmCommand(name, opts)),

@@ -27,10 +27,10 @@ export function registerServerCommands(program: Command): void {
   program
     .command("runner")
     .description("serve this host's environments for a remote `warren server`")
-    .requiredOption("--server <url>", "https://HOST:PORT of the server")
+    .requiredOption("--server <url>", "https://HOST:PORT of the server (required)")
     .requiredOption(
       "--fingerprint <sha256>",
-      "the server's certificate fingerprint (`warren admin fingerprint`)",
+      "the server's certificate fingerprint (`warren admin fingerprint`) (required)",
     )
     .option("--token-file <file>", "file holding the runner token (wrn_r_...); or set WARREN_RUNNER_TOKEN")
     .action((opts) => run(async () => (await import("./commands/runner.ts")).runnerCommand(opts)));

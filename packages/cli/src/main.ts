@@ -1,6 +1,8 @@
 // The `warren` command. Parsing only: each command's code is imported when it runs, so startup
 // stays fast (the first thing a user feels). Exit statuses are decided in run.ts.
 import { Command, CommanderError } from "commander";
+import { cliVersion } from "./cli-version.ts";
+import { addExamples } from "./help-examples.ts";
 import { registerAuditCommands } from "./main-audit.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
 import { registerServerCommands } from "./main-server.ts";
@@ -8,6 +10,9 @@ import { run } from "./run.ts";
 
 const program = new Command("warren")
   .description("Isolated developer environments on plain Linux hosts")
+  .version(`warren ${cliVersion()}`, "-v, --version", "print the CLI's version")
+  // `warren logs dev -v` is not a request for the version: program flags only before the command.
+  .enablePositionalOptions()
   .exitOverride()
   .showHelpAfterError("(add --help for usage)")
   .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, "warren: ")) });
@@ -24,6 +29,10 @@ program
   .option("--disk <size>", "workspace disk, e.g. 10g")
   .option("--runtime <runtime>", "runc, crun or gvisor")
   .option("--project <url>", "the repository it works on (its project secrets reach it)")
+  .option(
+    "--user <name>",
+    "who exec and shell land as; owns the workspace folder and can read the secrets (made if the image lacks it) (default: root)",
+  )
   .option("-d, --detach", "don't open a shell even on a terminal")
   .option("--json", "print the environment as JSON")
   .action((cmd: string[], opts, _c) =>
@@ -33,9 +42,17 @@ program
 program
   .command("exec")
   .description("run a command in an environment; its output and exit status pass through")
-  .argument("<name>")
+  .argument("<name>", "environment name")
   .argument("<cmd...>", "command and arguments (after --)")
-  .option("-t, --tty", "allocate a terminal that follows resizes")
+  .option("-t, --tty", "allocate a terminal that follows resizes (needs a terminal on stdin)")
+  .option("-i, --interactive", "accepted for docker/kubectl habits: stdin always passes through")
+  .option("-u, --user <user>", "run as NAME, UID, NAME:GROUP or UID:GID (default: the environment's user)")
+  .option("-w, --workdir <dir>", "working directory inside (default: /workspaces/NAME)")
+  .option(
+    "-e, --env <name=value>",
+    "set a variable for the command (repeatable)",
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
   .action((name: string, cmd: string[], opts) =>
     run(async (ctx) => (await import("./commands/exec.ts")).execCommand(name, cmd, opts, ctx)),
   );
@@ -43,9 +60,11 @@ program
 program
   .command("shell")
   .description("open an interactive shell in an environment")
-  .argument("<name>")
-  .action((name: string) =>
-    run(async (ctx) => (await import("./commands/shell.ts")).shellCommand(name, ctx)),
+  .argument("<name>", "environment name")
+  .option("-u, --user <user>", "run as NAME, UID, NAME:GROUP or UID:GID (default: the environment's user)")
+  .option("-w, --workdir <dir>", "working directory inside (default: /workspaces/NAME)")
+  .action((name: string, opts) =>
+    run(async (ctx) => (await import("./commands/shell.ts")).shellCommand(name, opts, ctx)),
   );
 
 program
@@ -57,36 +76,39 @@ program
 
 program
   .command("start")
-  .description("start a stopped environment and wait until it runs")
-  .argument("<name>")
-  .option("--json", "print the environment as JSON")
-  .action((name: string, opts) =>
-    run(async () => (await import("./commands/start.ts")).startCommand(name, opts)),
+  .description("start stopped environments and wait until they run")
+  .argument("<names...>", "environments to start (each is tried; exit 1 if any failed)")
+  .option("--json", "print the environment as JSON (an array for several names)")
+  .action((names: string[], opts) =>
+    run(async () => (await import("./commands/start.ts")).startCommand(names, opts)),
   );
 
 program
   .command("stop")
-  .description("stop an environment, keeping its workspace")
-  .argument("<name>")
+  .description("stop environments, keeping their workspaces")
+  .argument("<names...>", "environments to stop (each is tried; exit 1 if any failed)")
   .option("--time <seconds>", "grace period before the processes are killed")
-  .option("--json", "print the environment as JSON")
-  .action((name: string, opts) =>
-    run(async () => (await import("./commands/stop.ts")).stopCommand(name, opts)),
+  .option("--json", "print the environment as JSON (an array for several names)")
+  .action((names: string[], opts) =>
+    run(async () => (await import("./commands/stop.ts")).stopCommand(names, opts)),
   );
 
 program
   .command("rm")
-  .description("remove an environment and its workspace")
-  .argument("<name>")
+  .description("remove environments and their workspaces")
+  .argument("<names...>", "environments to remove (each is tried; exit 1 if any failed)")
   .option("-f, --force", "remove even if it is running (asks first on a terminal if its workspace changed)")
-  .action((name: string, opts) => run(async () => (await import("./commands/rm.ts")).rmCommand(name, opts)));
+  .action((names: string[], opts) =>
+    run(async () => (await import("./commands/rm.ts")).rmCommand(names, opts)),
+  );
 
 program
   .command("logs")
   .description("show an environment's init output and lifecycle events")
-  .argument("<name>")
+  .argument("<name>", "environment name")
   .option("-f, --follow", "keep printing new output")
   .option("-n, --tail <lines>", "only the last N lines")
+  .option("--json", "one JSON object per line: { time (ISO, or null for init output), source, line }")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/logs.ts")).logsCommand(name, opts)),
   );
@@ -94,7 +116,7 @@ program
 program
   .command("inspect")
   .description("show desired and observed state, host pid, IP address, uid range, cgroups and PSI")
-  .argument("<name>")
+  .argument("<name>", "environment name")
   .option("--json", "print the Environment object as JSON")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/inspect.ts")).inspectCommand(name, opts)),
@@ -103,7 +125,7 @@ program
 program
   .command("set")
   .description("change a running environment's cpus, memory or pids limit live (kept across restarts)")
-  .argument("<name>")
+  .argument("<name>", "environment name")
   .option("--cpus <n>", "cpus, within the class's bounds")
   .option("--memory <size>", "memory, e.g. 512m, 2g; refused below what the environment uses")
   .option("--pids <n>", "process limit")
@@ -115,7 +137,7 @@ program
 program
   .command("stats")
   .description("live cpu, memory, pids, disk, PSI and OOM kills of running environments")
-  .argument("[name]")
+  .argument("[name]", "only this environment (default: every running one)")
   .option("--json", "print EnvStats as JSON (one line per refresh with --watch)")
   .option("-w, --watch", "refresh every 2 s until ^C")
   .action((name: string | undefined, opts) =>
@@ -131,10 +153,10 @@ cls
 cls
   .command("create")
   .description("create a class")
-  .argument("<name>")
-  .requiredOption("--cpus <n>", "default cpus")
-  .requiredOption("--memory <size>", "default memory")
-  .requiredOption("--disk <size>", "default disk")
+  .argument("<name>", "class name: lowercase letters, digits and dashes")
+  .requiredOption("--cpus <n>", "cpus an environment gets by default (required)")
+  .requiredOption("--memory <size>", "memory an environment gets by default, e.g. 2g (required)")
+  .requiredOption("--disk <size>", "workspace disk an environment gets by default, e.g. 20g (required)")
   .option("--pids <n>", "process limit")
   .option("--runtime <runtime>", "runc, crun or gvisor")
   .option("--max-cpus <n>", "largest --cpus an environment may ask for")
@@ -147,15 +169,15 @@ cls
   );
 cls
   .command("rm")
-  .description("remove a class")
-  .argument("<name>")
+  .description("remove a class (refused while an environment uses it)")
+  .argument("<name>", "class name")
   .action((name: string) => run(async () => (await import("./commands/class-rm.ts")).classRmCommand(name)));
 
 const image = program.command("image").description("manage images");
 image
   .command("import")
   .description("import an OCI image layout or archive from a path on this host")
-  .argument("<path>")
+  .argument("<path>", "an OCI image layout directory, or a tar archive of one")
   .option("--ref <ref>", "reference to store it under")
   .option("--json", "print the ImageInfo as JSON")
   .action((path: string, opts) =>
@@ -164,7 +186,7 @@ image
 image
   .command("pull")
   .description("pull an image from a registry (HOST[:PORT]/REPO[:TAG] or @sha256:DIGEST)")
-  .argument("<ref>")
+  .argument("<ref>", "image reference, e.g. docker.io/library/alpine:3.20")
   .option("--json", "print the ImageInfo as JSON")
   .action((ref: string, opts) =>
     run(async () => (await import("./commands/image-pull.ts")).imagePullCommand(ref, opts)),
@@ -177,7 +199,7 @@ image
 image
   .command("rm")
   .description("remove an image (refused while an environment uses it)")
-  .argument("<ref>")
+  .argument("<ref>", "image reference as `warren image ls` shows it")
   .option("--json", "print the removed layers as JSON")
   .action((ref: string, opts) =>
     run(async () => (await import("./commands/image-rm.ts")).imageRmCommand(ref, opts)),
@@ -199,7 +221,7 @@ const registry = program.command("registry").description("manage registry logins
 registry
   .command("login")
   .description("store a login for a registry host (the password is read from the terminal or stdin)")
-  .argument("<host>")
+  .argument("<host>", "registry host, e.g. ghcr.io or registry.local:5000")
   .option("-u, --username <user>", "user name")
   .option("--password-stdin", "read the password from stdin")
   .option("--json", "print the stored login (without the password) as JSON")
@@ -209,7 +231,7 @@ registry
 registry
   .command("logout")
   .description("remove the stored login for a registry host")
-  .argument("<host>")
+  .argument("<host>", "registry host as `warren registry ls` shows it")
   .action((host: string) =>
     run(async () => (await import("./commands/registry-logout.ts")).registryLogoutCommand(host)),
   );
@@ -235,15 +257,18 @@ admin
 admin
   .command("fingerprint")
   .description("print the SHA-256 fingerprint of the daemon's TLS certificate (for `warren login`)")
-  .action(() => run(async () => (await import("./commands/admin-fingerprint.ts")).adminFingerprintCommand()));
+  .option("--json", "print { fingerprint, certFile } as JSON")
+  .action((opts) =>
+    run(async () => (await import("./commands/admin-fingerprint.ts")).adminFingerprintCommand(opts)),
+  );
 
 program
   .command("login")
   .description("save a remote server (pinned by its certificate fingerprint) as the current context")
-  .argument("<url>", "https://HOST:PORT")
+  .argument("<url>", "the server's address, https://HOST:PORT")
   .requiredOption(
     "--fingerprint <sha256>",
-    "the server's certificate fingerprint (`warren admin fingerprint`)",
+    "the server's certificate fingerprint (`warren admin fingerprint`) (required)",
   )
   .option("--token <token>", "API token (wrn_...)")
   .option("--token-stdin", "read the API token from stdin")
@@ -261,14 +286,14 @@ context
 context
   .command("use")
   .description("talk to NAME from now on (`local` is this host's socket)")
-  .argument("<name>")
+  .argument("<name>", "context name as `warren context ls` shows it")
   .action((name: string) =>
     run(async () => (await import("./commands/context-use.ts")).contextUseCommand(name)),
   );
 context
   .command("rm")
   .description("forget a saved server and its token")
-  .argument("<name>")
+  .argument("<name>", "context name as `warren context ls` shows it")
   .action((name: string) =>
     run(async () => (await import("./commands/context-rm.ts")).contextRmCommand(name)),
   );
@@ -282,7 +307,7 @@ token
 token
   .command("revoke")
   .description("revoke a token; its next call fails")
-  .argument("<id>")
+  .argument("<id>", "token id as `warren token ls` shows it")
   .action((id: string) =>
     run(async () => (await import("./commands/token-revoke.ts")).tokenRevokeCommand(id)),
   );
@@ -313,6 +338,8 @@ program
   .option("--json", "print as JSON")
   .action((opts) => run(async () => (await import("./commands/version.ts")).versionCommand(opts)));
 
+addExamples(program);
+
 // `warren ls | head` closes stdout early; that is not an error.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(0);
@@ -320,6 +347,8 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 try {
+  // Bare `warren` is a request for help, not a mistake.
+  if (process.argv.length <= 2) program.help();
   await program.parseAsync();
 } catch (err) {
   // Commander has printed its message (unknown command, missing argument, --help).

@@ -1,6 +1,14 @@
 // Client-side validation of flags, so bad input fails fast (exit 1) before any request.
 // The server validates again; these only mirror the protocol's own parsers.
-import { NAME_RE, parseEgress, parseSize, RUNTIMES, type RuntimeName, WarrenError } from "@warren/protocol";
+import {
+  checkResourceLimit,
+  NAME_RE,
+  parseEgress,
+  parseSize,
+  RUNTIMES,
+  type RuntimeName,
+  WarrenError,
+} from "@warren/protocol";
 
 export function checkName(name: string, what = "name"): string {
   if (!NAME_RE.test(name)) {
@@ -12,9 +20,13 @@ export function checkName(name: string, what = "name"): string {
   return name;
 }
 
-/** Checks a size string (512m, 2g, 512Mi, 2Gi) and returns it unchanged for the request. */
-export function checkSize(input: string, what: string): string {
-  parseSize(input, what);
+/**
+ * Checks a size string (512m, 2g, 512Mi, 2Gi) and returns it unchanged for the request; with
+ * `limit`, also against that resource's minimum and maximum.
+ */
+export function checkSize(input: string, what: string, limit?: "memory" | "disk"): string {
+  const bytes = parseSize(input, what);
+  if (limit) checkResourceLimit(limit, bytes, what);
   return input;
 }
 

@@ -51,7 +51,7 @@ describe("read commands", () => {
       "DISK",
       "AGE",
     ]);
-    assert.deepEqual(row!.split(/\s+/), [
+    assert.deepEqual(row!.split(/\s{2,}/), [
       "dev",
       "running",
       "default",
@@ -60,7 +60,7 @@ describe("read commands", () => {
       "2",
       "2Gi",
       "10Gi",
-      "5m",
+      "5m ago",
     ]);
     assert.equal(rest.length, 0);
   });
@@ -82,8 +82,17 @@ describe("read commands", () => {
     assert.equal(j.status, 0, j.stderr);
     assert.equal((JSON.parse(j.stdout) as Environment).observed?.pid, 4242);
     const h = await cli(["inspect", "dev"]);
-    assert.match(h.stdout, /Init PID: 4242/);
-    assert.match(h.stdout, /UID range: 165536-231071 \(65536 ids\)/);
+    assert.match(h.stdout, /^ {2}Init PID: +4242$/m);
+    assert.match(h.stdout, /^ {2}UID range: 165536-231071 \(65536 ids\)$/m);
+    assert.match(h.stdout, /^Resources: +2 cpus, 2Gi memory/m);
+    // One value column for every "Label: value" line, top level and Host alike.
+    const columns = new Set(
+      h.stdout
+        .split("\n")
+        .map((l) => /^( *[A-Za-z][A-Za-z ]*: +)\S/.exec(l)?.[1]?.length)
+        .filter((c) => c !== undefined),
+    );
+    assert.deepEqual([...columns], [13], h.stdout);
   });
 
   it("logs streams the daemon's text", async () => {
@@ -314,7 +323,7 @@ describe("classes and images", () => {
     const ls = await cli(["image", "ls"]);
     assert.match(
       ls.stdout,
-      /^REF\s+DIGEST\s+SIZE\s+LAYERS\s+AGE\s+LAST USED\nme\/img:1\s+0123456789ab\s+4Mi\s+1\s+\d+s\s+never\n$/,
+      /^REF\s+DIGEST\s+SIZE\s+LAYERS\s+AGE\s+LAST USED\nme\/img:1\s+0123456789ab\s+4Mi\s+1\s+\d+s ago\s+never\n$/,
     );
   });
 });

@@ -22,7 +22,7 @@ const base: EnvStats = {
 test("statsRow: cores, usage / limit with percent, pids / limit, disk, PSI, OOM kills", () => {
   assert.deepEqual(statsRow(base), [
     "dev",
-    "0.26",
+    "0.26 cpus",
     "64Mi / 256Mi",
     "25.0%",
     "5 / 64",

@@ -1,26 +1,29 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { envRow, formatAge, renderTable } from "../src/format.ts";
+import { describeEnv } from "../src/commands/inspect.ts";
+import { changeLine } from "../src/commands/ls.ts";
+import { envRow, formatAge, formatCpus, renderTable } from "../src/format.ts";
 import { makeEnv } from "./fake-daemon.ts";
 
 describe("formatAge", () => {
   const now = Date.parse("2025-01-10T12:00:00Z");
   const ago = (ms: number) => new Date(now - ms).toISOString();
   for (const [ms, want] of [
-    [0, "0s"],
-    [59_000, "59s"],
-    [60_000, "1m"],
-    [5 * 60_000 + 59_000, "5m"],
-    [59 * 60_000, "59m"],
-    [2 * 3600_000, "2h"],
-    [23 * 3600_000 + 59 * 60_000, "23h"],
-    [24 * 3600_000, "1d"],
-    [3 * 86400_000 + 5 * 3600_000, "3d"],
+    [0, "0s ago"],
+    [59_000, "59s ago"],
+    [60_000, "1m ago"],
+    [5 * 60_000 + 59_000, "5m ago"],
+    [34 * 60_000, "34m ago"],
+    [59 * 60_000, "59m ago"],
+    [2 * 3600_000, "2h ago"],
+    [23 * 3600_000 + 59 * 60_000, "23h ago"],
+    [24 * 3600_000, "1d ago"],
+    [3 * 86400_000 + 5 * 3600_000, "3d ago"],
   ] as const) {
     it(`${ms} ms ago -> ${want}`, () => assert.equal(formatAge(ago(ms), now), want));
   }
-  it("clock skew (future) shows 0s, garbage shows ?", () => {
-    assert.equal(formatAge(new Date(now + 5000).toISOString(), now), "0s");
+  it("clock skew (future) shows 0s ago, garbage shows ?", () => {
+    assert.equal(formatAge(new Date(now + 5000).toISOString(), now), "0s ago");
     assert.equal(formatAge("yesterday-ish", now), "?");
   });
 });
@@ -54,7 +57,35 @@ describe("envRow", () => {
       "2",
       "1.5Gi",
       "10Gi",
-      "2h",
+      "2h ago",
     ]);
+  });
+});
+
+describe("units", () => {
+  it("one cpu is singular, every other count plural", () => {
+    assert.deepEqual([1, 2, 0.5, 1.5].map(formatCpus), ["1 cpu", "2 cpus", "0.5 cpus", "1.5 cpus"]);
+  });
+
+  it("inspect says 1 cpu for a one-cpu environment, in Resources and Limits", () => {
+    const e = makeEnv("dev", {
+      observed: {
+        id: "x",
+        state: "running",
+        resources: { cpus: 1, memoryBytes: 1024 ** 3, diskBytes: 1024 ** 3, pids: 64 },
+      },
+    });
+    e.spec.resources.cpus = 1;
+    const out = describeEnv(e);
+    assert.match(out, /^Resources: {3}1 cpu, 2Gi memory, 10Gi disk, 4096 pids$/m);
+    assert.match(out, /^ {2}Limits: {4}1 cpu, 1Gi memory, 64 pids$/m);
+  });
+});
+
+describe("ls --watch change lines", () => {
+  it("pad the name to the width given, columns two spaces apart", () => {
+    const web = makeEnv("web");
+    assert.equal(changeLine("ADDED", web, 4), "ADDED     web   running   desired=running\n");
+    assert.equal(changeLine("MODIFIED", web), "MODIFIED  web  running   desired=running\n");
   });
 });

@@ -10,6 +10,7 @@ import { connect as tlsConnect } from "node:tls";
 import type { Transport } from "./client-transport.ts";
 import { WarrenError } from "./errors.ts";
 import { fingerprintOfDer, normalizeFingerprint } from "./fingerprint.ts";
+import { CLIENT_USER_AGENT } from "./version.ts";
 
 export interface TlsTransportOptions {
   /** `https://host:port` (the scheme may be omitted); the path part is ignored. */
@@ -33,6 +34,8 @@ export function tlsTransport(opts: TlsTransportOptions): Transport {
     return undefined;
   };
   const auth: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+  // Our own User-Agent: the server shows it to people (the device-flow confirmation page).
+  const agent = { "user-agent": CLIENT_USER_AGENT };
   return {
     label,
     request(req, onResponse) {
@@ -42,7 +45,7 @@ export function tlsTransport(opts: TlsTransportOptions): Transport {
           port,
           method: req.method,
           path: req.path,
-          headers: { ...req.headers, ...auth },
+          headers: { ...agent, ...req.headers, ...auth },
           createConnection: createConnection as never,
         },
         onResponse,
@@ -51,7 +54,7 @@ export function tlsTransport(opts: TlsTransportOptions): Transport {
     webSocket(path) {
       return {
         url: `wss://${label.slice("https://".length)}${path}`,
-        options: { headers: auth, createConnection: createConnection as never },
+        options: { headers: { ...agent, ...auth }, createConnection: createConnection as never },
       };
     },
   };

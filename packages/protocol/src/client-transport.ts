@@ -4,6 +4,7 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { request as httpRequest } from "node:http";
 import type { ClientOptions as WsClientOptions } from "ws";
 import { type ErrorBody, WarrenError } from "./errors.ts";
+import { CLIENT_USER_AGENT } from "./version.ts";
 
 export interface TransportRequest {
   method: string;
@@ -30,13 +31,16 @@ export function unixTransport(socketPath: string): Transport {
         socketPath,
         method: req.method,
         path: req.path,
-        headers: { host: "warren", ...req.headers },
+        headers: { host: "warren", "user-agent": CLIENT_USER_AGENT, ...req.headers },
       };
       return httpRequest(opts, onResponse);
     },
     webSocket(path) {
       // ws's unix-socket URL form: ws+unix://<socket path>:<request path>
-      return { url: `ws+unix://${socketPath}:${path}`, options: {} };
+      return {
+        url: `ws+unix://${socketPath}:${path}`,
+        options: { headers: { "user-agent": CLIENT_USER_AGENT } },
+      };
     },
   };
 }

@@ -69,6 +69,8 @@ export interface EnvSpec {
   egress?: EgressPolicy;
   /** The repository it works on, in normalizeProject()'s form (project.ts); its project secrets reach it. */
   project?: string;
+  /** Who its processes run as by default (env-user.ts); this server always sets it. */
+  user?: string;
 }
 
 export interface Environment {
@@ -119,6 +121,8 @@ export interface CreateEnvRequest {
   disk?: string;
   /** A repository URL in any form normalizeProject() accepts; stored normalized. */
   project?: string;
+  /** The user its processes run as (env-user.ts); default root. */
+  user?: string;
 }
 
 export interface CreateClassRequest {

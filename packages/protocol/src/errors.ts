@@ -12,7 +12,8 @@ export const ERROR_CATALOG = {
   IMAGE_NOT_FOUND: { status: 404, summary: "The image is not in the runner's image store." },
   NAME_CONFLICT: { status: 409, summary: "An environment with that name exists with a different spec." },
   CLASS_EXISTS: { status: 409, summary: "A class with that name already exists." },
-  CLASS_IN_USE: { status: 409, summary: "The class is used by environments or is built in." },
+  CLASS_IN_USE: { status: 409, summary: "The class is used by environments." },
+  CLASS_BUILTIN: { status: 409, summary: "The class is built in; built-in classes cannot be removed." },
   ENV_NOT_RUNNING: { status: 409, summary: "The environment must be running for this operation." },
   ENV_RUNNING: { status: 409, summary: "The environment is running; stop it first, or force the operation." },
   SECRET_DELIVERY_FAILED: {

@@ -1,12 +1,13 @@
 // A runner dialling out to a control plane: TLS with the server's certificate pinned (client-tls.ts),
 // a runner token, then serveRunner on the WebSocket. One connection; `warren runner` reconnects
-// with backoff around it, tests and bench/api connect a fake runner with it.
+// with backoff around it (runner-reconnect.ts), tests and bench/api connect a fake runner with it.
 import type { IncomingMessage } from "node:http";
 import { tlsTransport } from "./client-tls.ts";
 import { WarrenError } from "./errors.ts";
 import type { RunnerApi } from "./runner.ts";
 import { serveRunner } from "./runner-serve.ts";
 import { MAX_WIRE_FRAME, RUNNER_CONNECT_PATH, wsConn } from "./runner-wire.ts";
+import { SESSION_CLOSE } from "./session-close.ts";
 import { keepAlive } from "./ws-heartbeat.ts";
 
 export interface RunnerConnectOptions {
@@ -23,7 +24,26 @@ export interface RunnerConnection {
   ready: Promise<string>;
   /** Resolves with the close reason when the connection ends. */
   closed: Promise<string>;
+  /** The same end, with what a caller needs to decide how to retry. */
+  ended: Promise<RunnerLinkEnd>;
   close(): void;
+}
+
+export interface RunnerLinkEnd {
+  reason: string;
+  /** The WebSocket close code, when the link was open. */
+  closeCode?: number;
+  /** The HTTP status, when the control plane refused the upgrade. */
+  status?: number;
+}
+
+/**
+ * The control plane no longer accepts this runner's token: refused at connect (401), or the live
+ * link was ended because the token was revoked or expired (4401). Retrying with the same token
+ * cannot succeed; a new one must replace it.
+ */
+export function tokenRejected(end: RunnerLinkEnd): boolean {
+  return end.status === 401 || end.closeCode === SESSION_CLOSE.unauthenticated;
 }
 
 export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi): Promise<RunnerConnection> {
@@ -43,9 +63,15 @@ export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi):
     refuse = rej;
   });
   ready.catch(() => {}); // callers that only await `closed` must not see an unhandled rejection
-  let closedResolve!: (r: string) => void;
-  const closed = new Promise<string>((r) => {
-    closedResolve = r;
+  let endResolve!: (e: RunnerLinkEnd) => void;
+  const ended = new Promise<RunnerLinkEnd>((r) => {
+    endResolve = r;
+  });
+  const closed = ended.then((e) => e.reason);
+  let closeCode: number | undefined;
+  // Registered before serveRunner's own listener, so the code is known when it resolves.
+  ws.once("close", (code: number) => {
+    closeCode = code;
   });
   ws.on("unexpected-response", (_req, res: IncomingMessage) => {
     const chunks: Buffer[] = [];
@@ -61,20 +87,20 @@ export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi):
         `the control plane refused the runner (${res.statusCode}): ${msg}`,
       );
       refuse(err);
-      closedResolve(err.message);
+      endResolve({ reason: err.message, ...(res.statusCode ? { status: res.statusCode } : {}) });
       ws.terminate();
     });
   });
   ws.on("error", (err) => {
     refuse(err);
-    closedResolve(err.message);
+    endResolve({ reason: err.message });
   });
   ws.on("open", () => {
     keepAlive(ws);
     void serveRunner(wsConn(ws), api, { onWelcome: (id) => welcome(id) }).then((reason) => {
       refuse(new WarrenError("RUNNER_UNAVAILABLE", `the control plane closed the connection: ${reason}`));
-      closedResolve(reason);
+      endResolve({ reason, ...(closeCode !== undefined ? { closeCode } : {}) });
     });
   });
-  return { ready, closed, close: () => ws.close(1000, "runner stopping") };
+  return { ready, closed, ended, close: () => ws.close(1000, "runner stopping") };
 }

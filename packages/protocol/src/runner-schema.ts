@@ -9,6 +9,7 @@
 // to RunnerEnvSpec without adding it here is a type error, not a field the runner silently drops.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import type { DnsStats, EnvObserved, EnvStats, ImageInfo, Resources } from "./env.ts";
+import { ENV_USER_RE } from "./env-user.ts";
 import type { ErrorBody } from "./errors.ts";
 import type { ExecRequest, ProgressEvent, RunnerEnvSpec, RunnerInfo } from "./runner.ts";
 import { WIRE_LIMITS as LIMITS, type RunnerFrame, type ServerFrame, type WireMethod } from "./runner-wire.ts";
@@ -139,6 +140,7 @@ export const RunnerEnvSpecSchema = Type.Object({
     ]),
   ),
   secrets: Type.Optional(Type.Array(SecretDeliverySchema, { maxItems: LIMITS.small })),
+  user: Type.Optional(Type.String({ pattern: ENV_USER_RE.source, maxLength: 32 })),
 });
 
 export const ExecRequestSchema = Type.Object({

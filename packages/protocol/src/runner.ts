@@ -24,6 +24,11 @@ export interface RunnerEnvSpec {
   /** From the environment's class; absent means allow everything (less the always-blocked). */
   egress?: EgressPolicy;
   /**
+   * The user exec lands as, who owns the workspace folder and the secrets (env-user.ts). Absent
+   * means root, as for every environment made before users existed.
+   */
+  user?: string;
+  /**
    * Secrets that apply, with ensureRunning only. Held in memory: never written to handle.json,
    * the OCI bundle, runtime state or logs. File and variable secrets land on a tmpfs inside.
    */
@@ -49,7 +54,8 @@ export interface ExecRequest {
   rows?: number;
   env?: Record<string, string>;
   cwd?: string;
-  user?: string; // "uid[:gid]" inside the environment; default root
+  /** `-u`: NAME, UID, NAME:GROUP or UID:GID inside (exec-options.ts); default the environment's user. */
+  user?: string;
 }
 
 export interface ExecHandlers {

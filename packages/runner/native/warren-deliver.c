@@ -1,11 +1,16 @@
 // warren-deliver: writes files (secrets) into a running runc/crun environment's tmpfs without
 // running a single binary from its image.
 //
-//   warren-deliver --pid PID --dir /run/secrets [--cgroup DIR]... -- NAME:LEN [NAME:LEN...]
+//   warren-deliver --pid PID --dir /run/secrets [--cgroup DIR]... [--link NAME=PATH]...
+//                  -- NAME:LEN [NAME:LEN...]
 //
 // The data of every file comes on stdin, concatenated in argument order: values never appear
 // in argv (readable by every local user through /proc). Each NAME becomes DIR/NAME, a new file
-// of mode 0400 owned by the environment's root.
+// of mode 0400 owned by the environment's root. Each --link makes PATH (absolute, inside the
+// environment) a symlink to DIR/NAME, so a file expected elsewhere (/etc/app/app.conf) is read
+// from the tmpfs and its value never reaches the environment's disk: missing parents become
+// root's 0755 directories; a symlink among them, or anything at PATH but that same symlink, is
+// refused (a file of the image is never replaced).
 //
 // Why a helper and not host code: the tmpfs belongs to the environment's user namespace, and
 // host root, whose uid is unmapped there, cannot create inodes in it (EOVERFLOW). Why not
@@ -21,7 +26,9 @@
 //   4. opens DIR under the target's root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
 //      RESOLVE_NO_MAGICLINKS) and checks that it is a tmpfs directory owned by root inside, so
 //      nothing lands on the image's disk or through a link the image planted;
-//   5. drops every capability, then replaces each file: unlink, then create with O_EXCL (never
+//   5. makes the --link symlinks (walking each path one component at a time, never following
+//      a symlink), as root of the namespace;
+//   6. drops every capability, then replaces each file: unlink, then create with O_EXCL (never
 //      through a symlink) and write exactly LEN bytes from stdin.
 // It execs nothing. Exit status: 0 on success, 1 on a delivery error, 125 on bad usage.
 #define _GNU_SOURCE
@@ -57,8 +64,8 @@ static int fail(const char *what, const char *arg) {
 
 static int usage(const char *why) {
   fprintf(stderr,
-          "warren-deliver: %s\nusage: warren-deliver --pid PID --dir DIR [--cgroup DIR]... -- "
-          "NAME:LEN...\n",
+          "warren-deliver: %s\nusage: warren-deliver --pid PID --dir DIR [--cgroup DIR]... "
+          "[--link NAME=PATH]... -- NAME:LEN...\n",
           why);
   return 125;
 }
@@ -107,6 +114,71 @@ static int valid_name(const char *name, size_t len) {
   return 1;
 }
 
+// Makes `link` (absolute, inside the environment) a symlink to `target`, see the top comment.
+static int make_link(int rootfd, const char *link, const char *target) {
+  char buf[4096];
+  size_t len = strlen(link);
+  current = link;
+  if (link[0] != '/' || len < 2 || len >= sizeof(buf)) {
+    errno = EINVAL;
+    return fail("bad link path", link);
+  }
+  memcpy(buf, link, len + 1);
+  int cur = rootfd;
+  char *p = buf + 1;
+  for (char *slash; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+    *slash = '\0';  // buf is now the path of this directory, for messages
+    struct open_how how = {
+        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    if (!valid_name(p, strlen(p))) {
+      errno = EINVAL;
+      return fail("bad link path", link);
+    }
+    int next = (int)syscall(SYS_openat2, cur, p, &how, sizeof(how));
+    if (next < 0 && errno == ENOENT) {
+      if (mkdirat(cur, p, 0755) != 0 && errno != EEXIST) return fail("make directory", buf);
+      next = (int)syscall(SYS_openat2, cur, p, &how, sizeof(how));
+    }
+    if (next < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+      fprintf(stderr,
+              "warren-deliver: %s is %s in the environment, so no secret can go to %s (a link is "
+              "never made through one): choose another path\n",
+              buf, errno == ELOOP ? "a symlink" : "not a directory", link);
+      return 1;
+    }
+    if (next < 0) return fail("open", buf);
+    if (cur != rootfd) close(cur);
+    cur = next;
+    *slash = '/';
+  }
+  if (!valid_name(p, strlen(p))) {
+    errno = EINVAL;
+    return fail("bad link path", link);
+  }
+  struct stat st;
+  int rc = 0;
+  if (fstatat(cur, p, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    char old[4096];
+    ssize_t n = S_ISLNK(st.st_mode) ? readlinkat(cur, p, old, sizeof(old) - 1) : -1;
+    if (n >= 0) old[n] = '\0';
+    if (n < 0 || strcmp(old, target) != 0) {  // our own symlink from an earlier start stays
+      fprintf(stderr,
+              "warren-deliver: %s already exists in the environment (%s), and a secret never "
+              "replaces it: remove it inside, or choose another path\n",
+              link, S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory" : "a file");
+      rc = 1;
+    }
+  } else if (errno != ENOENT) {
+    rc = fail("stat", link);
+  } else if (symlinkat(target, cur, p) != 0) {
+    rc = fail("make symlink", link);
+  }
+  if (cur != rootfd) close(cur);
+  return rc;
+}
+
 static int drop_capabilities(void) {
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
@@ -116,7 +188,7 @@ static int drop_capabilities(void) {
 }
 
 // The child: already in every namespace of the environment. Writes the files and returns.
-static int deliver(int rootfd, const char *dir, char **files, int nfiles) {
+static int deliver(int rootfd, const char *dir, char **files, int nfiles, char **links, int nlinks) {
   if (setgroups(0, NULL) != 0 && errno != EPERM) return fail("setgroups", NULL);
   if (setresgid(0, 0, 0) != 0) return fail("setresgid 0 inside", NULL);
   if (setresuid(0, 0, 0) != 0) return fail("setresuid 0 inside", NULL);
@@ -134,9 +206,20 @@ static int deliver(int rootfd, const char *dir, char **files, int nfiles) {
     errno = EPERM;
     return fail("refusing a target that is not a tmpfs directory owned by root inside:", dir);
   }
+  umask(0);
+  for (int l = 0; l < nlinks; l++) {
+    char *eq = strchr(links[l], '=');
+    char target[4096];
+    *eq = '\0';
+    if ((size_t)snprintf(target, sizeof(target), "/%s/%s", dir, links[l]) >= sizeof(target)) {
+      errno = ENAMETOOLONG;
+      return fail("link target", links[l]);
+    }
+    if (make_link(rootfd, eq + 1, target) != 0) return 1;
+  }
+  current = "";
   // Everything below works on dirfd as its owner: no capability is needed any more.
   if (drop_capabilities() != 0) return fail("drop capabilities", NULL);
-  umask(0);
   static char buf[65536];
   for (int i = 0; i < nfiles; i++) {
     char *colon = strrchr(files[i], ':');
@@ -175,6 +258,8 @@ static int deliver(int rootfd, const char *dir, char **files, int nfiles) {
 
 int main(int argc, char **argv) {
   const char *dir = NULL, *cgroups[16];
+  char *links[MAX_FILES];
+  int nlinks = 0;
   long pid = 0;
   char pidstr[24] = "";
   int ncgroups = 0, i = 1;
@@ -186,6 +271,7 @@ int main(int argc, char **argv) {
     }
     else if (strcmp(k, "--dir") == 0) dir = v;
     else if (strcmp(k, "--cgroup") == 0 && ncgroups < 16) cgroups[ncgroups++] = v;
+    else if (strcmp(k, "--link") == 0 && nlinks < MAX_FILES) links[nlinks++] = argv[i + 1];
     else return usage("unknown option (or more than 16 --cgroup)");
   }
   if (i >= argc || strcmp(argv[i], "--") != 0) return usage("missing --");
@@ -200,6 +286,16 @@ int main(int argc, char **argv) {
     errno = 0;
     unsigned long len = strtoul(colon + 1, &end, 10);
     if (errno != 0 || end == colon + 1 || *end != '\0' || len > MAX_FILE_BYTES) return usage("bad LEN");
+  }
+  // Each --link names one of the files and an absolute path (no "." or ".." parts: make_link).
+  for (int l = 0; l < nlinks; l++) {
+    char *eq = strchr(links[l], '=');
+    if (eq == NULL || eq[1] != '/') return usage("bad --link: NAME=/ABSOLUTE/PATH");
+    size_t nlen = (size_t)(eq - links[l]);
+    int known = 0;
+    for (int f = 0; f < nfiles && !known; f++)
+      known = strncmp(files[f], links[l], nlen) == 0 && files[f][nlen] == ':';
+    if (!known) return usage("--link names no file after --");
   }
 
   int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
@@ -227,7 +323,7 @@ int main(int argc, char **argv) {
 
   pid_t child = fork();
   if (child < 0) return fail("fork", NULL);
-  if (child == 0) _exit(deliver(rootfd, dir, files, nfiles));
+  if (child == 0) _exit(deliver(rootfd, dir, files, nfiles, links, nlinks));
   int status = 0;
   while (waitpid(child, &status, 0) < 0) {
     if (errno != EINTR) return fail("wait", NULL);

@@ -2,6 +2,9 @@
 //
 //   warren-init              wait forever, reaping every zombie
 //   warren-init -- cmd args  run cmd as a child, reap everything, exit with cmd's status
+//   WARREN_INIT_EXEC=1 warren-init -- cmd args
+//                            (`warren exec`) exec cmd in place, or say why not: 127 when it is
+//                            missing, 126 when it cannot be run, as the shells and Docker do
 //
 // Why not just exec the image's command as pid 1: processes exec'd into the container
 // (runc exec, ssh sessions) are re-parented to pid 1 when their parent exits, and most
@@ -47,6 +50,24 @@ static pid_t spawn_child(char **argv, const sigset_t *original_mask) {
   return pid;
 }
 
+// The exec mode: one message and status on every runtime, instead of each runtime's own wording
+// and exit code (255 from runc and crun, 128 or a signal from runsc). In place, so the command
+// keeps the pid, terminal and signals the runtime gave it. An init from before this mode forks
+// instead (above), which reports the same statuses.
+static int exec_in_place(char **argv) {
+  unsetenv("WARREN_INIT_EXEC");
+  execvp(argv[0], argv);
+  int err = errno;
+  if (err == ENOENT && strchr(argv[0], '/') == NULL) {
+    fprintf(stderr, "warren: %s: command not found\n", argv[0]);
+  } else if (err == EACCES || err == EPERM) {
+    fprintf(stderr, "warren: %s: permission denied (not an executable file?)\n", argv[0]);
+  } else {
+    fprintf(stderr, "warren: %s: %s\n", argv[0], strerror(err));
+  }
+  return err == ENOENT || err == ENOTDIR ? 127 : 126;
+}
+
 // Reaps every exited process. Returns 1 and sets *code when the main child was among them.
 static int reap_all(pid_t child, int *code) {
   int child_done = 0;
@@ -70,6 +91,8 @@ int main(int argc, char **argv) {
       return 2;
     }
     cmd = argv + 2;
+    const char *mode = getenv("WARREN_INIT_EXEC");
+    if (mode != NULL && strcmp(mode, "1") == 0) return exec_in_place(cmd);
   }
 
   // When not pid 1 (e.g. a runtime without a pid namespace), still adopt orphans.

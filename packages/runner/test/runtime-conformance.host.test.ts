@@ -250,6 +250,41 @@ for (const driver of DRIVERS) {
       );
     });
 
+    it("deliverFiles links a path elsewhere to the file, making parents, replacing nothing", async () => {
+      // /tmp is this suite's writable tmpfs (the rootfs is read-only); the engine links into
+      // the image's overlay the same way (e2e-secrets).
+      const file = { name: "~tmp~app~conf~app.conf", data: "linked-value", link: "/tmp/app/conf/app.conf" };
+      await rt.deliverFiles(id, SECRETS_TMPFS, [file]);
+      const target = `${SECRETS_TMPFS}/${file.name}`;
+      const show = `readlink ${file.link}; cat ${file.link}; echo; stat -L -c '%a %u' ${file.link}; stat -c '%a %u' /tmp/app /tmp/app/conf`;
+      const want = `${target}\nlinked-value\n400 0\n755 0\n755 0\n`;
+      assert.equal((await exec(rt, ["sh", "-c", show])).stdout, want);
+      // A second start delivers again: its own symlink stays, the value is replaced.
+      await rt.deliverFiles(id, SECRETS_TMPFS, [{ ...file, data: "linked-again" }]);
+      assert.equal((await exec(rt, ["cat", file.link])).stdout, "linked-again");
+      // What the image holds at the path, or a symlink on the way, is never replaced or followed.
+      const plant = "echo image-data > /tmp/taken && ln -s /tmp/app /tmp/via && ln -s /etc/x /tmp/foreign";
+      assert.equal((await exec(rt, ["sh", "-c", plant])).code, 0);
+      await assert.rejects(
+        rt.deliverFiles(id, SECRETS_TMPFS, [{ name: "~tmp~taken", data: "x", link: "/tmp/taken" }]),
+        /\/tmp\/taken already exists/,
+      );
+      await assert.rejects(
+        rt.deliverFiles(id, SECRETS_TMPFS, [{ name: "~tmp~foreign", data: "x", link: "/tmp/foreign" }]),
+        /\/tmp\/foreign already exists/,
+      );
+      await assert.rejects(
+        rt.deliverFiles(id, SECRETS_TMPFS, [{ name: "~tmp~via~x", data: "x", link: "/tmp/via/x" }]),
+        /\/tmp\/via is a symlink/,
+      );
+      const after = await exec(rt, [
+        "sh",
+        "-c",
+        "cat /tmp/taken; readlink /tmp/foreign; test -e /tmp/app/x || echo none",
+      ]);
+      assert.equal(after.stdout, "image-data\n/etc/x\nnone\n");
+    });
+
     /** Skips (with the driver's reason) a check the driver declares it cannot pass. */
     function unsupported(t: { skip(reason: string): void }, capability: string): boolean {
       const reason = rt.unsupported?.[capability];

@@ -1,2 +1,2 @@
-// Kept in step with package.json by hand; reading package.json would be I/O at import.
-export const WARREN_VERSION = "0.1.0";
+// One version for the server and the clients' User-Agent (protocol version.ts).
+export { WARREN_VERSION } from "@warren/protocol";

@@ -62,7 +62,7 @@ test("set checks class bounds and input before recording anything", async () => 
     [{ cpus: 32 }, "OUT_OF_CLASS_BOUNDS", /cpus 32 exceeds the maximum of 16/],
     [{ memory: "32g" }, "OUT_OF_CLASS_BOUNDS", /memory 32Gi exceeds the maximum of 16Gi/],
     [{ memory: "lots" }, "INVALID_SIZE", /invalid memory/],
-    [{ cpus: 0 }, "INVALID_ARGUMENT", /greater than zero/],
+    [{ cpus: 0 }, "INVALID_ARGUMENT", /cpus 0 is below the minimum of 0\.01/],
     [{ pids: 0 }, "INVALID_ARGUMENT", /pids/],
     [{}, "INVALID_ARGUMENT", /nothing to change/],
   ];
@@ -205,14 +205,14 @@ test("HTTP: PATCH /environments/:name and GET stats", async () => {
     const patched = await app.inject({
       method: "PATCH",
       url: "/api/v1/environments/dev",
-      payload: { cpus: 1, memory: "1g", pids: 64 },
+      payload: { cpus: 1, memory: "1g", pids: 128 },
     });
     assert.equal(patched.statusCode, 200, patched.body);
     assert.deepEqual(patched.json().spec.resources, {
       cpus: 1,
       memoryBytes: GiB,
       diskBytes: 10 * GiB,
-      pids: 64,
+      pids: 128,
     });
     const bad = await app.inject({
       method: "PATCH",
@@ -230,7 +230,7 @@ test("HTTP: PATCH /environments/:name and GET stats", async () => {
     assert.equal(refused.json().code, "INVALID_ARGUMENT");
     const st = await app.inject({ method: "GET", url: "/api/v1/environments/dev/stats" });
     assert.equal(st.statusCode, 200);
-    assert.equal(st.json().pidsLimit, 64);
+    assert.equal(st.json().pidsLimit, 128);
     const all = await app.inject({ method: "GET", url: "/api/v1/stats" });
     assert.deepEqual(
       all.json().items.map((s: { name: string }) => s.name),

@@ -36,9 +36,12 @@ test("create resolves defaults from the class and waits until running", async ()
     runtime: "runc",
     resources: { cpus: 2, memoryBytes: 2 * GiB, diskBytes: 10 * GiB, pids: 4096 },
     egress: { mode: "all" },
+    user: "root",
   });
   assert.equal(env.slot, 0);
-  assert.deepEqual(h.runner.events.get(env.id), ["created", "started"]);
+  // The runner logs its own start; the controller adds only what the runner cannot know.
+  assert.deepEqual(h.runner.events.get(env.id), ["created"]);
+  assert.equal(h.runner.logLines.get(env.id), "[warren] started (runc, init pid 1000)\n[warren] created\n");
   const second = await h.envs.create(ROOT, {
     name: "dev2",
     cpus: 4,
@@ -218,13 +221,16 @@ test("lifecycle: stop, start, delete; get includes live observation", async () =
   assert.equal(await countRows(h, "environments"), 0);
   assert.equal(h.runner.envs.size, 0);
   assert.equal(h.runner.callsOf("ensureStopped").at(-1)?.[1], 10_000, "a graceful delete stops first");
-  assert.deepEqual(h.runner.events.get(env.id), [
-    "created",
-    "started",
-    "stopped",
-    "started",
-    "stopped",
-    "deleting",
+  // Each start and stop once in the environment's log: the runner's line, not the runner's and
+  // the controller's both.
+  const log = (h.runner.logLines.get(env.id) ?? "").replace(/ \(runc, init pid \d+\)/g, "");
+  assert.deepEqual(log.split("\n").filter(Boolean), [
+    "[warren] started",
+    "[warren] created",
+    "[warren] stopped",
+    "[warren] started",
+    "[warren] stopped",
+    "[warren] deleting",
   ]);
 });
 

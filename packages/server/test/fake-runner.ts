@@ -101,13 +101,19 @@ export class FakeRunner implements RunnerApi {
   async ensureRunning(spec: RunnerEnvSpec): Promise<EnvObserved> {
     this.#enter("ensureRunning", [spec]);
     const cur = this.envs.get(spec.id);
-    if (cur?.state !== "running") this.envs.set(spec.id, { state: "running", spec, pid: this.#nextPid++ });
+    if (cur?.state !== "running") {
+      const pid = this.#nextPid++;
+      this.envs.set(spec.id, { state: "running", spec, pid });
+      // As the real runner does: a start it makes is in the environment's log, with init's pid.
+      this.#hostLog(spec.id, `started (${spec.runtime}, init pid ${pid})`);
+    }
     return this.observe(spec.id);
   }
 
   async ensureStopped(spec: RunnerEnvSpec, graceMs: number): Promise<EnvObserved> {
     this.#enter("ensureStopped", [spec, graceMs]);
     const cur = this.envs.get(spec.id);
+    if (cur?.state === "running") this.#hostLog(spec.id, "stopped");
     if (cur) cur.state = "stopped";
     return this.observe(spec.id);
   }
@@ -237,6 +243,10 @@ export class FakeRunner implements RunnerApi {
     const list = this.events.get(id) ?? [];
     list.push(message);
     this.events.set(id, list);
+    this.#hostLog(id, message);
+  }
+
+  #hostLog(id: string, message: string): void {
     this.logLines.set(id, `${this.logLines.get(id) ?? ""}[warren] ${message}\n`);
   }
 

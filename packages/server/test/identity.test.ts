@@ -265,7 +265,12 @@ test("members see and change only their own environments; other ids are 404", as
     { onInit: (sock) => sock.once("message", (d) => onFirst(String(d))) },
   );
   assert.match(await first, /ENV_NOT_FOUND/);
-  ws.terminate();
+  // A clean close handshake: inject's in-memory socket does not tell the server about a
+  // terminate(), which would leave it waiting out ws's 30 s close timeout.
+  await new Promise<void>((resolve) => {
+    ws.once("close", () => resolve());
+    ws.close();
+  });
   const bobList = await w.remote.inject({ method: "GET", url: "/api/v1/environments", headers: bearer(bob) });
   assert.deepEqual(bobList.json().items, []);
   const aliceList = await w.remote.inject({

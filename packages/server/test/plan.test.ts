@@ -118,3 +118,15 @@ test("plan: the deleted event is not written to the (removed) host log", () => {
   );
   assert.deepEqual(ev, { type: "event", message: "deleted", hostLog: false });
 });
+
+test("plan: starts and stops the runner makes are logged on the host by the runner alone", () => {
+  const hostLogged = (r: ReturnType<typeof row>, observed: Obs) =>
+    plan({ row: r, observed: { state: observed } })
+      .filter((a) => a.type === "event" && a.hostLog !== false)
+      .map((a) => (a.type === "event" ? a.message : ""));
+  assert.deepEqual(hostLogged(row("running", "pending"), "absent"), ["created"]);
+  assert.deepEqual(hostLogged(row("running", "stopped"), "stopped"), []);
+  assert.deepEqual(hostLogged(row("stopped", "running"), "running"), []);
+  // No runner stop happened (init died on its own): only the controller can say it stopped.
+  assert.deepEqual(hostLogged(row("stopped", "running"), "stopped"), ["stopped"]);
+});

@@ -82,14 +82,49 @@ test("a written value is never returned: PUT, GET and DELETE answer names, scope
     ],
   );
   for (const i of items) assert.equal("value" in i, false);
-  // Paths outside the tmpfs, bad names and env paths are refused.
+  // Paths of the kernel or Warren, bad names and env paths are refused.
   assert.equal(
-    (await put(app, "user", "X", { value: "v", kind: "file", path: "/etc/passwd" })).statusCode,
+    (await put(app, "user", "X", { value: "v", kind: "file", path: "/proc/self/environ" })).statusCode,
     400,
   );
   assert.equal((await put(app, "user", "1X", { value: "v", kind: "env" })).statusCode, 400);
   assert.equal((await put(app, "project", "X", { value: "v", kind: "env" })).statusCode, 400);
   const del = await app.inject({ method: "DELETE", url: "/api/v1/secrets/org/API_TOKEN" });
+  assert.deepEqual(del.json(), { removed: true });
+});
+
+test("file secrets: dashed and dotted names, any path but the kernel's and Warren's, delivered as set", async () => {
+  const { app, secrets } = await setup();
+  const a = await put(app, "user", "app-config.v2", {
+    value: "cfg",
+    kind: "file",
+    path: "/etc/app/app.conf",
+  });
+  assert.equal(a.statusCode, 200, a.body);
+  assert.equal(a.json().path, "/etc/app/app.conf");
+  const b = await put(app, "user", "tls-key", { value: "key", kind: "file" });
+  assert.equal(b.json().path, "/run/secrets/tls-key", b.body);
+  const delivered = await secrets.forEnv(SYSTEM, BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID);
+  assert.deepEqual(
+    delivered.map((d) => [d.name, d.path]),
+    [
+      ["app-config.v2", "/etc/app/app.conf"],
+      ["tls-key", "/run/secrets/tls-key"],
+    ],
+  );
+  const refused = async (name: string, body: Record<string, unknown>, field: string, why: RegExp) => {
+    const r = await put(app, "user", name, { value: "v", ...body });
+    assert.equal(r.statusCode, 400, r.body);
+    assert.equal(r.json().details?.field, field, r.body);
+    assert.match(r.json().message, why);
+  };
+  await refused("ws", { kind: "file", path: "/workspaces/x/.env" }, "path", /\/workspaces belongs to Warren/);
+  await refused("rs", { kind: "file", path: "/etc/resolv.conf" }, "path", /belongs to Warren/);
+  await refused("dv", { kind: "file", path: "/dev/shm/x" }, "path", /belongs to the kernel/);
+  await refused("up", { kind: "file", path: "/etc/../proc/x" }, "path", /no '\.\.'/);
+  await refused("tls-key", { kind: "env" }, "name", /shell variable name.*--file/);
+  await refused(".hidden", { kind: "file" }, "name", /a file secret's name/);
+  const del = await app.inject({ method: "DELETE", url: "/api/v1/secrets/user/app-config.v2" });
   assert.deepEqual(del.json(), { removed: true });
 });
 

@@ -1,10 +1,11 @@
-// warren admin fingerprint: the TLS certificate's SHA-256, read from the file on this host (not
+// warren admin fingerprint [--json]: the TLS certificate's SHA-256, read from the file on this host (not
 // over the network, which is exactly what the fingerprint is meant to verify).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fingerprintOfPem, WarrenError } from "@warren/protocol";
+import { printJson } from "../format.ts";
 
-export async function adminFingerprintCommand() {
+export async function adminFingerprintCommand(opts: { json?: boolean } = {}) {
   const root = process.env["WARREN_ROOT"] ?? "/var/lib/warren";
   const file = process.env["WARREN_TLS_CERT"] ?? path.join(root, "tls", "cert.pem");
   let pem: Buffer;
@@ -18,6 +19,8 @@ export async function adminFingerprintCommand() {
         : `${(err as Error).message}; run with sudo`;
     throw new WarrenError("INVALID_ARGUMENT", `cannot read the TLS certificate ${file}: ${why}`);
   }
-  process.stdout.write(`${fingerprintOfPem(pem)}\n`);
+  const fingerprint = fingerprintOfPem(pem);
+  if (opts.json) printJson({ fingerprint, certFile: file });
+  else process.stdout.write(`${fingerprint}\n`);
   return 0;
 }

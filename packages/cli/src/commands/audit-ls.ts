@@ -1,8 +1,10 @@
-// warren audit ls [--actor A] [--action X] [--since ISO] [--until ISO] [--limit N] [--json]:
-// the organisation's audit records, newest first (admins). Follows pages up to --limit.
+// warren audit ls [--actor A] [--action X] [--since WHEN] [--until WHEN] [--limit N] [--json]:
+// the organisation's audit records, newest first (admins). Follows pages up to --limit. WHEN is
+// a duration back from now (2h, 1d) or an ISO-8601 time; the table shows ages, --json ISO times.
 import { type AuditRecord, escapeControlChars, WarrenError } from "@warren/protocol";
 import { connect } from "../connect.ts";
-import { printJson, renderTable } from "../format.ts";
+import { formatAge, printJson, renderTable } from "../format.ts";
+import { parseTimeBound } from "../time-bound.ts";
 
 export interface AuditLsOptions {
   actor?: string;
@@ -18,18 +20,21 @@ export interface AuditLsOptions {
 // must not be able to move the cursor, recolour or rewrite the screen. --json needs nothing (JSON
 // escapes control characters itself).
 export async function auditLsCommand(opts: AuditLsOptions) {
-  const client = await connect();
   const want = opts.limit !== undefined ? Number(opts.limit) : 100;
   if (!Number.isInteger(want) || want < 1)
     throw new WarrenError("INVALID_ARGUMENT", `--limit must be a whole number >= 1, not "${opts.limit}"`);
+  const now = Date.now();
+  const since = opts.since ? parseTimeBound(opts.since, "--since", now) : undefined;
+  const until = opts.until ? parseTimeBound(opts.until, "--until", now) : undefined;
+  const client = await connect();
   const out: AuditRecord[] = [];
   let cursor: string | undefined;
   do {
     const page = await client.listAudit({
       ...(opts.actor ? { actor: opts.actor } : {}),
       ...(opts.action ? { action: opts.action } : {}),
-      ...(opts.since ? { since: opts.since } : {}),
-      ...(opts.until ? { until: opts.until } : {}),
+      ...(since ? { since } : {}),
+      ...(until ? { until } : {}),
       ...(cursor ? { cursor } : {}),
       limit: Math.min(500, want - out.length),
     });
@@ -43,7 +48,7 @@ export async function auditLsCommand(opts: AuditLsOptions) {
         ["TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "SOURCE"],
         out.map((r) =>
           [
-            r.at,
+            formatAge(r.at, now),
             r.actor,
             r.action,
             r.target,

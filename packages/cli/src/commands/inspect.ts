@@ -1,7 +1,7 @@
 // warren inspect NAME [--json]: desired and observed state, host pid, IP, uid range, cgroups, PSI.
 import { type Environment, formatEgress, formatSize } from "@warren/protocol";
 import { connect } from "../connect.ts";
-import { formatAge, printJson } from "../format.ts";
+import { formatAge, formatCpus, printJson } from "../format.ts";
 
 export async function inspectCommand(name: string, opts: { json?: boolean }) {
   const client = await connect();
@@ -11,40 +11,51 @@ export async function inspectCommand(name: string, opts: { json?: boolean }) {
   return 0;
 }
 
+/** Every value starts in this column, top-level and Host lines alike ("  UID range: " is widest). */
+const VALUE_COLUMN = 13;
+const field = (label: string, value: string, indent = "") =>
+  `${indent}${`${label}:`.padEnd(VALUE_COLUMN - indent.length)}${value}`;
+
 export function describeEnv(env: Environment, now: number = Date.now()): string {
   const r = env.spec.resources;
   const o = env.observed;
+  const when = (iso: string) => `${iso} (${formatAge(iso, now)})`;
   const lines = [
-    `Name:       ${env.name}`,
-    `ID:         ${env.id}`,
-    `State:      ${env.state} (desired: ${env.desired})`,
-    `Class:      ${env.spec.className}`,
-    `Image:      ${env.spec.image}`,
-    `Runtime:    ${env.spec.runtime}`,
-    ...(env.spec.project ? [`Project:    ${env.spec.project}`] : []),
-    `Resources:  ${r.cpus} cpus, ${formatSize(r.memoryBytes)} memory, ${formatSize(r.diskBytes)} disk, ${r.pids} pids`,
+    field("Name", env.name),
+    field("ID", env.id),
+    field("State", `${env.state} (desired: ${env.desired})`),
+    field("Class", env.spec.className),
+    field("Image", env.spec.image),
+    field("Runtime", env.spec.runtime),
+    ...(env.spec.project ? [field("Project", env.spec.project)] : []),
+    field("User", env.spec.user ?? "root"),
+    field(
+      "Resources",
+      `${formatCpus(r.cpus)}, ${formatSize(r.memoryBytes)} memory, ${formatSize(r.diskBytes)} disk, ${r.pids} pids`,
+    ),
     // Every CIDR, unlike the class table: inspect is where users check what is enforced.
-    `Egress:     ${env.spec.egress ? formatEgress(env.spec.egress) : "all"}`,
-    `Created:    ${env.createdAt} (${formatAge(env.createdAt, now)} ago)`,
+    field("Egress", env.spec.egress ? formatEgress(env.spec.egress) : "all"),
+    field("Created", when(env.createdAt)),
   ];
   if (o) {
+    const host = (label: string, value: string) => lines.push(field(label, value, "  "));
     lines.push("Host:");
-    lines.push(`  State:    ${o.state}${o.reason ? ` (${o.reason})` : ""}`);
-    if (o.pid !== undefined) lines.push(`  Init PID: ${o.pid}`);
-    if (o.ip) lines.push(`  IP:       ${o.ip}`);
-    if (o.startedAt) lines.push(`  Started:  ${o.startedAt} (${formatAge(o.startedAt, now)} ago)`);
+    host("State", `${o.state}${o.reason ? ` (${o.reason})` : ""}`);
+    if (o.pid !== undefined) host("Init PID", String(o.pid));
+    if (o.ip) host("IP", o.ip);
+    if (o.startedAt) host("Started", when(o.startedAt));
     if (o.resources) {
       // What the kernel was given; differs from Resources above only while a change is pending.
       const a = o.resources;
-      lines.push(`  Limits:   ${a.cpus} cpus, ${formatSize(a.memoryBytes)} memory, ${a.pids} pids`);
+      host("Limits", `${formatCpus(a.cpus)}, ${formatSize(a.memoryBytes)} memory, ${a.pids} pids`);
     }
     if (o.uidRange) {
       const { start, size } = o.uidRange;
-      lines.push(`  UID range: ${start}-${start + size - 1} (${size} ids)`);
+      host("UID range", `${start}-${start + size - 1} (${size} ids)`);
     }
     if (o.psi) {
       const f = (v: number | null) => (v === null ? "-" : String(v));
-      lines.push(`  PSI:      cpu ${f(o.psi.cpu)}, memory ${f(o.psi.memory)}, io ${f(o.psi.io)}`);
+      host("PSI", `cpu ${f(o.psi.cpu)}, memory ${f(o.psi.memory)}, io ${f(o.psi.io)}`);
     }
     const cgroups = Object.entries(o.cgroupPaths ?? {});
     if (cgroups.length > 0) {

@@ -1,5 +1,5 @@
 // warren ls [--json] [--watch]
-import type { Environment, WatchEvent } from "@warren/protocol";
+import { ENV_STATES, type Environment, type WatchEvent } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { envTable, printJson } from "../format.ts";
 
@@ -16,11 +16,14 @@ export async function lsCommand(opts: { json?: boolean; watch?: boolean }) {
   async function lsWatch(json: boolean): Promise<number> {
     const initial: Environment[] = [];
     let listed = false;
+    // Names pad to the widest seen so far (as the table does), not to the longest name allowed.
+    let nameWidth = "NAME".length;
     const onEvent = (e: WatchEvent) => {
       if (json) {
         process.stdout.write(`${JSON.stringify(e)}\n`);
         return;
       }
+      if (e.object) nameWidth = Math.max(nameWidth, e.object.name.length);
       if (!listed) {
         if (e.type === "BOOKMARK") {
           listed = true;
@@ -28,13 +31,17 @@ export async function lsCommand(opts: { json?: boolean; watch?: boolean }) {
         } else if (e.object) initial.push(e.object);
         return;
       }
-      if (e.type !== "BOOKMARK" && e.object) process.stdout.write(changeLine(e.type, e.object));
+      if (e.type !== "BOOKMARK" && e.object) process.stdout.write(changeLine(e.type, e.object, nameWidth));
     };
     await client.watchEnvironments({}, onEvent);
     return 0;
   }
 }
 
-export function changeLine(type: string, e: Environment): string {
-  return `${type.padEnd(9)} ${e.name.padEnd(24)} ${e.state.padEnd(10)} desired=${e.desired}\n`;
+const TYPE_WIDTH = Math.max(...["ADDED", "MODIFIED", "DELETED"].map((t) => t.length));
+const STATE_WIDTH = Math.max(...ENV_STATES.map((s) => s.length));
+
+/** One change under the table: columns two spaces apart, like the table's. */
+export function changeLine(type: string, e: Environment, nameWidth: number = e.name.length): string {
+  return `${type.padEnd(TYPE_WIDTH)}  ${e.name.padEnd(nameWidth)}  ${e.state.padEnd(STATE_WIDTH)}  desired=${e.desired}\n`;
 }

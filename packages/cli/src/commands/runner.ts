@@ -1,10 +1,11 @@
 // warren runner: this host's runner serving a remote control plane (`warren server`). It dials out
 // over TLS (the server's certificate pinned by fingerprint) with a runner token, and reconnects
-// with exponential backoff (1 s to 30 s) whenever the link drops; environments keep running
-// meanwhile and are re-adopted by the control plane's resync on reconnect.
+// whenever the link drops (protocol runner-reconnect.ts: backoff, and a long wait plus a clear
+// message when the token was revoked or expired); environments keep running meanwhile and are
+// re-adopted by the control plane's resync on reconnect.
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { connectRunner, exitOnUnhandledFaults, type RunnerConnection, WarrenError } from "@warren/protocol";
+import { exitOnUnhandledFaults, runRunnerLoop, WarrenError } from "@warren/protocol";
 import { takeLock, untilSignal } from "../daemon-entry.ts";
 
 export interface RunnerOptions {
@@ -30,7 +31,7 @@ function readToken(opts: RunnerOptions): string {
   if (!token) {
     throw new WarrenError(
       "INVALID_ARGUMENT",
-      "no runner token: pass --token-file FILE or set WARREN_RUNNER_TOKEN (an admin makes one with POST /api/v1/admin/runner-tokens)",
+      "no runner token: pass --token-file FILE or set WARREN_RUNNER_TOKEN (an admin makes one with `warren admin runner-token create`)",
     );
   }
   return token;
@@ -40,36 +41,26 @@ const log = (msg: string, fields: Record<string, unknown> = {}) =>
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`);
 
 export async function runnerCommand(opts: RunnerOptions): Promise<number> {
-  const token = readToken(opts);
+  readToken(opts); // a missing or unsafe token is the user's error: say so now, before dialling
   exitOnUnhandledFaults({ component: "runner" });
   const { createRunner, defaultConfig } = await import("@warren/runner");
   const cfg = defaultConfig();
   // The embedded daemon and a remote-serving runner must not both drive this host.
   const release = takeLock(path.join(cfg.runDir, "daemon.pid"));
   const runner = await createRunner();
-  let stopping = false;
-  let current: RunnerConnection | undefined;
-  const loop = (async () => {
-    let delay = 1000;
-    while (!stopping) {
-      try {
-        current = await connectRunner({ url: opts.server, fingerprint: opts.fingerprint, token }, runner);
-        const runnerId = await current.ready;
-        log("connected to the control plane", { server: opts.server, runnerId });
-        delay = 1000;
-        log("disconnected", { reason: await current.closed });
-      } catch (err) {
-        log("cannot connect to the control plane", { server: opts.server, error: (err as Error).message });
-      }
-      if (stopping) break;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 30_000);
-    }
-  })();
+  const loop = runRunnerLoop(
+    {
+      url: opts.server,
+      fingerprint: opts.fingerprint,
+      // Read again before every attempt: replacing the file replaces a revoked or expired token.
+      readToken: () => readToken(opts),
+      tokenFile: opts.tokenFile,
+      log,
+    },
+    runner,
+  );
   await untilSignal(async () => {
-    stopping = true;
-    current?.close();
-    await loop;
+    await loop.stop();
     await runner.close();
   });
   release();

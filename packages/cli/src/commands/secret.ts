@@ -1,6 +1,6 @@
 // warren secret set|ls|rm and warren admin rotate-key. A value is never an argument (arguments
 // show up in `ps` and shell history): it is read from stdin or typed without echo.
-import { type SecretScope, WarrenError } from "@warren/protocol";
+import { type SecretScope, secretNameProblem, secretPathProblem, WarrenError } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { formatAge, printJson, renderTable } from "../format.ts";
 import { prompt, readStdin } from "../secret-input.ts";
@@ -50,8 +50,18 @@ export async function secretSetCommand(
     allow?: string[];
   },
 ) {
-  if (Boolean(opts.env) === (opts.file !== undefined && opts.file !== false))
+  const asFile = opts.file !== undefined && opts.file !== false;
+  if (opts.env && asFile)
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      "pick one of --env (a variable) or --file [PATH] (a file), not both",
+    );
+  if (!opts.env && !asFile)
     throw new WarrenError("INVALID_ARGUMENT", "say how to deliver it: --env or --file [PATH]");
+  const problem =
+    secretNameProblem(name, opts.env ? "env" : "file") ??
+    (typeof opts.file === "string" ? secretPathProblem(opts.file) : undefined);
+  if (problem) throw new WarrenError("INVALID_ARGUMENT", problem);
   const scope = scopeOf(opts);
   const allow = allowOf(opts.allow, scope);
   let value: string;

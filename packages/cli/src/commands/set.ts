@@ -3,7 +3,7 @@
 // A refused change (memory below what it uses) changes nothing, neither the kernel nor the record.
 import { formatSize, type SetResourcesRequest, WarrenError } from "@warren/protocol";
 import { connect } from "../connect.ts";
-import { printJson } from "../format.ts";
+import { formatCpus, printJson } from "../format.ts";
 import { checkSize, parseCpus, parsePositiveInt } from "../options.ts";
 
 export async function setCommand(
@@ -24,7 +24,7 @@ export async function setCommand(
     const r = env.spec.resources;
     const live = env.state === "running" ? "applied live" : "applied at the next start";
     process.stdout.write(
-      `${env.name}: ${r.cpus} cpus, ${formatSize(r.memoryBytes)} memory, ${r.pids} pids (${live})\n`,
+      `${env.name}: ${formatCpus(r.cpus)}, ${formatSize(r.memoryBytes)} memory, ${r.pids} pids (${live})\n`,
     );
   }
   return 0;

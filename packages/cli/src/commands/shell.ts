@@ -1,25 +1,37 @@
-// warren shell NAME: an interactive login shell in the workspace, bash if the image has it.
-import type { ApiClient, ExecRequest } from "@warren/protocol";
+// warren shell NAME [-u USER] [-w DIR]: an interactive login shell in the workspace, bash if the
+// image has it.
+import { type ApiClient, checkExecCwd, type ExecRequest, parseExecUser } from "@warren/protocol";
 import { attach } from "../attach.ts";
 import { connect } from "../connect.ts";
 import type { RunContext } from "../run.ts";
 
-export function shellRequest(name: string): ExecRequest {
-  return {
+export interface ShellOptions {
+  user?: string;
+  workdir?: string;
+}
+
+export function shellRequest(name: string, opts: ShellOptions = {}): ExecRequest {
+  const req: ExecRequest = {
     // One round trip instead of probing for bash first.
     cmd: ["/bin/sh", "-c", "command -v bash >/dev/null && exec bash -l || exec sh -l"],
     tty: true,
-    cwd: `/workspaces/${name}`,
+    cwd: checkExecCwd(opts.workdir ?? `/workspaces/${name}`),
     env: { TERM: process.env["TERM"] ?? "xterm-256color" },
   };
+  if (opts.user !== undefined) {
+    parseExecUser(opts.user);
+    req.user = opts.user;
+  }
+  return req;
 }
 
-export function openShell(client: ApiClient, name: string): Promise<number> {
-  return attach(client, name, shellRequest(name));
+export function openShell(client: ApiClient, name: string, opts: ShellOptions = {}): Promise<number> {
+  return attach(client, name, shellRequest(name, opts));
 }
 
-export async function shellCommand(name: string, ctx: RunContext) {
-  const client = await connect();
+export async function shellCommand(name: string, opts: ShellOptions, ctx: RunContext) {
   ctx.mode = "exec";
-  return openShell(client, name);
+  const req = shellRequest(name, opts);
+  const client = await connect();
+  return attach(client, name, req);
 }

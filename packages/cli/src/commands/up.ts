@@ -3,6 +3,8 @@
 import {
   type ApiClient,
   type CreateEnvRequest,
+  checkEnvUser,
+  checkResourceLimit,
   DEFAULT_IMAGE,
   isWarrenError,
   normalizeProject,
@@ -13,10 +15,12 @@ import { attach } from "../attach.ts";
 import { connect } from "../connect.ts";
 import { checkFailed } from "../failed.ts";
 import { envTable, printJson } from "../format.ts";
+import { explainInterrupt } from "../interrupt.ts";
 import { checkName, checkRuntime, checkSize, parseCpus } from "../options.ts";
 import { progressDisplay } from "../progress.ts";
 import { pullIfMissing } from "../pull-missing.ts";
 import type { RunContext } from "../run.ts";
+import { checkUpCombination } from "../up-flags.ts";
 import { openShell } from "./shell.ts";
 
 export interface UpOptions {
@@ -28,6 +32,7 @@ export interface UpOptions {
   disk?: string;
   runtime?: string;
   project?: string;
+  user?: string;
   detach?: boolean;
   json?: boolean;
 }
@@ -38,15 +43,19 @@ export function createRequest(o: UpOptions): CreateEnvRequest {
   if (o.class !== undefined) req.className = checkName(o.class, "class");
   if (o.image !== undefined) req.image = o.image;
   if (o.cpus !== undefined) req.cpus = parseCpus(o.cpus);
-  if (o.memory !== undefined) req.memory = checkSize(o.memory, "--memory");
-  if (o.disk !== undefined) req.disk = checkSize(o.disk, "--disk");
+  // The daemon checks these limits too; checked here so a bad size fails before the base image is built.
+  if (o.cpus !== undefined) checkResourceLimit("cpus", req.cpus!, "--cpus");
+  if (o.memory !== undefined) req.memory = checkSize(o.memory, "--memory", "memory");
+  if (o.disk !== undefined) req.disk = checkSize(o.disk, "--disk", "disk");
   if (o.runtime !== undefined) req.runtime = checkRuntime(o.runtime);
   // Checked here so a bad URL fails before the base image is built; the daemon normalizes again.
   if (o.project !== undefined) req.project = normalizeProject(o.project);
+  if (o.user !== undefined) req.user = checkEnvUser(o.user);
   return req;
 }
 
 export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
+  checkUpCombination(cmd, o);
   const req = createRequest(o);
   // --json asks for output to parse, so it never opens an interactive shell.
   const interactive = !o.detach && !o.json && process.stdin.isTTY && process.stdout.isTTY;
@@ -62,6 +71,10 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
   const named = req.name !== undefined;
   req.name ??= generateName();
   let retried = false;
+  // Once sent, the create goes on in the daemon whatever happens here: a Ctrl-C says so.
+  const settled = explainInterrupt(
+    `environment ${req.name} is still being created; \`warren rm -f ${req.name}\` removes it`,
+  );
   const outcome = await client
     .createEnvironment(req, {
       onRetry: () => {
@@ -70,7 +83,8 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
     })
     .catch((err: unknown) => {
       throw whatWasLeft(err, req.name!);
-    });
+    })
+    .finally(settled);
   const env = checkFailed(outcome.env);
   if (then !== "print" || !o.json) {
     // After a retry, "exists" may be this call's own first attempt: only an unnamed one is sure.

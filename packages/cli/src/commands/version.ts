@@ -1,14 +1,7 @@
 // warren version [--json]: the CLI's version and, if one answers, the daemon's. Never starts a daemon.
-import { readFileSync } from "node:fs";
 import { createClient, socketPath } from "@warren/protocol";
+import { cliVersion } from "../cli-version.ts";
 import { printJson } from "../format.ts";
-
-export function cliVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 export async function versionCommand(opts: { json?: boolean }) {
   const client = cliVersion();

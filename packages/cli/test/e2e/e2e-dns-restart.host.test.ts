@@ -66,7 +66,7 @@ function resolversOf(root: string): number[] {
 const LOOP = `
 while [ ! -e /tmp/dns-loop.stop ]; do
   t=$(date +%s%3N)
-  if getent hosts loop.example.test >/dev/null && getent hosts d.warren.internal >/dev/null; then
+  if getent hosts loop.example.test >/dev/null && getent -s dns hosts d.warren.internal >/dev/null; then
     echo "$t ok"
   else
     echo "$t fail"
@@ -164,7 +164,7 @@ describe("DNS across a daemon restart (e2e)", { timeout: 300_000 }, () => {
 
   it("the adopted resolver learns environments created after the restart", async () => {
     assert.equal(h.cli(["up", "--name", "e", "--disk", "1g", "--detach"]).status, 0);
-    const r = await h.cliAsync(["exec", "e", "--", "getent", "hosts", "e.warren.internal"]);
+    const r = await h.cliAsync(["exec", "e", "--", "getent", "-s", "dns", "hosts", "e.warren.internal"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(h.cli(["rm", "-f", "e"]).status, 0);
   });

@@ -61,7 +61,8 @@ describe("DNS through the runner's resolver (e2e)", { timeout: 300_000 }, () => 
   let h: Harness;
   let up: Upstream;
   // Async: the stand-in upstream runs in this process, so a blocking spawn would starve it.
-  const lookup = (name: string) => h.cliAsync(["exec", "d", "--", "getent", "hosts", name]);
+  // DNS only: /etc/hosts names the environment too (for `hostname -f`), and would answer first.
+  const lookup = (name: string) => h.cliAsync(["exec", "d", "--", "getent", "-s", "dns", "hosts", name]);
   before(async () => {
     up = await standInUpstream();
     h = await makeHarness("dns");

@@ -23,7 +23,7 @@ describe("resource limits (e2e)", { timeout: 600_000 }, () => {
         "--disk",
         "512m",
         "--pids",
-        "64",
+        "128",
       ]).status,
       0,
     );
@@ -61,7 +61,7 @@ describe("resource limits (e2e)", { timeout: 600_000 }, () => {
     assert.match(r.stderr, /Cannot fork|Resource temporarily unavailable/i);
     const max = Number(readFileSync(`${pids}/pids.max`, "utf8"));
     const events = readFileSync(`${pids}/pids.events`, "utf8");
-    assert.equal(max, 64);
+    assert.equal(max, 128);
     assert.match(events, /max [1-9]/, `pids.events: ${events}`);
     await sleep(2500);
     assert.equal(h.cli(["exec", "hog", "--", "true"]).status, 0, "the environment recovers");

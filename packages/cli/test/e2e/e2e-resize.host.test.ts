@@ -94,7 +94,7 @@ describe("live resize and stats (e2e)", { timeout: 600_000 }, () => {
     const all = ok(["stats"]);
     assert.match(all, /^NAME\s+CPU\s+MEM USAGE \/ LIMIT/);
     assert.match(all, /\nc\s/);
-    assert.match(all, /\nr\s+\S+\s+\S+ \/ 256Mi/);
+    assert.match(all, /\nr\s+\S+ cpus\s+\S+ \/ 256Mi/);
   });
 
   it("disk used follows writes in the environment's own filesystem", () => {

@@ -2,7 +2,8 @@
 // (/run/secrets/NAME on a tmpfs, `printenv NAME` through `warren exec`), and a search of the
 // daemon root (database and WAL, keys aside, envs/*/bundle, handle.json, console.log), the run
 // dir (runtime state), the daemon log, `inspect --json`, the API and the audit log finds neither
-// value in plain text. Both survive `warren admin rotate-key` and a stop/start.
+// value in plain text. A file secret at /etc/app/app.conf is a symlink there into the tmpfs: the
+// environment's disk holds the link, never the value. All survive `warren admin rotate-key` and a stop/start.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
@@ -12,6 +13,9 @@ import { type Harness, makeHarness } from "./harness.ts";
 
 const FILE_VALUE = `file-secret-${randomBytes(8).toString("hex")}`;
 const ENV_VALUE = `env-secret-${randomBytes(8).toString("hex")}`;
+/** A file secret at a path of the image's (/etc/app/app.conf): a symlink there into the tmpfs. */
+const APP_VALUE = `app-secret-${randomBytes(8).toString("hex")}`;
+const APP_PATH = "/etc/app/app.conf";
 
 /** Regular files under dir, skipping the environment's own disk and rootfs mounts. */
 async function* files(dir: string): AsyncGenerator<string> {
@@ -29,7 +33,7 @@ async function* files(dir: string): AsyncGenerator<string> {
 
 async function findPlaintext(h: Harness): Promise<string[]> {
   const hits: string[] = [];
-  const needles = [FILE_VALUE, ENV_VALUE].map((v) => Buffer.from(v));
+  const needles = [FILE_VALUE, ENV_VALUE, APP_VALUE].map((v) => Buffer.from(v));
   let searched = 0;
   for await (const f of files(h.root)) {
     const bytes = await fs.readFile(f).catch(() => Buffer.alloc(0));
@@ -61,15 +65,42 @@ describe("secrets (e2e)", { timeout: 300_000 }, () => {
     const env = h.cli(["exec", "sec", "--", "printenv", "ENV_S"]);
     assert.equal(env.status, 0, env.stderr);
     assert.equal(env.stdout.trim(), ENV_VALUE);
+    const app = h.cli([
+      "exec",
+      "sec",
+      "--",
+      "sh",
+      "-c",
+      `readlink ${APP_PATH}; cat ${APP_PATH}; echo; stat -L -c '%a %u' ${APP_PATH}`,
+    ]);
+    assert.equal(app.stdout, `/run/secrets/~etc~app~app.conf\n${APP_VALUE}\n400 0\n`, app.stderr);
   };
 
-  it("delivers a file and a variable secret into the environment", () => {
+  /** What the environment's disk (its overlay's upper dir) holds under /etc/app. */
+  async function onDisk(name: string): Promise<{ link: string; valueFiles: string[] }> {
+    const id = JSON.parse(h.cli(["inspect", name, "--json"]).stdout).id as string;
+    const upper = path.join(h.root, "envs", id, "disk", "upper");
+    const valueFiles: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile() && (await fs.readFile(p)).includes(APP_VALUE)) valueFiles.push(p);
+      }
+    };
+    await walk(upper);
+    return { link: await fs.readlink(path.join(upper, APP_PATH)), valueFiles };
+  }
+
+  it("delivers a file and a variable secret into the environment", async () => {
     const f = h.cli(["secret", "set", "FILE_S", "--file", "--value-stdin"], { input: FILE_VALUE });
     assert.equal(f.status, 0, f.stderr);
     const e = h.cli(["secret", "set", "ENV_S", "--env", "--scope", "org", "--value-stdin"], {
       input: `${ENV_VALUE}\n`,
     });
     assert.equal(e.status, 0, e.stderr);
+    const a = h.cli(["secret", "set", "app-conf", "--file", APP_PATH, "--value-stdin"], { input: APP_VALUE });
+    assert.equal(a.status, 0, a.stderr);
     const ls = h.cli(["secret", "ls", "--json"]);
     assert.deepEqual(
       JSON.parse(ls.stdout).map((s: { name: string; scope: string; kind: string }) => [
@@ -80,11 +111,14 @@ describe("secrets (e2e)", { timeout: 300_000 }, () => {
       [
         ["ENV_S", "org", "env"],
         ["FILE_S", "user", "file"],
+        ["app-conf", "user", "file"],
       ],
     );
     const up = h.cli(["up", "--name", "sec", "--memory", "256m", "--disk", "1g", "--detach", "--json"]);
     assert.equal(up.status, 0, up.stderr);
     check();
+    // The environment's disk holds the symlink, never the value.
+    assert.deepEqual(await onDisk("sec"), { link: "/run/secrets/~etc~app~app.conf", valueFiles: [] });
   });
 
   it("keeps the store private inside the traversable state root", async () => {
@@ -116,20 +150,21 @@ describe("secrets (e2e)", { timeout: 300_000 }, () => {
       h.cli(["logs", "sec"]).stdout,
       h.cli(["audit", "ls", "--json"]).stdout,
     ].join("\n");
-    assert.ok(!outputs.includes(FILE_VALUE) && !outputs.includes(ENV_VALUE));
+    assert.ok(!outputs.includes(FILE_VALUE) && !outputs.includes(ENV_VALUE) && !outputs.includes(APP_VALUE));
     assert.deepEqual(await findPlaintext(h), []);
   });
 
   it("survives admin rotate-key and a stop/start", async () => {
     const r = h.cli(["admin", "rotate-key", "--json"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { secrets: 2, registryLogins: 0 });
+    assert.deepEqual(JSON.parse(r.stdout), { secrets: 3, registryLogins: 0 });
     assert.deepEqual((await fs.readdir(path.join(h.root, "keys"))).sort(), ["registry.key", "secrets.key"]);
     assert.equal(h.cli(["stop", "sec"]).status, 0);
     const start = h.cli(["start", "sec"]);
     assert.equal(start.status, 0, start.stderr);
     check();
     assert.deepEqual(await findPlaintext(h), []);
+    assert.deepEqual((await onDisk("sec")).valueFiles, []);
   });
 
   it("reaches a gVisor environment too, written from inside the sandbox", async () => {
@@ -152,6 +187,8 @@ describe("secrets (e2e)", { timeout: 300_000 }, () => {
     assert.equal(cat.stdout, FILE_VALUE);
     const env = h.cli(["exec", "gsec", "--", "printenv", "ENV_S"]);
     assert.equal(env.stdout.trim(), ENV_VALUE, env.stderr);
+    const app = h.cli(["exec", "gsec", "--", "sh", "-c", `readlink ${APP_PATH}; cat ${APP_PATH}`]);
+    assert.equal(app.stdout, `/run/secrets/~etc~app~app.conf\n${APP_VALUE}`, app.stderr);
     const mounts = h.cli(["exec", "gsec", "--", "cat", "/proc/mounts"]);
     assert.match(mounts.stdout, /\/run\/secrets tmpfs/, "on the sandbox's own tmpfs");
     assert.deepEqual(await findPlaintext(h), []);

@@ -15,6 +15,11 @@ import type { NetworkConfig } from "../network/types.ts";
 import { readHandle } from "../state/handle.ts";
 
 export const DEFAULT_ZONE = "warren.internal";
+
+/** The internal zone the resolver answers environments' own names under. */
+export function dnsZone(): string {
+  return process.env["WARREN_DNS_ZONE"] ?? DEFAULT_ZONE;
+}
 /** Debian's nobody/nogroup: the resolver needs no file or id of its own. */
 const DEFAULT_DNS_ID = 65534;
 
@@ -107,7 +112,7 @@ export async function startResolver(
   const proc = await superviseResolver({
     identity: {
       listen: [{ host: nc.resolverIp, port: Number(process.env["WARREN_DNS_PORT"] ?? 53) }],
-      zone: process.env["WARREN_DNS_ZONE"] ?? DEFAULT_ZONE,
+      zone: dnsZone(),
       upstreams,
     },
     runDir: cfg.runDir,

@@ -9,7 +9,9 @@
 // goes through the Runtime interface, with no branch on the runtime's name here. The full rule
 // is at the top of runtime/types.ts; test/hostile-image-corpus.ts holds it to that.
 import os from "node:os";
+import path from "node:path";
 import {
+  checkExecEnv,
   type DnsStats,
   type EnvObserved,
   type EnvStats,
@@ -26,7 +28,9 @@ import {
   WarrenError,
 } from "@warren/protocol";
 import { detectCgroupMode } from "../cgroups/detect.ts";
+import { CONSOLE_HELPER } from "../exec/exec-plan.ts";
 import { startExec } from "../exec/exec-session.ts";
+import { resolveExecUser } from "../exec/exec-user.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, logLimits, streamLog } from "../logs/env-log.ts";
 import { readHandle } from "../state/handle.ts";
@@ -36,12 +40,13 @@ import { registryPolicy } from "../storage/registry/policy.ts";
 import { pullFromRegistry } from "../storage/registry/pull.ts";
 import type { EngineContext } from "./context.ts";
 import { execProcess } from "./env-spec.ts";
+import { configuredUser, readEnvUser } from "./env-user.ts";
 import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { observeEnv } from "./observe.ts";
 import { resizeEnv } from "./resize.ts";
 import { hasSecretEnv, secretsDelivered } from "./secrets.ts";
-import { deliverStartedSecrets, prepareHost, runtimeOf, startContainer } from "./start.ts";
+import { deliverStartedSecrets, prepareHost, runtimeOf, setupStartedUser, startContainer } from "./start.ts";
 import { CpuMeter, envStats } from "./stats.ts";
 import { removeEverything, stopContainer } from "./stop.ts";
 import { clearStopMark, markStopped } from "./stop-mark.ts";
@@ -86,6 +91,9 @@ export class Engine implements RunnerApi {
         await this.ctx.cgroups.attachPsi(names.cgroupPath, st.pid).catch(() => undefined);
         if (spec.secrets?.length && !(await secretsDelivered(names.envDir))) {
           await deliverStartedSecrets(rt, names.containerId, names.envDir, spec);
+        }
+        if (configuredUser(spec) && !(await readEnvUser(names.envDir, spec))) {
+          await setupStartedUser(rt, names.containerId, names.envDir, spec);
         }
         return observeEnv(this.ctx, spec.id);
       }
@@ -146,15 +154,37 @@ export class Engine implements RunnerApi {
       );
     }
     const image = await this.ctx.images.get(handle.spec.image).catch(() => null);
+    // Without -u, exec lands as the environment's user; never as root in its place.
+    const envUser = await readEnvUser(names.envDir, handle.spec);
+    if (req.user === undefined && configuredUser(handle.spec) && !envUser) {
+      throw new WarrenError(
+        "ENV_NOT_RUNNING",
+        `user ${handle.spec.user} is still being set up; try again in a moment, or restart with \`warren start ${handle.spec.name}\``,
+      );
+    }
+    if (req.env) checkExecEnv(req.env);
+    // -u NAME is looked up in the environment's own /etc/passwd before anything runs as it.
+    const execUser =
+      req.user === undefined
+        ? undefined
+        : await resolveExecUser(rt, names.containerId, names.envDir, handle.spec.name, req.user);
     return startExec(
       {
         runtime: rt,
         containerId: names.containerId,
-        process: execProcess(handle.spec, req, image?.config.env ?? [], await hasSecretEnv(names.envDir)),
+        process: execProcess(
+          handle.spec,
+          req,
+          image?.config.env ?? [],
+          await hasSecretEnv(names.envDir),
+          envUser,
+          execUser,
+        ),
         tmpDir: names.envDir,
         tty: req.tty,
         cols: req.cols ?? 80,
         rows: req.rows ?? 24,
+        consoleHelper: path.join(this.ctx.cfg.nativeDir, CONSOLE_HELPER),
       },
       handlers,
     );

@@ -2,6 +2,7 @@
 // the environment (spec, image config, id map). The shell starts in /workspaces/NAME.
 import path from "node:path";
 import { type ExecRequest, type RunnerEnvSpec, SECRETS_DIR } from "@warren/protocol";
+import type { ExecUser } from "../exec/exec-user.ts";
 import { hostNames } from "../host/names.ts";
 import { ociProcessFromExec } from "../runtime/process-file.ts";
 import { hostHardLimits } from "../spec/host-limits.ts";
@@ -10,6 +11,7 @@ import {
   DEFAULT_CAPABILITIES,
   DEFAULT_RLIMITS,
   defaultEnvSpecOptions,
+  INIT_PATH_IN_CONTAINER,
   withBindMount,
   withTmpfs,
 } from "../spec/index.ts";
@@ -17,6 +19,7 @@ import { clampRlimits } from "../spec/process.ts";
 import type { OciSpec } from "../spec/types.ts";
 import type { IdMap } from "../storage/types.ts";
 import type { EngineContext } from "./context.ts";
+import { configuredUser, type EnvUser } from "./env-user.ts";
 import { execWithSecrets } from "./secrets.ts";
 
 const BASE_ENV = [
@@ -65,8 +68,16 @@ export function envOciSpec(
     withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
     withReadonlyCgroupRoot,
     // Secrets (engine/secrets.ts) are written into this after start: a tmpfs has no host side.
+    // With a configured user, its group may enter (env-user.ts gives it the directory's group
+    // and each file); the files stay 0400.
     ...(spec.secrets?.length
-      ? [withTmpfs(SECRETS_DIR, { mode: "0700", sizeBytes: 8 * 1024 * 1024, extra: ["noexec"] })]
+      ? [
+          withTmpfs(SECRETS_DIR, {
+            mode: configuredUser(spec) ? "0750" : "0700",
+            sizeBytes: 8 * 1024 * 1024,
+            extra: ["noexec"],
+          }),
+        ]
       : []),
   );
 }
@@ -98,14 +109,30 @@ export function execProcess(
   imageEnv: string[],
   /** The environment has /run/secrets/.env: source it inside before the command (secrets.ts). */
   withSecretEnv = false,
+  /** The environment's configured user (env-user.ts), whom a request without a user lands as. */
+  envUser?: EnvUser,
+  /** The request's user as exec/exec-user.ts resolved it inside. */
+  execUser?: ExecUser,
 ): Record<string, unknown> {
-  const { uid, gid } = parseUser(req.user);
+  const asEnvUser = req.user === undefined ? envUser : undefined;
+  const who: { name?: string; uid: number; gid: number; home: string; groups?: number[] } | undefined =
+    asEnvUser ?? (req.user !== undefined ? execUser : undefined);
+  const { uid, gid } = who ?? parseUser(req.user);
   const extra = Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`);
   if (req.tty && !(req.env && "TERM" in req.env)) extra.push("TERM=xterm-256color");
-  if (uid !== 0) extra.push("HOME=/");
+  if (who) {
+    const mine = (k: string) => !(req.env && k in req.env);
+    if (mine("HOME")) extra.push(`HOME=${who.home}`);
+    if (who.name && mine("USER")) extra.push(`USER=${who.name}`);
+    if (who.name && mine("LOGNAME")) extra.push(`LOGNAME=${who.name}`);
+  } else if (uid !== 0) extra.push("HOME=/");
+  // Warren's init (mounted in every environment) execs the command in place, or says why it
+  // could not with the shells' 127 or 126: one message and status whatever the runtime.
+  extra.push(`${INIT_EXEC_VAR}=1`);
+  const cmd = [INIT_PATH_IN_CONTAINER, "--", ...req.cmd];
   const proc = ociProcessFromExec({
     // The image may lack /bin/sh; only environments given variable secrets get the wrapper.
-    args: withSecretEnv ? execWithSecrets(req.cmd) : req.cmd,
+    args: withSecretEnv ? execWithSecrets(cmd) : cmd,
     env: mergeEnv(imageEnv, extra),
     cwd: req.cwd ?? `/workspaces/${spec.name}`,
     uid,
@@ -114,5 +141,9 @@ export function execProcess(
     capabilities: [...DEFAULT_CAPABILITIES],
     rlimits: clampRlimits(DEFAULT_RLIMITS, hostHardLimits()),
   });
+  if (who?.groups?.length) proc.user = { ...proc.user, additionalGids: [...who.groups] };
   return proc as unknown as Record<string, unknown>;
 }
+
+/** Set for the command's init (warren-init.c), which removes it before the command runs. */
+const INIT_EXEC_VAR = "WARREN_INIT_EXEC";

@@ -7,6 +7,7 @@ import { defaultConfig, type RunnerConfig } from "../host/config.ts";
 import { readWarrenRange } from "../host/idrange.ts";
 import { hostNames } from "../host/names.ts";
 import { startLogRotation } from "../logs/log-rotator.ts";
+import { startOomWatch } from "../logs/oom-watch.ts";
 import { ensureHostNetwork } from "../network/index.ts";
 import { runtimeFor } from "../runtime/index.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -37,5 +38,8 @@ export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promi
   await images.cleanupStale?.();
   // Init's own output never passes through Warren, so its logs are bounded by a periodic check.
   startLogRotation(cfg, (id) => hostNames(cfg, id).logFile);
-  return new Engine({ cfg, runtimes, cgroups: cgroupDriver(), images, idRange, ownNames, resolver });
+  const cgroups = cgroupDriver();
+  // OOM kills happen in the kernel with no Warren code in the path: a periodic check logs them.
+  startOomWatch(cfg, cgroups, (id) => hostNames(cfg, id));
+  return new Engine({ cfg, runtimes, cgroups, images, idRange, ownNames, resolver });
 }

@@ -2,7 +2,8 @@
 // /run/secrets, right after `start` and before ensureRunning returns: Warren's init runs nothing
 // of the user's, so no process of the environment exists yet that could read or race them.
 // Files land in memory (the tmpfs), never on the host's disk; each is 0400 and owned by the
-// environment's root. Variables go into /run/secrets/.env (also 0400) as shell-quoted lines,
+// environment's root. A file secret with a path elsewhere (/etc/app/app.conf) is a symlink there
+// into the tmpfs: the image's disk holds the link, never the value. Variables go into /run/secrets/.env (also 0400) as shell-quoted lines,
 // which `exec` sources inside (execWithSecrets). Nothing here logs a value.
 //
 // How the bytes get in is the runtime driver's business (Runtime.deliverFiles): runc and crun
@@ -11,7 +12,7 @@
 // top of runtime/types.ts): an image's /bin/sh run by nsenter reached the host's loopback.
 import { rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { SECRETS_DIR, SECRETS_ENV_FILE, type SecretDelivery } from "@warren/protocol";
+import { SECRETS_DIR, SECRETS_ENV_FILE, type SecretDelivery, secretPathProblem } from "@warren/protocol";
 import type { DeliveredFile, Runtime } from "../runtime/types.ts";
 
 /** In the environment's host directory, without a value: "exec must source the variables". */
@@ -27,19 +28,33 @@ export function envFileText(secrets: readonly SecretDelivery[]): string {
     .join("");
 }
 
-/** The files to deliver, each a bare name in SECRETS_DIR; a path anywhere else is refused. */
+/**
+ * The tmpfs file behind a secret whose path is outside SECRETS_DIR: the path with each '/' as
+ * '~'. One path always gives one name, and no secret's own name can take it ('~' is in neither
+ * names nor paths, secretPathProblem).
+ */
+export function secretStoreName(p: string): string {
+  return p.replaceAll("/", "~");
+}
+
+/**
+ * The files to deliver into SECRETS_DIR. A path in SECRETS_DIR is a file there; any other
+ * (e.g. /etc/app/app.conf) is a file there too, under secretStoreName, plus a symlink at the
+ * path, so the value stays in memory. A path the server should have refused is refused again.
+ */
 export function secretFiles(secrets: readonly SecretDelivery[]): DeliveredFile[] {
-  const files = secrets
-    .filter((s) => s.kind === "file")
-    .map((s) => ({ rel: s.path ?? `${SECRETS_DIR}/${s.name}`, data: s.value }));
+  const files: DeliveredFile[] = [];
+  for (const s of secrets) {
+    if (s.kind !== "file") continue;
+    const p = s.path ?? `${SECRETS_DIR}/${s.name}`;
+    const problem = secretPathProblem(p);
+    if (problem) throw new Error(`secret path ${p}: ${problem}`);
+    if (path.posix.dirname(p) === SECRETS_DIR) files.push({ name: path.posix.basename(p), data: s.value });
+    else files.push({ name: secretStoreName(p), data: s.value, link: p });
+  }
   const env = envFileText(secrets);
-  if (env) files.push({ rel: SECRETS_ENV_FILE, data: env });
-  return files.map((f) => {
-    const rel = path.posix.normalize(f.rel);
-    if (path.posix.dirname(rel) !== SECRETS_DIR)
-      throw new Error(`secret path ${rel} is not in ${SECRETS_DIR}`);
-    return { name: path.posix.basename(rel), data: f.data };
-  });
+  if (env) files.push({ name: path.posix.basename(SECRETS_ENV_FILE), data: env });
+  return files;
 }
 
 /** Before `start`: the markers of an earlier run must not vouch for this one. */

@@ -4,19 +4,23 @@
 // only code of the image that ever runs is the environment's own processes (runtime exec, or
 // children of its init). Anything that must act inside goes through the Runtime interface
 // (deliverFiles), never a branch on the runtime's name: see the rule in runtime/types.ts.
-import { chown, mkdir, rename, writeFile } from "node:fs/promises";
+import { lchown, lstat, mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
 import { failpoint } from "../host/failpoint.ts";
 import { slotRange } from "../host/idrange.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, logLimits } from "../logs/env-log.ts";
+import { envAddress, networkConfig } from "../network/index.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { HANDLE_VERSION, readHandle, writeHandle } from "../state/handle.ts";
 import { attachLoop, createDisk, mountDisk } from "../storage/disk.ts";
 import { mountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
+import { dnsZone } from "./dns.ts";
 import { envOciSpec } from "./env-spec.ts";
+import { forgetEnvUser, setupEnvUser } from "./env-user.ts";
+import { hostsFile } from "./hosts.ts";
 import { attachNetwork, writeResolvConf } from "./network.ts";
 import { secretDeliveryFailure } from "./secret-failure.ts";
 import { deliverSecrets, forgetSecrets } from "./secrets.ts";
@@ -65,9 +69,7 @@ export async function prepareHost(ctx: EngineContext, withSecrets: RunnerEnvSpec
   await mountDisk(cfg, names, map).catch((e) => {
     throw wrap("mount disk", e);
   });
-  const home = path.join(names.workspaceDir, spec.name);
-  await mkdir(home, { recursive: true });
-  await chown(home, map.hostStart, map.hostStart);
+  await workspaceFolder(path.join(names.workspaceDir, spec.name), map.hostStart);
 
   failpoint("mount-lower");
   await mountRootfs(cfg, names, image.layerDirs, map).catch((e) => {
@@ -83,12 +85,30 @@ export async function prepareHost(ctx: EngineContext, withSecrets: RunnerEnvSpec
   await writeFile(path.join(etcDir, "hostname"), `${spec.name}\n`);
   await writeFile(
     path.join(etcDir, "hosts"),
-    `127.0.0.1\tlocalhost ${spec.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+    hostsFile(spec.name, envAddress(networkConfig(cfg), spec.slot), dnsZone()),
   );
   const oci = envOciSpec(ctx, withSecrets, image.config, map);
   const tmp = path.join(names.bundleDir, "config.json.tmp");
   await writeFile(tmp, JSON.stringify(oci));
   await rename(tmp, path.join(names.bundleDir, "config.json"));
+}
+
+/**
+ * /workspaces/NAME on the environment's disk, root's inside (the configured user gets it after
+ * start, env-user.ts). Its processes may have left a symlink there while it last ran; host code
+ * never follows one: the link goes (its target is untouched) and lchown changes only the folder.
+ */
+async function workspaceFolder(dir: string, rootId: number): Promise<void> {
+  const st = await lstat(dir).catch(() => null);
+  if (st?.isSymbolicLink()) await unlink(dir);
+  else if (st && !st.isDirectory()) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `the workspace folder ${path.basename(dir)} is a file, not a folder; restore it from a backup or recreate the environment`,
+    );
+  }
+  await mkdir(dir, { recursive: true });
+  await lchown(dir, rootId, rootId);
 }
 
 /** Creates and starts the container. The caller has checked it does not run already. */
@@ -114,11 +134,13 @@ export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): P
   });
   await attachNetwork(ctx, spec, created.pid);
   await forgetSecrets(names.envDir);
+  await forgetEnvUser(names.envDir);
   failpoint("runtime-start");
   await rt.start(names.containerId).catch((e) => {
     throw wrap(`${rt.name} start`, e);
   });
   await deliverStartedSecrets(rt, names.containerId, names.envDir, spec);
+  await setupStartedUser(rt, names.containerId, names.envDir, spec);
   await appendEvent(names.logFile, `started (${rt.name}, init pid ${created.pid})`, logLimits(ctx.cfg));
 }
 
@@ -135,5 +157,21 @@ export async function deliverStartedSecrets(
   await deliverSecrets(rt, containerId, envDir, spec.secrets ?? []).catch(async (e) => {
     await rt.delete(containerId, true).catch(() => undefined);
     throw secretDeliveryFailure(spec.name, spec.secrets ?? [], e);
+  });
+}
+
+/**
+ * After the secrets (the user gets them too): the configured user, made if the image lacks it.
+ * On failure the container is removed, as for secrets: it would look ready but land exec as root.
+ */
+export async function setupStartedUser(
+  rt: Runtime,
+  containerId: string,
+  envDir: string,
+  spec: RunnerEnvSpec,
+): Promise<void> {
+  await setupEnvUser(rt, containerId, envDir, spec).catch(async (e) => {
+    await rt.delete(containerId, true).catch(() => undefined);
+    throw e;
   });
 }

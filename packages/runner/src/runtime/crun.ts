@@ -52,6 +52,8 @@ export function crunRuntime(
     binary,
     stateRoot: path.join(cfg.runDir, "crun"),
     deliverHelper: path.join(cfg.nativeDir, DELIVER_HELPER),
+    // crun copies the size of a terminal of its own once and never again (resizes were lost).
+    consoleSocket: true,
     ...(hybrid && cfg.prefix
       ? {
           envFor: (id: string) => unifiedGroupOf({ prefix: cfg.prefix! }, id),

@@ -21,12 +21,28 @@ export function checkDeliveredFiles(dir: string, files: readonly DeliveredFile[]
     if (!f.name || f.name.includes("/") || f.name === "." || f.name === ".." || f.name.includes("\0")) {
       throw new Error(`deliver files: ${JSON.stringify(f.name)} is not a plain file name inside ${dir}`);
     }
+    if (f.link !== undefined) checkLink(dir, f.name, f.link);
     const bytes = Buffer.from(f.data);
     if (bytes.length > MAX_FILE_BYTES) {
       throw new Error(`deliver files: ${f.name} is ${bytes.length} bytes; at most ${MAX_FILE_BYTES} fit`);
     }
     return bytes;
   });
+}
+
+/** A symlink's path: absolute, normalized, outside `dir` and outside the kernel's interfaces. */
+function checkLink(dir: string, name: string, link: string): void {
+  const ok =
+    !name.includes("=") && // the helper's --link NAME=PATH
+    path.posix.isAbsolute(link) &&
+    path.posix.normalize(link) === link &&
+    link !== "/" &&
+    !link.endsWith("/") &&
+    !link.includes("\0") &&
+    link.length <= 4095 &&
+    !`${link}/`.startsWith(`${dir}/`) &&
+    !["/proc", "/sys", "/dev"].some((k) => `${link}/`.startsWith(`${k}/`));
+  if (!ok) throw new Error(`deliver files: cannot link ${JSON.stringify(link)} to a file in ${dir}`);
 }
 
 /**
@@ -66,6 +82,7 @@ export async function deliverWithHelper(
       "--dir",
       dir,
       ...cgroups.flatMap((c) => ["--cgroup", c]),
+      ...files.flatMap((f) => (f.link ? ["--link", `${f.name}=${f.link}`] : [])),
       "--",
       ...files.map((f, i) => `${f.name}:${data[i]!.length}`),
     ],

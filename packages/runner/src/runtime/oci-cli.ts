@@ -23,6 +23,8 @@ export interface OciCliOptions {
   afterDelete?: (id: string) => Promise<void>;
   /** native/bin/warren-deliver, for deliverFiles (drivers that only reuse the CLI parts omit it). */
   deliverHelper?: string;
+  /** Exec with a terminal through a console socket (Runtime.consoleExecArgs): crun. */
+  consoleSocket?: boolean;
 }
 
 const STATUSES: readonly ContainerStatus[] = ["creating", "created", "running", "paused", "stopped"];
@@ -66,7 +68,16 @@ export class OciCliRuntime implements Runtime {
     this.binary = opts.binary;
     this.prefixArgs = opts.prefixArgs ?? [];
     this.stateRoot = opts.stateRoot;
+    if (opts.consoleSocket) {
+      this.consoleExecArgs = (id, processFile, socket) => ({
+        cmd: this.binary,
+        args: this.argv("exec", "--process", processFile, "--tty", "--console-socket", socket, id),
+        env: this.envOf(id),
+      });
+    }
   }
+
+  readonly consoleExecArgs?: Runtime["consoleExecArgs"];
 
   /** The environment to run the runtime with for container `id`. */
   envOf(id: string): NodeJS.ProcessEnv {

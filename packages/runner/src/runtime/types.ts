@@ -46,6 +46,12 @@ export interface ExecProcess {
 export interface DeliveredFile {
   name: string;
   data: string | Uint8Array;
+  /**
+   * An absolute path outside the directory where a symlink to the file goes. Missing parent
+   * directories are made (root's, 0755); a symlink on the way, or anything already at the path
+   * but this same symlink, is refused: never replace what the image holds there.
+   */
+  link?: string;
 }
 
 export interface Runtime {
@@ -79,12 +85,22 @@ export interface Runtime {
   ): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
   spawnExec(id: string, processFile: string): ChildProcess;
   /**
+   * Optional: `<runtime> exec` with a terminal that sends the terminal's master to the AF_UNIX
+   * socket `consoleSocket` (OCI --console-socket) for native/bin/warren-console to relay. For a
+   * runtime whose own terminal handling loses resizes (crun); the rest run execArgs on node-pty.
+   */
+  consoleExecArgs?(
+    id: string,
+    processFile: string,
+    consoleSocket: string,
+  ): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
+  /**
    * Writes `files` into `dir`, a tmpfs the container's spec mounts (the secrets at
    * /run/secrets), of running container `id`: each a new 0400 file owned by the environment's
    * root, replacing an earlier one, never written through a symlink, and never reached through
-   * a symlink on the way to `dir`. Values never go over a command line. Runs no binary of the
-   * image outside the environment (see the rule above); runc/crun use the warren-deliver
-   * helper, gVisor a `runsc exec` inside the sandbox.
+   * a symlink on the way to `dir`; with `link`, also a symlink to it at that path. Values never
+   * go over a command line. Runs no binary of the image outside the environment (see the rule
+   * above); runc/crun use the warren-deliver helper, gVisor a `runsc exec` inside the sandbox.
    */
   deliverFiles(id: string, dir: string, files: readonly DeliveredFile[]): Promise<void>;
 }

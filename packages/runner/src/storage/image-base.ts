@@ -1,12 +1,13 @@
 // The built-in default image (DEFAULT_IMAGE): a Debian bookworm minbase with the tools a
-// developer expects, built by mmdebstrap from the host's own Debian mirror. mmdebstrap writes a
+// developer expects, built by mmdebstrap from the host's own Debian mirror, as root of an
+// unprivileged user namespace, never host root (image-base-sandbox.ts). mmdebstrap writes a
 // tarball to stdout, which streams straight into the layer unpacker, so the ~250 MB tar is
 // never stored twice. Its stderr lines become progress events.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import { DEFAULT_IMAGE, type ImageInfo, type ProgressFn, wrap } from "@warren/protocol";
 import { readHostAptSources, resolveDebianSources, SUITE } from "./image-apt-sources.ts";
+import { spawnInUserNamespace } from "./image-base-sandbox.ts";
 import { unpackLayer } from "./image-layer-unpack.ts";
 import { hostPlatform } from "./image-oci-layout.ts";
 import type { ImageRecord, ImageStore } from "./image-store.ts";
@@ -39,8 +40,18 @@ export async function ensureBaseImage(
   const work = await store.tmpPath("mmdebstrap");
   const layerTmp = await store.tmpPath("layer");
   try {
-    await fs.mkdir(work);
+    // The build runs as root of an unprivileged user namespace (image-base-sandbox.ts), with the
+    // unpacker's ids; its scratch dir is its /tmp. 0755 so apt inside can drop to _apt to download
+    // (as with host root); it sits in the store's root-only tmp dir.
+    const sandbox = await store.sandbox();
+    await fs.mkdir(work, { mode: 0o755 });
+    await fs.chmod(work, 0o755);
+    await fs.chown(work, sandbox.idStart, sandbox.idStart);
     const args = [
+      "mmdebstrap",
+      // As root of its own user namespace mmdebstrap makes no further one, but still gets its own
+      // mount namespace and binds /dev instead of mknod (which a user namespace may not do).
+      "--mode=unshare",
       "--variant=minbase",
       `--include=${BASE_PACKAGES.join(",")}`,
       "--format=tar",
@@ -48,13 +59,13 @@ export async function ensureBaseImage(
       "-",
       ...sources.lines,
     ];
-    const child = spawn("mmdebstrap", args, {
-      // Its own process group: on a kill, mmdebstrap's cleanup signals its whole group, which
-      // must not include the runner.
-      detached: true,
-      // Its scratch chroot lands in our tmp dir, so cleanupStale() finds it after a crash.
-      env: { ...process.env, TMPDIR: work },
-      stdio: ["ignore", "pipe", "pipe"],
+    // Its scratch chroot lands in our tmp dir, so cleanupStale() finds it after a crash.
+    const child = spawnInUserNamespace({
+      idStart: sandbox.idStart,
+      workDir: work,
+      hide: store.dir,
+      argv: args,
+      env: process.env,
     });
     const tail: string[] = [];
     let partial = "";
@@ -69,7 +80,7 @@ export async function ensureBaseImage(
     });
     const exited = new Promise<number>((resolve, reject) => {
       child.on("error", (e) =>
-        reject(new Error(`mmdebstrap: ${e.message} (install it: apt-get install mmdebstrap)`)),
+        reject(new Error(`mmdebstrap: ${e.message} (unshare, setpriv: apt-get install util-linux)`)),
       );
       child.on("close", (code) => resolve(code ?? 128));
     });
@@ -82,19 +93,19 @@ export async function ensureBaseImage(
         compression: "none",
         dest: layerTmp,
         // mmdebstrap's tar has /dev nodes; environments get their own /dev anyway.
-        sandbox: { ...(await store.sandbox()), skipDevices: true },
+        sandbox: { ...sandbox, skipDevices: true },
       });
     } catch (err) {
       child.kill("SIGTERM");
       const code = await exited.catch(() => -1);
       // A failing mmdebstrap truncates the tar; its own message says why, so prefer that.
-      if (code !== 0) throw new Error(`mmdebstrap exited ${code}: ${tail.join("; ")}`);
+      if (code !== 0) throw buildFailed(code, tail);
       throw err;
     } finally {
       clearTimeout(timer);
     }
     const code = await exited;
-    if (code !== 0) throw new Error(`mmdebstrap exited ${code}: ${tail.join("; ")}`);
+    if (code !== 0) throw buildFailed(code, tail);
     await store.commitLayer(layerTmp, res.diffId, res.sizeBytes);
     const rec: ImageRecord = {
       ref: DEFAULT_IMAGE,
@@ -117,6 +128,11 @@ export async function ensureBaseImage(
     await store.releaseTmp(layerTmp);
     await store.releaseTmp(work);
   }
+}
+
+function buildFailed(code: number, tail: string[]): Error {
+  const hint = code === 127 ? " (install it: apt-get install mmdebstrap)" : "";
+  return new Error(`mmdebstrap exited ${code}: ${tail.join("; ")}${hint}`);
 }
 
 /**

@@ -2,6 +2,7 @@
 // an image in the store. Every blob is checked against its descriptor and every layer against
 // the config's diff_ids; layers already in the store are shared, not unpacked again.
 import fs from "node:fs/promises";
+import path from "node:path";
 import { type ImageInfo, type ProgressFn, WarrenError } from "@warren/protocol";
 import { run } from "../host/run.ts";
 import { commitImage, diffIdsOf } from "./image-commit.ts";
@@ -9,6 +10,7 @@ import { type Compression, sniffCompression, unpackLayer } from "./image-layer-u
 import {
   corrupt,
   type Descriptor,
+  IMPORTABLE,
   type OciConfig,
   pickManifest,
   readJsonBlob,
@@ -39,13 +41,9 @@ export async function importOciImage(
   if (ref !== undefined) validateRef(ref);
   const st = await fs.stat(srcPath).catch(() => null);
   if (!st) {
-    throw new WarrenError(
-      "INVALID_ARGUMENT",
-      `${srcPath} does not exist; pass an OCI layout directory or tarball`,
-      {
-        path: srcPath,
-      },
-    );
+    throw new WarrenError("INVALID_ARGUMENT", `${srcPath} does not exist. ${IMPORTABLE}`, {
+      path: srcPath,
+    });
   }
   let unpacked: string | null = null;
   try {
@@ -55,20 +53,45 @@ export async function importOciImage(
       progress({ phase: "read", message: `unpacking ${srcPath}` });
       await fs.mkdir(unpacked);
       // GNU tar detects gzip/zstd itself; ownership of blob files does not matter.
+      // tar's own message would name the store's scratch directory: it says nothing the user
+      // can act on beyond "not an archive".
       await run("tar", ["-xf", srcPath, "-C", unpacked, "--no-same-owner", "--no-same-permissions"]).catch(
-        (err) => {
+        () => {
           throw new WarrenError(
             "INVALID_ARGUMENT",
-            `${srcPath} is neither a directory nor a readable tarball: ${err}`,
+            `${srcPath} is not an image: it is neither a directory nor a tar archive. ${IMPORTABLE}`,
+            { path: srcPath },
           );
         },
       );
-      dir = unpacked;
+      dir = await layoutIn(unpacked);
     }
-    return await importLayout(store, dir, ref, progress);
+    return await importLayout(store, dir, ref, progress).catch((err) => {
+      throw unpacked ? asUserPath(err, dir, srcPath) : err;
+    });
   } finally {
     if (unpacked) await store.releaseTmp(unpacked);
   }
+}
+
+/** The layout in an unpacked archive: its top, or the one directory a `tar -c DIR` put there. */
+async function layoutIn(unpacked: string): Promise<string> {
+  const entries = await fs.readdir(unpacked, { withFileTypes: true });
+  const only =
+    entries.length === 1 && entries[0]!.isDirectory() ? path.join(unpacked, entries[0]!.name) : null;
+  if (!only || entries.some((e) => e.name === "oci-layout")) return unpacked;
+  const marker = await fs.stat(path.join(only, "oci-layout")).catch(() => null);
+  return marker ? only : unpacked;
+}
+
+/** An error about an unpacked archive, naming the archive instead of the store's scratch dir. */
+function asUserPath(err: unknown, dir: string, srcPath: string): unknown {
+  if (!(err instanceof WarrenError)) return err;
+  const fix = (v: unknown) => (typeof v === "string" ? v.replaceAll(dir, srcPath) : v);
+  const details = err.details
+    ? Object.fromEntries(Object.entries(err.details).map(([k, v]) => [k, fix(v)]))
+    : undefined;
+  return new WarrenError(err.code, fix(err.message) as string, details);
 }
 
 async function importLayout(

@@ -46,14 +46,20 @@ export function corrupt(message: string, digest?: string): WarrenError {
   return new WarrenError("IMAGE_CORRUPT", message, digest ? { digest } : undefined);
 }
 
+/** What `image import` takes, for the message when it is given something else. */
+export const IMPORTABLE =
+  "Warren imports an OCI image layout, a directory holding an oci-layout file, index.json and " +
+  "blobs/sha256/ (`skopeo copy docker://IMAGE oci:DIR:TAG` or `buildah push IMAGE oci:DIR` writes " +
+  "one), or a tar archive of such a directory (`skopeo copy docker://IMAGE oci-archive:FILE.tar`, " +
+  "`podman save --format oci-archive -o FILE.tar IMAGE`)";
+
 /** Checks the layout marker; returns the parsed index.json. */
 export async function readLayoutIndex(dir: string): Promise<OciIndex> {
   const marker = await fs.readFile(path.join(dir, "oci-layout"), "utf8").catch(() => null);
   if (marker === null) {
     throw new WarrenError(
       "INVALID_ARGUMENT",
-      `${dir} is not an OCI image layout (no oci-layout file); create one with ` +
-        "`skopeo copy docker://IMAGE oci:DIR:TAG` or `buildah push IMAGE oci:DIR`",
+      `${dir} is not an image: it has no oci-layout file. ${IMPORTABLE}`,
       { path: dir },
     );
   }

@@ -24,7 +24,15 @@ interface Rule {
   streamed?: boolean;
   /** Only requests this matches are actions. */
   when?: (req: FastifyRequest) => boolean;
+  /**
+   * A 200 that did nothing: a removal of what was not there answers `{removed: false}` (the API
+   * stays idempotent), and the CLI exits 1 on it. The record says what happened: nothing was
+   * found to act on, like a 404.
+   */
+  missed?: (reply: Record<string, unknown> | undefined) => boolean;
 }
+
+const removedNothing = (reply: Record<string, unknown> | undefined) => reply?.["removed"] === false;
 
 const param =
   (name: string): Target =>
@@ -59,11 +67,19 @@ export const AUDITED: Readonly<Record<string, Rule>> = {
   [`PUT ${API_PREFIX}/orgs/:org/quotas`]: { action: "quota.set", target: param("org") },
   // Secret writes: the target names the secret, never its value.
   [`PUT ${API_PREFIX}/secrets/:scope/:name`]: { action: "secret.set", target: secretTarget },
-  [`DELETE ${API_PREFIX}/secrets/:scope/:name`]: { action: "secret.remove", target: secretTarget },
+  [`DELETE ${API_PREFIX}/secrets/:scope/:name`]: {
+    action: "secret.remove",
+    target: secretTarget,
+    missed: removedNothing,
+  },
   [`POST ${API_PREFIX}/admin/rotate-key`]: { action: "secret.rotate-key", target: () => "keys" },
   // Registry logins: every pull from the host uses the stored one.
   [`PUT ${API_PREFIX}/registries/:host`]: { action: "registry.login", target: param("host") },
-  [`DELETE ${API_PREFIX}/registries/:host`]: { action: "registry.logout", target: param("host") },
+  [`DELETE ${API_PREFIX}/registries/:host`]: {
+    action: "registry.logout",
+    target: param("host"),
+    missed: removedNothing,
+  },
   // Images: what every environment of the organisation starts from.
   [`POST ${API_PREFIX}/images/import`]: { action: "image.import", target: importTarget, streamed: true },
   [`DELETE ${API_PREFIX}/images/:ref`]: { action: "image.remove", target: param("ref") },
@@ -123,16 +139,18 @@ export function installAudit(app: FastifyInstance, audit: AuditService | undefin
         body = undefined;
       }
     }
-    const result = resultOf(reply.statusCode);
+    const missed = reply.statusCode < 300 && rule.missed?.(body) === true;
+    const result = missed ? resultOf(ERROR_CATALOG.NOT_FOUND.status) : resultOf(reply.statusCode);
+    const code = missed ? "NOT_FOUND" : String(body?.["code"] ?? reply.statusCode);
     try {
       await audit.record({
         orgId: req.principal.orgId,
         actor: actorOf(req.principal),
         action: rule.action,
-        target: rule.target(req, result === "ok" ? body : undefined),
+        target: rule.target(req, reply.statusCode < 300 ? body : undefined),
         sourceAddress: sourceOf(req),
         result,
-        code: result === "ok" ? undefined : String(body?.["code"] ?? reply.statusCode),
+        code: result === "ok" ? undefined : code,
       });
     } catch (err) {
       req.log.error({ err, action: rule.action }, "could not write the audit record");

@@ -9,11 +9,14 @@ import {
   API_PREFIX,
   Channel,
   type ControlMessage,
+  checkExecCwd,
+  checkExecEnv,
   controlFrame,
   type ExecRequest,
   type ExecSession,
   flowGate,
   frame,
+  parseExecUser,
   parseFrame,
   WarrenError,
 } from "@warren/protocol";
@@ -84,7 +87,33 @@ export function parseExecQuery(query: unknown): ExecRequest {
   const req: ExecRequest = { cmd, tty: flag(query.tty, false) };
   if (query.cols) req.cols = Number(query.cols);
   if (query.rows) req.rows = Number(query.rows);
+  if (query.env !== undefined) req.env = parseEnvParam(query.env);
+  if (query.cwd !== undefined) req.cwd = checkExecCwd(query.cwd);
+  if (query.user !== undefined) {
+    parseExecUser(query.user);
+    req.user = query.user;
+  }
   return req;
+}
+
+function parseEnvParam(text: string): Record<string, string> {
+  let env: unknown;
+  try {
+    env = JSON.parse(text);
+  } catch {
+    env = undefined;
+  }
+  if (
+    typeof env !== "object" ||
+    env === null ||
+    Array.isArray(env) ||
+    !Object.values(env).every((v) => typeof v === "string")
+  ) {
+    throw new WarrenError("INVALID_ARGUMENT", 'exec "env" must be a JSON object of string values', {
+      field: "env",
+    });
+  }
+  return checkExecEnv(env as Record<string, string>);
 }
 
 function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, deps: HttpDeps): void {
@@ -149,8 +178,14 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
     void auditExec(deps.audit, httpReq, name, { status, code: body.code });
     send(controlFrame({ type: "error", code: body.code, message: body.message }));
     socket.close(1000);
+    // A client that never answers the close handshake must not hold the socket for ws's 30 s.
+    setTimeout(() => {
+      if (socket.readyState !== socket.CLOSED) socket.terminate();
+    }, CLOSE_GRACE_MS).unref();
   });
 }
+
+const CLOSE_GRACE_MS = 2000;
 
 function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger): void {
   let channel: number;

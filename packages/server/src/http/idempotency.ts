@@ -9,6 +9,15 @@
 // 5xx outcomes are not kept: the request may not have happened, so a retry should run it again.
 // Streaming responses (image imports) are not replayable and are not kept either.
 //
+// A claim names the server instance running it (a random id per start) and carries a lease the
+// instance extends while the request runs. A crash leaves the claim "in flight" with nobody to
+// finish it, so a retry takes it over (and runs the request again) when its holder is gone:
+// - on SQLite any other instance's claim is a dead one's: only the daemon holding the store's lock
+//   serves it, and a new start is a new instance;
+// - on PostgreSQL, shared by replicas, a claim whose lease (2 minutes) ran out: a live replica
+//   renews its claims every 30 s.
+// An instance only completes or releases a claim it still holds.
+//
 // Answers that carry a secret are never kept. A route whose 2xx reply holds one (a new token's
 // plaintext, a device code) declares the fields with `config: carriesSecrets("token")`; for those
 // the record keeps, instead of the reply, the answer a replay gets: 409 SECRET_SHOWN_ONCE ("already
@@ -17,7 +26,7 @@
 // a secret for the 24 hours a key lives. (The alternative, the reply encrypted under the server's
 // key, would let a replay show the secret again, but a database copy plus the key file would then
 // yield every token minted in the last day.)
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { WarrenError } from "@warren/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type Clock, isoNow, systemClock } from "../clock.ts";
@@ -27,8 +36,12 @@ import {
   claimIdempotencyKey,
   completeIdempotencyKey,
   getIdempotencyKey,
+  type IdempotencyRow,
   releaseIdempotencyKey,
+  renewIdempotencyClaims,
+  storeIsShared,
   sweepIdempotencyKeys,
+  takeOverIdempotencyKey,
 } from "../store/queries/idempotency.ts";
 import { principalKey } from "./principal.ts";
 
@@ -75,11 +88,36 @@ export function secretShownOnce(
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const SWEEP_EVERY_MS = 60 * 60 * 1000;
+/** This process: a random id per start, so a restarted daemon never mistakes a claim for its own. */
+export const PROCESS_INSTANCE = `srv_${randomBytes(9).toString("base64url")}`;
+/** How long an in-flight claim stays alive without its holder renewing it. */
+export const IDEMPOTENCY_LEASE_MS = 2 * 60 * 1000;
 
 export interface IdempotencyOptions {
   db: Db;
   clock?: Clock;
   logger?: Logger;
+  /** This server instance; default PROCESS_INSTANCE. Tests give one to play a replica that died. */
+  instanceId?: string;
+  /** Other processes serve the same store (PostgreSQL replicas); default from the store's dialect. */
+  sharedStore?: boolean;
+}
+
+/**
+ * Whether the in-flight claim `row` belongs to an instance that is gone, so `instance` may take
+ * it over. Exported for the table test.
+ */
+export function claimIsAbandoned(
+  row: IdempotencyRow,
+  instance: string,
+  shared: boolean,
+  now: number,
+): boolean {
+  if (row.state !== "in_flight" || row.claimed_by === instance) return false;
+  if (!shared) return true;
+  // A row from before claims had leases (or from a replica not yet upgraded): its age is the lease.
+  const lease = row.lease_until ?? new Date(Date.parse(row.created_at) + IDEMPOTENCY_LEASE_MS).toISOString();
+  return lease < new Date(now).toISOString();
 }
 
 interface Claim {
@@ -98,7 +136,11 @@ export function requestHash(req: FastifyRequest): string {
 export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions): void {
   const clock = o.clock ?? systemClock;
   const db = o.db;
+  const instance = o.instanceId ?? PROCESS_INSTANCE;
+  const shared = o.sharedStore ?? storeIsShared(db);
   const expiredBefore = () => new Date(clock.now() - IDEMPOTENCY_TTL_MS).toISOString();
+  const leaseUntil = () => new Date(clock.now() + IDEMPOTENCY_LEASE_MS).toISOString();
+  let running = 0; // claims this instance holds now; their lease is renewed while > 0
 
   // preHandler: after validation, so a malformed request never occupies a key. Callback style so
   // requests without a key (and WebSocket upgrades) pay no extra tick.
@@ -123,11 +165,15 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     }
     const principal = principalKey(req);
     const path = req.url.split("?")[0] ?? req.url;
-    const claim = { principal, key, method: req.method, path, bodyHash: requestHash(req) };
+    const claim = { principal, key, method: req.method, path, bodyHash: requestHash(req), instance };
+    const hold = () => {
+      claims.set(req, { principal, key });
+      running++;
+      return false;
+    };
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (await claimIdempotencyKey(db, { ...claim, now: isoNow(clock) })) {
-        claims.set(req, { principal, key });
-        return false;
+      if (await claimIdempotencyKey(db, { ...claim, now: isoNow(clock), leaseUntil: leaseUntil() })) {
+        return hold();
       }
       const row = await getIdempotencyKey(db, principal, key);
       if (!row) continue; // released or swept between the two statements: claim again
@@ -141,6 +187,17 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
           `Idempotency-Key "${key}" was first used with a different request (${row.method} ${row.path}); use a new key for a new request`,
           { key },
         );
+      }
+      if (row.state === "in_flight" && claimIsAbandoned(row, instance, shared, clock.now())) {
+        const input = { ...claim, now: isoNow(clock), leaseUntil: leaseUntil() };
+        if (await takeOverIdempotencyKey(db, row, input)) {
+          o.logger?.info(
+            { key, principal, from: row.claimed_by, instance },
+            "idempotency key taken over: the instance running its request is gone",
+          );
+          return hold();
+        }
+        continue; // another retry took it first: read again
       }
       if (row.state === "in_flight" || row.status === null) {
         throw new WarrenError(
@@ -163,6 +220,7 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     const claim = claims.get(req);
     if (!claim) return done(null, payload);
     claims.delete(req);
+    running--;
     const keep = reply.statusCode < 500 && (typeof payload === "string" || payload === undefined);
     const text = typeof payload === "string" ? payload : "";
     const secrets = req.routeOptions.config?.responseSecrets;
@@ -171,8 +229,8 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
         ? secretShownOnce(claim.key, reply.statusCode, text, secrets)
         : { status: reply.statusCode, body: text };
     const settle = keep
-      ? completeIdempotencyKey(db, claim.principal, claim.key, stored.status, stored.body)
-      : releaseIdempotencyKey(db, claim.principal, claim.key);
+      ? completeIdempotencyKey(db, claim.principal, claim.key, stored.status, stored.body, instance)
+      : releaseIdempotencyKey(db, claim.principal, claim.key, instance);
     settle.then(
       () => done(null, payload),
       (err: Error) => done(err),
@@ -185,11 +243,23 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     const claim = claims.get(req);
     if (!claim) return done();
     claims.delete(req);
-    releaseIdempotencyKey(db, claim.principal, claim.key).then(
+    running--;
+    releaseIdempotencyKey(db, claim.principal, claim.key, instance).then(
       () => done(),
       (err: Error) => done(err),
     );
   });
+
+  // Replicas tell a live claim from a dead one by its lease: renew ours while requests run.
+  let renewTimer: ReturnType<Clock["setTimeout"]> | undefined;
+  const renew = async () => {
+    try {
+      if (running > 0) await renewIdempotencyClaims(db, instance, leaseUntil());
+    } catch (err) {
+      o.logger?.warn({ err }, "renewing idempotency claims failed; retried");
+    }
+    if (!closed) renewTimer = clock.setTimeout(() => void renew(), IDEMPOTENCY_LEASE_MS / 4);
+  };
 
   let timer: ReturnType<Clock["setTimeout"]> | undefined;
   let closed = false;
@@ -204,10 +274,13 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
   };
   app.addHook("onReady", async () => {
     await sweep();
+    if (shared) renewTimer = clock.setTimeout(() => void renew(), IDEMPOTENCY_LEASE_MS / 4);
   });
   app.addHook("onClose", async () => {
     closed = true;
     if (timer !== undefined) clock.clearTimeout(timer);
+    if (renewTimer !== undefined) clock.clearTimeout(renewTimer);
     timer = undefined;
+    renewTimer = undefined;
   });
 }

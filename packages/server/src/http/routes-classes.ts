@@ -50,7 +50,7 @@ export function classRoutes(app: FastifyInstance, { classes }: HttpDeps): void {
         params: NameParams,
         response: {
           204: Type.Null({ description: "Deleted" }),
-          ...errors("INVALID_ARGUMENT", "CLASS_NOT_FOUND", "CLASS_IN_USE", "FORBIDDEN"),
+          ...errors("INVALID_ARGUMENT", "CLASS_NOT_FOUND", "CLASS_IN_USE", "CLASS_BUILTIN", "FORBIDDEN"),
         },
       },
     },

@@ -85,6 +85,9 @@ export const EnvSpec = Type.Object({
   resources: Resources,
   egress: Type.Optional(EgressPolicy),
   project: Type.Optional(Type.String({ description: "The repository URL, normalized (https://HOST/PATH)" })),
+  user: Type.Optional(
+    Type.String({ description: "Who exec and shell land as by default; owns the workspace folder" }),
+  ),
 });
 export const Environment = Type.Object({
   id: Type.String(),

@@ -27,6 +27,8 @@ export const CreateEnvBody = Type.Object(
     disk: Type.Optional(Type.String()),
     // Any spelling of a repository URL; the service normalizes it and names the field if it is bad.
     project: Type.Optional(Type.String()),
+    // Loose here too: checkEnvUser's message says what a name may contain.
+    user: Type.Optional(Type.String({ maxLength: 200 })),
   },
   { additionalProperties: false },
 );
@@ -68,6 +70,10 @@ export const ExecQuery = Type.Object({
   tty: Type.Optional(Flag),
   cols: Type.Optional(Type.String({ pattern: "^[0-9]{1,5}$" })),
   rows: Type.Optional(Type.String({ pattern: "^[0-9]{1,5}$" })),
+  // exec -e, -w, -u: checked in full by parseExecQuery (protocol exec-options.ts).
+  env: Type.Optional(Type.String({ maxLength: 131_072 })),
+  cwd: Type.Optional(Type.String({ maxLength: 4096 })),
+  user: Type.Optional(Type.String({ maxLength: 80 })),
 });
 export type ExecQuery = Static<typeof ExecQuery>;
 

@@ -5,6 +5,7 @@
 import {
   type ClassSpec,
   type CreateClassRequest,
+  checkResourceLimit,
   DEFAULT_EGRESS,
   formatSize,
   parseEgress,
@@ -74,10 +75,14 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
             },
           );
         }
-        if (cls.builtin)
-          throw new WarrenError("CLASS_IN_USE", `class "${name}" is built in and cannot be removed`, {
-            name,
-          });
+        // Not "in use": nothing the caller can remove makes a built-in class removable.
+        if (cls.builtin) {
+          throw new WarrenError(
+            "CLASS_BUILTIN",
+            `class "${name}" is built in and cannot be removed; \`warren class ls\` shows the classes you created`,
+            { name },
+          );
+        }
         const users = await countEnvsOfClass(trx, name, org);
         if (users.length > 0) {
           throw new WarrenError(
@@ -94,16 +99,21 @@ export function createClassService(o: { db: Db; clock: Clock }): ClassService {
 
 function toRow(req: CreateClassRequest, now: string): ClassRow {
   validateName(req.name);
-  const memory = parseSize(req.memory, "memory");
-  const disk = parseSize(req.disk, "disk");
-  positive("cpus", req.cpus);
-  const pids = req.pids ?? 4096;
-  if (!Number.isInteger(pids) || pids <= 0) invalid("pids", `pids ${pids} must be a whole number above zero`);
+  // Every value a class holds is one its environments will ask for: the same limits as a create.
+  const memory = checkResourceLimit("memory", parseSize(req.memory, "memory"));
+  const disk = checkResourceLimit("disk", parseSize(req.disk, "disk"));
+  checkResourceLimit("cpus", req.cpus);
+  const pids = checkResourceLimit("pids", req.pids ?? 4096);
   // Without explicit bounds a class is a fixed shape: overrides may only go down.
-  const maxCpus = req.maxCpus ?? req.cpus;
-  positive("maxCpus", maxCpus);
-  const maxMemory = req.maxMemory !== undefined ? parseSize(req.maxMemory, "max memory") : memory;
-  const maxDisk = req.maxDisk !== undefined ? parseSize(req.maxDisk, "max disk") : disk;
+  const maxCpus = checkResourceLimit("cpus", req.maxCpus ?? req.cpus, "max cpus");
+  const maxMemory =
+    req.maxMemory !== undefined
+      ? checkResourceLimit("memory", parseSize(req.maxMemory, "max memory"), "max memory")
+      : memory;
+  const maxDisk =
+    req.maxDisk !== undefined
+      ? checkResourceLimit("disk", parseSize(req.maxDisk, "max disk"), "max disk")
+      : disk;
   const egress = req.egress !== undefined ? parseEgress(req.egress) : DEFAULT_EGRESS;
   if (maxCpus < req.cpus) invalid("maxCpus", `max cpus ${maxCpus} is below the default of ${req.cpus}`);
   if (maxMemory < memory)
@@ -124,10 +134,6 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
     egress: egressToColumn(egress),
     created_at: now,
   };
-}
-
-function positive(field: string, n: number): void {
-  if (!(n > 0)) invalid(field, `${field} ${n} must be greater than zero`);
 }
 
 function invalid(field: string, message: string): never {

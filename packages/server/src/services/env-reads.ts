@@ -46,6 +46,8 @@ export interface EnvReadDeps {
   runner: RunnerApi;
   find(a: Actor, nameOrId: string): Promise<EnvRow>;
   requireRunning(a: Actor, nameOrId: string): Promise<EnvRow>;
+  /** Resolves true once the environment's row is gone (false when `signal` aborts first). */
+  untilGone?(id: string, signal: AbortSignal): Promise<boolean>;
 }
 
 // The cursor is opaque to clients (base64url JSON) so its shape can change without an API change.
@@ -99,7 +101,28 @@ export function createEnvReadOps(d: EnvReadDeps): EnvReadOps {
 
     async logs(a, nameOrId, opts, onData) {
       const row = await d.find(a, nameOrId);
-      return d.runner.logs(row.id, opts, onData);
+      const stream = await d.runner.logs(row.id, opts, onData);
+      if (!opts.follow || !d.untilGone) return stream;
+      // The runner's follower waits for more lines forever; a removed environment has none, so
+      // the follow ends with a line saying why.
+      const stop = new AbortController();
+      d.untilGone(row.id, stop.signal).then(
+        (gone) => {
+          if (!gone) return;
+          onData(`[warren] log stream closed: environment ${row.name} was removed\n`);
+          stream.close();
+        },
+        () => undefined,
+      );
+      const ended = () => stop.abort();
+      stream.done.then(ended, ended);
+      return {
+        done: stream.done,
+        close: () => {
+          stop.abort();
+          stream.close();
+        },
+      };
     },
 
     async exec(a, nameOrId, req, h) {

@@ -8,6 +8,7 @@
 // row is rolled back to the previous limits (unless a newer change came in meanwhile) and the
 // user sees the refusal: nothing changed anywhere. Any other failure keeps the recorded intent.
 import {
+  checkResourceLimit,
   type Environment,
   type EnvStats,
   formatSize,
@@ -33,9 +34,6 @@ import { type EnvRow, listEnvs, toEnvironment } from "../store/queries/envs.ts";
 import { type Actor, requireActor } from "./actor.ts";
 import { checkOrgQuota } from "./quotas.ts";
 import { canSeeEnv, ownershipOf } from "./scope.ts";
-
-/** The kernel's PID_MAX_LIMIT: no pids.max above it means anything. */
-export const MAX_PIDS = 4_194_304;
 
 export interface EnvResourceOps {
   setResources(a: Actor, nameOrId: string, req: SetResourcesRequest): Promise<Environment>;
@@ -82,28 +80,21 @@ export async function resolveResources(
   const cls = await getClass(db, row.class_name, ownershipOf(row).org_id);
   const next = liveResourcesOf(row);
   if (req.cpus !== undefined) {
-    if (!(req.cpus > 0) || !Number.isFinite(req.cpus)) {
-      throw new WarrenError("INVALID_ARGUMENT", `invalid cpus ${req.cpus}: must be greater than zero`);
-    }
+    checkResourceLimit("cpus", req.cpus);
     if (cls && req.cpus > cls.max_cpus) {
       throw outOfBounds("cpus", String(req.cpus), String(cls.max_cpus), row.class_name);
     }
     next.cpus = req.cpus;
   }
   if (req.memory !== undefined) {
-    const bytes = parseSize(req.memory, "memory");
+    const bytes = checkResourceLimit("memory", parseSize(req.memory, "memory"));
     if (cls && bytes > cls.max_memory_bytes) {
       throw outOfBounds("memory", formatSize(bytes), formatSize(cls.max_memory_bytes), row.class_name);
     }
     next.memoryBytes = bytes;
   }
   if (req.pids !== undefined) {
-    if (!Number.isSafeInteger(req.pids) || req.pids < 1 || req.pids > MAX_PIDS) {
-      throw new WarrenError(
-        "INVALID_ARGUMENT",
-        `invalid pids ${req.pids}: use a whole number from 1 to ${MAX_PIDS}`,
-      );
-    }
+    checkResourceLimit("pids", req.pids);
     next.pids = req.pids;
   }
   return next;

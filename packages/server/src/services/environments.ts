@@ -6,6 +6,7 @@ import {
   type CreateEnvRequest,
   DEFAULT_CLASS,
   DEFAULT_EGRESS,
+  DEFAULT_ENV_USER,
   type Environment,
   formatSize,
   type RunnerApi,
@@ -34,9 +35,10 @@ import {
 import { getQuotaRow } from "../store/queries/quotas.ts";
 import { type Actor, requireActor } from "./actor.ts";
 import type { ChangeFeed } from "./changes.ts";
+import { untilEnvGone } from "./env-gone.ts";
 import { createEnvReadOps, type EnvReadOps } from "./env-reads.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
-import { imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
+import { conflictFix, imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateName } from "./names.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
@@ -175,7 +177,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         if (diffs.length > 0) {
           throw new WarrenError(
             "NAME_CONFLICT",
-            `environment "${name}" exists with a different spec (${diffs.join("; ")}); pick another --name, or remove it first with \`warren rm ${name}\``,
+            `environment "${name}" exists with a different spec (${diffs.join("; ")}); ${conflictFix(name, toEnvironment(existing).spec, spec)}`,
             { name, differences: diffs },
           );
         }
@@ -238,6 +240,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
         project: spec.project ?? null,
         runner_id: info.id,
+        user_name: spec.user ?? DEFAULT_ENV_USER,
         created_at: now,
         updated_at: now,
       };
@@ -284,7 +287,14 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     enqueue: o.enqueue,
   });
 
-  const reads = createEnvReadOps({ db, runner, find, requireRunning });
+  const reads = createEnvReadOps({
+    db,
+    runner,
+    find,
+    requireRunning,
+    untilGone: (id, signal) =>
+      untilEnvGone({ db, changes: o.changes, clock, pollMs: settleOpts.pollMs }, id, signal),
+  });
 
   return {
     ...resources,

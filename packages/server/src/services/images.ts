@@ -27,7 +27,7 @@ import {
   putOrgImage,
 } from "../store/queries/org-images.ts";
 import type { Actor } from "./actor.ts";
-import { imageMissing } from "./env-spec.ts";
+import { baseTagHint, imageMissing } from "./env-spec.ts";
 import type { RegistryLoginService } from "./registry-logins.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
 import { actorOrg, requireAdmin, requirePlatform } from "./scope.ts";
@@ -61,9 +61,18 @@ function visibleTo(org: string, ref: string, holders: Holders): boolean {
 const notHeld = (ref: string) =>
   new WarrenError(
     "IMAGE_NOT_FOUND",
-    `image "${ref}" is not among this organisation's images; run \`warren image ls\` to see them, or \`warren image pull\` / \`warren image import\` to add it`,
+    `image "${ref}" is not among this organisation's images; ${baseTagHint(ref) ?? "run `warren image ls` to see them, or `warren image pull` / `warren image import` to add it"}`,
     { ref },
   );
+
+/** `image rm` of an image the caller has no such name for: the list is the next step. */
+const nothingToRemove = (ref: string) =>
+  new WarrenError(
+    "IMAGE_NOT_FOUND",
+    `there is no image "${ref}" to remove; \`warren image ls\` lists the images there are`,
+    { ref },
+  );
+const isNotFound = (err: unknown) => err instanceof WarrenError && err.code === "IMAGE_NOT_FOUND";
 
 export function createImageService(o: {
   runner: RunnerApi;
@@ -173,11 +182,14 @@ export function createImageService(o: {
       const what = "removing an image";
       if (!s) {
         requireAdmin(a, what);
-        return { removed: await runner.removeImage(ref) };
+        const removed = await runner.removeImage(ref).catch((err) => {
+          throw isNotFound(err) ? nothingToRemove(ref) : err;
+        });
+        return { removed };
       }
       const holders = await imageHolders(s.db);
       // Not found before forbidden: another organisation's images do not exist for this caller.
-      if (!visibleTo(s.org, ref, holders)) throw notHeld(ref);
+      if (!visibleTo(s.org, ref, holders)) throw nothingToRemove(ref);
       requireAdmin(a, what);
       if (ref === DEFAULT_IMAGE && s.org !== BOOTSTRAP_ORG_ID) {
         throw new WarrenError(
@@ -200,7 +212,8 @@ export function createImageService(o: {
         const code = err instanceof WarrenError ? err.code : undefined;
         if (code === "IMAGE_IN_USE") await inUse(s, ref, []);
         // Evicted from the runner's cache meanwhile: the name is all that is left to remove.
-        if (code !== "IMAGE_NOT_FOUND" || !holders.get(ref)?.has(s.org)) throw err;
+        if (code === "IMAGE_NOT_FOUND" && !holders.get(ref)?.has(s.org)) throw nothingToRemove(ref);
+        if (code !== "IMAGE_NOT_FOUND") throw err;
       }
       await deleteOrgImages(s.db, s.org, [ref]);
       return { removed };

@@ -13,6 +13,7 @@
 // Use: `const s = sessions.open("exec", actor, (why) => { ...send why, close... })` once the
 // session is set up, and `s.close()` when it ends on its own. `end` runs at most once, never after
 // close(), and synchronously inside revoke(): a session must stop sending data before it returns.
+import { SESSION_CLOSE, type SessionCloseCode } from "@warren/protocol";
 import type { Clock, TimerHandle } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import type { Actor } from "./actor.ts";
@@ -29,14 +30,12 @@ export interface SessionCredential {
   userId?: string;
 }
 
-/** WebSocket close codes for a session its credential no longer allows (4000-4999: the application's). */
-export const SESSION_CLOSE = { unauthenticated: 4401, forbidden: 4403 } as const;
-
 export interface SessionEnd {
   cause: "revoked" | "expired" | "member-removed" | "unverifiable";
   /** The error code a client sees (protocol errors.ts). */
   code: "UNAUTHENTICATED" | "FORBIDDEN";
-  closeCode: (typeof SESSION_CLOSE)[keyof typeof SESSION_CLOSE];
+  /** Clients read it (`warren runner` stops hammering on 4401): protocol session-close.ts. */
+  closeCode: SessionCloseCode;
   /** A WebSocket close reason (at most 123 bytes). */
   closeReason: string;
   /** The whole story, for an error frame or event. */

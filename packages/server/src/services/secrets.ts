@@ -21,12 +21,13 @@ import path from "node:path";
 import {
   normalizeProject,
   type PutSecretRequest,
-  SECRET_NAME_RE,
   SECRET_SCOPES,
   SECRETS_DIR,
   type SecretDelivery,
   type SecretInfo,
   type SecretScope,
+  secretNameProblem,
+  secretPathProblem,
   WarrenError,
 } from "@warren/protocol";
 import type { Selectable } from "kysely";
@@ -98,14 +99,9 @@ function parseScope(scope: string): SecretScope {
   return scope as SecretScope;
 }
 
-function checkName(name: string): void {
-  if (!SECRET_NAME_RE.test(name)) {
-    throw new WarrenError(
-      "INVALID_ARGUMENT",
-      "a secret name is 1-128 letters, digits and underscores, not starting with a digit",
-      { field: "name" },
-    );
-  }
+function checkName(name: string, kind: "env" | "file"): void {
+  const problem = secretNameProblem(name, kind);
+  if (problem) throw new WarrenError("INVALID_ARGUMENT", problem, { field: "name" });
 }
 
 function checkProject(project: string | undefined): string {
@@ -172,7 +168,6 @@ export function createSecretService(o: {
     async set(a, rawScope, name, req) {
       requireActor(a, "writing a secret");
       const scope = parseScope(rawScope);
-      checkName(name);
       if (
         typeof req.value !== "string" ||
         req.value.length === 0 ||
@@ -182,16 +177,12 @@ export function createSecretService(o: {
       }
       let filePath: string | null = null;
       if (req.kind === "file") {
+        checkName(name, "file");
         filePath = req.path ?? `${SECRETS_DIR}/${name}`;
-        const base = filePath.slice(SECRETS_DIR.length + 1);
-        if (!filePath.startsWith(`${SECRETS_DIR}/`) || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(base)) {
-          throw new WarrenError(
-            "INVALID_ARGUMENT",
-            `a file secret's path must be ${SECRETS_DIR}/FILE (a tmpfs inside the environment), FILE being letters, digits, '.', '_' or '-'`,
-            { field: "path" },
-          );
-        }
+        const problem = secretPathProblem(filePath);
+        if (problem) throw new WarrenError("INVALID_ARGUMENT", problem, { field: "path" });
       } else if (req.kind === "env") {
+        checkName(name, "env");
         if (req.path !== undefined) {
           throw new WarrenError("INVALID_ARGUMENT", "only file secrets take a path", { field: "path" });
         }
@@ -262,7 +253,7 @@ export function createSecretService(o: {
     async remove(a, rawScope, name, project) {
       requireActor(a, "removing a secret");
       const scope = parseScope(rawScope);
-      checkName(name);
+      checkName(name, "file"); // a superset of variable names: either kind may be removed
       const key = rowKey(a, scope, project);
       const owners = scope === "project" ? await projectOwners(o.db, key.org_id, key.owner) : [key.owner];
       if (owners.length === 0) return false;

@@ -35,6 +35,8 @@ export interface EnvironmentsTable {
   project: ColumnType<string | null, string | null | undefined, string | null>;
   /** The runner it was admitted to, whose slots and disk it counts against (migration 016). */
   runner_id: string;
+  /** Who its processes run as by default (migration 019); 'root' unless `up --user` said otherwise. */
+  user_name: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }
@@ -90,6 +92,10 @@ export interface IdempotencyKeysTable {
   status: number | null;
   response: string | null;
   created_at: string;
+  /** The server instance holding an in-flight claim (migration 020); null before it. */
+  claimed_by: string | null;
+  /** ISO time until which that claim is alive without news (migration 020). */
+  lease_until: string | null;
 }
 
 /** The environment watch log (migration 006); `rv` is the resource version. */

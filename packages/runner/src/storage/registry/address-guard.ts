@@ -151,18 +151,16 @@ export async function resolveChecked(
   port: number,
   allow: AllowList,
   what: string,
+  /** The resolver (DNS is a network boundary: tests pass a stand-in). */
+  lookup: HostLookup = (h) => dns.lookup(h, { all: true, verbatim: true }),
 ): Promise<CheckedAddress> {
   let addrs: { address: string; family: number }[];
   if (net.isIP(host)) addrs = [{ address: host, family: net.isIP(host) }];
   else {
     try {
-      addrs = await dns.lookup(host, { all: true, verbatim: true });
+      addrs = await lookup(host);
     } catch (err) {
-      throw new WarrenError(
-        "REGISTRY_UNAVAILABLE",
-        `${what} ${host}: cannot resolve it (${(err as NodeJS.ErrnoException).code ?? err})`,
-        { host },
-      );
+      throw unresolvable(what, host, port, (err as NodeJS.ErrnoException).code ?? String(err));
     }
   }
   if (addrs.length === 0) throw new WarrenError("REGISTRY_UNAVAILABLE", `${what} ${host} has no addresses`);
@@ -182,6 +180,22 @@ export async function resolveChecked(
   }
   const first = addrs[0]!;
   return { address: unmapV4(first.address), family: net.isIPv4(unmapV4(first.address)) ? 4 : 6 };
+}
+
+export type HostLookup = (host: string) => Promise<{ address: string; family: number }[]>;
+
+/** A host name this machine cannot resolve: say so, and the ways around it. */
+function unresolvable(what: string, host: string, port: number, code: string): WarrenError {
+  const hostPort = port === 443 || port === 80 ? host : `${host}:${port}`;
+  return new WarrenError(
+    "REGISTRY_UNAVAILABLE",
+    `${what} ${hostPort}: this host cannot resolve that name (${code}). Check the spelling; if this ` +
+      "host has no DNS for it, pull the image through a registry mirror it can reach " +
+      "(`warren image pull MIRROR/REPOSITORY:TAG`) or `warren image import` a saved copy; a " +
+      `registry on an internal address must also be allowed with ${ALLOW_ENV}="${hostPort}" in the ` +
+      "daemon's environment",
+    { host, allowList: ALLOW_ENV },
+  );
 }
 
 /** True when every address is loopback: such registries are spoken to over plain HTTP (as Docker does). */

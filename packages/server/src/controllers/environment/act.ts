@@ -2,6 +2,7 @@
 // failure stops the pass; the next pass re-reads everything and plans again.
 import {
   type Condition,
+  DEFAULT_ENV_USER,
   type EnvObserved,
   isWarrenError,
   type RunnerApi,
@@ -42,6 +43,8 @@ export function runnerSpec(row: EnvRow): RunnerEnvSpec {
     resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes, pids: row.pids },
     // From the row, not the class: the policy is fixed with the environment's desired state.
     egress: egressFromColumn(row.egress),
+    // Only when set: a root environment's spec (and handle.json) stays what it always was.
+    ...(row.user_name !== DEFAULT_ENV_USER ? { user: row.user_name } : {}),
   };
 }
 

@@ -28,7 +28,10 @@ export type Action =
   /** Applies the row's limits live; a refusal leaves a ResizePending condition, not a failure. */
   | { type: "setResources" }
   | { type: "deleteRow" }
-  /** `hostLog: false` records only in the store, for events after the host side is gone. */
+  /**
+   * `hostLog: false` records only in the store: for events after the host side is gone, and for
+   * starts and stops the runner itself logs on the host (with the runtime and init's pid).
+   */
   | { type: "event"; message: string; hostLog?: false };
 
 export function plan(s: EnvSnapshot): Action[] {
@@ -73,7 +76,7 @@ export function plan(s: EnvSnapshot): Action[] {
         { type: "ensureRunning" },
         ...(fresh ? [{ type: "event", message: "created" } as Action] : []),
         { type: "setState", state: "running" },
-        { type: "event", message: "started" },
+        { type: "event", message: "started", hostLog: false },
       ];
     }
     case "stopped": {
@@ -83,7 +86,7 @@ export function plan(s: EnvSnapshot): Action[] {
           ...setState("stopping"),
           { type: "ensureStopped", graceMs: row.stopGraceMs },
           { type: "setState", state: "stopped" },
-          { type: "event", message: "stopped" },
+          { type: "event", message: "stopped", hostLog: false },
         ];
       }
       if (row.state === "stopped") return [];

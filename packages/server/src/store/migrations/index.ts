@@ -16,6 +16,8 @@ import { tokenMaxDays } from "./015_token_max_days.ts";
 import { envRunner } from "./016_env_runner.ts";
 import { signinBinding } from "./017_signin_binding.ts";
 import { tokenLineage } from "./018_token_lineage.ts";
+import { envUser } from "./019_env_user.ts";
+import { idempotencyClaims } from "./020_idempotency_claims.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -49,4 +51,6 @@ export const MIGRATIONS: readonly Migration[] = [
   envRunner,
   signinBinding,
   tokenLineage,
+  envUser,
+  idempotencyClaims,
 ];

@@ -27,6 +27,7 @@ export function toEnvironment(row: EnvRow): Environment {
       resources: { cpus: row.cpus, memoryBytes: row.memory_bytes, diskBytes: row.disk_bytes, pids: row.pids },
       egress: egressFromColumn(row.egress),
       ...(row.project ? { project: row.project } : {}),
+      user: row.user_name,
     },
     desired: row.desired,
     state: row.state,

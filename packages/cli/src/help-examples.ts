@@ -1,0 +1,107 @@
+// Examples at the end of every command's --help, kept apart from main.ts so that file stays about
+// parsing. Keyed by the command's path ("class create"); a test checks every command has some.
+import type { Command } from "commander";
+
+export const EXAMPLES: Record<string, string[]> = {
+  "": ["warren up --name dev", "warren exec dev -- uname -a", "warren ls"],
+  up: [
+    "warren up --name dev                       # create (or start) dev and open a shell in it",
+    "warren up --name ci --memory 4g -- make test",
+    "warren up --name svc --detach --json       # create it and print it, for scripts",
+  ],
+  exec: ["warren exec dev -- ls -la", "warren exec -t dev -- top", "printf 'data' | warren exec dev -- cat"],
+  shell: ["warren shell dev"],
+  ls: ["warren ls", "warren ls --json", "warren ls --watch"],
+  start: ["warren start dev", "warren start dev web db"],
+  stop: ["warren stop dev", "warren stop --time 0 dev web"],
+  rm: ["warren rm dev", "warren rm -f dev web"],
+  logs: ["warren logs dev", "warren logs -f -n 20 dev", "warren logs --json dev"],
+  inspect: ["warren inspect dev", "warren inspect --json dev"],
+  set: ["warren set dev --cpus 4", "warren set dev --memory 8g --pids 2048"],
+  stats: ["warren stats", "warren stats dev --watch", "warren stats --json"],
+  class: ["warren class ls", "warren class create big --cpus 8 --memory 16g --disk 100g"],
+  "class ls": ["warren class ls", "warren class ls --json"],
+  "class create": [
+    "warren class create big --cpus 8 --memory 16g --disk 100g",
+    "warren class create sealed --cpus 1 --memory 1g --disk 5g --runtime gvisor --egress none",
+  ],
+  "class rm": ["warren class rm big"],
+  image: ["warren image ls", "warren image pull docker.io/library/alpine:3.20"],
+  "image import": ["warren image import ./layout --ref me/tools:1", "warren image import image.tar"],
+  "image pull": ["warren image pull docker.io/library/alpine:3.20", "warren image pull ghcr.io/org/app:1.2"],
+  "image ls": ["warren image ls", "warren image ls --json"],
+  "image rm": ["warren image rm me/tools:1"],
+  "image prune": ["warren image prune", "warren image prune --json"],
+  dns: ["warren dns stats"],
+  "dns stats": ["warren dns stats", "warren dns stats --json"],
+  registry: ["warren registry login ghcr.io -u me", "warren registry ls"],
+  "registry login": [
+    "warren registry login ghcr.io -u me",
+    'echo "$TOKEN" | warren registry login ghcr.io -u me --password-stdin',
+  ],
+  "registry logout": ["warren registry logout ghcr.io"],
+  "registry ls": ["warren registry ls", "warren registry ls --json"],
+  admin: ["sudo warren admin fingerprint", "sudo warren admin token create --name laptop"],
+  "admin token": ["sudo warren admin token create --name laptop"],
+  "admin token create": [
+    "sudo warren admin token create --name laptop",
+    "sudo warren admin token create --expires-days 7 --json",
+  ],
+  "admin fingerprint": ["sudo warren admin fingerprint", "sudo warren admin fingerprint --json"],
+  "admin rotate-key": ["sudo warren admin rotate-key"],
+  "admin runner-token": ["warren admin runner-token create --name host-2"],
+  "admin runner-token create": [
+    "warren admin runner-token create --name host-2",
+    "warren admin runner-token create --name host-2 --json",
+  ],
+  login: [
+    "warren login https://warren.example.com:7443 --fingerprint SHA256 --token-stdin < token.txt",
+    "warren login https://10.0.0.5:7443 --fingerprint SHA256 --name lab",
+  ],
+  context: ["warren context ls", "warren context use local"],
+  "context ls": ["warren context ls", "warren context ls --json"],
+  "context use": ["warren context use lab", "warren context use local"],
+  "context rm": ["warren context rm lab"],
+  token: ["warren token ls", "warren token revoke tok_0123"],
+  "token ls": ["warren token ls", "warren token ls --json"],
+  "token revoke": ["warren token revoke tok_0123"],
+  audit: ["warren audit ls --since 1d"],
+  "audit ls": [
+    "warren audit ls --since 2h",
+    "warren audit ls --action environment.create --since 2026-01-31T00:00:00Z --json",
+  ],
+  quota: ["warren quota get", "warren quota set --cpus 64 --memory 256g"],
+  "quota get": ["warren quota get", "warren quota get --json"],
+  "quota set": ["warren quota set --cpus 64 --memory 256g", "warren quota set --user-max-running unlimited"],
+  secret: ["warren secret set API_KEY --env", "warren secret ls"],
+  "secret set": [
+    "warren secret set API_KEY --env                     # typed without echo",
+    "warren secret set tls.key --file --value-stdin < tls.key",
+  ],
+  "secret ls": ["warren secret ls", "warren secret ls --json"],
+  "secret rm": ["warren secret rm API_KEY", "warren secret rm DB_URL --scope org"],
+  server: ["warren server --listen 0.0.0.0:7443", "warren server --db postgres://warren@db/warren"],
+  runner: [
+    "warren runner --server https://cp:7443 --fingerprint SHA256 --token-file /etc/warren/runner-token",
+  ],
+  whoami: ["warren whoami", "warren whoami --json"],
+  daemon: ["sudo warren daemon", "sudo warren daemon --listen 0.0.0.0:7443"],
+  version: ["warren version", "warren version --json", "warren --version"],
+};
+
+/** The path of a command under the program: "" for the program itself, "class create". */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** Adds each command's examples after its help; commands without an entry are left as they are. */
+export function addExamples(program: Command): void {
+  const visit = (cmd: Command) => {
+    const lines = EXAMPLES[commandPath(cmd)];
+    if (lines) cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`);
+    for (const sub of cmd.commands) visit(sub);
+  };
+  visit(program);
+}
