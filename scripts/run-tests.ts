@@ -41,6 +41,8 @@ const childEnv: NodeJS.ProcessEnv = {
   ...process.env,
   WARREN_TEST_TIER: tier,
   WARREN_VALIDATE_RESPONSES: "1",
+  // The CLI processes tests spawn share bin/warren's compile cache (root-owned, in the toolchain).
+  NODE_COMPILE_CACHE: process.env["NODE_COMPILE_CACHE"] ?? path.join(root, ".toolchain/compile-cache"),
 };
 // The pg tier: one PostgreSQL cluster for the whole run; each file makes its own databases from
 // the cluster's migrated template (packages/server/test/pg-cluster.ts).

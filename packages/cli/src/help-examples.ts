@@ -80,6 +80,14 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   "secret ls": ["warren secret ls", "warren secret ls --json"],
   "secret rm": ["warren secret rm API_KEY", "warren secret rm DB_URL --scope org"],
+  "ssh-key": ["warren ssh-key add", "warren ssh-key ls"],
+  "ssh-key add": [
+    "warren ssh-key add                                  # ~/.ssh/id_ed25519.pub",
+    "warren ssh-key add ~/.ssh/work.pub --name work-laptop",
+    "ssh-add -L | head -1 | warren ssh-key add -",
+  ],
+  "ssh-key ls": ["warren ssh-key ls", "warren ssh-key ls --all --json"],
+  "ssh-key rm": ["warren ssh-key rm ssk_0123456789abcdef"],
   server: ["warren server --listen 0.0.0.0:7443", "warren server --db postgres://warren@db/warren"],
   runner: [
     "warren runner --server https://cp:7443 --fingerprint SHA256 --token-file /etc/warren/runner-token",

@@ -6,6 +6,7 @@ import { addExamples } from "./help-examples.ts";
 import { registerAuditCommands } from "./main-audit.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
 import { registerServerCommands } from "./main-server.ts";
+import { registerSshKeyCommands } from "./main-ssh-keys.ts";
 import { run } from "./run.ts";
 
 const program = new Command("warren")
@@ -314,6 +315,7 @@ token
 
 registerAuditCommands(program);
 registerSecretCommands(program);
+registerSshKeyCommands(program);
 registerServerCommands(program);
 
 program

@@ -12,6 +12,7 @@ import { createImageService } from "../../server/src/services/images.ts";
 import { createRegistryLoginService } from "../../server/src/services/registry-logins.ts";
 import { secretBox } from "../../server/src/services/registry-secrets.ts";
 import { createSecretService } from "../../server/src/services/secrets.ts";
+import { createSshKeyService } from "../../server/src/services/ssh-keys.ts";
 import { type Harness, harness } from "../../server/test/helpers.ts";
 
 export interface InprocDaemon {
@@ -36,6 +37,7 @@ export async function startInprocDaemon(): Promise<InprocDaemon> {
     registries,
     runner: h.runner,
     secrets,
+    sshKeys: createSshKeyService({ db, clock: systemClock }),
     identity: createIdentityService({ db, clock: systemClock }),
     audit: createAuditService({ db, clock: systemClock }),
     db,

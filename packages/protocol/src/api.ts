@@ -38,6 +38,9 @@
 //   PUT    /api/v1/secrets/:scope/:name { value, kind, path?, project? } -> SecretInfo (stored encrypted)
 //   DELETE /api/v1/secrets/:scope/:name ?project=URL -> { removed: boolean }
 //   POST   /api/v1/admin/rotate-key                -> { secrets, registryLogins } (owners)
+//   GET    /api/v1/ssh-keys?all=1              -> { items: SshKey[] } (own keys; all=1: every member's, admins)
+//   POST   /api/v1/ssh-keys { publicKey, name? } -> 201 SshKey (ed25519, ECDSA, RSA >= 3072; ssh-keys.ts)
+//   DELETE /api/v1/ssh-keys/:id                -> 204 (own keys; admins: any member's; its SSH sessions end)
 //   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
 //   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
 //   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }
@@ -87,6 +90,7 @@ import type {
 } from "./identity.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
 import type { PutSecretRequest, SecretInfo, SecretScope } from "./secrets.ts";
+import type { SshKeyClient } from "./ssh-keys.ts";
 import type { WatchEvent } from "./watch.ts";
 
 /** A stored registry login as the API shows it: the password is never returned. */
@@ -131,7 +135,7 @@ export type DeviceTokenResult =
   | { status: "authorization_pending" | "slow_down"; interval: number }
   | { status: "complete"; token: string; expiresAt: string };
 
-export interface ApiClient extends IdentityClient {
+export interface ApiClient extends IdentityClient, SshKeyClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
   /** Every environment (following pages), optionally filtered by state, name prefix or project. */

@@ -18,6 +18,7 @@ import type { Member, TokenInfo } from "./identity.ts";
 import { API_PREFIX } from "./paths.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
 import type { SecretInfo } from "./secrets.ts";
+import type { SshKey } from "./ssh-keys.ts";
 import type { EnvPage } from "./watch.ts";
 
 export type { Transport } from "./client-transport.ts";
@@ -136,6 +137,12 @@ export function createClient(opts: ClientOptions): ApiClient {
         `/secrets/${encodeURIComponent(scope)}/${encodeURIComponent(name)}${project ? `?project=${encodeURIComponent(project)}` : ""}`,
       ),
     rotateKey: () => http.json("POST", "/admin/rotate-key", {}),
+    addSshKey: (req) => http.json("POST", "/ssh-keys", req),
+    listSshKeys: async (q) =>
+      (await http.json<{ items: SshKey[] }>("GET", `/ssh-keys${q?.all ? "?all=1" : ""}`)).items,
+    async removeSshKey(id) {
+      await http.call("DELETE", `/ssh-keys/${encodeURIComponent(id)}`);
+    },
     ...identityMethods(http),
   };
 }

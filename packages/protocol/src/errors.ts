@@ -71,6 +71,7 @@ export const ERROR_CATALOG = {
     status: 403,
     summary: "The request would take the organisation or the user past a quota an admin set.",
   },
+  SSH_KEY_EXISTS: { status: 409, summary: "The caller has already registered that SSH public key." },
   INTERNAL: { status: 500, summary: "A bug in Warren." },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

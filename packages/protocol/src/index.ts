@@ -25,6 +25,7 @@ export * from "./runner-wire.ts";
 export * from "./secrets.ts";
 export * from "./session-close.ts";
 export * from "./size.ts";
+export * from "./ssh-keys.ts";
 export * from "./version.ts";
 export * from "./watch.ts";
 export * from "./ws-heartbeat.ts";

@@ -31,6 +31,7 @@ import { secretBox } from "./services/registry-secrets.ts";
 import { oneRunner, type RunnerFor } from "./services/runner-for.ts";
 import { withSecrets } from "./services/secret-delivery.ts";
 import { createSecretService } from "./services/secrets.ts";
+import { createSshKeyService } from "./services/ssh-keys.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { type AnyStore, openStoreAt } from "./store/db.ts";
 import { createPgChangeBus, type PgChangeBus } from "./store/pg-change-bus.ts";
@@ -208,6 +209,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       identity: createIdentityService({ db: store.db, clock, onRevoked: (r) => sessions.revoke(r) }),
       sessions,
       secrets,
+      sshKeys: createSshKeyService({ db: store.db, clock, logger: log.child({ component: "ssh-keys" }) }),
       oidc: createOidcService({ config: opts.oidc ?? oidcConfigFromEnv(), db: store.db, clock, audit }),
       ...(hub ? { runnerHub: hub } : {}),
     });

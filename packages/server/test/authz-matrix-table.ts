@@ -107,6 +107,11 @@ export const AUTHZ: Record<string, Expectation> = {
   "DELETE /api/v1/secrets/:scope/:name": bySecretScope,
   "POST /api/v1/admin/rotate-key": "server-owner",
 
+  // SSH keys: everyone manages their own; admins also list and remove their members'.
+  "GET /api/v1/ssh-keys": "member",
+  "POST /api/v1/ssh-keys": "member",
+  "DELETE /api/v1/ssh-keys/:id": "member",
+
   // The runner protocol.
   "GET /api/runner/v1/ping": "runner",
   "GET /api/runner/v1/connect": "runner",

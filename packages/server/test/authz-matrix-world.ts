@@ -5,6 +5,7 @@
 // yours" rather than "does not exist".
 import { DEFAULT_IMAGE } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
+import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
 import { createAuditService } from "../src/services/audit.ts";
@@ -19,6 +20,7 @@ import { createQuotaService } from "../src/services/quotas.ts";
 import { createRegistryLoginService, type RegistryLoginService } from "../src/services/registry-logins.ts";
 import { secretBox } from "../src/services/registry-secrets.ts";
 import { createSecretService, type SecretService } from "../src/services/secrets.ts";
+import { createSshKeyService } from "../src/services/ssh-keys.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { type Harness, harness } from "./helpers.ts";
 
@@ -34,6 +36,10 @@ export const FIX = {
   image: "mx/image-a:1",
   victim: "mx-victim-a",
 } as const;
+
+/** A new ed25519 public key line, commented with who adds it. */
+export const freshSshKey = (who: string) =>
+  ssh2.utils.generateKeyPairSync("ed25519", { comment: `mx-${who}` }).public;
 
 /** Who calls. "peer" is a second member of A: members manage only their own environments. */
 export const WHO = ["anonymous", "other", "member", "peer", "admin", "owner", "runner"] as const;
@@ -69,6 +75,8 @@ export interface World {
   ensure(): Promise<void>;
   /** A fresh token of the member's, for DELETE /tokens/:id (a revoke cannot be undone). */
   memberTokenId(): Promise<string>;
+  /** The member's SSH key (added if a previous call removed it). */
+  memberSshKeyId(): Promise<string>;
   /** A fresh token of the owner's: admins may not revoke it. */
   ownerTokenId(): Promise<string>;
   /** Org A's state, to prove that refused and foreign calls change nothing. */
@@ -86,6 +94,7 @@ export async function matrixWorld(): Promise<World> {
   const registryBox = secretBox(h.dir);
   const secrets = createSecretService({ db, clock, root: h.dir, registryBox });
   const registries = createRegistryLoginService({ db, clock, secrets: registryBox });
+  const sshKeys = createSshKeyService({ db, clock });
   const app = build({
     envs: h.envs,
     classes: h.classes,
@@ -100,6 +109,7 @@ export async function matrixWorld(): Promise<World> {
     audit: createAuditService({ db, clock }),
     quotas: createQuotaService({ db, clock }),
     secrets,
+    sshKeys,
   });
 
   // Organisation B: no API creates organisations (bootstrap and sign-in do), so its row goes in
@@ -165,6 +175,9 @@ export async function matrixWorld(): Promise<World> {
       : undefined;
     if (member?.role !== "member")
       await identity.addMember(LOCAL_ROOT, ORG_A, { name: FIX.victim, role: "member" });
+    if ((await sshKeys.list(callers.member)).length === 0) {
+      await sshKeys.add(callers.member, { publicKey: freshSshKey("member"), name: "mx-member-key" });
+    }
   }
 
   await ensure();
@@ -222,6 +235,7 @@ export async function matrixWorld(): Promise<World> {
         r.username,
         r.updated_at,
       ]),
+      sshKeys: await rows(db.selectFrom("ssh_keys").selectAll().execute(), (r) => [r.id, r.user_id]),
       members: await rows(db.selectFrom("memberships").selectAll().execute(), (r) => [r.user_id, r.role]),
       tokens: await rows(db.selectFrom("api_tokens").selectAll().execute(), (r) => [r.id, r.revoked_at]),
       quotas: await rows(db.selectFrom("org_quotas").selectAll().execute(), (r) => [
@@ -248,6 +262,10 @@ export async function matrixWorld(): Promise<World> {
     snapshot,
     async memberTokenId() {
       return (await identity.createToken(callers.member, { name: "mx-revocable" })).id;
+    },
+    async memberSshKeyId() {
+      await ensure();
+      return (await sshKeys.list(callers.member))[0]!.id;
     },
     async ownerTokenId() {
       return (await identity.createToken(callers.owner, { name: "mx-owner-revocable" })).id;

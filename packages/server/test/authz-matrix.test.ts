@@ -21,7 +21,16 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Channel, parseFrame } from "@warren/protocol";
 import { AUTHZ, type Least, OWNER_TOKEN, type Variant } from "./authz-matrix-table.ts";
-import { changes, FIX, matrixWorld, ORG_A, WHO, type Who, type World } from "./authz-matrix-world.ts";
+import {
+  changes,
+  FIX,
+  freshSshKey,
+  matrixWorld,
+  ORG_A,
+  WHO,
+  type Who,
+  type World,
+} from "./authz-matrix-world.ts";
 
 interface Route {
   method: string;
@@ -67,6 +76,8 @@ async function param(route: string, name: string): Promise<{ value: string; owne
   if (name === "name" && route.includes("/secrets/")) return { value: FIX.secret, owner: "caller" };
   if (name === "scope") return { value: "org", owner: "caller" };
   if (name === "id" && route.includes("/tokens/")) return { value: await w.memberTokenId(), owner: "member" };
+  if (name === "id" && route.includes("/ssh-keys/"))
+    return { value: await w.memberSshKeyId(), owner: "member" };
   if (name === "org") return { value: ORG_A, owner: "org" };
   if (name === "user") return { value: FIX.victim, owner: "org" };
   if (name === "ref") return { value: FIX.image, owner: "org" };
@@ -97,6 +108,7 @@ const BODY: Record<string, (who: Who, p: Params) => unknown> = {
     kind: "env",
     ...(p["scope"] === "project" ? { project: FIX.project } : {}),
   }),
+  "POST /api/v1/ssh-keys": (who) => ({ publicKey: freshSshKey(who) }),
   "POST /api/v1/auth/device": () => ({}),
   "POST /api/v1/auth/device/token": () => ({ device_code: "mx-unknown-code" }),
 };

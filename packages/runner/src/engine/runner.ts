@@ -23,14 +23,21 @@ export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promi
   await chmod(cfg.root, 0o711);
   await chmod(path.join(cfg.root, "envs"), 0o711);
   await mkdir(cfg.runDir, { recursive: true, mode: 0o700 });
-  const runtimes = new Map<RuntimeName, Runtime>();
-  for (const name of RUNTIMES) {
-    const rt = runtimeFor(name, cfg);
-    if (await rt.available()) runtimes.set(name, rt);
-  }
+  // Start-up is on the path of every daemon (re)start, so independent probes run side by side:
+  // each runtime's `--version`, and the resolver process (a Node start) next to the rest.
+  const probed = Promise.all(
+    RUNTIMES.map(async (name) => {
+      const rt = runtimeFor(name, cfg);
+      return (await rt.available()) ? ([name, rt] as const) : undefined;
+    }),
+  );
   const nc = await ensureHostNetwork(cfg);
   const ownNames = new OwnNames(nc);
-  const resolver = await startResolver(cfg, nc, ownNames);
+  const resolverStarting = startResolver(cfg, nc, ownNames);
+  // Settled at once below; this only keeps an early failure from being reported as unhandled.
+  resolverStarting.catch(() => {});
+  const runtimes = new Map<RuntimeName, Runtime>();
+  for (const entry of await probed) if (entry) runtimes.set(entry[0], entry[1]);
   const fullRange = cfg.idRange ?? (await readWarrenRange());
   // The range's last block is the image unpacker's; environments never get those ids.
   const idRange = envIdRange(fullRange);
@@ -41,5 +48,6 @@ export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promi
   const cgroups = cgroupDriver();
   // OOM kills happen in the kernel with no Warren code in the path: a periodic check logs them.
   startOomWatch(cfg, cgroups, (id) => hostNames(cfg, id));
+  const resolver = await resolverStarting;
   return new Engine({ cfg, runtimes, cgroups, images, idRange, ownNames, resolver });
 }

@@ -47,6 +47,11 @@ const member: Target = (req, reply) =>
 const secretTarget: Target = (req, reply) => `${param("scope")(req, reply)}/${param("name")(req, reply)}`;
 const bodyField = (name: string) => (req: FastifyRequest) =>
   String((req.body as Record<string, unknown> | undefined)?.[name] ?? "");
+/** The new key's id and fingerprint; the fingerprint alone when the add was refused. */
+const sshKeyAdded: Target = (_req, reply) =>
+  [reply?.["id"], reply?.["fingerprint"] ?? (reply?.["details"] as { fingerprint?: unknown })?.fingerprint]
+    .filter((v) => v !== undefined)
+    .join(" ");
 const importTarget: Target = (req) => `${bodyField("ref")(req)} <- ${bodyField("path")(req)}`;
 
 const E = `${API_PREFIX}/environments`;
@@ -80,6 +85,9 @@ export const AUDITED: Readonly<Record<string, Rule>> = {
     target: param("host"),
     missed: removedNothing,
   },
+  // SSH keys: each one opens environments through the SSH gateway.
+  [`POST ${API_PREFIX}/ssh-keys`]: { action: "ssh-key.add", target: sshKeyAdded },
+  [`DELETE ${API_PREFIX}/ssh-keys/:id`]: { action: "ssh-key.remove", target: param("id") },
   // Images: what every environment of the organisation starts from.
   [`POST ${API_PREFIX}/images/import`]: { action: "image.import", target: importTarget, streamed: true },
   [`DELETE ${API_PREFIX}/images/:ref`]: { action: "image.remove", target: param("ref") },

@@ -22,6 +22,7 @@ import type { QuotaService } from "../services/quotas.ts";
 import type { RegistryLoginService } from "../services/registry-logins.ts";
 import { oneRunner } from "../services/runner-for.ts";
 import type { SecretService } from "../services/secrets.ts";
+import type { SshKeyService } from "../services/ssh-keys.ts";
 import type { EnvWatchService } from "../services/watch.ts";
 import type { Db } from "../store/db.ts";
 import { WARREN_VERSION } from "../version.ts";
@@ -45,6 +46,7 @@ import { logRoutes } from "./routes-logs.ts";
 import { registryRoutes } from "./routes-registries.ts";
 import { runnerRoutes } from "./routes-runner.ts";
 import { secretRoutes } from "./routes-secrets.ts";
+import { sshKeyRoutes } from "./routes-ssh-keys.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
 import type { TransportKind } from "./transport.ts";
@@ -101,6 +103,8 @@ export interface BuildOptions {
   oidc?: OidcService;
   /** Environment secrets (services/secrets.ts); without it writes are refused. */
   secrets?: SecretService;
+  /** Users' SSH public keys (services/ssh-keys.ts); without it the routes say so. */
+  sshKeys?: SshKeyService;
   /**
    * Check every /api/v1 response against the OpenAPI document (http/response-validation.ts);
    * default: on when WARREN_VALIDATE_RESPONSES=1 (the test runner sets it).
@@ -190,6 +194,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     auditRoutes(scoped, opts.audit, opts.quotas);
     authRoutes(scoped, opts.oidc);
     secretRoutes(scoped, opts.secrets);
+    sshKeyRoutes(scoped, opts.sshKeys);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
     openApiRoutes(scoped, routes, deps.version);
   });

@@ -36,6 +36,7 @@ const TAGS = [
   { name: "images", description: "The runner's image store." },
   { name: "registries", description: "Registry logins used to pull images." },
   { name: "secrets", description: "Environment secrets (write-only values) and key rotation." },
+  { name: "ssh-keys", description: "Users' SSH public keys for the SSH gateway." },
   { name: "dns", description: "The runner's DNS resolver." },
   { name: "identity", description: "Who is calling, API tokens and organisation membership." },
   { name: "auth", description: "Sign-in through OIDC and Warren's device-code flow (public)." },

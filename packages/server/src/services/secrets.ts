@@ -43,6 +43,7 @@ import { nameOrg, requireAdmin, requirePlatform, requireSystem } from "./scope.t
 import { allowedFor, shownAllow, storedAllow } from "./secret-allow.ts";
 import { projectOwners } from "./secret-projects.ts";
 import { openOld, readPending, syncDir, writeKey } from "./secret-rotation.ts";
+import { reencryptSshHostKeys } from "./ssh-host-key.ts";
 
 export const SECRETS_KEY = "secrets.key";
 const MAX_VALUE = 64 * 1024;
@@ -354,6 +355,12 @@ export function createSecretService(o: {
             .where("host", "=", r.host)
             .execute();
         }
+        // The SSH gateway's host key is sealed under the secrets key too.
+        await reencryptSshHostKeys(
+          trx,
+          (sealed, ad) => openOld(oldSec!, pendSec, sealed, ad),
+          (plain, ad) => sealWithKey(newSec, plain, ad),
+        );
         return { secrets: secretRows.length, registryLogins: logins.length };
       });
       // 3. The new keys replace the old ones (rename: the old key is gone in the same step).

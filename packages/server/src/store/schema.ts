@@ -7,6 +7,7 @@ import type { OrgImagesSchema } from "./schema-images.ts";
 import type { OidcSchema } from "./schema-oidc.ts";
 import type { RunnersSchema } from "./schema-runners.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
+import type { SshKeysSchema } from "./schema-ssh-keys.ts";
 
 export interface EnvironmentsTable {
   id: string;
@@ -117,7 +118,7 @@ export interface EnvChangesCompactedTable {
   rv: number;
 }
 
-export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema, RunnersSchema {
+export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema, RunnersSchema, SshKeysSchema {
   environments: EnvironmentsTable & EnvOwnership;
   classes: ClassesTable & ClassOwnership;
   events: EventsTable;

@@ -18,6 +18,7 @@ import { signinBinding } from "./017_signin_binding.ts";
 import { tokenLineage } from "./018_token_lineage.ts";
 import { envUser } from "./019_env_user.ts";
 import { idempotencyClaims } from "./020_idempotency_claims.ts";
+import { sshKeys } from "./021_ssh_keys.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -53,4 +54,5 @@ export const MIGRATIONS: readonly Migration[] = [
   tokenLineage,
   envUser,
   idempotencyClaims,
+  sshKeys,
 ];
