@@ -73,6 +73,8 @@ fi
 # Unpack beside the old tree, check it runs, then swap, so a failure leaves the old one intact.
 staging="$RUNSC_DIR.new"
 rm -rf "$staging"
+# On a fresh clone this may run before anything else made the toolchain directory.
+mkdir -p "$TOOLCHAIN"
 dpkg-deb -x "$tmp"/deb/runsc_*.deb "$staging"
 got=$("$staging/usr/bin/runsc" --version | awk 'NR == 1')
 if [ "$got" != "runsc version ${RUNSC_VERSION%%-*}" ]; then
