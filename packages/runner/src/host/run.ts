@@ -41,6 +41,10 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         reject(new Error(`${cmd} ${args.join(" ")}: exit ${res.code}${msg ? `: ${msg}` : ""}`));
       } else resolve(res);
     });
+    // A command may exit without reading all its input (a helper that refuses its arguments):
+    // the write then fails with EPIPE, which must not escape as an unhandled 'error' event. The
+    // exit status and stderr above say what happened.
+    child.stdin.on("error", () => {});
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
