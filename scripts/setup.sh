@@ -33,8 +33,10 @@ host_major=$(command -v node >/dev/null && node -p 'process.versions.node.split(
 if [ ! -x "$NODE_DIR/bin/node" ]; then
   if [ "$host_major" -ge 24 ] 2>/dev/null; then
     # The host's node is new enough: link it, so the rest of setup has one path.
-    mkdir -p "$NODE_DIR/bin"; ln -sf "$(command -v node)" "$NODE_DIR/bin/node"
-    hostroot=$(dirname "$(dirname "$(command -v node)")")
+    # Resolved before the link exists: afterwards `command -v node` finds the link itself.
+    hostnode=$(readlink -f "$(command -v node)")
+    mkdir -p "$NODE_DIR/bin"; ln -sf "$hostnode" "$NODE_DIR/bin/node"
+    hostroot=$(dirname "$(dirname "$hostnode")")
     ln -sfn "$hostroot/include" "$NODE_DIR/include"
   else
     tmp=$(mktemp -d)
