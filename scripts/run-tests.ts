@@ -45,10 +45,10 @@ const childEnv: NodeJS.ProcessEnv = {
   NODE_COMPILE_CACHE: process.env["NODE_COMPILE_CACHE"] ?? path.join(root, ".toolchain/compile-cache"),
 };
 // The pg tier: one PostgreSQL cluster for the whole run; each file makes its own databases from
-// the cluster's migrated template (packages/server/test/pg-cluster.ts).
+// the cluster's migrated template (packages/testing/src/pg-cluster.ts).
 let stopCluster: (() => Promise<void>) | undefined;
 if (tier === "pg") {
-  const mod = await import(path.join(root, "packages/server/test/pg-cluster.ts"));
+  const mod = await import(path.join(root, "packages/testing/src/pg-cluster.ts"));
   const t0 = Date.now();
   const cluster = await mod.startPgCluster();
   stopCluster = () => cluster.stop();

@@ -16,11 +16,11 @@ import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { connectRunner } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { startPgCluster } from "@warren/testing/pg-cluster";
+import { tempDir } from "@warren/testing/server-harness";
+import { callJson, startServerProcess } from "@warren/testing/server-process";
 import pg from "pg";
-import { FakeRunner } from "../../packages/server/test/fake-runner.ts";
-import { tempDir } from "../../packages/server/test/helpers.ts";
-import { startPgCluster } from "../../packages/server/test/pg-cluster.ts";
-import { callJson, startServerProcess } from "../../packages/server/test/server-process.ts";
 import { percentile, printTable, writeResults } from "../lib/stats.ts";
 
 const { values: args } = parseArgs({

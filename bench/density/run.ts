@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { ApiClient } from "@warren/protocol";
-import { makeHarness } from "../../packages/cli/test/e2e/harness.ts";
+import { makeHarness } from "@warren/testing/e2e-harness";
 import { ensurePodmanImage, layerDirOfBase, PODMAN_FLAGS, sh } from "../lib/podman.ts";
 import { printTable, summarize, timeMs, writeResults } from "../lib/stats.ts";
 

@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
-import { query, startUpstream } from "../../packages/runner/test/dns-fixture.ts";
+import { query, startUpstream } from "@warren/testing/dns-fixture";
 import { printTable, writeResults } from "../lib/stats.ts";
 
 const { values } = parseArgs({

@@ -1,7 +1,7 @@
 // Warren's resolver as its own process, so bench/dns can pin it to one CPU like dnsmasq.
 // node bench/dns/warren-server.ts --host 127.0.0.1 --port P --upstream 127.0.0.1:U
 import { parseArgs } from "node:util";
-import { createResolver } from "@warren/runner/dns/index";
+import { createResolver } from "@warren/runner";
 
 const { values } = parseArgs({
   options: {

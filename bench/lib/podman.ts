@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { type ApiClient, DEFAULT_IMAGE } from "@warren/protocol";
-import { SHARED_IMAGES } from "../../packages/cli/test/e2e/harness.ts";
+import { SHARED_IMAGES } from "@warren/testing/e2e-harness";
 
 export const PODMAN_FLAGS = [
   "--runtime",

@@ -9,19 +9,20 @@ import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { defaultConfig } from "../../packages/runner/src/host/config.ts";
-import { run } from "../../packages/runner/src/host/run.ts";
 import {
+  applyNft,
+  defaultConfig,
   ensureHostNetwork,
   envAddress,
   hostIfName,
+  networkConfig,
   removeHostNetwork,
+  run,
   setupEnvNetwork,
+  syncElements,
   teardownEnvNetwork,
   teardownEnvNetworks,
-} from "../../packages/runner/src/network/index.ts";
-import { applyNft } from "../../packages/runner/src/network/nft.ts";
-import { syncElements } from "../../packages/runner/src/network/nft-elements.ts";
+} from "@warren/runner";
 import { percentile, printTable, timeMs, writeResults } from "../lib/stats.ts";
 
 if (!process.env["WARREN_BENCH_PINNED"]) {
@@ -79,8 +80,7 @@ async function baselineTeardown(n: number, nc: { table: string }) {
   await run("nft", ["delete", "element", "inet", nc.table, "env_src", `{ "${hif}" . ${ip} }`]);
   await run("nft", ["delete", "element", "arp", nc.table, "env_arp", `{ "${hif}" . ${ip} }`]);
 }
-const nconf = async () =>
-  (await import("../../packages/runner/src/network/addr.ts")).networkConfig(cfg, over);
+const nconf = async () => networkConfig(cfg, over);
 
 const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown>[] = [];

@@ -11,21 +11,11 @@
 //   node bench/revocation/run.ts [--n 100] [--skip-pg]
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { tempDir } from "../../packages/server/test/helpers.ts";
-import {
-  execProbe,
-  logsProbe,
-  type Probe,
-  watchProbe,
-} from "../../packages/server/test/live-session-probes.ts";
-import {
-  createToken,
-  type Endpoint,
-  revoke,
-  runnerWithEnv,
-} from "../../packages/server/test/live-sessions-world.ts";
-import { startPgCluster } from "../../packages/server/test/pg-cluster.ts";
-import { type ServerProcess, startServerProcess } from "../../packages/server/test/server-process.ts";
+import { execProbe, logsProbe, type Probe, watchProbe } from "@warren/testing/live-session-probes";
+import { createToken, type Endpoint, revoke, runnerWithEnv } from "@warren/testing/live-sessions-world";
+import { startPgCluster } from "@warren/testing/pg-cluster";
+import { tempDir } from "@warren/testing/server-harness";
+import { type ServerProcess, startServerProcess } from "@warren/testing/server-process";
 import { percentile, printTable, writeResults } from "../lib/stats.ts";
 
 const { values: args } = parseArgs({

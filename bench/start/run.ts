@@ -6,14 +6,8 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { ApiClient } from "@warren/protocol";
-import {
-  buildSpec,
-  withDefaultMounts,
-  withNamespaces,
-  withProcess,
-  withRootfs,
-} from "@warren/runner/spec/index";
-import { makeHarness } from "../../packages/cli/test/e2e/harness.ts";
+import { buildSpec, withDefaultMounts, withNamespaces, withProcess, withRootfs } from "@warren/runner";
+import { makeHarness } from "@warren/testing/e2e-harness";
 import { execOnce } from "../lib/exec-once.ts";
 import { ensurePodmanImage, layerDirOfBase, PODMAN_FLAGS, sh } from "../lib/podman.ts";
 import { printTable, type Series, summarize, timeMs, writeResults } from "../lib/stats.ts";

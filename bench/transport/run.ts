@@ -11,7 +11,7 @@ import { once } from "node:events";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { parseArgs } from "node:util";
-import { startLoopback } from "../../packages/protocol/test/streams-loopback.ts";
+import { startLoopback } from "@warren/testing/streams-loopback";
 import { percentile, printTable, writeResults } from "../lib/stats.ts";
 
 const { values: args } = parseArgs({

@@ -4,9 +4,9 @@
 // {removed: false} on the API and exit 1 in the CLI; their records say NOT_FOUND.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ROOT } from "../../server/test/helpers.ts";
+import { type InprocDaemon, startInprocDaemon } from "@warren/testing/inproc-daemon";
+import { ROOT } from "@warren/testing/server-harness";
 import { runCli } from "./fake-daemon.ts";
-import { type InprocDaemon, startInprocDaemon } from "./inproc-daemon.ts";
 
 let d: InprocDaemon;
 before(async () => {

@@ -6,7 +6,7 @@ import type { ServerResponse } from "node:http";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import type { AuditRecord, Environment, WatchEvent } from "@warren/protocol";
-import { generateSelfSigned } from "@warren/server/http/tls-cert";
+import { generateSelfSigned } from "@warren/server";
 import { type FakeDaemon, makeEnv, runCli, startFakeDaemon } from "./fake-daemon.ts";
 
 let d: FakeDaemon;

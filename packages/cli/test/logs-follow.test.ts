@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ROOT } from "../../server/test/helpers.ts";
+import { type InprocDaemon, startInprocDaemon } from "@warren/testing/inproc-daemon";
+import { ROOT } from "@warren/testing/server-harness";
 import { MAIN } from "./fake-daemon.ts";
-import { type InprocDaemon, startInprocDaemon } from "./inproc-daemon.ts";
 
 let d: InprocDaemon;
 before(async () => {

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createClient, WarrenError } from "@warren/protocol";
-import { ROOT } from "../../server/test/helpers.ts";
+import { type InprocDaemon, startInprocDaemon } from "@warren/testing/inproc-daemon";
+import { ROOT } from "@warren/testing/server-harness";
 import { runCli } from "./fake-daemon.ts";
-import { type InprocDaemon, startInprocDaemon } from "./inproc-daemon.ts";
 
 let d: InprocDaemon;
 before(async () => {

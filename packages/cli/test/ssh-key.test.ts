@@ -7,9 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SshKey } from "@warren/protocol";
-import { tempDir } from "../../server/test/helpers.ts";
+import { type InprocDaemon, startInprocDaemon } from "@warren/testing/inproc-daemon";
+import { tempDir } from "@warren/testing/server-harness";
 import { runCli } from "./fake-daemon.ts";
-import { type InprocDaemon, startInprocDaemon } from "./inproc-daemon.ts";
 
 // A real `ssh-keygen -t dsa` public key, which the server must refuse.
 const DSA_PUB =

@@ -1,3 +1,6 @@
+// The protocol's public surface: everything every other package may import. Two separate entries
+// keep start-up cheap: `@warren/protocol/runner-validate` (TypeBox validators, loaded lazily) and
+// `@warren/protocol/streams` (the HTTP/2 byte-stream transport).
 export * from "./api.ts";
 export * from "./audit.ts";
 export * from "./client.ts";
@@ -9,6 +12,7 @@ export * from "./env-user.ts";
 export * from "./errors.ts";
 export * from "./exec-options.ts";
 export * from "./exec-stream.ts";
+export * from "./failpoint.ts";
 export * from "./fingerprint.ts";
 export * from "./flow-control.ts";
 export * from "./identity.ts";

@@ -17,8 +17,8 @@ import {
   WarrenError,
   wsConn,
 } from "@warren/protocol";
-import { FakeWs, Fuzzer, fuzzSeed } from "@warren/protocol/runner-fuzz";
 import { checkResult, parseRunnerFrame } from "@warren/protocol/runner-validate";
+import { FakeWs, Fuzzer, fuzzSeed } from "@warren/testing/runner-fuzz";
 
 const FRAMES = 10_000;
 

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { type Loopback, startLoopback } from "@warren/testing/streams-loopback";
 import { StreamOpenError } from "../src/streams/stream-client.ts";
 import { STREAM_TRANSPORT_VERSION } from "../src/streams/stream-headers.ts";
 import { STREAM_WINDOW } from "../src/streams/stream-settings.ts";
-import { type Loopback, startLoopback } from "./streams-loopback.ts";
 
 const MiB = 1024 * 1024;
 /** What each "source" stream's sender wrote, by stream id: hashed at the sending end. */

@@ -3,8 +3,15 @@
 // dedupe, and the stats that report all of it.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import {
+  addresses,
+  loopbackHost,
+  query,
+  type StandIn,
+  startUpstream,
+  ttls,
+} from "@warren/testing/dns-fixture";
 import { createResolver, type Resolver } from "../src/dns/index.ts";
-import { addresses, loopbackHost, query, type StandIn, startUpstream, ttls } from "./dns-fixture.ts";
 
 describe("dns cache", () => {
   let up: StandIn;

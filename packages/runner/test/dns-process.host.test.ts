@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { addresses, loopbackHost, query, type StandIn, startUpstream } from "@warren/testing/dns-fixture";
 import type { ResolverIdentity } from "../src/dns/control.ts";
 import { type ResolverProcess, recordedResolverPid, superviseResolver } from "../src/dns/supervisor.ts";
-import { addresses, loopbackHost, query, type StandIn, startUpstream } from "./dns-fixture.ts";
 
 const alive = (pid: number) => {
   try {

@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import net from "node:net";
 import { describe, it } from "node:test";
+import { addresses, loopbackHost, query, type StandIn, startUpstream } from "@warren/testing/dns-fixture";
 import dnsPacket from "dns-packet";
 import { createResolver, type Resolver } from "../src/dns/index.ts";
-import { addresses, loopbackHost, query, type StandIn, startUpstream } from "./dns-fixture.ts";
 
 async function withResolver(
   ups: string[],

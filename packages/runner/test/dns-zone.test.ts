@@ -1,8 +1,8 @@
 // The internal zone (an environment's own name only, never forwarded) and resolv.conf parsing.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { addresses, loopbackHost, query, type StandIn, startUpstream } from "@warren/testing/dns-fixture";
 import { createResolver, hostUpstreams, parseUpstream, type Resolver } from "../src/dns/index.ts";
-import { addresses, loopbackHost, query, type StandIn, startUpstream } from "./dns-fixture.ts";
 
 describe("dns internal zone", () => {
   let up: StandIn;

@@ -20,6 +20,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { RunnerEnvSpec, RuntimeName } from "@warren/protocol";
+import { LayoutBuilder, named } from "@warren/testing/oci-layout";
 import type { Engine } from "../src/engine/engine.ts";
 import { createRunner } from "../src/engine/runner.ts";
 import type { RunnerConfig } from "../src/host/config.ts";
@@ -28,7 +29,6 @@ import { run } from "../src/host/run.ts";
 import { listEnvNetworks, removeHostNetwork } from "../src/network/index.ts";
 import { readMounts } from "../src/storage/mountinfo.ts";
 import { BUSYBOX, busyboxAvailable, makeBusyboxRootfs } from "./fixtures/busybox-rootfs.ts";
-import { LayoutBuilder, named } from "./fixtures/oci-layout.ts";
 
 const CI = process.env["CI"] === "true";
 const IS_ROOT = process.getuid?.() === 0;

@@ -6,8 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { DEFAULT_IMAGE, type ProgressEvent } from "@warren/protocol";
+import { buildBaseImageCached } from "@warren/testing/oci-layout";
 import { ImageStore } from "../src/storage/image-store.ts";
-import { buildBaseImageCached } from "./fixtures/oci-layout.ts";
 
 test("the default image is built once, holds the tools and all three apt suites", {
   timeout: 15 * 60_000,

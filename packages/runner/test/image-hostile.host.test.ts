@@ -11,9 +11,9 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { isWarrenError } from "@warren/protocol";
+import { LayoutBuilder, named } from "@warren/testing/oci-layout";
 import { ImageStore } from "../src/storage/image-store.ts";
 import { defaultSandbox } from "../src/storage/image-unpack-sandbox.ts";
-import { LayoutBuilder, named } from "./fixtures/oci-layout.ts";
 import { paxEntry, rawHeader, rawTar } from "./fixtures/raw-tar.ts";
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), "warren-hostile-"));

@@ -6,7 +6,6 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { isWarrenError, type ProgressEvent } from "@warren/protocol";
-import { ImageStore } from "../src/storage/image-store.ts";
 import {
   compress,
   type FixtureCompression,
@@ -17,7 +16,8 @@ import {
   sha256,
   tarLayout,
   twoLayerLayout,
-} from "./fixtures/oci-layout.ts";
+} from "@warren/testing/oci-layout";
+import { ImageStore } from "../src/storage/image-store.ts";
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }) {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), "warren-import-"));

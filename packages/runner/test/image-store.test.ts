@@ -5,9 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { DEFAULT_IMAGE, isWarrenError } from "@warren/protocol";
+import { LayoutBuilder, named } from "@warren/testing/oci-layout";
 import { pickManifest, readLayoutIndex } from "../src/storage/image-oci-layout.ts";
 import { ImageStore, validateRef } from "../src/storage/image-store.ts";
-import { LayoutBuilder, named } from "./fixtures/oci-layout.ts";
 
 async function tempRoot(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), "warren-imgstore-"));

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isWarrenError } from "@warren/protocol";
+import { layerTar } from "@warren/testing/oci-layout";
 import { TarScanner } from "../src/storage/image-tar-scan.ts";
-import { layerTar } from "./fixtures/oci-layout.ts";
 
 function scan(tar: Buffer, chunkSize = tar.length): TarScanner {
   const s = new TarScanner("test layer");

@@ -7,12 +7,12 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { isWarrenError, type ProgressEvent } from "@warren/protocol";
+import { type FixtureCompression, multiArchLayout, twoLayerLayout } from "@warren/testing/oci-layout";
+import { pushLayout, startRegistry, type TestRegistry } from "@warren/testing/registry";
 import { ImageStore } from "../src/storage/image-store.ts";
 import { parseAllowList } from "../src/storage/registry/address-guard.ts";
 import type { HttpPolicy } from "../src/storage/registry/http.ts";
 import { downloadsDir, pullFromRegistry } from "../src/storage/registry/pull.ts";
-import { type FixtureCompression, multiArchLayout, twoLayerLayout } from "./fixtures/oci-layout.ts";
-import { pushLayout, startRegistry, type TestRegistry } from "./fixtures/registry.ts";
 
 const policy = (allow = "127.0.0.1"): HttpPolicy => ({
   allow: parseAllowList(allow),

@@ -7,11 +7,11 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { isWarrenError } from "@warren/protocol";
+import { LayoutBuilder, layerTar, named, sha256, twoLayerLayout } from "@warren/testing/oci-layout";
 import { ImageStore } from "../src/storage/image-store.ts";
 import { parseAllowList } from "../src/storage/registry/address-guard.ts";
 import type { HttpPolicy } from "../src/storage/registry/http.ts";
 import { downloadsDir, pullFromRegistry } from "../src/storage/registry/pull.ts";
-import { LayoutBuilder, layerTar, named, sha256, twoLayerLayout } from "./fixtures/oci-layout.ts";
 import { type StandIn, startStandIn } from "./fixtures/standin-registry.ts";
 
 const policy: HttpPolicy = { allow: parseAllowList("127.0.0.1"), insecure: new Set(), timeoutMs: 5_000 };

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { DEFAULT_IMAGE, isWarrenError } from "@warren/protocol";
+import { type Harness, harness, ROOT } from "@warren/testing/server-harness";
 import { systemClock } from "../src/clock.ts";
 import { silentLogger } from "../src/logger.ts";
 import { type Actor, NoActorError, type RunnerActor, requireActor, system } from "../src/services/actor.ts";
@@ -18,7 +19,6 @@ import { oneRunner } from "../src/services/runner-for.ts";
 import { createSecretService } from "../src/services/secrets.ts";
 import { createEnvWatchService } from "../src/services/watch.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
-import { type Harness, harness, ROOT } from "./helpers.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -1,6 +1,7 @@
 // Idempotency-Key, JSON depth and body size bounds, and rate limits, in process via inject().
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
+import { countRows, type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
@@ -8,7 +9,6 @@ import { IDEMPOTENCY_TTL_MS } from "../src/http/idempotency.ts";
 import { rateLimitFromEnv } from "../src/http/rate-limit.ts";
 import { createImageService } from "../src/services/images.ts";
 import { FakeClock } from "./fake-clock.ts";
-import { countRows, type Harness, harness } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;

@@ -9,6 +9,7 @@ import http from "node:http";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import { AUDIT_FIELD_MAX, escapeControlChars, WarrenError } from "@warren/protocol";
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AUDITED_PER_IP_MINUTE } from "../src/http/auth-failures.ts";
 import { build } from "../src/http/build.ts";
@@ -20,7 +21,6 @@ import { createRegistryLoginService } from "../src/services/registry-logins.ts";
 import { secretBox } from "../src/services/registry-secrets.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { FakeClock } from "./fake-clock.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 let apps: FastifyInstance[] = [];
 let h: Harness | undefined;

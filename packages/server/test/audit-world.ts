@@ -1,6 +1,8 @@
 // Shared setup for audit.test.ts and quota.test.ts: the harness's services behind two apps
 // (local socket = root as the bootstrap owner; "tls" = remote token callers) with the audit trail
 // and quotas wired as the daemon wires them.
+
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { build } from "../src/http/build.ts";
 import { type AuditService, createAuditService } from "../src/services/audit.ts";
@@ -9,7 +11,6 @@ import { createImageService } from "../src/services/images.ts";
 import { createQuotaService } from "../src/services/quotas.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { FakeClock } from "./fake-clock.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 export interface World {
   h: Harness;

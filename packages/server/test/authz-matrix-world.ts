@@ -4,6 +4,7 @@
 // object of each kind in organisation A, so that another organisation's 404 means "exists, not
 // yours" rather than "does not exist".
 import { DEFAULT_IMAGE } from "@warren/protocol";
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
@@ -22,7 +23,6 @@ import { secretBox } from "../src/services/registry-secrets.ts";
 import { createSecretService, type SecretService } from "../src/services/secrets.ts";
 import { createSshKeyService } from "../src/services/ssh-keys.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 export const ORG_A = BOOTSTRAP_ORG_ID;
 export const ORG_B = "org_mx_other";

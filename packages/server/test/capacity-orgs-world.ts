@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { connectRunner, type RunnerConnection } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { tempDir } from "@warren/testing/server-harness";
 import { systemClock } from "../src/clock.ts";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
 import { type Caller, createIdentityService } from "../src/services/identity.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
 
 export const ORG_B = "org_cap_b";
 export const GiB = 1024 ** 3;

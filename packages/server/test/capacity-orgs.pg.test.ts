@@ -4,10 +4,10 @@
 // runner fills exactly to its own capacity, and one organisation's creates never use the other's.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { capacityWorld, untilGone } from "./capacity-orgs-world.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
 
 const ORG_B = "org_cap_b";
 let cluster: PgCluster | undefined;

@@ -3,10 +3,10 @@
 // reused per runner, and a runner cannot spend another runner's capacity by naming its id.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { FakeRunner } from "@warren/testing/fake-runner";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { DEFAULT_QUOTAS } from "../src/store/queries/quotas.ts";
 import { capacityWorld, GiB, ORG_B, untilGone } from "./capacity-orgs-world.ts";
-import { FakeRunner } from "./fake-runner.ts";
 
 function runner(slots: number, diskFreeBytes = 1024 * GiB): FakeRunner {
   const r = new FakeRunner({ diskFreeBytes });

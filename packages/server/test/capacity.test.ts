@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isWarrenError } from "@warren/protocol";
-import { FakeRunner } from "./fake-runner.ts";
-import { harness, ROOT } from "./helpers.ts";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { harness, ROOT } from "@warren/testing/server-harness";
 
 test("create is refused with CAPACITY_EXHAUSTED when every slot is taken", async () => {
   const runner = new FakeRunner();

@@ -17,9 +17,9 @@ import {
   unixTransport,
   WARREN_VERSION,
 } from "@warren/protocol";
+import { tempDir } from "@warren/testing/server-harness";
 import WebSocket, { WebSocketServer } from "ws";
 import { loadOrCreateCertificate } from "../src/http/tls-cert.ts";
-import { tempDir } from "./helpers.ts";
 
 const tmp = tempDir("warren-ua-");
 after(() => tmp.cleanup());

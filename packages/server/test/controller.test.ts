@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { WarrenError } from "@warren/protocol";
+import { type Harness, harness, ROOT } from "@warren/testing/server-harness";
 import { getEnvById, parseConditions } from "../src/store/queries/envs.ts";
 import { listEvents } from "../src/store/queries/events.ts";
 import { FakeClock, flush } from "./fake-clock.ts";
-import { type Harness, harness, ROOT } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());

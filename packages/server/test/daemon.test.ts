@@ -4,11 +4,11 @@ import { request } from "node:http";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import { Channel, type ControlMessage, controlFrame, frame, parseFrame } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { tempDir } from "@warren/testing/server-harness";
 import WebSocket from "ws";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
 import { execWs } from "./exec-ws-client.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -6,13 +6,13 @@ import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, test } from "node:test";
 import type { EgressPolicy, ErrorBody, RunnerEnvSpec } from "@warren/protocol";
+import { buildApp, type Harness, harness, tempDir } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { openStore, storeFile } from "../src/store/db.ts";
 import { migrate } from "../src/store/migrate.ts";
 import { MIGRATIONS } from "../src/store/migrations/index.ts";
 import { getClass, toClassSpec } from "../src/store/queries/classes.ts";
 import { getEnvByName, toEnvironment } from "../src/store/queries/envs.ts";
-import { buildApp, type Harness, harness, tempDir } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;
@@ -161,7 +161,7 @@ test("GET /api/v1/dns/stats answers the runner's DnsStats", async () => {
   const a = await setup();
   const res = await a.inject({ method: "GET", url: "/api/v1/dns/stats" });
   assert.equal(res.statusCode, 200, res.body);
-  const { FAKE_DNS_STATS } = await import("./fake-runner.ts");
+  const { FAKE_DNS_STATS } = await import("@warren/testing/fake-runner");
   assert.deepEqual(res.json(), FAKE_DNS_STATS);
   assert.equal(h!.runner.callsOf("dnsStats").length, 1);
   h!.runner.failNext("dnsStats", new Error("resolver crashed"));

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import { createClient, type Environment, isWarrenError, type WatchEvent } from "@warren/protocol";
+import { type Harness, type HarnessOptions, harness, ROOT } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
@@ -14,7 +15,6 @@ import { createImageService } from "../src/services/images.ts";
 import { createEnvWatchService, type EnvWatchService } from "../src/services/watch.ts";
 import { compactEnvChanges } from "../src/store/queries/env-changes.ts";
 import { FakeClock } from "./fake-clock.ts";
-import { type Harness, type HarnessOptions, harness, ROOT } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;

@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { isWarrenError, WarrenError } from "@warren/protocol";
+import { buildApp, type Harness, harness, ROOT } from "@warren/testing/server-harness";
 import { plan } from "../src/controllers/environment/plan.ts";
 import { updateEnvResources } from "../src/store/queries/env-resources.ts";
 import { getEnvById, parseConditions } from "../src/store/queries/envs.ts";
-import { buildApp, type Harness, harness, ROOT } from "./helpers.ts";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

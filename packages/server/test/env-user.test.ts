@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { checkEnvUser, isWarrenError, type RunnerEnvSpec } from "@warren/protocol";
-import { countRows, type Harness, harness, ROOT } from "./helpers.ts";
+import { countRows, type Harness, harness, ROOT } from "@warren/testing/server-harness";
 
 let h: Harness;
 afterEach(async () => h?.close());

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { type ErrorCode, isWarrenError, NAME_RE } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { countRows, type Harness, harness, ROOT } from "@warren/testing/server-harness";
 import { generateName } from "../src/services/names.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { countRows, type Harness, harness, ROOT } from "./helpers.ts";
 
 const GiB = 1024 ** 3;
 let h: Harness;

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import { Channel, connectRunner, parseFrame } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { tempDir } from "@warren/testing/server-harness";
 import WebSocket from "ws";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

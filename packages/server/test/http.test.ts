@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import type { ErrorBody } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { buildApp, type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
-import { FakeRunner } from "./fake-runner.ts";
-import { buildApp, type Harness, harness } from "./helpers.ts";
 
 let h: Harness;
 let app: FastifyInstance;

@@ -3,11 +3,11 @@
 // loses it once the lease runs out, so the retry on another replica runs the request.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
 import { IDEMPOTENCY_LEASE_MS } from "../src/http/idempotency.ts";
 import { openStoreUrl, type PgStore } from "../src/store/pg-store.ts";
 import { FakeClock } from "./fake-clock.ts";
 import { instance, post } from "./idempotency-recovery.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
 
 let cluster: PgCluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { afterEach, test } from "node:test";
+import { tempDir } from "@warren/testing/server-harness";
 import { systemClock } from "../src/clock.ts";
 import { claimIsAbandoned, IDEMPOTENCY_LEASE_MS, PROCESS_INSTANCE } from "../src/http/idempotency.ts";
 import { openStore, type Store } from "../src/store/db.ts";
 import type { IdempotencyRow } from "../src/store/queries/idempotency.ts";
-import { tempDir } from "./helpers.ts";
 import { type Instance, instance, post } from "./idempotency-recovery.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];

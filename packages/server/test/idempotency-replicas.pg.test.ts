@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { connectRunner, type RunnerConnection } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
+import { tempDir } from "@warren/testing/server-harness";
+import { callJson, type ServerProcess, startServerProcess } from "@warren/testing/server-process";
 import pg from "pg";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
-import { callJson, type ServerProcess, startServerProcess } from "./server-process.ts";
 
 let cluster: PgCluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { afterEach, test } from "node:test";
 import type { ErrorBody } from "@warren/protocol";
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { build } from "../src/http/build.ts";
 import { type Caller, createIdentityService, type IdentityService } from "../src/services/identity.ts";
@@ -12,7 +13,6 @@ import { createImageService } from "../src/services/images.ts";
 import { openStore } from "../src/store/db.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { FakeClock } from "./fake-clock.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 let h: Harness | undefined;
 const apps: FastifyInstance[] = [];

@@ -4,11 +4,17 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { tempDir } from "./helpers.ts";
-import { dataAfterEnd, execProbe, logsProbe, type Probe, watchProbe } from "./live-session-probes.ts";
-import { createToken, type Endpoint, revoke, runnerWithEnv } from "./live-sessions-world.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
-import { type ServerProcess, startServerProcess } from "./server-process.ts";
+import {
+  dataAfterEnd,
+  execProbe,
+  logsProbe,
+  type Probe,
+  watchProbe,
+} from "@warren/testing/live-session-probes";
+import { createToken, type Endpoint, revoke, runnerWithEnv } from "@warren/testing/live-sessions-world";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
+import { tempDir } from "@warren/testing/server-harness";
+import { type ServerProcess, startServerProcess } from "@warren/testing/server-process";
 
 let cluster: PgCluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];

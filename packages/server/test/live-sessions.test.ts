@@ -5,6 +5,23 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { tlsTransport, unixTransport } from "@warren/protocol";
+import {
+  dataAfterEnd,
+  execProbe,
+  logsProbe,
+  type Probe,
+  watchProbe,
+  withBearer,
+} from "@warren/testing/live-session-probes";
+import {
+  createToken,
+  type Endpoint,
+  revoke,
+  runnerWithEnv,
+  type TickingRunner,
+} from "@warren/testing/live-sessions-world";
+import { tempDir } from "@warren/testing/server-harness";
+import { callJson } from "@warren/testing/server-process";
 import { systemClock } from "../src/clock.ts";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
 import { silentLogger } from "../src/logger.ts";
@@ -21,23 +38,6 @@ import {
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 import { parseRevocation, revocationPayloads } from "../src/store/pg-change-bus.ts";
 import { FakeClock, flush } from "./fake-clock.ts";
-import { tempDir } from "./helpers.ts";
-import {
-  dataAfterEnd,
-  execProbe,
-  logsProbe,
-  type Probe,
-  watchProbe,
-  withBearer,
-} from "./live-session-probes.ts";
-import {
-  createToken,
-  type Endpoint,
-  revoke,
-  runnerWithEnv,
-  type TickingRunner,
-} from "./live-sessions-world.ts";
-import { callJson } from "./server-process.ts";
 
 const user = (tokenId: string, userId = "usr_a", orgId = "org_a"): Actor => ({
   kind: "user",

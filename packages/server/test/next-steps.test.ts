@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { DEFAULT_IMAGE, isWarrenError, WarrenError } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { type Harness, harness, ROOT } from "@warren/testing/server-harness";
 import { createImageService } from "../src/services/images.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { type Harness, harness, ROOT } from "./helpers.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import Provider from "oidc-provider";
 import { type Clock, systemClock } from "../src/clock.ts";
@@ -19,7 +20,6 @@ import {
   parseMapping,
 } from "../src/services/oidc.ts";
 import type { Db } from "../src/store/db.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 export const REDIRECT = "http://warren.test/api/v1/auth/oidc/callback";
 const MAPPING: OidcMappingRule[] = parseMapping(

@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { WarrenError } from "@warren/protocol";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
 import { systemClock } from "../src/clock.ts";
 import { createOidcService } from "../src/services/oidc.ts";
 import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../src/store/migrations/005_identity.ts";
 import { openStoreUrl, type PgStore } from "../src/store/pg-store.ts";
 import * as qo from "../src/store/queries/oidc.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
 
 let cluster: PgCluster | undefined;
 before(async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { afterEach, test } from "node:test";
+import { buildApp, type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
-import { buildApp, type Harness, harness } from "./helpers.ts";
 import { check, resolveRef } from "./json-schema-check.ts";
 
 type Json = Record<string, unknown>;

@@ -11,6 +11,8 @@ import {
   type PullOptions,
   WarrenError,
 } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
@@ -21,8 +23,6 @@ import { createImageService } from "../src/services/images.ts";
 import { createRegistryLoginService } from "../src/services/registry-logins.ts";
 import { secretBox } from "../src/services/registry-secrets.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 const PRIVATE = "reg.example/private:1";
 

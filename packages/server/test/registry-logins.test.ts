@@ -6,6 +6,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import type { ImageInfo, ProgressFn, PullOptions } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
@@ -17,8 +19,6 @@ import { keyFile, secretBox } from "../src/services/registry-secrets.ts";
 import { createSecretService } from "../src/services/secrets.ts";
 import { storeFile } from "../src/store/db.ts";
 import { BOOTSTRAP_OWNER_ID } from "../src/store/migrations/005_identity.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 class PullRunner extends FakeRunner {
   pulls: { ref: string; opts: PullOptions | undefined }[] = [];

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { connectRunner } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
+import { tempDir } from "@warren/testing/server-harness";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
 
 let cluster: PgCluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];

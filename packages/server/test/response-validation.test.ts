@@ -6,11 +6,11 @@ import { Writable } from "node:stream";
 import { afterEach, test } from "node:test";
 import { Type } from "@sinclair/typebox";
 import { WarrenError } from "@warren/protocol";
+import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { build } from "../src/http/build.ts";
 import { errors } from "../src/http/schemas-response.ts";
 import { createImageService } from "../src/services/images.ts";
-import { type Harness, harness } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;

@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import { AUDIT_RUNNER_PROTOCOL_VIOLATION, connectRunner, type EnvObserved } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { tempDir } from "@warren/testing/server-harness";
 import { systemClock } from "../src/clock.ts";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
 import { type Caller, createIdentityService } from "../src/services/identity.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

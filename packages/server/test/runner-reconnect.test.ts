@@ -8,9 +8,9 @@ import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import { type RunnerLoop, rejectedTokenMessage, runRunnerLoop } from "@warren/protocol";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { tempDir } from "@warren/testing/server-harness";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -16,12 +16,12 @@ import {
   WarrenError,
   wsConn,
 } from "@warren/protocol";
-import { FakeWs, Fuzzer, type FuzzFrame, fuzzSeed } from "@warren/protocol/runner-fuzz";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { FakeWs, Fuzzer, type FuzzFrame, fuzzSeed } from "@warren/testing/runner-fuzz";
+import { tempDir } from "@warren/testing/server-harness";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
 import { RemoteRunner } from "../src/runners/remote-runner.ts";
 import { execWs } from "./exec-ws-client.ts";
-import { FakeRunner } from "./fake-runner.ts";
-import { tempDir } from "./helpers.ts";
 
 const FRAMES = 10_000;
 const ENV = "envfuzz00001";

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { normalizeProject, type Role } from "@warren/protocol";
+import { type Harness, harness, ROOT, SYSTEM } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
@@ -14,7 +15,6 @@ import { createImageService } from "../src/services/images.ts";
 import { MASK, withSecrets } from "../src/services/secret-delivery.ts";
 import { createSecretService, type SecretService } from "../src/services/secrets.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
-import { type Harness, harness, ROOT, SYSTEM } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;

@@ -5,6 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, test } from "node:test";
 import type { RunnerEnvSpec } from "@warren/protocol";
+import { type Harness, harness, ROOT, SYSTEM } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { runnerSpec } from "../src/controllers/environment/act.ts";
@@ -18,7 +19,6 @@ import { createSecretService, SECRETS_KEY, type SecretService, secretsBox } from
 import { storeFile } from "../src/store/db.ts";
 import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../src/store/migrations/005_identity.ts";
 import { getEnvById } from "../src/store/queries/envs.ts";
-import { type Harness, harness, ROOT, SYSTEM } from "./helpers.ts";
 
 let h: Harness | undefined;
 let app: FastifyInstance | undefined;

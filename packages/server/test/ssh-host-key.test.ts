@@ -3,12 +3,12 @@
 // still readable after `warren admin rotate-key`, by a process that cached the old key and by a new one.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { ROOT, SYSTEM, tempDir } from "@warren/testing/server-harness";
 import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
 import { createSecretService, secretsBox } from "../src/services/secrets.ts";
 import { createSshHostKeyService } from "../src/services/ssh-host-key.ts";
 import { openStore, type Store } from "../src/store/db.ts";
-import { ROOT, SYSTEM, tempDir } from "./helpers.ts";
 
 const tmp = tempDir();
 const stores: Store[] = [];

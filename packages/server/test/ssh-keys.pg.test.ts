@@ -3,14 +3,14 @@
 // refused by the same unique constraint as on SQLite.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
+import { ROOT, SYSTEM, tempDir } from "@warren/testing/server-harness";
 import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
 import { secretsBox } from "../src/services/secrets.ts";
 import { createSshHostKeyService } from "../src/services/ssh-host-key.ts";
 import { createSshKeyService } from "../src/services/ssh-keys.ts";
 import { openStoreUrl } from "../src/store/pg-store.ts";
-import { ROOT, SYSTEM, tempDir } from "./helpers.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
 
 let cluster: PgCluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];

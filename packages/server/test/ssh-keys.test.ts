@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { SshKey } from "@warren/protocol";
+import { type Harness, harness, SYSTEM } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
@@ -14,7 +15,6 @@ import { type Caller, createIdentityService, LOCAL_ROOT } from "../src/services/
 import { createImageService } from "../src/services/images.ts";
 import { createSshKeyService, type RemovedSshKey, type SshKeyService } from "../src/services/ssh-keys.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
-import { type Harness, harness, SYSTEM } from "./helpers.ts";
 
 // A real `ssh-keygen -t dsa` public key: ssh2 cannot make DSA keys, and DSA must be refused.
 const DSA_PUB =

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { test } from "node:test";
+import { tempDir } from "@warren/testing/server-harness";
 import { openStore, storeFile } from "../src/store/db.ts";
-import { tempDir } from "./helpers.ts";
 
 async function written(backgroundCheckpoints: boolean): Promise<number> {
   const tmp = tempDir();

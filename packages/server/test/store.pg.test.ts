@@ -1,11 +1,11 @@
-// The shared store suite on a real PostgreSQL that this file starts (pg-cluster.ts).
+// The shared store suite on a real PostgreSQL that this file starts (@warren/testing/pg-cluster).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
 import pg from "pg";
 import { openStoreAt } from "../src/store/db.ts";
 import { migratePg } from "../src/store/migrate-pg.ts";
 import { openStoreUrl } from "../src/store/pg-store.ts";
-import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
 import { type StoreBackend, storeSuite } from "./store-suite.ts";
 
 let cluster: PgCluster | undefined;

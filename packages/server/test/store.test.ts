@@ -3,9 +3,9 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
+import { tempDir } from "@warren/testing/server-harness";
 import { openStore, storeFile } from "../src/store/db.ts";
 import { migrate } from "../src/store/migrate.ts";
-import { tempDir } from "./helpers.ts";
 import { type StoreBackend, storeSuite } from "./store-suite.ts";
 
 // The shared suite on SQLite; store.pg.test.ts runs the same suite on PostgreSQL.

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { createClient, isWarrenError, normalizeFingerprint, tlsTransport } from "@warren/protocol";
+import { type Harness, harness, tempDir } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
@@ -12,7 +13,6 @@ import { listenTls, parseListen, type TlsListener } from "../src/http/listen-tls
 import { loadOrCreateCertificate, type TlsMaterial, tlsPaths } from "../src/http/tls-cert.ts";
 import { createIdentityService, type IdentityService, LOCAL_ROOT } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
-import { type Harness, harness, tempDir } from "./helpers.ts";
 
 const WRONG = "AA:".repeat(31) + "AA";
 

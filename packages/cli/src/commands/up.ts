@@ -10,7 +10,7 @@ import {
   normalizeProject,
   WarrenError,
 } from "@warren/protocol";
-import { generateName } from "@warren/server/services/names";
+import { generateName } from "@warren/server/names";
 import { attach } from "../attach.ts";
 import { connect } from "../connect.ts";
 import { checkFailed } from "../failed.ts";

@@ -9,8 +9,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 import dnsPacket from "dns-packet";
-import { type Harness, makeHarness } from "./harness.ts";
 
 /** Answers every A query with a 1 s TTL, so the loop keeps reaching the upstream through the resolver. */
 async function standInUpstream(): Promise<{ port: number; close: () => void }> {

@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import dgram from "node:dgram";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 import dnsPacket from "dns-packet";
-import { type Harness, makeHarness } from "./harness.ts";
 
 interface Upstream {
   port: number;

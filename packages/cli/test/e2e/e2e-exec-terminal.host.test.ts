@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { type Harness, makeHarness, REPO } from "@warren/testing/e2e-harness";
 import { spawn as ptySpawn } from "node-pty";
-import { type Harness, makeHarness, REPO } from "./harness.ts";
 
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
 const RUNTIMES = ["crun", "runc", "gvisor"] as const;

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { FAILPOINTS } from "@warren/runner";
-import { type Harness, makeHarness } from "./harness.ts";
+import { FAILPOINTS } from "@warren/protocol";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 
 const CREATE_STEPS = FAILPOINTS.filter((f) => f !== "stop-kill" && f !== "remove-unmount");
 

@@ -11,8 +11,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { run } from "@warren/runner/host/run";
-import { type Harness, makeHarness } from "./harness.ts";
+import { run } from "@warren/runner";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 
 const ENV = "work";
 const PKG = "warren-hello";

@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DEFAULT_CAPABILITIES } from "@warren/runner/spec/capabilities";
-import { type Harness, makeHarness } from "./harness.ts";
+import { DEFAULT_CAPABILITIES } from "@warren/runner";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 
 const CAP_NUMBERS: Record<string, number> = {
   CAP_CHOWN: 0,

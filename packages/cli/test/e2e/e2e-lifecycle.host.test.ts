@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { forceClean, type Harness, leftovers, makeHarness, REPO } from "./harness.ts";
+import { forceClean, type Harness, leftovers, makeHarness, REPO } from "@warren/testing/e2e-harness";
 
 function hostUid(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statfsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Harness, makeHarness } from "./harness.ts";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 
 describe("resource limits (e2e)", { timeout: 600_000 }, () => {
   let h: Harness;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Harness, makeHarness } from "./harness.ts";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 
 describe("OOM kills in logs, one line per start and stop, and size floors (e2e)", {
   timeout: 120_000,

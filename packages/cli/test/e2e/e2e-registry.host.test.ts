@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { twoLayerLayout } from "../../../runner/test/fixtures/oci-layout.ts";
-import { pushLayout, startRegistry, type TestRegistry } from "../../../runner/test/fixtures/registry.ts";
-import { type Harness, makeHarness } from "./harness.ts";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
+import { twoLayerLayout } from "@warren/testing/oci-layout";
+import { pushLayout, startRegistry, type TestRegistry } from "@warren/testing/registry";
 
 const PASSWORD = "e2e-pass-Zq81";
 

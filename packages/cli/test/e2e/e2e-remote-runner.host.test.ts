@@ -8,8 +8,8 @@ import { openSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { callJson, type ServerProcess, startServerProcess } from "../../../server/test/server-process.ts";
-import { type Harness, makeHarness, REPO } from "./harness.ts";
+import { type Harness, makeHarness, REPO } from "@warren/testing/e2e-harness";
+import { callJson, type ServerProcess, startServerProcess } from "@warren/testing/server-process";
 
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
 

@@ -10,8 +10,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Environment } from "@warren/protocol";
+import { type Harness, makeHarness, REPO } from "@warren/testing/e2e-harness";
 import { spawn as ptySpawn } from "node-pty";
-import { type Harness, makeHarness, REPO } from "./harness.ts";
 
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
 const SMALL = ["--memory", "128m", "--disk", "32m"];

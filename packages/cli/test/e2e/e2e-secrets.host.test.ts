@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type Harness, makeHarness } from "./harness.ts";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 
 const FILE_VALUE = `file-secret-${randomBytes(8).toString("hex")}`;
 const ENV_VALUE = `env-secret-${randomBytes(8).toString("hex")}`;

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type Harness, makeHarness } from "./harness.ts";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
 
 const FILE_VALUE = `user-file-${randomBytes(6).toString("hex")}`;
 const ENV_VALUE = `user-env-${randomBytes(6).toString("hex")}`;

@@ -2,8 +2,7 @@
 // joins, and a resolv.conf that points at the runner's resolver with no search list.
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { DEFAULT_EGRESS, type RunnerEnvSpec } from "@warren/protocol";
-import { failpoint } from "../host/failpoint.ts";
+import { DEFAULT_EGRESS, failpoint, type RunnerEnvSpec } from "@warren/protocol";
 import { hostNames } from "../host/names.ts";
 import { readEnvState } from "../network/env-state.ts";
 import { networkConfig, setupEnvNetwork, teardownEnvNetwork } from "../network/index.ts";

@@ -6,8 +6,7 @@
 // (deliverFiles), never a branch on the runtime's name: see the rule in runtime/types.ts.
 import { lchown, lstat, mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
-import { failpoint } from "../host/failpoint.ts";
+import { failpoint, type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
 import { slotRange } from "../host/idrange.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, logLimits } from "../logs/env-log.ts";

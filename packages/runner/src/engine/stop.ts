@@ -2,7 +2,7 @@
 // container, tens of milliseconds); remove takes every host object down, in reverse order.
 import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { failpoint } from "../host/failpoint.ts";
+import { failpoint } from "@warren/protocol";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, logLimits } from "../logs/env-log.ts";
 import type { Runtime } from "../runtime/types.ts";

@@ -4,9 +4,8 @@
 // (map.hostStart) without chowning the layers, so one unpacked image serves every slot.
 import { mkdir, readdir, rmdir } from "node:fs/promises";
 import path from "node:path";
-import { wrap } from "@warren/protocol";
+import { failpoint, wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
-import { failpoint } from "../host/failpoint.ts";
 import type { HostNames } from "../host/names.ts";
 import { run } from "../host/run.ts";
 import { idmapMount } from "./idmap.ts";

@@ -8,12 +8,12 @@ import {
   DEFAULT_EGRESS,
   DEFAULT_ENV_USER,
   type Environment,
+  failpoint,
   formatSize,
   type RunnerApi,
   type RuntimeName,
   WarrenError,
 } from "@warren/protocol";
-import { failpoint } from "@warren/runner/host/failpoint";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";

@@ -3,18 +3,16 @@
 // as in production. Shared by the stream transport's tests and bench/transport.
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { WebSocket, WebSocketServer } from "ws";
 import {
   createStreamClient,
+  type ServeStreamsOptions,
   type StreamClient,
   type StreamClientOptions,
-} from "../src/streams/stream-client.ts";
-import {
-  type ServeStreamsOptions,
   type StreamHandler,
   type StreamServer,
   serveStreams,
-} from "../src/streams/stream-server.ts";
+} from "@warren/protocol/streams";
+import { WebSocket, WebSocketServer } from "ws";
 
 export interface Loopback {
   client: StreamClient;

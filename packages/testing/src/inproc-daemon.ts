@@ -2,18 +2,20 @@
 // process, listening on a temp unix socket, with the server tests' fake runner behind it: the
 // real CLI talks to real request handling, and only the host side is fake.
 import path from "node:path";
+import {
+  build,
+  createAuditService,
+  createIdentityService,
+  createImageService,
+  createRegistryLoginService,
+  createSecretService,
+  createSshKeyService,
+  listenUnix,
+  secretBox,
+  systemClock,
+} from "@warren/server";
 import type { FastifyInstance } from "fastify";
-import { systemClock } from "../../server/src/clock.ts";
-import { build } from "../../server/src/http/build.ts";
-import { listenUnix } from "../../server/src/http/listen.ts";
-import { createAuditService } from "../../server/src/services/audit.ts";
-import { createIdentityService } from "../../server/src/services/identity.ts";
-import { createImageService } from "../../server/src/services/images.ts";
-import { createRegistryLoginService } from "../../server/src/services/registry-logins.ts";
-import { secretBox } from "../../server/src/services/registry-secrets.ts";
-import { createSecretService } from "../../server/src/services/secrets.ts";
-import { createSshKeyService } from "../../server/src/services/ssh-keys.ts";
-import { type Harness, harness } from "../../server/test/helpers.ts";
+import { type Harness, harness } from "./server-harness.ts";
 
 export interface InprocDaemon {
   socket: string;

@@ -7,10 +7,9 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fr
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ApiClient, createClient } from "@warren/protocol";
-import { recordedResolverPid } from "@warren/runner/dns/supervisor";
-import { ifGroupFor } from "@warren/runner/network/index";
+import { ifGroupFor, recordedResolverPid } from "@warren/runner";
 
-export const REPO = path.resolve(import.meta.dirname, "../../../..");
+export const REPO = path.resolve(import.meta.dirname, "../../..");
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
 /** Images are content-addressed and shared by every test root, so the base image builds once per machine. */
 export const SHARED_IMAGES = `${process.env["WARREN_TEST_BASE_CACHE"] ?? "/var/cache/warren-test/base"}/images`;

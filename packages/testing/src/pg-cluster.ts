@@ -8,8 +8,8 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { migratePg } from "@warren/server";
 import pg from "pg";
-import { migratePg } from "../src/store/migrate-pg.ts";
 
 const TIME_ZONE = "Pacific/Auckland";
 const TEMPLATE = "warren_template";

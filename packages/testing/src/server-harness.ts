@@ -3,21 +3,27 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Clock } from "../src/clock.ts";
-import { systemClock } from "../src/clock.ts";
 import {
+  build,
+  type Caller,
+  type ChangeFeed,
+  type ClassService,
+  type Clock,
+  createChangeFeed,
+  createClassService,
   createEnvironmentController,
+  createEnvironmentService,
+  createImageService,
   type EnvironmentController,
-} from "../src/controllers/environment/controller.ts";
-import { build } from "../src/http/build.ts";
-import { silentLogger } from "../src/logger.ts";
-import { type SystemActor, system } from "../src/services/actor.ts";
-import { type ChangeFeed, createChangeFeed } from "../src/services/changes.ts";
-import { type ClassService, createClassService } from "../src/services/classes.ts";
-import { createEnvironmentService, type EnvironmentService } from "../src/services/environments.ts";
-import { type Caller, LOCAL_ROOT } from "../src/services/identity.ts";
-import { createImageService } from "../src/services/images.ts";
-import { openStore, type Store } from "../src/store/db.ts";
+  type EnvironmentService,
+  LOCAL_ROOT,
+  openStore,
+  type Store,
+  type SystemActor,
+  silentLogger,
+  system,
+  systemClock,
+} from "@warren/server";
 import { FakeRunner } from "./fake-runner.ts";
 
 /** Root on the local socket: the bootstrap organisation's owner, as `warren` on the host acts. */
