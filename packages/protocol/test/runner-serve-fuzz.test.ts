@@ -18,20 +18,11 @@ import {
   wsConn,
 } from "@warren/protocol";
 import { checkResult, parseRunnerFrame } from "@warren/protocol/runner-validate";
-import { FakeWs, Fuzzer, fuzzSeed } from "@warren/testing/runner-fuzz";
+import { FakeWs, Fuzzer, fuzzSeed, WIRE_IMAGE, wireInfo, wireStats } from "@warren/testing/runner-fuzz";
 
 const FRAMES = 10_000;
 
-const INFO = {
-  id: "fuzz-runner",
-  hostname: "fuzz-host",
-  runtimes: ["runc" as const],
-  cpus: 2,
-  memoryBytes: 1 << 30,
-  diskFreeBytes: 1 << 30,
-  cgroupMode: "v1" as const,
-  idRange: { start: 100_000, size: 65_536 * 4 },
-};
+const INFO = wireInfo("fuzz-runner");
 const SPEC: RunnerEnvSpec = {
   id: "env0000000a1",
   name: "dev",
@@ -42,13 +33,7 @@ const SPEC: RunnerEnvSpec = {
   egress: { mode: "allow", cidrs: ["10.0.0.0/8"] },
   secrets: [{ name: "TOKEN", kind: "env", value: "s3cret" }],
 };
-const IMAGE = {
-  ref: "debian:12",
-  digest: "sha256:ab",
-  layers: ["sha256:cd"],
-  sizeBytes: 1,
-  createdAt: "2026-01-01T00:00:00Z",
-};
+const IMAGE = WIRE_IMAGE;
 
 /** Valid arguments of every method, as the control plane sends them. */
 const GOOD_ARGS: Record<string, unknown[]> = {
@@ -175,19 +160,7 @@ function stubApi(fz: Fuzzer, bad: string[]): RunnerApi {
       isSpec(s, "setResources");
       return observed(s.id);
     },
-    stats: async (id) => ({
-      id,
-      cpuCores: 0,
-      memoryWorkingSetBytes: 0,
-      memoryLimitBytes: 0,
-      pids: 1,
-      pidsLimit: 10,
-      diskUsedBytes: 0,
-      diskQuotaBytes: 0,
-      psi: { cpu: null, memory: null, io: null },
-      oomKills: 0,
-      at: "2026-01-01T00:00:00Z",
-    }),
+    stats: async (id) => wireStats(id),
     dnsStats: async () => ({
       hits: 0,
       misses: 0,

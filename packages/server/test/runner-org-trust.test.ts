@@ -2,13 +2,11 @@
 // that names another organisation's environment in what it reports (list, observe, sweep) must
 // change nothing there: the report is dropped or the lying connection is closed.
 import assert from "node:assert/strict";
-import path from "node:path";
 import { afterEach, test } from "node:test";
 import { AUDIT_RUNNER_PROTOCOL_VIOLATION, connectRunner, type EnvObserved } from "@warren/protocol";
 import { FakeRunner } from "@warren/testing/fake-runner";
-import { tempDir } from "@warren/testing/server-harness";
+import { startTlsServer } from "@warren/testing/tls-server";
 import { systemClock } from "../src/clock.ts";
-import { type Daemon, runDaemon } from "../src/daemon.ts";
 import { type Caller, createIdentityService } from "../src/services/identity.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -33,21 +31,8 @@ class LyingRunner extends FakeRunner {
 }
 
 test("a runner's reports about another organisation's environment change nothing there", async () => {
-  const tmp = tempDir();
-  cleanups.push(tmp.cleanup);
-  const d: Daemon = await runDaemon({
-    socketPath: path.join(tmp.dir, "run", "warren.sock"),
-    root: tmp.dir,
-    defaultRuntime: "runc",
-    resyncMs: 100, // resyncs read every runner's list while the test watches
-    logger: false,
-    handleSignals: false,
-    settleTimeoutMs: 5000,
-    backoff: { baseMs: 20, maxMs: 200 },
-    listen: "127.0.0.1:0",
-  });
-  cleanups.push(() => d.close());
-  assert.ok(d.tls && d.hub);
+  // Resyncs read every runner's list while the test watches.
+  const d = await startTlsServer(cleanups, { resyncMs: 100 });
   const hub = d.hub;
   const at = { url: `https://127.0.0.1:${d.tls.port}`, fingerprint: d.tls.fingerprint };
   const connect = async (runner: FakeRunner, token: string) => {

@@ -10,45 +10,14 @@ import { afterEach, test } from "node:test";
 import { type RunnerLoop, rejectedTokenMessage, runRunnerLoop } from "@warren/protocol";
 import { FakeRunner } from "@warren/testing/fake-runner";
 import { tempDir } from "@warren/testing/server-harness";
-import { type Daemon, runDaemon } from "../src/daemon.ts";
+import { mintRunnerToken, startTlsServer } from "@warren/testing/tls-server";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(): Promise<Daemon & { url: string; fingerprint: string; dir: string }> {
-  const tmp = tempDir();
-  cleanups.push(tmp.cleanup);
-  const d = await runDaemon({
-    socketPath: path.join(tmp.dir, "run", "warren.sock"),
-    root: tmp.dir,
-    defaultRuntime: "runc",
-    resyncMs: 60_000,
-    logger: false,
-    handleSignals: false,
-    settleTimeoutMs: 5000,
-    backoff: { baseMs: 20, maxMs: 200 },
-    listen: "127.0.0.1:0",
-  });
-  cleanups.push(() => d.close());
-  assert.ok(d.tls && d.hub);
-  return Object.assign(d, {
-    url: `https://127.0.0.1:${d.tls.port}`,
-    fingerprint: d.tls.fingerprint,
-    dir: tmp.dir,
-  });
-}
-
-async function runnerToken(d: Daemon): Promise<{ id: string; token: string }> {
-  const r = await d.app.inject({
-    method: "POST",
-    url: "/api/v1/admin/runner-tokens",
-    payload: { name: `r${Math.random()}` },
-  });
-  assert.equal(r.statusCode, 201, r.body);
-  return r.json();
-}
+const server = () => startTlsServer(cleanups);
 
 interface Logged {
   msg: string;
@@ -66,7 +35,7 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
 test("a revoked runner token: one clear line per attempt, the long wait, and a replaced file heals it", async () => {
   const d = await server();
   const tokenFile = path.join(d.dir, "runner-token");
-  const first = await runnerToken(d);
+  const first = await mintRunnerToken(d);
   writeFileSync(tokenFile, `${first.token}\n`, { mode: 0o600 });
 
   const logs: Logged[] = [];
@@ -122,7 +91,7 @@ test("a revoked runner token: one clear line per attempt, the long wait, and a r
   );
 
   // The admin mints a new token and replaces the file: the next attempt reads and uses it.
-  const second = await runnerToken(d);
+  const second = await mintRunnerToken(d);
   const readsBefore = reads;
   writeFileSync(tokenFile, `${second.token}\n`, { mode: 0o600 });
   await until("the reconnection with the new token", () => connected().length === 2);

@@ -1,13 +1,12 @@
 // The runner protocol over TLS (/api/runner/v1/connect): `warren server` mode with a fake runner
 // that dials in with a runner token, exactly as a remote host's runner would.
 import assert from "node:assert/strict";
-import path from "node:path";
 import { afterEach, test } from "node:test";
 import { connectRunner, type RunnerConnection } from "@warren/protocol";
 import { FakeRunner } from "@warren/testing/fake-runner";
-import { tempDir } from "@warren/testing/server-harness";
+import { startTlsServer } from "@warren/testing/tls-server";
 import { systemClock } from "../src/clock.ts";
-import { type Daemon, runDaemon } from "../src/daemon.ts";
+import type { Daemon } from "../src/daemon.ts";
 import { type Caller, createIdentityService } from "../src/services/identity.ts";
 import { execWs } from "./exec-ws-client.ts";
 
@@ -16,24 +15,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(): Promise<Daemon & { url: string; fingerprint: string }> {
-  const tmp = tempDir();
-  cleanups.push(tmp.cleanup);
-  const d = await runDaemon({
-    socketPath: path.join(tmp.dir, "run", "warren.sock"),
-    root: tmp.dir,
-    defaultRuntime: "runc",
-    resyncMs: 60_000,
-    logger: false,
-    handleSignals: false,
-    settleTimeoutMs: 5000,
-    backoff: { baseMs: 20, maxMs: 200 },
-    listen: "127.0.0.1:0",
-  });
-  cleanups.push(() => d.close());
-  assert.ok(d.tls && d.hub, "server mode listens on TLS and has a runner hub");
-  return Object.assign(d, { url: `https://127.0.0.1:${d.tls.port}`, fingerprint: d.tls.fingerprint });
-}
+const server = () => startTlsServer(cleanups);
 
 async function runnerToken(d: Daemon, headers: Record<string, string> = {}): Promise<string> {
   const r = await d.app.inject({

@@ -6,7 +6,6 @@
 // connection closes (with a reason, audited), and the server still answers a real request after.
 // Replay a failure with WARREN_FUZZ_SEED=<printed seed>.
 import assert from "node:assert/strict";
-import path from "node:path";
 import { afterEach, test } from "node:test";
 import {
   AUDIT_RUNNER_PROTOCOL_VIOLATION,
@@ -17,45 +16,25 @@ import {
   wsConn,
 } from "@warren/protocol";
 import { FakeRunner } from "@warren/testing/fake-runner";
-import { FakeWs, Fuzzer, type FuzzFrame, fuzzSeed } from "@warren/testing/runner-fuzz";
-import { tempDir } from "@warren/testing/server-harness";
-import { type Daemon, runDaemon } from "../src/daemon.ts";
+import {
+  FakeWs,
+  Fuzzer,
+  type FuzzFrame,
+  fuzzSeed,
+  WIRE_IMAGE,
+  wireInfo,
+  wireStats,
+} from "@warren/testing/runner-fuzz";
+import { startTlsServer } from "@warren/testing/tls-server";
 import { RemoteRunner } from "../src/runners/remote-runner.ts";
 import { execWs } from "./exec-ws-client.ts";
 
 const FRAMES = 10_000;
 const ENV = "envfuzz00001";
-const INFO = {
-  id: "what-the-runner-claims",
-  hostname: "fuzz-host",
-  runtimes: ["runc" as const],
-  cpus: 2,
-  memoryBytes: 1 << 30,
-  diskFreeBytes: 1 << 30,
-  cgroupMode: "v1" as const,
-  idRange: { start: 100_000, size: 65_536 * 4 },
-};
-const IMAGE = {
-  ref: "debian:12",
-  digest: "sha256:ab",
-  layers: [],
-  sizeBytes: 1,
-  createdAt: "2026-01-01T00:00:00Z",
-};
+const INFO = wireInfo("what-the-runner-claims");
+const IMAGE = WIRE_IMAGE;
 const OBSERVED = { id: ENV, state: "running", pid: 7 };
-const STATS = {
-  id: ENV,
-  cpuCores: 0,
-  memoryWorkingSetBytes: 0,
-  memoryLimitBytes: 0,
-  pids: 1,
-  pidsLimit: 10,
-  diskUsedBytes: 0,
-  diskQuotaBytes: 0,
-  psi: { cpu: null, memory: null, io: null },
-  oomKills: 0,
-  at: "2026-01-01T00:00:00Z",
-};
+const STATS = wireStats(ENV);
 const ERR = { code: "ENV_NOT_FOUND", message: "gone" };
 
 /** What an honest runner answers for each kind of call: its result, and the events it may send. */
@@ -238,24 +217,7 @@ test(`the control plane survives ${FRAMES} generated and mutated runner frames`,
   assert.ok(stats.resolved > 500, "the fuzzer also gave answers that were taken");
 });
 
-async function server(): Promise<Daemon & { url: string; fingerprint: string }> {
-  const tmp = tempDir();
-  cleanups.push(tmp.cleanup);
-  const d = await runDaemon({
-    socketPath: path.join(tmp.dir, "run", "warren.sock"),
-    root: tmp.dir,
-    defaultRuntime: "runc",
-    resyncMs: 60_000,
-    logger: false,
-    handleSignals: false,
-    settleTimeoutMs: 5000,
-    backoff: { baseMs: 20, maxMs: 200 },
-    listen: "127.0.0.1:0",
-  });
-  cleanups.push(() => d.close());
-  assert.ok(d.tls && d.hub);
-  return Object.assign(d, { url: `https://127.0.0.1:${d.tls.port}`, fingerprint: d.tls.fingerprint });
-}
+const server = () => startTlsServer(cleanups);
 
 test("hostile runners over TLS: each bad connection closes with a reason and an audit record; the server serves on", async (t) => {
   const seed = fuzzSeed();

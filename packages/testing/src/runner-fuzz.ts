@@ -220,3 +220,41 @@ export class FakeWs {
     }
   }
 }
+
+/** Well-formed answers an honest runner gives, shared by the fuzzers of both ends of the wire. */
+export function wireInfo(id: string) {
+  return {
+    id,
+    hostname: "fuzz-host",
+    runtimes: ["runc" as const],
+    cpus: 2,
+    memoryBytes: 1 << 30,
+    diskFreeBytes: 1 << 30,
+    cgroupMode: "v1" as const,
+    idRange: { start: 100_000, size: 65_536 * 4 },
+  };
+}
+
+export const WIRE_IMAGE = {
+  ref: "debian:12",
+  digest: "sha256:ab",
+  layers: ["sha256:cd"],
+  sizeBytes: 1,
+  createdAt: "2026-01-01T00:00:00Z",
+};
+
+export function wireStats(id: string) {
+  return {
+    id,
+    cpuCores: 0,
+    memoryWorkingSetBytes: 0,
+    memoryLimitBytes: 0,
+    pids: 1,
+    pidsLimit: 10,
+    diskUsedBytes: 0,
+    diskQuotaBytes: 0,
+    psi: { cpu: null, memory: null, io: null },
+    oomKills: 0,
+    at: "2026-01-01T00:00:00Z",
+  };
+}
