@@ -60,10 +60,15 @@ test("a live replica's claim is renewed and kept; a dead replica's is taken over
   assert.equal(await leaseOf(store, "k"), t0 + IDEMPOTENCY_LEASE_MS);
   assert.equal((await post(b, "k")).json().code, "IDEMPOTENCY_CONFLICT", "A is alive: B refuses");
 
-  // A keeps renewing while its request runs; past the first lease, B still refuses.
-  await both(IDEMPOTENCY_LEASE_MS + 30_000);
-  const renewed = clockA.now() + IDEMPOTENCY_LEASE_MS;
-  await until("A's renewal", async () => (await leaseOf(store, "k")) === renewed);
+  // A keeps renewing while its request runs; past the first lease, B still refuses. A renews every
+  // quarter lease, and each renewal is a database round trip that may outlast advance()'s own
+  // settling: step one interval at a time and let each renewal land before the next.
+  const interval = IDEMPOTENCY_LEASE_MS / 4;
+  for (let moved = 0; moved < IDEMPOTENCY_LEASE_MS + 30_000; moved += interval) {
+    await both(interval);
+    const renewed = clockA.now() + IDEMPOTENCY_LEASE_MS;
+    await until("A's renewal", async () => (await leaseOf(store, "k")) === renewed);
+  }
   const stillA = await post(b, "k");
   assert.equal(stillA.statusCode, 409, stillA.body);
   assert.equal(stillA.json().code, "IDEMPOTENCY_CONFLICT");
