@@ -71,6 +71,10 @@ export const ERROR_CATALOG = {
     status: 403,
     summary: "The request would take the organisation or the user past a quota an admin set.",
   },
+  DIAL_FAILED: {
+    status: 502,
+    summary: "Nothing answered on that port inside the environment (details.errno says why).",
+  },
   SSH_KEY_EXISTS: { status: 409, summary: "The caller has already registered that SSH public key." },
   INTERNAL: { status: 500, summary: "A bug in Warren." },
 } as const satisfies Record<string, { status: number; summary: string }>;

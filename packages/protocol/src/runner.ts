@@ -11,6 +11,7 @@ import type {
   Resources,
   RuntimeName,
 } from "./env.ts";
+import type { Duplex } from "node:stream";
 import type { SecretDelivery } from "./secrets.ts";
 
 export interface RunnerEnvSpec {
@@ -145,4 +146,11 @@ export interface RunnerApi {
   setResources(spec: RunnerEnvSpec): Promise<EnvObserved>;
   stats(id: string): Promise<EnvStats>;
   dnsStats(): Promise<DnsStats>;
+  /**
+   * A byte stream to host:port as seen from inside the environment's network namespace, so
+   * 127.0.0.1 is the environment's own loopback and everything else passes its egress policy.
+   * `host` is an IP literal (default 127.0.0.1). Rejects with DIAL_FAILED (the errno in details)
+   * when nothing answers, ENV_NOT_RUNNING when the environment is not running.
+   */
+  dial(id: string, port: number, host?: string): Promise<Duplex>;
 }

@@ -161,6 +161,9 @@ function stubApi(fz: Fuzzer, bad: string[]): RunnerApi {
       return observed(s.id);
     },
     stats: async (id) => wireStats(id),
+    dial: async () => {
+      throw new WarrenError("DIAL_FAILED", "the fuzz runner has no ports");
+    },
     dnsStats: async () => ({
       hits: 0,
       misses: 0,

@@ -1,5 +1,6 @@
 // A fake runner at the protocol boundary: in-memory environments and images, configurable
 // failures, a disk-free figure and the runtimes it claims to support. The only fake allowed.
+import { type Duplex, duplexPair } from "node:stream";
 import type {
   EnvObserved,
   ExecHandlers,
@@ -333,6 +334,29 @@ export class FakeRunner implements RunnerApi {
   async dnsStats(): Promise<DnsStats> {
     this.#enter("dnsStats", []);
     return structuredClone(FAKE_DNS_STATS);
+  }
+
+  /**
+   * Servers "inside" fake environments, keyed `${envId}:${port}`: dial hands each one the far end
+   * of an in-memory duplex pair. A port with no listener is refused, as a real one would be.
+   */
+  readonly listeners = new Map<string, (socket: Duplex) => void>();
+
+  async dial(id: string, port: number, host = "127.0.0.1"): Promise<Duplex> {
+    this.#enter("dial", [id, port, host]);
+    const cur = this.envs.get(id);
+    if (cur?.state !== "running") throw new WarrenError("ENV_NOT_RUNNING", "the environment is not running");
+    const serve = this.listeners.get(`${id}:${port}`);
+    if (!serve || host !== "127.0.0.1") {
+      throw new WarrenError("DIAL_FAILED", `nothing listens on ${host}:${port} inside ${cur.spec.name}`, {
+        errno: "ECONNREFUSED",
+        port,
+        host,
+      });
+    }
+    const [near, far] = duplexPair();
+    serve(far);
+    return near;
   }
 }
 

@@ -10,6 +10,7 @@
 // is at the top of runtime/types.ts; test/hostile-image-corpus.ts holds it to that.
 import os from "node:os";
 import path from "node:path";
+import type { Duplex } from "node:stream";
 import {
   checkExecEnv,
   type DnsStats,
@@ -40,6 +41,7 @@ import { registryPolicy } from "../storage/registry/policy.ts";
 import { pullFromRegistry } from "../storage/registry/pull.ts";
 import type { EngineContext } from "./context.ts";
 import { execProcess } from "./env-spec.ts";
+import { dialEnv } from "./dial.ts";
 import { configuredUser, readEnvUser } from "./env-user.ts";
 import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";
@@ -253,6 +255,10 @@ export class Engine implements RunnerApi {
 
   async dnsStats(): Promise<DnsStats> {
     return this.ctx.resolver?.stats() ?? notYet("dns stats");
+  }
+
+  dial(id: string, port: number, host?: string): Promise<Duplex> {
+    return dialEnv(this.ctx, id, port, host);
   }
 
   /** Stops the resolver; environments keep running. */

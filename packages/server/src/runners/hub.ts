@@ -210,6 +210,7 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
     observe: async (id) => (await forEnv(id)).observe(id),
     appendEvent: async (id, m) => (await forEnv(id)).appendEvent(id, m),
     stats: async (id) => (await forEnv(id)).stats(id),
+    dial: async (id, port, host) => (await forEnv(id)).dial(id, port, host),
     exec: async (id, req, h) => (await forEnv(id)).exec(id, req, h),
     logs(id, opts, onData) {
       // LogStream is synchronous; resolve the runner first, then forward close.

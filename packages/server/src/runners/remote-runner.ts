@@ -239,6 +239,10 @@ export class RemoteRunner implements RunnerApi {
   pullImage: RunnerApi["pullImage"] = (ref, progress, opts) =>
     this.withProgress("pullImage", opts === undefined ? [ref] : [ref, opts], progress);
 
+  dial: RunnerApi["dial"] = async () => {
+    throw new WarrenError("RUNNER_UNAVAILABLE", "dial over the runner link is not wired yet");
+  };
+
   async exec(id: string, req: ExecRequest, h: ExecHandlers): Promise<ExecSession> {
     const started = this.call<unknown>("exec", [id, req], {
       streaming: true,
