@@ -19,6 +19,8 @@
 //   GET    /api/v1/stats                           -> { items: EnvStats[] } (every running environment)
 //   GET    /api/v1/environments/:name/logs?follow=1&tail=N -> text/plain stream
 //   GET    /api/v1/environments/:name/exec?cmd=JSON&tty=1&cols=&rows= -> WebSocket (exec-stream.ts)
+//   GET    /api/v1/environments/:name/port-forward?port=N&host=IP -> WebSocket, one per TCP connection
+//          (port-forward-stream.ts); refusals (DIAL_FAILED...) are HTTP errors before the upgrade
 //   GET    /api/v1/classes                         -> { items: ClassSpec[] }
 //   POST   /api/v1/classes       CreateClassRequest -> 201 ClassSpec
 //   DELETE /api/v1/classes/:name                   -> 204
@@ -41,6 +43,7 @@
 //   GET    /api/v1/ssh-keys?all=1              -> { items: SshKey[] } (own keys; all=1: every member's, admins)
 //   POST   /api/v1/ssh-keys { publicKey, name? } -> 201 SshKey (ed25519, ECDSA, RSA >= 3072; ssh-keys.ts)
 //   DELETE /api/v1/ssh-keys/:id                -> 204 (own keys; admins: any member's; its SSH sessions end)
+//   GET    /api/v1/ssh/gateway                 -> SshGatewayInfo { listening, host, port, hostKey, fingerprint }
 //   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
 //   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
 //   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }
@@ -80,6 +83,7 @@ import type {
   ImageInfo,
   SetResourcesRequest,
 } from "./env.ts";
+import type { ExecNotices } from "./exec-stream.ts";
 import type {
   AddMemberRequest,
   CreatedToken,
@@ -160,7 +164,7 @@ export interface ApiClient extends IdentityClient, SshKeyClient {
     onData: (chunk: string) => void,
   ): Promise<void>;
   /** Resolves with the session once the stream is open; handlers.exit fires with the command's status. */
-  exec(name: string, req: ExecRequest, handlers: ExecHandlers): Promise<ExecSession>;
+  exec(name: string, req: ExecRequest, handlers: ExecHandlers & ExecNotices): Promise<ExecSession>;
   listClasses(): Promise<ClassSpec[]>;
   createClass(req: CreateClassRequest): Promise<ClassSpec>;
   deleteClass(name: string): Promise<void>;

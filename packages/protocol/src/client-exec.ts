@@ -8,6 +8,7 @@ import {
   Channel,
   type ControlMessage,
   controlFrame,
+  type ExecNotices,
   type ExecQuery,
   frame,
   parseFrame,
@@ -28,7 +29,7 @@ export async function openExec(
   transport: Transport,
   path: string,
   req: ExecRequest,
-  handlers: ExecHandlers,
+  handlers: ExecHandlers & ExecNotices,
 ): Promise<ExecSession> {
   const { WebSocket } = await import("ws");
   const { url, options } = transport.webSocket(`${path}?${execQuery(req)}`);
@@ -97,6 +98,7 @@ export async function openExec(
           });
         }
         if (msg.type === "exit") finish({ code: msg.code });
+        else if (msg.type === "notice" && typeof msg.message === "string") handlers.notice?.(msg.message);
         else if (msg.type === "error") {
           finish({
             err: WarrenError.fromBody({ code: msg.code as ErrorBody["code"], message: msg.message }),

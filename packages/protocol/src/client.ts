@@ -138,6 +138,7 @@ export function createClient(opts: ClientOptions): ApiClient {
       ),
     rotateKey: () => http.json("POST", "/admin/rotate-key", {}),
     addSshKey: (req) => http.json("POST", "/ssh-keys", req),
+    sshGateway: () => http.json("GET", "/ssh/gateway"),
     listSshKeys: async (q) =>
       (await http.json<{ items: SshKey[] }>("GET", `/ssh-keys${q?.all ? "?all=1" : ""}`)).items,
     async removeSshKey(id) {

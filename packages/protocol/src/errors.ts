@@ -71,6 +71,10 @@ export const ERROR_CATALOG = {
     status: 403,
     summary: "The request would take the organisation or the user past a quota an admin set.",
   },
+  VERSION_MISMATCH: {
+    status: 426,
+    summary: "The runner and the control plane speak different runner protocol versions; upgrade the older one.",
+  },
   DIAL_FAILED: {
     status: 502,
     summary: "Nothing answered on that port inside the environment (details.errno says why).",

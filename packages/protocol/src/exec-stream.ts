@@ -8,7 +8,15 @@ export type ControlMessage =
   | { type: "eof" }
   | { type: "signal"; signal: string }
   | { type: "exit"; code: number }
-  | { type: "error"; code: string; message: string };
+  | { type: "error"; code: string; message: string }
+  /** Server to client, before the command starts: what it is waiting for (a stopped environment starting). */
+  | { type: "notice"; message: string };
+
+/** Optional exec handlers of the API client beyond the runner's ExecHandlers. */
+export interface ExecNotices {
+  /** A control {type:"notice"}: a human-readable line about the wait, for stderr. */
+  notice?(message: string): void;
+}
 
 export function frame(channel: ChannelId, data: Uint8Array | string): Buffer {
   const body = typeof data === "string" ? Buffer.from(data) : data;

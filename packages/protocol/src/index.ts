@@ -4,6 +4,7 @@
 export * from "./api.ts";
 export * from "./audit.ts";
 export * from "./client.ts";
+export * from "./client-port-forward.ts";
 export * from "./client-retry.ts";
 export * from "./client-watch.ts";
 export * from "./egress.ts";
@@ -18,6 +19,7 @@ export * from "./flow-control.ts";
 export * from "./identity.ts";
 export * from "./image-ref.ts";
 export * from "./paths.ts";
+export * from "./port-forward-stream.ts";
 export * from "./process-faults.ts";
 export * from "./project.ts";
 export * from "./resource-limits.ts";

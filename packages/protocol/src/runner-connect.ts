@@ -1,12 +1,12 @@
 // A runner dialling out to a control plane: TLS with the server's certificate pinned (client-tls.ts),
-// a runner token, then serveRunner on the WebSocket. One connection; `warren runner` reconnects
-// with backoff around it (runner-reconnect.ts), tests and bench/api connect a fake runner with it.
+// a runner token and its protocol version, then HTTP/2 streams on the WebSocket (streams/runner-link.ts).
+// One connection; `warren runner` reconnects with backoff around it (runner-reconnect.ts), tests and
+// bench/api connect a fake runner with it.
 import type { IncomingMessage } from "node:http";
 import { tlsTransport } from "./client-tls.ts";
 import { WarrenError } from "./errors.ts";
 import type { RunnerApi } from "./runner.ts";
-import { serveRunner } from "./runner-serve.ts";
-import { MAX_WIRE_FRAME, RUNNER_CONNECT_PATH, wsConn } from "./runner-wire.ts";
+import { MAX_WIRE_FRAME, RUNNER_CONNECT_PATH, RUNNER_PROTOCOL_HEADER, RUNNER_WIRE_VERSION } from "./runner-wire.ts";
 import { SESSION_CLOSE } from "./session-close.ts";
 import { keepAlive } from "./ws-heartbeat.ts";
 
@@ -17,6 +17,8 @@ export interface RunnerConnectOptions {
   fingerprint: string;
   /** A runner token, wrn_r_... */
   token: string;
+  /** Only tests set this, to play a runner of another version. */
+  protocolVersion?: number;
 }
 
 export interface RunnerConnection {
@@ -54,8 +56,15 @@ export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi):
     );
   }
   const { WebSocket } = await import("ws");
+  const { serveRunnerLink } = await import("./streams/runner-link.ts");
+  const version = opts.protocolVersion ?? RUNNER_WIRE_VERSION;
   const { url, options } = tlsTransport(opts).webSocket(RUNNER_CONNECT_PATH);
-  const ws = new WebSocket(url, { ...options, perMessageDeflate: false, maxPayload: MAX_WIRE_FRAME });
+  const ws = new WebSocket(url, {
+    ...options,
+    headers: { ...options.headers, [RUNNER_PROTOCOL_HEADER]: String(version) },
+    perMessageDeflate: false,
+    maxPayload: MAX_WIRE_FRAME,
+  });
   let welcome!: (id: string) => void;
   let refuse!: (e: Error) => void;
   const ready = new Promise<string>((res, rej) => {
@@ -83,7 +92,7 @@ export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi):
         msg = (JSON.parse(text) as { message?: string }).message ?? text;
       } catch {}
       const err = new WarrenError(
-        "UNAUTHENTICATED",
+        res.statusCode === 426 ? "VERSION_MISMATCH" : "UNAUTHENTICATED",
         `the control plane refused the runner (${res.statusCode}): ${msg}`,
       );
       refuse(err);
@@ -95,9 +104,28 @@ export async function connectRunner(opts: RunnerConnectOptions, api: RunnerApi):
     refuse(err);
     endResolve({ reason: err.message });
   });
+  // A control plane of another version (one from before versions were announced says nothing):
+  // refused here, naming both, before a byte of HTTP/2 is sent.
+  let theirs: string | undefined;
+  ws.once("upgrade", (res: IncomingMessage) => {
+    const h = res.headers[RUNNER_PROTOCOL_HEADER];
+    theirs = typeof h === "string" ? h : undefined;
+  });
   ws.on("open", () => {
+    if (theirs !== String(version)) {
+      const err = new WarrenError(
+        "VERSION_MISMATCH",
+        `runner protocol version mismatch: this runner speaks v${version}, the control plane ` +
+          `${theirs === undefined ? "announces no version (v1, older than versions on the upgrade)" : `speaks v${theirs}`}; ` +
+          `upgrade the ${theirs === undefined || Number(theirs) < version ? "control plane" : "runner"} so both run the same Warren version`,
+      );
+      refuse(err);
+      endResolve({ reason: err.message, status: 426 });
+      ws.close(1002, "runner protocol version mismatch");
+      return;
+    }
     keepAlive(ws);
-    void serveRunner(wsConn(ws), api, { onWelcome: (id) => welcome(id) }).then((reason) => {
+    void serveRunnerLink(ws, api, { onWelcome: (id) => welcome(id) }).then((reason) => {
       refuse(new WarrenError("RUNNER_UNAVAILABLE", `the control plane closed the connection: ${reason}`));
       endResolve({ reason, ...(closeCode !== undefined ? { closeCode } : {}) });
     });

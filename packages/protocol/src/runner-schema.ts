@@ -195,7 +195,6 @@ export const CALL_ARGS = {
       }),
     ]),
   ]),
-  exec: Type.Tuple([Id, ExecRequestSchema]),
   logs: Type.Tuple([
     Id,
     Type.Object({
@@ -206,6 +205,9 @@ export const CALL_ARGS = {
 } satisfies Record<WireMethod, TSchema>;
 
 export type CallMethod = keyof typeof CALL_ARGS;
+
+/** The first frame of an exec stream (streams/exec-frames.ts): which environment, what to run. */
+export const ExecStreamRequest = Type.Tuple([Id, ExecRequestSchema]);
 
 /** Each call's result in its "ok" frame. Void calls may carry anything: the control plane drops it. */
 export const CALL_RESULTS = {
@@ -227,7 +229,6 @@ export const CALL_RESULTS = {
   importImage: ImageInfoSchema,
   ensureBaseImage: ImageInfoSchema,
   pullImage: ImageInfoSchema,
-  exec: Anything,
   logs: Anything,
 } satisfies Record<CallMethod, TSchema>;
 
@@ -237,28 +238,28 @@ const Absent = Type.Undefined();
 /** "out" events each kind of call may carry, and their data. Any other pair is a protocol error. */
 export const OUT_EVENTS = {
   progress: { progress: ProgressEventSchema },
-  exec: {
-    stdout: Chunk,
-    stderr: Chunk,
-    // The command's status, or 128+signal.
-    exit: Type.Integer({ minimum: -1, maximum: 65_535 }),
-    error: ErrorBodySchema,
-  },
   logs: { log: Chunk, end: Absent, error: ErrorBodySchema },
 } as const;
 
-/** "in" events (exec input, log close) and their data. */
-export const IN_EVENTS = {
-  stdin: Chunk,
-  endStdin: Absent,
+/** What ends an exec stream (runner-exec-stream.ts): the command's status, or Warren's failure. */
+export const EXEC_END = {
+  // The command's status, or 128+signal.
+  exit: Type.Integer({ minimum: -1, maximum: 65_535 }),
+  error: ErrorBodySchema,
+} as const;
+
+/** Exec stream input that is not bytes (runner-exec-stream.ts). */
+export const EXEC_INPUT = {
   resize: Type.Object({
     cols: Type.Integer({ minimum: 1, maximum: 65_535 }),
     rows: Type.Integer({ minimum: 1, maximum: 65_535 }),
   }),
   signal: Type.String({ pattern: "^SIG[A-Z0-9]{2,10}$" }),
+} as const;
+
+/** "in" events on the control stream (a log follow's close) and their data. */
+export const IN_EVENTS = {
   close: Absent,
-  pause: Absent,
-  resume: Absent,
 } as const;
 
 const strict = { additionalProperties: false } as const;
@@ -271,7 +272,7 @@ export const RUNNER_FRAMES = {
     {
       t: Type.Literal("out"),
       id: CallId,
-      ev: lit(["progress", "stdout", "stderr", "exit", "error", "log", "end"]),
+      ev: lit(["progress", "error", "log", "end"]),
       data: Type.Optional(Anything),
     },
     strict,
@@ -293,7 +294,7 @@ export const SERVER_FRAMES = {
     {
       t: Type.Literal("in"),
       id: CallId,
-      ev: lit(["stdin", "endStdin", "resize", "signal", "close", "pause", "resume"]),
+      ev: lit(["close"]),
       data: Type.Optional(Anything),
     },
     strict,

@@ -6,18 +6,15 @@
 // that repeats or goes backwards, bad input to an open session, or a throw while handling a frame
 // closes the link with a reason (the runner reconnects). Unknown methods and arguments that do not
 // fit a method fail that one call with INVALID_ARGUMENT, which is what a version skew looks like.
-import { constants } from "node:os";
-import { type ErrorBody, WarrenError } from "./errors.ts";
-import { flowGate } from "./flow-control.ts";
-import type { ExecRequest, ExecSession, LogStream, ProgressEvent, RunnerApi } from "./runner.ts";
+import { WarrenError } from "./errors.ts";
+import type { LogStream, ProgressEvent, RunnerApi } from "./runner.ts";
 import {
-  fromBase64,
-  WIRE_LIMITS as LIMITS,
   type RunnerFrame,
-  toBase64,
+  RUNNER_WIRE_VERSION,
   UNARY_METHODS,
   WIRE_CLOSE,
   type WireConn,
+  wireErrorBody,
 } from "./runner-wire.ts";
 
 export interface ServeRunnerHooks {
@@ -35,9 +32,7 @@ export async function serveRunner(
 ): Promise<string> {
   // Loaded here, not at import: a CLI command that never serves a runner does not pay for it.
   const v = await import("./runner-validate.ts");
-  const sessions = new Map<number, ExecSession>();
   const logStreams = new Map<number, LogStream>();
-  const holds = new Map<number, (reason: "link" | "peer", on: boolean) => void>();
   const send = (f: RunnerFrame) => {
     try {
       conn.send(JSON.stringify(f));
@@ -45,7 +40,7 @@ export async function serveRunner(
       // The connection is closing; the close handler below ends everything.
     }
   };
-  const fail = (id: number, err: unknown) => send({ t: "err", id, error: errorBody(err) });
+  const fail = (id: number, err: unknown) => send({ t: "err", id, error: wireErrorBody(err) });
   const unary = new Set<string>(UNARY_METHODS);
 
   const call = async (id: number, method: string, rawArgs: unknown[]) => {
@@ -61,52 +56,12 @@ export async function serveRunner(
     let result: unknown;
     if (method === "sweep") {
       result = await api.sweep(new Set(args[0] as string[]));
-    } else if (method === "exec") {
-      // Paused while this link is backed up OR the control plane asks (its client is slow).
-      const why = new Set<"link" | "peer">();
-      const hold = (reason: "link" | "peer", on: boolean) => {
-        const before = why.size;
-        if (on) why.add(reason);
-        else why.delete(reason);
-        const s = sessions.get(id);
-        if (before === 0 && why.size > 0) s?.pause?.();
-        if (before > 0 && why.size === 0) s?.resume?.();
-      };
-      const gate = flowGate();
-      gate.source({ pause: () => hold("link", true), resume: () => hold("link", false) });
-      holds.set(id, hold);
-      const out = (ev: "stdout" | "stderr", d: Uint8Array) => {
-        const text = JSON.stringify({ t: "out", id, ev, data: toBase64(d) } satisfies RunnerFrame);
-        gate.send(text.length, (done) => {
-          try {
-            conn.send(text, done);
-          } catch {
-            done();
-          }
-        });
-      };
-      const session = await api.exec(a[0], a[1] as ExecRequest, {
-        stdout: (d) => out("stdout", d),
-        stderr: (d) => out("stderr", d),
-        exit: (code) => {
-          sessions.delete(id);
-          holds.delete(id);
-          send({ t: "out", id, ev: "exit", data: code });
-        },
-        error: (err) => {
-          sessions.delete(id);
-          holds.delete(id);
-          send({ t: "out", id, ev: "error", data: errorBody(err) });
-        },
-      });
-      sessions.set(id, session);
-      if (why.size > 0) session.pause?.(); // backed up before the session was registered
     } else if (method === "logs") {
       const stream = api.logs(a[0], a[1], (chunk) => send({ t: "out", id, ev: "log", data: chunk }));
       logStreams.set(id, stream);
       stream.done.then(
         () => send({ t: "out", id, ev: "end" }),
-        (err: unknown) => send({ t: "out", id, ev: "error", data: errorBody(err) }),
+        (err: unknown) => send({ t: "out", id, ev: "error", data: wireErrorBody(err) }),
       );
       stream.done.finally(() => logStreams.delete(id)).catch(() => {});
     } else if (method === "importImage") {
@@ -122,22 +77,9 @@ export async function serveRunner(
     send(result === undefined ? { t: "ok", id } : { t: "ok", id, result });
   };
 
-  const input = (id: number, ev: string, data: unknown) => {
-    if (ev === "close") {
-      logStreams.get(id)?.close();
-      return;
-    }
-    const s = sessions.get(id);
-    if (!s) return; // the session ended first; late input is dropped
-    if (ev === "stdin") s.stdin(fromBase64(data));
-    else if (ev === "endStdin") s.endStdin();
-    else if (ev === "resize") {
-      const d = data as { cols: number; rows: number };
-      s.resize(d.cols, d.rows);
-    } else if (ev === "signal") {
-      if (Object.hasOwn(constants.signals, data as string)) s.signal(data as NodeJS.Signals);
-    } else if (ev === "pause") holds.get(id)?.("peer", true);
-    else if (ev === "resume") holds.get(id)?.("peer", false);
+  /** The only input on the control stream: a log follow's close (exec input has its own stream). */
+  const input = (id: number, ev: string) => {
+    if (ev === "close") logStreams.get(id)?.close();
   };
 
   return new Promise<string>((resolve) => {
@@ -162,7 +104,10 @@ export async function serveRunner(
           if (f.id <= lastCall) throw new v.WireViolation(`call id ${f.id} repeats or goes backwards`);
           lastCall = f.id;
           call(f.id, f.method, f.args).catch((e) => fail(f.id, e));
-        } else if (f.t === "in") input(f.id, f.ev, v.checkIn(f.ev, f.data));
+        } else if (f.t === "in") {
+          v.checkIn(f.ev, f.data);
+          input(f.id, f.ev);
+        }
       } catch (err) {
         violation(err);
       }
@@ -172,32 +117,14 @@ export async function serveRunner(
       // The control plane went away: end every open stream it can no longer read.
       for (const s of logStreams.values()) s.close();
       logStreams.clear();
-      // As sshd does when a client vanishes: the session's processes get SIGHUP.
-      for (const s of sessions.values()) s.signal("SIGHUP");
-      sessions.clear();
-      holds.clear();
       resolve(reason);
     });
     api.info().then(
-      (info) => send({ t: "hello", version: 1, info }),
+      (info) => send({ t: "hello", version: RUNNER_WIRE_VERSION, info }),
       (err: unknown) => {
         hooks.onProtocolError?.(err as Error);
         conn.close(1011, "runner info failed");
       },
     );
   });
-}
-
-/** A catalog error as the wire carries it, cut to the sizes the control plane accepts. */
-function errorBody(err: unknown): ErrorBody {
-  const body: ErrorBody =
-    err instanceof WarrenError
-      ? err.toBody()
-      : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
-  body.message = body.message.slice(0, LIMITS.message);
-  if (body.details) {
-    const kept = Object.entries(body.details).filter(([k]) => k.length <= LIMITS.id);
-    body.details = Object.fromEntries(kept.slice(0, 64));
-  }
-  return body;
 }

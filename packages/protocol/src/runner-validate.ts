@@ -63,8 +63,7 @@ export function checkWire<T extends TSchema>(schema: T, value: unknown, what: st
 }
 
 function parseJson(text: unknown): Record<string, unknown> {
-  if (typeof text !== "string")
-    throw new WireViolation("binary frames are not part of the protocol", WIRE_CLOSE.unsupported);
+  if (typeof text !== "string") throw new WireViolation("a control frame must be text", WIRE_CLOSE.unsupported);
   if (text.length > MAX_WIRE_FRAME) {
     throw new WireViolation(`frame of ${text.length} bytes exceeds ${MAX_WIRE_FRAME}`, WIRE_CLOSE.tooBig);
   }
@@ -116,13 +115,7 @@ const progressMethods = new Set<string>(PROGRESS_METHODS);
 /** Data of an "out" event, which must be one the call's kind can carry. */
 export function checkOut(method: CallMethod, ev: OutEvent, data: unknown): unknown {
   const table: Record<string, TSchema> =
-    method === "exec"
-      ? OUT_EVENTS.exec
-      : method === "logs"
-        ? OUT_EVENTS.logs
-        : progressMethods.has(method)
-          ? OUT_EVENTS.progress
-          : {};
+    method === "logs" ? OUT_EVENTS.logs : progressMethods.has(method) ? OUT_EVENTS.progress : {};
   const schema = Object.hasOwn(table, ev) ? table[ev] : undefined;
   if (!schema) throw new WireViolation(`a ${method} call has no "${ev}" events`);
   return checkWire(schema, data, `${method} ${ev} event`);

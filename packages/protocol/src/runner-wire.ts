@@ -1,20 +1,34 @@
 // The runner protocol on the wire (/api/runner/v1/connect). A runner dials OUT to the control plane
-// over TLS with a runner token (so hosts need no inbound port), then the control plane calls the
-// RunnerApi (runner.ts) over that one WebSocket. JSON text frames:
+// over TLS with a runner token (so hosts need no inbound port). The WebSocket then carries HTTP/2
+// (streams/): the control plane is the HTTP/2 client, the runner the server, so the control plane
+// opens streams and the runner answers them, each with its own flow control. Kinds of stream:
 //
+//   control  one per link, opened first: the JSON frames below, each a 4-byte length + UTF-8 JSON
+//            (runner-control-stream.ts)
+//   exec     one per command: its request, then raw stdin/stdout/stderr bytes (runner-exec-stream.ts)
+//   dial     one per TCP connection made inside an environment: raw bytes both ways
+//
+// Frames on the control stream:
 //   runner → server  {t:"hello", version, info}             first frame; the server answers "welcome"
 //   server → runner  {t:"welcome", runnerId}
 //   server → runner  {t:"call", id, method, args}           one RunnerApi call
 //   runner → server  {t:"ok", id, result} | {t:"err", id, error: ErrorBody}   ends the call
-//   runner → server  {t:"out", id, ev, data}                 progress, exec output, log chunks of call `id`
-//   server → runner  {t:"in", id, ev, data}                  exec stdin/resize/signal, log close
+//   runner → server  {t:"out", id, ev, data}                 progress and log chunks of call `id`
+//   server → runner  {t:"in", id, ev}                        a log follow's close
 //
-// Exec and logs are calls that stay open: "ok" says the session started, the exit or end arrives as
-// an "out" event. Binary data travels base64 in JSON: exec is interactive, not bulk transfer.
-import type { ErrorBody } from "./errors.ts";
+// The version is checked before any of this, at the WebSocket upgrade (RUNNER_PROTOCOL_HEADER):
+// a runner and control plane of different versions are refused there, with both versions named.
+import { type ErrorBody, WarrenError } from "./errors.ts";
 import type { RunnerInfo } from "./runner.ts";
 
-export const RUNNER_WIRE_VERSION = 1;
+/**
+ * The runner protocol's version. Version 1 was JSON text frames on the WebSocket itself, with
+ * exec bytes in base64. A peer of another version is refused, not served at the older version:
+ * the control plane and its runners are upgraded together, and one code path stays tested.
+ */
+export const RUNNER_WIRE_VERSION = 2;
+/** Sent by the runner on its upgrade request and by the control plane on its 101 answer. */
+export const RUNNER_PROTOCOL_HEADER = "warren-runner-protocol";
 export const RUNNER_CONNECT_PATH = "/api/runner/v1/connect";
 
 export type RunnerFrame =
@@ -29,9 +43,9 @@ export type ServerFrame =
   | { t: "in"; id: number; ev: InEvent; data?: unknown };
 
 /** Events a runner sends within a call. */
-export type OutEvent = "progress" | "stdout" | "stderr" | "exit" | "error" | "log" | "end";
-/** Events the control plane sends within an open exec or log call. */
-export type InEvent = "stdin" | "endStdin" | "resize" | "signal" | "close" | "pause" | "resume";
+export type OutEvent = "progress" | "error" | "log" | "end";
+/** Events the control plane sends within an open log call. */
+export type InEvent = "close";
 
 /** Calls whose arguments and results are plain JSON both ways. */
 export const UNARY_METHODS = [
@@ -53,7 +67,7 @@ export const UNARY_METHODS = [
 ] as const;
 /** Calls that report progress events before their result. */
 export const PROGRESS_METHODS = ["importImage", "ensureBaseImage", "pullImage"] as const;
-export type WireMethod = (typeof UNARY_METHODS)[number] | (typeof PROGRESS_METHODS)[number] | "exec" | "logs";
+export type WireMethod = (typeof UNARY_METHODS)[number] | (typeof PROGRESS_METHODS)[number] | "logs";
 
 /** The one thing both ends need of a WebSocket: text out, text in, and its end. */
 export interface WireConn {
@@ -83,27 +97,13 @@ export const WIRE_LIMITS = {
   chunk: 8 * 1024 * 1024,
 } as const;
 
-export function parseWireFrame<T extends { t: string }>(text: string): T {
-  if (text.length > MAX_WIRE_FRAME)
-    throw new Error(`frame of ${text.length} bytes exceeds ${MAX_WIRE_FRAME}`);
-  const v = JSON.parse(text) as unknown;
-  if (typeof v !== "object" || v === null || typeof (v as { t?: unknown }).t !== "string") {
-    throw new Error("frame is not an object with a string `t`");
-  }
-  return v as T;
-}
-
-export const toBase64 = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
-export const fromBase64 = (s: unknown): Uint8Array => Buffer.from(typeof s === "string" ? s : "", "base64");
-
 /** WebSocket close codes (RFC 6455 section 7.4.1) either end closes the runner link with. */
 export const WIRE_CLOSE = {
   normal: 1000,
   goingAway: 1001,
-  /** A frame that breaks the protocol: bad JSON, wrong fields, an answer to no call. */
+  /** A frame that breaks the protocol: bad JSON, wrong fields, an answer to no call, bad HTTP/2. */
   protocol: 1002,
-  /** A binary frame: the protocol is JSON text only. */
+  /** A text frame: the link carries HTTP/2, which is binary. */
   unsupported: 1003,
   policy: 1008,
   tooBig: 1009,
@@ -130,47 +130,16 @@ export function closeReason(reason: string | undefined): string {
   return r;
 }
 
-export interface WsConnHooks {
-  /** This end closed the link because the peer broke the protocol (a VIOLATION_CLOSE_CODES close). */
-  onViolation?(code: number, reason: string): void;
-}
-
-/** Adapts a `ws` WebSocket (client or server side) to WireConn. */
-export function wsConn(
-  ws: {
-    send(data: string, cb?: (err?: Error) => void): void;
-    on(ev: "message", cb: (data: unknown, isBinary: boolean) => void): unknown;
-    on(ev: "close", cb: (code: number, reason: Buffer) => void): unknown;
-    close(code?: number, reason?: string): void;
-    terminate?(): void;
-  },
-  hooks: WsConnHooks = {},
-): WireConn {
-  let closing = false;
-  const conn: WireConn = {
-    send: (text, sent) => ws.send(text, sent ? () => sent() : undefined),
-    onMessage: (cb) => {
-      ws.on("message", (data, isBinary) => {
-        if (closing) return; // frames after this end closed are not read
-        if (isBinary)
-          conn.close(WIRE_CLOSE.unsupported, "bad frame: binary frames are not part of the protocol");
-        else cb(String(data));
-      });
-    },
-    onClose: (cb) => {
-      ws.on("close", (code, reason) => cb(`${code}${reason.length ? ` ${reason.toString()}` : ""}`));
-    },
-    close: (code, reason) => {
-      const first = !closing;
-      closing = true;
-      const why = closeReason(reason);
-      if (first && code !== undefined && VIOLATION_CLOSE_CODES.has(code)) hooks.onViolation?.(code, why);
-      try {
-        ws.close(code, why);
-      } catch {
-        ws.terminate?.();
-      }
-    },
-  };
-  return conn;
+/** A catalog error as the wire carries it, cut to the sizes the control plane accepts. */
+export function wireErrorBody(err: unknown): ErrorBody {
+  const body: ErrorBody =
+    err instanceof WarrenError
+      ? err.toBody()
+      : { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
+  body.message = body.message.slice(0, WIRE_LIMITS.message);
+  if (body.details) {
+    const kept = Object.entries(body.details).filter(([k]) => k.length <= WIRE_LIMITS.id);
+    body.details = Object.fromEntries(kept.slice(0, 64));
+  }
+  return body;
 }

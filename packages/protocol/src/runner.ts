@@ -2,6 +2,8 @@
 // server calls an in-process implementation through this same interface (an in-memory transport);
 // remote runners will carry it over the network. Requests carry the full desired spec, so a
 // runner can converge from any state (level-triggered), including after a host reboot.
+
+import type { Duplex } from "node:stream";
 import type {
   DnsStats,
   EgressPolicy,
@@ -11,7 +13,6 @@ import type {
   Resources,
   RuntimeName,
 } from "./env.ts";
-import type { Duplex } from "node:stream";
 import type { SecretDelivery } from "./secrets.ts";
 
 export interface RunnerEnvSpec {
@@ -109,22 +110,42 @@ export interface LogStream {
   close(): void;
 }
 
-export interface RunnerApi {
-  info(): Promise<RunnerInfo>;
+// The runner protocol is split into small capabilities, so a service names only the calls it makes
+// and each capability has one conformance suite (@warren/testing/conformance) run against the real
+// Engine, the Engine behind the runner link and the fake. RunnerApi is all of them together.
+
+/**
+ * Putting environments on and off the host. `appendEvent` is here, not with `logs`: it records what
+ * the lifecycle did (started, stopped, a secret delivery failed) and only the lifecycle's callers
+ * (the controller, secret delivery) write it; `logs` merely reads those lines back with the rest.
+ */
+export interface RunnerLifecycle {
   /** Creates whatever is missing (disk, mounts, cgroups, container) and starts the environment. Idempotent. */
   ensureRunning(spec: RunnerEnvSpec): Promise<EnvObserved>;
   /** SIGTERM, wait up to graceMs, then kill. Keeps the disk. Idempotent. */
   ensureStopped(spec: RunnerEnvSpec, graceMs: number): Promise<EnvObserved>;
   /** Removes container, mounts, loop device, cgroups and disk. Idempotent. */
   remove(id: string): Promise<void>;
+  /** `{ id, state: "absent" }` for an id the host has nothing of. */
   observe(id: string): Promise<EnvObserved>;
   /** Every environment the runner finds on the host, by id. */
   list(): Promise<EnvObserved[]>;
   /** Removes host objects of environments not in `keep` (half-made leftovers). Returns the ids swept. */
   sweep(keep: Set<string>): Promise<string[]>;
+  /** Applies spec.resources to a running environment live (cgroup limits). */
+  setResources(spec: RunnerEnvSpec): Promise<EnvObserved>;
+  appendEvent(id: string, message: string): Promise<void>;
+}
+
+/** Processes inside a running environment and the environment's output. */
+export interface RunnerExec {
+  /** Rejects with ENV_NOT_RUNNING unless the environment is running. */
   exec(id: string, req: ExecRequest, handlers: ExecHandlers): Promise<ExecSession>;
   logs(id: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): LogStream;
-  appendEvent(id: string, message: string): Promise<void>;
+}
+
+/** The host's image store. */
+export interface RunnerImages {
   listImages(): Promise<ImageInfo[]>;
   importImage(path: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo>;
   /** Builds the built-in Debian base image if it is not cached. */
@@ -135,17 +156,20 @@ export interface RunnerApi {
    * passes the login for the reference's registry host per pull; the runner stores no secrets.
    */
   pullImage(ref: string, progress: ProgressFn, opts?: PullOptions): Promise<ImageInfo>;
-  /** Removes an image; its layers go when no other image uses them. Refuses images in use. */
+  /**
+   * Removes an image; its layers go when no other image uses them. Refuses images in use
+   * (IMAGE_IN_USE) and unknown ones (IMAGE_NOT_FOUND).
+   */
   removeImage(ref: string): Promise<string[]>;
   /**
    * Removes unreferenced layers (and unused images beyond the cache cap). Images in `keep` stay:
    * the control plane names those another organisation holds.
    */
   pruneImages(opts?: { keep?: string[] }): Promise<{ removed: string[]; freedBytes: number }>;
-  /** Applies spec.resources to a running environment live (cgroup limits). */
-  setResources(spec: RunnerEnvSpec): Promise<EnvObserved>;
-  stats(id: string): Promise<EnvStats>;
-  dnsStats(): Promise<DnsStats>;
+}
+
+/** Byte streams into an environment's network namespace. */
+export interface RunnerStreams {
   /**
    * A byte stream to host:port as seen from inside the environment's network namespace, so
    * 127.0.0.1 is the environment's own loopback and everything else passes its egress policy.
@@ -154,3 +178,17 @@ export interface RunnerApi {
    */
   dial(id: string, port: number, host?: string): Promise<Duplex>;
 }
+
+/**
+ * Figures the host reports, read-only. `info` is here, not with the lifecycle: it is the host's
+ * capacity and inventory (runtimes, cpus, memory, free disk, id range), read by admission and by
+ * `GET /runner` alike, and changes nothing; a reader of figures needs no power over environments.
+ */
+export interface RunnerStats {
+  info(): Promise<RunnerInfo>;
+  /** Rejects with ENV_NOT_RUNNING unless the environment is running. */
+  stats(id: string): Promise<EnvStats>;
+  dnsStats(): Promise<DnsStats>;
+}
+
+export interface RunnerApi extends RunnerLifecycle, RunnerExec, RunnerImages, RunnerStreams, RunnerStats {}

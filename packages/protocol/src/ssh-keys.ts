@@ -50,4 +50,19 @@ export interface SshKeyClient {
   /** The caller's keys; `all` (admins): every member's key in the organisation. */
   listSshKeys(opts?: { all?: boolean }): Promise<SshKey[]>;
   removeSshKey(id: string): Promise<void>;
+  /** GET /api/v1/ssh/gateway: where the SSH gateway listens and the host key clients pin. */
+  sshGateway(): Promise<SshGatewayInfo>;
+}
+
+/** The SSH gateway as `warren ssh` and `warren ssh-config` need it. */
+export interface SshGatewayInfo {
+  /** False when the server runs without a gateway (no --ssh-listen). */
+  listening: boolean;
+  /** The address it listens on, as configured (may be a wildcard such as 0.0.0.0). */
+  host: string;
+  port: number;
+  /** The host public key line: "ssh-ed25519 AAAA...". */
+  hostKey: string;
+  /** As `ssh-keygen -l` prints it: SHA256:base64. */
+  fingerprint: string;
 }

@@ -15,7 +15,6 @@ import {
   type RunnerEnvSpec,
   serveRunner,
   WarrenError,
-  wsConn,
 } from "@warren/protocol";
 import { checkResult, parseRunnerFrame } from "@warren/protocol/runner-validate";
 import { FakeWs, Fuzzer, fuzzSeed, WIRE_IMAGE, wireInfo, wireStats } from "@warren/testing/runner-fuzz";
@@ -201,7 +200,7 @@ test(`the runner survives ${FRAMES} generated and mutated control-plane frames`,
   while (stats.frames < FRAMES) {
     stats.sessions++;
     const ws = new FakeWs();
-    const served = serveRunner(wsConn(ws), api, { onProtocolError: () => {} });
+    const served = serveRunner(ws.conn(), api, { onProtocolError: () => {} });
     while (ws.sent.length === 0) await tick(); // hello
     const methodOf = new Map<number, string>();
     const answers = new Map<number, number>();
@@ -286,7 +285,7 @@ test(`the runner survives ${FRAMES} generated and mutated control-plane frames`,
 
   // A fresh connection still serves a real call.
   const ws = new FakeWs();
-  const served = serveRunner(wsConn(ws), api);
+  const served = serveRunner(ws.conn(), api);
   while (ws.sent.length === 0) await tick();
   assert.equal(
     ws.deliver({ text: JSON.stringify({ t: "call", id: 1, method: "list", args: [] }) }),
@@ -308,12 +307,14 @@ test("a control plane's bad frame closes the link with a reason saying what was 
     ['{"t":"call","id":1e400,"method":"info","args":[]}', 1002, /call frame at \/id/],
     ['{"t":"call","id":9007199254740993,"method":"info","args":[]}', 1002, /call frame at \/id/],
     ['{"t":"hello","version":1}', 1002, /unknown frame type/],
-    ['{"t":"in","id":1,"ev":"signal","data":"SIG\\u0000KILL"}', 1002, /signal input/],
-    [new Uint8Array([1, 2, 3]), 1003, /binary frames/],
+    // Exec input travels on exec streams now: on the control stream it breaks the protocol.
+    ['{"t":"in","id":1,"ev":"signal","data":"SIGKILL"}', 1002, /in frame at \/ev/],
+    // A length past the largest frame: nothing is buffered waiting for it.
+    [new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), 1009, /exceeds/],
   ];
   for (const [frame, code, why] of cases) {
     const ws = new FakeWs();
-    const served = serveRunner(wsConn(ws), stubApi(new Fuzzer(1), []));
+    const served = serveRunner(ws.conn(), stubApi(new Fuzzer(1), []));
     while (ws.sent.length === 0) await tick();
     assert.equal(ws.deliver(typeof frame === "string" ? { text: frame } : { binary: frame }), undefined);
     assert.equal(ws.closed?.code, code, String(frame));
@@ -322,7 +323,7 @@ test("a control plane's bad frame closes the link with a reason saying what was 
   }
   // A repeated call id: the first call is answered, the repeat closes the link.
   const ws = new FakeWs();
-  const served = serveRunner(wsConn(ws), stubApi(new Fuzzer(1), []));
+  const served = serveRunner(ws.conn(), stubApi(new Fuzzer(1), []));
   while (ws.sent.length === 0) await tick();
   ws.deliver({ text: JSON.stringify({ t: "call", id: 5, method: "list", args: [] }) });
   ws.deliver({ text: JSON.stringify({ t: "call", id: 5, method: "list", args: [] }) });
@@ -330,7 +331,7 @@ test("a control plane's bad frame closes the link with a reason saying what was 
   await served;
   // Bad arguments to a known method fail that call only.
   const ws2 = new FakeWs();
-  const served2 = serveRunner(wsConn(ws2), stubApi(new Fuzzer(1), []));
+  const served2 = serveRunner(ws2.conn(), stubApi(new Fuzzer(1), []));
   while (ws2.sent.length === 0) await tick();
   ws2.deliver({ text: JSON.stringify({ t: "call", id: 1, method: "observe", args: [42] }) });
   while (ws2.sent.length < 2) await tick();

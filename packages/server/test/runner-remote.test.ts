@@ -168,34 +168,77 @@ test("user tokens cannot connect as runners, and a runner serves only its own or
   );
 });
 
-test("the connect endpoint refuses a wrong protocol version, a first frame that is not hello, and garbage", async () => {
+test("the connect endpoint refuses other protocol versions by name, a first frame that is not hello, text frames and garbage", async () => {
   const d = await server();
   const token = await runnerToken(d);
-  const { WebSocket } = await import("ws");
-  const { tlsTransport, RUNNER_CONNECT_PATH } = await import("@warren/protocol");
-  const open = async (first: string) => {
-    const { url, options } = tlsTransport({ url: d.url, fingerprint: d.fingerprint, token }).webSocket(
-      RUNNER_CONNECT_PATH,
+  const { openRawRunner, UpgradeRefused } = await import("@warren/testing/raw-runner");
+  const { RUNNER_WIRE_VERSION } = await import("@warren/protocol");
+  const o = { url: d.url, fingerprint: d.fingerprint, token };
+  // A runner from before versions were announced (v1), and one newer than this control plane.
+  for (const [version, says, upgrade] of [
+    [null, /runner speaks v1 .*control plane speaks v2; upgrade the runner/, "runner"],
+    [RUNNER_WIRE_VERSION + 1, /runner speaks v3, this control plane speaks v2; upgrade the control plane/, "cp"],
+  ] as const) {
+    const refused = await openRawRunner({ ...o, version }).then(
+      () => assert.fail("a runner of another version was let in"),
+      (e: unknown) => e,
     );
-    const ws = new WebSocket(url, options);
-    await new Promise((res, rej) => {
-      ws.once("open", res);
-      ws.once("error", rej);
-    });
-    const closed = new Promise<{ code: number; reason: string }>((res) =>
-      ws.once("close", (code, reason) => res({ code, reason: reason.toString() })),
-    );
-    ws.send(first);
-    return closed;
-  };
+    assert.ok(refused instanceof UpgradeRefused, String(refused));
+    assert.equal(refused.status, 426, `${upgrade}: refused before the upgrade`);
+    assert.match(refused.body, says);
+  }
   const info = await new FakeRunner().info();
-  const v2 = await open(JSON.stringify({ t: "hello", version: 2, info }));
-  assert.equal(v2.code, 1002);
-  assert.match(v2.reason, /version 2 is not 1; upgrade the runner/);
-  const notHello = await open(JSON.stringify({ t: "ok", id: 1 }));
-  assert.match(notHello.reason, /expected hello, got ok/);
-  const garbage = await open("{not json");
-  assert.equal(garbage.code, 1002);
-  assert.match(garbage.reason, /bad hello/);
+  const notHello = await openRawRunner(o);
+  await notHello.send({ text: JSON.stringify({ t: "ok", id: 1 }) });
+  assert.match((await notHello.closed).reason, /expected hello, got ok/);
+  const garbage = await openRawRunner(o);
+  await garbage.send({ text: "{not json" });
+  const g = await garbage.closed;
+  assert.equal(g.code, 1002);
+  assert.match(g.reason, /bad hello/);
+  const hugeLength = await openRawRunner(o);
+  await hugeLength.send({ binary: new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2]) });
+  const h = await hugeLength.closed;
+  assert.equal(h.code, 1009);
+  assert.match(h.reason, /exceeds/);
+  // Text frames on the WebSocket itself: the link carries binary HTTP/2 only.
+  const text = await openRawRunner(o);
+  text.ws.send(JSON.stringify({ t: "hello", version: RUNNER_WIRE_VERSION, info }));
+  const tc = await text.closed;
+  assert.ok(tc.code === 1002 || tc.code === 1003, `${tc.code} ${tc.reason}`);
   assert.equal(d.hub?.connected().length, 0, "none of them became a runner");
+});
+
+test("a runner refuses a control plane that announces another protocol version, naming both", async () => {
+  const { WebSocketServer } = await import("ws");
+  const { createServer } = await import("node:https");
+  const { connectRunner, RUNNER_PROTOCOL_HEADER, RUNNER_WIRE_VERSION } = await import("@warren/protocol");
+  const { readFileSync } = await import("node:fs");
+  const { tlsPaths } = await import("../src/http/tls-cert.ts");
+  const d = await server();
+  const paths = tlsPaths(d.dir);
+  // An older control plane announces no version; a newer one announces its own.
+  for (const announced of [undefined, String(RUNNER_WIRE_VERSION + 1)]) {
+    const https = createServer({ cert: readFileSync(paths.cert), key: readFileSync(paths.key) });
+    const wss = new WebSocketServer({ server: https });
+    wss.on("headers", (headers) => {
+      if (announced) headers.push(`${RUNNER_PROTOCOL_HEADER}: ${announced}`);
+    });
+    let served = 0;
+    wss.on("connection", () => served++);
+    await new Promise<void>((r) => https.listen(0, "127.0.0.1", () => r()));
+    const port = (https.address() as { port: number }).port;
+    const link = await connectRunner(
+      { url: `https://127.0.0.1:${port}`, fingerprint: d.fingerprint, token: "wrn_r_x" },
+      new FakeRunner(),
+    );
+    await assert.rejects(link.ready, (e: Error & { code?: string }) => {
+      assert.equal(e.code, "VERSION_MISMATCH");
+      assert.match(e.message, announced ? /this runner speaks v2, the control plane speaks v3; upgrade the runner/ : /this runner speaks v2, the control plane announces no version .*upgrade the control plane/);
+      return true;
+    });
+    assert.equal((await link.ended).status, 426);
+    assert.equal(served, 1, "the WebSocket opened; no HTTP/2 was spoken on it");
+    await new Promise<void>((r) => wss.close(() => https.close(() => r())));
+  }
 });

@@ -7,13 +7,12 @@
 // Replay a failure with WARREN_FUZZ_SEED=<printed seed>.
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   AUDIT_RUNNER_PROTOCOL_VIOLATION,
   connectRunner,
-  RUNNER_CONNECT_PATH,
-  tlsTransport,
+  RUNNER_WIRE_VERSION,
   WarrenError,
-  wsConn,
 } from "@warren/protocol";
 import { FakeRunner } from "@warren/testing/fake-runner";
 import {
@@ -50,14 +49,6 @@ const HONEST: Record<string, { result?: unknown; events: [string, unknown][] }> 
   pullImage: {
     result: IMAGE,
     events: [["progress", { phase: "pull", message: "layer", current: 1, total: 2 }]],
-  },
-  exec: {
-    events: [
-      ["stdout", "aGkK"],
-      ["stderr", "aGkK"],
-      ["exit", 0],
-      ["error", ERR],
-    ],
   },
   logs: {
     events: [
@@ -99,7 +90,7 @@ test(`the control plane survives ${FRAMES} generated and mutated runner frames`,
   while (stats.frames < FRAMES) {
     stats.sessions++;
     const ws = new FakeWs();
-    const rr = new RemoteRunner(wsConn(ws), "runner-fuzz", INFO);
+    const rr = new RemoteRunner(ws.conn(), "runner-fuzz", INFO);
     const calls: { id: number; method: string }[] = [];
     const settled: Promise<unknown>[] = [];
     const track = (method: string, p: Promise<unknown>, check: (v: unknown) => void = () => {}) => {
@@ -116,15 +107,6 @@ test(`the control plane survives ${FRAMES} generated and mutated runner frames`,
           },
         ),
       );
-    };
-    const handlers = {
-      stdout: (d: Uint8Array) => {
-        if (!(d instanceof Uint8Array)) wrong.push("stdout data");
-        if (fz.chance(0.02)) throw new Error("a client's handler failed"); // closes only this link
-      },
-      stderr: () => {},
-      exit: (code: number) => Number.isInteger(code) || wrong.push(`exit ${code}`),
-      error: (e: Error) => e instanceof WarrenError || wrong.push("exec error"),
     };
     for (let n = 1 + fz.int(6); n > 0; n--) {
       const m = fz.pick(Object.keys(HONEST));
@@ -154,7 +136,6 @@ test(`the control plane survives ${FRAMES} generated and mutated runner frames`,
           m,
           rr.pullImage("debian:12", () => {}),
         );
-      else if (m === "exec") track(m, rr.exec(ENV, { cmd: ["true"], tty: false }, handlers));
       else
         track(
           m,
@@ -231,47 +212,41 @@ test("hostile runners over TLS: each bad connection closes with a reason and an 
     payload: { name: "evil" },
   });
   const token = minted.json().token as string;
-  const { WebSocket } = await import("ws");
-  const open = async () => {
-    const { url, options } = tlsTransport({ url: d.url, fingerprint: d.fingerprint, token }).webSocket(
-      RUNNER_CONNECT_PATH,
-    );
-    const ws = new WebSocket(url, options);
-    await new Promise((res, rej) => {
-      ws.once("open", res);
-      ws.once("error", rej);
-    });
-    const closed = new Promise<{ code: number; reason: string }>((res) =>
-      ws.once("close", (code, reason) => res({ code, reason: reason.toString() })),
-    );
-    ws.on("error", () => {});
-    return { ws, closed };
-  };
-  const sendFrame = (ws: InstanceType<typeof WebSocket>, f: FuzzFrame) =>
-    "text" in f ? ws.send(f.text) : ws.send(f.binary, { binary: true });
+  const { openRawRunner } = await import("@warren/testing/raw-runner");
+  const send = (link: Awaited<ReturnType<typeof openRawRunner>>, f: FuzzFrame) => link.send(f);
 
   const closes: { code: number; reason: string }[] = [];
   let frames = 0;
+  let stalled = 0;
   for (let i = 0; i < 40; i++) {
-    const { ws, closed } = await open();
+    const link = await openRawRunner({ url: d.url, fingerprint: d.fingerprint, token });
+    const { closed } = link;
     // Half say a valid hello first and then misbehave while the hub sweeps them.
     if (i % 2 === 0) {
-      sendFrame(ws, fz.mutate({ t: "hello", version: 1, info: INFO }));
-      if (ws.readyState === ws.OPEN) ws.send('{"t":"ok","id":'); // in case the hello came through intact
+      await send(link, fz.mutate({ t: "hello", version: RUNNER_WIRE_VERSION, info: INFO }));
+      await send(link, { text: '{"t":"ok","id":' }); // in case the hello came through intact
       frames += 2;
     } else {
-      ws.send(JSON.stringify({ t: "hello", version: 1, info: INFO }));
-      const call = await new Promise<{ id: number }>((res) =>
-        ws.once("message", (m) => res(JSON.parse(String(m)))),
-      );
-      for (let k = 0; k < 5 && ws.readyState === ws.OPEN; k++) {
-        sendFrame(ws, fz.mutate({ t: "ok", id: call.id + (k === 4 ? 7 : 0), result: [fz.string()] }));
+      await send(link, { text: JSON.stringify({ t: "hello", version: RUNNER_WIRE_VERSION, info: INFO }) });
+      const call = (await link.next()) as { id: number };
+      for (let k = 0; k < 5 && link.ws.readyState === link.ws.OPEN; k++) {
+        await send(link, fz.mutate({ t: "ok", id: call.id + (k === 4 ? 7 : 0), result: [fz.string()] }));
         frames++;
       }
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: "hello", version: 1, info: INFO })); // out of turn
+      // Out of turn; then raw bytes that are not a frame at all.
+      await send(link, { text: JSON.stringify({ t: "hello", version: RUNNER_WIRE_VERSION, info: INFO }) });
+      await send(link, { binary: fz.chance(0.5) ? new Uint8Array([0xff, 0xff, 0xff, 0xff]) : new TextEncoder().encode(fz.string()) });
       frames += 2;
     }
-    const c = await closed;
+    // Raw bytes can leave a frame half-sent (a length that promises more than came): the control
+    // plane then waits for the rest, as it would for a slow runner, without buffering past
+    // MAX_WIRE_FRAME. Such a link is ended here after a moment and not counted.
+    const c = await Promise.race([closed, sleep(3000).then(() => undefined)]);
+    if (!c) {
+      stalled++;
+      link.ws.terminate();
+      continue;
+    }
     closes.push(c);
     assert.ok(
       c.code === 1002 || c.code === 1003 || c.code === 1009 || c.code === 1011,
@@ -280,8 +255,9 @@ test("hostile runners over TLS: each bad connection closes with a reason and an 
     assert.ok(c.reason.length > 0, "the close says why");
   }
   t.diagnostic(
-    `${frames} frames over 40 TLS connections; close codes ${[...new Set(closes.map((c) => c.code))]}`,
+    `${frames} frames over 40 TLS connections; close codes ${[...new Set(closes.map((c) => c.code))]}; ${stalled} left waiting for the rest of a frame`,
   );
+  assert.ok(closes.length >= 30, "most hostile links were closed by the control plane");
   assert.equal(d.hub?.connected().length, 0, "no hostile connection became a runner");
 
   const audit = await d.app.inject({

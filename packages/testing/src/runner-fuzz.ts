@@ -2,6 +2,9 @@
 // test/runner-wire-fuzz.test.ts): a seeded PRNG, so a failure reproduces from the printed seed,
 // and mutators that turn a valid frame into the ways a hostile or broken peer gets it wrong.
 // Not exported from the package index; nothing in production imports it.
+import { EventEmitter } from "node:events";
+import type { WireConn } from "@warren/protocol";
+import { type ControlConnHooks, controlConn } from "@warren/protocol/streams";
 
 /** mulberry32: small, fast, and the same sequence on every machine for one seed. */
 export function prng(seed: number): () => number {
@@ -21,7 +24,10 @@ export function fuzzSeed(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isInteger(s) ? s >>> 0 : Math.floor(Math.random() * 2 ** 32);
 }
 
-/** A frame as a peer sends it: JSON text, or bytes in a binary frame. */
+/**
+ * A frame as a peer sends it on the control stream: JSON text (framed with its length, as an
+ * honest peer frames it), or raw bytes (anything at all: a broken length, half a frame, garbage).
+ */
 export type FuzzFrame = { text: string } | { binary: Uint8Array };
 
 const NASTY_KEYS = ["__proto__", "constructor", "toString", "prototype", "hasOwnProperty", "", "t", "id"];
@@ -180,6 +186,16 @@ export class FakeWs {
     this.listeners.set(ev, [...(this.listeners.get(ev) ?? []), cb as (...a: unknown[]) => void]);
     return this;
   }
+  once(ev: string, cb: (...a: never[]) => void): this {
+    const wrapped = (...a: unknown[]) => {
+      this.listeners.set(
+        ev,
+        (this.listeners.get(ev) ?? []).filter((l) => l !== wrapped),
+      );
+      (cb as (...a: unknown[]) => void)(...a);
+    };
+    return this.on(ev, wrapped);
+  }
   private emit(ev: string, ...args: unknown[]): void {
     for (const cb of this.listeners.get(ev) ?? []) cb(...args);
   }
@@ -209,15 +225,55 @@ export class FakeWs {
     this.closed = { code: 1006, reason: "" };
     setImmediate(() => this.emit("close", 1006, Buffer.alloc(0)));
   }
-  /** Delivers one frame; returns the error a message handler threw, if any. */
+  /**
+   * The link's control stream, synchronous so a fuzzer sees at once what a frame did: what is
+   * written to it lands in `sent` (one string per whole frame), what a frame delivers is emitted
+   * as its data.
+   */
+  readonly stream = new FakeControlStream((text) => this.closed || this.sent.push(text));
+
+  /** The real control-stream WireConn (protocol streams/control-conn.ts) over this fake link. */
+  conn(hooks: ControlConnHooks = {}): WireConn {
+    return controlConn(this.stream, this, hooks);
+  }
+
+  /** Delivers one frame; returns the error a data handler threw, if any. */
   deliver(frame: FuzzFrame): unknown {
     try {
-      if ("text" in frame) this.emit("message", Buffer.from(frame.text), false);
-      else this.emit("message", Buffer.from(frame.binary), true);
+      if ("text" in frame) this.stream.emit("data", framed(frame.text));
+      else this.stream.emit("data", Buffer.from(frame.binary));
       return undefined;
     } catch (err) {
       return err ?? new Error("thrown undefined");
     }
+  }
+}
+
+/** A text frame as the control stream carries it: 4-byte big-endian length, then UTF-8. */
+export function framed(text: string): Buffer {
+  const body = Buffer.from(text, "utf8");
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length, 0);
+  return Buffer.concat([head, body]);
+}
+
+class FakeControlStream extends EventEmitter {
+  #out = Buffer.alloc(0);
+  readonly #onFrame: (text: string) => void;
+  constructor(onFrame: (text: string) => void) {
+    super();
+    this.#onFrame = onFrame;
+  }
+  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean {
+    this.#out = Buffer.concat([this.#out, chunk]);
+    while (this.#out.length >= 4) {
+      const len = this.#out.readUInt32BE(0);
+      if (this.#out.length < 4 + len) break;
+      this.#onFrame(this.#out.subarray(4, 4 + len).toString("utf8"));
+      this.#out = this.#out.subarray(4 + len);
+    }
+    cb?.();
+    return true;
   }
 }
 

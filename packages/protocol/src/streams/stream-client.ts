@@ -6,6 +6,9 @@ import http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { createWebSocketStream, type WebSocket } from "ws";
 import {
+  decodeDetails,
+  ERROR_CODE_HEADER,
+  ERROR_DETAILS_HEADER,
   ERROR_HEADER,
   requestHeaders,
   STREAM_TRANSPORT_VERSION,
@@ -38,10 +41,15 @@ export interface StreamClient {
 /** A stream the runner refused or could not open; `status` is the runner's HTTP status (0: none). */
 export class StreamOpenError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** The runner's catalog code for the refusal (protocol errors.ts), when it sent one. */
+  readonly code: string | undefined;
+  readonly details: Record<string, string | number> | undefined;
+  constructor(status: number, message: string, code?: string, details?: Record<string, string | number>) {
     super(message);
     this.name = "StreamOpenError";
     this.status = status;
+    this.code = code;
+    this.details = details;
   }
 }
 
@@ -109,6 +117,7 @@ export function createStreamClient(ws: WebSocket, opts: StreamClientOptions = {}
           return resolve(stream);
         }
         const why = headers[ERROR_HEADER];
+        const code = headers[ERROR_CODE_HEADER];
         const runnerVersion = headers[VERSION_HEADER];
         stream.destroy();
         reject(
@@ -117,6 +126,8 @@ export function createStreamClient(ws: WebSocket, opts: StreamClientOptions = {}
             typeof why === "string"
               ? why
               : `runner refused stream "${kind}" with status ${status} (runner transport v${runnerVersion ?? "?"})`,
+            typeof code === "string" ? code : undefined,
+            decodeDetails(headers[ERROR_DETAILS_HEADER]),
           ),
         );
       });

@@ -19,6 +19,35 @@ export const KIND_HEADER = "warren-stream-kind";
 export const META_PREFIX = "warren-meta-";
 /** Why the runner refused a stream, in words meant for a person. */
 export const ERROR_HEADER = "warren-error";
+/** The catalog code (protocol errors.ts) of a refusal, when it has one. */
+export const ERROR_CODE_HEADER = "warren-error-code";
+/** The refusal's details (protocol errors.ts), JSON of flat string and number values, bounded. */
+export const ERROR_DETAILS_HEADER = "warren-error-details";
+const MAX_DETAILS_LENGTH = 1024;
+
+/** The details a refusal carries: flat string/number values only, printable, bounded. */
+export function encodeDetails(details: unknown): string | undefined {
+  if (typeof details !== "object" || details === null) return undefined;
+  const flat = Object.entries(details).filter(
+    ([k, v]) => /^[a-zA-Z0-9_]{1,32}$/.test(k) && (typeof v === "number" || typeof v === "string"),
+  );
+  const text = JSON.stringify(Object.fromEntries(flat.slice(0, 16)));
+  return /^[\x20-\x7e]*$/.test(text) && text.length <= MAX_DETAILS_LENGTH ? text : undefined;
+}
+
+export function decodeDetails(header: unknown): Record<string, string | number> | undefined {
+  if (typeof header !== "string" || header.length > MAX_DETAILS_LENGTH) return undefined;
+  try {
+    const v = JSON.parse(header) as unknown;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+    const out: Record<string, string | number> = {};
+    for (const [k, val] of Object.entries(v).slice(0, 16))
+      if (/^[a-zA-Z0-9_]{1,32}$/.test(k) && (typeof val === "string" || typeof val === "number")) out[k] = val;
+    return out;
+  } catch {
+    return undefined;
+  }
+}
 
 export const MAX_KIND_LENGTH = 32;
 export const MAX_META_ENTRIES = 16;

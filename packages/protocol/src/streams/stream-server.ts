@@ -7,7 +7,10 @@ import http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { createWebSocketStream, type WebSocket } from "ws";
 import {
+  ERROR_CODE_HEADER,
+  ERROR_DETAILS_HEADER,
   ERROR_HEADER,
+  encodeDetails,
   parseRequestHeaders,
   STREAM_TRANSPORT_VERSION,
   StreamHeaderError,
@@ -17,6 +20,15 @@ import {
 import { CONNECTION_WINDOW, sessionSettings } from "./stream-settings.ts";
 
 export type StreamHandler = (meta: StreamMeta, stream: Duplex) => void;
+
+/**
+ * A kind whose streams may be refused after a look at them (dial: nothing listens on the port).
+ * `open` runs before the runner answers; a throw is the refusal (a WarrenError's status and code
+ * travel back), and the function it resolves to gets the accepted stream.
+ */
+export interface StreamOpener {
+  open(meta: StreamMeta): Promise<(stream: Duplex) => void>;
+}
 
 export interface ServeStreamsOptions {
   /** Only tests set this, to play a runner of another version. */
@@ -36,7 +48,7 @@ const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 export function serveStreams(
   ws: WebSocket,
-  handlers: Record<string, StreamHandler>,
+  handlers: Record<string, StreamHandler | StreamOpener>,
   opts: ServeStreamsOptions = {},
 ): StreamServer {
   const version = opts.version ?? STREAM_TRANSPORT_VERSION;
@@ -82,6 +94,26 @@ export function serveStreams(
         problem,
       );
     }
+    if (typeof handler !== "function") {
+      handler.open(meta).then(
+        (attach) => {
+          if (stream.destroyed || stream.closed) {
+            // The control plane gave up while it opened: the attach owns what open made.
+            attach(stream);
+            return;
+          }
+          stream.respond({ ":status": 200, [VERSION_HEADER]: String(version) });
+          attach(stream);
+        },
+        (err: unknown) => {
+          const e = err as { status?: unknown; code?: unknown; message?: unknown; details?: unknown };
+          const status = typeof e.status === "number" && e.status >= 400 && e.status < 600 ? e.status : 500;
+          const code = typeof e.code === "string" && /^[A-Z_]{1,40}$/.test(e.code) ? e.code : undefined;
+          refuse(stream, status, String(e.message ?? err), version, problem, code, encodeDetails(e.details));
+        },
+      );
+      return;
+    }
     stream.respond({ ":status": 200, [VERSION_HEADER]: String(version) });
     try {
       handler(meta, stream);
@@ -118,6 +150,8 @@ function refuse(
   message: string,
   version: number,
   problem: (m: string) => void,
+  code?: string,
+  details?: string,
 ): void {
   problem(`refused stream (${status}): ${message}`);
   if (stream.destroyed || stream.closed) return;
@@ -125,7 +159,13 @@ function refuse(
   // validators, and this strips anything that slipped through rather than throwing.
   const safe = message.replace(/[^\x20-\x7e]/g, "?").slice(0, 2048);
   stream.respond(
-    { ":status": status, [VERSION_HEADER]: String(version), [ERROR_HEADER]: safe },
+    {
+      ":status": status,
+      [VERSION_HEADER]: String(version),
+      [ERROR_HEADER]: safe,
+      ...(code ? { [ERROR_CODE_HEADER]: code } : {}),
+      ...(details ? { [ERROR_DETAILS_HEADER]: details } : {}),
+    },
     { endStream: true },
   );
 }

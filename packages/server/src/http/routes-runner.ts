@@ -1,26 +1,32 @@
 // The runner protocol over HTTP (/api/runner/v1, runner tokens only: http/auth.ts). A runner dials
-// out and upgrades GET /api/runner/v1/connect to a WebSocket; after its hello the control plane
-// calls the RunnerApi over it (protocol runner-wire.ts, server runners/hub.ts). Not under /api/v1,
-// so not in the user API's OpenAPI document: it is a separate API with separate tokens.
+// out and upgrades GET /api/runner/v1/connect to a WebSocket, naming its protocol version; a
+// runner of another version is refused at the upgrade (426) with both versions named. The
+// WebSocket then carries HTTP/2 with the control plane as client: it opens the control stream,
+// reads the runner's hello there, and calls the RunnerApi over it, with exec and dial on streams
+// of their own (protocol runner-wire.ts, streams/; server runners/hub.ts). Not under /api/v1, so
+// not in the user API's OpenAPI document: it is a separate API with separate tokens.
 //
 // Any organisation's admin can mint a runner token, so everything a runner sends is hostile: the
 // hello and its info are checked against the protocol's schema here, every later frame by its
 // RemoteRunner. A frame that breaks the protocol closes that one connection with a reason and is
 // recorded in the organisation's audit trail (rate-limited per runner, so a runner that reconnects
 // and misbehaves in a loop cannot flood it).
+import type { IncomingMessage } from "node:http";
 import {
   AUDIT_RUNNER_PROTOCOL_VIOLATION,
   closeReason,
   keepAlive,
   RUNNER_CONNECT_PATH,
+  RUNNER_PROTOCOL_HEADER,
   RUNNER_WIRE_VERSION,
   type RunnerFrame,
   WarrenError,
   WIRE_CLOSE,
-  wsConn,
+  type WireConn,
 } from "@warren/protocol";
 import { checkHelloInfo, parseRunnerFrame, WireViolation } from "@warren/protocol/runner-validate";
-import type { FastifyInstance } from "fastify";
+import { controlConn, createStreamClient, type StreamClient } from "@warren/protocol/streams";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RunnerHub } from "../runners/hub.ts";
 import type { AuditService } from "../services/audit.ts";
 import type { LiveSessions } from "../services/live-sessions.ts";
@@ -51,14 +57,24 @@ export function runnerRoutes(
     return ++seen.count <= VIOLATIONS_AUDITED_PER_MINUTE;
   };
 
-  app.get(RUNNER_CONNECT_PATH, { websocket: true }, (socket, req) => {
+  // The 101 answer names this control plane's version, so a newer runner can refuse it by name.
+  app.websocketServer?.on("headers", (headers: string[], req: IncomingMessage) => {
+    if (req.url?.split("?")[0] === RUNNER_CONNECT_PATH)
+      headers.push(`${RUNNER_PROTOCOL_HEADER}: ${RUNNER_WIRE_VERSION}`);
+  });
+
+  app.get(RUNNER_CONNECT_PATH, { websocket: true, preValidation: checkVersion }, (socket, req) => {
     const p = req.principal;
     const fail = (code: number, message: string) => {
       req.log.warn({ message }, "runner connection refused");
-      conn.close(code, message);
+      try {
+        socket.close(code, closeReason(message));
+      } catch {
+        socket.terminate();
+      }
     };
-    const conn = wsConn(socket, {
-      onViolation: (code, reason) => {
+    const hooks = {
+      onViolation: (code: number, reason: string) => {
         if (p?.kind !== "runner") return;
         req.log.warn({ runnerId: p.tokenId, orgId: p.orgId, code, reason }, "runner broke the protocol");
         if (!audit || !mayAudit(p.tokenId)) return;
@@ -74,7 +90,7 @@ export function runnerRoutes(
           })
           .catch((err: unknown) => req.log.warn({ err }, "recording a runner protocol violation"));
       },
-    });
+    };
     if (p?.kind !== "runner") return fail(WIRE_CLOSE.policy, "runner tokens only");
     if (!hub) {
       return fail(
@@ -83,6 +99,19 @@ export function runnerRoutes(
       );
     }
     keepAlive(socket);
+    const streams = createStreamClient(socket, {
+      onProblem: (message) => req.log.debug({ runnerId: p.tokenId, message }, "runner stream"),
+    });
+    let conn: WireConn | undefined;
+    // Bad HTTP/2 from the runner breaks the protocol as a bad frame does.
+    streams.session.on("error", (err) => {
+      const why = `bad frame: transport: ${err.message}`;
+      if (conn) conn.close(WIRE_CLOSE.protocol, why);
+      else {
+        hooks.onViolation(WIRE_CLOSE.protocol, closeReason(why));
+        fail(WIRE_CLOSE.protocol, why);
+      }
+    });
     // A live session (services/live-sessions.ts): revoking or expiring the runner token closes the
     // link with 4401 at once, failing its calls in flight, so no further call (no secret) reaches it.
     let remote: Awaited<ReturnType<RunnerHub["attach"]>> | undefined;
@@ -92,46 +121,70 @@ export function runnerRoutes(
         "runner disconnected: its token is no longer valid",
       );
       if (remote) remote.close(why.closeReason, why.closeCode);
-      else conn.close(why.closeCode, why.closeReason);
+      else fail(why.closeCode, why.closeReason);
     });
     socket.once("close", () => live?.close());
     let said = false;
     const timer = setTimeout(() => said || fail(WIRE_CLOSE.policy, "no hello within 10 s"), HELLO_TIMEOUT_MS);
     socket.once("close", () => clearTimeout(timer));
-    conn.onMessage((text) => {
-      if (said) return; // after hello, frames belong to the RemoteRunner
-      said = true;
-      clearTimeout(timer);
-      let f: RunnerFrame;
-      let info: ReturnType<typeof checkHelloInfo>;
-      try {
-        f = parseRunnerFrame(text);
-        if (f.t !== "hello") return fail(WIRE_CLOSE.protocol, `bad hello: expected hello, got ${f.t}`);
-        if (f.version !== RUNNER_WIRE_VERSION) {
-          return fail(
-            WIRE_CLOSE.protocol,
-            `runner protocol version ${f.version} is not ${RUNNER_WIRE_VERSION}; upgrade the runner`,
-          );
+    streams.openStream("control").then(
+      (stream) => {
+        conn = controlConn(stream, socket, hooks);
+        helloThenAttach(conn, streams);
+      },
+      (err: Error) => fail(WIRE_CLOSE.protocol, `the runner did not open its control stream: ${err.message}`),
+    );
+    const helloThenAttach = (c: WireConn, links: StreamClient) =>
+      c.onMessage((text) => {
+        if (said) return; // after hello, frames belong to the RemoteRunner
+        said = true;
+        clearTimeout(timer);
+        let f: RunnerFrame;
+        let info: ReturnType<typeof checkHelloInfo>;
+        try {
+          f = parseRunnerFrame(text);
+          if (f.t !== "hello") return c.close(WIRE_CLOSE.protocol, `bad hello: expected hello, got ${f.t}`);
+          if (f.version !== RUNNER_WIRE_VERSION) {
+            return c.close(
+              WIRE_CLOSE.protocol,
+              `runner protocol version ${f.version} is not ${RUNNER_WIRE_VERSION}; upgrade the runner`,
+            );
+          }
+          info = checkHelloInfo(f.info);
+        } catch (err) {
+          const code = err instanceof WireViolation ? err.code : WIRE_CLOSE.protocol;
+          return c.close(code, `bad hello: ${(err as Error).message}`);
         }
-        info = checkHelloInfo(f.info);
-      } catch (err) {
-        const code = err instanceof WireViolation ? err.code : WIRE_CLOSE.protocol;
-        return fail(code, `bad hello: ${(err as Error).message}`);
-      }
-      hub.attach(conn, { runnerId: p.tokenId, orgId: p.orgId, info }).then(
-        (r) => {
-          remote = r;
-          auditRunnerLink(audit, req, p, socket, info.hostname);
-          // Revoked while the hub swept it: it must not stay attached.
-          if (live?.ended) r.close(live.ended.closeReason, live.ended.closeCode);
-        },
-        (err: unknown) => {
-          const msg = err instanceof WarrenError || err instanceof Error ? err.message : String(err);
-          req.log.warn({ runnerId: p.tokenId, err }, "runner attach failed");
-          // Not a violation of the runner's (the store may have failed): closed without an audit record.
-          socket.close(WIRE_CLOSE.internal, closeReason(`runner attach failed: ${msg}`));
-        },
-      );
-    });
+        hub.attach(c, { runnerId: p.tokenId, orgId: p.orgId, info, streams: links }).then(
+          (r) => {
+            remote = r;
+            auditRunnerLink(audit, req, p, socket, info.hostname);
+            // Revoked while the hub swept it: it must not stay attached.
+            if (live?.ended) r.close(live.ended.closeReason, live.ended.closeCode);
+          },
+          (err: unknown) => {
+            const msg = err instanceof WarrenError || err instanceof Error ? err.message : String(err);
+            req.log.warn({ runnerId: p.tokenId, err }, "runner attach failed");
+            // Not a violation of the runner's (the store may have failed): closed without an audit record.
+            socket.close(WIRE_CLOSE.internal, closeReason(`runner attach failed: ${msg}`));
+          },
+        );
+      });
   });
+}
+
+/**
+ * Refuses, before the upgrade, a runner that speaks another protocol version (or, from before
+ * versions were announced, none), naming both versions and which side to upgrade.
+ */
+function checkVersion(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  const h = req.headers[RUNNER_PROTOCOL_HEADER];
+  const theirs = typeof h === "string" && /^[0-9]{1,6}$/.test(h) ? Number(h) : undefined;
+  if (theirs === RUNNER_WIRE_VERSION) return done();
+  const older = theirs === undefined || theirs < RUNNER_WIRE_VERSION;
+  const message =
+    `runner protocol version mismatch: the runner speaks ${theirs === undefined ? "v1 (it announces no version)" : `v${theirs}`}, ` +
+    `this control plane speaks v${RUNNER_WIRE_VERSION}; upgrade the ${older ? "runner" : "control plane"} so both run the same Warren version`;
+  req.log.warn({ runnerVersion: theirs ?? 1 }, "runner refused: protocol version mismatch");
+  void reply.code(426).send({ code: "VERSION_MISMATCH", message });
 }

@@ -21,6 +21,7 @@ import {
   WarrenError,
   type WireConn,
 } from "@warren/protocol";
+import type { StreamClient } from "@warren/protocol/streams";
 import type { FastifyBaseLogger } from "fastify";
 import type { Db } from "../store/db.ts";
 import { moveOrgEnvironments } from "../store/queries/runners.ts";
@@ -33,7 +34,10 @@ export type Ownership = "mine" | "elsewhere" | "none";
 
 export interface RunnerHub extends RunnerApi {
   /** Takes over a connection whose hello was read; sweeps that host, then serves it. */
-  attach(conn: WireConn, p: { runnerId: string; orgId: string; info: RunnerInfo }): Promise<RemoteRunner>;
+  attach(
+    conn: WireConn,
+    p: { runnerId: string; orgId: string; info: RunnerInfo; streams?: StreamClient },
+  ): Promise<RemoteRunner>;
   connected(): { runnerId: string; orgId: string; hostname: string }[];
   /** Called after a runner is attached (the daemon resyncs every environment). */
   onAttach(cb: (runnerId: string) => void): void;
@@ -140,7 +144,7 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
 
   const hub: RunnerHub = {
     async attach(conn, p) {
-      const remote = new RemoteRunner(conn, p.runnerId, p.info);
+      const remote = new RemoteRunner(conn, p.runnerId, p.info, p.streams);
       // Sweep BEFORE the runner can receive placements, so it cannot remove an environment
       // created while the sweep ran. Its org's environments are the keep set.
       const rows = await o.db.selectFrom("environments").select("id").where("org_id", "=", p.orgId).execute();

@@ -1,5 +1,6 @@
 // The control plane's end of one runner connection (protocol runner-wire.ts): a RunnerApi whose
-// every call becomes a "call" frame. When the link drops, every call in flight fails with
+// calls become "call" frames on the link's control stream, and whose exec and dial each open a
+// stream of their own (protocol streams/). When the link drops, every call in flight fails with
 // RUNNER_UNAVAILABLE; the reconcile queue's backoff retries them once a runner is back, and since
 // each call carries the full desired spec, the retry converges whatever the runner had done.
 import {
@@ -7,7 +8,6 @@ import {
   type ExecHandlers,
   type ExecRequest,
   type ExecSession,
-  fromBase64,
   type InEvent,
   type LogStream,
   type OutEvent,
@@ -16,7 +16,6 @@ import {
   type RunnerApi,
   type RunnerInfo,
   type ServerFrame,
-  toBase64,
   WarrenError,
   WIRE_CLOSE,
   type WireConn,
@@ -29,6 +28,7 @@ import {
   parseRunnerFrame,
   WireViolation,
 } from "@warren/protocol/runner-validate";
+import { dialOverStream, execOverStream, type StreamClient } from "@warren/protocol/streams";
 
 const INFO_TTL_MS = 1000;
 
@@ -57,8 +57,12 @@ export class RemoteRunner implements RunnerApi {
   private closedReason: string | undefined;
   private readonly closeListeners: ((reason: string) => void)[] = [];
 
-  constructor(conn: WireConn, runnerId: string, info: RunnerInfo) {
+  private readonly streams: StreamClient | undefined;
+
+  /** `streams` is the link's stream transport; without it (tests of the control frames) exec and dial fail. */
+  constructor(conn: WireConn, runnerId: string, info: RunnerInfo, streams?: StreamClient) {
     this.conn = conn;
+    this.streams = streams;
     this.runnerId = runnerId;
     // The id is the one this server gave it (its token's), never the one it reports: admission
     // counts slots and disk per runner id, and a runner must not spend another runner's capacity.
@@ -122,7 +126,7 @@ export class RemoteRunner implements RunnerApi {
         throw new WireViolation(`${method} answered about another environment than ${p.about}`);
       }
       p.started = true;
-      // A stream that already ended (its exit raced its "ok") is done with both.
+      // A stream that already ended (its end raced its "ok") is done with both.
       if (!p.streaming || p.ended) this.pending.delete(f.id);
       p.resolve(result);
     } else if (f.t === "err") {
@@ -134,7 +138,7 @@ export class RemoteRunner implements RunnerApi {
     } else if (f.t === "out") {
       const data = checkOut(method, f.ev, f.data);
       if (p.ended) return; // one end per stream; anything after it is dropped
-      if (f.ev === "exit" || f.ev === "end" || f.ev === "error") {
+      if (f.ev === "end" || f.ev === "error") {
         p.ended = true;
         // Kept until its "ok" too, so the call itself cannot be left unsettled.
         if (p.started) this.pending.delete(f.id);
@@ -239,34 +243,24 @@ export class RemoteRunner implements RunnerApi {
   pullImage: RunnerApi["pullImage"] = (ref, progress, opts) =>
     this.withProgress("pullImage", opts === undefined ? [ref] : [ref, opts], progress);
 
-  dial: RunnerApi["dial"] = async () => {
-    throw new WarrenError("RUNNER_UNAVAILABLE", "dial over the runner link is not wired yet");
-  };
+  private linkFor(what: string): StreamClient {
+    if (this.closedReason !== undefined || !this.streams)
+      throw new WarrenError("RUNNER_UNAVAILABLE", `runner ${this.runnerId} is not connected (${what})`);
+    return this.streams;
+  }
+
+  private gone = () =>
+    new WarrenError(
+      "RUNNER_UNAVAILABLE",
+      `runner ${this.runnerId} disconnected (${this.closedReason ?? "its stream closed"})`,
+      { runnerId: this.runnerId },
+    );
+
+  dial: RunnerApi["dial"] = (id, port, host) => dialOverStream(this.linkFor("dial"), id, port, host);
 
   async exec(id: string, req: ExecRequest, h: ExecHandlers): Promise<ExecSession> {
-    const started = this.call<unknown>("exec", [id, req], {
-      streaming: true,
-      onOut: (ev, data) => {
-        if (ev === "stdout") h.stdout(fromBase64(data));
-        else if (ev === "stderr") h.stderr(fromBase64(data));
-        else if (ev === "exit") h.exit(Number(data));
-        else if (ev === "error") {
-          const err = errorFromWire(data);
-          if (h.error) h.error(err);
-          else h.exit(125);
-        }
-      },
-    });
-    const callId = started.id;
-    await started;
-    return {
-      stdin: (d) => this.input(callId, "stdin", toBase64(d)),
-      endStdin: () => this.input(callId, "endStdin"),
-      resize: (cols, rows) => this.input(callId, "resize", { cols, rows }),
-      signal: (sig) => this.input(callId, "signal", sig),
-      pause: () => this.input(callId, "pause"),
-      resume: () => this.input(callId, "resume"),
-    };
+    const stream = await this.linkFor("exec").openStream("exec");
+    return execOverStream(stream, id, req, h, this.gone);
   }
 
   logs(id: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): LogStream {
