@@ -34,6 +34,9 @@ export async function attach(client: ApiClient, name: string, request: ExecReque
     whenWritable: () => new Promise<void>((resolve) => full.once("drain", () => resolve())),
     exit: (code) => settle.ok(code),
     error: (err) => settle.fail(err),
+    // The environment was stopped and is starting: say why nothing happens yet. A terminal in raw
+    // mode does not turn \n into a new line by itself.
+    notice: (message) => stderr.write(`warren: ${message}${tty && stdin.isTTY ? "\r\n" : "\n"}`),
   });
 
   const cleanups: Array<() => void> = [];

@@ -12,7 +12,9 @@ import {
   DEFAULT_SOCKET,
   isWarrenError,
   socketPath,
+  type Transport,
   tlsTransport,
+  unixTransport,
   WarrenError,
 } from "@warren/protocol";
 import { currentContext } from "./contexts.ts";
@@ -64,6 +66,16 @@ export async function connect(opts: { autostart?: boolean } = {}): Promise<ApiCl
   }
   await startDaemon(plain);
   return client;
+}
+
+/**
+ * The transport connect()'s client uses, for endpoints outside ApiClient (port-forward's
+ * WebSockets). Call connect() first: it checks access and starts a local daemon.
+ */
+export function apiTransport(): Transport {
+  const explicitSocket = process.env["WARREN_SOCKET"] !== undefined && !process.env["WARREN_CONTEXT"];
+  const remote = explicitSocket ? undefined : currentContext();
+  return remote ? tlsTransport(remote.ctx) : unixTransport(socketPath());
 }
 
 /** Resolves once the daemon answers, starting it (under the supervisor) if nothing else is. */

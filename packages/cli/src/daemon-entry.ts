@@ -8,6 +8,8 @@ import { runDaemon } from "@warren/server";
 
 /** Prefer the faster runtime (bench/start: crun's create-to-first-exec p50 is below runc's here). */
 const RUNTIME_PREFERENCE = ["crun", "runc"] as const;
+/** Where the SSH gateway listens unless --ssh-listen or WARREN_SSH_LISTEN says otherwise. */
+export const DEFAULT_SSH_LISTEN = "127.0.0.1:2222";
 
 function alive(pid: number): boolean {
   try {
@@ -46,7 +48,7 @@ export function takeLock(file: string): () => void {
 }
 
 export async function startDaemonForCli(
-  opts: { listen?: string | undefined; db?: string | undefined } = {},
+  opts: { listen?: string | undefined; db?: string | undefined; sshListen?: string | undefined } = {},
 ): Promise<void> {
   exitOnUnhandledFaults({ component: "daemon" });
   const cfg = defaultConfig();
@@ -71,6 +73,9 @@ export async function startDaemonForCli(
     handleSignals: false,
     // Remote use is opt-in: the embedded quick start serves only the root-only local socket.
     listen: opts.listen || undefined,
+    // The SSH gateway is on by default on loopback; only an address someone chose must be had.
+    sshListen: opts.sshListen || DEFAULT_SSH_LISTEN,
+    sshListenOptional: !opts.sshListen,
     tlsCert: process.env["WARREN_TLS_CERT"],
     tlsKey: process.env["WARREN_TLS_KEY"],
   });

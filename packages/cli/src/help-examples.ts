@@ -11,6 +11,11 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   exec: ["warren exec dev -- ls -la", "warren exec -t dev -- top", "printf 'data' | warren exec dev -- cat"],
   shell: ["warren shell dev"],
+  "port-forward": [
+    "warren port-forward dev 8080               # localhost:8080 -> port 8080 in dev",
+    "warren port-forward dev 9000:80 :5432      # 9000 -> 80, and a free local port -> 5432",
+    "warren port-forward dev 3000 --address 0.0.0.0 --json",
+  ],
   ls: ["warren ls", "warren ls --json", "warren ls --watch"],
   start: ["warren start dev", "warren start dev web db"],
   stop: ["warren stop dev", "warren stop --time 0 dev web"],
@@ -88,6 +93,16 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   "ssh-key ls": ["warren ssh-key ls", "warren ssh-key ls --all --json"],
   "ssh-key rm": ["warren ssh-key rm ssk_0123456789abcdef"],
+  ssh: [
+    "warren ssh dev                              # a login shell",
+    "warren ssh dev -- make test                 # its exit status passes through",
+    "warren ssh -A -L 8080:localhost:8080 dev    # your agent inside; its port 8080 on yours",
+  ],
+  "ssh-config": [
+    "warren ssh-config --write                   # then: ssh dev.warren, scp, rsync, VS Code",
+    "warren ssh-config",
+    "warren ssh-config --write --ssh-config ~/.ssh/warren.conf -i ~/.ssh/id_ed25519",
+  ],
   server: ["warren server --listen 0.0.0.0:7443", "warren server --db postgres://warren@db/warren"],
   runner: [
     "warren runner --server https://cp:7443 --fingerprint SHA256 --token-file /etc/warren/runner-token",

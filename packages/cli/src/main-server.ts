@@ -16,6 +16,10 @@ export function registerServerCommands(program: Command): void {
       "TLS listener for users and runners (default 127.0.0.1:7443, or WARREN_LISTEN)",
     )
     .option("--root <dir>", "keys and the TLS certificate (and SQLite) (default /var/lib/warren-server)")
+    .option(
+      "--ssh-listen <host:port>",
+      "the SSH gateway's address (default 127.0.0.1:2222, or WARREN_SSH_LISTEN; port 0 picks one)",
+    )
     .option("--socket <path>", "root-only local socket (default /run/warren-server/warren.sock)")
     .option(
       "--default-runtime <name>",

@@ -6,6 +6,7 @@ import { addExamples } from "./help-examples.ts";
 import { registerAuditCommands } from "./main-audit.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
 import { registerServerCommands } from "./main-server.ts";
+import { registerSshCommands } from "./main-ssh.ts";
 import { registerSshKeyCommands } from "./main-ssh-keys.ts";
 import { run } from "./run.ts";
 
@@ -66,6 +67,19 @@ program
   .option("-w, --workdir <dir>", "working directory inside (default: /workspaces/NAME)")
   .action((name: string, opts) =>
     run(async (ctx) => (await import("./commands/shell.ts")).shellCommand(name, opts, ctx)),
+  );
+
+program
+  .command("port-forward")
+  .description(
+    "forward local ports to ports on an environment's 127.0.0.1 until Ctrl-C (a stopped one is started)",
+  )
+  .argument("<name>", "environment name")
+  .argument("<ports...>", "REMOTE (same local port), LOCAL:REMOTE, or :REMOTE (a free local port)")
+  .option("--address <addr>", "local addresses to listen on, comma-separated (default: 127.0.0.1)")
+  .option("--json", "print one JSON object per event (listening, open, close, error)")
+  .action((name: string, ports: string[], opts) =>
+    run(async () => (await import("./commands/port-forward.ts")).portForwardCommand(name, ports, opts)),
   );
 
 program
@@ -316,6 +330,7 @@ token
 registerAuditCommands(program);
 registerSecretCommands(program);
 registerSshKeyCommands(program);
+registerSshCommands(program);
 registerServerCommands(program);
 
 program
@@ -332,6 +347,10 @@ program
     "also serve the API remotely over TLS, e.g. 0.0.0.0:7443 (or WARREN_LISTEN)",
   )
   .option("--db <url>", "keep the store in PostgreSQL (postgres://...) instead of SQLite (or WARREN_DB)")
+  .option(
+    "--ssh-listen <host:port>",
+    "the SSH gateway's address (default 127.0.0.1:2222, or WARREN_SSH_LISTEN; port 0 picks one)",
+  )
   .action((opts) => run(async () => (await import("./commands/daemon.ts")).daemonCommand(opts)));
 
 program

@@ -21,6 +21,7 @@ import {
   parseEgress,
   parseFrame,
   parseSize,
+  type SshGatewayInfo,
 } from "@warren/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 
@@ -34,6 +35,8 @@ export interface FakeDaemon {
   images: ImageInfo[];
   /** What GET /api/v1/dns/stats answers. */
   dnsStats: DnsStats;
+  /** What GET /api/v1/ssh/gateway answers. */
+  sshGateway: SshGatewayInfo;
   requests: { method: string; url: string; body: string }[];
   /** Overrides a route: `METHOD /path` -> handler. */
   override: Map<string, (body: string, res: ServerResponse) => void>;
@@ -94,6 +97,13 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
       cacheEntries: 64,
       upstreamLatencyMs: { p50: 1.25, p99: 8.5, mean: 2.1 },
       upstreams: ["10.0.0.53:53"],
+    },
+    sshGateway: {
+      listening: true,
+      host: "127.0.0.1",
+      port: 2222,
+      hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+      fingerprint: "SHA256:fake",
     },
     requests: [],
     override: new Map(),
@@ -158,6 +168,7 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
       return res.end(`${JSON.stringify({ done: img })}\n`);
     }
     if (key === "GET /api/v1/dns/stats") return send(res, 200, d.dnsStats);
+    if (key === "GET /api/v1/ssh/gateway") return send(res, 200, d.sshGateway);
     if (key === "GET /api/v1/classes") return send(res, 200, { items: d.classes });
     if (key === "POST /api/v1/classes") {
       const req = JSON.parse(body);

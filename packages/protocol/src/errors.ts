@@ -73,7 +73,8 @@ export const ERROR_CATALOG = {
   },
   VERSION_MISMATCH: {
     status: 426,
-    summary: "The runner and the control plane speak different runner protocol versions; upgrade the older one.",
+    summary:
+      "The runner and the control plane speak different runner protocol versions; upgrade the older one.",
   },
   DIAL_FAILED: {
     status: 502,

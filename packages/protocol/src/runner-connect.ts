@@ -6,7 +6,12 @@ import type { IncomingMessage } from "node:http";
 import { tlsTransport } from "./client-tls.ts";
 import { WarrenError } from "./errors.ts";
 import type { RunnerApi } from "./runner.ts";
-import { MAX_WIRE_FRAME, RUNNER_CONNECT_PATH, RUNNER_PROTOCOL_HEADER, RUNNER_WIRE_VERSION } from "./runner-wire.ts";
+import {
+  MAX_WIRE_FRAME,
+  RUNNER_CONNECT_PATH,
+  RUNNER_PROTOCOL_HEADER,
+  RUNNER_WIRE_VERSION,
+} from "./runner-wire.ts";
 import { SESSION_CLOSE } from "./session-close.ts";
 import { keepAlive } from "./ws-heartbeat.ts";
 

@@ -9,8 +9,8 @@
 import { WarrenError } from "./errors.ts";
 import type { LogStream, ProgressEvent, RunnerApi } from "./runner.ts";
 import {
-  type RunnerFrame,
   RUNNER_WIRE_VERSION,
+  type RunnerFrame,
   UNARY_METHODS,
   WIRE_CLOSE,
   type WireConn,

@@ -63,7 +63,8 @@ export function checkWire<T extends TSchema>(schema: T, value: unknown, what: st
 }
 
 function parseJson(text: unknown): Record<string, unknown> {
-  if (typeof text !== "string") throw new WireViolation("a control frame must be text", WIRE_CLOSE.unsupported);
+  if (typeof text !== "string")
+    throw new WireViolation("a control frame must be text", WIRE_CLOSE.unsupported);
   if (text.length > MAX_WIRE_FRAME) {
     throw new WireViolation(`frame of ${text.length} bytes exceeds ${MAX_WIRE_FRAME}`, WIRE_CLOSE.tooBig);
   }

@@ -33,7 +33,17 @@ test("the default image is built once, holds the tools and all three apt suites"
   assert.ok(img.config.env.includes("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 
   const layer = img.layerDirs[0]!;
-  for (const bin of ["usr/bin/git", "usr/bin/sudo", "usr/bin/bash", "usr/bin/curl", "usr/bin/ps"]) {
+  for (const bin of [
+    "usr/bin/git",
+    "usr/bin/sudo",
+    "usr/bin/bash",
+    "usr/bin/curl",
+    "usr/bin/ps",
+    // For the SSH gateway: scp/sftp, rsync and `ssh -A` with git inside.
+    "usr/lib/openssh/sftp-server",
+    "usr/bin/rsync",
+    "usr/bin/ssh-add",
+  ]) {
     const st = await fs.stat(path.join(layer, bin));
     assert.ok(st.isFile() && (st.mode & 0o111) !== 0, `${bin} is an executable`);
   }

@@ -13,12 +13,14 @@ import { listenUnix } from "./http/listen.ts";
 import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
 import { loadOrCreateCertificate } from "./http/tls-cert.ts";
+import { type SshGateway, startSshGateway } from "./ingress/ssh-gateway.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
 import { system } from "./services/actor.ts";
 import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
 import { storeCredentialCheck } from "./services/credential-check.ts";
+import { createEnvWaker } from "./services/env-wake.ts";
 import { createEnvironmentService } from "./services/environments.ts";
 import { createHostService } from "./services/host.ts";
 import { createIdentityService } from "./services/identity.ts";
@@ -30,8 +32,10 @@ import { createRegistryLoginService } from "./services/registry-logins.ts";
 import { secretBox } from "./services/registry-secrets.ts";
 import { oneRunner, type RunnerFor } from "./services/runner-for.ts";
 import { withSecrets } from "./services/secret-delivery.ts";
-import { createSecretService } from "./services/secrets.ts";
+import { createSecretService, secretsBox } from "./services/secrets.ts";
+import { createSshHostKeyService } from "./services/ssh-host-key.ts";
 import { createSshKeyService } from "./services/ssh-keys.ts";
+import { createSshLoginService } from "./services/ssh-logins.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { type AnyStore, openStoreAt } from "./store/db.ts";
 import { createPgChangeBus, type PgChangeBus } from "./store/pg-change-bus.ts";
@@ -72,6 +76,10 @@ export interface DaemonOptions {
   tlsKey?: string | undefined;
   /** OIDC sign-in; default: from WARREN_OIDC_* (services/oidc.ts), off when WARREN_OIDC_ISSUER is unset. */
   oidc?: OidcConfig | undefined;
+  /** `HOST:PORT` for the SSH gateway (ingress/ssh-gateway.ts); off when undefined. Port 0 picks one. */
+  sshListen?: string | undefined;
+  /** The address is only the default: if it is taken, log it and run without the gateway. */
+  sshListenOptional?: boolean;
 }
 
 export interface Daemon {
@@ -183,6 +191,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       shutdown: shutdown.signal,
       ...(opts.settleTimeoutMs !== undefined ? { settleTimeoutMs: opts.settleTimeoutMs } : {}),
     });
+    // SSH logins, exec and port-forwards start a stopped environment and wait for it (bounded).
+    const wake = createEnvWaker({
+      envs,
+      settle: { db: store.db, changes, clock, pollMs: 1000 },
+      shutdown: shutdown.signal,
+    });
     const watch = createEnvWatchService({
       db: store.db,
       changes,
@@ -191,6 +205,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       shared: store.kind === "postgres",
     });
     const audit = createAuditService({ db: store.db, clock });
+    const sshKeys = createSshKeyService({
+      db: store.db,
+      clock,
+      logger: log.child({ component: "ssh-keys" }),
+    });
+    let gateway: SshGateway | undefined;
     const app = build({
       audit,
       quotas: createQuotaService({ db: store.db, clock }),
@@ -208,8 +228,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger: log,
       identity: createIdentityService({ db: store.db, clock, onRevoked: (r) => sessions.revoke(r) }),
       sessions,
+      wake,
       secrets,
-      sshKeys: createSshKeyService({ db: store.db, clock, logger: log.child({ component: "ssh-keys" }) }),
+      sshKeys,
+      sshGateway: () => gateway?.info(),
       oidc: createOidcService({ config: opts.oidc ?? oidcConfigFromEnv(), db: store.db, clock, audit }),
       ...(hub ? { runnerHub: hub } : {}),
     });
@@ -262,6 +284,28 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         `warren daemon listening on TLS; certificate SHA-256 fingerprint ${material.fingerprint}`,
       );
     }
+    if (opts.sshListen !== undefined) {
+      try {
+        gateway = await startSshGateway({
+          ...parseListen(opts.sshListen),
+          hostKeys: createSshHostKeyService({ db: store.db, clock, box: secretsBox(opts.root) }),
+          logins: createSshLoginService({ db: store.db }),
+          envs,
+          sshKeys,
+          sessions,
+          wake,
+          audit,
+          logger: log.child({ component: "ssh-gateway" }),
+        });
+      } catch (err) {
+        if (!opts.sshListenOptional) {
+          await tls?.close();
+          await app.close();
+          throw err;
+        }
+        log.warn({ err, listen: opts.sshListen }, "the SSH gateway could not listen; running without it");
+      }
+    }
     log.info(
       {
         socketPath: sock,
@@ -280,6 +324,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         shutdown.abort();
         clearInterval(auditTimer);
         tls?.server.close(); // stop accepting remote connections first
+        await gateway?.close();
         hub?.close();
         await app.close();
         await bus?.close();

@@ -81,6 +81,7 @@ export const AUTHZ: Record<string, Expectation> = {
   "GET /api/v1/environments/:name/stats": "member",
   "GET /api/v1/environments/:name/logs": "member",
   "GET /api/v1/environments/:name/exec": "member",
+  "GET /api/v1/environments/:name/port-forward": "member",
   "GET /api/v1/stats": "member",
 
   // Classes: admins.

@@ -68,7 +68,11 @@ after(() => w?.close());
 
 const keyOf = (r: Route) => `${r.method} ${r.url}`;
 /** WebSocket routes whose sockets the tests below open as every principal. */
-const WS_TESTED = new Set(["GET /api/v1/environments/:name/exec", "GET /api/runner/v1/connect"]);
+const WS_TESTED = new Set([
+  "GET /api/v1/environments/:name/exec",
+  "GET /api/v1/environments/:name/port-forward",
+  "GET /api/runner/v1/connect",
+]);
 
 async function param(route: string, name: string): Promise<{ value: string; owner: Owner }> {
   if (name === "name" && route.includes("/environments/")) return { value: FIX.env, owner: "member" };
@@ -260,6 +264,24 @@ test("exec over a real WebSocket: the environment's owner and admins run; others
     } finally {
       ws.terminate();
     }
+  }
+});
+
+test("port-forward over a real WebSocket: the owner and admins connect; others get ENV_NOT_FOUND", async () => {
+  await w.ensure();
+  const { id } = await w.h.store.db
+    .selectFrom("environments")
+    .select("id")
+    .where("name", "=", FIX.env)
+    .executeTakeFirstOrThrow();
+  w.h.runner.listeners.set(`${id}:7070`, (s) => s.end("hello"));
+  const path = `/api/v1/environments/${FIX.env}/port-forward?port=7070`;
+  await assert.rejects(openWs(path, "anonymous"), /401/);
+  await assert.rejects(openWs(path, "runner"), /403/);
+  for (const who of ["peer", "other"] as const) await assert.rejects(openWs(path, who), /404/, who);
+  for (const who of ["member", "admin", "owner"] as const) {
+    const { ws } = await openWs(path, who);
+    ws.terminate();
   }
 });
 

@@ -177,7 +177,11 @@ test("the connect endpoint refuses other protocol versions by name, a first fram
   // A runner from before versions were announced (v1), and one newer than this control plane.
   for (const [version, says, upgrade] of [
     [null, /runner speaks v1 .*control plane speaks v2; upgrade the runner/, "runner"],
-    [RUNNER_WIRE_VERSION + 1, /runner speaks v3, this control plane speaks v2; upgrade the control plane/, "cp"],
+    [
+      RUNNER_WIRE_VERSION + 1,
+      /runner speaks v3, this control plane speaks v2; upgrade the control plane/,
+      "cp",
+    ],
   ] as const) {
     const refused = await openRawRunner({ ...o, version }).then(
       () => assert.fail("a runner of another version was let in"),
@@ -234,7 +238,12 @@ test("a runner refuses a control plane that announces another protocol version, 
     );
     await assert.rejects(link.ready, (e: Error & { code?: string }) => {
       assert.equal(e.code, "VERSION_MISMATCH");
-      assert.match(e.message, announced ? /this runner speaks v2, the control plane speaks v3; upgrade the runner/ : /this runner speaks v2, the control plane announces no version .*upgrade the control plane/);
+      assert.match(
+        e.message,
+        announced
+          ? /this runner speaks v2, the control plane speaks v3; upgrade the runner/
+          : /this runner speaks v2, the control plane announces no version .*upgrade the control plane/,
+      );
       return true;
     });
     assert.equal((await link.ended).status, 426);

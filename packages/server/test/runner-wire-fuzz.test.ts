@@ -235,7 +235,11 @@ test("hostile runners over TLS: each bad connection closes with a reason and an 
       }
       // Out of turn; then raw bytes that are not a frame at all.
       await send(link, { text: JSON.stringify({ t: "hello", version: RUNNER_WIRE_VERSION, info: INFO }) });
-      await send(link, { binary: fz.chance(0.5) ? new Uint8Array([0xff, 0xff, 0xff, 0xff]) : new TextEncoder().encode(fz.string()) });
+      await send(link, {
+        binary: fz.chance(0.5)
+          ? new Uint8Array([0xff, 0xff, 0xff, 0xff])
+          : new TextEncoder().encode(fz.string()),
+      });
       frames += 2;
     }
     // Raw bytes can leave a frame half-sent (a length that promises more than came): the control

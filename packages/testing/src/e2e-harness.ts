@@ -61,6 +61,8 @@ export async function makeHarness(name: string): Promise<Harness> {
     WARREN_LOG: `${root}/daemon.log`,
     // A CLI call while the test has its daemon down must fail, not start an untracked one.
     WARREN_NO_AUTOSTART: "1",
+    // Never the default 2222, which a developer's daemon may hold; GET /api/v1/ssh/gateway says which.
+    WARREN_SSH_LISTEN: "127.0.0.1:0",
   };
   const client = createClient({ socketPath: socket });
   const h: Harness = {

@@ -163,6 +163,12 @@ export class FakeRunner implements RunnerApi {
    */
   async exec(id: string, req: ExecRequest, h: ExecHandlers): Promise<ExecSession> {
     this.#enter("exec", [id, req]);
+    if (this.envs.get(id)?.state !== "running") {
+      throw new WarrenError(
+        "ENV_NOT_RUNNING",
+        "the environment is not running; start it with `warren start NAME`",
+      );
+    }
     const [cmd, ...args] = req.cmd;
     const resizes: [number, number][] = [];
     let done = false;
@@ -229,13 +235,20 @@ export class FakeRunner implements RunnerApi {
   logs(id: string, opts: { follow: boolean; tail?: number }, onData: (chunk: string) => void): LogStream {
     this.#enter("logs", [id, opts]);
     let lines = (this.logLines.get(id) ?? "").split("\n").filter(Boolean);
-    if (opts.tail !== undefined) lines = lines.slice(-opts.tail);
+    // As the real log: tail 0 is nothing of the past, and a follower gets every line written later.
+    if (opts.tail !== undefined) lines = opts.tail > 0 ? lines.slice(-opts.tail) : [];
     if (lines.length > 0) onData(`${lines.join("\n")}\n`);
     let close!: () => void;
     const done = new Promise<void>((resolve) => {
       close = resolve;
     });
     if (!opts.follow) close();
+    else {
+      const followers = this.#logFollowers.get(id) ?? new Set();
+      this.#logFollowers.set(id, followers);
+      followers.add(onData);
+      void done.then(() => followers.delete(onData));
+    }
     return { done, close: () => close() };
   }
 
@@ -247,8 +260,12 @@ export class FakeRunner implements RunnerApi {
     this.#hostLog(id, message);
   }
 
+  readonly #logFollowers = new Map<string, Set<(chunk: string) => void>>();
+
   #hostLog(id: string, message: string): void {
-    this.logLines.set(id, `${this.logLines.get(id) ?? ""}[warren] ${message}\n`);
+    const line = `[warren] ${message}\n`;
+    this.logLines.set(id, `${this.logLines.get(id) ?? ""}${line}`);
+    for (const follow of this.#logFollowers.get(id) ?? []) follow(line);
   }
 
   async listImages(): Promise<ImageInfo[]> {
@@ -284,6 +301,18 @@ export class FakeRunner implements RunnerApi {
 
   async removeImage(ref: string): Promise<string[]> {
     this.#enter("removeImage", [ref]);
+    // As the runner's image store: an unknown image and one an environment (even stopped) uses are refused.
+    if (!this.images.has(ref)) {
+      throw new WarrenError("IMAGE_NOT_FOUND", `image ${ref} is not in the image store`, { ref });
+    }
+    const users = [...this.envs].filter(([, e]) => e.spec.image === ref).map(([id]) => id);
+    if (users.length > 0) {
+      throw new WarrenError(
+        "IMAGE_IN_USE",
+        `image ${ref} is used by environments ${users.join(", ")}; delete them first (\`warren rm NAME\`)`,
+        { ref, environments: users },
+      );
+    }
     this.images.delete(ref);
     return [ref];
   }

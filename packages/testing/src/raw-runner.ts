@@ -3,7 +3,12 @@
 // but the control stream is the test's to write to, frame by frame or byte by byte.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { RUNNER_CONNECT_PATH, RUNNER_PROTOCOL_HEADER, RUNNER_WIRE_VERSION, tlsTransport } from "@warren/protocol";
+import {
+  RUNNER_CONNECT_PATH,
+  RUNNER_PROTOCOL_HEADER,
+  RUNNER_WIRE_VERSION,
+  tlsTransport,
+} from "@warren/protocol";
 import { serveStreams } from "@warren/protocol/streams";
 import { WebSocket } from "ws";
 import { type FuzzFrame, framed } from "./runner-fuzz.ts";
@@ -42,7 +47,10 @@ export class UpgradeRefused extends Error {
 export async function openRawRunner(o: RawRunnerOptions): Promise<RawRunnerLink> {
   const { url, options } = tlsTransport(o).webSocket(RUNNER_CONNECT_PATH);
   const version = o.version === undefined ? RUNNER_WIRE_VERSION : o.version;
-  const headers = { ...options.headers, ...(version === null ? {} : { [RUNNER_PROTOCOL_HEADER]: String(version) }) };
+  const headers = {
+    ...options.headers,
+    ...(version === null ? {} : { [RUNNER_PROTOCOL_HEADER]: String(version) }),
+  };
   const ws = new WebSocket(url, { ...options, headers, perMessageDeflate: false });
   ws.on("error", () => {});
   await new Promise<void>((resolve, reject) => {
@@ -96,7 +104,10 @@ export async function openRawRunner(o: RawRunnerOptions): Promise<RawRunnerLink>
 }
 
 /** Waits for the link to be closed by the control plane, bounded. */
-export async function closedWithin(link: RawRunnerLink, ms = 10_000): Promise<{ code: number; reason: string }> {
+export async function closedWithin(
+  link: RawRunnerLink,
+  ms = 10_000,
+): Promise<{ code: number; reason: string }> {
   const timer = setTimeout(() => link.ws.terminate(), ms);
   try {
     return await link.closed;

@@ -5,11 +5,12 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { exitOnUnhandledFaults, WarrenError } from "@warren/protocol";
 import { runDaemon } from "@warren/server";
-import { takeLock, untilSignal } from "../daemon-entry.ts";
+import { DEFAULT_SSH_LISTEN, takeLock, untilSignal } from "../daemon-entry.ts";
 
 export interface ServerOptions {
   db?: string;
   listen?: string;
+  sshListen?: string;
   root?: string;
   socket?: string;
   defaultRuntime?: string;
@@ -36,6 +37,8 @@ export async function serverCommand(opts: ServerOptions): Promise<number> {
       defaultRuntime: runtime,
       handleSignals: false,
       listen: opts.listen ?? process.env["WARREN_LISTEN"] ?? "127.0.0.1:7443",
+      sshListen: opts.sshListen || process.env["WARREN_SSH_LISTEN"] || DEFAULT_SSH_LISTEN,
+      sshListenOptional: !(opts.sshListen || process.env["WARREN_SSH_LISTEN"]),
       tlsCert: process.env["WARREN_TLS_CERT"],
       tlsKey: process.env["WARREN_TLS_KEY"],
     });

@@ -72,7 +72,11 @@ export function controlConn(stream: ControlStream, ws: LinkSocket, hooks: Contro
         return;
       }
       if (heldBytes < HEADER + len) return; // the rest is still on its way
-      onText?.(take(HEADER + len).subarray(HEADER).toString("utf8"));
+      onText?.(
+        take(HEADER + len)
+          .subarray(HEADER)
+          .toString("utf8"),
+      );
     }
   });
   // The control stream ending while its link stays up leaves calls that can never be answered.

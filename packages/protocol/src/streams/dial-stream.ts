@@ -53,7 +53,12 @@ export function dialOpener(api: Pick<RunnerApi, "dial">): StreamOpener {
 }
 
 /** The control plane's dial over a runner link. */
-export async function dialOverStream(streams: StreamClient, env: string, port: number, host = "127.0.0.1"): Promise<Duplex> {
+export async function dialOverStream(
+  streams: StreamClient,
+  env: string,
+  port: number,
+  host = "127.0.0.1",
+): Promise<Duplex> {
   try {
     const stream = await streams.openStream("dial", { env, port: String(port), host });
     return stream;

@@ -6,9 +6,9 @@ import type { Duplex } from "node:stream";
 import { WarrenError } from "../errors.ts";
 import type { ExecHandlers, ExecRequest, ExecSession } from "../runner.ts";
 import {
-  EXEC_FRAME as F,
   ExecFrameError,
   encodeFrame,
+  EXEC_FRAME as F,
   FrameReader,
   jsonPayload,
   parseJsonPayload,

@@ -8,9 +8,9 @@ import { WarrenError } from "../errors.ts";
 import type { ExecRequest, ExecSession, RunnerApi } from "../runner.ts";
 import { wireErrorBody } from "../runner-wire.ts";
 import {
-  EXEC_FRAME as F,
   ExecFrameError,
   encodeFrame,
+  EXEC_FRAME as F,
   FrameReader,
   jsonPayload,
   parseJsonPayload,
@@ -20,7 +20,11 @@ import {
 /** How long the runner waits, after the command ended, for the control plane to end its side. */
 const LINGER_MS = 30_000;
 
-export function serveExecStream(api: Pick<RunnerApi, "exec">, stream: Duplex, problem: (m: string) => void): void {
+export function serveExecStream(
+  api: Pick<RunnerApi, "exec">,
+  stream: Duplex,
+  problem: (m: string) => void,
+): void {
   const v = import("../runner-validate.ts");
   const reader = new FrameReader();
   let session: ExecSession | undefined;

@@ -51,7 +51,8 @@ export function serveRunnerLink(
     );
     // A peer that sends text frames is not speaking HTTP/2.
     ws.on("message", (_data: unknown, isBinary: boolean) => {
-      if (!isBinary) ws.close(WIRE_CLOSE.unsupported, "bad frame: the runner link carries binary HTTP/2 only");
+      if (!isBinary)
+        ws.close(WIRE_CLOSE.unsupported, "bad frame: the runner link carries binary HTTP/2 only");
     });
   });
 }

@@ -42,7 +42,8 @@ export function decodeDetails(header: unknown): Record<string, string | number> 
     if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
     const out: Record<string, string | number> = {};
     for (const [k, val] of Object.entries(v).slice(0, 16))
-      if (/^[a-zA-Z0-9_]{1,32}$/.test(k) && (typeof val === "string" || typeof val === "number")) out[k] = val;
+      if (/^[a-zA-Z0-9_]{1,32}$/.test(k) && (typeof val === "string" || typeof val === "number"))
+        out[k] = val;
     return out;
   } catch {
     return undefined;

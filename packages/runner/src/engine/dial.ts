@@ -10,13 +10,21 @@ import { dialInEnv } from "../network/dial.ts";
 import { readHandle } from "../state/handle.ts";
 import type { EngineContext } from "./context.ts";
 
-export async function dialEnv(ctx: EngineContext, id: string, port: number, host = "127.0.0.1"): Promise<Duplex> {
+export async function dialEnv(
+  ctx: EngineContext,
+  id: string,
+  port: number,
+  host = "127.0.0.1",
+): Promise<Duplex> {
   const names = hostNames(ctx.cfg, id);
   const handle = await readHandle(names.handleFile);
   const rt = handle ? ctx.runtimes.get(handle.spec.runtime) : undefined;
   const st = rt ? await rt.state(names.containerId) : null;
   if (!handle || st?.status !== "running") {
-    throw new WarrenError("ENV_NOT_RUNNING", "the environment is not running; start it with `warren start NAME`");
+    throw new WarrenError(
+      "ENV_NOT_RUNNING",
+      "the environment is not running; start it with `warren start NAME`",
+    );
   }
   try {
     return await dialInEnv(netnsPath(networkConfig(ctx.cfg), id), port, host);

@@ -40,8 +40,8 @@ import { evictImages, pruneImages, removeImage } from "../storage/image-cache.ts
 import { registryPolicy } from "../storage/registry/policy.ts";
 import { pullFromRegistry } from "../storage/registry/pull.ts";
 import type { EngineContext } from "./context.ts";
-import { execProcess } from "./env-spec.ts";
 import { dialEnv } from "./dial.ts";
+import { execProcess } from "./env-spec.ts";
 import { configuredUser, readEnvUser } from "./env-user.ts";
 import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";

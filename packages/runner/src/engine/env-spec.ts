@@ -58,6 +58,7 @@ export function envOciSpec(
       idMap: map,
       cgroupsPath: names.cgroupPath,
       initBinary: path.join(ctx.cfg.nativeDir, "warren-init"),
+      relayBinary: path.join(ctx.cfg.nativeDir, "warren-relay"),
       env: mergeEnv(image.env),
       cwd: "/",
       workspaceDir: names.workspaceDir,

@@ -13,6 +13,8 @@ import type { OciRlimit, SpecOption } from "./types.ts";
 
 /** Where warren-init appears inside every environment. */
 export const INIT_PATH_IN_CONTAINER = "/.warren/init";
+/** Where warren-relay (unix-socket plumbing for SSH: agent, streamlocal) appears, when given. */
+export const RELAY_PATH_IN_CONTAINER = "/.warren/relay";
 export const WORKSPACES_DIR = "/workspaces";
 
 export interface EnvSpecInput {
@@ -24,6 +26,8 @@ export interface EnvSpecInput {
   cgroupsPath: string;
   /** Host path of the static warren-init binary. */
   initBinary: string;
+  /** Host path of the static warren-relay binary; bound read-only beside init when set. */
+  relayBinary?: string;
   /** Arguments after `warren-init --`; none means init just waits and reaps. */
   command?: string[];
   env?: string[];
@@ -62,6 +66,15 @@ export function defaultEnvSpecOptions(input: EnvSpecInput): SpecOption[] {
     withCgroupsPath(input.cgroupsPath),
     withSeccomp(),
   ];
+  if (input.relayBinary) {
+    opts.push(
+      withBindMount(input.relayBinary, RELAY_PATH_IN_CONTAINER, {
+        readonly: true,
+        recursive: false,
+        extra: ["nosuid", "nodev"],
+      }),
+    );
+  }
   if (input.tmpfsTmp) opts.push(withTmpfs("/tmp"));
   if (input.workspaceDir) opts.push(withBindMount(input.workspaceDir, WORKSPACES_DIR, { readonly: false }));
   if (input.resources) opts.push(withResources(input.resources));

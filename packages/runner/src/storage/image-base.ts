@@ -12,7 +12,28 @@ import { unpackLayer } from "./image-layer-unpack.ts";
 import { hostPlatform } from "./image-oci-layout.ts";
 import type { ImageRecord, ImageStore } from "./image-store.ts";
 
-export const BASE_PACKAGES = ["bash", "coreutils", "git", "curl", "ca-certificates", "sudo", "procps"];
+// openssh-client, openssh-sftp-server and rsync: what editors and `ssh -A`/scp/sftp/rsync through the
+// SSH gateway expect to find inside (the gateway runs the image's own sftp-server).
+export const BASE_PACKAGES = [
+  "bash",
+  "coreutils",
+  "git",
+  "curl",
+  "ca-certificates",
+  "sudo",
+  "procps",
+  "openssh-client",
+  "openssh-sftp-server",
+  "rsync",
+];
+/**
+ * What the base image is built from. Stored in its record, so a store holding a base built from an
+ * older package list builds it again instead of serving an image without the new tools.
+ */
+export const BASE_RECIPE = createHash("sha256")
+  .update(JSON.stringify({ suite: SUITE, packages: BASE_PACKAGES }))
+  .digest("hex")
+  .slice(0, 16);
 export const BASE_CONFIG = {
   env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
   cmd: ["/bin/bash"],
@@ -114,6 +135,7 @@ export async function ensureBaseImage(
       config: BASE_CONFIG,
       sizeBytes: res.sizeBytes,
       createdAt: new Date().toISOString(),
+      recipe: BASE_RECIPE,
     };
     await store.writeRecord(rec);
     progress({

@@ -9,7 +9,7 @@ import path from "node:path";
 import { DEFAULT_IMAGE, type ImageInfo, type ProgressFn, WarrenError, wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
 import type { IdRange } from "../host/idrange.ts";
-import { ensureBaseImage } from "./image-base.ts";
+import { BASE_RECIPE, ensureBaseImage } from "./image-base.ts";
 import { cacheMaxBytes, mountedLayers } from "./image-cache.ts";
 import { diffIdHex, isDir, pidAlive, validateRef, writeFileAtomic } from "./image-files.ts";
 import { importOciImage } from "./image-import.ts";
@@ -21,6 +21,8 @@ export { diffIdHex, validateRef } from "./image-files.ts";
 
 export interface ImageRecord extends ImageInfo {
   config: ImageLayers["config"];
+  /** The built-in base only: what it was built from (image-base.ts BASE_RECIPE). */
+  recipe?: string;
 }
 
 export interface ImageStoreOptions extends Pick<RunnerConfig, "root" | "mirror"> {
@@ -270,7 +272,13 @@ export class ImageStore {
 
   /** Builds the default image unless cached; concurrent callers share one build. */
   async ensureBase(opts: { mirror?: string }, progress: ProgressFn): Promise<ImageInfo> {
-    if (await this.has(DEFAULT_IMAGE)) {
+    const present = await this.has(DEFAULT_IMAGE);
+    if (present && !(await this.hasCurrentBase())) {
+      progress({
+        phase: "base",
+        message: `${DEFAULT_IMAGE} was built from an older package list; building it again`,
+      });
+    } else if (present) {
       try {
         await this.verify(DEFAULT_IMAGE);
         return await this.info(DEFAULT_IMAGE);
@@ -284,6 +292,13 @@ export class ImageStore {
       });
     }
     return this.baseBuild;
+  }
+
+  /** The base image is here and built from today's package list (BASE_RECIPE). */
+  async hasCurrentBase(): Promise<boolean> {
+    if (!(await this.has(DEFAULT_IMAGE))) return false;
+    const rec = await this.readRecord(DEFAULT_IMAGE).catch(() => null);
+    return rec?.recipe === BASE_RECIPE;
   }
 
   async readRecord(ref: string): Promise<ImageRecord> {

@@ -1,7 +1,7 @@
 // The HTTP app factory. No I/O at import or build time, so tests drive it with inject().
 
 import websocket from "@fastify/websocket";
-import { MAX_WIRE_FRAME, type RunnerApi, WarrenError } from "@warren/protocol";
+import { MAX_WIRE_FRAME, type RunnerApi, type SshGatewayInfo, WarrenError } from "@warren/protocol";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -12,6 +12,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { RunnerHub } from "../runners/hub.ts";
 import type { AuditService } from "../services/audit.ts";
 import type { ClassService } from "../services/classes.ts";
+import { type EnvWaker, requireRunningWaker } from "../services/env-wake.ts";
 import type { EnvironmentService } from "../services/environments.ts";
 import { createHostService, type HostService } from "../services/host.ts";
 import type { IdentityService } from "../services/identity.ts";
@@ -43,9 +44,11 @@ import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
 import { imageRoutes } from "./routes-images.ts";
 import { logRoutes } from "./routes-logs.ts";
+import { portForwardRoutes } from "./routes-port-forward.ts";
 import { registryRoutes } from "./routes-registries.ts";
 import { runnerRoutes } from "./routes-runner.ts";
 import { secretRoutes } from "./routes-secrets.ts";
+import { sshGatewayRoutes } from "./routes-ssh-gateway.ts";
 import { sshKeyRoutes } from "./routes-ssh-keys.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
@@ -67,6 +70,8 @@ export interface HttpDeps {
   audit?: AuditService | undefined;
   /** Long-lived sessions (exec, log follows, watches) register here to end on revocation. */
   sessions: LiveSessions;
+  /** Starts a stopped environment for exec and port-forward and waits until it runs. */
+  wake: EnvWaker;
 }
 
 export interface BuildOptions {
@@ -105,6 +110,8 @@ export interface BuildOptions {
   secrets?: SecretService;
   /** Users' SSH public keys (services/ssh-keys.ts); without it the routes say so. */
   sshKeys?: SshKeyService;
+  /** The SSH gateway's address and host key (ingress/ssh-gateway.ts), once it listens. */
+  sshGateway?: () => SshGatewayInfo | undefined;
   /**
    * Check every /api/v1 response against the OpenAPI document (http/response-validation.ts);
    * default: on when WARREN_VALIDATE_RESPONSES=1 (the test runner sets it).
@@ -117,6 +124,11 @@ export interface BuildOptions {
    * daemon shares one with the identity service. Default: a registry of this app's own.
    */
   sessions?: LiveSessions;
+  /**
+   * Waking stopped environments for exec and port-forward (services/env-wake.ts); the daemon
+   * passes one. Default: none, a stopped environment is refused with ENV_NOT_RUNNING.
+   */
+  wake?: EnvWaker;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -145,6 +157,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     watch: opts.watch,
     audit: opts.audit,
     sessions: opts.sessions ?? createLiveSessions({ clock: opts.clock ?? systemClock, logger: app.log }),
+    wake: opts.wake ?? requireRunningWaker(opts.envs),
   };
   // Response schemas document the API (openapi.ts) and tests check replies against them, but they
   // must never change a reply: fast-json-stringify would drop or coerce anything a schema missed.
@@ -186,6 +199,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     logRoutes(scoped, deps);
     statsRoutes(scoped, deps);
     execRoutes(scoped, deps);
+    portForwardRoutes(scoped, deps);
     classRoutes(scoped, deps);
     imageRoutes(scoped, deps);
     registryRoutes(scoped, deps);
@@ -195,6 +209,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     authRoutes(scoped, opts.oidc);
     secretRoutes(scoped, opts.secrets);
     sshKeyRoutes(scoped, opts.sshKeys);
+    sshGatewayRoutes(scoped, opts.sshGateway);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
     openApiRoutes(scoped, routes, deps.version);
   });

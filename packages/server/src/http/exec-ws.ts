@@ -42,8 +42,10 @@ export function execRoutes(app: FastifyInstance, deps: HttpDeps): void {
           "A GET with `Upgrade: websocket`, answered 101 Switching Protocols. Frames are binary: one " +
           "channel byte (0 stdin, 1 stdout, 2 stderr, 3 control JSON) then data (protocol exec-stream.ts). " +
           "The command's exit status arrives as control {type:'exit',code}; Warren's failures, including a " +
-          "bad query, a missing or stopped environment, as control {type:'error',code,message} with an " +
-          "ErrorCode, then the socket closes.",
+          "bad query or a missing environment, as control {type:'error',code,message} with an " +
+          "ErrorCode, then the socket closes. A stopped environment the caller may start is started " +
+          "first (up to 60 s, then a TIMEOUT error); while it starts a control {type:'notice',message} " +
+          "says so.",
         params: NameParams,
         // Documented only: the handler checks the query itself so a bad one is reported in-band.
         "x-query": ExecQuery,
@@ -148,7 +150,10 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
     if (session) handleFrame(session, buf, log);
     else early.push(buf);
   });
+  // Waking a stopped environment can take a while; a client that leaves stops the wait.
+  const gone = new AbortController();
   socket.on("close", () => {
+    gone.abort();
     live?.close();
     // Nobody can read the output any more: hang up a terminal like ssh does; kill the rest.
     kill();
@@ -157,7 +162,14 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
   const start = async () => {
     const req = parseExecQuery(query);
     tty = req.tty;
-    session = await deps.envs.exec(requestActor(httpReq), name, req, {
+    const actor = requestActor(httpReq);
+    // A stopped environment the caller may start is started, and the command waits for it.
+    await deps.wake.wake(actor, name, {
+      signal: gone.signal,
+      onWait: (env) => send(controlFrame({ type: "notice", message: `starting ${env.name}…` })),
+    });
+    if (revoked || socket.readyState !== socket.OPEN) return;
+    session = await deps.envs.exec(actor, name, req, {
       stdout: (d) => send(frame(Channel.stdout, d)),
       stderr: (d) => send(frame(Channel.stderr, d)),
       exit: (code) => {

@@ -180,7 +180,10 @@ export function runnerRoutes(
 function checkVersion(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
   const h = req.headers[RUNNER_PROTOCOL_HEADER];
   const theirs = typeof h === "string" && /^[0-9]{1,6}$/.test(h) ? Number(h) : undefined;
-  if (theirs === RUNNER_WIRE_VERSION) return done();
+  if (theirs === RUNNER_WIRE_VERSION) {
+    done();
+    return;
+  }
   const older = theirs === undefined || theirs < RUNNER_WIRE_VERSION;
   const message =
     `runner protocol version mismatch: the runner speaks ${theirs === undefined ? "v1 (it announces no version)" : `v${theirs}`}, ` +

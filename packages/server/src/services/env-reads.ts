@@ -1,6 +1,7 @@
 // Reads of environments that the HTTP edge used to do itself: the paged list, the console log and
 // exec. Each resolves the environment as the actor sees it (an invisible one is ENV_NOT_FOUND)
 // before anything reaches the store's page query or the runner.
+import type { Duplex } from "node:stream";
 import {
   DEFAULT_PAGE_LIMIT,
   type EnvPage,
@@ -11,7 +12,8 @@ import {
   type LogStream,
   NAME_RE,
   normalizeProject,
-  type RunnerApi,
+  type RunnerExec,
+  type RunnerStreams,
   WarrenError,
 } from "@warren/protocol";
 import type { Db } from "../store/db.ts";
@@ -20,7 +22,7 @@ import { type EnvRow, toEnvironment } from "../store/queries/envs.ts";
 import type { Actor } from "./actor.ts";
 import { actorOrg, canSeeEnv } from "./scope.ts";
 
-export type LogOptions = Parameters<RunnerApi["logs"]>[1];
+export type LogOptions = Parameters<RunnerExec["logs"]>[1];
 
 /** A page request: filters and the opaque cursor from the previous page. */
 export interface EnvPageRequest {
@@ -39,11 +41,13 @@ export interface EnvReadOps {
   logs(a: Actor, nameOrId: string, opts: LogOptions, onData: (chunk: string) => void): Promise<LogStream>;
   /** A command in a running environment. */
   exec(a: Actor, nameOrId: string, req: ExecRequest, h: ExecHandlers): Promise<ExecSession>;
+  /** A TCP connection to `host:port` made inside a running environment's network namespace. */
+  dial(a: Actor, nameOrId: string, port: number, host?: string): Promise<Duplex>;
 }
 
 export interface EnvReadDeps {
   db: Db;
-  runner: RunnerApi;
+  runner: RunnerExec & RunnerStreams;
   find(a: Actor, nameOrId: string): Promise<EnvRow>;
   requireRunning(a: Actor, nameOrId: string): Promise<EnvRow>;
   /** Resolves true once the environment's row is gone (false when `signal` aborts first). */
@@ -128,6 +132,11 @@ export function createEnvReadOps(d: EnvReadDeps): EnvReadOps {
     async exec(a, nameOrId, req, h) {
       const row = await d.requireRunning(a, nameOrId);
       return d.runner.exec(row.id, req, h);
+    },
+
+    async dial(a, nameOrId, port, host) {
+      const row = await d.requireRunning(a, nameOrId);
+      return d.runner.dial(row.id, port, host);
     },
   };
 }

@@ -77,7 +77,8 @@ export interface EnvironmentService extends EnvResourceOps, EnvReadOps {
     req: CreateEnvRequest,
     opts?: { wait?: boolean },
   ): Promise<{ env: Environment; created: boolean }>;
-  start(a: Actor, nameOrId: string): Promise<Environment>;
+  /** `wait: false` returns once the intent is durable (services/env-wake.ts waits its own way). */
+  start(a: Actor, nameOrId: string, opts?: { wait?: boolean }): Promise<Environment>;
   stop(a: Actor, nameOrId: string, graceSeconds?: number): Promise<Environment>;
   delete(a: Actor, nameOrId: string, force: boolean): Promise<void>;
   /** The row, or ENV_NOT_FOUND (also for one the actor may not see). */
@@ -316,7 +317,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       return redactHostDetails(a, env);
     },
     create,
-    async start(a, nameOrId) {
+    async start(a, nameOrId, opts = {}) {
       const row = await find(a, nameOrId);
       if (row.desired === "deleted") throw beingDeleted(row);
       if (row.desired !== "running") {
@@ -326,6 +327,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         await checkUserRunning(db, own.org_id, own.owner_id);
       }
       await changeIntent(row, "running");
+      if (opts.wait === false) return toEnvironment(row);
       return settle(row, "running");
     },
     async stop(a, nameOrId, graceSeconds) {

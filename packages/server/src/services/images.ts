@@ -14,7 +14,7 @@
 // actor sees everything. A call without an actor is refused (services/actor.ts).
 
 import path from "node:path";
-import type { ImageInfo, ProgressFn, RunnerApi } from "@warren/protocol";
+import type { ImageInfo, ProgressFn, RunnerImages } from "@warren/protocol";
 import { DEFAULT_IMAGE, namesRegistry, parseImageRef, WarrenError } from "@warren/protocol";
 import { type Clock, isoNow, systemClock } from "../clock.ts";
 import type { Db } from "../store/db.ts";
@@ -75,9 +75,9 @@ const nothingToRemove = (ref: string) =>
 const isNotFound = (err: unknown) => err instanceof WarrenError && err.code === "IMAGE_NOT_FOUND";
 
 export function createImageService(o: {
-  runner: RunnerApi;
+  runner: RunnerImages;
   /** The runner of each organisation (runner-for.ts); default: `runner` for everybody. */
-  runnerFor?: RunnerFor;
+  runnerFor?: RunnerFor<RunnerImages>;
   logins?: Pick<RegistryLoginService, "credentialFor">;
   /** Scopes images to organisations; without it every caller sees the whole store. */
   db?: Db;

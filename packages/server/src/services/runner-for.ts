@@ -5,9 +5,10 @@
 // is the system acting for no organisation in particular.
 import type { RunnerApi } from "@warren/protocol";
 
-export type RunnerFor = (orgId: string | undefined) => RunnerApi;
+/** `C` narrows it to the runner capability a service uses (protocol runner.ts). */
+export type RunnerFor<C = RunnerApi> = (orgId: string | undefined) => C;
 
 export const oneRunner =
-  (runner: RunnerApi): RunnerFor =>
+  <C = RunnerApi>(runner: C): RunnerFor<C> =>
   () =>
     runner;
