@@ -110,6 +110,7 @@ export const AUTHZ: Record<string, Expectation> = {
 
   // SSH keys: everyone manages their own; admins also list and remove their members'.
   "GET /api/v1/ssh-keys": "member",
+  "GET /api/v1/ssh/gateway": "member",
   "POST /api/v1/ssh-keys": "member",
   "DELETE /api/v1/ssh-keys/:id": "member",
 

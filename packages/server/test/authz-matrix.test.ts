@@ -19,7 +19,7 @@
 // WebSocket route fails until it has such a test (WS_TESTED).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Channel, parseFrame } from "@warren/protocol";
+import { Channel, parseFrame, RUNNER_PROTOCOL_HEADER, RUNNER_WIRE_VERSION } from "@warren/protocol";
 import { AUTHZ, type Least, OWNER_TOKEN, type Variant } from "./authz-matrix-table.ts";
 import {
   changes,
@@ -230,11 +230,12 @@ test("every route, as every principal: no unexpected 2xx, 401/403/404 where due,
 });
 
 /** Opens a WebSocket as `who`; `first` is its first control frame (exec's exit or error). */
-async function openWs(path: string, who: Who) {
+async function openWs(path: string, who: Who, extra: Record<string, string> = {}) {
   const token = w.tokens[who];
   let first!: Promise<{ type: string; code?: unknown }>;
+  const headers = { ...extra, ...(token ? { authorization: `Bearer ${token}` } : {}) };
   // The server may answer before injectWS resolves, so listen from the start (onInit).
-  const ws = await w.app.injectWS(path, token ? { headers: { authorization: `Bearer ${token}` } } : {}, {
+  const ws = await w.app.injectWS(path, { headers }, {
     onInit: (sock) => {
       first = new Promise((resolve, reject) => {
         sock.on("message", (data: Buffer) => {
@@ -291,7 +292,9 @@ test("the runner's connect upgrades for runner tokens only", async () => {
   for (const who of ["member", "peer", "admin", "owner", "other"] as const) {
     await assert.rejects(openWs(path, who), /403/, who);
   }
-  const { ws } = await openWs(path, "runner");
+  // Authenticated, but without a protocol version (a v1 runner): refused before the upgrade.
+  await assert.rejects(openWs(path, "runner"), /426/);
+  const { ws } = await openWs(path, "runner", { [RUNNER_PROTOCOL_HEADER]: String(RUNNER_WIRE_VERSION) });
   // Past the gate: this in-process app has no runner hub, so the socket is closed with a reason.
   const closed = await new Promise<number>((resolve) => ws.on("close", (code: number) => resolve(code)));
   assert.equal(closed, 1008);

@@ -78,16 +78,18 @@ test("exec over a real WebSocket on the unix socket passes the exit code through
   assert.deepEqual(sig.control, [{ type: "exit", code: 143 }]);
 });
 
-test("exec failures arrive as an error frame: not running, unknown env, bad cmd", async () => {
+test("exec failures arrive as an error frame: unknown env, bad cmd; a stopped env is woken first", async () => {
   const tmp = tempDir();
   cleanups.push(tmp.cleanup);
   const d = await start(tmp.dir, new FakeRunner());
   await d.app.inject({ method: "POST", url: "/api/v1/environments", payload: { name: "dev" } });
   await d.app.inject({ method: "POST", url: "/api/v1/environments/dev/stop", payload: { graceSeconds: 0 } });
 
-  const notRunning = await execWs(d.socketPath, "dev", ["echo"]).done;
-  assert.equal(notRunning.control[0]?.type, "error");
-  assert.equal((notRunning.control[0] as { code: string }).code, "ENV_NOT_RUNNING");
+  // A stopped environment is started and waited for; the client is told while it waits.
+  const woken = await execWs(d.socketPath, "dev", ["echo"]).done;
+  assert.equal(woken.control[0]?.type, "notice");
+  assert.match((woken.control[0] as { message: string }).message, /starting dev/);
+  assert.equal(woken.control.at(-1)?.type, "exit");
 
   const missing = await execWs(d.socketPath, "ghost", ["echo"]).done;
   assert.equal((missing.control[0] as { code: string }).code, "ENV_NOT_FOUND");

@@ -13,6 +13,8 @@ export const RELAY_IN_ENV = "/.warren/relay";
 
 export const FrameType = { open: 1, data: 2, eof: 3, close: 4, ready: 5 } as const;
 export const MAX_PAYLOAD = 65536;
+/** As warren-relay's MAX_CONNS: connections open at once through one relay. */
+export const MAX_CONNS = 64;
 const HDR = 9;
 
 export interface Frame {
@@ -32,25 +34,43 @@ export function encodeFrame(id: number, type: number, payload: Uint8Array = new 
   return b;
 }
 
-/** Splits a byte stream into frames; throws on a frame larger than MAX_PAYLOAD (a broken relay). */
+/**
+ * Splits a byte stream into frames; throws on a frame larger than MAX_PAYLOAD (a broken relay).
+ * The relay runs as the environment's user, so its output is untrusted: pieces are joined only
+ * once a whole frame is there, so even a byte-at-a-time sender costs linear work.
+ */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private size = 0;
 
   push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
     const out: Frame[] = [];
-    while (this.buf.length >= HDR) {
-      const len = this.buf.readUInt32BE(5);
+    while (this.size >= HDR) {
+      if (this.chunks[0]!.length < HDR) this.join();
+      const head = this.chunks[0]!;
+      const len = head.readUInt32BE(5);
       if (len > MAX_PAYLOAD) throw new Error(`relay sent a frame of ${len} bytes (max ${MAX_PAYLOAD})`);
-      if (this.buf.length < HDR + len) break;
+      if (this.size < HDR + len) break;
+      const buf = head.length >= HDR + len ? head : this.join();
       out.push({
-        id: this.buf.readUInt32BE(0),
-        type: this.buf.readUInt8(4),
-        payload: Buffer.from(this.buf.subarray(HDR, HDR + len)),
+        id: buf.readUInt32BE(0),
+        type: buf.readUInt8(4),
+        payload: Buffer.from(buf.subarray(HDR, HDR + len)),
       });
-      this.buf = this.buf.subarray(HDR + len);
+      const rest = buf.subarray(HDR + len);
+      this.chunks[0] = rest;
+      this.size -= HDR + len;
+      if (rest.length === 0) this.chunks.shift();
     }
     return out;
+  }
+
+  private join(): Buffer {
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [all];
+    return all;
   }
 }
 
@@ -125,6 +145,8 @@ export function demuxRelay(
   const onFrame = (f: Frame) => {
     if (f.type === FrameType.ready) return ready.resolve();
     if (f.type === FrameType.open) {
+      // The relay runs as the environment's user, so its frames are held to its own bounds here too.
+      if (conns.has(f.id) || conns.size >= MAX_CONNS) return send(encodeFrame(f.id, FrameType.close));
       const conn = makeConn(f.id);
       conns.set(f.id, conn);
       onConnection(conn);
