@@ -300,7 +300,8 @@ export async function startSshGateway(o: SshGatewayOptions): Promise<SshGateway>
   });
   const addr = tcp.address() as net.AddressInfo;
   log.info(
-    { host: addr.address, port: addr.port, fingerprint: hostKey.fingerprint },
+    // Not `port`/`fingerprint`: those name the TLS listener in the daemon's start-up records.
+    { sshHost: addr.address, sshPort: addr.port, hostKeyFingerprint: hostKey.fingerprint },
     `SSH gateway listening on ${addr.address}:${addr.port}; host key ${hostKey.fingerprint}`,
   );
 
