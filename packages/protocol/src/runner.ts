@@ -76,7 +76,10 @@ export interface ExecHandlers {
 }
 
 export interface ExecSession {
-  stdin(data: Uint8Array): void;
+  /** `false` (like stream.write) asks the sender to hold further input until whenStdinWritable resolves. */
+  stdin(data: Uint8Array): unknown;
+  /** Resolves once input written so far has drained to the process (at once when nothing waits). */
+  whenStdinWritable?(): Promise<void>;
   endStdin(): void;
   resize(cols: number, rows: number): void;
   signal(sig: NodeJS.Signals): void;

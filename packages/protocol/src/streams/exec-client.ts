@@ -41,7 +41,14 @@ export async function execOverStream(
       else h.exit(125);
     };
     const session: ExecSession = {
-      stdin: (d) => !ended && writeBytes(stream, F.stdin, d),
+      stdin: (d) => (ended ? undefined : writeBytes(stream, F.stdin, d)),
+      whenStdinWritable: () =>
+        stream.writableNeedDrain && !ended
+          ? new Promise<void>((resolve) => {
+              stream.once("drain", () => resolve());
+              stream.once("close", () => resolve());
+            })
+          : Promise.resolve(),
       endStdin: () => !ended && stream.write(encodeFrame(F.eof)),
       resize: (cols, rows) => !ended && stream.write(encodeFrame(F.resize, jsonPayload({ cols, rows }))),
       signal: (sig) => !ended && stream.write(encodeFrame(F.signal, Buffer.from(sig, "latin1"))),
@@ -90,6 +97,10 @@ export async function execOverStream(
       }
     });
     stream.once("close", () => broke(gone()));
+    // A runner that ends its side with neither exit status nor error would leave this waiting.
+    stream.once("end", () =>
+      broke(new WarrenError("INTERNAL", "the runner ended the exec stream without an exit status")),
+    );
     stream.on("error", () => {}); // its close follows
     stream.write(encodeFrame(F.request, jsonPayload([envId, req])));
   });

@@ -31,6 +31,7 @@ export function serveExecStream(
   let requested = false;
   let ended = false; // exit or error sent
   let paused = false;
+  let hungUp = false; // the control plane went away before the command ended
   let linger: NodeJS.Timeout | undefined;
 
   const finish = (type: number, payload: Buffer) => {
@@ -76,6 +77,8 @@ export function serveExecStream(
       error: (err) => fail(err),
     });
     session = s;
+    // The stream went while the command was starting: nothing will ever signal it otherwise.
+    if (hungUp && !ended) s.signal("SIGHUP");
     if (paused) s.pause?.(); // the window filled before the session was known
     if (!ended) stream.write(encodeFrame(F.started));
   };
@@ -88,8 +91,15 @@ export function serveExecStream(
     }
     if (!session) throw new ExecFrameError(`exec input (frame ${type}) before the command started`);
     if (ended) return; // late input after the command ended is dropped
-    if (type === F.stdin) session.stdin(payload);
-    else if (type === F.eof) session.endStdin();
+    if (type === F.stdin) {
+      // The process reads slower than input arrives: stop reading the stream, so HTTP/2's window
+      // fills and the control plane's writes say wait, instead of input piling up here.
+      if (session.stdin(payload) === false && session.whenStdinWritable) {
+        stream.pause();
+        await session.whenStdinWritable();
+        stream.resume();
+      }
+    } else if (type === F.eof) session.endStdin();
     else if (type === F.resize) {
       const { checkWire } = await v;
       const { EXEC_INPUT } = await import("../runner-schema.ts");
@@ -109,7 +119,10 @@ export function serveExecStream(
     try {
       reader.push(chunk, (type, payload) => {
         const copy = Buffer.from(payload);
-        queue = queue.then(() => input(type, copy)).catch((err: unknown) => breach((err as Error).message));
+        // Once the stream is reset (a bad frame, or the peer's reset), what is still queued is dropped.
+        queue = queue
+          .then(() => (stream.destroyed ? undefined : input(type, copy)))
+          .catch((err: unknown) => breach((err as Error).message));
       });
     } catch (err) {
       breach((err as Error).message);
@@ -122,12 +135,15 @@ export function serveExecStream(
       return;
     }
     // The control plane went away before the command ended: as sshd does, SIGHUP.
+    hungUp = true;
     session?.signal("SIGHUP");
     stream.end();
   });
   stream.once("close", () => {
     clearTimeout(linger);
-    if (!ended) session?.signal("SIGHUP");
+    if (ended) return;
+    hungUp = true;
+    session?.signal("SIGHUP");
   });
   stream.on("error", () => {}); // its close follows
 }

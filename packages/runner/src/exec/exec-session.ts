@@ -1,5 +1,6 @@
 // Runs one process inside a running environment through the OCI runtime's `exec`. Without a
 // TTY over pipes; with one, see exec-tty.ts.
+import { once } from "node:events";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ExecHandlers, ExecSession } from "@warren/protocol";
@@ -29,6 +30,8 @@ export async function startExec(plan: ExecPlan, handlers: ExecHandlers): Promise
   });
   return {
     stdin: (d) => child.stdin?.write(d),
+    whenStdinWritable: () =>
+      child.stdin?.writableNeedDrain ? once(child.stdin, "drain").then(() => undefined) : Promise.resolve(),
     endStdin: () => child.stdin?.end(),
     resize: () => undefined,
     signal: (s) => child.kill(s),

@@ -5,7 +5,9 @@
 // - otherwise (runc, gVisor) the runtime runs on a pty of ours (node-pty); runc passes resizes
 //   of it on, and runsc uses it as the command's terminal.
 // Either way the command's end of input is the terminal's EOF character, as if typed.
+
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { ExecHandlers, ExecSession } from "@warren/protocol";
@@ -57,6 +59,8 @@ function consoleExec(plan: ExecPlan, file: string, cleanup: () => void, handlers
   });
   return {
     stdin: (d) => child.stdin?.write(d),
+    whenStdinWritable: () =>
+      child.stdin?.writableNeedDrain ? once(child.stdin, "drain").then(() => undefined) : Promise.resolve(),
     endStdin: () => child.stdin?.end(),
     resize: (c, r) => control?.write(`${clamp(r)} ${clamp(c)}\n`),
     signal: (s) => child.kill(s),

@@ -147,7 +147,7 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
   socket.on("message", (data: RawData) => {
     if (revoked) return;
     const buf = toBuffer(data);
-    if (session) handleFrame(session, buf, log);
+    if (session) handleFrame(session, buf, log, socket);
     else early.push(buf);
   });
   // Waking a stopped environment can take a while; a client that leaves stops the wait.
@@ -180,7 +180,7 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
     });
     gate.source(session);
     if ((revoked || socket.readyState !== socket.OPEN) && !exited) session.signal(tty ? "SIGHUP" : "SIGKILL");
-    for (const buf of early.splice(0)) if (!revoked) handleFrame(session, buf, log);
+    for (const buf of early.splice(0)) if (!revoked) handleFrame(session, buf, log, socket);
     // After the early frames are flushed: awaiting before that would let later frames overtake them.
     await auditExec(deps.audit, httpReq, name, { status: 200 });
   };
@@ -199,7 +199,7 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
 
 const CLOSE_GRACE_MS = 2000;
 
-function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger): void {
+function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger, socket: WebSocket): void {
   let channel: number;
   let data: Buffer;
   try {
@@ -208,7 +208,15 @@ function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger):
     return;
   }
   if (channel === Channel.stdin) {
-    session.stdin(data);
+    // The command reads slower than the client sends: stop reading the socket (TCP then pushes
+    // back on the client) until its stdin drains, instead of buffering input here.
+    if (session.stdin(data) === false && session.whenStdinWritable) {
+      socket.pause();
+      session.whenStdinWritable().then(
+        () => socket.resume(),
+        () => socket.resume(),
+      );
+    }
     return;
   }
   if (channel !== Channel.control) {

@@ -5,9 +5,8 @@
 // Output backpressure: when the Duplex's reader stops reading (a full SSH window), the exec
 // session is paused, which pauses the process's stdout pipe on the runner, so the process blocks
 // on write instead of anything buffering without bound; it resumes once the reader drains.
-// Input has no such signal in ExecSession (stdin() returns nothing and nothing says it drained), so
-// the writable side hands each chunk on at once; the protocols run over it (sftp, the agent's
-// request/response) bound what is in flight themselves.
+// Input backpressure: stdin() answers false when the process's stdin (or the runner link's window
+// for it) is full, and the write completes only once whenStdinWritable() resolves.
 import { Duplex } from "node:stream";
 import type { ExecRequest, ExecSession } from "@warren/protocol";
 import type { SshEnvTarget } from "./ssh-context.ts";
@@ -53,8 +52,10 @@ export async function execDuplex(
     },
     write(chunk: Buffer, _enc, cb) {
       if (exited || !session) return cb(exited ? null : new Error("exec session is not open"));
-      session.stdin(chunk);
-      cb();
+      // Input waits while the process's stdin (and the link to it) is full.
+      if (session.stdin(chunk) === false && session.whenStdinWritable)
+        session.whenStdinWritable().then(() => cb(), cb);
+      else cb();
     },
     final(cb) {
       if (!exited) session?.endStdin();
