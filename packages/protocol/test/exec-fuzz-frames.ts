@@ -3,7 +3,7 @@
 // knows whether an honest peer could have sent its frame, so the fuzzer knows what to expect.
 import { constants } from "node:os";
 import type { ExecRequest } from "@warren/protocol";
-import { EXEC_FRAME as F, encodeFrame, jsonPayload, MAX_EXEC_PAYLOAD } from "@warren/protocol/streams";
+import { encodeFrame, EXEC_FRAME as F, jsonPayload, MAX_EXEC_PAYLOAD } from "@warren/protocol/streams";
 import type { Fuzzer } from "@warren/testing/runner-fuzz";
 
 export const SIGNALS = Object.keys(constants.signals).filter((s) => /^SIG[A-Z0-9]{2,10}$/.test(s));
@@ -127,14 +127,16 @@ export function inputFrame(fz: Fuzzer): ToRunner {
       const sig = fz.pick(["SIGWINCH", "SIGUSR1", "SIGCONT", "SIGTERM", "SIGINT"]);
       return { bytes: encodeFrame(F.signal, Buffer.from(sig, "latin1")), kind: `signal`, honest: true };
     }
-    const sig = fz.chance(0.8) ? fz.pick(BAD_SIGNALS) : fz.string();
+    const any = fz.string();
+    const sig = fz.chance(0.8) || SIGNALS.includes(any) ? fz.pick(BAD_SIGNALS) : any;
     return { bytes: encodeFrame(F.signal, Buffer.from(sig, "utf8")), kind: "bad-signal", honest: false };
   }
   if (r < 70) {
     const type = fz.pick([0, 6, 7, 15, F.started, F.stdout, F.stderr, F.exit, F.error, 21, 127, 255]);
     return { bytes: encodeFrame(type, bytes(fz, fz.int(40))), kind: "unknown-type", honest: false };
   }
-  if (r < 76) return { bytes: encodeFrame(F.request, badRequestPayload(fz)), kind: "second-request", honest: false };
+  if (r < 76)
+    return { bytes: encodeFrame(F.request, badRequestPayload(fz)), kind: "second-request", honest: false };
   if (r < 82) return { bytes: oversize(fz), kind: "oversize", honest: false };
   if (r < 88) return { bytes: bytes(fz, 1 + fz.int(64)), kind: "garbage", honest: false };
   if (r < 92) {

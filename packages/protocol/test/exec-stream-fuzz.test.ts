@@ -7,13 +7,14 @@
 // frame resets only its own stream, and the control plane's exec() always settles with at most
 // one of exit/error. Replay a failure with WARREN_FUZZ_SEED=<printed seed>.
 import assert from "node:assert/strict";
-import { duplexPair } from "node:stream";
+import { type Duplex, duplexPair } from "node:stream";
 import { test } from "node:test";
-import { ERROR_CATALOG, type ExecHandlers, type ExecRequest, WarrenError } from "@warren/protocol";
-import { dialOpener, EXEC_FRAME as F, encodeFrame, execOverStream, jsonPayload } from "@warren/protocol/streams";
+import { WarrenError } from "@warren/protocol";
+import { dialOpener } from "@warren/protocol/streams";
 import { Fuzzer, fuzzSeed } from "@warren/testing/runner-fuzz";
 import { startLoopback } from "@warren/testing/streams-loopback";
-import { bytes, chop, envId, execRequest, runnerFrame } from "./exec-fuzz-frames.ts";
+import { clientTrial } from "./exec-fuzz-client.ts";
+import { envId } from "./exec-fuzz-frames.ts";
 import {
   type ExecRunnerTrial,
   type OpenPair,
@@ -21,12 +22,11 @@ import {
   pairOverMemory,
   runnerTrial,
   type TrialStats,
-  until,
   watchFaults,
 } from "./exec-fuzz-world.ts";
 
 const RUNNER_FRAMES = 10_000;
-const CLIENT_TRIALS = 1_500;
+const CLIENT_TRIALS = 1_000;
 const DIAL_METAS = 2_000;
 
 test(`the runner's exec streams survive ${RUNNER_FRAMES} hostile frames`, async (t) => {
@@ -48,7 +48,8 @@ test(`the runner's exec streams survive ${RUNNER_FRAMES} hostile frames`, async 
     for (let i = 0; i < batch; i++, n++) {
       const fz = new Fuzzer((seed + Math.imul(n + 1, 0x9e3779b1)) >>> 0);
       const open: OpenPair = overHttp2 ? pairOverHttp2.open(lb.client, trials, `t${n}`) : pairOverMemory;
-      runs.push(runnerTrial(fz, open, stats, (v) => violations.push(`stream ${n} (seed ${seed}): ${v}`)));
+      const at = n;
+      runs.push(runnerTrial(fz, open, stats, (v) => violations.push(`stream ${at} (seed ${seed}): ${v}`)));
     }
     await Promise.all(runs);
     if (overHttp2) stats.http2 += batch;
@@ -57,11 +58,20 @@ test(`the runner's exec streams survive ${RUNNER_FRAMES} hostile frames`, async 
   assert.deepEqual(violations, []);
   assert.deepEqual(faults, [], `uncaught exception or unhandled rejection (seed ${seed})`);
   assert.ok(!lb.client.session.destroyed, "bad streams never took the HTTP/2 session down");
-  assert.ok(stats.breaches > 100 && stats.clean > 50 && stats.invalidRequests > 20, "every kind of stream ran");
+  assert.ok(
+    stats.breaches > 100 && stats.clean > 50 && stats.invalidRequests > 20,
+    "every kind of stream ran",
+  );
   // The same session still runs a command end to end.
   const after: string[] = [];
   const clean: TrialStats = { frames: 0, streams: 0, http2: 0, breaches: 0, clean: 0, invalidRequests: 0 };
-  await runnerTrial(new Fuzzer(seed), pairOverHttp2.open(lb.client, trials, "last"), clean, (v) => after.push(v), "clean");
+  await runnerTrial(
+    new Fuzzer(seed),
+    pairOverHttp2.open(lb.client, trials, "last"),
+    clean,
+    (v) => after.push(v),
+    "clean",
+  );
   assert.deepEqual(after, []);
   assert.equal(clean.clean, 1);
 });
@@ -70,7 +80,7 @@ test(`the control plane's exec() settles against ${CLIENT_TRIALS} hostile runner
   const seed = fuzzSeed();
   t.diagnostic(`seed ${seed} (replay: WARREN_FUZZ_SEED=${seed})`);
   const faults = watchFaults(t);
-  const hostile = new Map<string, (s: import("node:stream").Duplex) => void>();
+  const hostile = new Map<string, (s: Duplex) => void>();
   const lb = await startLoopback({
     hostile: (meta, s) => (hostile.get(meta["trial"] ?? "") ?? ((x) => x.destroy()))(s),
   });
@@ -81,10 +91,10 @@ test(`the control plane's exec() settles against ${CLIENT_TRIALS} hostile runner
     const fz = new Fuzzer((seed + Math.imul(n + 1, 0x85ebca6b)) >>> 0);
     const v = (m: string) => violations.push(`trial ${n} (seed ${seed}): ${m}`);
     const overHttp2 = n % 5 === 0;
-    let cp: import("node:stream").Duplex;
-    let rn: import("node:stream").Duplex;
+    let cp: Duplex;
+    let rn: Duplex;
     if (overHttp2) {
-      const runnerSide = new Promise<import("node:stream").Duplex>((r) => hostile.set(`c${n}`, r));
+      const runnerSide = new Promise<Duplex>((r) => hostile.set(`c${n}`, r));
       cp = await lb.client.openStream("hostile", { trial: `c${n}` });
       rn = await runnerSide;
       hostile.delete(`c${n}`);
@@ -95,122 +105,15 @@ test(`the control plane's exec() settles against ${CLIENT_TRIALS} hostile runner
       rn.on("error", () => {});
     }
     stats.trials++;
-    const id = envId(fz);
-    const req = execRequest(fz);
-    const got = { out: [] as Buffer[], exits: [] as number[], errors: [] as Error[], calls: 0 };
-    const honest = fz.chance(0.25);
-    const h: ExecHandlers = {
-      stdout: (d) => output(d),
-      stderr: (d) => output(d),
-      whenWritable: () =>
-        new Promise<void>((res, rej) => setImmediate(() => (fz.chance(0.9) ? res() : rej(new Error("gone"))))),
-      exit: (code) => {
-        got.calls++;
-        got.exits.push(code);
-      },
-      ...(fz.chance(0.7) ? { error: (err: Error) => void (got.calls++, got.errors.push(err)) } : {}),
-    };
-    function output(d: Uint8Array): boolean {
-      if (!(d instanceof Uint8Array)) v(`output handler got ${typeof d}`);
-      got.out.push(Buffer.from(d));
-      return fz.chance(0.9);
-    }
-    // What the control plane sends: its request first, then only well-formed input frames.
-    const sentByClient: number[] = [];
-    const reader = new (await import("@warren/protocol/streams")).FrameReader();
-    rn.on("data", (chunk: Buffer) => {
-      try {
-        reader.push(chunk, (type, payload) => {
-          sentByClient.push(type);
-          if (sentByClient.length === 1) {
-            if (type !== F.request) v(`first frame is ${type}, not the request`);
-            else assert.deepEqual(JSON.parse(payload.toString()), JSON.parse(JSON.stringify([id, req])));
-          } else if (type < F.stdin || type > F.signal) v(`the control plane sent frame type ${type}`);
-        });
-      } catch (err) {
-        v(`the control plane sent a bad frame: ${(err as Error).message}`);
-      }
-    });
-    let state: "pending" | "resolved" | "rejected" = "pending";
-    let session: Awaited<ReturnType<typeof execOverStream>> | undefined;
-    let rejection: unknown;
-    void execOverStream(cp, id, req, h, () => new WarrenError("RUNNER_UNAVAILABLE", "the runner went away")).then(
-      (s) => {
-        state = "resolved";
-        session = s;
-      },
-      (err: unknown) => {
-        state = "rejected";
-        rejection = err;
-      },
-    );
-    await until(() => sentByClient.length > 0, 2000);
-    const poke = () => {
-      try {
-        if (!session) return;
-        const m = fz.int(6);
-        if (m === 0) session.stdin(bytes(fz, fz.int(100)));
-        else if (m === 1) session.resize(1 + fz.int(300), 1 + fz.int(100));
-        else if (m === 2) session.signal("SIGTERM");
-        else if (m === 3) session.endStdin();
-        else if (m === 4) session.pause?.();
-        else session.resume?.();
-      } catch (err) {
-        v(`a session method threw: ${(err as Error).message}`);
-      }
-    };
-    if (honest) {
-      stats.honest++;
-      const out = Array.from({ length: fz.int(5) }, () => bytes(fz, fz.int(fz.chance(0.1) ? 200_000 : 500)));
-      const code = fz.int(256);
-      rn.write(encodeFrame(F.started));
-      for (const o of out) for (const piece of chop(fz, encodeFrame(F.stdout, o))) rn.write(piece);
-      rn.write(encodeFrame(F.exit, jsonPayload(code)));
-      if (!(await until(() => got.calls > 0, 3000))) v("an honest exit never arrived");
-      else if (state !== "resolved" || got.exits[0] !== code || got.errors.length)
-        v(`honest run: ${state}, exits ${got.exits}, errors ${got.errors.map((e) => e.message)}`);
-      else if (!Buffer.concat(got.out).equals(Buffer.concat(out))) v("output bytes differ from what the runner sent");
-    } else {
-      for (let i = 1 + fz.int(12); i > 0; i--) {
-        const f = runnerFrame(fz);
-        stats.frames++;
-        for (const piece of chop(fz, f.bytes)) rn.write(piece);
-        if (fz.chance(0.3)) await new Promise((r) => setImmediate(r));
-        if (fz.chance(0.2)) poke();
-      }
-      await new Promise((r) => setImmediate(r));
-    }
-    // The runner goes away: an orderly end of its side, or a reset.
-    if (fz.chance(0.5)) rn.end();
-    else {
-      rn.destroy();
-      if (!overHttp2) cp.destroy();
-    }
-    if (!(await until(() => state !== "pending", 3000))) v("exec() never settled");
-    if (state === "resolved" && !(await until(() => got.calls > 0, 3000)))
-      v("the stream ended but neither exit nor error fired");
-    poke();
-    await new Promise((r) => setImmediate(r));
-    if (state === "resolved") stats.resolved++;
-    if (state === "rejected") {
-      stats.rejected++;
-      if (!(rejection instanceof WarrenError) || !Object.hasOwn(ERROR_CATALOG, rejection.code))
-        v(`exec() rejected with ${String(rejection)}`);
-      if (got.calls || got.out.length) v("handlers were called for an exec that never started");
-    }
-    if (got.calls > 1) v(`${got.calls} exit/error calls`);
-    for (const c of got.exits) if (!Number.isInteger(c) || c < -1 || c > 65_535) v(`exit code ${c}`);
-    for (const e of got.errors)
-      if (!(e instanceof WarrenError) || !Object.hasOwn(ERROR_CATALOG, e.code)) v(`error handler got ${String(e)}`);
-    stats.exits += got.exits.length;
-    stats.errors += got.errors.length;
-    cp.destroy();
-    rn.destroy();
+    await clientTrial(fz, cp, rn, overHttp2, stats, v);
   }
   t.diagnostic(JSON.stringify(stats));
   assert.deepEqual(violations, []);
   assert.deepEqual(faults, [], `uncaught exception or unhandled rejection (seed ${seed})`);
-  assert.ok(stats.resolved > 100 && stats.rejected > 100 && stats.errors > 50, "the fuzzer reached every outcome");
+  assert.ok(
+    stats.resolved > 100 && stats.rejected > 100 && stats.errors > 50,
+    "the fuzzer reached every outcome",
+  );
 });
 
 test(`the runner's dial opener checks ${DIAL_METAS} random stream metadata maps`, async (t) => {
@@ -241,9 +144,35 @@ test(`the runner's dial opener checks ${DIAL_METAS} random stream metadata maps`
   const badEnv = () =>
     fz.pick(["", "ENV1", "env-1", "env_1", "a".repeat(129), "env1\n", "../env", " env1", "é", fz.string()]);
   const badPort = () =>
-    fz.pick(["", "0", "65536", "99999", "123456", "-1", "1.5", "1e3", "0x50", " 80", "80 ", "+80", "８０", fz.string()]);
+    fz.pick([
+      "",
+      "0",
+      "65536",
+      "99999",
+      "123456",
+      "-1",
+      "1.5",
+      "1e3",
+      "0x50",
+      " 80",
+      "80 ",
+      "+80",
+      "８０",
+      fz.string(),
+    ]);
   const badHost = () =>
-    fz.pick(["", "localhost", "256.1.1.1", "1.2.3", "127.0.0.1 ", "[::1]", "::g", "10.0.0.1/8", "1.1.1.1:80", fz.string()]);
+    fz.pick([
+      "",
+      "localhost",
+      "256.1.1.1",
+      "1.2.3",
+      "127.0.0.1 ",
+      "[::1]",
+      "::g",
+      "10.0.0.1/8",
+      "1.1.1.1:80",
+      fz.string(),
+    ]);
   const stats = { valid: 0, refused: 0, dialFailed: 0 };
   const net = await import("node:net");
   for (let i = 0; i < DIAL_METAS; i++) {

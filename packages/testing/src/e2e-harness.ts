@@ -217,6 +217,16 @@ export function leftovers(root: string, prefix: string): string[] {
 }
 
 /** Last-resort cleanup after a failed test: kill, unmount, detach, rmdir, in that order. */
+/** Whether any cgroup under `dir` still holds a process. */
+function hasProcs(dir: string): boolean {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    const procs = path.join(dir, e.name, "cgroup.procs");
+    if (existsSync(procs) && readFileSync(procs, "utf8").trim() !== "") return true;
+  }
+  return false;
+}
+
 export function forceClean(root: string, prefix: string, opts: { keepFiles?: boolean } = {}): void {
   // The DNS resolver process outlives the daemon by design; a test run ends it by its pidfile.
   const dnsPid = recordedResolverPid(path.join(root, "run"));
@@ -243,6 +253,9 @@ export function forceClean(root: string, prefix: string, opts: { keepFiles?: boo
       }
     }
   }
+  // cgroup.kill and SIGKILL are asynchronous: a process still exiting holds its mounts (and so
+  // its loop device), and a lazy unmount would leave the device attached behind it.
+  for (let i = 0; i < 50 && cgroupDirs(prefix).some(hasProcs); i++) spawnSync("sleep", ["0.1"]);
   for (const m of mountsUnder(root).sort((a, b) => b.length - a.length)) {
     spawnSync("umount", ["-l", m], { stdio: "ignore" });
   }

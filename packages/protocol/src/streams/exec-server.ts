@@ -37,14 +37,16 @@ export function serveExecStream(
   const finish = (type: number, payload: Buffer) => {
     if (ended) return;
     ended = true;
-    stream.write(encodeFrame(type, payload));
+    // After end() (the control plane hung up first) a write would error the stream, and an
+    // errored HTTP/2 stream never sends its END_STREAM: it would hang until the linger reset.
+    if (!stream.writableEnded) stream.write(encodeFrame(type, payload));
     // The control plane ends its side once it has read this; then this side ends (no reset).
     linger = setTimeout(() => stream.destroy(), LINGER_MS);
     linger.unref?.();
   };
   const fail = (err: unknown) => finish(F.error, jsonPayload(wireErrorBody(err)));
   const out = (type: number, d: Uint8Array) => {
-    if (ended || stream.destroyed) return;
+    if (ended || stream.destroyed || stream.writableEnded) return;
     if (!writeBytes(stream, type, d) && !paused) {
       paused = true;
       session?.pause?.();
@@ -80,7 +82,7 @@ export function serveExecStream(
     // The stream went while the command was starting: nothing will ever signal it otherwise.
     if (hungUp && !ended) s.signal("SIGHUP");
     if (paused) s.pause?.(); // the window filled before the session was known
-    if (!ended) stream.write(encodeFrame(F.started));
+    if (!ended && !stream.writableEnded) stream.write(encodeFrame(F.started));
   };
 
   const input = async (type: number, payload: Buffer) => {
