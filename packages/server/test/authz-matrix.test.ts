@@ -235,17 +235,21 @@ async function openWs(path: string, who: Who, extra: Record<string, string> = {}
   let first!: Promise<{ type: string; code?: unknown }>;
   const headers = { ...extra, ...(token ? { authorization: `Bearer ${token}` } : {}) };
   // The server may answer before injectWS resolves, so listen from the start (onInit).
-  const ws = await w.app.injectWS(path, { headers }, {
-    onInit: (sock) => {
-      first = new Promise((resolve, reject) => {
-        sock.on("message", (data: Buffer) => {
-          const f = parseFrame(data);
-          if (f.channel === Channel.control) resolve(JSON.parse(f.data.toString("utf8")));
+  const ws = await w.app.injectWS(
+    path,
+    { headers },
+    {
+      onInit: (sock) => {
+        first = new Promise((resolve, reject) => {
+          sock.on("message", (data: Buffer) => {
+            const f = parseFrame(data);
+            if (f.channel === Channel.control) resolve(JSON.parse(f.data.toString("utf8")));
+          });
+          sock.on("close", () => reject(new Error(`${who}: closed before a control frame`)));
         });
-        sock.on("close", () => reject(new Error(`${who}: closed before a control frame`)));
-      });
+      },
     },
-  });
+  );
   first.catch(() => undefined); // a socket that closes without one is the caller's to assert on
   return { ws, first };
 }
