@@ -3,6 +3,7 @@
 // status pass through, and that removing a key or a member ends a live session within 1 s.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -201,6 +202,16 @@ test("direct-tcpip dials inside the environment; a name is refused with the reas
   const named = await ssh(root.file, "dev", ["-W", "example.com:8080"], "INFO").done;
   assert.notEqual(named.status, 0);
   assert.match(named.stderr, /not an IP address/);
+});
+
+test("direct-tcpip delivers everything the server sent before it closed (16 MiB), not a truncated tail", async () => {
+  const envId = (await inject<{ id: string }>("GET", "/api/v1/environments/dev")).id;
+  // Base64 text, so the helper's string capture compares it exactly.
+  const body = randomBytes(12 * 1024 * 1024).toString("base64");
+  runner.listeners.set(`${envId}:8081`, (sock) => sock.end(body));
+  const w = await ssh(root.file, "dev", ["-W", "127.0.0.1:8081"]).done;
+  assert.equal(w.stdout.length, body.length, "every byte arrived");
+  assert.ok(w.stdout === body, "in order, unchanged");
 });
 
 async function liveThenEnd(

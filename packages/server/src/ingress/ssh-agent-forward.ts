@@ -47,8 +47,10 @@ export async function startAgentForward(
         (channel) => {
           conn.pipe(channel);
           channel.pipe(conn);
-          channel.once("close", () => conn.destroy());
-          conn.once("close", () => channel.destroy());
+          // An orderly end travels through the pipes, after what is still buffered is written;
+          // only an abort (closed before its data ended) cuts the other side, or the tail is lost.
+          channel.once("close", () => channel.readableEnded || conn.destroy());
+          conn.once("close", () => conn.readableEnded || channel.destroy());
           channel.on("error", () => conn.destroy());
         },
         (err: unknown) => {

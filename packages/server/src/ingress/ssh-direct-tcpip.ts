@@ -81,10 +81,27 @@ export function splice(channel: ServerChannel, sock: Duplex, c: SshConn): void {
     c.log.debug({ err }, "SSH forward: the connection inside the environment failed");
     stop();
   });
-  channel.once("close", stop);
-  sock.once("close", stop);
+  // The client closed the channel: nothing more reaches it, but what it sent still goes in.
+  channel.once("close", () => {
+    if (sock.destroyed || sock.writableFinished) return stop();
+    sock.end();
+    sock.once("finish", stop);
+    setTimeout(stop, 10_000).unref();
+  });
+  // The server inside closed: an orderly end reaches the client through the pipe once its bytes
+  // are written (then the client closes the channel); only an abort cuts the channel at once.
+  sock.once("close", () => {
+    if (!sock.readableEnded) stop();
+  });
   channel.pipe(sock);
   sock.pipe(channel);
+  // Forwarded bytes either way are use of the environment (idle stop); after the pipes, so
+  // these listeners never start the flow early.
+  const touch = c.activity;
+  if (touch) {
+    channel.on("data", () => touch());
+    sock.on("data", () => touch());
+  }
 }
 
 function forward(
