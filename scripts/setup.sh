@@ -9,7 +9,8 @@ RUNTIME_PKGS=(openssl runc crun tini mmdebstrap attr uidmap e2fsprogs util-linux
   ca-certificates gcc libc6-dev make python3 g++)
 TEST_PKGS=(busybox-static keyutils strace conntrack dnsmasq-base docker-registry apache2-utils iputils-ping
   postgresql  # the pg tier (*.pg.test.ts) starts its own throwaway cluster from these binaries
-  openssh-client rsync)  # the SSH gateway's e2e tests drive the real ssh, scp, sftp, ssh-agent and rsync
+  openssh-client rsync  # the SSH gateway's e2e tests drive the real ssh, scp, sftp, ssh-agent and rsync
+  chromium)  # port sign-in browser tests drive Debian's Chromium through playwright-core (no browser download)
 
 missing=()
 for p in "${RUNTIME_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

@@ -10,6 +10,28 @@ import { runDaemon } from "@warren/server";
 const RUNTIME_PREFERENCE = ["crun", "runc"] as const;
 /** Where the SSH gateway listens unless --ssh-listen or WARREN_SSH_LISTEN says otherwise. */
 export const DEFAULT_SSH_LISTEN = "127.0.0.1:2222";
+/** Where the port proxy listens unless --http-listen or WARREN_HTTP_LISTEN says otherwise. */
+export const DEFAULT_HTTP_LISTEN = "127.0.0.1:8080";
+
+/** The port proxy's flags (or WARREN_HTTP_LISTEN, WARREN_BASE_DOMAIN, WARREN_HTTP_CERT/KEY). */
+export interface PortProxyFlags {
+  httpListen?: string | undefined;
+  baseDomain?: string | undefined;
+  httpCert?: string | undefined;
+  httpKey?: string | undefined;
+}
+
+/** On by default on loopback; only an address someone chose must be had. */
+export function portProxyOptions(f: PortProxyFlags) {
+  const chosen = f.httpListen || process.env["WARREN_HTTP_LISTEN"];
+  return {
+    listen: chosen || DEFAULT_HTTP_LISTEN,
+    optional: !chosen,
+    baseDomain: f.baseDomain || process.env["WARREN_BASE_DOMAIN"] || undefined,
+    certPath: f.httpCert || process.env["WARREN_HTTP_CERT"] || undefined,
+    keyPath: f.httpKey || process.env["WARREN_HTTP_KEY"] || undefined,
+  };
+}
 
 function alive(pid: number): boolean {
   try {
@@ -48,7 +70,11 @@ export function takeLock(file: string): () => void {
 }
 
 export async function startDaemonForCli(
-  opts: { listen?: string | undefined; db?: string | undefined; sshListen?: string | undefined } = {},
+  opts: {
+    listen?: string | undefined;
+    db?: string | undefined;
+    sshListen?: string | undefined;
+  } & PortProxyFlags = {},
 ): Promise<void> {
   exitOnUnhandledFaults({ component: "daemon" });
   const cfg = defaultConfig();
@@ -76,6 +102,7 @@ export async function startDaemonForCli(
     // The SSH gateway is on by default on loopback; only an address someone chose must be had.
     sshListen: opts.sshListen || DEFAULT_SSH_LISTEN,
     sshListenOptional: !opts.sshListen,
+    portProxy: portProxyOptions(opts),
     tlsCert: process.env["WARREN_TLS_CERT"],
     tlsKey: process.env["WARREN_TLS_KEY"],
   });

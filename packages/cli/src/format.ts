@@ -4,6 +4,7 @@ import {
   type EgressPolicy,
   type Environment,
   formatEgress,
+  formatIdleTimeout,
   formatSize,
   type ImageInfo,
 } from "@warren/protocol";
@@ -38,7 +39,46 @@ export function renderTable(header: string[], rows: string[][]): string {
   return [header, ...rows].map(line).join("\n") + "\n";
 }
 
-export const ENV_COLUMNS = ["NAME", "STATE", "CLASS", "IMAGE", "RUNTIME", "CPUS", "MEMORY", "DISK", "AGE"];
+export const ENV_COLUMNS = [
+  "NAME",
+  "STATE",
+  "CLASS",
+  "IMAGE",
+  "RUNTIME",
+  "CPUS",
+  "MEMORY",
+  "DISK",
+  "AGE",
+  "LAST USED",
+  "IDLE STOP",
+];
+
+/** How far ahead a time is, short (in 45s, in 27m, in 2h, in 3d); "due" once it passed. */
+export function formatIn(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "?";
+  const s = Math.floor((t - now) / 1000);
+  if (s <= 0) return "due";
+  if (s < 60) return `in ${s}s`;
+  if (s < 3600) return `in ${Math.floor(s / 60)}m`;
+  if (s < 86400) return `in ${Math.floor(s / 3600)}h`;
+  return `in ${Math.floor(s / 86400)}d`;
+}
+
+/** The last use, e.g. "ssh 3m ago"; "-" when none was recorded. */
+export function lastUsedCell(e: Environment, now: number = Date.now()): string {
+  const a = e.idle?.lastActivity;
+  return a ? `${a.kind} ${formatAge(a.at, now)}` : "-";
+}
+
+/** When idle stop stops it: "in 27m", "never", or "-" when it does not run (or the server predates idle stop). */
+export function idleStopCell(e: Environment, now: number = Date.now()): string {
+  if (!e.idle) return "-";
+  if (e.idle.timeoutSeconds === null) return "never";
+  if (e.desired !== "running") return "-";
+  if (e.idle.stopDeadline) return formatIn(e.idle.stopDeadline, now);
+  return `after ${formatIdleTimeout(e.idle.timeoutSeconds)}`;
+}
 
 export function envRow(e: Environment, now: number = Date.now()): string[] {
   const r = e.spec.resources;
@@ -52,6 +92,8 @@ export function envRow(e: Environment, now: number = Date.now()): string[] {
     formatSize(r.memoryBytes),
     formatSize(r.diskBytes),
     formatAge(e.createdAt, now),
+    lastUsedCell(e, now),
+    idleStopCell(e, now),
   ];
 }
 

@@ -34,6 +34,14 @@ export function registerAuditCommands(program: Command): void {
     .option("--disk <size>", "total disk, e.g. 500g")
     .option("--user-max-running <n>", "running environments per user")
     .option("--token-max-days <n>", "longest lifetime of the organisation's tokens (at most the server's)")
+    .option(
+      "--max-idle-timeout <duration>",
+      'longest an environment may go unused before it stops, e.g. 2h; "never" clears it',
+    )
+    .option(
+      "--public-ports <policy>",
+      "allow or deny public ports (`warren port set --visibility public`); default deny",
+    )
     .option("--json", "print as JSON")
     .action((opts) => run(async () => (await import("./commands/quota-set.ts")).quotaSetCommand(opts)));
 }

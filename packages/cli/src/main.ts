@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { cliVersion } from "./cli-version.ts";
 import { addExamples } from "./help-examples.ts";
 import { registerAuditCommands } from "./main-audit.ts";
+import { registerPortCommands } from "./main-ports.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
 import { registerServerCommands } from "./main-server.ts";
 import { registerSshCommands } from "./main-ssh.ts";
@@ -34,6 +35,10 @@ program
   .option(
     "--user <name>",
     "who exec and shell land as; owns the workspace folder and can read the secrets (made if the image lacks it) (default: root)",
+  )
+  .option(
+    "--idle-timeout <duration>",
+    "stop it (keeping its disk) after this long without use, e.g. 30m, 2h, or never (default: 30m, within the class's and organisation's limits)",
   )
   .option("-d, --detach", "don't open a shell even on a terminal")
   .option("--json", "print the environment as JSON")
@@ -139,11 +144,14 @@ program
 
 program
   .command("set")
-  .description("change a running environment's cpus, memory or pids limit live (kept across restarts)")
+  .description(
+    "change a running environment's cpus, memory or pids limit live (kept across restarts), or its idle timeout",
+  )
   .argument("<name>", "environment name")
   .option("--cpus <n>", "cpus, within the class's bounds")
   .option("--memory <size>", "memory, e.g. 512m, 2g; refused below what the environment uses")
   .option("--pids <n>", "process limit")
+  .option("--idle-timeout <duration>", "stop it after this long without use, e.g. 30m, 2h, or never")
   .option("--json", "print the environment as JSON")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/set.ts")).setCommand(name, opts)),
@@ -178,6 +186,7 @@ cls
   .option("--max-memory <size>", "largest --memory an environment may ask for")
   .option("--max-disk <size>", "largest --disk an environment may ask for")
   .option("--egress <policy>", "where its environments may connect: all (default), none, or CIDR[,CIDR...]")
+  .option("--idle-timeout <duration>", "longest its environments may go unused, e.g. 2h (default: no limit)")
   .option("--json", "print the ClassSpec as JSON")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/class-create.ts")).classCreateCommand(name, opts)),
@@ -330,6 +339,7 @@ token
 registerAuditCommands(program);
 registerSecretCommands(program);
 registerSshKeyCommands(program);
+registerPortCommands(program);
 registerSshCommands(program);
 registerServerCommands(program);
 
@@ -351,6 +361,19 @@ program
     "--ssh-listen <host:port>",
     "the SSH gateway's address (default 127.0.0.1:2222, or WARREN_SSH_LISTEN; port 0 picks one)",
   )
+  .option(
+    "--http-listen <host:port>",
+    "the port proxy's address (default 127.0.0.1:8080, or WARREN_HTTP_LISTEN; port 0 picks one)",
+  )
+  .option(
+    "--base-domain <domain>",
+    "port URLs are PORT--ENV--ORG.DOMAIN (default localhost, or WARREN_BASE_DOMAIN)",
+  )
+  .option(
+    "--http-cert <file>",
+    "wildcard certificate (PEM) for *.DOMAIN: serves port URLs over HTTPS (or WARREN_HTTP_CERT)",
+  )
+  .option("--http-key <file>", "its private key (PEM) (or WARREN_HTTP_KEY)")
   .action((opts) => run(async () => (await import("./commands/daemon.ts")).daemonCommand(opts)));
 
 program

@@ -4,6 +4,7 @@ import {
   checkResourceLimit,
   NAME_RE,
   parseEgress,
+  parseIdleTimeout,
   parseSize,
   RUNTIMES,
   type RuntimeName,
@@ -27,6 +28,16 @@ export function checkName(name: string, what = "name"): string {
 export function checkSize(input: string, what: string, limit?: "memory" | "disk"): string {
   const bytes = parseSize(input, what);
   if (limit) checkResourceLimit(limit, bytes, what);
+  return input;
+}
+
+/** Checks an idle timeout (30m, 2h, 1h30m, never) and returns it unchanged for the request. */
+export function checkIdleTimeout(input: string, flag = "--idle-timeout"): string {
+  try {
+    parseIdleTimeout(input, flag);
+  } catch (err) {
+    throw new WarrenError("INVALID_ARGUMENT", (err as Error).message);
+  }
   return input;
 }
 

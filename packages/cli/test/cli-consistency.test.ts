@@ -189,7 +189,7 @@ describe("times", () => {
   it("ls shows the age as `5m ago` (--json keeps createdAt, cli.test.ts)", async () => {
     const r = await cli(["ls"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout.split("\n")[1]!, /\s5m ago$/);
+    assert.match(r.stdout.split("\n")[1]!, /\s5m ago\s/);
   });
 });
 

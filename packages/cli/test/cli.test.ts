@@ -50,6 +50,10 @@ describe("read commands", () => {
       "MEMORY",
       "DISK",
       "AGE",
+      "LAST",
+      "USED",
+      "IDLE",
+      "STOP",
     ]);
     assert.deepEqual(row!.split(/\s{2,}/), [
       "dev",
@@ -61,6 +65,8 @@ describe("read commands", () => {
       "2Gi",
       "10Gi",
       "5m ago",
+      "-",
+      "-",
     ]);
     assert.equal(rest.length, 0);
   });

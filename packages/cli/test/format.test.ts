@@ -58,7 +58,39 @@ describe("envRow", () => {
       "1.5Gi",
       "10Gi",
       "2h ago",
+      "-",
+      "-",
     ]);
+  });
+
+  it("shows the last use and when idle stop stops it", () => {
+    const e = makeEnv("dev");
+    const now = Date.parse("2026-02-01T12:00:00Z");
+    e.idle = {
+      timeoutSeconds: 1800,
+      lastActivity: { kind: "ssh", at: "2026-02-01T11:57:00Z", source: "user:u1" },
+      stopDeadline: "2026-02-01T12:27:00Z",
+    };
+    assert.deepEqual(envRow(e, now).slice(-2), ["ssh 3m ago", "in 27m"]);
+    e.idle = { timeoutSeconds: null };
+    assert.deepEqual(envRow(e, now).slice(-2), ["-", "never"]);
+    e.idle = { timeoutSeconds: 3600 };
+    assert.deepEqual(envRow(e, now).slice(-2), ["-", "after 1h"]);
+    e.desired = "stopped";
+    assert.equal(envRow(e, now).at(-1), "-");
+  });
+
+  it("inspect shows the idle timeout, the last use and the deadline", () => {
+    const e = makeEnv("dev");
+    e.idle = {
+      timeoutSeconds: 1800,
+      lastActivity: { kind: "terminal", at: "2026-02-01T11:57:00Z", source: "user:u1" },
+      stopDeadline: "2026-02-01T12:27:00Z",
+    };
+    const out = describeEnv(e, Date.parse("2026-02-01T12:00:00Z"));
+    assert.match(out, /^Idle stop: {3}after 30m unused$/m);
+    assert.match(out, /^Last used: {3}2026-02-01T11:57:00Z \(3m ago\): terminal by user:u1$/m);
+    assert.match(out, /^Stops at: {4}2026-02-01T12:27:00Z \(in 27m\)$/m);
   });
 });
 

@@ -44,6 +44,12 @@
 //   POST   /api/v1/ssh-keys { publicKey, name? } -> 201 SshKey (ed25519, ECDSA, RSA >= 3072; ssh-keys.ts)
 //   DELETE /api/v1/ssh-keys/:id                -> 204 (own keys; admins: any member's; its SSH sessions end)
 //   GET    /api/v1/ssh/gateway                 -> SshGatewayInfo { listening, host, port, hostKey, fingerprint }
+//   GET    /api/v1/http/proxy                  -> HttpProxyInfo { listening, host, port, baseDomain, scheme }
+//   GET    /api/v1/environments/:name/ports    -> EnvPortList { items: EnvPort[], running, publicPorts } (ports.ts:
+//                                                listening ports detected in the environment, merged with stored visibility)
+//   PUT    /api/v1/environments/:name/ports/:port { visibility } -> EnvPort (private | org | public; public only
+//                                                where the organisation allows it, else 403 PUBLIC_PORTS_DENIED)
+//   POST   /api/v1/environments/:name/ports/:port/signin-link -> { url, expiresAt } (`warren port open`: a one-time link, 60 s, one use)
 //   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
 //   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
 //   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }
@@ -92,6 +98,7 @@ import type {
   TokenInfo,
   Whoami,
 } from "./identity.ts";
+import type { PortClient } from "./ports.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
 import type { PutSecretRequest, SecretInfo, SecretScope } from "./secrets.ts";
 import type { SshKeyClient } from "./ssh-keys.ts";
@@ -139,7 +146,7 @@ export type DeviceTokenResult =
   | { status: "authorization_pending" | "slow_down"; interval: number }
   | { status: "complete"; token: string; expiresAt: string };
 
-export interface ApiClient extends IdentityClient, SshKeyClient {
+export interface ApiClient extends IdentityClient, SshKeyClient, PortClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
   /** Every environment (following pages), optionally filtered by state, name prefix or project. */

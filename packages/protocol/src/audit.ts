@@ -68,6 +68,10 @@ export interface Quotas {
   userMaxRunning: number | null;
   /** The longest a token of the organisation may live, in days; null: the server's maximum. */
   tokenMaxDays: number | null;
+  /** The longest an environment may go unused before it stops, in seconds (null: no maximum). */
+  maxIdleTimeoutSeconds: number | null;
+  /** Whether ports may be made public (ports.ts); "deny" until an admin allows them. */
+  publicPorts: "allow" | "deny";
 }
 
 export interface QuotaUsage {
@@ -90,4 +94,8 @@ export interface SetQuotasRequest {
   disk?: string | null;
   userMaxRunning?: number | null;
   tokenMaxDays?: number | null;
+  /** A duration (2h, 1d); null or "never" clears it. */
+  maxIdleTimeout?: string | null;
+  /** Allow or deny public ports; null resets to the default (deny). */
+  publicPorts?: "allow" | "deny" | null;
 }

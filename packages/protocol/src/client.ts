@@ -137,6 +137,11 @@ export function createClient(opts: ClientOptions): ApiClient {
         `/secrets/${encodeURIComponent(scope)}/${encodeURIComponent(name)}${project ? `?project=${encodeURIComponent(project)}` : ""}`,
       ),
     rotateKey: () => http.json("POST", "/admin/rotate-key", {}),
+    listEnvPorts: (name) => http.json("GET", `${env(name)}/ports`),
+    // Setting a visibility twice is the same as once, so a retry after a cut is safe.
+    setEnvPort: (name, port, req) =>
+      http.json("PUT", `${env(name)}/ports/${port}`, req, { idempotent: true }),
+    portSigninLink: (name, port) => http.json("POST", `${env(name)}/ports/${port}/signin-link`, {}),
     addSshKey: (req) => http.json("POST", "/ssh-keys", req),
     sshGateway: () => http.json("GET", "/ssh/gateway"),
     listSshKeys: async (q) =>

@@ -1,4 +1,5 @@
 // Wire types for environments, classes and images. These are JSON shapes, stable across versions.
+import type { EnvIdle } from "./idle.ts";
 
 export const ENV_STATES = [
   "pending",
@@ -84,6 +85,8 @@ export interface Environment {
   createdAt: string;
   updatedAt: string;
   observed?: EnvObserved;
+  /** Idle stop: its own timeout, its last use and when it stops unless used (idle.ts). */
+  idle?: EnvIdle;
 }
 
 export interface ClassSpec {
@@ -99,6 +102,8 @@ export interface ClassSpec {
   builtin: boolean;
   /** Where environments of this class may send traffic; default { mode: "all" }. */
   egress: EgressPolicy;
+  /** The longest its environments may go unused before they stop (seconds); null or absent: no limit. */
+  idleTimeoutSeconds?: number | null;
 }
 
 export interface ImageInfo {
@@ -123,6 +128,8 @@ export interface CreateEnvRequest {
   project?: string;
   /** The user its processes run as (env-user.ts); default root. */
   user?: string;
+  /** Stop it after this long unused: a duration (30m, 2h) or "never"; default 30m within the limits. */
+  idleTimeout?: string;
 }
 
 export interface CreateClassRequest {
@@ -137,6 +144,8 @@ export interface CreateClassRequest {
   maxDisk?: string;
   /** `all` (default), `none`, or comma-separated IPv4/IPv6 CIDRs (see egress.ts). */
   egress?: string;
+  /** The longest its environments may go unused: a duration (2h) or "never" (default: no limit). */
+  idleTimeout?: string;
 }
 
 /** PATCH /environments/:name: live resize; omitted fields keep their value. */
@@ -144,6 +153,8 @@ export interface SetResourcesRequest {
   cpus?: number;
   memory?: string;
   pids?: number;
+  /** A duration (30m, 2h) or "never", within the class's and organisation's limits. */
+  idleTimeout?: string;
 }
 
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;

@@ -81,6 +81,11 @@ export const ERROR_CATALOG = {
     summary: "Nothing answered on that port inside the environment (details.errno says why).",
   },
   SSH_KEY_EXISTS: { status: 409, summary: "The caller has already registered that SSH public key." },
+  PUBLIC_PORTS_DENIED: {
+    status: 403,
+    summary:
+      "The organisation does not allow public ports (an admin allows them: warren quota set --public-ports allow).",
+  },
   INTERNAL: { status: 500, summary: "A bug in Warren." },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -11,7 +11,14 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import type { DnsStats, EnvObserved, EnvStats, ImageInfo, Resources } from "./env.ts";
 import { ENV_USER_RE } from "./env-user.ts";
 import type { ErrorBody } from "./errors.ts";
-import type { ExecRequest, ProgressEvent, RunnerEnvSpec, RunnerInfo } from "./runner.ts";
+import {
+  type ExecRequest,
+  type ListeningPort,
+  MAX_LISTENING_PORTS,
+  type ProgressEvent,
+  type RunnerEnvSpec,
+  type RunnerInfo,
+} from "./runner.ts";
 import { WIRE_LIMITS as LIMITS, type RunnerFrame, type ServerFrame, type WireMethod } from "./runner-wire.ts";
 import type { SecretDelivery } from "./secrets.ts";
 
@@ -108,6 +115,13 @@ export const DnsStatsSchema = Type.Object({
   upstreams: Type.Array(Ref, { maxItems: LIMITS.small }),
 });
 
+export const ListeningPortSchema = Type.Object({
+  port: Type.Integer({ minimum: 1, maximum: 65_535 }),
+  address: Type.String({ minLength: 1, maxLength: 64 }),
+  family: Type.Union([Type.Literal(4), Type.Literal(6)]),
+  process: Type.Optional(Type.String({ maxLength: 64 })),
+});
+
 export const ProgressEventSchema = Type.Object({
   phase: Type.String({ maxLength: LIMITS.id }),
   message: Message,
@@ -178,6 +192,7 @@ export const CALL_ARGS = {
   setResources: Type.Tuple([RunnerEnvSpecSchema]),
   stats: Type.Tuple([Id]),
   dnsStats: Type.Tuple([]),
+  listPorts: Type.Tuple([Id]),
   // JSON turns an `undefined` array element into null.
   importImage: Type.Tuple([Ref, Type.Union([Ref, Type.Null()])]),
   ensureBaseImage: Type.Tuple([Type.Object({ mirror: Type.Optional(Ref) })]),
@@ -226,6 +241,7 @@ export const CALL_RESULTS = {
   setResources: EnvObservedSchema,
   stats: EnvStatsSchema,
   dnsStats: DnsStatsSchema,
+  listPorts: Type.Array(ListeningPortSchema, { maxItems: MAX_LISTENING_PORTS }),
   importImage: ImageInfoSchema,
   ensureBaseImage: ImageInfoSchema,
   pullImage: ImageInfoSchema,
@@ -318,6 +334,7 @@ sameShape<Static<typeof ResourcesSchema>, Resources>(true);
 sameShape<Static<typeof ImageInfoSchema>, ImageInfo>(true);
 sameShape<Static<typeof EnvStatsSchema>, EnvStats>(true);
 sameShape<Static<typeof DnsStatsSchema>, DnsStats>(true);
+sameShape<Static<typeof ListeningPortSchema>, ListeningPort>(true);
 sameShape<Static<typeof ProgressEventSchema>, ProgressEvent>(true);
 sameShape<Static<typeof RunnerEnvSpecSchema>, RunnerEnvSpec>(true);
 sameShape<Static<typeof SecretDeliverySchema>, SecretDelivery>(true);

@@ -64,6 +64,7 @@ export const UNARY_METHODS = [
   "setResources",
   "stats",
   "dnsStats",
+  "listPorts",
 ] as const;
 /** Calls that report progress events before their result. */
 export const PROGRESS_METHODS = ["importImage", "ensureBaseImage", "pullImage"] as const;

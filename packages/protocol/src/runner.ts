@@ -171,7 +171,20 @@ export interface RunnerImages {
   pruneImages(opts?: { keep?: string[] }): Promise<{ removed: string[]; freedBytes: number }>;
 }
 
-/** Byte streams into an environment's network namespace. */
+/** Listening sockets reported for one environment, at most: a hostile one can open many. */
+export const MAX_LISTENING_PORTS = 4096;
+
+/** A TCP socket listening inside an environment's network namespace. */
+export interface ListeningPort {
+  port: number;
+  /** The local address it is bound to: "0.0.0.0", "::", "127.0.0.1", ... */
+  address: string;
+  family: 4 | 6;
+  /** The owning process's name (its comm), when it could be told; best effort. */
+  process?: string;
+}
+
+/** An environment's network namespace: byte streams into it, and what listens there. */
 export interface RunnerStreams {
   /**
    * A byte stream to host:port as seen from inside the environment's network namespace, so
@@ -180,6 +193,12 @@ export interface RunnerStreams {
    * when nothing answers, ENV_NOT_RUNNING when the environment is not running.
    */
   dial(id: string, port: number, host?: string): Promise<Duplex>;
+  /**
+   * The TCP sockets listening in the environment's network namespace, read by host code from the
+   * kernel's per-namespace tables (never from the image's files), one entry per port, address and
+   * family, sorted by port. Rejects with ENV_NOT_RUNNING when the environment is not running.
+   */
+  listPorts(id: string): Promise<ListeningPort[]>;
 }
 
 /**

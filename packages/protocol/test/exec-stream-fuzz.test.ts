@@ -111,7 +111,8 @@ test(`the control plane's exec() settles against ${CLIENT_TRIALS} hostile runner
   assert.deepEqual(violations, []);
   assert.deepEqual(faults, [], `uncaught exception or unhandled rejection (seed ${seed})`);
   assert.ok(
-    stats.resolved > 100 && stats.rejected > 100 && stats.errors > 50,
+    // About 5% of trials end in a runner's error; the bar leaves room for a seed's luck.
+    stats.resolved > 100 && stats.rejected > 100 && stats.errors > 20,
     "the fuzzer reached every outcome",
   );
 });

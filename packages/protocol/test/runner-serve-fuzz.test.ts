@@ -51,6 +51,7 @@ const GOOD_ARGS: Record<string, unknown[]> = {
   setResources: [SPEC],
   stats: [SPEC.id],
   dnsStats: [],
+  listPorts: [SPEC.id],
   importImage: ["/tmp/x.tar", null],
   ensureBaseImage: [{ mirror: "http://deb.example/debian" }],
   pullImage: ["debian:12", { credential: { username: "u", password: "p" } }],
@@ -162,6 +163,10 @@ function stubApi(fz: Fuzzer, bad: string[]): RunnerApi {
     stats: async (id) => wireStats(id),
     dial: async () => {
       throw new WarrenError("DIAL_FAILED", "the fuzz runner has no ports");
+    },
+    listPorts: async (id) => {
+      isId(id, "listPorts");
+      return [{ port: 8080, address: "0.0.0.0", family: 4 }];
     },
     dnsStats: async () => ({
       hits: 0,

@@ -109,6 +109,8 @@ async function subject(api: RunnerApi): Promise<FakeSubject> {
       imports++;
       return { path: layout!, ref: `conformance/imported-${TAG}:${imports}` };
     },
+    // The kernel names a process after the file it executed: busybox's nc link.
+    listenerProcess: "nc",
     async listen(id, port) {
       // busybox nc: -ll keeps listening after each connection, -e cat echoes each one.
       servers.push(

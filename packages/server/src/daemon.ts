@@ -8,13 +8,22 @@ import {
   createEnvironmentController,
   type EnvironmentController,
 } from "./controllers/environment/controller.ts";
+import { createIdleController } from "./controllers/idle/controller.ts";
 import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
 import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
 import { loadOrCreateCertificate } from "./http/tls-cert.ts";
+import type { HttpProxy } from "./ingress/http-proxy.ts";
+import { type PortProxyDaemonOptions, startPortProxy } from "./ingress/http-proxy-start.ts";
+import { createPortAuth } from "./ingress/port-auth.ts";
+import { parsePortHost, portUrl } from "./ingress/port-host.ts";
+import { createPortSessions } from "./ingress/port-sessions.ts";
+import { createPortSignIn } from "./ingress/port-signin.ts";
 import { type SshGateway, startSshGateway } from "./ingress/ssh-gateway.ts";
+import { holdForWake } from "./ingress/wake-page.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
+import { createActivityTracker } from "./services/activity.ts";
 import { system } from "./services/actor.ts";
 import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
@@ -24,9 +33,12 @@ import { createEnvWaker } from "./services/env-wake.ts";
 import { createEnvironmentService } from "./services/environments.ts";
 import { createHostService } from "./services/host.ts";
 import { createIdentityService } from "./services/identity.ts";
+import { persistActivity } from "./services/idle-settings.ts";
 import { createImageService } from "./services/images.ts";
 import { createLiveSessions } from "./services/live-sessions.ts";
 import { createOidcService, type OidcConfig, oidcConfigFromEnv } from "./services/oidc.ts";
+import { createPortTargetLookup } from "./services/port-targets.ts";
+import { createPortService } from "./services/ports.ts";
 import { createQuotaService } from "./services/quotas.ts";
 import { createRegistryLoginService } from "./services/registry-logins.ts";
 import { secretBox } from "./services/registry-secrets.ts";
@@ -80,6 +92,8 @@ export interface DaemonOptions {
   sshListen?: string | undefined;
   /** The address is only the default: if it is taken, log it and run without the gateway. */
   sshListenOptional?: boolean;
+  /** The port proxy (ingress/http-proxy-start.ts): `listen` HOST:PORT, base domain, certificate; off without `listen`. */
+  portProxy?: PortProxyDaemonOptions | undefined;
 }
 
 export interface Daemon {
@@ -105,6 +119,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   let hub: RunnerHub | undefined;
   let bus: PgChangeBus | undefined;
   let stopSessions = () => {};
+  // What a start that fails part-way must stop, in reverse order (timers would keep it alive).
+  const undo: (() => Promise<unknown> | unknown)[] = [];
   try {
     const changes = createChangeFeed();
     // Sessions that outlive their token's check end when it is revoked or expires, here and, over
@@ -197,6 +213,25 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       settle: { db: store.db, changes, clock, pollMs: 1000 },
       shutdown: shutdown.signal,
     });
+    // Idle stop: terminal, SSH and signed-in proxy use keeps environments up; the idle controller
+    // stops the unused ones (keeping their disks).
+    const activity = createActivityTracker({
+      clock,
+      persist: (id, a) => persistActivity(store.db, id, a),
+      logger: log.child({ component: "activity" }),
+    });
+    const idle = createIdleController({
+      db: store.db,
+      clock,
+      logger: log.child({ component: "idle" }),
+      changes,
+      enqueue: (id) => controller?.enqueue(id, { now: true }),
+      activity,
+    });
+    undo.push(
+      () => activity.close(),
+      () => idle.close(),
+    );
     const watch = createEnvWatchService({
       db: store.db,
       changes,
@@ -211,7 +246,36 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger: log.child({ component: "ssh-keys" }),
     });
     let gateway: SshGateway | undefined;
+    let portProxy: HttpProxy | undefined;
+    // Port visibility: the API sets it, the proxy reads it per request; URLs follow the proxy.
+    const ports = createPortService({
+      db: store.db,
+      clock,
+      envs,
+      runner,
+      proxy: () => {
+        const i = portProxy?.info();
+        return i?.listening ? { scheme: i.scheme, baseDomain: i.baseDomain, listenPort: i.port } : undefined;
+      },
+      logger: log.child({ component: "ports" }),
+    });
+    // Port URL sign-in: single-use codes from the API, sessions the proxy checks; revoking a
+    // token, removing a member or making a port stricter ends the sessions it no longer admits.
+    const portSessions = createPortSessions({ clock, live: sessions });
+    ports.onTightened((e, p, v) => portSessions.tightened(e, p, v));
+    const portSignIn = createPortSignIn({
+      db: store.db,
+      sessions: portSessions,
+      visibility: (e, p) => ports.visibility(e, p),
+      urlFor: (t) => {
+        const i = portProxy?.info();
+        return i?.listening
+          ? portUrl({ scheme: i.scheme, baseDomain: i.baseDomain, listenPort: i.port, ...t })
+          : undefined;
+      },
+    });
     const app = build({
+      portSignIn,
       audit,
       quotas: createQuotaService({ db: store.db, clock }),
       db: store.db,
@@ -229,15 +293,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       identity: createIdentityService({ db: store.db, clock, onRevoked: (r) => sessions.revoke(r) }),
       sessions,
       wake,
+      activity,
       secrets,
       sshKeys,
       sshGateway: () => gateway?.info(),
+      ports,
+      httpProxy: () => portProxy?.info(),
       oidc: createOidcService({ config: opts.oidc ?? oidcConfigFromEnv(), db: store.db, clock, audit }),
       ...(hub ? { runnerHub: hub } : {}),
     });
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
     const ctl = controller;
     const { swept } = await ctl.start();
+    idle.start();
     // A runner that (re)connects gets every environment reconciled at once, not at the next resync.
     hub?.onAttach(() => {
       void listEnvIds(store.db).then((ids) => {
@@ -294,6 +362,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
           sshKeys,
           sessions,
           wake,
+          activity,
           audit,
           logger: log.child({ component: "ssh-gateway" }),
         });
@@ -306,6 +375,30 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         log.warn({ err, listen: opts.sshListen }, "the SSH gateway could not listen; running without it");
       }
     }
+    portProxy = await startPortProxy(
+      { ...opts.portProxy, root: opts.root, embedded: !hub },
+      {
+        ...opts.portProxy,
+        targets: createPortTargetLookup({ db: store.db }),
+        ports: opts.portProxy?.ports ?? ports,
+        activity: opts.portProxy?.activity ?? activity,
+        holdForWake: opts.portProxy?.holdForWake ?? holdForWake,
+        makeAuth: ({ scheme, baseDomain }) =>
+          createPortAuth({
+            sessions: portSessions,
+            scheme,
+            parseHost: (h) => parsePortHost(h, baseDomain),
+          }),
+        dial: (id, p) => runner.dial(id, p),
+        wake,
+      },
+      log.child({ component: "port-proxy" }),
+    ).catch(async (err: unknown) => {
+      await gateway?.close();
+      await tls?.close();
+      await app.close();
+      throw err;
+    });
     log.info(
       {
         socketPath: sock,
@@ -325,12 +418,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         clearInterval(auditTimer);
         tls?.server.close(); // stop accepting remote connections first
         await gateway?.close();
+        await portProxy?.close();
         hub?.close();
         await app.close();
         await bus?.close();
         stopSessions();
         await tls?.close();
         await ctl.close();
+        await idle.close();
+        await activity.close();
         await watch.close();
         await store.close();
         removeSignalHandlers();
@@ -366,6 +462,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
   } catch (err) {
     shutdown.abort();
+    for (const u of undo.reverse()) await Promise.resolve(u()).catch(() => undefined);
     stopSessions();
     hub?.close();
     await bus?.close();

@@ -19,6 +19,7 @@ export { type ClassService, createClassService } from "./services/classes.ts";
 export { createEnvironmentService, type EnvironmentService } from "./services/environments.ts";
 export { type Caller, createIdentityService, LOCAL_ROOT } from "./services/identity.ts";
 export { createImageService } from "./services/images.ts";
+export { createQuotaService } from "./services/quotas.ts";
 export { createRegistryLoginService } from "./services/registry-logins.ts";
 export { secretBox } from "./services/registry-secrets.ts";
 export { createSecretService } from "./services/secrets.ts";

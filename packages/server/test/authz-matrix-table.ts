@@ -82,6 +82,9 @@ export const AUTHZ: Record<string, Expectation> = {
   "GET /api/v1/environments/:name/logs": "member",
   "GET /api/v1/environments/:name/exec": "member",
   "GET /api/v1/environments/:name/port-forward": "member",
+  "GET /api/v1/environments/:name/ports": "member",
+  "PUT /api/v1/environments/:name/ports/:port": "member",
+  "POST /api/v1/environments/:name/ports/:port/signin-link": "member",
   "GET /api/v1/stats": "member",
 
   // Classes: admins.
@@ -111,6 +114,7 @@ export const AUTHZ: Record<string, Expectation> = {
   // SSH keys: everyone manages their own; admins also list and remove their members'.
   "GET /api/v1/ssh-keys": "member",
   "GET /api/v1/ssh/gateway": "member",
+  "GET /api/v1/http/proxy": "member",
   "POST /api/v1/ssh-keys": "member",
   "DELETE /api/v1/ssh-keys/:id": "member",
 

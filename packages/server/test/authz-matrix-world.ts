@@ -3,13 +3,14 @@
 // organisations and one principal of each kind, made through the identity service, and one real
 // object of each kind in organisation A, so that another organisation's 404 means "exists, not
 // yours" rather than "does not exist".
+
 import { DEFAULT_IMAGE } from "@warren/protocol";
 import { type Harness, harness } from "@warren/testing/server-harness";
 import type { FastifyInstance } from "fastify";
-import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
 import { createAuditService } from "../src/services/audit.ts";
+import { generateEd25519 } from "../src/services/ed25519-keypair.ts";
 import {
   type Caller,
   createIdentityService,
@@ -38,8 +39,7 @@ export const FIX = {
 } as const;
 
 /** A new ed25519 public key line, commented with who adds it. */
-export const freshSshKey = (who: string) =>
-  ssh2.utils.generateKeyPairSync("ed25519", { comment: `mx-${who}` }).public;
+export const freshSshKey = (who: string) => generateEd25519(`mx-${who}`).public;
 
 /** Who calls. "peer" is a second member of A: members manage only their own environments. */
 export const WHO = ["anonymous", "other", "member", "peer", "admin", "owner", "runner"] as const;

@@ -82,6 +82,8 @@ async function param(route: string, name: string): Promise<{ value: string; owne
   if (name === "id" && route.includes("/tokens/")) return { value: await w.memberTokenId(), owner: "member" };
   if (name === "id" && route.includes("/ssh-keys/"))
     return { value: await w.memberSshKeyId(), owner: "member" };
+  // A port of the member's environment (its visibility is private unless set).
+  if (name === "port") return { value: "8080", owner: "member" };
   if (name === "org") return { value: ORG_A, owner: "org" };
   if (name === "user") return { value: FIX.victim, owner: "org" };
   if (name === "ref") return { value: FIX.image, owner: "org" };
@@ -98,6 +100,7 @@ const BODY: Record<string, (who: Who, p: Params) => unknown> = {
   "POST /api/v1/environments": (who) => ({ name: `mx-new-${who}` }),
   "PATCH /api/v1/environments/:name": () => ({ cpus: 1 }),
   "POST /api/v1/environments/:name/stop": () => ({ graceSeconds: 0 }),
+  "PUT /api/v1/environments/:name/ports/:port": () => ({ visibility: "org" }),
   "POST /api/v1/classes": (who) => ({ name: `mx-cls-${who}`, cpus: 1, memory: "256m", disk: "1g" }),
   "POST /api/v1/tokens": () => ({ name: "mx" }),
   "POST /api/v1/admin/runner-tokens": () => ({ name: "mx" }),

@@ -71,6 +71,8 @@ test("a freed slot is reused on its own runner, and a full runner refuses only i
       diskBytes: DEFAULT_QUOTAS.disk_bytes,
       userMaxRunning: DEFAULT_QUOTAS.user_max_running,
       tokenMaxDays: DEFAULT_QUOTAS.token_max_days,
+      maxIdleTimeoutSeconds: DEFAULT_QUOTAS.max_idle_timeout_s,
+      publicPorts: "deny",
     });
     assert.equal((await w.create(w.b, "b3")).body["code"], "CAPACITY_EXHAUSTED");
     const gone = await w.servers[0]!.app.inject({

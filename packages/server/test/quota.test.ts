@@ -31,6 +31,10 @@ test("unlimited by default", async () => {
     diskBytes: null,
     userMaxRunning: null,
     tokenMaxDays: null,
+    // No idle maximum: each environment's own timeout (30 minutes by default) applies.
+    maxIdleTimeoutSeconds: null,
+    // Ports may not be made public until an admin allows it.
+    publicPorts: "deny",
   });
   for (let i = 0; i < 4; i++) assert.equal((await create(`e${i}`, { cpus: 2 })).statusCode, 201);
   const after = (await w.local.inject({ method: "GET", url: Q })).json();

@@ -1,12 +1,13 @@
 // SSH keys on PostgreSQL, where replicas share the store: concurrent first starts of two replicas
 // agree on one gateway host key (insert-if-absent, then read), and a user's duplicate key is
 // refused by the same unique constraint as on SQLite.
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type PgCluster, startPgCluster } from "@warren/testing/pg-cluster";
 import { ROOT, SYSTEM, tempDir } from "@warren/testing/server-harness";
-import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
+import { generateEd25519 } from "../src/services/ed25519-keypair.ts";
 import { secretsBox } from "../src/services/secrets.ts";
 import { createSshHostKeyService } from "../src/services/ssh-host-key.ts";
 import { createSshKeyService } from "../src/services/ssh-keys.ts";
@@ -43,7 +44,7 @@ test("two replicas' concurrent first starts serve one host key; duplicates of a 
   assert.deepEqual(rows, [{ fingerprint: got[0]!.fingerprint }]);
 
   const keys = createSshKeyService({ db: replicas[1]!.store.db, clock: systemClock });
-  const pub = ssh2.utils.generateKeyPairSync("ed25519").public;
+  const pub = generateEd25519().public;
   const added = await keys.add(ROOT, { publicKey: pub, name: "pg" });
   await assert.rejects(
     keys.add(ROOT, { publicKey: pub }),

@@ -1,6 +1,7 @@
 // Users' SSH public keys over the API (in-process inject, remote transport: every caller has a
 // token): add, list and remove; refusals of weak or malformed keys naming what they were and what
 // is accepted; who may see and remove whose key; audit records; the removal hook the gateway uses.
+
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -11,6 +12,7 @@ import ssh2 from "ssh2";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
 import { createAuditService } from "../src/services/audit.ts";
+import { generateEd25519 } from "../src/services/ed25519-keypair.ts";
 import { type Caller, createIdentityService, LOCAL_ROOT } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createSshKeyService, type RemovedSshKey, type SshKeyService } from "../src/services/ssh-keys.ts";
@@ -20,7 +22,7 @@ import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
 const DSA_PUB =
   "ssh-dss AAAAB3NzaC1kc3MAAACBAOX92OeM4yFkuz1whQgU8APmY91kv41rwzYggmAOgEo7wt/w4U3IZwBBtkpCyAREIqdxTetV2aSLfQU94VhKYW5gAvQTfIC3MPsfmrA8CyFQOJx8IlxJw3A3rCPXO6aeEcEMOhvwwz5WjhCLYqAivmsb7bNNnvLhrHJRbHMMtiKxAAAAFQC6nX8E8FYK7C++xwnBxLtjvnNa/wAAAIEA1A/ihtklyRm9Cg4WF7PvpvXMeMgxgnQ923VPABFiIguSSnG0CkJvZ73BCuD/nwp0ogdkXTyRwShdO6eZpU9/E5slKPnqug6OIG3DKet++pHxrH5zkagDy6w65leUxemxdtrVNLKHh+PlfMlIAGZX52z2U4tCw2GRf8IGvZnolr0AAACBAJzW1qSM+kbS9HCmZ+6XXyB8eudSOekTvpEF80V4KNuWxFSYVuO131/I1ZLj0gN0a9GX5lag3y7asGxkLss2U7ZH9iUbcHWAyzjOvaS24qmdJuaCkJ6T6xd1ZQ7yS6FnHbZqabgtYgJlRWheQLhb1qcmOozkq7Fz5kJ+Bw6s/ySU me@x";
 
-const ed25519 = (comment = "me@laptop") => ssh2.utils.generateKeyPairSync("ed25519", { comment });
+const ed25519 = (comment = "me@laptop") => generateEd25519(comment);
 /** What `ssh-keygen -l` prints, computed from the line's base64 field. */
 const fingerprint = (line: string) =>
   `SHA256:${createHash("sha256")

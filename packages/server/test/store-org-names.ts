@@ -38,6 +38,7 @@ function classRow(over: Partial<ClassRow> = {}): ClassRow {
     max_memory_bytes: 2 * GiB,
     max_disk_bytes: GiB,
     builtin: 0,
+    idle_timeout_s: null,
     egress: '{"mode":"all"}',
     created_at: "t",
     ...over,

@@ -63,6 +63,7 @@ export async function makeHarness(name: string): Promise<Harness> {
     WARREN_NO_AUTOSTART: "1",
     // Never the default 2222, which a developer's daemon may hold; GET /api/v1/ssh/gateway says which.
     WARREN_SSH_LISTEN: "127.0.0.1:0",
+    WARREN_HTTP_LISTEN: "127.0.0.1:0",
   };
   const client = createClient({ socketPath: socket });
   const h: Harness = {

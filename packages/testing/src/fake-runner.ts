@@ -7,6 +7,7 @@ import type {
   ExecRequest,
   ExecSession,
   ImageInfo,
+  ListeningPort,
   LogStream,
   ProgressFn,
   RunnerApi,
@@ -386,6 +387,24 @@ export class FakeRunner implements RunnerApi {
     const [near, far] = duplexPair();
     serve(far);
     return near;
+  }
+
+  /**
+   * Sockets listening "inside" fake environments, by environment id, as a test sets them; every
+   * port of `listeners` also shows as listening on 127.0.0.1, as a real server started there would.
+   */
+  readonly ports = new Map<string, ListeningPort[]>();
+
+  async listPorts(id: string): Promise<ListeningPort[]> {
+    this.#enter("listPorts", [id]);
+    const cur = this.envs.get(id);
+    if (cur?.state !== "running") throw new WarrenError("ENV_NOT_RUNNING", "the environment is not running");
+    const out = (this.ports.get(id) ?? []).map((p) => ({ ...p }));
+    for (const key of this.listeners.keys()) {
+      const [env, port] = key.split(":");
+      if (env === id) out.push({ port: Number(port), address: "127.0.0.1", family: 4 });
+    }
+    return out.sort((a, b) => a.port - b.port || a.family - b.family);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   createAuditService,
   createIdentityService,
   createImageService,
+  createQuotaService,
   createRegistryLoginService,
   createSecretService,
   createSshKeyService,
@@ -42,6 +43,7 @@ export async function startInprocDaemon(): Promise<InprocDaemon> {
     sshKeys: createSshKeyService({ db, clock: systemClock }),
     identity: createIdentityService({ db, clock: systemClock }),
     audit: createAuditService({ db, clock: systemClock }),
+    quotas: createQuotaService({ db, clock: systemClock }),
     db,
     logger: false,
   });

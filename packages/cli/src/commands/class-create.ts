@@ -3,7 +3,15 @@
 import type { CreateClassRequest } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { classTable, printJson } from "../format.ts";
-import { checkEgress, checkName, checkRuntime, checkSize, parseCpus, parsePositiveInt } from "../options.ts";
+import {
+  checkEgress,
+  checkIdleTimeout,
+  checkName,
+  checkRuntime,
+  checkSize,
+  parseCpus,
+  parsePositiveInt,
+} from "../options.ts";
 
 export interface ClassCreateOptions {
   cpus: string;
@@ -15,6 +23,7 @@ export interface ClassCreateOptions {
   maxMemory?: string;
   maxDisk?: string;
   egress?: string;
+  idleTimeout?: string;
   json?: boolean;
 }
 
@@ -31,6 +40,7 @@ export function classRequest(name: string, o: ClassCreateOptions): CreateClassRe
   if (o.maxMemory !== undefined) req.maxMemory = checkSize(o.maxMemory, "--max-memory");
   if (o.maxDisk !== undefined) req.maxDisk = checkSize(o.maxDisk, "--max-disk");
   if (o.egress !== undefined) req.egress = checkEgress(o.egress);
+  if (o.idleTimeout !== undefined) req.idleTimeout = checkIdleTimeout(o.idleTimeout);
   return req;
 }
 

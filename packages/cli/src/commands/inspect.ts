@@ -1,7 +1,7 @@
 // warren inspect NAME [--json]: desired and observed state, host pid, IP, uid range, cgroups, PSI.
-import { type Environment, formatEgress, formatSize } from "@warren/protocol";
+import { type Environment, formatEgress, formatIdleTimeout, formatSize } from "@warren/protocol";
 import { connect } from "../connect.ts";
-import { formatAge, formatCpus, printJson } from "../format.ts";
+import { formatAge, formatCpus, formatIn, printJson } from "../format.ts";
 
 export async function inspectCommand(name: string, opts: { json?: boolean }) {
   const client = await connect();
@@ -37,6 +37,22 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
     field("Egress", env.spec.egress ? formatEgress(env.spec.egress) : "all"),
     field("Created", when(env.createdAt)),
   ];
+  // Why it is still up, or when it stops: what idle stop goes by.
+  if (env.idle) {
+    const i = env.idle;
+    lines.push(
+      field(
+        "Idle stop",
+        i.timeoutSeconds === null ? "never" : `after ${formatIdleTimeout(i.timeoutSeconds)} unused`,
+      ),
+    );
+    if (i.lastActivity) {
+      const a = i.lastActivity;
+      lines.push(field("Last used", `${when(a.at)}: ${a.kind} by ${a.source}`));
+    }
+    if (i.stopDeadline && env.desired === "running")
+      lines.push(field("Stops at", `${i.stopDeadline} (${formatIn(i.stopDeadline, now)})`));
+  }
   if (o) {
     const host = (label: string, value: string) => lines.push(field(label, value, "  "));
     lines.push("Host:");

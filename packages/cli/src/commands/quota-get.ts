@@ -1,5 +1,5 @@
 // warren quota get [--org O] [--json]: the organisation's quotas and usage (admins).
-import { formatSize, type QuotaView } from "@warren/protocol";
+import { formatIdleTimeout, formatSize, type QuotaView } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { printJson, renderTable } from "../format.ts";
 
@@ -26,6 +26,14 @@ export function quotaTable(v: QuotaView): string {
         v.quotas.tokenMaxDays === null ? "server maximum" : String(v.quotas.tokenMaxDays),
         "-",
       ],
+      // Absent from a server older than idle stop: shown as no maximum.
+      [
+        "idle timeout",
+        v.quotas.maxIdleTimeoutSeconds ? formatIdleTimeout(v.quotas.maxIdleTimeoutSeconds) : "unlimited",
+        "-",
+      ],
+      // Absent from a server older than port visibility, which had no public ports.
+      ["public ports", v.quotas.publicPorts ?? "deny", "-"],
     ],
   );
 }

@@ -3,6 +3,7 @@
 import { type SetQuotasRequest, WarrenError } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { printJson } from "../format.ts";
+import { checkIdleTimeout } from "../options.ts";
 import { quotaTable } from "./quota-get.ts";
 
 export interface QuotaSetOptions {
@@ -12,6 +13,8 @@ export interface QuotaSetOptions {
   disk?: string;
   userMaxRunning?: string;
   tokenMaxDays?: string;
+  maxIdleTimeout?: string;
+  publicPorts?: string;
   json?: boolean;
 }
 
@@ -32,10 +35,23 @@ export async function quotaSetCommand(opts: QuotaSetOptions) {
   if (opts.disk !== undefined) req.disk = cleared(opts.disk) ? null : opts.disk;
   if (opts.userMaxRunning !== undefined) req.userMaxRunning = num("--user-max-running", opts.userMaxRunning);
   if (opts.tokenMaxDays !== undefined) req.tokenMaxDays = num("--token-max-days", opts.tokenMaxDays);
+  if (opts.maxIdleTimeout !== undefined) {
+    const v = opts.maxIdleTimeout;
+    req.maxIdleTimeout =
+      cleared(v) || v.trim().toLowerCase() === "never" ? null : checkIdleTimeout(v, "--max-idle-timeout");
+  }
+  if (opts.publicPorts !== undefined) {
+    if (opts.publicPorts !== "allow" && opts.publicPorts !== "deny")
+      throw new WarrenError(
+        "INVALID_ARGUMENT",
+        `--public-ports must be allow or deny, not "${opts.publicPorts}"`,
+      );
+    req.publicPorts = opts.publicPorts;
+  }
   if (Object.keys(req).length === 0) {
     throw new WarrenError(
       "INVALID_ARGUMENT",
-      "nothing to set: give --cpus, --memory, --disk, --user-max-running or --token-max-days",
+      "nothing to set: give --cpus, --memory, --disk, --user-max-running, --token-max-days, --max-idle-timeout or --public-ports",
     );
   }
   const client = await connect();

@@ -5,9 +5,15 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { exitOnUnhandledFaults, WarrenError } from "@warren/protocol";
 import { runDaemon } from "@warren/server";
-import { DEFAULT_SSH_LISTEN, takeLock, untilSignal } from "../daemon-entry.ts";
+import {
+  DEFAULT_SSH_LISTEN,
+  type PortProxyFlags,
+  portProxyOptions,
+  takeLock,
+  untilSignal,
+} from "../daemon-entry.ts";
 
-export interface ServerOptions {
+export interface ServerOptions extends PortProxyFlags {
   db?: string;
   listen?: string;
   sshListen?: string;
@@ -39,6 +45,7 @@ export async function serverCommand(opts: ServerOptions): Promise<number> {
       listen: opts.listen ?? process.env["WARREN_LISTEN"] ?? "127.0.0.1:7443",
       sshListen: opts.sshListen || process.env["WARREN_SSH_LISTEN"] || DEFAULT_SSH_LISTEN,
       sshListenOptional: !(opts.sshListen || process.env["WARREN_SSH_LISTEN"]),
+      portProxy: portProxyOptions(opts),
       tlsCert: process.env["WARREN_TLS_CERT"],
       tlsKey: process.env["WARREN_TLS_KEY"],
     });

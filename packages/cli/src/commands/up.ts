@@ -16,7 +16,7 @@ import { connect } from "../connect.ts";
 import { checkFailed } from "../failed.ts";
 import { envTable, printJson } from "../format.ts";
 import { explainInterrupt } from "../interrupt.ts";
-import { checkName, checkRuntime, checkSize, parseCpus } from "../options.ts";
+import { checkIdleTimeout, checkName, checkRuntime, checkSize, parseCpus } from "../options.ts";
 import { progressDisplay } from "../progress.ts";
 import { pullIfMissing } from "../pull-missing.ts";
 import type { RunContext } from "../run.ts";
@@ -33,6 +33,7 @@ export interface UpOptions {
   runtime?: string;
   project?: string;
   user?: string;
+  idleTimeout?: string;
   detach?: boolean;
   json?: boolean;
 }
@@ -51,6 +52,7 @@ export function createRequest(o: UpOptions): CreateEnvRequest {
   // Checked here so a bad URL fails before the base image is built; the daemon normalizes again.
   if (o.project !== undefined) req.project = normalizeProject(o.project);
   if (o.user !== undefined) req.user = checkEnvUser(o.user);
+  if (o.idleTimeout !== undefined) req.idleTimeout = checkIdleTimeout(o.idleTimeout);
   return req;
 }
 

@@ -20,6 +20,7 @@ import {
   type ExecRequest,
   type ExecSession,
   type ImageInfo,
+  type ListeningPort,
   type LogStream,
   type ProgressFn,
   type PullOptions,
@@ -46,6 +47,7 @@ import { configuredUser, readEnvUser } from "./env-user.ts";
 import { notYet } from "./features.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { observeEnv } from "./observe.ts";
+import { listEnvPorts } from "./ports.ts";
 import { resizeEnv } from "./resize.ts";
 import { hasSecretEnv, secretsDelivered } from "./secrets.ts";
 import { deliverStartedSecrets, prepareHost, runtimeOf, setupStartedUser, startContainer } from "./start.ts";
@@ -259,6 +261,10 @@ export class Engine implements RunnerApi {
 
   dial(id: string, port: number, host?: string): Promise<Duplex> {
     return dialEnv(this.ctx, id, port, host);
+  }
+
+  listPorts(id: string): Promise<ListeningPort[]> {
+    return listEnvPorts(this.ctx, id);
   }
 
   /** Stops the resolver; environments keep running. */

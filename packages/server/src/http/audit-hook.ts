@@ -52,6 +52,9 @@ const sshKeyAdded: Target = (_req, reply) =>
   [reply?.["id"], reply?.["fingerprint"] ?? (reply?.["details"] as { fingerprint?: unknown })?.fingerprint]
     .filter((v) => v !== undefined)
     .join(" ");
+/** "env:port=visibility", so the record says what the port was opened (or closed) to. */
+const portTarget: Target = (req, reply) =>
+  `${param("name")(req, reply)}:${param("port")(req, reply)}=${bodyField("visibility")(req)}`;
 const importTarget: Target = (req) => `${bodyField("ref")(req)} <- ${bodyField("path")(req)}`;
 
 const E = `${API_PREFIX}/environments`;
@@ -85,6 +88,8 @@ export const AUDITED: Readonly<Record<string, Rule>> = {
     target: param("host"),
     missed: removedNothing,
   },
+  // Port visibility: who may reach an environment's port through the port proxy.
+  [`PUT ${E}/:name/ports/:port`]: { action: "port.set", target: portTarget },
   // SSH keys: each one opens environments through the SSH gateway.
   [`POST ${API_PREFIX}/ssh-keys`]: { action: "ssh-key.add", target: sshKeyAdded },
   [`DELETE ${API_PREFIX}/ssh-keys/:id`]: { action: "ssh-key.remove", target: param("id") },

@@ -1,7 +1,13 @@
 // The HTTP app factory. No I/O at import or build time, so tests drive it with inject().
 
 import websocket from "@fastify/websocket";
-import { MAX_WIRE_FRAME, type RunnerApi, type SshGatewayInfo, WarrenError } from "@warren/protocol";
+import {
+  type HttpProxyInfo,
+  MAX_WIRE_FRAME,
+  type RunnerApi,
+  type SshGatewayInfo,
+  WarrenError,
+} from "@warren/protocol";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -9,7 +15,9 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { type Clock, systemClock } from "../clock.ts";
+import type { PortSignIn } from "../ingress/port-signin.ts";
 import type { RunnerHub } from "../runners/hub.ts";
+import type { ActivityTracker } from "../services/activity.ts";
 import type { AuditService } from "../services/audit.ts";
 import type { ClassService } from "../services/classes.ts";
 import { type EnvWaker, requireRunningWaker } from "../services/env-wake.ts";
@@ -19,6 +27,7 @@ import type { IdentityService } from "../services/identity.ts";
 import type { ImageService } from "../services/images.ts";
 import { createLiveSessions, type LiveSessions } from "../services/live-sessions.ts";
 import type { OidcService } from "../services/oidc.ts";
+import { createPortService, type PortService } from "../services/ports.ts";
 import type { QuotaService } from "../services/quotas.ts";
 import type { RegistryLoginService } from "../services/registry-logins.ts";
 import { oneRunner } from "../services/runner-for.ts";
@@ -42,9 +51,12 @@ import { authRoutes } from "./routes-auth.ts";
 import { classRoutes } from "./routes-classes.ts";
 import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
+import { httpProxyRoutes } from "./routes-http-proxy.ts";
 import { imageRoutes } from "./routes-images.ts";
 import { logRoutes } from "./routes-logs.ts";
 import { portForwardRoutes } from "./routes-port-forward.ts";
+import { portSignInRoutes } from "./routes-port-signin.ts";
+import { portRoutes } from "./routes-ports.ts";
 import { registryRoutes } from "./routes-registries.ts";
 import { runnerRoutes } from "./routes-runner.ts";
 import { secretRoutes } from "./routes-secrets.ts";
@@ -72,6 +84,8 @@ export interface HttpDeps {
   sessions: LiveSessions;
   /** Starts a stopped environment for exec and port-forward and waits until it runs. */
   wake: EnvWaker;
+  /** Terminal use keeps environments up (services/activity.ts); absent: nothing is recorded. */
+  activity?: ActivityTracker | undefined;
 }
 
 export interface BuildOptions {
@@ -112,6 +126,8 @@ export interface BuildOptions {
   sshKeys?: SshKeyService;
   /** The SSH gateway's address and host key (ingress/ssh-gateway.ts), once it listens. */
   sshGateway?: () => SshGatewayInfo | undefined;
+  /** The port proxy's address and base domain (ingress/http-proxy.ts), once it listens. */
+  httpProxy?: () => HttpProxyInfo | undefined;
   /**
    * Check every /api/v1 response against the OpenAPI document (http/response-validation.ts);
    * default: on when WARREN_VALIDATE_RESPONSES=1 (the test runner sets it).
@@ -129,6 +145,15 @@ export interface BuildOptions {
    * passes one. Default: none, a stopped environment is refused with ENV_NOT_RUNNING.
    */
   wake?: EnvWaker;
+  /** Idle stop's activity tracker (services/activity.ts); the daemon passes its one. */
+  activity?: ActivityTracker;
+  /**
+   * Port visibility and detection (services/ports.ts); the daemon passes the one the proxy uses.
+   * Default with `db`: one of this app's own, without port URLs.
+   */
+  ports?: PortService;
+  /** One-time sign-in links for port URLs (ingress/port-signin.ts); without it the route says no proxy runs. */
+  portSignIn?: PortSignIn;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -158,6 +183,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     audit: opts.audit,
     sessions: opts.sessions ?? createLiveSessions({ clock: opts.clock ?? systemClock, logger: app.log }),
     wake: opts.wake ?? requireRunningWaker(opts.envs),
+    activity: opts.activity,
   };
   // Response schemas document the API (openapi.ts) and tests check replies against them, but they
   // must never change a reply: fast-json-stringify would drop or coerce anything a schema missed.
@@ -200,6 +226,19 @@ export function build(opts: BuildOptions): FastifyInstance {
     statsRoutes(scoped, deps);
     execRoutes(scoped, deps);
     portForwardRoutes(scoped, deps);
+    portRoutes(
+      scoped,
+      opts.ports ??
+        (opts.db
+          ? createPortService({
+              db: opts.db,
+              clock: opts.clock ?? systemClock,
+              envs: opts.envs,
+              runner: opts.runner,
+            })
+          : undefined),
+    );
+    portSignInRoutes(scoped, deps, opts.portSignIn);
     classRoutes(scoped, deps);
     imageRoutes(scoped, deps);
     registryRoutes(scoped, deps);
@@ -210,6 +249,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     secretRoutes(scoped, opts.secrets);
     sshKeyRoutes(scoped, opts.sshKeys);
     sshGatewayRoutes(scoped, opts.sshGateway);
+    httpProxyRoutes(scoped, opts.httpProxy);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
     openApiRoutes(scoped, routes, deps.version);
   });

@@ -22,6 +22,7 @@ import {
 } from "@warren/protocol";
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { RawData, WebSocket } from "ws";
+import { activitySource } from "../services/activity.ts";
 import { auditExec } from "./audit-hook.ts";
 import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
@@ -143,9 +144,14 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
       socket.close(why.closeCode, why.closeReason);
     });
 
+  // Idle stop: input and output both count as use (memory only; services/activity.ts batches writes).
+  let touch: (() => void) | undefined;
+  let disconnect: (() => void) | undefined;
+
   // Handlers are attached before any await: frames sent right after the upgrade would be lost.
   socket.on("message", (data: RawData) => {
     if (revoked) return;
+    touch?.();
     const buf = toBuffer(data);
     if (session) handleFrame(session, buf, log, socket);
     else early.push(buf);
@@ -155,6 +161,7 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
   socket.on("close", () => {
     gone.abort();
     live?.close();
+    disconnect?.();
     // Nobody can read the output any more: hang up a terminal like ssh does; kill the rest.
     kill();
   });
@@ -164,14 +171,30 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
     tty = req.tty;
     const actor = requestActor(httpReq);
     // A stopped environment the caller may start is started, and the command waits for it.
-    await deps.wake.wake(actor, name, {
+    const woke = await deps.wake.wake(actor, name, {
       signal: gone.signal,
       onWait: (env) => send(controlFrame({ type: "notice", message: `starting ${env.name}…` })),
     });
     if (revoked || socket.readyState !== socket.OPEN) return;
+    if (deps.activity) {
+      const activity = deps.activity;
+      const source = activitySource(actor);
+      touch = () => activity.record(woke.id, "terminal", source);
+      // The stop warning reaches this terminal as a notice.
+      disconnect = activity.connected(woke.id, source, (message) =>
+        send(controlFrame({ type: "notice", message })),
+      );
+      touch();
+    }
     session = await deps.envs.exec(actor, name, req, {
-      stdout: (d) => send(frame(Channel.stdout, d)),
-      stderr: (d) => send(frame(Channel.stderr, d)),
+      stdout: (d) => {
+        touch?.();
+        send(frame(Channel.stdout, d));
+      },
+      stderr: (d) => {
+        touch?.();
+        send(frame(Channel.stderr, d));
+      },
       exit: (code) => {
         exited = true;
         send(controlFrame({ type: "exit", code }));

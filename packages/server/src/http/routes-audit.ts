@@ -43,6 +43,8 @@ const QuotaBody = Type.Object(
     disk: Type.Optional(Size),
     userMaxRunning: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
     tokenMaxDays: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    maxIdleTimeout: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 32 }))),
+    publicPorts: Type.Optional(Nullable(Type.Union([Type.Literal("allow"), Type.Literal("deny")]))),
   },
   { additionalProperties: false },
 );
@@ -50,7 +52,17 @@ type QuotaBody = Static<typeof QuotaBody>;
 const n = Type.Union([Type.Number(), Type.Null()]);
 const QuotaView = Type.Object({
   quotas: Type.Object(
-    { cpus: n, memoryBytes: n, diskBytes: n, userMaxRunning: n, tokenMaxDays: n },
+    {
+      cpus: n,
+      memoryBytes: n,
+      diskBytes: n,
+      userMaxRunning: n,
+      tokenMaxDays: n,
+      maxIdleTimeoutSeconds: n,
+      publicPorts: Type.Union([Type.Literal("allow"), Type.Literal("deny")], {
+        description: "whether ports may be made public; deny until an admin allows them",
+      }),
+    },
     { description: "null is unlimited" },
   ),
   usage: Type.Object({ cpus: Type.Number(), memoryBytes: Type.Number(), diskBytes: Type.Number() }),

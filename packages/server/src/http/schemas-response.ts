@@ -4,6 +4,7 @@
 // fails to compile if a schema and its protocol type drift apart.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import {
+  ACTIVITY_KINDS,
   type ClassSpec as ClassSpecT,
   type DnsStats as DnsStatsT,
   ENV_STATES,
@@ -89,6 +90,18 @@ export const EnvSpec = Type.Object({
     Type.String({ description: "Who exec and shell land as by default; owns the workspace folder" }),
   ),
 });
+export const EnvActivity = Type.Object({
+  kind: lit(ACTIVITY_KINDS),
+  at: Time,
+  source: Type.String({ description: 'Who used it, e.g. "user:ID"' }),
+});
+export const EnvIdle = Type.Object({
+  timeoutSeconds: Type.Union([Type.Integer(), Type.Null()], {
+    description: "Its own idle timeout; null: never stopped for idleness",
+  }),
+  lastActivity: Type.Optional(EnvActivity),
+  stopDeadline: Type.Optional(Time),
+});
 export const Environment = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -100,6 +113,7 @@ export const Environment = Type.Object({
   createdAt: Time,
   updatedAt: Time,
   observed: Type.Optional(EnvObserved),
+  idle: Type.Optional(EnvIdle),
 });
 export const ClassSpec = Type.Object({
   name: Type.String(),
@@ -113,6 +127,11 @@ export const ClassSpec = Type.Object({
   maxDiskBytes: Type.Number(),
   builtin: Type.Boolean(),
   egress: EgressPolicy,
+  idleTimeoutSeconds: Type.Optional(
+    Type.Union([Type.Integer(), Type.Null()], {
+      description: "The longest its environments may go unused (seconds); null: no limit",
+    }),
+  ),
 });
 export const ImageInfo = Type.Object({
   ref: Type.String(),
@@ -188,6 +207,8 @@ export const COMPONENTS: Record<string, TSchema> = {
   Psi,
   EnvObserved,
   EnvSpec,
+  EnvActivity,
+  EnvIdle,
   Environment,
   ClassSpec,
   ImageInfo,

@@ -29,6 +29,8 @@ export const CreateEnvBody = Type.Object(
     project: Type.Optional(Type.String()),
     // Loose here too: checkEnvUser's message says what a name may contain.
     user: Type.Optional(Type.String({ maxLength: 200 })),
+    // A duration (30m, 2h) or "never"; the service names the forms in its refusal.
+    idleTimeout: Type.Optional(Type.String({ maxLength: 32 })),
   },
   { additionalProperties: false },
 );
@@ -39,6 +41,7 @@ export const SetResourcesBody = Type.Object(
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     memory: Type.Optional(Type.String()),
     pids: Type.Optional(Type.Integer({ minimum: 1 })),
+    idleTimeout: Type.Optional(Type.String({ maxLength: 32 })),
   },
   { additionalProperties: false },
 );
@@ -89,6 +92,7 @@ export const CreateClassBody = Type.Object(
     maxMemory: Type.Optional(Type.String()),
     maxDisk: Type.Optional(Type.String()),
     egress: Type.Optional(Type.String({ maxLength: 16384 })),
+    idleTimeout: Type.Optional(Type.String({ maxLength: 32 })),
   },
   { additionalProperties: false },
 );

@@ -24,6 +24,8 @@ export interface SshConn {
   track(c: OpenChannel): () => void;
   /** The connection is being ended: no new channel may start work. */
   readonly ending: boolean;
+  /** Channel data in either direction: use of the environment for idle stop (cheap, batched). */
+  activity?: (() => void) | undefined;
 }
 
 /** A client-facing line for a failure: Warren's own message, never a stack. */

@@ -39,6 +39,7 @@ export function bridgeExec(
   };
   const write = (w: Writable, d: Uint8Array): boolean => {
     if (finished || stopped || !w.writable) return true;
+    c.activity?.();
     const ok = w.write(d);
     if (!ok && !full.has(w)) {
       if (full.size === 0) session?.pause?.();
@@ -113,6 +114,7 @@ export function bridgeExec(
     }
     if (full.size > 0) s.pause?.();
     channel.on("data", (d: Buffer) => {
+      c.activity?.();
       if (!finished) s.stdin(d);
     });
     channel.once("end", () => {

@@ -18,6 +18,7 @@ import net from "node:net";
 import type { SshGatewayInfo } from "@warren/protocol";
 import ssh2, { type Connection } from "ssh2";
 import type { Logger } from "../logger.ts";
+import { type ActivityTracker, activitySource } from "../services/activity.ts";
 import { system } from "../services/actor.ts";
 import type { AuditService } from "../services/audit.ts";
 import { type EnvWaker, WAKE_TIMEOUT_MS } from "../services/env-wake.ts";
@@ -63,6 +64,8 @@ export interface SshGatewayOptions {
   sshKeys: Pick<SshKeyService, "onRemoved" | "byFingerprint">;
   sessions: LiveSessions;
   wake: EnvWaker;
+  /** Idle stop: channel data keeps the environment up; open sessions get the stop warning. */
+  activity?: ActivityTracker | undefined;
   audit?: AuditService | undefined;
   logger: Logger;
   limits?: Partial<SshGatewayLimits>;
@@ -180,6 +183,16 @@ export async function startSshGateway(o: SshGatewayOptions): Promise<SshGateway>
         return l.ending;
       },
     };
+    const tracker = o.activity;
+    let disconnected: (() => void) | undefined;
+    if (tracker) {
+      const source = activitySource(login.actor);
+      conn.activity = () => tracker.record(login.env.id, "ssh", source);
+      // The warning before an idle stop goes to the stderr of every session of this login.
+      disconnected = tracker.connected(login.env.id, source, (message) => {
+        for (const ch of l.channels) ch.notify(message);
+      });
+    }
     client.on("session", (accept, reject) => handleSession(accept, reject, conn));
     client.on("tcpip", (accept, reject, info) => handleDirectTcpip(client, accept, reject, info, conn));
     client.on("openssh.streamlocal", (accept, reject, info) =>
@@ -193,6 +206,7 @@ export async function startSshGateway(o: SshGatewayOptions): Promise<SshGateway>
       reject?.();
     });
     client.once("close", () => {
+      disconnected?.();
       l.abort.abort();
       l.handle?.close();
       for (const ch of [...l.channels]) ch.stop();

@@ -215,6 +215,7 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
     appendEvent: async (id, m) => (await forEnv(id)).appendEvent(id, m),
     stats: async (id) => (await forEnv(id)).stats(id),
     dial: async (id, port, host) => (await forEnv(id)).dial(id, port, host),
+    listPorts: async (id) => (await forEnv(id)).listPorts(id),
     exec: async (id, req, h) => (await forEnv(id)).exec(id, req, h),
     logs(id, opts, onData) {
       // LogStream is synchronous; resolve the runner first, then forward close.

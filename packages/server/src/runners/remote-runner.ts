@@ -236,6 +236,7 @@ export class RemoteRunner implements RunnerApi {
   setResources: RunnerApi["setResources"] = (spec) => this.call("setResources", [spec], { about: spec.id });
   stats: RunnerApi["stats"] = (id) => this.call("stats", [id], { about: id });
   dnsStats: RunnerApi["dnsStats"] = () => this.call("dnsStats", []);
+  listPorts: RunnerApi["listPorts"] = (id) => this.call("listPorts", [id]);
   importImage: RunnerApi["importImage"] = (p, ref, progress) =>
     this.withProgress("importImage", [p, ref], progress);
   ensureBaseImage: RunnerApi["ensureBaseImage"] = (opts, progress) =>

@@ -25,6 +25,7 @@ import {
 import { egressToColumn } from "../store/queries/egress.ts";
 import { countEnvsOfClass } from "../store/queries/envs.ts";
 import type { Actor } from "./actor.ts";
+import { idleTimeoutArg } from "./idle-settings.ts";
 import { validateName } from "./names.ts";
 import { actorOrg, nameOrg, requireAdmin } from "./scope.ts";
 
@@ -132,6 +133,7 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
     max_disk_bytes: maxDisk,
     builtin: 0,
     egress: egressToColumn(egress),
+    idle_timeout_s: req.idleTimeout !== undefined ? idleTimeoutArg(req.idleTimeout) : null,
     created_at: now,
   };
 }

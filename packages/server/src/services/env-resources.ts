@@ -32,6 +32,7 @@ import {
 } from "../store/queries/env-resources.ts";
 import { type EnvRow, listEnvs, toEnvironment } from "../store/queries/envs.ts";
 import { type Actor, requireActor } from "./actor.ts";
+import { setEnvIdleTimeout } from "./idle-settings.ts";
 import { checkOrgQuota } from "./quotas.ts";
 import { canSeeEnv, ownershipOf } from "./scope.ts";
 
@@ -74,7 +75,10 @@ export async function resolveResources(
   req: SetResourcesRequest,
 ): Promise<LiveResources> {
   if (req.cpus === undefined && req.memory === undefined && req.pids === undefined) {
-    throw new WarrenError("INVALID_ARGUMENT", "nothing to change: give --cpus, --memory or --pids");
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      "nothing to change: give --cpus, --memory, --pids or --idle-timeout",
+    );
   }
   // An environment's class is its own organisation's (or a built-in): names are per organisation.
   const cls = await getClass(db, row.class_name, ownershipOf(row).org_id);
@@ -115,11 +119,17 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
 
   return {
     async setResources(a, nameOrId, req) {
-      const row = await d.find(a, nameOrId);
+      let row = await d.find(a, nameOrId);
       if (row.desired === "deleted") {
         throw new WarrenError("NAME_CONFLICT", `environment "${row.name}" is being deleted`, {
           name: row.name,
         });
+      }
+      // The idle timeout is a setting, not a limit the kernel holds: stored, nothing to apply.
+      if (req.idleTimeout !== undefined) {
+        row = await setEnvIdleTimeout(db, row, req.idleTimeout, isoNow(clock));
+        d.changed(row.id);
+        if (req.cpus === undefined && req.memory === undefined && req.pids === undefined) return view(row);
       }
       const before = liveResourcesOf(row);
       const next = await resolveResources(db, row, req);

@@ -39,8 +39,9 @@ import { untilEnvGone } from "./env-gone.ts";
 import { createEnvReadOps, type EnvReadOps } from "./env-reads.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
 import { conflictFix, imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
+import { idleTimeoutArg, newEnvIdleTimeout } from "./idle-settings.ts";
 import type { ImageService } from "./images.ts";
-import { generateName, newEnvId, validateName } from "./names.ts";
+import { generateName, newEnvId, validateNewEnvName } from "./names.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
 import { actorOrg, canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
@@ -132,7 +133,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
 
   async function pickName(a: Actor, req: CreateEnvRequest): Promise<string> {
     if (req.name !== undefined) {
-      validateName(req.name);
+      validateNewEnvName(req.name);
       return req.name;
     }
     for (let i = 0; i < 10; i++) {
@@ -151,6 +152,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     const host = runnerFor(actorOrg(a));
     const info = await host.info();
     const spec = resolveSpec({ name, req, cls, info, defaultRuntime: o.defaultRuntime });
+    const askedIdle = req.idleTimeout !== undefined ? idleTimeoutArg(req.idleTimeout) : undefined;
     if (o.images) await o.images.ensureForEnv(a, spec.image);
     else if (!(await host.hasImage(spec.image))) throw imageMissing(spec.image);
 
@@ -242,6 +244,15 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         project: spec.project ?? null,
         runner_id: info.id,
         user_name: spec.user ?? DEFAULT_ENV_USER,
+        idle_timeout_s: newEnvIdleTimeout(askedIdle, {
+          classMax: cls?.idle_timeout_s ?? null,
+          className: spec.className,
+          orgMax: quota?.max_idle_timeout_s ?? null,
+        }),
+        last_activity_at: null,
+        last_activity_kind: null,
+        last_activity_source: null,
+        idle_deadline: null,
         created_at: now,
         updated_at: now,
       };

@@ -71,3 +71,19 @@ export function validateName(name: string, what = "name"): void {
     );
   }
 }
+
+/**
+ * A name for a NEW environment: NAME_RE without `--`, which separates the parts of a port URL's
+ * host label (`8080--dev--acme.localhost`, ingress/port-host.ts). Names made before this rule keep
+ * working; their ports are reached through the id form.
+ */
+export function validateNewEnvName(name: string): void {
+  validateName(name);
+  if (name.includes("--")) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `invalid name "${name}": "--" is reserved for port URLs (PORT--ENV--ORG); use single dashes`,
+      { field: "name" },
+    );
+  }
+}

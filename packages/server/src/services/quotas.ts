@@ -17,6 +17,7 @@ import {
   upsertQuotaRow,
 } from "../store/queries/quotas.ts";
 import { type Actor, requireActor } from "./actor.ts";
+import { idleTimeoutArg } from "./idle-settings.ts";
 import { requireAdmin } from "./scope.ts";
 import { maxTokenDays } from "./tokens.ts";
 
@@ -120,6 +121,8 @@ export function createQuotaService(o: { db: Db; clock: Clock }): QuotaService {
         diskBytes: q?.disk_bytes ?? null,
         userMaxRunning: q?.user_max_running ?? null,
         tokenMaxDays: q?.token_max_days ?? null,
+        maxIdleTimeoutSeconds: q?.max_idle_timeout_s ?? null,
+        publicPorts: q?.public_ports === "allow" ? "allow" : "deny",
       },
       usage: await orgUsage(db, orgId),
     };
@@ -139,6 +142,13 @@ export function createQuotaService(o: { db: Db; clock: Clock }): QuotaService {
         disk_bytes: pick(req.disk, cur?.disk_bytes, (v) => parseSize(v, "disk")),
         user_max_running: pick(req.userMaxRunning, cur?.user_max_running, (v) => count(v)),
         token_max_days: pick(req.tokenMaxDays, cur?.token_max_days, (v) => tokenDays(v)),
+        // "never" clears the maximum like null does.
+        max_idle_timeout_s: pick(req.maxIdleTimeout, cur?.max_idle_timeout_s, (v) =>
+          idleTimeoutArg(v, "maxIdleTimeout"),
+        ),
+        // Ports (services/ports.ts): null resets to the default, deny.
+        public_ports:
+          req.publicPorts === undefined ? (cur?.public_ports ?? null) : publicPorts(req.publicPorts),
         updated_at: isoNow(o.clock),
       };
       await upsertQuotaRow(db, row);
@@ -148,10 +158,17 @@ export function createQuotaService(o: { db: Db; clock: Clock }): QuotaService {
 }
 
 /** null clears (unlimited), undefined keeps the current value, anything else is parsed. */
-function pick<T>(v: T | null | undefined, cur: number | null | undefined, parse: (v: T) => number) {
+function pick<T>(v: T | null | undefined, cur: number | null | undefined, parse: (v: T) => number | null) {
   if (v === null) return null;
   if (v === undefined) return cur ?? null;
   return parse(v);
+}
+
+function publicPorts(v: string | null): "allow" | "deny" | null {
+  if (v === null || v === "allow" || v === "deny") return v;
+  throw new WarrenError("INVALID_ARGUMENT", `publicPorts "${v}" must be "allow" or "deny"`, {
+    field: "publicPorts",
+  });
 }
 
 function positive(field: string, n: number): number {

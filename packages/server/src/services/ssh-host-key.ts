@@ -9,12 +9,12 @@
 //   that won.
 // - Only the system reads it: the gateway, when it starts listening.
 import { WarrenError } from "@warren/protocol";
-import ssh2 from "ssh2";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
 import type { Queryable } from "../store/queries/envs.ts";
 import type { SshHostKeysTable } from "../store/schema-ssh-keys.ts";
 import type { Actor } from "./actor.ts";
+import { generateEd25519 } from "./ed25519-keypair.ts";
 import type { SecretBox } from "./registry-secrets.ts";
 import { requireSystem } from "./scope.ts";
 import { parsePublicKey } from "./ssh-key-parse.ts";
@@ -45,7 +45,7 @@ export function createSshHostKeyService(o: { db: Db; clock: Clock; box: SecretBo
   async function ensureRow(): Promise<SshHostKeysTable> {
     const found = await readRow(o.db);
     if (found) return found;
-    const pair = ssh2.utils.generateKeyPairSync("ed25519");
+    const pair = generateEd25519();
     const pub = parsePublicKey(pair.public);
     await o.db
       .insertInto("ssh_host_keys")

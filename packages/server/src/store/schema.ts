@@ -5,6 +5,7 @@ import type { AuditRecordsTable, OrgQuotasTable } from "./schema-audit.ts";
 import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
 import type { OrgImagesSchema } from "./schema-images.ts";
 import type { OidcSchema } from "./schema-oidc.ts";
+import type { PortsSchema } from "./schema-ports.ts";
 import type { RunnersSchema } from "./schema-runners.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
 import type { SshKeysSchema } from "./schema-ssh-keys.ts";
@@ -38,6 +39,13 @@ export interface EnvironmentsTable {
   runner_id: string;
   /** Who its processes run as by default (migration 019); 'root' unless `up --user` said otherwise. */
   user_name: ColumnType<string, string | undefined, string>;
+  /** Idle stop (migration 023): its own timeout in seconds, null for never. */
+  idle_timeout_s: ColumnType<number | null, number | null | undefined, number | null>;
+  last_activity_at: ColumnType<string | null, string | null | undefined, string | null>;
+  last_activity_kind: ColumnType<string | null, string | null | undefined, string | null>;
+  last_activity_source: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the idle controller stops it (ISO); only moves forward. */
+  idle_deadline: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -55,6 +63,8 @@ export interface ClassesTable {
   builtin: number;
   /** JSON EgressPolicy (migration 002). */
   egress: ColumnType<string, string | undefined, string>;
+  /** The longest its environments may stay unused, seconds; null: no limit (migration 023). */
+  idle_timeout_s: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: string;
 }
 
@@ -118,7 +128,13 @@ export interface EnvChangesCompactedTable {
   rv: number;
 }
 
-export interface Schema extends IdentitySchema, OidcSchema, OrgImagesSchema, RunnersSchema, SshKeysSchema {
+export interface Schema
+  extends IdentitySchema,
+    OidcSchema,
+    OrgImagesSchema,
+    RunnersSchema,
+    SshKeysSchema,
+    PortsSchema {
   environments: EnvironmentsTable & EnvOwnership;
   classes: ClassesTable & ClassOwnership;
   events: EventsTable;

@@ -19,6 +19,8 @@ import { tokenLineage } from "./018_token_lineage.ts";
 import { envUser } from "./019_env_user.ts";
 import { idempotencyClaims } from "./020_idempotency_claims.ts";
 import { sshKeys } from "./021_ssh_keys.ts";
+import { ports } from "./022_ports.ts";
+import { idle } from "./023_idle.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -55,4 +57,6 @@ export const MIGRATIONS: readonly Migration[] = [
   envUser,
   idempotencyClaims,
   sshKeys,
+  ports,
+  idle,
 ];

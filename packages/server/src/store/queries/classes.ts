@@ -20,6 +20,8 @@ export function toClassSpec(row: ClassRow): ClassSpec {
     egress: egressFromColumn(row.egress),
   };
   if (row.runtime) spec.runtime = row.runtime as RuntimeName;
+  if (row.idle_timeout_s !== null && row.idle_timeout_s !== undefined)
+    spec.idleTimeoutSeconds = row.idle_timeout_s;
   return spec;
 }
 

@@ -1,7 +1,9 @@
 // Named, typed queries on the environments table. Each takes the Db (or a transaction).
 import type {
+  ActivityKind,
   Condition,
   DesiredState,
+  EnvIdle,
   Environment,
   EnvObserved,
   EnvState,
@@ -35,8 +37,24 @@ export function toEnvironment(row: EnvRow): Environment {
     slot: row.slot,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    idle: idleOf(row),
   };
   return env;
+}
+
+/** Idle stop's view (migration 023): the deadline only while it is meant to run. */
+function idleOf(row: EnvRow): EnvIdle {
+  const idle: EnvIdle = { timeoutSeconds: row.idle_timeout_s ?? null };
+  if (row.last_activity_at && row.last_activity_kind) {
+    idle.lastActivity = {
+      kind: row.last_activity_kind as ActivityKind,
+      at: row.last_activity_at,
+      source: row.last_activity_source ?? "",
+    };
+  }
+  if (row.idle_deadline && row.desired === "running" && idle.timeoutSeconds !== null)
+    idle.stopDeadline = row.idle_deadline;
+  return idle;
 }
 
 export function parseConditions(row: Pick<EnvRow, "conditions">): Condition[] {

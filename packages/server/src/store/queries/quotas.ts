@@ -19,6 +19,8 @@ export const DEFAULT_QUOTAS: Readonly<Omit<QuotaRow, "org_id" | "updated_at">> =
   disk_bytes: null,
   user_max_running: null,
   token_max_days: null,
+  max_idle_timeout_s: null,
+  public_ports: null,
 });
 
 /** The organisation's own row; undefined means DEFAULT_QUOTAS. */
