@@ -3,6 +3,11 @@
 # Usage: scripts/setup.sh [--test]   (--test also installs what the test suites need)
 source "$(dirname "$0")/lib.sh"
 need_root
+# Proxies that re-sign TLS (CI, corporate networks) put their CA in the system bundle, which
+# Node's own CA list does not read: npm would refuse the registry. Node adds these to its list.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 WITH_TEST=0; [ "${1:-}" = "--test" ] && WITH_TEST=1
 
 RUNTIME_PKGS=(openssl runc crun tini mmdebstrap attr uidmap e2fsprogs util-linux iproute2 nftables umoci skopeo bc

@@ -71,6 +71,8 @@
 //                                                    | { status: complete, token, expiresAt } (public)
 //   GET    /api/v1/auth/device/verify?user_code=   -> HTML page asking for the code, or confirming it (code, client,
 //                                                    requesting address); &confirm= (with the page's cookie) -> 302 to sign in
+//   GET    /api/v1/auth/port-signin?env=&port=    -> 302 to the identity provider; its callback then 302s to that port
+//                                                    URL's one-time /__warren/auth?code= link (no token; public)
 //   GET    /api/runner/v1/ping                     -> { ok: true } (runner tokens only)
 // Auth: root on the local unix socket acts as the bootstrap owner; anything else sends
 // `Authorization: Bearer wrn_...`. Another organisation's ids get 404, never 403.

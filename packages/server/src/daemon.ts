@@ -13,6 +13,7 @@ import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
 import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
+import { portOidcSignInUrl } from "./http/routes-port-oidc.ts";
 import { loadOrCreateCertificate } from "./http/tls-cert.ts";
 import type { HttpProxy } from "./ingress/http-proxy.ts";
 import { type PortProxyDaemonOptions, startPortProxy } from "./ingress/http-proxy-start.ts";
@@ -20,6 +21,7 @@ import { createPortAuth } from "./ingress/port-auth.ts";
 import { parsePortHost, portUrl } from "./ingress/port-host.ts";
 import { createPortSessions } from "./ingress/port-sessions.ts";
 import { createPortSignIn } from "./ingress/port-signin.ts";
+import { cachedRouteLookups } from "./ingress/route-cache.ts";
 import { type SshGateway, startSshGateway } from "./ingress/ssh-gateway.ts";
 import { holdForWake } from "./ingress/wake-page.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
@@ -274,6 +276,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
           : undefined;
       },
     });
+    const oidcConfig = opts.oidc ?? oidcConfigFromEnv();
     const app = build({
       portSignIn,
       audit,
@@ -299,7 +302,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       sshGateway: () => gateway?.info(),
       ports,
       httpProxy: () => portProxy?.info(),
-      oidc: createOidcService({ config: opts.oidc ?? oidcConfigFromEnv(), db: store.db, clock, audit }),
+      oidc: createOidcService({ config: oidcConfig, db: store.db, clock, audit }),
       ...(hub ? { runnerHub: hub } : {}),
     });
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
@@ -379,8 +382,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       { ...opts.portProxy, root: opts.root, embedded: !hub },
       {
         ...opts.portProxy,
-        targets: createPortTargetLookup({ db: store.db }),
-        ports: opts.portProxy?.ports ?? ports,
+        ...(opts.portProxy?.ports
+          ? { targets: createPortTargetLookup({ db: store.db }), ports: opts.portProxy.ports }
+          : cachedRouteLookups(clock, createPortTargetLookup({ db: store.db }), ports)),
         activity: opts.portProxy?.activity ?? activity,
         holdForWake: opts.portProxy?.holdForWake ?? holdForWake,
         makeAuth: ({ scheme, baseDomain }) =>
@@ -388,6 +392,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
             sessions: portSessions,
             scheme,
             parseHost: (h) => parsePortHost(h, baseDomain),
+            // With OIDC, a visitor signs in at the control plane (the origin of its callback URL).
+            signInUrl: oidcConfig ? (t) => portOidcSignInUrl(oidcConfig.redirectUrl, t) : undefined,
           }),
         dial: (id, p) => runner.dial(id, p),
         wake,

@@ -56,6 +56,7 @@ export const AUTHZ: Record<string, Expectation> = {
   "POST /api/v1/auth/device": "public",
   "POST /api/v1/auth/device/token": "public",
   "GET /api/v1/auth/device/verify": "public",
+  "GET /api/v1/auth/port-signin": "public",
 
   // Identity.
   "GET /api/v1/whoami": "member",

@@ -57,7 +57,7 @@ export interface World extends Replica {
   close(): Promise<void>;
 }
 
-async function startProvider(accounts: Record<string, Account>) {
+export async function startProvider(accounts: Record<string, Account>) {
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, s) => s.end();
   const server: Server = createServer((req, res) => handler(req, res));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -10,6 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { WebSocketServer } from "ws";
 import { systemClock } from "../src/clock.ts";
 import { build } from "../src/http/build.ts";
+import { portOidcSignInUrl } from "../src/http/routes-port-oidc.ts";
 import { type HttpProxy, startHttpProxy } from "../src/ingress/http-proxy.ts";
 import { createPortAuth, type PortAuth } from "../src/ingress/port-auth.ts";
 import { parsePortHost, portUrl } from "../src/ingress/port-host.ts";
@@ -22,6 +23,7 @@ import { requireRunningWaker } from "../src/services/env-wake.ts";
 import { createIdentityService, type IdentityService } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createLiveSessions, type LiveSessions } from "../src/services/live-sessions.ts";
+import { createOidcService, type OidcConfig } from "../src/services/oidc.ts";
 import { createPortTargetLookup } from "../src/services/port-targets.ts";
 import { createPortService, type PortService } from "../src/services/ports.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
@@ -69,7 +71,7 @@ export interface PortWorld {
  * The app each environment runs on ports 3000 and 4000: GET answers who it is and the cookies and
  * authorization it was sent; POST answers "posted"; WebSocket upgrades echo.
  */
-function startApp(name: string) {
+export function startApp(name: string) {
   const wss = new WebSocketServer({ noServer: true });
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = "";
@@ -98,7 +100,9 @@ function startApp(name: string) {
   return { serve, wss };
 }
 
-export async function portWorld(o: { baseDomain?: string } = {}): Promise<PortWorld> {
+export async function portWorld(
+  o: { baseDomain?: string /** Sign-in through OIDC at the control plane. */; oidc?: OidcConfig } = {},
+): Promise<PortWorld> {
   const base = o.baseDomain ?? BASE;
   const h = await harness();
   const db = h.store.db;
@@ -115,7 +119,13 @@ export async function portWorld(o: { baseDomain?: string } = {}): Promise<PortWo
   });
   const sessions = createPortSessions({ clock, live });
   ports.onTightened((envId, port, v) => sessions.tightened(envId, port, v));
-  const auth = createPortAuth({ sessions, scheme: "http", parseHost: (host) => parsePortHost(host, base) });
+  const oidcConfig = o.oidc;
+  const auth = createPortAuth({
+    sessions,
+    scheme: "http",
+    parseHost: (host) => parsePortHost(host, base),
+    signInUrl: oidcConfig ? (t) => portOidcSignInUrl(oidcConfig.redirectUrl, t) : undefined,
+  });
   const refusals: string[] = [];
   const portSignIn = createPortSignIn({
     db,
@@ -135,6 +145,7 @@ export async function portWorld(o: { baseDomain?: string } = {}): Promise<PortWo
     clock,
     sessions: live,
     portSignIn,
+    ...(oidcConfig ? { oidc: createOidcService({ config: oidcConfig, db, clock }) } : {}),
   });
   const proxy = await startHttpProxy({
     host: "127.0.0.1",

@@ -245,7 +245,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     dnsRoutes(scoped, deps);
     adminRoutes(scoped, opts.identity);
     auditRoutes(scoped, opts.audit, opts.quotas);
-    authRoutes(scoped, opts.oidc);
+    authRoutes(scoped, opts.oidc, opts.portSignIn);
     secretRoutes(scoped, opts.secrets);
     sshKeyRoutes(scoped, opts.sshKeys);
     sshGatewayRoutes(scoped, opts.sshGateway);

@@ -5,9 +5,11 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { API_PREFIX, WarrenError } from "@warren/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { PortSignIn } from "../ingress/port-signin.ts";
 import { type DeviceRequest, FLOW_TTL_MS, type OidcService } from "../services/oidc.ts";
 import { sourceOf } from "./audit-hook.ts";
 import { carriesSecrets } from "./idempotency.ts";
+import { landOnPort, portOidcRoutes } from "./routes-port-oidc.ts";
 import { errors, orHtml } from "./schemas-response.ts";
 import {
   CONFIRM_COOKIE,
@@ -94,7 +96,12 @@ function confirmPage(d: DeviceRequest, token: string): string {
       "<p>If you did not start this, close this page: nothing has been sent anywhere yet.</p>",
   );
 }
-export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined): void {
+export function authRoutes(
+  app: FastifyInstance,
+  oidc: OidcService | undefined,
+  portSignIn?: PortSignIn | undefined,
+): void {
+  portOidcRoutes(app, oidc);
   const svc = (): OidcService => {
     if (!oidc)
       throw new WarrenError(
@@ -156,6 +163,7 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
             description: "JSON with Accept: application/json, else an HTML page",
             content: { "application/json": { schema: SignIn }, "text/html": { schema: Type.String() } },
           },
+          302: Type.Null({ description: "A sign-in started at a port URL: redirect to its one-time link" }),
           // A browser (no Accept: application/json) gets a refusal as an HTML page.
           ...orHtml(errors("INVALID_ARGUMENT", "UNAUTHENTICATED")),
         },
@@ -177,6 +185,7 @@ export function authRoutes(app: FastifyInstance, oidc: OidcService | undefined):
           .type("text/html; charset=utf-8")
           .send(page("Sign-in refused", `<p>${esc(err.message)}</p>`));
       }
+      if (r.port) return landOnPort(reply, portSignIn, r);
       if (r.device) {
         // The terminal's poll mints the token, so neither it nor its expiry exists yet.
         const { device: _, ...who } = r;

@@ -58,6 +58,14 @@ export interface SignInResult {
   role: Role;
 }
 
+/** A browser sign-in started at a port URL: who signed in, for the port sign-in to check and admit. */
+export interface PortFlowResult {
+  port: { envId: string; port: number };
+  userId: string;
+  orgId: string;
+  role: Role;
+}
+
 /** A browser sign-in that approved a device code: the token goes to the terminal, not here. */
 export interface DeviceApproval {
   user: string;
@@ -71,6 +79,8 @@ export interface OidcService {
    * confirmed it on the page describeDeviceCode fills).
    */
   start(userCode?: string): Promise<FlowStart>;
+  /** Starts a browser flow that ends at port `port` of environment `envId` instead of minting a token. */
+  startForPort(envId: string, port: number): Promise<FlowStart>;
   /**
    * Finishes a browser flow; `binding` is the value start() returned, from the browser's cookie.
    * `device` is set when it approved a device code instead.
@@ -79,7 +89,11 @@ export interface OidcService {
     params: Record<string, string | undefined>,
     source: string,
     binding: string | undefined,
-  ): Promise<(SignInResult & { device: false }) | (DeviceApproval & { device: true })>;
+  ): Promise<
+    | (SignInResult & { device: false; port?: undefined })
+    | (DeviceApproval & { device: true; port?: undefined })
+    | (PortFlowResult & { device: false })
+  >;
   createDeviceCode(requester?: DeviceRequester): Promise<DeviceCode>;
   /** Where the browser reaches the callback and whether over https: the sign-in cookies' scope. */
   callbackScope(): { path: string; secure: boolean };
@@ -197,7 +211,10 @@ export function createOidcService(o: {
 
   const devices = createDeviceCodes({ db, clock, cfg, sweepNow, newExpiry });
 
-  async function createFlow(userCode: string | undefined): Promise<FlowStart> {
+  async function createFlow(
+    userCode: string | undefined,
+    port?: { envId: string; port: number },
+  ): Promise<FlowStart> {
     const d = await discover();
     const state = b64u(randomBytes(24));
     const nonce = b64u(randomBytes(24));
@@ -209,6 +226,8 @@ export function createOidcService(o: {
       nonce_hash: hashToken(nonce),
       user_code: userCode ?? null,
       browser_hash: hashToken(binding),
+      port_env_id: port?.envId ?? null,
+      port: port?.port ?? null,
       created_at: isoNow(clock),
       expires_at: iso(clock.now() + FLOW_TTL_MS),
     });
@@ -266,6 +285,12 @@ export function createOidcService(o: {
       return createFlow(code);
     },
 
+    async startForPort(envId, port) {
+      cfg();
+      await sweepNow();
+      return createFlow(undefined, { envId, port });
+    },
+
     async callback(params, source, binding) {
       cfg();
       const state = params["state"];
@@ -295,6 +320,18 @@ export function createOidcService(o: {
       if (!code) throw refused("the identity provider sent no authorization code");
       const { issuer, claims } = await claimsFor(code, flow);
       const userCode = flow.user_code;
+      const { port_env_id: portEnvId, port } = flow;
+      if (portEnvId !== null && port !== null) {
+        // The person is linked as by any sign-in, but no token is minted: the port sign-in issues
+        // a single-use code for that port's URL, if the port admits them.
+        return signIn(issuer, claims, source, async (_trx, user) => ({
+          device: false as const,
+          port: { envId: portEnvId, port },
+          userId: user.userId,
+          orgId: user.orgId,
+          role: user.role,
+        }));
+      }
       if (userCode !== null) {
         return signIn(issuer, claims, source, async (trx, user, now) => {
           const approved = await qo.approveDeviceCode(trx, {

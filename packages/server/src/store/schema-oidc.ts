@@ -23,6 +23,9 @@ export interface OidcFlowsTable {
   user_code: string | null;
   /** Hex SHA-256 of the cookie that binds the flow to its browser (migration 017). */
   browser_hash: string | null;
+  /** Set when the sign-in was started at a port URL: where it ends (migration 024). */
+  port_env_id: string | null;
+  port: number | null;
   created_at: string;
   expires_at: string;
 }

@@ -21,6 +21,7 @@ import { idempotencyClaims } from "./020_idempotency_claims.ts";
 import { sshKeys } from "./021_ssh_keys.ts";
 import { ports } from "./022_ports.ts";
 import { idle } from "./023_idle.ts";
+import { oidcPortFlows } from "./024_oidc_port_flows.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -59,4 +60,5 @@ export const MIGRATIONS: readonly Migration[] = [
   sshKeys,
   ports,
   idle,
+  oidcPortFlows,
 ];
