@@ -2,28 +2,23 @@
 // The runner is passed in (in-process in embedded mode), so nothing here touches the host.
 import { randomBytes } from "node:crypto";
 import { socketPath as defaultSocketPath, type RunnerApi, type RuntimeName } from "@warren/protocol";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { type Clock, systemClock } from "./clock.ts";
 import {
   createEnvironmentController,
   type EnvironmentController,
 } from "./controllers/environment/controller.ts";
 import { createIdleController } from "./controllers/idle/controller.ts";
+import { daemonLogger } from "./daemon-logger.ts";
+import { exitOnSignals } from "./daemon-signals.ts";
 import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
-import { listenTls, parseListen, type TlsListener } from "./http/listen-tls.ts";
+import { listenTlsFromOptions } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
-import { portOidcSignInUrl } from "./http/routes-port-oidc.ts";
-import { loadOrCreateCertificate } from "./http/tls-cert.ts";
 import type { HttpProxy } from "./ingress/http-proxy.ts";
-import { type PortProxyDaemonOptions, startPortProxy } from "./ingress/http-proxy-start.ts";
-import { createPortAuth } from "./ingress/port-auth.ts";
-import { parsePortHost, portUrl } from "./ingress/port-host.ts";
-import { createPortSessions } from "./ingress/port-sessions.ts";
-import { createPortSignIn } from "./ingress/port-signin.ts";
-import { cachedRouteLookups } from "./ingress/route-cache.ts";
-import { type SshGateway, startSshGateway } from "./ingress/ssh-gateway.ts";
-import { holdForWake } from "./ingress/wake-page.ts";
+import type { PortProxyDaemonOptions } from "./ingress/http-proxy-start.ts";
+import type { SshGateway } from "./ingress/ssh-gateway.ts";
+import { createPortSignInParts, startPortIngress, startSshIngress } from "./ingress/start-ingress.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
 import { createActivityTracker } from "./services/activity.ts";
 import { system } from "./services/actor.ts";
@@ -39,17 +34,14 @@ import { persistActivity } from "./services/idle-settings.ts";
 import { createImageService } from "./services/images.ts";
 import { createLiveSessions } from "./services/live-sessions.ts";
 import { createOidcService, type OidcConfig, oidcConfigFromEnv } from "./services/oidc.ts";
-import { createPortTargetLookup } from "./services/port-targets.ts";
 import { createPortService } from "./services/ports.ts";
 import { createQuotaService } from "./services/quotas.ts";
 import { createRegistryLoginService } from "./services/registry-logins.ts";
 import { secretBox } from "./services/registry-secrets.ts";
 import { oneRunner, type RunnerFor } from "./services/runner-for.ts";
 import { withSecrets } from "./services/secret-delivery.ts";
-import { createSecretService, secretsBox } from "./services/secrets.ts";
-import { createSshHostKeyService } from "./services/ssh-host-key.ts";
+import { createSecretService } from "./services/secrets.ts";
 import { createSshKeyService } from "./services/ssh-keys.ts";
-import { createSshLoginService } from "./services/ssh-logins.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { type AnyStore, openStoreAt } from "./store/db.ts";
 import { createPgChangeBus, type PgChangeBus } from "./store/pg-change-bus.ts";
@@ -261,20 +253,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
       logger: log.child({ component: "ports" }),
     });
-    // Port URL sign-in: single-use codes from the API, sessions the proxy checks; revoking a
-    // token, removing a member or making a port stricter ends the sessions it no longer admits.
-    const portSessions = createPortSessions({ clock, live: sessions });
-    ports.onTightened((e, p, v) => portSessions.tightened(e, p, v));
-    const portSignIn = createPortSignIn({
+    const { portSessions, portSignIn } = createPortSignInParts({
       db: store.db,
-      sessions: portSessions,
-      visibility: (e, p) => ports.visibility(e, p),
-      urlFor: (t) => {
-        const i = portProxy?.info();
-        return i?.listening
-          ? portUrl({ scheme: i.scheme, baseDomain: i.baseDomain, listenPort: i.port, ...t })
-          : undefined;
-      },
+      clock,
+      sessions,
+      ports,
+      proxy: () => portProxy,
     });
     const oidcConfig = opts.oidc ?? oidcConfigFromEnv();
     const app = build({
@@ -327,84 +311,39 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     auditTimer.unref();
     watch.start();
     await listenUnix(app, sock);
-    let tls: TlsListener | undefined;
-    let tlsInfo: Daemon["tls"];
-    if (opts.listen !== undefined) {
-      const where = parseListen(opts.listen);
-      const material = await loadOrCreateCertificate({
-        root: opts.root,
-        listenHost: where.host,
-        certPath: opts.tlsCert,
-        keyPath: opts.tlsKey,
-      });
-      try {
-        tls = await listenTls(app, { ...where, cert: material.cert, key: material.key });
-      } catch (err) {
-        await app.close();
-        throw err;
-      }
-      tlsInfo = { ...tls.address, fingerprint: material.fingerprint };
-      // The fingerprint is what remote users pin: `warren login https://HOST:PORT --fingerprint F`.
-      log.info(
-        {
-          ...tls.address,
-          fingerprint: material.fingerprint,
-          cert: material.certPath,
-          generated: material.generated,
-        },
-        `warren daemon listening on TLS; certificate SHA-256 fingerprint ${material.fingerprint}`,
-      );
-    }
-    if (opts.sshListen !== undefined) {
-      try {
-        gateway = await startSshGateway({
-          ...parseListen(opts.sshListen),
-          hostKeys: createSshHostKeyService({ db: store.db, clock, box: secretsBox(opts.root) }),
-          logins: createSshLoginService({ db: store.db }),
-          envs,
-          sshKeys,
-          sessions,
-          wake,
-          activity,
-          audit,
-          logger: log.child({ component: "ssh-gateway" }),
-        });
-      } catch (err) {
-        if (!opts.sshListenOptional) {
-          await tls?.close();
-          await app.close();
-          throw err;
-        }
-        log.warn({ err, listen: opts.sshListen }, "the SSH gateway could not listen; running without it");
-      }
-    }
-    portProxy = await startPortProxy(
-      { ...opts.portProxy, root: opts.root, embedded: !hub },
-      {
-        ...opts.portProxy,
-        ...(opts.portProxy?.ports
-          ? { targets: createPortTargetLookup({ db: store.db }), ports: opts.portProxy.ports }
-          : cachedRouteLookups(clock, createPortTargetLookup({ db: store.db }), ports)),
-        activity: opts.portProxy?.activity ?? activity,
-        holdForWake: opts.portProxy?.holdForWake ?? holdForWake,
-        makeAuth: ({ scheme, baseDomain }) =>
-          createPortAuth({
-            sessions: portSessions,
-            scheme,
-            parseHost: (h) => parsePortHost(h, baseDomain),
-            // With OIDC, a visitor signs in at the control plane (the origin of its callback URL).
-            signInUrl: oidcConfig ? (t) => portOidcSignInUrl(oidcConfig.redirectUrl, t) : undefined,
-          }),
-        dial: (id, p) => runner.dial(id, p),
+    const remote = await listenTlsFromOptions(app, opts, log);
+    const tls = remote?.listener;
+    const tlsInfo: Daemon["tls"] = remote?.info;
+    const ingress = { db: store.db, clock, root: opts.root, logger: log };
+    try {
+      gateway = await startSshIngress({
+        ...ingress,
+        listen: opts.sshListen,
+        optional: opts.sshListenOptional ?? false,
+        envs,
+        sshKeys,
+        sessions,
         wake,
-      },
-      log.child({ component: "port-proxy" }),
-    ).catch(async (err: unknown) => {
+        activity,
+        audit,
+      });
+      portProxy = await startPortIngress({
+        ...ingress,
+        config: opts.portProxy,
+        embedded: !hub,
+        ports,
+        portSessions,
+        activity,
+        oidcRedirectUrl: oidcConfig?.redirectUrl,
+        runner,
+        wake,
+      });
+    } catch (err) {
       await gateway?.close();
       await tls?.close();
       await app.close();
       throw err;
-    });
+    }
     log.info(
       {
         socketPath: sock,
@@ -439,24 +378,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       })();
       return closing;
     };
-    const onSignal = (signal: NodeJS.Signals) => {
-      log.info({ signal }, "signal received");
-      close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, "unclean shutdown");
-          process.exit(1);
-        },
-      );
-    };
-    const removeSignalHandlers = () => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-    };
-    if (opts.handleSignals !== false) {
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
-    }
+    const removeSignalHandlers = opts.handleSignals !== false ? exitOnSignals(close, log) : () => {};
     return {
       app,
       store,
@@ -476,20 +398,4 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     await store.close();
     throw err;
   }
-}
-
-/**
- * The daemon needs its logger before the app exists (the services take one); a logger-only
- * fastify instance yields fastify's own pino setup without a direct pino dependency.
- */
-function daemonLogger(logger: FastifyBaseLogger | boolean | undefined): FastifyBaseLogger {
-  if (typeof logger === "object") return logger;
-  // Request bodies are not logged by default; redact them anyway, so a secret's value (PUT
-  // /api/v1/secrets) or a registry password never reaches the log if a handler logs one.
-  return Fastify({
-    logger:
-      logger === false
-        ? false
-        : { level: "info", redact: { paths: ["body", "req.body", "request.body"], censor: "[redacted]" } },
-  }).log;
 }

@@ -3,6 +3,7 @@
 import { createServer, type Server } from "node:https";
 import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { loadOrCreateCertificate } from "./tls-cert.ts";
 import { markTlsSocket } from "./transport.ts";
 
 export interface TlsListenOptions {
@@ -66,4 +67,42 @@ export async function listenTls(app: FastifyInstance, o: TlsListenOptions): Prom
         for (const s of sockets) s.destroy();
       }),
   };
+}
+
+/**
+ * The daemon's remote listener, when `listen` is set: its certificate (the operator's, or one
+ * made and kept under ROOT/tls), the listener, and the fingerprint remote users pin, logged.
+ * The app is closed if listening fails, so a failed start leaves nothing open.
+ */
+export async function listenTlsFromOptions(
+  app: FastifyInstance,
+  o: { listen?: string | undefined; root: string; tlsCert?: string | undefined; tlsKey?: string | undefined },
+  log: { info(obj: object, msg?: string): void },
+): Promise<{ listener: TlsListener; info: { host: string; port: number; fingerprint: string } } | undefined> {
+  if (o.listen === undefined) return undefined;
+  const where = parseListen(o.listen);
+  const material = await loadOrCreateCertificate({
+    root: o.root,
+    listenHost: where.host,
+    certPath: o.tlsCert,
+    keyPath: o.tlsKey,
+  });
+  let listener: TlsListener;
+  try {
+    listener = await listenTls(app, { ...where, cert: material.cert, key: material.key });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  // The fingerprint is what remote users pin: `warren login https://HOST:PORT --fingerprint F`.
+  log.info(
+    {
+      ...listener.address,
+      fingerprint: material.fingerprint,
+      cert: material.certPath,
+      generated: material.generated,
+    },
+    `warren daemon listening on TLS; certificate SHA-256 fingerprint ${material.fingerprint}`,
+  );
+  return { listener, info: { ...listener.address, fingerprint: material.fingerprint } };
 }
