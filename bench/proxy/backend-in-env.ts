@@ -7,9 +7,8 @@
 // Host -> environment traffic is dropped by Warren's firewall by design; like bench/ssh, the bench
 // opens one narrow pinhole in its OWN run's nft table (new connections from the host to IP:PORT,
 // established replies from that port), deleted at teardown with the table.
-import { spawnSync } from "node:child_process";
-import { ifGroupFor } from "@warren/runner";
 import type { Harness } from "@warren/testing/e2e-harness";
+import { envIp, execIn, openPinhole } from "../lib/env-pinhole.ts";
 
 const COMMENT = "warren-bench-proxy";
 
@@ -18,32 +17,6 @@ export interface Backend {
   port: number;
   /** Removes the firewall pinhole (nginx dies with the environment). */
   close(): void;
-}
-
-function execIn(h: Harness, env: string, script: string, what: string): string {
-  const r = h.cli(["exec", env, "--", "sh", "-c", script]);
-  if (r.status !== 0) {
-    throw new Error(
-      `${what} inside ${env} failed (exit ${r.status}):\n${(r.stderr + r.stdout).slice(-2000)}`,
-    );
-  }
-  return r.stdout;
-}
-
-function nft(args: string[]): void {
-  const r = spawnSync("nft", args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`nft ${args.join(" ")}: ${r.stderr}`);
-}
-
-function removePinhole(table: string): void {
-  for (const chain of ["input", "output"]) {
-    const r = spawnSync("nft", ["-a", "list", "chain", "inet", table, chain], { encoding: "utf8" });
-    if (r.status !== 0) continue; // the table is already gone
-    for (const line of r.stdout.split("\n")) {
-      const m = line.includes(`"${COMMENT}"`) ? /# handle (\d+)/.exec(line) : null;
-      if (m) spawnSync("nft", ["delete", "rule", "inet", table, chain, "handle", m[1]!]);
-    }
-  }
 }
 
 function backendConf(port: number): string {
@@ -88,39 +61,9 @@ export function startBackendInEnv(h: Harness, env: string, port: number): Backen
     `cat > /etc/bench-nginx.conf <<'EOF'\n${backendConf(port)}EOF\ntaskset -c 0 /usr/sbin/nginx -c /etc/bench-nginx.conf`,
     "starting nginx",
   );
-  const info = JSON.parse(h.cli(["inspect", env, "--json"]).stdout) as { observed?: { ip?: string } };
-  const ip = info.observed?.ip;
-  if (!ip) throw new Error(`warren inspect ${env} shows no IP address`);
-  const group = String(ifGroupFor(h.prefix));
-  const table = h.prefix;
-  const tag = ["comment", `"${COMMENT}"`];
-  try {
-    nft(
-      ["insert", "rule", "inet", table, "output", "oifgroup", group, "ip", "daddr", ip].concat([
-        "tcp",
-        "dport",
-        String(port),
-        "accept",
-        ...tag,
-      ]),
-    );
-    nft(
-      ["insert", "rule", "inet", table, "input", "iifgroup", group, "ip", "saddr", ip].concat([
-        "tcp",
-        "sport",
-        String(port),
-        "ct",
-        "state",
-        "established",
-        "accept",
-        ...tag,
-      ]),
-    );
-  } catch (err) {
-    removePinhole(table);
-    throw err;
-  }
-  return { ip, port, close: () => removePinhole(table) };
+  const ip = envIp(h, env);
+  const close = openPinhole(h, ip, port, COMMENT);
+  return { ip, port, close };
 }
 
 /** Host pids of the backend's nginx processes (to check their CPU affinity). */

@@ -1,9 +1,11 @@
 // What bench/ssh measures through either peer, always with the host's OpenSSH client (`ssh`, and
 // `scp`, which in OpenSSH 9 speaks sftp): an scp transfer, the echo round trip of a persistent
 // session running `cat`, the connection set-up, and the negotiated kex and cipher.
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
+import { sshClientOptions } from "@warren/testing/ssh-login";
 
 export interface Peer {
   name: string;
@@ -17,20 +19,7 @@ export interface Peer {
 /** Every child still running, so an interrupted run can end them (they are ours, by handle). */
 export const children = new Set<ChildProcess>();
 
-const common = (p: Peer) => [
-  "-F",
-  "/dev/null",
-  "-o",
-  "StrictHostKeyChecking=yes",
-  "-o",
-  `UserKnownHostsFile=${p.knownHosts}`,
-  "-o",
-  "IdentitiesOnly=yes",
-  "-o",
-  "BatchMode=yes",
-  "-i",
-  p.key,
-];
+const common = (p: Peer) => sshClientOptions({ knownHosts: p.knownHosts, key: p.key });
 
 function run(cmd: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
   const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });

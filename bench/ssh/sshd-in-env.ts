@@ -6,9 +6,8 @@
 // end in `iifgroup/oifgroup G drop`). The bench opens one narrow pinhole in its OWN run's table
 // (a private prefix that teardown deletes): new connections from the host to ENV_IP:PORT and
 // the established replies from that port. Nothing else changes.
-import { spawnSync } from "node:child_process";
-import { ifGroupFor } from "@warren/runner";
 import type { Harness } from "@warren/testing/e2e-harness";
+import { envIp, execIn, openPinhole } from "../lib/env-pinhole.ts";
 
 const COMMENT = "warren-bench-ssh";
 
@@ -19,34 +18,6 @@ export interface SshdPeer {
   hostKey: string;
   /** Removes the firewall pinhole (sshd dies with the environment). */
   close(): void;
-}
-
-function execIn(h: Harness, env: string, script: string, what: string, input?: string): string {
-  const r = h.cli(["exec", env, "--", "sh", "-c", script], input === undefined ? {} : { input });
-  if (r.status !== 0) {
-    throw new Error(
-      `${what} inside ${env} failed (exit ${r.status}):\n${(r.stderr + r.stdout).slice(-2000)}`,
-    );
-  }
-  return r.stdout;
-}
-
-function nft(args: string[]): string {
-  const r = spawnSync("nft", args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`nft ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Deletes every rule tagged with COMMENT from the run's input and output chains. */
-function removePinhole(table: string): void {
-  for (const chain of ["input", "output"]) {
-    const r = spawnSync("nft", ["-a", "list", "chain", "inet", table, chain], { encoding: "utf8" });
-    if (r.status !== 0) continue; // the table is already gone
-    for (const line of r.stdout.split("\n")) {
-      const m = line.includes(`"${COMMENT}"`) ? /# handle (\d+)/.exec(line) : null;
-      if (m) spawnSync("nft", ["delete", "rule", "inet", table, chain, "handle", m[1]!]);
-    }
-  }
 }
 
 export function startSshdInEnv(h: Harness, env: string, authorizedKey: string, port: number): SshdPeer {
@@ -76,53 +47,7 @@ export function startSshdInEnv(h: Harness, env: string, authorizedKey: string, p
     "starting sshd",
     authorizedKey,
   ).trim();
-  const info = JSON.parse(h.cli(["inspect", env, "--json"]).stdout) as { observed?: { ip?: string } };
-  const ip = info.observed?.ip;
-  if (!ip) throw new Error(`warren inspect ${env} shows no IP address`);
-  const group = String(ifGroupFor(h.prefix));
-  const table = h.prefix;
-  const tag = ["comment", `"${COMMENT}"`];
-  try {
-    nft([
-      "insert",
-      "rule",
-      "inet",
-      table,
-      "output",
-      "oifgroup",
-      group,
-      "ip",
-      "daddr",
-      ip,
-      "tcp",
-      "dport",
-      String(port),
-      "accept",
-      ...tag,
-    ]);
-    nft([
-      "insert",
-      "rule",
-      "inet",
-      table,
-      "input",
-      "iifgroup",
-      group,
-      "ip",
-      "saddr",
-      ip,
-      "tcp",
-      "sport",
-      String(port),
-      "ct",
-      "state",
-      "established",
-      "accept",
-      ...tag,
-    ]);
-  } catch (err) {
-    removePinhole(table);
-    throw err;
-  }
-  return { ip, port, hostKey, close: () => removePinhole(table) };
+  const ip = envIp(h, env);
+  const close = openPinhole(h, ip, port, COMMENT);
+  return { ip, port, hostKey, close };
 }

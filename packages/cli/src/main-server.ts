@@ -1,10 +1,11 @@
 // `warren server` and `warren runner`: the control plane and a host's runner as separate
 // processes, for more than one host (the embedded `warren daemon` is both in one).
 import type { Command } from "commander";
+import { withIngressFlags } from "./ingress-flags.ts";
 import { run } from "./run.ts";
 
 export function registerServerCommands(program: Command): void {
-  program
+  const server = program
     .command("server")
     .description("run the control plane alone; runners on other hosts connect to it (`warren runner`)")
     .option(
@@ -16,30 +17,15 @@ export function registerServerCommands(program: Command): void {
       "TLS listener for users and runners (default 127.0.0.1:7443, or WARREN_LISTEN)",
     )
     .option("--root <dir>", "keys and the TLS certificate (and SQLite) (default /var/lib/warren-server)")
-    .option(
-      "--ssh-listen <host:port>",
-      "the SSH gateway's address (default 127.0.0.1:2222, or WARREN_SSH_LISTEN; port 0 picks one)",
-    )
-    .option(
-      "--http-listen <host:port>",
-      "the port proxy's address (default 127.0.0.1:8080, or WARREN_HTTP_LISTEN; port 0 picks one)",
-    )
-    .option(
-      "--base-domain <domain>",
-      "port URLs are PORT--ENV--ORG.DOMAIN (default localhost, or WARREN_BASE_DOMAIN)",
-    )
-    .option(
-      "--http-cert <file>",
-      "wildcard certificate (PEM) for *.DOMAIN: serves port URLs over HTTPS (or WARREN_HTTP_CERT)",
-    )
-    .option("--http-key <file>", "its private key (PEM) (or WARREN_HTTP_KEY)")
     .option("--socket <path>", "root-only local socket (default /run/warren-server/warren.sock)")
     .option(
       "--default-runtime <name>",
       "crun, runc or gvisor, when neither request nor class names one",
       "crun",
-    )
-    .action((opts) => run(async () => (await import("./commands/server.ts")).serverCommand(opts)));
+    );
+  withIngressFlags(server).action((opts) =>
+    run(async () => (await import("./commands/server.ts")).serverCommand(opts)),
+  );
 
   program
     .command("runner")

@@ -1,8 +1,10 @@
 // The `warren` command. Parsing only: each command's code is imported when it runs, so startup
 // stays fast (the first thing a user feels). Exit statuses are decided in run.ts.
+
 import { Command, CommanderError } from "commander";
 import { cliVersion } from "./cli-version.ts";
 import { addExamples } from "./help-examples.ts";
+import { withIngressFlags } from "./ingress-flags.ts";
 import { registerAuditCommands } from "./main-audit.ts";
 import { registerPortCommands } from "./main-ports.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
@@ -349,32 +351,16 @@ program
   .option("--json", "print as JSON")
   .action((opts) => run(async () => (await import("./commands/whoami.ts")).whoamiCommand(opts)));
 
-program
-  .command("daemon")
-  .description("run the Warren daemon in the foreground")
-  .option(
-    "--listen <host:port>",
-    "also serve the API remotely over TLS, e.g. 0.0.0.0:7443 (or WARREN_LISTEN)",
-  )
-  .option("--db <url>", "keep the store in PostgreSQL (postgres://...) instead of SQLite (or WARREN_DB)")
-  .option(
-    "--ssh-listen <host:port>",
-    "the SSH gateway's address (default 127.0.0.1:2222, or WARREN_SSH_LISTEN; port 0 picks one)",
-  )
-  .option(
-    "--http-listen <host:port>",
-    "the port proxy's address (default 127.0.0.1:8080, or WARREN_HTTP_LISTEN; port 0 picks one)",
-  )
-  .option(
-    "--base-domain <domain>",
-    "port URLs are PORT--ENV--ORG.DOMAIN (default localhost, or WARREN_BASE_DOMAIN)",
-  )
-  .option(
-    "--http-cert <file>",
-    "wildcard certificate (PEM) for *.DOMAIN: serves port URLs over HTTPS (or WARREN_HTTP_CERT)",
-  )
-  .option("--http-key <file>", "its private key (PEM) (or WARREN_HTTP_KEY)")
-  .action((opts) => run(async () => (await import("./commands/daemon.ts")).daemonCommand(opts)));
+withIngressFlags(
+  program
+    .command("daemon")
+    .description("run the Warren daemon in the foreground")
+    .option(
+      "--listen <host:port>",
+      "also serve the API remotely over TLS, e.g. 0.0.0.0:7443 (or WARREN_LISTEN)",
+    )
+    .option("--db <url>", "keep the store in PostgreSQL (postgres://...) instead of SQLite (or WARREN_DB)"),
+).action((opts) => run(async () => (await import("./commands/daemon.ts")).daemonCommand(opts)));
 
 program
   .command("version")

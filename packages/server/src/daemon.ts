@@ -344,14 +344,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       await app.close();
       throw err;
     }
+    const mode = hub ? "server" : "embedded";
     log.info(
-      {
-        socketPath: sock,
-        root: opts.root,
-        store: store.kind,
-        mode: hub ? "server" : "embedded",
-        swept: swept.length,
-      },
+      { socketPath: sock, root: opts.root, store: store.kind, mode, swept: swept.length },
       "warren daemon listening",
     );
 

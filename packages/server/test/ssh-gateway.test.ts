@@ -1,6 +1,7 @@
 // The SSH gateway in the real daemon wiring (runDaemon with the fake runner), driven by the real
 // OpenSSH client: who gets in, that every refusal looks the same, that commands and their exit
 // status pass through, and that removing a key or a member ends a live session within 1 s.
+
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -11,6 +12,7 @@ import { after, before, test } from "node:test";
 import type { ExecHandlers, ExecRequest, ExecSession } from "@warren/protocol";
 import { FakeRunner } from "@warren/testing/fake-runner";
 import { tempDir } from "@warren/testing/server-harness";
+import { sshClientOptions } from "@warren/testing/ssh-login";
 import { systemClock } from "../src/clock.ts";
 import { type Daemon, runDaemon } from "../src/daemon.ts";
 import { createSshKeyService } from "../src/services/ssh-keys.ts";
@@ -47,26 +49,7 @@ interface SshRun {
 function ssh(key: string, user: string, args: string[], logLevel = "ERROR"): SshRun {
   const child = spawn(
     "ssh",
-    [
-      "-F",
-      "/dev/null",
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      `UserKnownHostsFile=${knownHosts}`,
-      "-o",
-      "IdentitiesOnly=yes",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      `LogLevel=${logLevel}`,
-      "-i",
-      key,
-      "-p",
-      String(port),
-      `${user}@127.0.0.1`,
-      ...args,
-    ],
+    [...sshClientOptions({ knownHosts, key, logLevel }), "-p", String(port), `${user}@127.0.0.1`, ...args],
     { stdio: ["pipe", "pipe", "pipe"] },
   );
   children.add(child);

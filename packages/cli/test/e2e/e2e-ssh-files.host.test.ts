@@ -2,15 +2,16 @@
 // byte-identical both ways, rsync over ssh, a forwarded agent used inside (`ssh -A`), unix-socket
 // forwarding (`ssh -L SOCK:/path`), and links inside the environment to the host's files and
 // sockets, which reach the environment's own files or nothing, never the host's.
+
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
+import { loginToGateway, sshClientOptions } from "@warren/testing/ssh-login";
 
 const ENV = "sshf";
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -27,22 +28,7 @@ describe("SSH gateway: files, agent and unix sockets (e2e)", { timeout: 120_000 
   const hostSock = () => `${h.root}/host-secret.sock`;
   const children = new Set<ChildProcess>();
 
-  const opts = () => [
-    "-F",
-    "/dev/null",
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    `UserKnownHostsFile=${knownHosts}`,
-    "-o",
-    "IdentitiesOnly=yes",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "LogLevel=ERROR",
-    "-i",
-    key,
-  ];
+  const opts = () => sshClientOptions({ knownHosts, key });
   const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     children.add(child);
@@ -73,23 +59,7 @@ describe("SSH gateway: files, agent and unix sockets (e2e)", { timeout: 120_000 
     await h.startDaemon({ WARREN_SSH_LISTEN: "127.0.0.1:0" });
     const up = h.cli(["up", "--name", ENV, "--memory", "512m", "--disk", "1g", "--detach"]);
     assert.equal(up.status, 0, up.stderr);
-    const gw = await new Promise<{ listening: boolean; port: number; hostKey: string }>((resolve, reject) => {
-      http
-        .get({ socketPath: h.socket, path: "/api/v1/ssh/gateway" }, (res) => {
-          let body = "";
-          res.on("data", (d: Buffer) => (body += d.toString()));
-          res.on("end", () => resolve(JSON.parse(body)));
-        })
-        .on("error", reject);
-    });
-    assert.equal(gw.listening, true);
-    port = gw.port;
-    knownHosts = `${h.root}/known_hosts`;
-    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${gw.hostKey}\n`);
-    key = `${h.root}/id_ed25519`;
-    assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status, 0);
-    const add = h.cli(["ssh-key", "add", `${key}.pub`]);
-    assert.equal(add.status, 0, add.stderr);
+    ({ port, key, knownHosts } = await loginToGateway(h));
 
     // A local agent holding a second key, only for `ssh -A`.
     agentSock = `${h.root}/agent.sock`;

@@ -2,13 +2,13 @@
 // exec and its exit status, an interactive pty that follows a resize, SetEnv's allow-list,
 // `ssh -L` to a server on the environment's own 127.0.0.1, forwards that must reach nothing on the
 // host (its loopback, the metadata address), and `warren ssh-key rm` ending a live session.
+
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import http from "node:http";
+import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
+import { loginToGateway, sshClientOptions } from "@warren/testing/ssh-login";
 import { spawn as ptySpawn } from "node-pty";
 
 const ENV = "sshe";
@@ -24,20 +24,7 @@ describe("SSH gateway (e2e)", { timeout: 120_000 }, () => {
   const children = new Set<ChildProcess>();
 
   const sshArgs = (extra: string[] = [], logLevel = "ERROR") => [
-    "-F",
-    "/dev/null",
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    `UserKnownHostsFile=${knownHosts}`,
-    "-o",
-    "IdentitiesOnly=yes",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    `LogLevel=${logLevel}`,
-    "-i",
-    key,
+    ...sshClientOptions({ knownHosts, key, logLevel }),
     "-p",
     String(port),
     ...extra,
@@ -72,23 +59,7 @@ describe("SSH gateway (e2e)", { timeout: 120_000 }, () => {
     await h.startDaemon();
     const up = h.cli(["up", "--name", ENV, "--memory", "256m", "--disk", "1g", "--detach"]);
     assert.equal(up.status, 0, up.stderr);
-    const gw = await new Promise<{ listening: boolean; port: number; hostKey: string }>((resolve, reject) => {
-      http
-        .get({ socketPath: h.socket, path: "/api/v1/ssh/gateway" }, (res) => {
-          let body = "";
-          res.on("data", (d: Buffer) => (body += d.toString()));
-          res.on("end", () => resolve(JSON.parse(body)));
-        })
-        .on("error", reject);
-    });
-    assert.equal(gw.listening, true, "WARREN_SSH_LISTEN=127.0.0.1:0 from the harness");
-    port = gw.port;
-    knownHosts = `${h.root}/known_hosts`;
-    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${gw.hostKey}\n`);
-    key = `${h.root}/id_ed25519`;
-    assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status, 0);
-    const add = h.cli(["ssh-key", "add", `${key}.pub`]);
-    assert.equal(add.status, 0, add.stderr);
+    ({ port, key, knownHosts } = await loginToGateway(h));
   });
   after(async () => {
     for (const c of children) c.kill("SIGKILL");
