@@ -6,11 +6,14 @@ import { cliVersion } from "./cli-version.ts";
 import { addExamples } from "./help-examples.ts";
 import { withIngressFlags } from "./ingress-flags.ts";
 import { registerAuditCommands } from "./main-audit.ts";
+import { registerAutomationCommands } from "./main-automations.ts";
+import { registerDevcontainerCommands } from "./main-devcontainer.ts";
 import { registerPortCommands } from "./main-ports.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
 import { registerServerCommands } from "./main-server.ts";
 import { registerSshCommands } from "./main-ssh.ts";
 import { registerSshKeyCommands } from "./main-ssh-keys.ts";
+import { registerUserCommands } from "./main-user.ts";
 import { run } from "./run.ts";
 
 const program = new Command("warren")
@@ -44,6 +47,24 @@ program
   )
   .option("-d, --detach", "don't open a shell even on a terminal")
   .option("--json", "print the environment as JSON")
+  .option(
+    "--repo <url|dir>",
+    "make it from a repository: an https or ssh git URL, a directory (uploaded), or . (this checkout's origin and branch); clones, reads devcontainer.json, builds, runs its hooks; sets --project",
+  )
+  .option("--branch <branch>", "with --repo: the branch or tag to check out")
+  .option(
+    "--devcontainer <path>",
+    "with --repo: the devcontainer.json to use, relative to the repository root",
+  )
+  .option(
+    "--known-host <line>",
+    "with an ssh --repo: a pinned host key (a known_hosts line, repeatable); host keys are always checked",
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
+  .option(
+    "-y, --yes",
+    "with --repo: run devcontainer.json's initializeCommand on this machine without asking",
+  )
   .action((cmd: string[], opts, _c) =>
     run(async (ctx) => (await import("./commands/up.ts")).upCommand(cmd, opts, ctx)),
   );
@@ -113,6 +134,32 @@ program
   .option("--json", "print the environment as JSON (an array for several names)")
   .action((names: string[], opts) =>
     run(async () => (await import("./commands/stop.ts")).stopCommand(names, opts)),
+  );
+
+program
+  .command("rebuild")
+  .description(
+    "repository environments: read devcontainer.json again, rebuild, restart into it and rerun the create-time hooks (the workspace is kept)",
+  )
+  .argument("<name>", "environment name")
+  .option("--json", "print the environment as JSON")
+  .action((name: string, opts) =>
+    run(async () => (await import("./commands/rebuild.ts")).rebuildCommand(name, opts)),
+  );
+
+const hook = program
+  .command("hook")
+  .description("devcontainer.json lifecycle hooks of a repository environment");
+hook
+  .command("run")
+  .description(
+    "run one hook now (onCreateCommand, updateContentCommand, postCreateCommand, postStartCommand, postAttachCommand); exits 1 if it fails",
+  )
+  .argument("<name>", "environment name")
+  .argument("<hook>", "the hook's name")
+  .option("--json", "print { hook, exitCode } as JSON")
+  .action((name: string, hookName: string, opts) =>
+    run(async () => (await import("./commands/hook-run.ts")).hookRunCommand(name, hookName, opts)),
   );
 
 program
@@ -341,9 +388,11 @@ token
 registerAuditCommands(program);
 registerSecretCommands(program);
 registerSshKeyCommands(program);
+registerUserCommands(program);
 registerPortCommands(program);
 registerSshCommands(program);
 registerServerCommands(program);
+registerDevcontainerCommands(program);
 
 program
   .command("whoami")
@@ -368,6 +417,7 @@ program
   .option("--json", "print as JSON")
   .action((opts) => run(async () => (await import("./commands/version.ts")).versionCommand(opts)));
 
+registerAutomationCommands(program);
 addExamples(program);
 
 // `warren ls | head` closes stdout early; that is not an error.

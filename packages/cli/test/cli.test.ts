@@ -200,7 +200,7 @@ describe("exec", () => {
     assert.equal(r.status, 0);
     assert.equal(r.stdout, "hi there\n");
     assert.equal(r.stderr, "to stderr\n");
-    assert.equal(d.execs[0]!.query.get("cwd"), "/workspaces/dev");
+    assert.equal(d.execs[0]!.query.get("cwd"), null, "without -w the control plane picks the folder");
     assert.equal(d.execs[0]!.query.get("tty"), "0");
   });
 

@@ -79,7 +79,7 @@ describe("shell", () => {
       "-c",
       "command -v bash >/dev/null && exec bash -l || exec sh -l",
     ]);
-    assert.equal(exec.query.get("cwd"), "/workspaces/dev");
+    assert.equal(exec.query.get("cwd"), null, "without -w the control plane picks the folder");
     assert.equal(exec.query.get("tty"), "1");
     assert.equal(exec.query.get("cols"), "90");
   });
@@ -95,6 +95,6 @@ describe("up on a terminal", () => {
     assert.match(out, /using existing environment dev/);
     const exec = d.execs.at(-1)!;
     assert.equal(exec.query.get("tty"), "1");
-    assert.equal(exec.query.get("cwd"), "/workspaces/dev");
+    assert.equal(exec.query.get("cwd"), null, "without -w the control plane picks the folder");
   });
 });

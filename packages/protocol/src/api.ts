@@ -100,10 +100,13 @@ import type {
   TokenInfo,
   Whoami,
 } from "./identity.ts";
+import type { AutomationsClient } from "./automations.ts";
+import type { SetupClient } from "./client-setup.ts";
 import type { PortClient } from "./ports.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
 import type { PutSecretRequest, SecretInfo, SecretScope } from "./secrets.ts";
 import type { SshKeyClient } from "./ssh-keys.ts";
+import type { UserGitClient } from "./user-git.ts";
 import type { WatchEvent } from "./watch.ts";
 
 /** A stored registry login as the API shows it: the password is never returned. */
@@ -148,7 +151,13 @@ export type DeviceTokenResult =
   | { status: "authorization_pending" | "slow_down"; interval: number }
   | { status: "complete"; token: string; expiresAt: string };
 
-export interface ApiClient extends IdentityClient, SshKeyClient, PortClient {
+export interface ApiClient
+  extends IdentityClient,
+    SshKeyClient,
+    PortClient,
+    UserGitClient,
+    AutomationsClient,
+    SetupClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
   /** Every environment (following pages), optionally filtered by state, name prefix or project. */
@@ -169,7 +178,7 @@ export interface ApiClient extends IdentityClient, SshKeyClient, PortClient {
   stats(): Promise<EnvStats[]>;
   logs(
     name: string,
-    opts: { follow: boolean; tail?: number },
+    opts: { follow: boolean; tail?: number; signal?: AbortSignal },
     onData: (chunk: string) => void,
   ): Promise<void>;
   /** Resolves with the session once the stream is open; handlers.exit fires with the command's status. */

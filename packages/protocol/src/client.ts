@@ -2,6 +2,7 @@
 // through this. Transport details (unix socket, TCP+TLS) live in client-transport.ts.
 import type { IncomingMessage } from "node:http";
 import type { ApiClient, IdentityClient, RegistryLogin } from "./api.ts";
+import type { AutomationsClient } from "./automations.ts";
 import { openExec } from "./client-exec.ts";
 import { type UnavailableHook, withRetries } from "./client-retry.ts";
 import {
@@ -20,6 +21,8 @@ import type { ProgressEvent, ProgressFn } from "./runner.ts";
 import type { SecretInfo } from "./secrets.ts";
 import type { SshKey } from "./ssh-keys.ts";
 import type { EnvPage } from "./watch.ts";
+import { setupMethods } from "./client-setup.ts";
+import type { Readable } from "node:stream";
 
 export type { Transport } from "./client-transport.ts";
 export { parseServerUrl, type TlsTransportOptions, tlsTransport, unixTransport } from "./client-transport.ts";
@@ -104,6 +107,10 @@ export function createClient(opts: ClientOptions): ApiClient {
       const res = await http.open("GET", `${env(name)}/logs?${q}`);
       res.setEncoding("utf8");
       await new Promise<void>((resolve, reject) => {
+        opts.signal?.addEventListener("abort", () => {
+          res.destroy();
+          resolve();
+        });
         res.on("data", (chunk: string) => onData(chunk));
         res.on("end", resolve);
         res.on("error", (err) => reject(connectionError(err, transport)));
@@ -149,7 +156,28 @@ export function createClient(opts: ClientOptions): ApiClient {
     async removeSshKey(id) {
       await http.call("DELETE", `/ssh-keys/${encodeURIComponent(id)}`);
     },
+    getUserGit: () => http.json("GET", "/user/git"),
+    setUserGit: (req) => http.json("PUT", "/user/git", req),
     ...identityMethods(http),
+    ...automationMethods(http, env),
+    ...setupMethods(http, env),
+  };
+}
+
+function automationMethods(http: Http, env: (name: string) => string): AutomationsClient {
+  const unit = (name: string, kind: "services" | "tasks", unitName: string) =>
+    `${env(name)}/${kind}/${encodeURIComponent(unitName)}`;
+  const text = async (path: string, tail: number | undefined) =>
+    readAll(await http.open("GET", tail === undefined ? path : `${path}?tail=${tail}`));
+  return {
+    listServices: (name) => http.json("GET", `${env(name)}/services`),
+    // Starting, stopping or restarting twice ends in the same state, so a retry is safe.
+    serviceAction: (name, service, action) =>
+      http.json("POST", `${unit(name, "services", service)}/${action}`, {}, { idempotent: true }),
+    serviceLogs: (name, service, o) => text(`${unit(name, "services", service)}/logs`, o?.tail),
+    listTasks: (name) => http.json("GET", `${env(name)}/tasks`),
+    runTask: (name, task) => http.json("POST", `${unit(name, "tasks", task)}/run`, {}),
+    taskLogs: (name, task, o) => text(`${unit(name, "tasks", task)}/logs`, o?.tail),
   };
 }
 
@@ -225,6 +253,32 @@ class Http {
       });
       req.on("error", (err) => reject(connectionError(err, this.transport)));
       req.end(payload);
+    });
+  }
+
+  /** A streamed body (a directory's tar): sent once, never retried (the stream cannot be replayed). */
+  stream<T>(method: string, path: string, body: Readable, contentType: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const req = this.transport.request(
+        {
+          method,
+          path: API_PREFIX + path,
+          headers: { accept: "application/json", "content-type": contentType },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          readAll(res).then(
+            (text) => {
+              if (status >= 200 && status < 300) resolve(JSON.parse(text) as T);
+              else reject(errorFromResponse(method, path, status, text));
+            },
+            (err) => reject(connectionError(err, this.transport)),
+          );
+        },
+      );
+      req.on("error", (err) => reject(connectionError(err, this.transport)));
+      body.on("error", (err) => req.destroy(err));
+      body.pipe(req);
     });
   }
 

@@ -1,5 +1,6 @@
 // Wire types for environments, classes and images. These are JSON shapes, stable across versions.
 import type { EnvIdle } from "./idle.ts";
+import type { EnvSetup, RepoSource } from "./repo.ts";
 
 export const ENV_STATES = [
   "pending",
@@ -87,6 +88,8 @@ export interface Environment {
   observed?: EnvObserved;
   /** Idle stop: its own timeout, its last use and when it stops unless used (idle.ts). */
   idle?: EnvIdle;
+  /** Made from a repository (`warren up --repo`): its source, setup phase and hooks. */
+  setup?: EnvSetup;
 }
 
 export interface ClassSpec {
@@ -130,6 +133,8 @@ export interface CreateEnvRequest {
   user?: string;
   /** Stop it after this long unused: a duration (30m, 2h) or "never"; default 30m within the limits. */
   idleTimeout?: string;
+  /** Make it from a repository: clone, devcontainer.json, build, hooks (repo.ts). Sets `project`. */
+  repo?: RepoSource;
 }
 
 export interface CreateClassRequest {

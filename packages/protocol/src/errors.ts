@@ -86,6 +86,21 @@ export const ERROR_CATALOG = {
     summary:
       "The organisation does not allow public ports (an admin allows them: warren quota set --public-ports allow).",
   },
+  POLICY_DENIED: {
+    status: 403,
+    summary:
+      "A devcontainer.json, image or Feature asks for something the organisation's policy refuses (privileged, host mounts, capAdd, securityOpt, runArgs); remove it or ask an admin.",
+  },
+  CLONE_FAILED: {
+    status: 422,
+    summary:
+      "git could not clone the repository inside the environment (credentials, host key, URL or branch); the message says which and how to fix it.",
+  },
+  BUILD_FAILED: {
+    status: 422,
+    summary:
+      "An image build (Dockerfile or Features) failed inside the environment's sandbox; the message ends with the build's last lines.",
+  },
   INTERNAL: { status: 500, summary: "A bug in Warren." },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

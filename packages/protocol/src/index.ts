@@ -3,6 +3,7 @@
 // `@warren/protocol/streams` (the HTTP/2 byte-stream transport).
 export * from "./api.ts";
 export * from "./audit.ts";
+export * from "./automations.ts";
 export * from "./client.ts";
 export * from "./client-port-forward.ts";
 export * from "./client-retry.ts";
@@ -26,7 +27,10 @@ export * from "./ports.ts";
 export * from "./process-faults.ts";
 export * from "./project.ts";
 export * from "./resource-limits.ts";
+export * from "./repo.ts";
 export * from "./runner.ts";
+export * from "./runner-build.ts";
+export * from "./runner-build-check.ts";
 export * from "./runner-connect.ts";
 export * from "./runner-reconnect.ts";
 export * from "./runner-serve.ts";
@@ -35,6 +39,7 @@ export * from "./secrets.ts";
 export * from "./session-close.ts";
 export * from "./size.ts";
 export * from "./ssh-keys.ts";
+export * from "./user-git.ts";
 export * from "./version.ts";
 export * from "./watch.ts";
 export * from "./ws-heartbeat.ts";

@@ -29,6 +29,10 @@ export interface EnvPort {
   /** When and by whom the visibility was last set; absent for a port left at the default. */
   updatedAt?: string;
   updatedBy?: string;
+  /** devcontainer.json's portsAttributes label, for a port it forwards. */
+  label?: string;
+  /** Listed in devcontainer.json's forwardPorts (always private until its owner says otherwise). */
+  forwarded?: boolean;
 }
 
 export interface EnvPortList {

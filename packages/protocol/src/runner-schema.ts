@@ -19,6 +19,15 @@ import {
   type RunnerEnvSpec,
   type RunnerInfo,
 } from "./runner.ts";
+import type { BuildImageRequest, BuiltImage, FeatureFetchRequest, FetchedFeature } from "./runner-build.ts";
+import {
+  BuildImageRequestSchema,
+  EnvVarsSchema,
+  FeatureFetchRequestSchema,
+  FetchedFeatureSchema,
+  ImageLabelsSchema,
+  VolumesSchema,
+} from "./runner-build-schema.ts";
 import { WIRE_LIMITS as LIMITS, type RunnerFrame, type ServerFrame, type WireMethod } from "./runner-wire.ts";
 import type { SecretDelivery } from "./secrets.ts";
 
@@ -88,6 +97,8 @@ export const ImageInfoSchema = Type.Object({
   lastUsedAt: Type.Optional(Time),
 });
 
+const BuiltImageSchema = Type.Composite([ImageInfoSchema, Type.Object({ cached: Type.Boolean() })]);
+
 export const EnvStatsSchema = Type.Object({
   id: Id,
   name: Type.Optional(Type.String({ maxLength: LIMITS.id })),
@@ -155,6 +166,8 @@ export const RunnerEnvSpecSchema = Type.Object({
   ),
   secrets: Type.Optional(Type.Array(SecretDeliverySchema, { maxItems: LIMITS.small })),
   user: Type.Optional(Type.String({ pattern: ENV_USER_RE.source, maxLength: 32 })),
+  env: Type.Optional(EnvVarsSchema),
+  volumes: Type.Optional(VolumesSchema),
 });
 
 export const ExecRequestSchema = Type.Object({
@@ -210,6 +223,9 @@ export const CALL_ARGS = {
       }),
     ]),
   ]),
+  fetchFeature: Type.Tuple([FeatureFetchRequestSchema]),
+  buildImage: Type.Tuple([BuildImageRequestSchema]),
+  imageLabels: Type.Tuple([Ref]),
   logs: Type.Tuple([
     Id,
     Type.Object({
@@ -245,6 +261,9 @@ export const CALL_RESULTS = {
   importImage: ImageInfoSchema,
   ensureBaseImage: ImageInfoSchema,
   pullImage: ImageInfoSchema,
+  fetchFeature: FetchedFeatureSchema,
+  buildImage: BuiltImageSchema,
+  imageLabels: ImageLabelsSchema,
   logs: Anything,
 } satisfies Record<CallMethod, TSchema>;
 
@@ -339,4 +358,8 @@ sameShape<Static<typeof ProgressEventSchema>, ProgressEvent>(true);
 sameShape<Static<typeof RunnerEnvSpecSchema>, RunnerEnvSpec>(true);
 sameShape<Static<typeof SecretDeliverySchema>, SecretDelivery>(true);
 sameShape<Static<typeof ExecRequestSchema>, ExecRequest>(true);
+sameShape<Static<typeof FeatureFetchRequestSchema>, FeatureFetchRequest>(true);
+sameShape<Static<typeof FetchedFeatureSchema>, FetchedFeature>(true);
+sameShape<Static<typeof BuildImageRequestSchema>, BuildImageRequest>(true);
+sameShape<Static<typeof BuiltImageSchema>, BuiltImage>(true);
 sameShape<Omit<Static<typeof ErrorBodySchema>, "code">, Omit<ErrorBody, "code">>(true);

@@ -70,6 +70,10 @@ export async function serveRunner(
       result = await api.ensureBaseImage(a[0], progressFn);
     } else if (method === "pullImage") {
       result = await api.pullImage(a[0], progressFn, a[1]);
+    } else if (method === "fetchFeature") {
+      result = await api.fetchFeature(a[0], progressFn);
+    } else if (method === "buildImage") {
+      result = await api.buildImage(a[0], progressFn);
     } else if (unary.has(method)) {
       const fn = (api as unknown as Record<string, (...x: unknown[]) => Promise<unknown>>)[method];
       result = await fn?.apply(api, args);

@@ -65,9 +65,16 @@ export const UNARY_METHODS = [
   "stats",
   "dnsStats",
   "listPorts",
+  "imageLabels",
 ] as const;
 /** Calls that report progress events before their result. */
-export const PROGRESS_METHODS = ["importImage", "ensureBaseImage", "pullImage"] as const;
+export const PROGRESS_METHODS = [
+  "importImage",
+  "ensureBaseImage",
+  "pullImage",
+  "fetchFeature",
+  "buildImage",
+] as const;
 export type WireMethod = (typeof UNARY_METHODS)[number] | (typeof PROGRESS_METHODS)[number] | "logs";
 
 /** The one thing both ends need of a WebSocket: text out, text in, and its end. */

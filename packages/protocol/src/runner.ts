@@ -13,6 +13,7 @@ import type {
   Resources,
   RuntimeName,
 } from "./env.ts";
+import type { RunnerBuild } from "./runner-build.ts";
 import type { SecretDelivery } from "./secrets.ts";
 
 export interface RunnerEnvSpec {
@@ -35,6 +36,13 @@ export interface RunnerEnvSpec {
    * the OCI bundle, runtime state or logs. File and variable secrets land on a tmpfs inside.
    */
   secrets?: SecretDelivery[];
+  /** Variables every process gets (devcontainer.json containerEnv), after the image's own. */
+  env?: Record<string, string>;
+  /**
+   * Named volumes (devcontainer.json `mounts` of type volume): folders on the environment's own
+   * disk (so they count against its quota and go with its backups), bound at `target`.
+   */
+  volumes?: { name: string; target: string }[];
 }
 
 export interface RunnerInfo {
@@ -213,4 +221,10 @@ export interface RunnerStats {
   dnsStats(): Promise<DnsStats>;
 }
 
-export interface RunnerApi extends RunnerLifecycle, RunnerExec, RunnerImages, RunnerStreams, RunnerStats {}
+export interface RunnerApi
+  extends RunnerLifecycle,
+    RunnerExec,
+    RunnerImages,
+    RunnerStreams,
+    RunnerStats,
+    RunnerBuild {}

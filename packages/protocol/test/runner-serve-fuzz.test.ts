@@ -55,6 +55,11 @@ const GOOD_ARGS: Record<string, unknown[]> = {
   importImage: ["/tmp/x.tar", null],
   ensureBaseImage: [{ mirror: "http://deb.example/debian" }],
   pullImage: ["debian:12", { credential: { username: "u", password: "p" } }],
+  fetchFeature: [{ envId: SPEC.id, source: "./features/x", configDir: "/w/r/.devcontainer", repoRoot: "/w/r" }],
+  buildImage: [
+    { envId: SPEC.id, repoRoot: "/w/r", dockerfile: { dockerfile: "/w/r/Dockerfile", context: "/w/r" } },
+  ],
+  imageLabels: ["debian:12"],
   exec: [SPEC.id, { cmd: ["sh", "-c", "echo hi"], tty: false }],
   logs: [SPEC.id, { follow: true, tail: 10 }],
 };
@@ -153,6 +158,22 @@ function stubApi(fz: Fuzzer, bad: string[]): RunnerApi {
       if (typeof ref !== "string") bad.push("pullImage");
       progress({ phase: "pull", message: "x" });
       return IMAGE;
+    },
+    fetchFeature: async (req, progress) => {
+      isId(req?.envId, "fetchFeature");
+      if (typeof req.source !== "string") bad.push("fetchFeature: source");
+      progress({ phase: "feature", message: "x" });
+      return { source: req.source, id: "x", digest: `sha256:${"0".repeat(64)}`, metadata: { id: "x" } };
+    },
+    buildImage: async (req, progress) => {
+      isId(req?.envId, "buildImage");
+      if (typeof req.repoRoot !== "string") bad.push("buildImage: repoRoot");
+      progress({ phase: "build", message: "STEP 1/1" });
+      return { ...IMAGE, cached: false };
+    },
+    imageLabels: async (ref) => {
+      if (typeof ref !== "string") bad.push("imageLabels");
+      return { "devcontainer.metadata": "[]" };
     },
     removeImage: async (ref) => [ref],
     pruneImages: async () => ({ removed: [], freedBytes: 0 }),

@@ -12,11 +12,13 @@ import { after, describe } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ExecSession, RunnerApi } from "@warren/protocol";
 import {
+  buildConformance,
   execConformance,
   type FakeSubject,
   imagesConformance,
   lifecycleConformance,
   overTheWire,
+  runExec,
   specMaker,
   statsConformance,
   streamsConformance,
@@ -111,6 +113,14 @@ async function subject(api: RunnerApi): Promise<FakeSubject> {
     },
     // The kernel names a process after the file it executed: busybox's nc link.
     listenerProcess: "nc",
+    async writeFiles(id, files) {
+      for (const [file, text] of Object.entries(files)) {
+        const r = await runExec(e, id, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", file], {
+          stdin: [text],
+        });
+        if (r.code !== 0) throw new Error(`write ${file}: ${r.stderr}`);
+      }
+    },
     async listen(id, port) {
       // busybox nc: -ll keeps listening after each connection, -e cat echoes each one.
       servers.push(
@@ -188,5 +198,6 @@ export function engineConformance(how: "direct" | "wire"): void {
     imagesConformance(name, make);
     streamsConformance(name, make);
     statsConformance(name, make);
+    buildConformance(name, make);
   });
 }

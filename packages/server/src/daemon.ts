@@ -46,6 +46,7 @@ import { createEnvWatchService } from "./services/watch.ts";
 import { type AnyStore, openStoreAt } from "./store/db.ts";
 import { createPgChangeBus, type PgChangeBus } from "./store/pg-change-bus.ts";
 import { listEnvIds } from "./store/queries/envs.ts";
+import { createSetupParts } from "./setup-parts.ts";
 
 export interface DaemonOptions {
   /** Default: protocol socketPath() ($WARREN_SOCKET or /run/warren/warren.sock). */
@@ -261,7 +262,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       proxy: () => portProxy,
     });
     const oidcConfig = opts.oidc ?? oidcConfigFromEnv();
+    const setup = createSetupParts({
+      ...{ db: store.db, clock, root: opts.root, runner, changes },
+      envs,
+      images,
+      registries,
+      logger: log.child({ component: "setup" }),
+    });
+    undo.push(() => setup.close());
     const app = build({
+      setups: setup.setups,
       portSignIn,
       audit,
       quotas: createQuotaService({ db: store.db, clock }),
@@ -293,6 +303,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     const ctl = controller;
     const { swept } = await ctl.start();
     idle.start();
+    await setup.controller.start();
     // A runner that (re)connects gets every environment reconciled at once, not at the next resync.
     hub?.onAttach(() => {
       void listEnvIds(store.db).then((ids) => {
@@ -326,6 +337,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         wake,
         activity,
         audit,
+        onAttach: (id) => setup.setups.attached(id),
       });
       portProxy = await startPortIngress({
         ...ingress,
@@ -365,6 +377,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         stopSessions();
         await tls?.close();
         await ctl.close();
+        await setup.close();
         await idle.close();
         await activity.close();
         await watch.close();

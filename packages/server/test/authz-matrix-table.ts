@@ -86,6 +86,14 @@ export const AUTHZ: Record<string, Expectation> = {
   "GET /api/v1/environments/:name/ports": "member",
   "PUT /api/v1/environments/:name/ports/:port": "member",
   "POST /api/v1/environments/:name/ports/:port/signin-link": "member",
+  "GET /api/v1/environments/:name/services": "member",
+  "POST /api/v1/environments/:name/services/:service/start": "member",
+  "POST /api/v1/environments/:name/services/:service/stop": "member",
+  "POST /api/v1/environments/:name/services/:service/restart": "member",
+  "GET /api/v1/environments/:name/services/:service/logs": "member",
+  "GET /api/v1/environments/:name/tasks": "member",
+  "POST /api/v1/environments/:name/tasks/:task/run": "member",
+  "GET /api/v1/environments/:name/tasks/:task/logs": "member",
   "GET /api/v1/stats": "member",
 
   // Classes: admins.
@@ -118,6 +126,9 @@ export const AUTHZ: Record<string, Expectation> = {
   "GET /api/v1/http/proxy": "member",
   "POST /api/v1/ssh-keys": "member",
   "DELETE /api/v1/ssh-keys/:id": "member",
+  // Each user's own git name, email and dotfiles (no one sets another's).
+  "GET /api/v1/user/git": "member",
+  "PUT /api/v1/user/git": "member",
 
   // The runner protocol.
   "GET /api/runner/v1/ping": "runner",

@@ -2,7 +2,11 @@
 // failures, a disk-free figure and the runtimes it claims to support. The only fake allowed.
 import { type Duplex, duplexPair } from "node:stream";
 import type {
+  BuildImageRequest,
+  BuiltImage,
   EnvObserved,
+  FeatureFetchRequest,
+  FetchedFeature,
   ExecHandlers,
   ExecRequest,
   ExecSession,
@@ -17,6 +21,7 @@ import type {
 } from "@warren/protocol";
 import { DEFAULT_IMAGE, type DnsStats, type EnvStats, WarrenError } from "@warren/protocol";
 import { startFakeCommand } from "./fake-command.ts";
+import { FakeBuild } from "./fake-runner-build.ts";
 
 type Method = keyof RunnerApi;
 
@@ -49,6 +54,12 @@ export class FakeRunner implements RunnerApi {
   memoryInUseBytes = 100 * 1024 ** 2;
   /** When true, pruneImages removes unused images (as the real one does past its cache cap). */
   pruneEvicts = false;
+  /** Builds, Feature fetches and image labels (fake-runner-build.ts). */
+  readonly build = new FakeBuild({
+    images: this.images,
+    isRunning: (id) => this.envs.get(id)?.state === "running",
+    addImage: (ref) => this.addImage(ref),
+  });
   #failures = new Map<Method, Error[]>();
   #nextPid = 1000;
 
@@ -239,6 +250,21 @@ export class FakeRunner implements RunnerApi {
   async pullImage(ref: string): Promise<ImageInfo> {
     this.#enter("pullImage", [ref]);
     throw new WarrenError("INVALID_ARGUMENT", "image pull is not available on the fake runner");
+  }
+
+  async fetchFeature(req: FeatureFetchRequest, progress: ProgressFn): Promise<FetchedFeature> {
+    this.#enter("fetchFeature", [req]);
+    return this.build.fetchFeature(req, progress);
+  }
+
+  async buildImage(req: BuildImageRequest, progress: ProgressFn): Promise<BuiltImage> {
+    this.#enter("buildImage", [req]);
+    return this.build.buildImage(req, progress);
+  }
+
+  async imageLabels(ref: string): Promise<Record<string, string>> {
+    this.#enter("imageLabels", [ref]);
+    return this.build.imageLabels(ref);
   }
 
   async removeImage(ref: string): Promise<string[]> {

@@ -2,6 +2,7 @@
 // FakeRunner dialled in to an in-process `warren server`): the fake must keep the contract the
 // real Engine keeps (runner/test/runner-conformance.host.test.ts), so tests built on it stay honest.
 import {
+  buildConformance,
   execConformance,
   fakeSubject,
   imagesConformance,
@@ -37,4 +38,5 @@ for (const [name, make] of [
   imagesConformance(name, make);
   streamsConformance(name, make);
   statsConformance(name, make);
+  buildConformance(name, make);
 }

@@ -25,8 +25,14 @@ export function execRequest(name: string, cmd: string[], opts: ExecOptions): Exe
     const [k, v] = parseExecEnv(pair);
     env[k] = v;
   }
-  // Start where `warren shell` does, in the environment's workspace.
-  const req: ExecRequest = { cmd, tty, env, cwd: checkExecCwd(opts.workdir ?? `/workspaces/${name}`) };
+  // Start where `warren shell` does: without -w the control plane picks the workspace
+  // (/workspaces/NAME, or devcontainer.json's workspaceFolder).
+  const req: ExecRequest = {
+    cmd,
+    tty,
+    env,
+    ...(opts.workdir !== undefined ? { cwd: checkExecCwd(opts.workdir) } : {}),
+  };
   if (opts.user !== undefined) {
     parseExecUser(opts.user);
     req.user = opts.user;

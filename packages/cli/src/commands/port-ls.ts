@@ -22,7 +22,14 @@ export function portTable(env: string, list: EnvPortList): string {
     p.visibility,
     p.url ?? "-",
   ]);
-  let out = renderTable(["PORT", "ADDRESS", "PROCESS", "VISIBILITY", "URL"], rows);
+  // devcontainer.json's labels get a column of their own, only when some port has one.
+  const labelled = list.items.some((p) => p.label !== undefined);
+  let out = labelled
+    ? renderTable(
+        ["PORT", "ADDRESS", "PROCESS", "VISIBILITY", "URL", "LABEL"],
+        rows.map((r, i) => [...r, escapeControlChars(list.items[i]!.label ?? "-")]),
+      )
+    : renderTable(["PORT", "ADDRESS", "PROCESS", "VISIBILITY", "URL"], rows);
   if (!list.running)
     out += `(${env} is not running: listening ports show once it runs; \`warren start ${env}\`)\n`;
   else if (list.items.length === 0) out += `(nothing listens in ${env} yet)\n`;

@@ -10,12 +10,13 @@ export interface ShellOptions {
   workdir?: string;
 }
 
-export function shellRequest(name: string, opts: ShellOptions = {}): ExecRequest {
+export function shellRequest(_name: string, opts: ShellOptions = {}): ExecRequest {
   const req: ExecRequest = {
     // One round trip instead of probing for bash first.
     cmd: ["/bin/sh", "-c", "command -v bash >/dev/null && exec bash -l || exec sh -l"],
     tty: true,
-    cwd: checkExecCwd(opts.workdir ?? `/workspaces/${name}`),
+    // Without -w the control plane picks: /workspaces/NAME, or devcontainer.json's workspaceFolder.
+    ...(opts.workdir !== undefined ? { cwd: checkExecCwd(opts.workdir) } : {}),
     env: { TERM: process.env["TERM"] ?? "xterm-256color" },
   };
   if (opts.user !== undefined) {

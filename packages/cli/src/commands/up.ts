@@ -36,6 +36,11 @@ export interface UpOptions {
   idleTimeout?: string;
   detach?: boolean;
   json?: boolean;
+  repo?: string;
+  branch?: string;
+  devcontainer?: string;
+  knownHost?: string[];
+  yes?: boolean;
 }
 
 export function createRequest(o: UpOptions): CreateEnvRequest {
@@ -66,7 +71,18 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
   // From here on a failure is Warren's, not the command's: 125 when the caller expects a status.
   if (then !== "print") ctx.mode = "exec";
 
-  if ((req.image ?? DEFAULT_IMAGE) === DEFAULT_IMAGE) await ensureBaseImage(client);
+  if (o.repo !== undefined) {
+    const { repoSource, runInitializeCommand } = await import("../up-repo.ts");
+    const r = await repoSource(client, { ...o, repo: o.repo });
+    await runInitializeCommand(r.local, { ...o, repo: o.repo });
+    req.repo = r.source;
+    // Project secrets (the clone's credentials among them) follow the repository.
+    if (req.project === undefined && r.project !== undefined) req.project = normalizeProject(r.project);
+  } else if (o.branch !== undefined || o.devcontainer !== undefined || o.knownHost !== undefined) {
+    throw new WarrenError("INVALID_ARGUMENT", "--branch, --devcontainer and --known-host go with --repo");
+  }
+  if (req.repo !== undefined) await ensureBaseImage(client);
+  else if ((req.image ?? DEFAULT_IMAGE) === DEFAULT_IMAGE) await ensureBaseImage(client);
   else if (req.image !== undefined) req.image = await pullIfMissing(client, req.image);
   // Named here rather than by the daemon, so that a create cut off by a daemon restart can be
   // sent again and find what the first attempt made (client-retry.ts) instead of making another.
@@ -87,7 +103,15 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
       throw whatWasLeft(err, req.name!);
     })
     .finally(settled);
-  const env = checkFailed(outcome.env);
+  let env = checkFailed(outcome.env);
+  if (env.setup) {
+    const { waitForSetup } = await import("../setup-wait.ts");
+    env = await waitForSetup(client, env.name, {
+      interactive: then === "shell",
+      quiet: o.json === true,
+      fromStart: outcome.created,
+    });
+  }
   if (then !== "print" || !o.json) {
     // After a retry, "exists" may be this call's own first attempt: only an unnamed one is sure.
     const how = outcome.created || (retried && !named) ? "created" : "using existing";
@@ -95,7 +119,8 @@ export async function upCommand(cmd: string[], o: UpOptions, ctx: RunContext) {
     process.stderr.write(`warren: ${how} environment ${env.name} (${env.state})${note}\n`);
   }
 
-  if (then === "exec") return attach(client, env.name, { cmd, tty: false, cwd: `/workspaces/${env.name}` });
+  // Without a cwd the control plane picks /workspaces/NAME, or devcontainer.json's workspaceFolder.
+  if (then === "exec") return attach(client, env.name, { cmd, tty: false });
   if (then === "shell") return openShell(client, env.name);
   if (o.json) printJson(env);
   else process.stdout.write(envTable([env]));

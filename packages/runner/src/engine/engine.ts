@@ -12,6 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import {
+  type BuildImageRequest,
+  type BuiltImage,
   checkExecEnv,
   type DnsStats,
   type EnvObserved,
@@ -19,6 +21,8 @@ import {
   type ExecHandlers,
   type ExecRequest,
   type ExecSession,
+  type FeatureFetchRequest,
+  type FetchedFeature,
   type ImageInfo,
   type ListeningPort,
   type LogStream,
@@ -29,6 +33,7 @@ import {
   type RunnerInfo,
   WarrenError,
 } from "@warren/protocol";
+import { buildImage, fetchFeature, imageLabels } from "../build/index.ts";
 import { detectCgroupMode } from "../cgroups/detect.ts";
 import { CONSOLE_HELPER } from "../exec/exec-plan.ts";
 import { startExec } from "../exec/exec-session.ts";
@@ -240,6 +245,20 @@ export class Engine implements RunnerApi {
 
   pruneImages(opts: { keep?: string[] } = {}): Promise<{ removed: string[]; freedBytes: number }> {
     return pruneImages(this.ctx.images, opts.keep);
+  }
+
+  fetchFeature(req: FeatureFetchRequest, progress: ProgressFn): Promise<FetchedFeature> {
+    return fetchFeature(this.ctx, req, progress);
+  }
+
+  async buildImage(req: BuildImageRequest, progress: ProgressFn): Promise<BuiltImage> {
+    const built = await buildImage(this.ctx, req, progress);
+    if (!built.cached) await this.afterImageAdded(built.ref);
+    return built;
+  }
+
+  imageLabels(ref: string): Promise<Record<string, string>> {
+    return imageLabels(this.ctx, ref);
   }
 
   setResources(spec: RunnerEnvSpec): Promise<EnvObserved> {

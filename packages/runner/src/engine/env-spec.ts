@@ -59,6 +59,7 @@ export function envOciSpec(
       cgroupsPath: names.cgroupPath,
       initBinary: path.join(ctx.cfg.nativeDir, "warren-init"),
       relayBinary: path.join(ctx.cfg.nativeDir, "warren-relay"),
+      superviseBinary: path.join(ctx.cfg.nativeDir, "warren-supervise"),
       env: mergeEnv(image.env),
       cwd: "/",
       workspaceDir: names.workspaceDir,

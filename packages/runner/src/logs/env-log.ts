@@ -19,7 +19,13 @@ export function logLimits(cfg: Pick<RunnerConfig, "logMaxBytes" | "logKeep">): L
 }
 
 export async function appendEvent(file: string, message: string, limits: LogLimits): Promise<void> {
-  await appendFile(file, `[warren ${new Date().toISOString()}] ${message}\n`, { mode: 0o600 });
+  // One prefix per line: batched setup output (clone, build, hooks) arrives several lines at once.
+  const prefix = `[warren ${new Date().toISOString()}] `;
+  const text = message
+    .split("\n")
+    .map((l) => prefix + l)
+    .join("\n");
+  await appendFile(file, `${text}\n`, { mode: 0o600 });
   await rotateIfNeeded(file, limits);
 }
 

@@ -15,6 +15,8 @@ import type { OciRlimit, SpecOption } from "./types.ts";
 export const INIT_PATH_IN_CONTAINER = "/.warren/init";
 /** Where warren-relay (unix-socket plumbing for SSH: agent, streamlocal) appears, when given. */
 export const RELAY_PATH_IN_CONTAINER = "/.warren/relay";
+/** Where warren-supervise (the automations' services and tasks) appears, when given. */
+export const SUPERVISE_PATH_IN_CONTAINER = "/.warren/supervise";
 export const WORKSPACES_DIR = "/workspaces";
 
 export interface EnvSpecInput {
@@ -28,6 +30,8 @@ export interface EnvSpecInput {
   initBinary: string;
   /** Host path of the static warren-relay binary; bound read-only beside init when set. */
   relayBinary?: string;
+  /** Host path of the static warren-supervise binary; bound read-only beside init when set. */
+  superviseBinary?: string;
   /** Arguments after `warren-init --`; none means init just waits and reaps. */
   command?: string[];
   env?: string[];
@@ -69,6 +73,15 @@ export function defaultEnvSpecOptions(input: EnvSpecInput): SpecOption[] {
   if (input.relayBinary) {
     opts.push(
       withBindMount(input.relayBinary, RELAY_PATH_IN_CONTAINER, {
+        readonly: true,
+        recursive: false,
+        extra: ["nosuid", "nodev"],
+      }),
+    );
+  }
+  if (input.superviseBinary) {
+    opts.push(
+      withBindMount(input.superviseBinary, SUPERVISE_PATH_IN_CONTAINER, {
         readonly: true,
         recursive: false,
         extra: ["nosuid", "nodev"],

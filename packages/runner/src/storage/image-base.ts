@@ -10,7 +10,7 @@ import { readHostAptSources, resolveDebianSources, SUITE } from "./image-apt-sou
 import { spawnInUserNamespace } from "./image-base-sandbox.ts";
 import { unpackLayer } from "./image-layer-unpack.ts";
 import { hostPlatform } from "./image-oci-layout.ts";
-import type { ImageRecord, ImageStore } from "./image-store.ts";
+import type { ImageRecord, LayerStore } from "./layer-store.ts";
 
 // openssh-client, openssh-sftp-server and rsync: what editors and `ssh -A`/scp/sftp/rsync through the
 // SSH gateway expect to find inside (the gateway runs the image's own sftp-server).
@@ -49,7 +49,7 @@ export interface BaseImageOptions {
 }
 
 export async function ensureBaseImage(
-  store: ImageStore,
+  store: LayerStore,
   opts: BaseImageOptions,
   progress: ProgressFn,
 ): Promise<ImageInfo> {

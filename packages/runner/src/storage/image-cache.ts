@@ -5,18 +5,10 @@
 // for layers, mounted right now (an environment's idmapped lower layer).
 import fs from "node:fs/promises";
 import path from "node:path";
-import { type ImageInfo, parseSize, WarrenError } from "@warren/protocol";
+import { type ImageInfo, WarrenError } from "@warren/protocol";
 import { readHandle } from "../state/handle.ts";
 import type { ImageStore } from "./image-store.ts";
-import { readMounts } from "./mountinfo.ts";
-
-export const DEFAULT_CACHE_MAX_BYTES = 50 * 1024 ** 3;
-const LAYER_ROOT_RE = /\/layers\/sha256\/([a-f0-9]{64})$/;
-
-export function cacheMaxBytes(): number {
-  const v = process.env["WARREN_IMAGE_CACHE_MAX"];
-  return v ? parseSize(v, "WARREN_IMAGE_CACHE_MAX") : DEFAULT_CACHE_MAX_BYTES;
-}
+export { cacheMaxBytes, DEFAULT_CACHE_MAX_BYTES, mountedLayers } from "./image-layers-in-use.ts";
 
 /** Environment names on this runner by the image ref they are made from. */
 export async function imagesInUse(envsDir: string): Promise<Map<string, string[]>> {
@@ -29,15 +21,6 @@ export async function imagesInUse(envsDir: string): Promise<Map<string, string[]
   return out;
 }
 
-/** Hex digests of layer directories that are mounted somewhere (by any root on this host). */
-export function mountedLayers(mountinfoText?: string): Set<string> {
-  const out = new Set<string>();
-  for (const m of readMounts(mountinfoText)) {
-    const hit = LAYER_ROOT_RE.exec(m.root);
-    if (hit) out.add(hit[1]!);
-  }
-  return out;
-}
 
 export async function removeImage(store: ImageStore, ref: string): Promise<string[]> {
   await store.readRecord(ref); // IMAGE_NOT_FOUND first

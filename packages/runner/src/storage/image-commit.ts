@@ -2,9 +2,9 @@
 // diff_ids against the manifest, add each missing layer (pinned, so a concurrent prune cannot
 // take it), and only then write the image record. A refused image leaves no layer behind.
 import { type ImageInfo, type ProgressFn, wrap } from "@warren/protocol";
-import { imageConfig } from "./image-import.ts";
+import { imageConfig } from "./image-config.ts";
 import { corrupt, type Descriptor, type OciConfig, type OciManifest } from "./image-oci-layout.ts";
-import type { ImageRecord, ImageStore } from "./image-store.ts";
+import type { ImageRecord, LayerStore } from "./layer-store.ts";
 
 export function diffIdsOf(config: OciConfig, manifest: OciManifest): string[] {
   const diffIds = config.rootfs?.diff_ids ?? [];
@@ -32,7 +32,7 @@ export interface CommitImage {
   addLayer(desc: Descriptor, diffId: string, what: string): Promise<number>;
 }
 
-export async function commitImage(store: ImageStore, o: CommitImage): Promise<ImageInfo> {
+export async function commitImage(store: LayerStore, o: CommitImage): Promise<ImageInfo> {
   const unpin = store.pin(o.diffIds);
   const added: string[] = [];
   try {

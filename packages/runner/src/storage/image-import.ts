@@ -18,8 +18,8 @@ import {
   statBlob,
   verifyBlob,
 } from "./image-oci-layout.ts";
-import { type ImageStore, validateRef } from "./image-store.ts";
-import type { ImageLayers } from "./types.ts";
+import { validateRef } from "./image-files.ts";
+import type { LayerStore } from "./layer-store.ts";
 
 export const LAYER_TYPES = new Set([
   "application/vnd.oci.image.layer.v1.tar",
@@ -33,7 +33,7 @@ export const LAYER_TYPES = new Set([
 ]);
 
 export async function importOciImage(
-  store: ImageStore,
+  store: LayerStore,
   srcPath: string,
   ref: string | undefined,
   progress: ProgressFn,
@@ -95,7 +95,7 @@ function asUserPath(err: unknown, dir: string, srcPath: string): unknown {
 }
 
 async function importLayout(
-  store: ImageStore,
+  store: LayerStore,
   dir: string,
   ref: string | undefined,
   progress: ProgressFn,
@@ -119,7 +119,7 @@ async function importLayout(
 }
 
 async function importLayer(
-  store: ImageStore,
+  store: LayerStore,
   dir: string,
   desc: Descriptor,
   diffId: string,
@@ -179,15 +179,4 @@ function chooseRef(ref: string | undefined, refName: string | undefined, digest:
     }
   }
   return `imported/${digest.slice(7, 19)}`;
-}
-
-/** The effective command is Entrypoint + Cmd, as a container runtime would run it. */
-export function imageConfig(cfg: OciConfig): ImageLayers["config"] {
-  const c = cfg.config ?? {};
-  return {
-    env: c.Env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-    cmd: [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])],
-    workingDir: c.WorkingDir || "/",
-    user: c.User ?? "",
-  };
 }

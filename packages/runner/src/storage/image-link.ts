@@ -4,12 +4,17 @@
 import fs from "node:fs/promises";
 import { wrap } from "@warren/protocol";
 import { writeFileAtomic } from "./image-files.ts";
-import type { ImageStore } from "./image-store.ts";
-import type { ImageLayers } from "./types.ts";
+import type { ImageRecord, LayerStore } from "./layer-store.ts";
 
-export async function linkImage(store: ImageStore, other: ImageStore, ref: string): Promise<ImageLayers> {
+/** The other store: where the image's record and layers are read from. */
+export interface LinkSource {
+  readRecord(ref: string): Promise<ImageRecord>;
+  layerDir(diffId: string): string;
+  layerSize(diffId: string): Promise<number>;
+}
+
+export async function linkImage(store: LayerStore, other: LinkSource, ref: string): Promise<void> {
   const rec = await other.readRecord(ref);
-  await store.init();
   for (const diffId of rec.layers) {
     if (await store.hasLayer(diffId)) continue;
     // A dangling link (its cache was wiped) is replaced, not kept.
@@ -24,5 +29,4 @@ export async function linkImage(store: ImageStore, other: ImageStore, ref: strin
     );
   }
   await store.writeRecord(rec);
-  return store.get(ref);
 }

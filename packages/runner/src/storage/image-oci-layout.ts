@@ -26,7 +26,15 @@ export interface OciManifest {
 }
 
 export interface OciConfig {
-  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string };
+  config?: {
+    Env?: string[];
+    Cmd?: string[];
+    Entrypoint?: string[];
+    WorkingDir?: string;
+    User?: string;
+    /** Untrusted: any JSON may be here (image-config.ts keeps string values only). */
+    Labels?: unknown;
+  };
   rootfs?: { type?: string; diff_ids?: string[] };
 }
 

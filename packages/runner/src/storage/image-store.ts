@@ -10,20 +10,17 @@ import { DEFAULT_IMAGE, type ImageInfo, type ProgressFn, WarrenError, wrap } fro
 import type { RunnerConfig } from "../host/config.ts";
 import type { IdRange } from "../host/idrange.ts";
 import { BASE_RECIPE, ensureBaseImage } from "./image-base.ts";
-import { cacheMaxBytes, mountedLayers } from "./image-cache.ts";
+import { cacheMaxBytes, mountedLayers } from "./image-layers-in-use.ts";
 import { diffIdHex, isDir, pidAlive, validateRef, writeFileAtomic } from "./image-files.ts";
 import { importOciImage } from "./image-import.ts";
 import { linkImage } from "./image-link.ts";
 import { defaultSandbox, layerMaxBytes, type UnpackSandbox } from "./image-unpack-sandbox.ts";
+import type { ImageRecord, LayerStore } from "./layer-store.ts";
 import type { ImageLayers } from "./types.ts";
 
 export { diffIdHex, validateRef } from "./image-files.ts";
 
-export interface ImageRecord extends ImageInfo {
-  config: ImageLayers["config"];
-  /** The built-in base only: what it was built from (image-base.ts BASE_RECIPE). */
-  recipe?: string;
-}
+export type { ImageRecord } from "./layer-store.ts";
 
 export interface ImageStoreOptions extends Pick<RunnerConfig, "root" | "mirror"> {
   imagesDir?: string;
@@ -42,7 +39,7 @@ interface LayerMeta {
   sizeBytes: number;
 }
 
-export class ImageStore {
+export class ImageStore implements LayerStore {
   readonly dir: string;
   readonly layersDir: string;
   readonly refsDir: string;
@@ -262,8 +259,10 @@ export class ImageStore {
   }
 
   /** Makes `ref` of another store available here as symlinked layers (image-link.ts). */
-  linkFrom(other: ImageStore, ref: string): Promise<ImageLayers> {
-    return linkImage(this, other, ref);
+  async linkFrom(other: ImageStore, ref: string): Promise<ImageLayers> {
+    await this.init();
+    await linkImage(this, other, ref);
+    return this.get(ref);
   }
 
   importOci(srcPath: string, ref: string | undefined, progress: ProgressFn): Promise<ImageInfo> {

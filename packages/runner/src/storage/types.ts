@@ -13,5 +13,12 @@ export interface ImageLayers {
   /** Absolute directories of unpacked layers, lowest first. */
   layerDirs: string[];
   /** Image config (OCI config.config): Env, Cmd, WorkingDir, User. */
-  config: { env: string[]; cmd: string[]; workingDir: string; user: string };
+  config: {
+    env: string[];
+    cmd: string[];
+    workingDir: string;
+    user: string;
+    /** The image config's Labels (devcontainer.metadata among them); absent on older records. */
+    labels?: Record<string, string>;
+  };
 }

@@ -55,6 +55,11 @@ const sshKeyAdded: Target = (_req, reply) =>
 /** "env:port=visibility", so the record says what the port was opened (or closed) to. */
 const portTarget: Target = (req, reply) =>
   `${param("name")(req, reply)}:${param("port")(req, reply)}=${bodyField("visibility")(req)}`;
+/** "env/unit" for a service or task. */
+const unitTarget =
+  (kind: string): Target =>
+  (req, reply) =>
+    `${param("name")(req, reply)}/${param(kind)(req, reply)}`;
 const importTarget: Target = (req) => `${bodyField("ref")(req)} <- ${bodyField("path")(req)}`;
 
 const E = `${API_PREFIX}/environments`;
@@ -90,9 +95,16 @@ export const AUDITED: Readonly<Record<string, Rule>> = {
   },
   // Port visibility: who may reach an environment's port through the port proxy.
   [`PUT ${E}/:name/ports/:port`]: { action: "port.set", target: portTarget },
+  // Automations: a task runs, and a service starts or stops, as the environment's user.
+  [`POST ${E}/:name/tasks/:task/run`]: { action: "task.run", target: unitTarget("task") },
+  [`POST ${E}/:name/services/:service/start`]: { action: "service.start", target: unitTarget("service") },
+  [`POST ${E}/:name/services/:service/stop`]: { action: "service.stop", target: unitTarget("service") },
+  [`POST ${E}/:name/services/:service/restart`]: { action: "service.restart", target: unitTarget("service") },
   // SSH keys: each one opens environments through the SSH gateway.
   [`POST ${API_PREFIX}/ssh-keys`]: { action: "ssh-key.add", target: sshKeyAdded },
   [`DELETE ${API_PREFIX}/ssh-keys/:id`]: { action: "ssh-key.remove", target: param("id") },
+  // A user's git identity and dotfiles: the dotfiles' install script runs in each new environment.
+  [`PUT ${API_PREFIX}/user/git`]: { action: "user.git-set", target: bodyField("dotfiles") },
   // Images: what every environment of the organisation starts from.
   [`POST ${API_PREFIX}/images/import`]: { action: "image.import", target: importTarget, streamed: true },
   [`DELETE ${API_PREFIX}/images/:ref`]: { action: "image.remove", target: param("ref") },

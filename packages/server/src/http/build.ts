@@ -19,6 +19,7 @@ import type { PortSignIn } from "../ingress/port-signin.ts";
 import type { RunnerHub } from "../runners/hub.ts";
 import type { ActivityTracker } from "../services/activity.ts";
 import type { AuditService } from "../services/audit.ts";
+import { automationServiceFor } from "../services/automations.ts";
 import type { ClassService } from "../services/classes.ts";
 import { type EnvWaker, requireRunningWaker } from "../services/env-wake.ts";
 import type { EnvironmentService } from "../services/environments.ts";
@@ -33,6 +34,7 @@ import type { RegistryLoginService } from "../services/registry-logins.ts";
 import { oneRunner } from "../services/runner-for.ts";
 import type { SecretService } from "../services/secrets.ts";
 import type { SshKeyService } from "../services/ssh-keys.ts";
+import { createUserGitService } from "../services/user-git.ts";
 import type { EnvWatchService } from "../services/watch.ts";
 import type { Db } from "../store/db.ts";
 import { WARREN_VERSION } from "../version.ts";
@@ -47,6 +49,7 @@ import type { RateLimitOptions } from "./rate-limit.ts";
 import { installResponseValidation, responseValidationEnabled } from "./response-validation.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { auditRoutes } from "./routes-audit.ts";
+import { automationRoutes } from "./routes-automations.ts";
 import { authRoutes } from "./routes-auth.ts";
 import { classRoutes } from "./routes-classes.ts";
 import { dnsRoutes } from "./routes-dns.ts";
@@ -64,7 +67,10 @@ import { sshGatewayRoutes } from "./routes-ssh-gateway.ts";
 import { sshKeyRoutes } from "./routes-ssh-keys.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
+import { userGitRoutes } from "./routes-user-git.ts";
 import type { TransportKind } from "./transport.ts";
+import { setupRoutes } from "./routes-setup.ts";
+import type { SetupService } from "../services/setups.ts";
 
 export interface HttpDeps {
   envs: EnvironmentService;
@@ -86,6 +92,8 @@ export interface HttpDeps {
   wake: EnvWaker;
   /** Terminal use keeps environments up (services/activity.ts); absent: nothing is recorded. */
   activity?: ActivityTracker | undefined;
+  /** Repository environments: an interactive exec runs postAttachCommand. */
+  setups?: SetupService | undefined;
 }
 
 export interface BuildOptions {
@@ -154,6 +162,8 @@ export interface BuildOptions {
   ports?: PortService;
   /** One-time sign-in links for port URLs (ingress/port-signin.ts); without it the route says no proxy runs. */
   portSignIn?: PortSignIn;
+  /** Repository environments: uploads, rebuild, hooks (services/setups.ts). */
+  setups?: SetupService;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -184,6 +194,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     sessions: opts.sessions ?? createLiveSessions({ clock: opts.clock ?? systemClock, logger: app.log }),
     wake: opts.wake ?? requireRunningWaker(opts.envs),
     activity: opts.activity,
+    setups: opts.setups,
   };
   // Response schemas document the API (openapi.ts) and tests check replies against them, but they
   // must never change a reply: fast-json-stringify would drop or coerce anything a schema missed.
@@ -239,6 +250,7 @@ export function build(opts: BuildOptions): FastifyInstance {
           : undefined),
     );
     portSignInRoutes(scoped, deps, opts.portSignIn);
+    automationRoutes(scoped, opts.db ? automationServiceFor(opts.envs, opts.runner, opts.db) : undefined);
     classRoutes(scoped, deps);
     imageRoutes(scoped, deps);
     registryRoutes(scoped, deps);
@@ -248,9 +260,11 @@ export function build(opts: BuildOptions): FastifyInstance {
     authRoutes(scoped, opts.oidc, opts.portSignIn);
     secretRoutes(scoped, opts.secrets);
     sshKeyRoutes(scoped, opts.sshKeys);
+    userGitRoutes(scoped, opts.db && createUserGitService({ db: opts.db, clock: opts.clock ?? systemClock }));
     sshGatewayRoutes(scoped, opts.sshGateway);
     httpProxyRoutes(scoped, opts.httpProxy);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
+    setupRoutes(scoped, opts.setups);
     openApiRoutes(scoped, routes, deps.version);
   });
   return app;

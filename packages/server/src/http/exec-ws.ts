@@ -186,6 +186,8 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
       );
       touch();
     }
+    // An interactive session is an attach: postAttachCommand runs beside it, never before it.
+    if (req.tty) deps.setups?.attached(woke.id);
     session = await deps.envs.exec(actor, name, req, {
       stdout: (d) => {
         touch?.();

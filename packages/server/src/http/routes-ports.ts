@@ -35,6 +35,8 @@ export const EnvPort = Type.Object({
   ),
   updatedAt: Type.Optional(Type.String({ description: "ISO 8601 time the visibility was last set" })),
   updatedBy: Type.Optional(Type.String({ description: 'A user id or "local-root"' })),
+  label: Type.Optional(Type.String({ description: "devcontainer.json's portsAttributes label" })),
+  forwarded: Type.Optional(Type.Boolean({ description: "Listed in devcontainer.json's forwardPorts" })),
 });
 const EnvPortList = Type.Object({
   items: Type.Array(EnvPort),

@@ -8,6 +8,8 @@ import {
   type ClassSpec as ClassSpecT,
   type DnsStats as DnsStatsT,
   ENV_STATES,
+  LIFECYCLE_HOOKS,
+  SETUP_PHASES,
   type Environment as EnvironmentT,
   type EnvStats as EnvStatsT,
   ERROR_CATALOG,
@@ -102,6 +104,35 @@ export const EnvIdle = Type.Object({
   lastActivity: Type.Optional(EnvActivity),
   stopDeadline: Type.Optional(Time),
 });
+const HookRun = Type.Object({
+  name: lit([...LIFECYCLE_HOOKS, "dotfiles"]),
+  state: lit(["running", "done", "failed"]),
+  exitCode: Type.Optional(Type.Integer()),
+  startedAt: Type.Optional(Time),
+  finishedAt: Type.Optional(Time),
+});
+export const EnvSetup = Type.Object(
+  {
+    source: Type.Object({
+      url: Type.Optional(Type.String()),
+      uploadId: Type.Optional(Type.String()),
+      branch: Type.Optional(Type.String()),
+      devcontainerPath: Type.Optional(Type.String()),
+      knownHosts: Type.Optional(Type.Array(Type.String())),
+      localWorkspaceFolder: Type.Optional(Type.String()),
+    }),
+    dir: Type.String({ description: "Folder under /workspaces" }),
+    phase: lit(SETUP_PHASES),
+    message: Type.Optional(Type.String()),
+    image: Type.Optional(Type.String()),
+    workspaceFolder: Type.String(),
+    remoteUser: Type.Optional(Type.String()),
+    configFile: Type.Optional(Type.String()),
+    hooks: Type.Array(HookRun),
+    settled: Type.Optional(Type.Boolean()),
+  },
+  { description: "Made from a repository (`warren up --repo`): its source, setup phase and lifecycle hooks" },
+);
 export const Environment = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -114,6 +145,7 @@ export const Environment = Type.Object({
   updatedAt: Time,
   observed: Type.Optional(EnvObserved),
   idle: Type.Optional(EnvIdle),
+  setup: Type.Optional(EnvSetup),
 });
 export const ClassSpec = Type.Object({
   name: Type.String(),

@@ -31,6 +31,21 @@ export const CreateEnvBody = Type.Object(
     user: Type.Optional(Type.String({ maxLength: 200 })),
     // A duration (30m, 2h) or "never"; the service names the forms in its refusal.
     idleTimeout: Type.Optional(Type.String({ maxLength: 32 })),
+    // Checked field by field in services/repo-source.ts, whose messages name the fix.
+    repo: Type.Optional(
+      Type.Object(
+        {
+          url: Type.Optional(Type.String({ maxLength: 1024 })),
+          uploadId: Type.Optional(Type.String({ maxLength: 64 })),
+          branch: Type.Optional(Type.String({ maxLength: 255 })),
+          devcontainerPath: Type.Optional(Type.String({ maxLength: 512 })),
+          knownHosts: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 32 })),
+          localEnv: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 4096 }))),
+          localWorkspaceFolder: Type.Optional(Type.String({ maxLength: 4096 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -26,6 +26,8 @@ export interface SshConn {
   readonly ending: boolean;
   /** Channel data in either direction: use of the environment for idle stop (cheap, batched). */
   activity?: (() => void) | undefined;
+  /** An interactive session (a pty) began: a repository environment runs postAttachCommand. */
+  attached?: (() => void) | undefined;
 }
 
 /** A client-facing line for a failure: Warren's own message, never a stack. */

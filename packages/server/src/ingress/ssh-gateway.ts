@@ -69,6 +69,8 @@ export interface SshGatewayOptions {
   audit?: AuditService | undefined;
   logger: Logger;
   limits?: Partial<SshGatewayLimits>;
+  /** An interactive session began on an environment (postAttachCommand). */
+  onAttach?: ((envId: string) => void) | undefined;
 }
 
 export interface SshGateway {
@@ -192,6 +194,10 @@ export async function startSshGateway(o: SshGatewayOptions): Promise<SshGateway>
       disconnected = tracker.connected(login.env.id, source, (message) => {
         for (const ch of l.channels) ch.notify(message);
       });
+    }
+    if (o.onAttach) {
+      const onAttach = o.onAttach;
+      conn.attached = () => onAttach(login.env.id);
     }
     client.on("session", (accept, reject) => handleSession(accept, reject, conn));
     client.on("tcpip", (accept, reject, info) => handleDirectTcpip(client, accept, reject, info, conn));

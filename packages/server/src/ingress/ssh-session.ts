@@ -130,6 +130,7 @@ export function handleSession(accept: AcceptConnection<Session>, reject: RejectC
     const channel = acceptChannel();
     if (!channel) return;
     const req: ExecRequest = { cmd, tty: pty !== undefined, env: { ...env } };
+    if (pty) c.attached?.();
     if (pty) {
       req.env = { ...req.env, TERM: env["TERM"] ?? pty.term };
       if (pty.cols) req.cols = pty.cols;

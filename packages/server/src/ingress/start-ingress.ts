@@ -37,7 +37,7 @@ export async function startSshIngress(
   o: Common & {
     listen: string | undefined;
     optional: boolean;
-  } & Pick<SshGatewayOptions, "envs" | "sshKeys" | "sessions" | "wake" | "activity" | "audit">,
+  } & Pick<SshGatewayOptions, "envs" | "sshKeys" | "sessions" | "wake" | "activity" | "audit" | "onAttach">,
 ): Promise<SshGateway | undefined> {
   if (o.listen === undefined) return undefined;
   try {
@@ -51,6 +51,7 @@ export async function startSshIngress(
       wake: o.wake,
       activity: o.activity,
       audit: o.audit,
+      onAttach: o.onAttach,
       logger: o.logger.child({ component: "ssh-gateway" }),
     });
   } catch (err) {

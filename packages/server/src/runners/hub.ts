@@ -139,6 +139,7 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
       removeImage: async (ref: string) => (await pick()).removeImage(ref),
       pruneImages: async (opts?: Parameters<RunnerApi["pruneImages"]>[0]) => (await pick()).pruneImages(opts),
       dnsStats: async () => (await pick()).dnsStats(),
+      imageLabels: async (ref: string) => (await pick()).imageLabels(ref),
     } satisfies Partial<RunnerApi>;
   };
 
@@ -216,6 +217,9 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
     stats: async (id) => (await forEnv(id)).stats(id),
     dial: async (id, port, host) => (await forEnv(id)).dial(id, port, host),
     listPorts: async (id) => (await forEnv(id)).listPorts(id),
+    // Builds and Feature fetches read the environment's files and use its network: its runner.
+    fetchFeature: async (req, progress) => (await forEnv(req.envId)).fetchFeature(req, progress),
+    buildImage: async (req, progress) => (await forEnv(req.envId)).buildImage(req, progress),
     exec: async (id, req, h) => (await forEnv(id)).exec(id, req, h),
     logs(id, opts, onData) {
       // LogStream is synchronous; resolve the runner first, then forward close.

@@ -243,6 +243,10 @@ export class RemoteRunner implements RunnerApi {
     this.withProgress("ensureBaseImage", [opts], progress);
   pullImage: RunnerApi["pullImage"] = (ref, progress, opts) =>
     this.withProgress("pullImage", opts === undefined ? [ref] : [ref, opts], progress);
+  fetchFeature: RunnerApi["fetchFeature"] = (req, progress) =>
+    this.withProgress("fetchFeature", [req], progress);
+  buildImage: RunnerApi["buildImage"] = (req, progress) => this.withProgress("buildImage", [req], progress);
+  imageLabels: RunnerApi["imageLabels"] = (ref) => this.call("imageLabels", [ref]);
 
   private linkFor(what: string): StreamClient {
     if (this.closedReason !== undefined || !this.streams)

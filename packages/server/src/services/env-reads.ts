@@ -21,6 +21,7 @@ import { listEnvPage } from "../store/queries/env-pages.ts";
 import { type EnvRow, toEnvironment } from "../store/queries/envs.ts";
 import type { Actor } from "./actor.ts";
 import { actorOrg, canSeeEnv } from "./scope.ts";
+import { withSetupDefaults } from "./setup-exec.ts";
 
 export type LogOptions = Parameters<RunnerExec["logs"]>[1];
 
@@ -131,7 +132,7 @@ export function createEnvReadOps(d: EnvReadDeps): EnvReadOps {
 
     async exec(a, nameOrId, req, h) {
       const row = await d.requireRunning(a, nameOrId);
-      return d.runner.exec(row.id, req, h);
+      return d.runner.exec(row.id, withSetupDefaults(row, req), h);
     },
 
     async dial(a, nameOrId, port, host) {

@@ -42,6 +42,8 @@ import { conflictFix, imageMissing, resolveSpec, specDifferences } from "./env-s
 import { idleTimeoutArg, newEnvIdleTimeout } from "./idle-settings.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateNewEnvName } from "./names.ts";
+import { repoCreate } from "./repo-source.ts";
+import { requireUpload } from "./uploads.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
 import { actorOrg, canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
@@ -143,9 +145,13 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     throw new WarrenError("INTERNAL", "could not generate a free environment name; pass --name");
   }
 
-  async function create(a: Actor, req: CreateEnvRequest, opts: { wait?: boolean } = {}) {
+  async function create(a: Actor, asked: CreateEnvRequest, opts: { wait?: boolean } = {}) {
     // Refused before anything is read: a runner creates nothing, and neither does a missing actor.
     const own = newEnvOwnership(a);
+    const repo = repoCreate(asked);
+    const req = repo?.req ?? asked;
+    const setup = repo?.setup;
+    if (setup?.source.uploadId) await requireUpload(db, setup.source.uploadId, own, isoNow(clock));
     const org = nameOrg(a);
     const name = await pickName(a, req);
     const cls = await getClass(db, req.className ?? DEFAULT_CLASS, org);
@@ -253,6 +259,9 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         last_activity_kind: null,
         last_activity_source: null,
         idle_deadline: null,
+        setup: setup ? JSON.stringify(setup) : null,
+        container_env: null,
+        volumes: null,
         created_at: now,
         updated_at: now,
       };

@@ -30,6 +30,7 @@ import {
   upsertEnvPortRow,
 } from "../store/queries/ports.ts";
 import type { Actor } from "./actor.ts";
+import { forwardedPortsOf } from "./port-labels.ts";
 import { ownershipOf } from "./scope.ts";
 
 export type { PortVisibility } from "@warren/protocol";
@@ -161,6 +162,11 @@ export function createPortService(d: PortServiceDeps): PortService {
       e.listening = true;
       if (!e.addresses.includes(l.address)) e.addresses.push(l.address);
       if (l.process && e.process === undefined) e.process = l.process;
+    }
+    for (const f of forwardedPortsOf(row)) {
+      const e = entry(f.port);
+      e.forwarded = true;
+      if (f.label !== undefined) e.label = f.label;
     }
     for (const s of stored) {
       const e = entry(s.port);

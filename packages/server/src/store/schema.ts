@@ -9,6 +9,7 @@ import type { PortsSchema } from "./schema-ports.ts";
 import type { RunnersSchema } from "./schema-runners.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
 import type { SshKeysSchema } from "./schema-ssh-keys.ts";
+import type { UserGitSchema } from "./schema-user-git.ts";
 
 export interface EnvironmentsTable {
   id: string;
@@ -46,8 +47,23 @@ export interface EnvironmentsTable {
   last_activity_source: ColumnType<string | null, string | null | undefined, string | null>;
   /** When the idle controller stops it (ISO); only moves forward. */
   idle_deadline: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Made from a repository (migration 025): JSON SetupState (queries/setups.ts), else null. */
+  setup: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON Record<string,string> of devcontainer containerEnv, or null. */
+  container_env: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON {name,target}[] of named volumes on its disk, or null. */
+  volumes: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
+}
+
+export interface UploadsTable {
+  id: string;
+  org_id: string;
+  owner_id: string;
+  size_bytes: number;
+  created_at: string;
+  expires_at: string;
 }
 
 export interface ClassesTable {
@@ -134,10 +150,12 @@ export interface Schema
     OrgImagesSchema,
     RunnersSchema,
     SshKeysSchema,
+    UserGitSchema,
     PortsSchema {
   environments: EnvironmentsTable & EnvOwnership;
   classes: ClassesTable & ClassOwnership;
   events: EventsTable;
+  uploads: UploadsTable;
   schema_migrations: SchemaMigrationsTable;
   registry_credentials: RegistryCredentialsTable;
   idempotency_keys: IdempotencyKeysTable;

@@ -4,12 +4,13 @@ import { randomBytes } from "node:crypto";
 import type { RunnerApi } from "@warren/protocol";
 import { DEFAULT_IMAGE } from "@warren/protocol";
 import type { FakeRunner } from "../fake-runner.ts";
+import type { BuildSubject } from "./build.ts";
 import type { ExecSubject } from "./exec.ts";
 import type { ImagesSubject } from "./images.ts";
 import type { StreamsSubject } from "./streams.ts";
 import { specMaker } from "./subject.ts";
 
-export type FakeSubject = ExecSubject & ImagesSubject & StreamsSubject & { api: RunnerApi };
+export type FakeSubject = ExecSubject & ImagesSubject & StreamsSubject & BuildSubject & { api: RunnerApi };
 
 /** A subject over `fake`, calling it through `api` (the fake itself, or its RemoteRunner). */
 export function fakeSubject(fake: FakeRunner, api: RunnerApi = fake): FakeSubject {
@@ -31,6 +32,8 @@ export function fakeSubject(fake: FakeRunner, api: RunnerApi = fake): FakeSubjec
       imports++;
       return { path: `/fake/layouts/${imports}`, ref: `conformance/imported:${imports}` };
     },
+    // The fake's builds read no files: the request alone decides its result.
+    async writeFiles() {},
     async listen(id, port) {
       fake.listeners.set(`${id}:${port}`, (sock) => sock.pipe(sock));
     },

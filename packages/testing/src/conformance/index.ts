@@ -1,4 +1,5 @@
 // One conformance suite per runner capability (protocol runner.ts), and the subjects they run on.
+export { type BuildSubject, buildConformance } from "./build.ts";
 export { type ExecSubject, execConformance } from "./exec.ts";
 export { type FakeSubject, fakeSubject } from "./fake.ts";
 export { type ImagesSubject, imagesConformance } from "./images.ts";

@@ -16,8 +16,8 @@ import { commitImage, diffIdsOf } from "../image-commit.ts";
 import { LAYER_TYPES } from "../image-import.ts";
 import { sniffCompression, unpackLayer } from "../image-layer-unpack.ts";
 import { corrupt, type Descriptor, type OciConfig } from "../image-oci-layout.ts";
-import type { ImageStore } from "../image-store.ts";
-import { validateRef } from "../image-store.ts";
+import { validateRef } from "../image-files.ts";
+import type { LayerStore } from "../layer-store.ts";
 import { type BlobDesc, downloadBlob, TransferError } from "./blob-download.ts";
 import { RegistryClient } from "./client.ts";
 import type { HttpPolicy } from "./http.ts";
@@ -34,12 +34,12 @@ export interface PullOptions {
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 const STALE_DOWNLOAD_MS = 7 * 24 * 3600 * 1000;
 
-export function downloadsDir(store: ImageStore): string {
+export function downloadsDir(store: LayerStore): string {
   return path.join(store.dir, "downloads");
 }
 
 export async function pullFromRegistry(
-  store: ImageStore,
+  store: LayerStore,
   refText: string,
   progress: ProgressFn,
   opts: PullOptions,
@@ -80,7 +80,7 @@ export async function pullFromRegistry(
 }
 
 async function pullLayer(
-  store: ImageStore,
+  store: LayerStore,
   desc: Descriptor,
   diffId: string,
   what: string,

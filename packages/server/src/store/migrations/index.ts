@@ -22,6 +22,8 @@ import { sshKeys } from "./021_ssh_keys.ts";
 import { ports } from "./022_ports.ts";
 import { idle } from "./023_idle.ts";
 import { oidcPortFlows } from "./024_oidc_port_flows.ts";
+import { envSetup } from "./025_env_setup.ts";
+import { userGit } from "./026_user_git.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -61,4 +63,6 @@ export const MIGRATIONS: readonly Migration[] = [
   ports,
   idle,
   oidcPortFlows,
+  envSetup,
+  userGit,
 ];

@@ -13,6 +13,7 @@ import { type Selectable, sql, type Transaction } from "kysely";
 import type { Db } from "../db.ts";
 import type { EnvironmentsTable, Schema } from "../schema.ts";
 import { egressFromColumn } from "./egress.ts";
+import { parseSetup, publicSetup } from "./setups.ts";
 
 export type Queryable = Db | Transaction<Schema>;
 export type EnvRow = Selectable<EnvironmentsTable>;
@@ -39,6 +40,8 @@ export function toEnvironment(row: EnvRow): Environment {
     updatedAt: row.updated_at,
     idle: idleOf(row),
   };
+  const setup = parseSetup(row);
+  if (setup) env.setup = publicSetup(setup);
   return env;
 }
 

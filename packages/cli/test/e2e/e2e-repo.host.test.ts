@@ -1,0 +1,183 @@
+// `warren up --repo` end to end against a real daemon and local git servers (a test netns reached
+// through NAT): the clone lands in /workspaces/REPO, devcontainer.json's containerEnv, remoteEnv,
+// workspaceFolder and forwardPorts take effect, lifecycle hooks run once per their trigger (marker
+// lines across a stop/start and two attaches), a failing postCreateCommand leaves the environment
+// running with the failure in ls/inspect/logs and `up` exiting 1 naming it, a private repository
+// clones with a git-credentials secret that appears nowhere else, and refusals name the policy.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Environment } from "@warren/protocol";
+import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
+import { type GitServers, startGitServers } from "@warren/testing/git-servers";
+
+const MARK = (hook: string) => `echo ${hook} >> /workspaces/hooks/.markers`;
+const HOOKS_CONFIG = {
+  name: "hooks",
+  image: "warren/debian:bookworm",
+  containerEnv: { FROM_CONTAINER_ENV: "yes" },
+  remoteEnv: { FROM_REMOTE_ENV: "also" },
+  forwardPorts: [3000],
+  portsAttributes: { "3000": { label: "web app", onAutoForward: "notify" } },
+  onCreateCommand: MARK("onCreate"),
+  updateContentCommand: ["/bin/sh", "-c", MARK("updateContent")],
+  postCreateCommand: { a: MARK("postCreateA"), b: MARK("postCreateB") },
+  postStartCommand: MARK("postStart"),
+  postAttachCommand: MARK("postAttach"),
+};
+
+function markers(h: Harness, env: string): string[] {
+  const r = h.cli(["exec", env, "--", "cat", "/workspaces/hooks/.markers"]);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split("\n").filter(Boolean);
+}
+const count = (list: string[], m: string) => list.filter((l) => l === m).length;
+
+function inspect(h: Harness, env: string): Environment {
+  const r = h.cli(["inspect", env, "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Environment;
+}
+
+describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
+  let h: Harness;
+  let git: GitServers;
+  before(async () => {
+    git = await startGitServers();
+    h = await makeHarness("repo");
+    await h.startDaemon();
+  });
+  after(async () => {
+    await h?.teardown();
+    await git?.cleanup();
+  });
+
+  it("clones, applies devcontainer.json and runs each hook once per its trigger", async () => {
+    await git.createRepo("hooks", {
+      ".devcontainer/devcontainer.json": `// JSONC: comments and trailing commas are fine\n${JSON.stringify(HOOKS_CONFIG, null, 2)}\n`,
+      "README.md": "hello\n",
+    });
+    const up = h.cli(["up", "--repo", git.gitUrl("hooks"), "--name", "hk", "--json"]);
+    assert.equal(up.status, 0, up.stderr);
+    const env = JSON.parse(up.stdout) as Environment;
+    assert.equal(env.setup?.phase, "ready");
+    assert.equal(env.setup?.dir, "hooks");
+    assert.equal(env.setup?.workspaceFolder, "/workspaces/hooks");
+    assert.equal(env.setup?.configFile, ".devcontainer/devcontainer.json");
+    assert.equal(env.spec.project, git.gitUrl("hooks").replace(/^git:/, "https:").replace(/\.git$/, ""));
+
+    const readme = h.cli(["exec", "hk", "--", "cat", "README.md"]);
+    assert.equal(readme.status, 0, readme.stderr);
+    assert.equal(readme.stdout, "hello\n", "exec lands in the workspace folder, where the clone is");
+    const envs = h.cli(["exec", "hk", "--", "sh", "-c", 'echo "$FROM_CONTAINER_ENV $FROM_REMOTE_ENV $(pwd)"']);
+    assert.equal(envs.stdout.trim(), "yes also /workspaces/hooks", envs.stderr);
+
+    let m = markers(h, "hk");
+    for (const hook of ["onCreate", "updateContent", "postCreateA", "postCreateB", "postStart"])
+      assert.equal(count(m, hook), 1, `${hook} once after create: ${m.join(",")}`);
+    assert.ok(m.indexOf("onCreate") < m.indexOf("updateContent"), m.join(","));
+    assert.ok(m.indexOf("updateContent") < m.indexOf("postCreateA"), m.join(","));
+    assert.ok(m.indexOf("postCreateB") < m.indexOf("postStart"), m.join(","));
+
+    const ports = h.cli(["port", "ls", "hk", "--json"]);
+    const p3000 = JSON.parse(ports.stdout).items.find((p: { port: number }) => p.port === 3000);
+    assert.equal(p3000?.label, "web app", ports.stdout);
+    assert.equal(p3000?.visibility, "private", "portsAttributes never open a port");
+    assert.match(h.cli(["port", "ls", "hk"]).stdout, /LABEL[\s\S]*web app/);
+
+    // A stop/start cycle: postStart again, the create-time hooks not.
+    assert.equal(h.cli(["stop", "hk"]).status, 0);
+    assert.equal(h.cli(["start", "hk"]).status, 0);
+    for (let i = 0; i < 100 && count(markers(h, "hk"), "postStart") < 2; i++) await sleep(200);
+    m = markers(h, "hk");
+    assert.equal(count(m, "postStart"), 2, m.join(","));
+    assert.equal(count(m, "onCreate"), 1, m.join(","));
+    assert.equal(count(m, "postCreateA"), 1, m.join(","));
+
+    // Two attaches (interactive sessions): postAttach twice, in the background.
+    for (let i = 0; i < 2; i++) {
+      const code = await new Promise<number>((resolve, reject) => {
+        void h.client
+          .exec(
+            "hk",
+            { cmd: ["/bin/sh", "-c", "exit 0"], tty: true },
+            { stdout() {}, stderr() {}, exit: resolve, error: reject },
+          )
+          .then((s) => s.endStdin(), reject);
+      });
+      assert.equal(code, 0);
+    }
+    for (let i = 0; i < 100 && count(markers(h, "hk"), "postAttach") < 2; i++) await sleep(200);
+    assert.equal(count(markers(h, "hk"), "postAttach"), 2);
+    const logs = h.cli(["logs", "hk"]);
+    assert.match(logs.stdout, /\[clone\] /);
+    assert.match(logs.stdout, /\[postCreateCommand:a\] |postCreateCommand done/);
+  });
+
+  it("a failing postCreateCommand leaves the environment running; up exits 1 naming it", async () => {
+    await git.createRepo(
+      "broken",
+      {
+        ".devcontainer.json": JSON.stringify({
+          image: "warren/debian:bookworm",
+          waitFor: "postCreateCommand",
+          postCreateCommand: "echo about to fail; exit 2",
+          postStartCommand: "echo never >> /tmp/ran",
+        }),
+      },
+      { private: true },
+    );
+    const url = git.httpUrl("broken");
+    const secret = h.cli(["secret", "set", "git-credentials", "--file", "--scope", "project", "--project", url, "--value-stdin"], {
+      input: `${git.credentialLine()}\n`,
+    });
+    assert.equal(secret.status, 0, secret.stderr);
+    const up = h.cli(["up", "--repo", url, "--name", "br", "-d"]);
+    assert.equal(up.status, 1, up.stderr);
+    assert.match(up.stderr, /postCreateCommand failed: exit 2/);
+    assert.match(up.stderr, /warren hook run br postCreateCommand/);
+
+    const env = inspect(h, "br");
+    assert.equal(env.state, "running");
+    const cond = env.conditions.find((c) => c.type === "HookFailed");
+    assert.equal(cond?.message, "postCreateCommand failed: exit 2");
+    const ls = h.cli(["ls", "--json"]);
+    assert.match(ls.stdout, /postCreateCommand failed: exit 2/);
+    assert.equal(h.cli(["exec", "br", "--", "true"]).status, 0, "still reachable");
+    const logs = h.cli(["logs", "br"]).stdout;
+    assert.match(logs, /\[postCreateCommand\] about to fail/);
+    // The hooks after the failing one did not run.
+    assert.notEqual(h.cli(["exec", "br", "--", "test", "-e", "/tmp/ran"]).status, 0);
+    // The credential reached nothing it should not.
+    for (const text of [logs, JSON.stringify(env), ls.stdout]) assert.ok(!text.includes(git.password));
+    const onDisk = spawnSync("grep", ["-rlF", "--", git.password, h.root], { encoding: "utf8" });
+    assert.equal(onDisk.stdout, "", `the password is on the host's disk: ${onDisk.stdout}`);
+
+    const rerun = h.cli(["hook", "run", "br", "postCreateCommand"]);
+    assert.equal(rerun.status, 1, rerun.stderr);
+    assert.match(rerun.stderr, /failed: exit 2/);
+  });
+
+  it("refuses privileged and host bind mounts, naming the policy; the environment stays reachable", async () => {
+    await git.createRepo("priv", {
+      ".devcontainer/devcontainer.json": JSON.stringify({ image: "warren/debian:bookworm", privileged: true }),
+    });
+    const up = h.cli(["up", "--repo", git.gitUrl("priv"), "--name", "pv", "-d"]);
+    assert.equal(up.status, 1, up.stderr);
+    assert.match(up.stderr, /privileged/);
+    assert.match(up.stderr, /allowPrivileged/);
+    assert.equal(inspect(h, "pv").setup?.phase, "failed");
+    assert.equal(h.cli(["exec", "pv", "--", "true"]).status, 0);
+
+    await git.createRepo("bind", {
+      ".devcontainer/devcontainer.json": JSON.stringify({
+        image: "warren/debian:bookworm",
+        mounts: ["type=bind,source=/etc,target=/host-etc"],
+      }),
+    });
+    const bind = h.cli(["up", "--repo", git.gitUrl("bind"), "--name", "bd", "-d"]);
+    assert.equal(bind.status, 1, bind.stderr);
+    assert.match(bind.stderr, /allowHostMounts/);
+  });
+});

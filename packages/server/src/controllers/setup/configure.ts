@@ -1,0 +1,197 @@
+// The configure step: read the repository's devcontainer.json and .warren/automations.yaml out of
+// the bootstrap container (through exec, so a symlink in the repository can only ever show the
+// environment its own files), pull the image or fetch Features, merge, check the policy, and
+// decide what to build. Nothing here changes the environment; the next steps do.
+import {
+  checkPolicy,
+  DEFAULT_DEVCONTAINER_POLICY,
+  type DevcontainerConfig,
+  type FeatureRef,
+  featureOptions,
+  findDevcontainerConfigs,
+  imageMetadata,
+  mergeConfiguration,
+  orderFeatures,
+  parseAutomations,
+  parseDevcontainer,
+  substituteVariables,
+} from "@warren/devcontainer";
+import { type BuildImageRequest, DEFAULT_IMAGE, type RunnerApi, WarrenError } from "@warren/protocol";
+import type { SetupState } from "../../store/queries/setups.ts";
+import { execRun } from "./exec-run.ts";
+import type { StepLog } from "./step-log.ts";
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+export interface ConfigureContext {
+  runner: RunnerApi;
+  envId: string;
+  /** The user the bootstrap container's commands run as. */
+  user: string;
+  log: StepLog;
+  /** Pulls an image for the environment's organisation (ImageService.ensureForEnv as its owner). */
+  pull(ref: string): Promise<void>;
+  /** Login for an OCI Feature's registry, when the organisation has one. */
+  credentialFor(ref: string): Promise<{ username: string; password: string } | undefined>;
+}
+
+/** Reads a file of the repository inside the environment; undefined when it does not exist. */
+async function readRepoFile(ctx: ConfigureContext, file: string): Promise<string | undefined> {
+  const r = await execRun(
+    ctx.runner,
+    ctx.envId,
+    { cmd: ["/bin/sh", "-c", '[ -f "$1" ] || exit 3; exec cat -- "$1"', "sh", file], user: ctx.user },
+    { keepStdout: MAX_CONFIG_BYTES + 1, timeoutMs: 30_000 },
+  );
+  if (r.exitCode === 3) return undefined;
+  if (r.exitCode !== 0)
+    throw new WarrenError("INVALID_ARGUMENT", `could not read ${file} (exit ${r.exitCode})`);
+  if (r.stdout.length > MAX_CONFIG_BYTES)
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `${file} is larger than 1 MiB; it cannot be a devcontainer configuration`,
+    );
+  return r.stdout.toString("utf8");
+}
+
+async function candidates(ctx: ConfigureContext, root: string): Promise<string[]> {
+  const script =
+    'cd "$1" || exit 0; for f in .devcontainer/devcontainer.json .devcontainer.json .devcontainer/*/devcontainer.json; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0';
+  const r = await execRun(
+    ctx.runner,
+    ctx.envId,
+    { cmd: ["/bin/sh", "-c", script, "sh", root], user: ctx.user },
+    { keepStdout: 64 * 1024, timeoutMs: 30_000 },
+  );
+  return r.stdout.toString("utf8").split("\n").filter(Boolean);
+}
+
+const posix = (...parts: string[]) => parts.join("/").replace(/\/+/g, "/");
+const dirname = (p: string) => p.slice(0, Math.max(1, p.lastIndexOf("/")));
+
+export async function configure(ctx: ConfigureContext, s: SetupState): Promise<SetupState> {
+  const root = `/workspaces/${s.dir}`;
+  const log = (line: string) => ctx.log("configure", line);
+  let configFile = s.source.devcontainerPath;
+  if (configFile === undefined) {
+    const found = findDevcontainerConfigs(await candidates(ctx, root));
+    configFile = found[0];
+    if (found.length > 1)
+      log(`found ${found.length} configurations, using ${configFile}; pick another with --devcontainer PATH`);
+  }
+  const next: SetupState = { ...s, phase: "restart" };
+  delete next.localEnv;
+  const automations = await readAutomations(ctx, root);
+  if (automations) next.automations = automations;
+  if (!configFile) {
+    log("no devcontainer.json: the environment keeps its image");
+    next.image = s.image ?? DEFAULT_IMAGE;
+    next.merged = {};
+    return next;
+  }
+  const text = await readRepoFile(ctx, posix(root, configFile));
+  if (text === undefined) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `${configFile} does not exist in the repository; give the path of a devcontainer.json relative to its root with --devcontainer`,
+    );
+  }
+  const { config: raw, warnings } = parseDevcontainer(text, configFile);
+  for (const w of warnings) log(`warning: ${w}`);
+  const configDir = dirname(posix(root, configFile));
+  const containerWorkspaceFolder = raw.workspaceFolder ?? root;
+  const config = substituteVariables(raw, {
+    localWorkspaceFolder: s.source.localWorkspaceFolder ?? s.dir,
+    containerWorkspaceFolder,
+    localEnv: s.localEnv ?? {},
+    devcontainerId: ctx.envId,
+  }) as DevcontainerConfig;
+
+  const dockerfile = config.build?.dockerfile ?? config.dockerFile;
+  let metadata: ReturnType<typeof imageMetadata> = [];
+  if (config.image && !dockerfile) {
+    log(`pulling ${config.image}`);
+    await ctx.pull(config.image);
+    const labels = await ctx.runner.imageLabels(config.image);
+    metadata = imageMetadata(labels["devcontainer.metadata"]);
+  }
+  const features = await fetchFeatures(ctx, config, configDir, root);
+  const merged = mergeConfiguration(config, metadata, features);
+  checkPolicy(merged, DEFAULT_DEVCONTAINER_POLICY);
+
+  next.configFile = configFile;
+  next.merged = merged as unknown as Record<string, unknown>;
+  next.workspaceFolder = merged.workspaceFolder ?? root;
+  const remoteUser = merged.remoteUser ?? merged.containerUser;
+  if (remoteUser) next.remoteUser = remoteUser;
+  else delete next.remoteUser;
+  if (dockerfile || features.length > 0) {
+    const order = orderFeatures(features, config.overrideFeatureInstallOrder);
+    const bySource = new Map(features.map((f) => [f.source, f]));
+    const build: Omit<BuildImageRequest, "envId"> = {
+      repoRoot: root,
+      ...(dockerfile
+        ? {
+            dockerfile: {
+              dockerfile: posix(configDir, dockerfile),
+              context: posix(configDir, config.build?.context ?? config.context ?? "."),
+              ...(config.build?.args ? { args: config.build.args } : {}),
+              ...(config.build?.target ? { target: config.build.target } : {}),
+            },
+          }
+        : { baseImage: config.image ?? DEFAULT_IMAGE }),
+      features: order.map((source) => {
+        const f = bySource.get(source)!;
+        return {
+          source,
+          id: f.id,
+          digest: (f as FeatureRef & { digest: string }).digest,
+          options: featureOptions(f.metadata, config.features?.[source]),
+        };
+      }),
+      ...(merged.remoteUser ? { remoteUser: merged.remoteUser } : {}),
+      ...(merged.containerUser ? { containerUser: merged.containerUser } : {}),
+    };
+    next.build = build as unknown as Record<string, unknown>;
+    next.phase = "build";
+    return next;
+  }
+  next.image = config.image ?? s.image ?? DEFAULT_IMAGE;
+  return next;
+}
+
+async function fetchFeatures(
+  ctx: ConfigureContext,
+  config: DevcontainerConfig,
+  configDir: string,
+  repoRoot: string,
+): Promise<(FeatureRef & { digest: string })[]> {
+  const out: (FeatureRef & { digest: string })[] = [];
+  for (const source of Object.keys(config.features ?? {})) {
+    ctx.log("features", `fetching ${source}`);
+    const credential =
+      source.startsWith(".") || source.startsWith("https://") ? undefined : await ctx.credentialFor(source);
+    const f = await ctx.runner.fetchFeature(
+      { envId: ctx.envId, source, configDir, repoRoot, ...(credential ? { credential } : {}) },
+      (ev) => ctx.log("features", ev.message),
+    );
+    out.push({ source, id: f.id, digest: f.digest, metadata: f.metadata });
+  }
+  return out;
+}
+
+async function readAutomations(
+  ctx: ConfigureContext,
+  root: string,
+): Promise<Record<string, unknown> | undefined> {
+  const file = posix(root, ".warren/automations.yaml");
+  const text = await readRepoFile(ctx, file).catch((err: Error) => {
+    ctx.log("automations", `could not read .warren/automations.yaml: ${err.message}`);
+    return undefined;
+  });
+  if (text === undefined) return undefined;
+  // A malformed file never blocks the environment: its errors go to the log.
+  const parsed = parseAutomations(text, ".warren/automations.yaml");
+  for (const e of parsed.errors) ctx.log("automations", e);
+  return parsed.automations as unknown as Record<string, unknown> | undefined;
+}
