@@ -20,7 +20,12 @@ export interface Run {
 }
 
 /** Runs a command without blocking the event loop; resolves with its output and wall time. */
-export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 900_000): Promise<Run> {
+export function timed(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 900_000,
+): Promise<Run> {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -90,16 +95,17 @@ export function makeReference(dir: string, registryHost: string): Reference {
     CONTAINERS_STORAGE_CONF: storageConf,
     CONTAINERS_REGISTRIES_CONF: registriesConf,
   };
-  const cli = (args: string[]) => timed(process.execPath, [CLI, ...args, "--docker-path", "podman"], env);
+  // The options go before a command to run: `exec … true --docker-path podman` would run that.
+  const cli = (sub: string, args: string[]) =>
+    timed(process.execPath, [CLI, sub, "--docker-path", "podman", ...args], env);
   const podman = (args: string[]) => timed("podman", args, env);
   return {
     env,
     podman,
     up: (folder, config) =>
-      cli(["up", "--workspace-folder", folder, ...(config ? ["--config", path.join(folder, config)] : [])]),
+      cli("up", ["--workspace-folder", folder, ...(config ? ["--config", path.join(folder, config)] : [])]),
     exec: (folder, cmd, config) =>
-      cli([
-        "exec",
+      cli("exec", [
         "--workspace-folder",
         folder,
         ...(config ? ["--config", path.join(folder, config)] : []),

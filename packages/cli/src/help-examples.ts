@@ -9,7 +9,18 @@ export const EXAMPLES: Record<string, string[]> = {
     "warren up --name ci --memory 4g -- make test",
     "warren up --name svc --detach --json       # create it and print it, for scripts",
     "warren up --name demo --idle-timeout never  # never stopped for idleness",
+    "warren up --repo https://github.com/acme/shop.git  # clone, devcontainer.json, build, hooks",
+    "warren up --repo . --name shop             # this checkout's origin and branch",
   ],
+  user: ["warren user set --git-name Ada --git-email ada@example.com", "warren user show"],
+  "user set": [
+    "warren user set --git-name Ada --git-email ada@example.com",
+    "warren user set --dotfiles https://github.com/ada/dotfiles.git",
+  ],
+  "user show": ["warren user show", "warren user show --json"],
+  rebuild: ["warren rebuild shop                    # after changing devcontainer.json"],
+  hook: ["warren hook run shop postCreateCommand"],
+  "hook run": ["warren hook run shop postCreateCommand", "warren hook run shop postStartCommand --json"],
   exec: ["warren exec dev -- ls -la", "warren exec -t dev -- top", "printf 'data' | warren exec dev -- cat"],
   shell: ["warren shell dev"],
   "port-forward": [

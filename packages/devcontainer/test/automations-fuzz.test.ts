@@ -130,7 +130,7 @@ function mutate(text: string): string {
         t = t.replace(/^ +/gm, (s) => (rand(4) === 0 ? s + " " : s));
         break;
       default:
-        t = t.slice(0, at) + "x".repeat(rand(3) === 0 ? 9000 : 40) + t.slice(at);
+        t = t.slice(0, at) + "x".repeat(rand(20) === 0 ? 9000 : 40) + t.slice(at);
     }
   }
   return t;

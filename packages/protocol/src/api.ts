@@ -50,6 +50,19 @@
 //   PUT    /api/v1/environments/:name/ports/:port { visibility } -> EnvPort (private | org | public; public only
 //                                                where the organisation allows it, else 403 PUBLIC_PORTS_DENIED)
 //   POST   /api/v1/environments/:name/ports/:port/signin-link -> { url, expiresAt } (`warren port open`: a one-time link, 60 s, one use)
+//   GET    /api/v1/environments/:name/services    -> ServiceList { items: ServiceStatus[], running } (automations.ts)
+//   POST   /api/v1/environments/:name/services/:service/start -> ServiceStatus (also .../stop, .../restart)
+//   POST   /api/v1/environments/:name/services/:service/stop -> ServiceStatus
+//   POST   /api/v1/environments/:name/services/:service/restart -> ServiceStatus
+//   GET    /api/v1/environments/:name/services/:service/logs?tail=N -> text/plain (its last lines)
+//   GET    /api/v1/environments/:name/tasks       -> TaskList { items: TaskStatus[], running }
+//   POST   /api/v1/environments/:name/tasks/:task/run -> TaskStatus (once the task has finished)
+//   GET    /api/v1/environments/:name/tasks/:task/logs?tail=N -> text/plain
+//   GET    /api/v1/user/git                        -> UserGit (the caller's git name, email and dotfiles)
+//   PUT    /api/v1/user/git { gitName?, gitEmail?, dotfiles? } -> UserGit (null or "" clears a field)
+//   PUT    /api/v1/uploads (application/x-tar)      -> { id, sizeBytes } (a directory for `up --repo DIR`; kept an hour)
+//   POST   /api/v1/environments/:name/rebuild      -> Environment (configure, build, restart, create-time hooks again)
+//   POST   /api/v1/environments/:name/hooks/:hook  -> { hook, exitCode } (runs one lifecycle hook and waits for it)
 //   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
 //   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
 //   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }
@@ -79,6 +92,8 @@
 // Errors: every non-2xx response body is an ErrorBody { code, message, details }.
 
 import type { AuditPage, AuditQuery, QuotaView, SetQuotasRequest } from "./audit.ts";
+import type { AutomationsClient } from "./automations.ts";
+import type { SetupClient } from "./client-setup.ts";
 import type { WatchOptions } from "./client-watch.ts";
 import type {
   ClassSpec,
@@ -100,9 +115,8 @@ import type {
   TokenInfo,
   Whoami,
 } from "./identity.ts";
-import type { AutomationsClient } from "./automations.ts";
-import type { SetupClient } from "./client-setup.ts";
 import type { PortClient } from "./ports.ts";
+import type { PrebuildClient } from "./prebuilds.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
 import type { PutSecretRequest, SecretInfo, SecretScope } from "./secrets.ts";
 import type { SshKeyClient } from "./ssh-keys.ts";
@@ -157,7 +171,8 @@ export interface ApiClient
     PortClient,
     UserGitClient,
     AutomationsClient,
-    SetupClient {
+    SetupClient,
+    PrebuildClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
   /** Every environment (following pages), optionally filtered by state, name prefix or project. */

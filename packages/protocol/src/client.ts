@@ -1,10 +1,12 @@
 // The typed API client: implements ApiClient (api.ts) over HTTP. The CLI talks to the daemon only
 // through this. Transport details (unix socket, TCP+TLS) live in client-transport.ts.
 import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import type { ApiClient, IdentityClient, RegistryLogin } from "./api.ts";
 import type { AutomationsClient } from "./automations.ts";
 import { openExec } from "./client-exec.ts";
 import { type UnavailableHook, withRetries } from "./client-retry.ts";
+import { setupMethods } from "./client-setup.ts";
 import {
   connectionError,
   errorFromResponse,
@@ -17,12 +19,11 @@ import type { ClassSpec, DnsStats, Environment, EnvStats, ImageInfo } from "./en
 import { type ErrorBody, isWarrenError, WarrenError } from "./errors.ts";
 import type { Member, TokenInfo } from "./identity.ts";
 import { API_PREFIX } from "./paths.ts";
+import { prebuildMethods } from "./prebuilds.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
 import type { SecretInfo } from "./secrets.ts";
 import type { SshKey } from "./ssh-keys.ts";
 import type { EnvPage } from "./watch.ts";
-import { setupMethods } from "./client-setup.ts";
-import type { Readable } from "node:stream";
 
 export type { Transport } from "./client-transport.ts";
 export { parseServerUrl, type TlsTransportOptions, tlsTransport, unixTransport } from "./client-transport.ts";
@@ -161,6 +162,7 @@ export function createClient(opts: ClientOptions): ApiClient {
     ...identityMethods(http),
     ...automationMethods(http, env),
     ...setupMethods(http, env),
+    ...prebuildMethods(http),
   };
 }
 

@@ -101,6 +101,10 @@ export const ERROR_CATALOG = {
     summary:
       "An image build (Dockerfile or Features) failed inside the environment's sandbox; the message ends with the build's last lines.",
   },
+  PREBUILD_NOT_FOUND: {
+    status: 404,
+    summary: "No prebuild (or disk template on the runner) has that repository, branch or key.",
+  },
   INTERNAL: { status: 500, summary: "A bug in Warren." },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -29,6 +29,7 @@ export const SETUP_PHASES = [
   "build", // the image is pulled or built, Features applied
   "restart", // the environment restarts into its image, same disk
   "hooks", // lifecycle hooks, dotfiles, automations
+  "update", // started from a prebuild: fetch the latest commit, then hooks (or configure, if its configuration changed)
   "ready",
   "failed", // clone, configuration or build failed: terminal until `warren rebuild`
 ] as const;

@@ -61,6 +61,7 @@ export const BuildImageRequestSchema = Type.Object({
   remoteUser: Type.Optional(Type.String({ maxLength: LIMITS.id })),
   containerUser: Type.Optional(Type.String({ maxLength: LIMITS.id })),
   metadataLabel: Type.Optional(Type.String({ maxLength: 1024 * 1024 })),
+  cacheScope: Type.Optional(Type.String({ maxLength: 128 })),
 });
 
 /** An image's config labels. */

@@ -61,6 +61,11 @@ export interface BuildImageRequest {
   containerUser?: string;
   /** The merged devcontainer.metadata label to record on the result (JSON). */
   metadataLabel?: string;
+  /**
+   * Whose build cache this is (the control plane sends the organisation's id): a RUN step need
+   * not be deterministic, so one organisation's result is never handed to another's build.
+   */
+  cacheScope?: string;
 }
 
 export interface BuiltImage extends ImageInfo {

@@ -18,6 +18,8 @@ import {
   type ProgressEvent,
   type RunnerEnvSpec,
   type RunnerInfo,
+  type SavedTemplate,
+  TEMPLATE_KEY_RE,
 } from "./runner.ts";
 import type { BuildImageRequest, BuiltImage, FeatureFetchRequest, FetchedFeature } from "./runner-build.ts";
 import {
@@ -168,6 +170,15 @@ export const RunnerEnvSpecSchema = Type.Object({
   user: Type.Optional(Type.String({ pattern: ENV_USER_RE.source, maxLength: 32 })),
   env: Type.Optional(EnvVarsSchema),
   volumes: Type.Optional(VolumesSchema),
+  template: Type.Optional(Type.String({ pattern: TEMPLATE_KEY_RE.source, maxLength: 128 })),
+});
+
+const TemplateKey = Type.String({ pattern: TEMPLATE_KEY_RE.source, maxLength: 128 });
+const SavedTemplateSchema = Type.Object({
+  key: TemplateKey,
+  image: Ref,
+  diskBytes: Type.Integer({ minimum: 0 }),
+  usedBytes: Type.Integer({ minimum: 0 }),
 });
 
 export const ExecRequestSchema = Type.Object({
@@ -226,6 +237,8 @@ export const CALL_ARGS = {
   fetchFeature: Type.Tuple([FeatureFetchRequestSchema]),
   buildImage: Type.Tuple([BuildImageRequestSchema]),
   imageLabels: Type.Tuple([Ref]),
+  saveTemplate: Type.Tuple([Id, TemplateKey]),
+  removeTemplate: Type.Tuple([TemplateKey]),
   logs: Type.Tuple([
     Id,
     Type.Object({
@@ -264,6 +277,8 @@ export const CALL_RESULTS = {
   fetchFeature: FetchedFeatureSchema,
   buildImage: BuiltImageSchema,
   imageLabels: ImageLabelsSchema,
+  saveTemplate: SavedTemplateSchema,
+  removeTemplate: Anything,
   logs: Anything,
 } satisfies Record<CallMethod, TSchema>;
 
@@ -362,4 +377,5 @@ sameShape<Static<typeof FeatureFetchRequestSchema>, FeatureFetchRequest>(true);
 sameShape<Static<typeof FetchedFeatureSchema>, FetchedFeature>(true);
 sameShape<Static<typeof BuildImageRequestSchema>, BuildImageRequest>(true);
 sameShape<Static<typeof BuiltImageSchema>, BuiltImage>(true);
+sameShape<Static<typeof SavedTemplateSchema>, SavedTemplate>(true);
 sameShape<Omit<Static<typeof ErrorBodySchema>, "code">, Omit<ErrorBody, "code">>(true);

@@ -66,6 +66,8 @@ export const UNARY_METHODS = [
   "dnsStats",
   "listPorts",
   "imageLabels",
+  "saveTemplate",
+  "removeTemplate",
 ] as const;
 /** Calls that report progress events before their result. */
 export const PROGRESS_METHODS = [

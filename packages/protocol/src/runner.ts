@@ -43,6 +43,11 @@ export interface RunnerEnvSpec {
    * disk (so they count against its quota and go with its backups), bound at `target`.
    */
   volumes?: { name: string; target: string }[];
+  /**
+   * A disk template (RunnerTemplates.saveTemplate) the disk is made from when it does not exist
+   * yet, instead of an empty filesystem. Ignored once the disk exists. A missing one is an error.
+   */
+  template?: string;
 }
 
 export interface RunnerInfo {
@@ -221,8 +226,32 @@ export interface RunnerStats {
   dnsStats(): Promise<DnsStats>;
 }
 
+/** A disk template's key: lower-case hex (the control plane derives it, prebuild-key.ts). */
+export const TEMPLATE_KEY_RE = /^[0-9a-f]{16,128}$/;
+
+export interface SavedTemplate {
+  key: string;
+  /** The image the template's writable root layer was made on. */
+  image: string;
+  /** The disk's size (its filesystem's), and what the copy takes on the host (sparse). */
+  diskBytes: number;
+  usedBytes: number;
+}
+
+/**
+ * Disk templates (prebuilds): a stopped environment's disk kept under a key, so a new environment
+ * starts from a copy of it (RunnerEnvSpec.template) instead of an empty disk.
+ */
+export interface RunnerTemplates {
+  /** Copies the disk of a stopped environment to the template `key` (replacing one of that key). */
+  saveTemplate(envId: string, key: string): Promise<SavedTemplate>;
+  /** Removes the template `key`; nothing to remove is fine. */
+  removeTemplate(key: string): Promise<void>;
+}
+
 export interface RunnerApi
   extends RunnerLifecycle,
+    RunnerTemplates,
     RunnerExec,
     RunnerImages,
     RunnerStreams,

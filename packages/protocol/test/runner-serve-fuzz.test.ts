@@ -55,11 +55,15 @@ const GOOD_ARGS: Record<string, unknown[]> = {
   importImage: ["/tmp/x.tar", null],
   ensureBaseImage: [{ mirror: "http://deb.example/debian" }],
   pullImage: ["debian:12", { credential: { username: "u", password: "p" } }],
-  fetchFeature: [{ envId: SPEC.id, source: "./features/x", configDir: "/w/r/.devcontainer", repoRoot: "/w/r" }],
+  fetchFeature: [
+    { envId: SPEC.id, source: "./features/x", configDir: "/w/r/.devcontainer", repoRoot: "/w/r" },
+  ],
   buildImage: [
     { envId: SPEC.id, repoRoot: "/w/r", dockerfile: { dockerfile: "/w/r/Dockerfile", context: "/w/r" } },
   ],
   imageLabels: ["debian:12"],
+  saveTemplate: [SPEC.id, "0123456789abcdef0123"],
+  removeTemplate: ["0123456789abcdef0123"],
   exec: [SPEC.id, { cmd: ["sh", "-c", "echo hi"], tty: false }],
   logs: [SPEC.id, { follow: true, tail: 10 }],
 };
@@ -101,6 +105,15 @@ function stubApi(fz: Fuzzer, bad: string[]): RunnerApi {
       return observed(id);
     },
     list: async () => [observed(SPEC.id)],
+    saveTemplate: async (id, key) => {
+      isId(id, "saveTemplate");
+      if (!/^[0-9a-f]{16,128}$/.test(key)) bad.push(`saveTemplate: key ${String(key)}`);
+      await maybeFail();
+      return { key, image: "warren/debian:bookworm", diskBytes: 1, usedBytes: 1 };
+    },
+    removeTemplate: async (key) => {
+      if (!/^[0-9a-f]{16,128}$/.test(key)) bad.push(`removeTemplate: key ${String(key)}`);
+    },
     sweep: async (keep) => {
       if (!(keep instanceof Set) || [...keep].some((k) => typeof k !== "string")) bad.push("sweep: keep");
       return [];

@@ -28,7 +28,10 @@ const IMAGE = `buildtest/busybox:${TAG}`;
 process.env["WARREN_SUBNET"] = `10.205.${randomInt(1, 250)}.0/24`;
 
 const ready =
-  process.getuid?.() === 0 && busyboxAvailable() && existsSync("/usr/bin/buildah") && existsSync("/usr/bin/skopeo");
+  process.getuid?.() === 0 &&
+  busyboxAvailable() &&
+  existsSync("/usr/bin/buildah") &&
+  existsSync("/usr/bin/skopeo");
 const skip = ready ? false : "needs root, busybox-static, buildah and skopeo";
 
 let engine: Engine;
@@ -39,9 +42,14 @@ let from: string;
 const REPO = "/workspaces/repo";
 
 async function write(file: string, text: string): Promise<void> {
-  const r = await runExec(engine, spec.id, ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", file], {
-    stdin: [text],
-  });
+  const r = await runExec(
+    engine,
+    spec.id,
+    ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", file],
+    {
+      stdin: [text],
+    },
+  );
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -110,13 +118,18 @@ async function fileOf(ref: string, file: string): Promise<string> {
   return readFile(path.join(img.layerDirs.at(-1)!, file), "utf8");
 }
 
-test("a Dockerfile FROM a registry image builds: RUN in the environment's ids, then the cache answers", { skip }, async () => {
+test("a Dockerfile FROM a registry image builds: RUN in the environment's ids, then the cache answers", {
+  skip,
+}, async () => {
   const events: ProgressEvent[] = [];
   const first = await engine.buildImage(build(), (e) => events.push(e));
   assert.equal(first.cached, false);
   assert.match(first.ref, /^warren-build\/[0-9a-f]{32}$/);
   assert.ok(await engine.hasImage(first.ref));
-  assert.ok(events.some((e) => e.phase === "build" && /STEP \d\/\d: RUN/.test(e.message)), "buildah's steps are progress");
+  assert.ok(
+    events.some((e) => e.phase === "build" && /STEP \d\/\d: RUN/.test(e.message)),
+    "buildah's steps are progress",
+  );
   const start = slotRange(engine.ctx.idRange, spec.slot).hostStart;
   assert.deepEqual((await fileOf(first.ref, "uidmap")).trim().split(/\s+/).map(Number), [0, start, 65536]);
   assert.equal((await fileOf(first.ref, "made-uid")).trim(), "0");
@@ -143,10 +156,16 @@ test("a Dockerfile FROM a registry image builds: RUN in the environment's ids, t
 });
 
 test("contexts outside the repository and ADD of a URL are refused", { skip }, async () => {
-  const dotdot = await rejectsWithCode(engine.buildImage(build({ context: `${REPO}/..` }), () => {}), "INVALID_ARGUMENT");
+  const dotdot = await rejectsWithCode(
+    engine.buildImage(build({ context: `${REPO}/..` }), () => {}),
+    "INVALID_ARGUMENT",
+  );
   assert.match(dotdot.message, /build context \.\. escapes the repository/);
   await runExec(engine, spec.id, ["ln", "-sfn", "/etc", `${REPO}/etc-link`]);
-  const link = await rejectsWithCode(engine.buildImage(build({ context: `${REPO}/etc-link` }), () => {}), "INVALID_ARGUMENT");
+  const link = await rejectsWithCode(
+    engine.buildImage(build({ context: `${REPO}/etc-link` }), () => {}),
+    "INVALID_ARGUMENT",
+  );
   assert.match(link.message, /outside the repository/);
   const add = await rejectsWithCode(
     engine.buildImage(build({ dockerfile: `${REPO}/Dockerfile.add`, context: REPO }), () => {}),

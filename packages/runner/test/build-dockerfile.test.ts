@@ -13,6 +13,7 @@ test("FROM images: ARGs before FROM, build args over defaults, stages and scratc
     "# syntax=docker/dockerfile:1",
     "ARG VARIANT=bookworm",
     "ARG REG",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile ARG syntax, not a template
     "FROM --platform=linux/amd64 ${REG:-mcr.microsoft.com}/devcontainers/base:${VARIANT} AS base",
     "RUN echo hi \\",
     "  && echo there",
@@ -41,11 +42,13 @@ test("FROM images: ARGs before FROM, build args over defaults, stages and scratc
 
 test("substitution forms", () => {
   const v = { A: "x", E: "" };
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile ARG syntax, not a template
   assert.equal(substituteArgs("$A-${A}-${B:-d}-${A:+alt}-${E:-e}-${B}", v), "x-x-d-alt-e-");
 });
 
 for (const [name, text, pattern] of [
   ["no FROM", "RUN true\n", /no FROM line/],
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile ARG syntax, not a template
   ["empty image", "ARG X\nFROM ${X}\n", /empty after ARG substitution/],
   ["ADD of a URL", "FROM a\nADD https://example.com/f /f\n", /ADD of a URL is refused/],
   ["ADD of a git repository", "FROM a\nADD --keep-git-dir git@github.com:o/r.git /r\n", /ADD of a URL/],

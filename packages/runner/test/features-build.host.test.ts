@@ -210,7 +210,7 @@ describe("Features installed with buildah", { skip }, () => {
     assert.match(
       env["PATH"] ?? "",
       /^\/opt\/base-tool\/bin:.+/,
-      "a Feature's ${PATH} expanded to the base's PATH",
+      "a Feature's PATH reference expanded to the base's PATH",
     );
     const label = JSON.parse(img.config.labels?.["devcontainer.metadata"] ?? "null") as { id?: string }[];
     assert.deepEqual(

@@ -9,6 +9,7 @@ import {
   type EnvironmentController,
 } from "./controllers/environment/controller.ts";
 import { createIdleController } from "./controllers/idle/controller.ts";
+import { matchPrebuild } from "./controllers/setup/prebuild-match.ts";
 import { daemonLogger } from "./daemon-logger.ts";
 import { exitOnSignals } from "./daemon-signals.ts";
 import { build } from "./http/build.ts";
@@ -43,10 +44,10 @@ import { withSecrets } from "./services/secret-delivery.ts";
 import { createSecretService } from "./services/secrets.ts";
 import { createSshKeyService } from "./services/ssh-keys.ts";
 import { createEnvWatchService } from "./services/watch.ts";
+import { createSetupParts } from "./setup-parts.ts";
 import { type AnyStore, openStoreAt } from "./store/db.ts";
 import { createPgChangeBus, type PgChangeBus } from "./store/pg-change-bus.ts";
 import { listEnvIds } from "./store/queries/envs.ts";
-import { createSetupParts } from "./setup-parts.ts";
 
 export interface DaemonOptions {
   /** Default: protocol socketPath() ($WARREN_SOCKET or /run/warren/warren.sock). */
@@ -192,6 +193,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     const envs = createEnvironmentService({
       images,
       runnerFor,
+      // `up --repo` of a repository with a ready prebuild starts from a copy of its disk.
+      prebuilds: { fromTemplate: (a, made) => matchPrebuild({ db: store.db, runnerFor }, a, made) },
       db: store.db,
       runner,
       clock,
@@ -267,11 +270,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       envs,
       images,
       registries,
+      runnerFor,
       logger: log.child({ component: "setup" }),
     });
     undo.push(() => setup.close());
     const app = build({
       setups: setup.setups,
+      prebuilds: setup.prebuilds,
       portSignIn,
       audit,
       quotas: createQuotaService({ db: store.db, clock }),
@@ -304,6 +309,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     const { swept } = await ctl.start();
     idle.start();
     await setup.controller.start();
+    setup.prebuildController.start();
     // A runner that (re)connects gets every environment reconciled at once, not at the next resync.
     hub?.onAttach(() => {
       void listEnvIds(store.db).then((ids) => {

@@ -92,6 +92,9 @@ export const AUTHZ: Record<string, Expectation> = {
   "POST /api/v1/environments/:name/services/:service/restart": "member",
   "GET /api/v1/environments/:name/services/:service/logs": "member",
   "GET /api/v1/environments/:name/tasks": "member",
+  "POST /api/v1/environments/:name/rebuild": "member",
+  "POST /api/v1/environments/:name/hooks/:hook": "member",
+  "PUT /api/v1/uploads": "member",
   "POST /api/v1/environments/:name/tasks/:task/run": "member",
   "GET /api/v1/environments/:name/tasks/:task/logs": "member",
   "GET /api/v1/stats": "member",
@@ -129,6 +132,13 @@ export const AUTHZ: Record<string, Expectation> = {
   // Each user's own git name, email and dotfiles (no one sets another's).
   "GET /api/v1/user/git": "member",
   "PUT /api/v1/user/git": "member",
+
+  // Prebuilds: every member's `up --repo` starts from them, so admins make and remove them; any
+  // member's token may trigger a run of an existing one (a push webhook).
+  "GET /api/v1/prebuilds": "member",
+  "POST /api/v1/prebuilds": "admin",
+  "DELETE /api/v1/prebuilds": "admin",
+  "POST /api/v1/prebuilds/webhook": "member",
 
   // The runner protocol.
   "GET /api/runner/v1/ping": "runner",

@@ -84,6 +84,10 @@ async function param(route: string, name: string): Promise<{ value: string; owne
     return { value: await w.memberSshKeyId(), owner: "member" };
   // A port of the member's environment (its visibility is private unless set).
   if (name === "port") return { value: "8080", owner: "member" };
+  // A service or task of the member's environment (its automations: none, so a 400 past the gate).
+  if (name === "service" || name === "task") return { value: "web", owner: "member" };
+  // A lifecycle hook of the member's environment (not a repository environment: a 400 past the gate).
+  if (name === "hook") return { value: "postCreateCommand", owner: "member" };
   if (name === "org") return { value: ORG_A, owner: "org" };
   if (name === "user") return { value: FIX.victim, owner: "org" };
   if (name === "ref") return { value: FIX.image, owner: "org" };
@@ -117,10 +121,13 @@ const BODY: Record<string, (who: Who, p: Params) => unknown> = {
   }),
   "POST /api/v1/ssh-keys": (who) => ({ publicKey: freshSshKey(who) }),
   "POST /api/v1/auth/device": () => ({}),
+  // Refused past the gate (a file:// URL), so an admin's call makes nothing.
+  "POST /api/v1/prebuilds": () => ({ repo: "file:///mx-refused" }),
   "POST /api/v1/auth/device/token": () => ({ device_code: "mx-unknown-code" }),
 };
 const QUERY: Record<string, (p: Params) => string> = {
   "POST /api/v1/environments": () => "wait=0",
+  "DELETE /api/v1/prebuilds": () => "repo=mx-none",
   "DELETE /api/v1/secrets/:scope/:name": (p) =>
     p["scope"] === "project" ? `project=${encodeURIComponent(FIX.project)}` : "",
   "GET /api/v1/environments/:name/exec": () => `cmd=${encodeURIComponent('["exit","0"]')}`,

@@ -77,22 +77,37 @@ async function sampleProcesses(stop: Promise<unknown>): Promise<{ texts: Set<str
   return { texts, sweeps };
 }
 
-/** Files under `dir` (not following links) whose bytes hold `needle`; big files are streamed. */
-async function filesHolding(dir: string, needle: Buffer): Promise<{ hits: string[]; files: number }> {
+/**
+ * Files under `dir` (not following links) whose bytes hold `needle`; big files are streamed, so
+ * an environment's disk.img is searched byte for byte, deleted blocks included.
+ */
+async function filesHolding(
+  dir: string,
+  needle: Buffer,
+): Promise<{ hits: string[]; files: number; unreadable: string[] }> {
   const hits: string[] = [];
+  const unreadable: string[] = [];
   let files = 0;
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
+      // An environment's mounts (its disk, image layers and root) are read as disk.img, raw.
+      if (e.isDirectory()) {
+        if (!/\/envs\/[^/]+\/(disk|lower|rootfs)$/.test(p)) await walk(p);
+      } else if (e.isFile()) {
         files++;
-        const fh = await open(p, "r");
+        const fh = await open(p, "r").catch(() => undefined);
+        if (!fh) continue;
         try {
           const chunk = Buffer.alloc(4 * 1024 * 1024);
           let carry = Buffer.alloc(0);
           for (;;) {
-            const { bytesRead } = await fh.read(chunk, 0, chunk.length);
+            const { bytesRead } = await fh
+              .read(chunk, 0, chunk.length)
+              .catch((err: NodeJS.ErrnoException) => {
+                unreadable.push(`${p}: ${err.code}`);
+                return { bytesRead: 0 };
+              });
             if (bytesRead === 0) break;
             const window = Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
             if (window.includes(needle)) {
@@ -108,7 +123,7 @@ async function filesHolding(dir: string, needle: Buffer): Promise<{ hits: string
     }
   };
   await walk(dir);
-  return { hits, files };
+  return { hits, files, unreadable };
 }
 
 describe("cloning inside environments", { skip, timeout: 120_000 }, () => {
@@ -252,6 +267,12 @@ describe("cloning inside environments", { skip, timeout: 120_000 }, () => {
     const disk = await filesHolding(path.join(DIR, "root"), needle);
     assert.ok(disk.files > 3, `searched ${disk.files} files`);
     assert.deepEqual(disk.hits, [], "on the host's disk under the runner root");
+    // Runtime files can vanish or refuse reads mid-walk; the disk images must all be read.
+    assert.deepEqual(
+      disk.unreadable.filter((f) => f.includes("disk.img")),
+      [],
+      "every disk image was searched",
+    );
     assert.deepEqual((await filesHolding(path.join(DIR, "run"), needle)).hits, [], "under the run dir");
   });
 

@@ -5,11 +5,11 @@ import type {
   BuildImageRequest,
   BuiltImage,
   EnvObserved,
-  FeatureFetchRequest,
-  FetchedFeature,
   ExecHandlers,
   ExecRequest,
   ExecSession,
+  FeatureFetchRequest,
+  FetchedFeature,
   ImageInfo,
   ListeningPort,
   LogStream,
@@ -18,6 +18,7 @@ import type {
   RunnerEnvSpec,
   RunnerInfo,
   RuntimeName,
+  SavedTemplate,
 } from "@warren/protocol";
 import { DEFAULT_IMAGE, type DnsStats, type EnvStats, WarrenError } from "@warren/protocol";
 import { startFakeCommand } from "./fake-command.ts";
@@ -40,6 +41,8 @@ export class FakeRunner implements RunnerApi {
   readonly envs = new Map<string, { state: "running" | "stopped"; spec: RunnerEnvSpec; pid: number }>();
   readonly events = new Map<string, string[]>();
   readonly logLines = new Map<string, string>();
+  /** Disk templates saved (saveTemplate): key → the image and environment they came from. */
+  readonly templates = new Map<string, { image: string; envId: string }>();
   readonly calls: { method: Method; args: unknown[] }[] = [];
   readonly sweeps: Set<string>[] = [];
   /** Signals delivered to exec'd commands, in order. */
@@ -115,6 +118,8 @@ export class FakeRunner implements RunnerApi {
   async ensureRunning(spec: RunnerEnvSpec): Promise<EnvObserved> {
     this.#enter("ensureRunning", [spec]);
     const cur = this.envs.get(spec.id);
+    if (!cur && spec.template && !this.templates.has(spec.template))
+      throw new WarrenError("PREBUILD_NOT_FOUND", `disk template ${spec.template} is not on this runner`);
     if (cur?.state !== "running") {
       const pid = this.#nextPid++;
       this.envs.set(spec.id, { state: "running", spec, pid });
@@ -265,6 +270,21 @@ export class FakeRunner implements RunnerApi {
   async imageLabels(ref: string): Promise<Record<string, string>> {
     this.#enter("imageLabels", [ref]);
     return this.build.imageLabels(ref);
+  }
+
+  async saveTemplate(envId: string, key: string): Promise<SavedTemplate> {
+    this.#enter("saveTemplate", [envId, key]);
+    const env = this.envs.get(envId);
+    if (!env) throw new WarrenError("ENV_NOT_FOUND", `environment ${envId} is not on this runner`);
+    if (env.state === "running")
+      throw new WarrenError("ENV_RUNNING", `stop ${env.spec.name} before saving its disk`);
+    this.templates.set(key, { image: env.spec.image, envId });
+    return { key, image: env.spec.image, diskBytes: env.spec.resources.diskBytes, usedBytes: 1 };
+  }
+
+  async removeTemplate(key: string): Promise<void> {
+    this.#enter("removeTemplate", [key]);
+    this.templates.delete(key);
   }
 
   async removeImage(ref: string): Promise<string[]> {

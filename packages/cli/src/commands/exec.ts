@@ -15,7 +15,7 @@ export interface ExecOptions {
 }
 
 /** The request for these options; a bad one is refused before anything is sent. */
-export function execRequest(name: string, cmd: string[], opts: ExecOptions): ExecRequest {
+export function execRequest(_name: string, cmd: string[], opts: ExecOptions): ExecRequest {
   if (cmd.length === 0)
     throw new WarrenError("INVALID_ARGUMENT", "no command given: warren exec NAME -- CMD [ARGS...]");
   const tty = opts.tty === true;

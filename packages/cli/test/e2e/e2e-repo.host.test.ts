@@ -65,12 +65,25 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
     assert.equal(env.setup?.dir, "hooks");
     assert.equal(env.setup?.workspaceFolder, "/workspaces/hooks");
     assert.equal(env.setup?.configFile, ".devcontainer/devcontainer.json");
-    assert.equal(env.spec.project, git.gitUrl("hooks").replace(/^git:/, "https:").replace(/\.git$/, ""));
+    assert.equal(
+      env.spec.project,
+      git
+        .gitUrl("hooks")
+        .replace(/^git:/, "https:")
+        .replace(/\.git$/, ""),
+    );
 
     const readme = h.cli(["exec", "hk", "--", "cat", "README.md"]);
     assert.equal(readme.status, 0, readme.stderr);
     assert.equal(readme.stdout, "hello\n", "exec lands in the workspace folder, where the clone is");
-    const envs = h.cli(["exec", "hk", "--", "sh", "-c", 'echo "$FROM_CONTAINER_ENV $FROM_REMOTE_ENV $(pwd)"']);
+    const envs = h.cli([
+      "exec",
+      "hk",
+      "--",
+      "sh",
+      "-c",
+      'echo "$FROM_CONTAINER_ENV $FROM_REMOTE_ENV $(pwd)"',
+    ]);
     assert.equal(envs.stdout.trim(), "yes also /workspaces/hooks", envs.stderr);
 
     let m = markers(h, "hk");
@@ -129,9 +142,12 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
       { private: true },
     );
     const url = git.httpUrl("broken");
-    const secret = h.cli(["secret", "set", "git-credentials", "--file", "--scope", "project", "--project", url, "--value-stdin"], {
-      input: `${git.credentialLine()}\n`,
-    });
+    const secret = h.cli(
+      ["secret", "set", "git-credentials", "--file", "--scope", "project", "--project", url, "--value-stdin"],
+      {
+        input: `${git.credentialLine()}\n`,
+      },
+    );
     assert.equal(secret.status, 0, secret.stderr);
     const up = h.cli(["up", "--repo", url, "--name", "br", "-d"]);
     assert.equal(up.status, 1, up.stderr);
@@ -161,7 +177,10 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
 
   it("refuses privileged and host bind mounts, naming the policy; the environment stays reachable", async () => {
     await git.createRepo("priv", {
-      ".devcontainer/devcontainer.json": JSON.stringify({ image: "warren/debian:bookworm", privileged: true }),
+      ".devcontainer/devcontainer.json": JSON.stringify({
+        image: "warren/debian:bookworm",
+        privileged: true,
+      }),
     });
     const up = h.cli(["up", "--repo", git.gitUrl("priv"), "--name", "pv", "-d"]);
     assert.equal(up.status, 1, up.stderr);

@@ -5,8 +5,9 @@
 // overlayfs resolves the whiteouts) tarred by host tar with numeric owners (layers on disk hold
 // ids 0..65535). `layers.json` remembers which store layers the exported layer stands for, so a
 // built image that starts with it is recorded on the original layers, not a second copy.
-import { createHash, randomBytes } from "node:crypto";
+
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -34,7 +35,9 @@ export function basesDir(store: ImageStore): string {
 export async function baseLayout(store: ImageStore, ref: string): Promise<BaseLayout> {
   const rec = await store.readRecord(ref);
   await store.verify(ref);
-  const key = createHash("sha256").update(JSON.stringify([rec.digest, rec.layers])).digest("hex");
+  const key = createHash("sha256")
+    .update(JSON.stringify([rec.digest, rec.layers]))
+    .digest("hex");
   const dir = path.join(basesDir(store), key);
   const have = await readLayers(dir);
   if (have) return have;

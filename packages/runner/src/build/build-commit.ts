@@ -60,7 +60,8 @@ export async function commitBuilt(
     progress,
     addLayer: async (desc, diffId, what) => {
       if (original.has(diffId)) {
-        if (!(await store.hasLayer(diffId))) throw corrupt(`${what}: base layer ${diffId} left the store during the build`);
+        if (!(await store.hasLayer(diffId)))
+          throw corrupt(`${what}: base layer ${diffId} left the store during the build`);
         return store.layerSize(diffId);
       }
       if (await store.hasLayer(diffId)) return store.layerSize(diffId);

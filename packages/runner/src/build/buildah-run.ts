@@ -8,7 +8,12 @@ import { type ProgressFn, WarrenError } from "@warren/protocol";
 
 const TAIL_LINES = 20;
 
-export async function runBuildah(args: string[], work: string, progress: ProgressFn, phase: string): Promise<void> {
+export async function runBuildah(
+  args: string[],
+  work: string,
+  progress: ProgressFn,
+  phase: string,
+): Promise<void> {
   const conf = path.join(work, "containers.conf");
   await fs.writeFile(conf, "[containers]\n[engine]\n", { flag: "w" });
   const env = {
@@ -19,7 +24,10 @@ export async function runBuildah(args: string[], work: string, progress: Progres
     CONTAINERS_REGISTRIES_CONF: path.join(work, "registries.conf"),
     BUILDAH_ISOLATION: "oci",
   };
-  await fs.writeFile(env.CONTAINERS_REGISTRIES_CONF, 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n');
+  await fs.writeFile(
+    env.CONTAINERS_REGISTRIES_CONF,
+    'unqualified-search-registries = []\nshort-name-mode = "disabled"\n',
+  );
   const child = spawn("buildah", args, { env, cwd: work, stdio: ["ignore", "pipe", "pipe"] });
   const tail: string[] = [];
   const onLines = (buf: { rest: string }) => (d: Buffer) => {

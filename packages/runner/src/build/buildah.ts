@@ -37,7 +37,11 @@ export interface DockerfileBuildRequest {
 }
 
 export interface ImageBuilder {
-  buildFromDockerfile(ctx: EngineContext, req: DockerfileBuildRequest, progress: ProgressFn): Promise<ImageInfo>;
+  buildFromDockerfile(
+    ctx: EngineContext,
+    req: DockerfileBuildRequest,
+    progress: ProgressFn,
+  ): Promise<ImageInfo>;
 }
 
 /** How one buildah build runs: everything the argv depends on (buildahBudArgs is pure). */
@@ -61,7 +65,16 @@ export interface BudPlan {
 
 /** Global flags: this build's own storage, never the host's. */
 export function storageArgs(p: Pick<BudPlan, "storageRoot" | "runRoot">): string[] {
-  return ["--root", p.storageRoot, "--runroot", p.runRoot, "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs"];
+  return [
+    "--root",
+    p.storageRoot,
+    "--runroot",
+    p.runRoot,
+    "--storage-driver",
+    "overlay",
+    "--cgroup-manager",
+    "cgroupfs",
+  ];
 }
 
 export function buildahBudArgs(p: BudPlan): string[] {
@@ -136,7 +149,10 @@ export async function buildFromDockerfile(
       bases.set(f.image, await resolveBase(ctx, f.image, progress));
     }
     const dockerfile = path.join(work, "Dockerfile");
-    await fs.writeFile(dockerfile, rewriteFrom(scan, (image) => `oci:${bases.get(image)!.dir}:base`));
+    await fs.writeFile(
+      dockerfile,
+      rewriteFrom(scan, (image) => `oci:${bases.get(image)!.dir}:base`),
+    );
     const emptySys = path.join(work, "sys");
     await fs.mkdir(path.join(emptySys, "fs", "cgroup"), { recursive: true, mode: 0o755 });
     const plan: BudPlan = {
@@ -153,12 +169,22 @@ export async function buildFromDockerfile(
       args: req.args ?? {},
       ...(req.target ? { target: req.target } : {}),
       labels: req.labels ?? {},
-      tag: path.basename(work).replace(/[^a-z0-9]/gi, "").slice(0, 64).toLowerCase(),
+      tag: path
+        .basename(work)
+        .replace(/[^a-z0-9]/gi, "")
+        .slice(0, 64)
+        .toLowerCase(),
     };
     await runBuildah(buildahBudArgs(plan), work, progress, "build");
     const out = path.join(work, "out");
     await runBuildah(
-      [...storageArgs(plan), "push", "--disable-compression", `localhost/warren-build:${plan.tag}`, `oci:${out}:built`],
+      [
+        ...storageArgs(plan),
+        "push",
+        "--disable-compression",
+        `localhost/warren-build:${plan.tag}`,
+        `oci:${out}:built`,
+      ],
       work,
       progress,
       "commit",
@@ -189,12 +215,20 @@ async function cleanupStorage(work: string): Promise<void> {
   const { run } = await import("../host/run.ts");
   const storage = path.join(work, "storage");
   if (!(await fs.stat(storage).catch(() => null))) return;
-  await run("buildah", [...storageArgs({ storageRoot: storage, runRoot: path.join(work, "run") }), "rm", "--all"], {
-    allowFail: true,
-  });
-  await run("buildah", [...storageArgs({ storageRoot: storage, runRoot: path.join(work, "run") }), "rmi", "--all", "--force"], {
-    allowFail: true,
-  });
+  await run(
+    "buildah",
+    [...storageArgs({ storageRoot: storage, runRoot: path.join(work, "run") }), "rm", "--all"],
+    {
+      allowFail: true,
+    },
+  );
+  await run(
+    "buildah",
+    [...storageArgs({ storageRoot: storage, runRoot: path.join(work, "run") }), "rmi", "--all", "--force"],
+    {
+      allowFail: true,
+    },
+  );
   const { unmountTree } = await import("../storage/unmount.ts");
   await unmountTree(work).catch(() => undefined);
 }

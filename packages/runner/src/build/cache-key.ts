@@ -11,9 +11,12 @@ export interface DockerfileKeyInput {
   /** Each FROM image as written, with the digest of the store image it resolved to. */
   bases: [string, string][];
   labels: Record<string, string>;
+  /** BuildImageRequest.cacheScope: builds of different organisations never share a result. */
+  scope?: string;
 }
 
-const sorted = (o: Record<string, unknown>) => Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+const sorted = (o: Record<string, unknown>) =>
+  Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 function hash(parts: unknown): string {
   return createHash("sha256").update(JSON.stringify(parts)).digest("hex");
@@ -28,12 +31,13 @@ export function dockerfileKey(i: DockerfileKeyInput): string {
     i.target ?? null,
     [...i.bases].sort(),
     sorted(i.labels),
+    i.scope ?? null,
   ]);
 }
 
 /** Features on a base: the base's digest and the Features' own key material (features-build.ts). */
-export function featuresKey(baseDigest: string, material: string): string {
-  return hash(["features/v1", baseDigest, material]);
+export function featuresKey(baseDigest: string, material: string, scope?: string): string {
+  return hash(["features/v1", baseDigest, material, scope ?? null]);
 }
 
 /** The store ref a build with this key is kept under. */

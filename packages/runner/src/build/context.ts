@@ -9,9 +9,15 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
-import { type ExecHandlers, type ExecRequest, type ExecSession, parseSize, WarrenError } from "@warren/protocol";
-import type { ImageStore } from "../storage/image-store.ts";
+import {
+  type ExecHandlers,
+  type ExecRequest,
+  type ExecSession,
+  parseSize,
+  WarrenError,
+} from "@warren/protocol";
 import { unpackLayer } from "../storage/image-layer-unpack.ts";
+import type { ImageStore } from "../storage/image-store.ts";
 
 export type EnvExec = (envId: string, req: ExecRequest, handlers: ExecHandlers) => Promise<ExecSession>;
 
@@ -105,7 +111,11 @@ async function captureInside(
 function explain(what: string, inside: string, repoRoot: string, c: Captured): void {
   if (c.code === 0) return;
   if (c.code === 3) {
-    throw new WarrenError("INVALID_ARGUMENT", `${what} ${inside} does not exist in the environment; check the path in devcontainer.json`, { path: inside });
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `${what} ${inside} does not exist in the environment; check the path in devcontainer.json`,
+      { path: inside },
+    );
   }
   if (c.code === 4) {
     throw new WarrenError(
@@ -114,7 +124,11 @@ function explain(what: string, inside: string, repoRoot: string, c: Captured): v
       { path: inside },
     );
   }
-  throw new WarrenError("INVALID_ARGUMENT", `${what} ${inside}: reading it inside the environment failed (exit ${c.code}): ${c.stderr.trim().slice(-500) || "no message"}`, { path: inside });
+  throw new WarrenError(
+    "INVALID_ARGUMENT",
+    `${what} ${inside}: reading it inside the environment failed (exit ${c.code}): ${c.stderr.trim().slice(-500) || "no message"}`,
+    { path: inside },
+  );
 }
 
 /** The build context, unpacked into `dest` (which must not exist); returns its digest. */
@@ -155,9 +169,19 @@ export async function dockerfileFromEnv(
 ): Promise<string> {
   const file = await store.tmpPath("dockerfile");
   try {
-    const c = await captureInside(exec, o.envId, CAT_FILE, [o.dockerfile, o.repoRoot], file, DOCKERFILE_MAX_BYTES);
+    const c = await captureInside(
+      exec,
+      o.envId,
+      CAT_FILE,
+      [o.dockerfile, o.repoRoot],
+      file,
+      DOCKERFILE_MAX_BYTES,
+    );
     if (c.overflow) {
-      throw new WarrenError("INVALID_ARGUMENT", `Dockerfile ${o.dockerfile} is larger than ${DOCKERFILE_MAX_BYTES} bytes`);
+      throw new WarrenError(
+        "INVALID_ARGUMENT",
+        `Dockerfile ${o.dockerfile} is larger than ${DOCKERFILE_MAX_BYTES} bytes`,
+      );
     }
     explain("Dockerfile", o.dockerfile, o.repoRoot, c);
     return await fs.readFile(file, "utf8");

@@ -61,13 +61,16 @@ export function logicalLines(physical: string[]): LogicalLine[] {
 
 /** `$X`, `${X}`, `${X:-default}` and `${X:+alt}` with the ARGs in scope; unknown ones are empty. */
 export function substituteArgs(s: string, vars: Record<string, string>): string {
-  return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (...m) => {
-    const name = (m[1] ?? m[4]) as string;
-    const v = vars[name];
-    if (m[2] === "-") return v ? v : (m[3] as string);
-    if (m[2] === "+") return v ? (m[3] as string) : "";
-    return v ?? "";
-  });
+  return s.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (...m) => {
+      const name = (m[1] ?? m[4]) as string;
+      const v = vars[name];
+      if (m[2] === "-") return v ? v : (m[3] as string);
+      if (m[2] === "+") return v ? (m[3] as string) : "";
+      return v ?? "";
+    },
+  );
 }
 
 function unquote(s: string): string {
@@ -118,7 +121,8 @@ export function scanDockerfile(text: string, buildArgs: Record<string, string> =
     const from = FROM_RE.exec(line);
     if (!from) continue;
     const image = substituteArgs(from[3] as string, globals);
-    if (image === "") bad(`FROM ${from[3]}: the image is empty after ARG substitution; give it a default or a build arg`);
+    if (image === "")
+      bad(`FROM ${from[3]}: the image is empty after ARG substitution; give it a default or a build arg`);
     const local = image.toLowerCase() === "scratch" || stages.has(image.toLowerCase());
     if (!local && span > 1) bad(`FROM ${image}: write the FROM instruction on one line (no \\ continuation)`);
     froms.push({ line: start, image, local });

@@ -3,14 +3,13 @@
 // Dockerfile of features-dockerfile.ts, built by the Dockerfile builder (buildah.ts) under the
 // environment's own ids, network and limits. The result is stored under `tag`.
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type FeatureInstall, type ImageInfo, type ProgressFn, WarrenError } from "@warren/protocol";
 import type { EngineContext } from "../engine/context.ts";
 import { buildFromDockerfile, type DockerfileBuildRequest } from "./buildah.ts";
-import { type CachedFeature, cachedFeature, featuresRoot } from "./features-cache.ts";
+import { type CachedFeature, cachedFeature, scratchFile } from "./features-cache.ts";
 import {
   BUILTIN_ENV,
   builtinEnvFile,
@@ -48,9 +47,13 @@ export type DockerfileBuilder = (
   progress: ProgressFn,
 ) => Promise<ImageInfo>;
 
+// Bumped whenever the generated Dockerfile or context changes, so older builds stop matching.
+const LAYOUT_VERSION = 2;
+
 /** Everything besides the base image that decides the result, for the build cache key. */
 export function featuresKeyMaterial(req: Omit<FeatureBuildRequest, "envId" | "tag" | "baseImage">): string {
   return JSON.stringify({
+    layout: LAYOUT_VERSION,
     features: req.features.map((f) => [
       f.id,
       f.digest,
@@ -143,9 +146,7 @@ async function makeContext(
   containerUser: string,
   remoteUser: string,
 ): Promise<string> {
-  const tmpRoot = path.join(featuresRoot(ctx), "tmp");
-  await fs.mkdir(tmpRoot, { recursive: true, mode: 0o700 });
-  const dir = path.join(tmpRoot, `${process.pid}.${randomBytes(6).toString("hex")}.context`);
+  const dir = await scratchFile(ctx, "context");
   await fs.mkdir(dir, { mode: 0o700 });
   try {
     await fs.writeFile(path.join(dir, BUILTIN_ENV), builtinEnvFile(containerUser, remoteUser), {

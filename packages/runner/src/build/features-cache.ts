@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { type FetchedFeature, type ProgressFn, WarrenError } from "@warren/protocol";
 import type { EngineContext } from "../engine/context.ts";
+import { pidAlive } from "../storage/image-files.ts";
 import { sniffCompression, unpackLayer } from "../storage/image-layer-unpack.ts";
 import { refuseNestedEngine } from "./features-source.ts";
 
@@ -44,10 +45,23 @@ export async function cachedFeature(ctx: EngineContext, digest: string): Promise
   return { digest, id: rec.id, metadata: rec.metadata, contentDir: path.join(dir, "content") };
 }
 
-/** A private scratch path under the cache (for downloads and tars) and its cleanup. */
+const swept = new Set<string>();
+
+/**
+ * A private scratch path under the cache (for downloads, tars, entries and build contexts). The
+ * first call in a process removes what crashed runs left (their pid is in the name).
+ */
 export async function scratchFile(ctx: EngineContext, purpose: string): Promise<string> {
   const dir = path.join(featuresRoot(ctx), "tmp");
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!swept.has(dir)) {
+    swept.add(dir);
+    for (const name of await fs.readdir(dir)) {
+      const pid = Number(name.split(".")[0]);
+      if (pid !== process.pid && !pidAlive(pid))
+        await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    }
+  }
   return path.join(dir, `${process.pid}.${randomBytes(6).toString("hex")}.${purpose}`);
 }
 
@@ -99,8 +113,8 @@ export async function addToCache(
   const have = await cachedFeature(ctx, digest);
   if (have) return have;
   const final = entryDir(ctx, digest);
-  const tmp = path.join(featuresRoot(ctx), "tmp", `${process.pid}.${randomBytes(6).toString("hex")}.entry`);
-  await fs.mkdir(tmp, { recursive: true, mode: 0o700 });
+  const tmp = await scratchFile(ctx, "entry");
+  await fs.mkdir(tmp, { mode: 0o700 });
   try {
     const fh = await fs.open(file);
     try {

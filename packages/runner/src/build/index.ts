@@ -11,8 +11,8 @@ import {
   type FeatureFetchRequest,
   type FetchedFeature,
   type ImageInfo,
-  parseImageRef,
   type ProgressFn,
+  parseImageRef,
   WarrenError,
 } from "@warren/protocol";
 import type { EngineContext } from "../engine/context.ts";
@@ -99,7 +99,15 @@ async function dockerfileImage(
       if (!f.local) bases.push([f.image, await baseDigest(ctx, f.image, progress)]);
     }
     const ref = buildRef(
-      dockerfileKey({ dockerfileText, contextDigest, args, ...(d.target ? { target: d.target } : {}), bases, labels }),
+      dockerfileKey({
+        dockerfileText,
+        contextDigest,
+        args,
+        ...(d.target ? { target: d.target } : {}),
+        bases,
+        labels,
+        ...(req.cacheScope !== undefined ? { scope: req.cacheScope } : {}),
+      }),
     );
     const hit = await cachedImage(ctx, ref);
     if (hit) {
@@ -108,7 +116,15 @@ async function dockerfileImage(
     }
     const info = await buildFromDockerfile(
       ctx,
-      { envId: req.envId, contextHostDir, dockerfileText, args, ...(d.target ? { target: d.target } : {}), tag: ref, labels },
+      {
+        envId: req.envId,
+        contextHostDir,
+        dockerfileText,
+        args,
+        ...(d.target ? { target: d.target } : {}),
+        tag: ref,
+        labels,
+      },
       progress,
     );
     return { ...info, cached: false };
@@ -139,7 +155,7 @@ export async function buildImage(
     ...(req.containerUser ? { containerUser: req.containerUser } : {}),
     ...(req.metadataLabel !== undefined ? { metadataLabel: req.metadataLabel } : {}),
   });
-  const ref = buildRef(featuresKey(image.digest, material));
+  const ref = buildRef(featuresKey(image.digest, material, req.cacheScope));
   const hit = await cachedImage(ctx, ref);
   if (hit) {
     progress({ phase: "feature", message: `${ref}: cached (same base and Features)` });

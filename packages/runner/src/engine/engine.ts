@@ -31,6 +31,7 @@ import {
   type RunnerApi,
   type RunnerEnvSpec,
   type RunnerInfo,
+  type SavedTemplate,
   WarrenError,
 } from "@warren/protocol";
 import { buildImage, fetchFeature, imageLabels } from "../build/index.ts";
@@ -42,6 +43,7 @@ import { hostNames } from "../host/names.ts";
 import { appendEvent, logLimits, streamLog } from "../logs/env-log.ts";
 import { readHandle } from "../state/handle.ts";
 import { freeBytes } from "../storage/disk.ts";
+import { removeDiskTemplate } from "../storage/disk-template.ts";
 import { evictImages, pruneImages, removeImage } from "../storage/image-cache.ts";
 import { registryPolicy } from "../storage/registry/policy.ts";
 import { pullFromRegistry } from "../storage/registry/pull.ts";
@@ -54,6 +56,7 @@ import { KeyedLock } from "./keyed-lock.ts";
 import { observeEnv } from "./observe.ts";
 import { listEnvPorts } from "./ports.ts";
 import { resizeEnv } from "./resize.ts";
+import { saveEnvTemplate } from "./save-template.ts";
 import { hasSecretEnv, secretsDelivered } from "./secrets.ts";
 import { deliverStartedSecrets, prepareHost, runtimeOf, setupStartedUser, startContainer } from "./start.ts";
 import { CpuMeter, envStats } from "./stats.ts";
@@ -259,6 +262,14 @@ export class Engine implements RunnerApi {
 
   imageLabels(ref: string): Promise<Record<string, string>> {
     return imageLabels(this.ctx, ref);
+  }
+
+  saveTemplate(envId: string, key: string): Promise<SavedTemplate> {
+    return this.#lock.run(envId, () => saveEnvTemplate(this.ctx, envId, key));
+  }
+
+  removeTemplate(key: string): Promise<void> {
+    return removeDiskTemplate(this.ctx.cfg, key);
   }
 
   setResources(spec: RunnerEnvSpec): Promise<EnvObserved> {

@@ -20,6 +20,7 @@ import type { OciSpec } from "../spec/types.ts";
 import type { IdMap } from "../storage/types.ts";
 import type { EngineContext } from "./context.ts";
 import { configuredUser, type EnvUser } from "./env-user.ts";
+import { specEnvPairs, volumeDir } from "./env-volumes.ts";
 import { execWithSecrets } from "./secrets.ts";
 
 const BASE_ENV = [
@@ -60,7 +61,7 @@ export function envOciSpec(
       initBinary: path.join(ctx.cfg.nativeDir, "warren-init"),
       relayBinary: path.join(ctx.cfg.nativeDir, "warren-relay"),
       superviseBinary: path.join(ctx.cfg.nativeDir, "warren-supervise"),
-      env: mergeEnv(image.env),
+      env: mergeEnv(image.env, specEnvPairs(spec)),
       cwd: "/",
       workspaceDir: names.workspaceDir,
       resources,
@@ -69,6 +70,9 @@ export function envOciSpec(
     withBindMount(path.join(etc, "hosts"), "/etc/hosts", { readonly: true, recursive: false }),
     withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
     withReadonlyCgroupRoot,
+    ...(spec.volumes ?? []).map((v) =>
+      withBindMount(volumeDir(names, v.name), v.target, { readonly: false, recursive: false }),
+    ),
     // Secrets (engine/secrets.ts) are written into this after start: a tmpfs has no host side.
     // With a configured user, its group may enter (env-user.ts gives it the directory's group
     // and each file); the files stay 0400.
@@ -135,7 +139,7 @@ export function execProcess(
   const proc = ociProcessFromExec({
     // The image may lack /bin/sh; only environments given variable secrets get the wrapper.
     args: withSecretEnv ? execWithSecrets(cmd) : cmd,
-    env: mergeEnv(imageEnv, extra),
+    env: mergeEnv(imageEnv, [...specEnvPairs(spec), ...extra]),
     cwd: req.cwd ?? `/workspaces/${spec.name}`,
     uid,
     gid,

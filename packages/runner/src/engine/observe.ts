@@ -5,6 +5,7 @@ import { hostNames } from "../host/names.ts";
 import { envAddress, networkConfig } from "../network/index.ts";
 import { readHandle } from "../state/handle.ts";
 import type { EngineContext } from "./context.ts";
+import { processStartTime } from "./start-time.ts";
 import { workspaceDirty } from "./stop-mark.ts";
 
 export async function observeEnv(ctx: EngineContext, id: string): Promise<EnvObserved> {
@@ -27,5 +28,6 @@ export async function observeEnv(ctx: EngineContext, id: string): Promise<EnvObs
   const psi = await ctx.cgroups.psi(names.cgroupPath).catch(() => ({ cpu: null, memory: null, io: null }));
   // Derived from the slot, as the network set-up does; shown only while it is in use.
   const ip = envAddress(networkConfig(ctx.cfg), handle.spec.slot);
-  return { ...base, state: "running", pid: st.pid, psi, ip };
+  const startedAt = await processStartTime(st.pid);
+  return { ...base, state: "running", pid: st.pid, psi, ip, ...(startedAt ? { startedAt } : {}) };
 }

@@ -4,6 +4,7 @@
 // only code of the image that ever runs is the environment's own processes (runtime exec, or
 // children of its init). Anything that must act inside goes through the Runtime interface
 // (deliverFiles), never a branch on the runtime's name: see the rule in runtime/types.ts.
+import { existsSync } from "node:fs";
 import { lchown, lstat, mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { failpoint, type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
@@ -14,11 +15,13 @@ import { envAddress, networkConfig } from "../network/index.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { HANDLE_VERSION, readHandle, writeHandle } from "../state/handle.ts";
 import { attachLoop, createDisk, mountDisk } from "../storage/disk.ts";
-import { mountRootfs } from "../storage/rootfs.ts";
+import { createDiskFromTemplate, finishTemplateCopy } from "../storage/disk-template.ts";
+import { discardWritableLayer, mountRootfs } from "../storage/rootfs.ts";
 import type { EngineContext } from "./context.ts";
 import { dnsZone } from "./dns.ts";
 import { envOciSpec } from "./env-spec.ts";
 import { forgetEnvUser, setupEnvUser } from "./env-user.ts";
+import { checkEnvAdditions, ensureVolumes } from "./env-volumes.ts";
 import { hostsFile } from "./hosts.ts";
 import { attachNetwork, writeResolvConf } from "./network.ts";
 import { secretDeliveryFailure } from "./secret-failure.ts";
@@ -43,7 +46,13 @@ export async function prepareHost(ctx: EngineContext, withSecrets: RunnerEnvSpec
   const { secrets: _secrets, ...spec } = withSecrets;
   const names = hostNames(cfg, spec.id);
   const map = slotRange(ctx.idRange, spec.slot);
+  checkEnvAdditions(spec);
   const existing = await readHandle(names.handleFile);
+  // A new image: the writable layer made on the old one goes (the workspace stays). The marker is
+  // written before the handle names the new image, so a crash in between still discards it.
+  const discardMark = path.join(names.envDir, "discard-root");
+  if (existing && existing.spec.image !== spec.image)
+    await writeFile(discardMark, `${existing.spec.image}\n`);
   if (!existing) {
     await writeHandle(names.handleFile, {
       version: HANDLE_VERSION,
@@ -57,6 +66,17 @@ export async function prepareHost(ctx: EngineContext, withSecrets: RunnerEnvSpec
   const image = await ctx.images.get(spec.image);
 
   failpoint("disk-create");
+  if (spec.template && !existsSync(names.diskImage)) {
+    // A prebuilt disk: its writable layer belongs to the image it was made on, else it goes.
+    const t = await createDiskFromTemplate(
+      cfg,
+      names,
+      spec.template,
+      spec.resources.diskBytes,
+      map.hostStart,
+    );
+    if (t.image !== spec.image) await writeFile(discardMark, `${t.image}\n`);
+  }
   await createDisk(cfg, names, spec.resources.diskBytes).catch((e) => {
     throw wrap("create disk", e);
   });
@@ -68,7 +88,14 @@ export async function prepareHost(ctx: EngineContext, withSecrets: RunnerEnvSpec
   await mountDisk(cfg, names, map).catch((e) => {
     throw wrap("mount disk", e);
   });
+  await finishTemplateCopy(names, map.hostStart);
+  if (await lstat(discardMark).catch(() => null)) {
+    await discardWritableLayer(names);
+    await mountDisk(cfg, names, map);
+    await unlink(discardMark);
+  }
   await workspaceFolder(path.join(names.workspaceDir, spec.name), map.hostStart);
+  await ensureVolumes(names, spec, map.hostStart);
 
   failpoint("mount-lower");
   await mountRootfs(cfg, names, image.layerDirs, map).catch((e) => {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { type ImageInfo, WarrenError } from "@warren/protocol";
 import { readHandle } from "../state/handle.ts";
 import type { ImageStore } from "./image-store.ts";
+
 export { cacheMaxBytes, DEFAULT_CACHE_MAX_BYTES, mountedLayers } from "./image-layers-in-use.ts";
 
 /** Environment names on this runner by the image ref they are made from. */
@@ -20,7 +21,6 @@ export async function imagesInUse(envsDir: string): Promise<Map<string, string[]
   }
   return out;
 }
-
 
 export async function removeImage(store: ImageStore, ref: string): Promise<string[]> {
   await store.readRecord(ref); // IMAGE_NOT_FOUND first

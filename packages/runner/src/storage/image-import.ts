@@ -6,6 +6,7 @@ import path from "node:path";
 import { type ImageInfo, type ProgressFn, WarrenError } from "@warren/protocol";
 import { run } from "../host/run.ts";
 import { commitImage, diffIdsOf } from "./image-commit.ts";
+import { validateRef } from "./image-files.ts";
 import { type Compression, sniffCompression, unpackLayer } from "./image-layer-unpack.ts";
 import {
   corrupt,
@@ -18,7 +19,6 @@ import {
   statBlob,
   verifyBlob,
 } from "./image-oci-layout.ts";
-import { validateRef } from "./image-files.ts";
 import type { LayerStore } from "./layer-store.ts";
 
 export const LAYER_TYPES = new Set([

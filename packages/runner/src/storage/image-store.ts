@@ -10,9 +10,9 @@ import { DEFAULT_IMAGE, type ImageInfo, type ProgressFn, WarrenError, wrap } fro
 import type { RunnerConfig } from "../host/config.ts";
 import type { IdRange } from "../host/idrange.ts";
 import { BASE_RECIPE, ensureBaseImage } from "./image-base.ts";
-import { cacheMaxBytes, mountedLayers } from "./image-layers-in-use.ts";
 import { diffIdHex, isDir, pidAlive, validateRef, writeFileAtomic } from "./image-files.ts";
 import { importOciImage } from "./image-import.ts";
+import { cacheMaxBytes, mountedLayers } from "./image-layers-in-use.ts";
 import { linkImage } from "./image-link.ts";
 import { defaultSandbox, layerMaxBytes, type UnpackSandbox } from "./image-unpack-sandbox.ts";
 import type { ImageRecord, LayerStore } from "./layer-store.ts";

@@ -2,7 +2,8 @@
 // shared, read-only image layers, and whose upper layer lives on the environment's disk.
 // Idmapping shows files owned by 0 in the image as owned by the environment's root
 // (map.hostStart) without chowning the layers, so one unpacked image serves every slot.
-import { mkdir, readdir, rmdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { lstat, mkdir, readdir, rename, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { failpoint, wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
@@ -84,6 +85,26 @@ export async function unmountRootfs(names: HostNames): Promise<void> {
     await removeEmptyDir(names.lowerDir);
   } catch (err) {
     throw wrap("unmount rootfs", err);
+  }
+}
+
+/**
+ * Discards the writable root layer (the image changed under it): unmounts the rootfs, then moves
+ * the upper and work dirs aside (rename never follows a link the environment planted) and deletes
+ * them without crossing into another filesystem. mountDisk makes them again, empty. The
+ * workspace, volumes and everything else on the disk stay.
+ */
+export async function discardWritableLayer(names: HostNames): Promise<void> {
+  try {
+    await unmountRootfs(names);
+    for (const dir of [names.upperDir, names.workDir]) {
+      if (!(await lstat(dir).catch(() => null))) continue;
+      const doomed = `${dir}.discarded.${randomBytes(4).toString("hex")}`;
+      await rename(dir, doomed);
+      await run("rm", ["-rf", "--one-file-system", "--", doomed]);
+    }
+  } catch (err) {
+    throw wrap("discard the writable layer", err);
   }
 }
 

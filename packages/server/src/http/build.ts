@@ -29,10 +29,12 @@ import type { ImageService } from "../services/images.ts";
 import { createLiveSessions, type LiveSessions } from "../services/live-sessions.ts";
 import type { OidcService } from "../services/oidc.ts";
 import { createPortService, type PortService } from "../services/ports.ts";
+import { createPrebuildService, type PrebuildService } from "../services/prebuilds.ts";
 import type { QuotaService } from "../services/quotas.ts";
 import type { RegistryLoginService } from "../services/registry-logins.ts";
 import { oneRunner } from "../services/runner-for.ts";
 import type { SecretService } from "../services/secrets.ts";
+import type { SetupService } from "../services/setups.ts";
 import type { SshKeyService } from "../services/ssh-keys.ts";
 import { createUserGitService } from "../services/user-git.ts";
 import type { EnvWatchService } from "../services/watch.ts";
@@ -49,8 +51,8 @@ import type { RateLimitOptions } from "./rate-limit.ts";
 import { installResponseValidation, responseValidationEnabled } from "./response-validation.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { auditRoutes } from "./routes-audit.ts";
-import { automationRoutes } from "./routes-automations.ts";
 import { authRoutes } from "./routes-auth.ts";
+import { automationRoutes } from "./routes-automations.ts";
 import { classRoutes } from "./routes-classes.ts";
 import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
@@ -60,17 +62,17 @@ import { logRoutes } from "./routes-logs.ts";
 import { portForwardRoutes } from "./routes-port-forward.ts";
 import { portSignInRoutes } from "./routes-port-signin.ts";
 import { portRoutes } from "./routes-ports.ts";
+import { prebuildRoutes } from "./routes-prebuilds.ts";
 import { registryRoutes } from "./routes-registries.ts";
 import { runnerRoutes } from "./routes-runner.ts";
 import { secretRoutes } from "./routes-secrets.ts";
+import { setupRoutes } from "./routes-setup.ts";
 import { sshGatewayRoutes } from "./routes-ssh-gateway.ts";
 import { sshKeyRoutes } from "./routes-ssh-keys.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
 import { userGitRoutes } from "./routes-user-git.ts";
 import type { TransportKind } from "./transport.ts";
-import { setupRoutes } from "./routes-setup.ts";
-import type { SetupService } from "../services/setups.ts";
 
 export interface HttpDeps {
   envs: EnvironmentService;
@@ -164,6 +166,8 @@ export interface BuildOptions {
   portSignIn?: PortSignIn;
   /** Repository environments: uploads, rebuild, hooks (services/setups.ts). */
   setups?: SetupService;
+  /** Prebuilds (services/prebuilds.ts); without it the routes say they are not configured. */
+  prebuilds?: PrebuildService;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -264,7 +268,19 @@ export function build(opts: BuildOptions): FastifyInstance {
     sshGatewayRoutes(scoped, opts.sshGateway);
     httpProxyRoutes(scoped, opts.httpProxy);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
-    setupRoutes(scoped, opts.setups);
+    setupRoutes(scoped, opts.setups, opts.envs);
+    prebuildRoutes(
+      scoped,
+      opts.prebuilds ??
+        (opts.db
+          ? createPrebuildService({
+              db: opts.db,
+              clock: opts.clock ?? systemClock,
+              envs: opts.envs,
+              runnerFor: oneRunner(opts.runner),
+            })
+          : undefined),
+    );
     openApiRoutes(scoped, routes, deps.version);
   });
   return app;

@@ -41,6 +41,7 @@ const TAGS = [
   { name: "identity", description: "Who is calling, API tokens and organisation membership." },
   { name: "auth", description: "Sign-in through OIDC and Warren's device-code flow (public)." },
   { name: "audit", description: "The audit log and organisation quotas." },
+  { name: "users", description: "The calling user's own settings: git identity and dotfiles." },
 ];
 
 export function openApiDocument(routes: readonly RouteDoc[], version: string): Json {

@@ -1,9 +1,11 @@
 // Repository environments (services/setups.ts): upload a local directory for `up --repo DIR`,
 // rebuild, run a lifecycle hook. Validate, call, convert.
+
+import type { Readable } from "node:stream";
 import { Type } from "@sinclair/typebox";
 import { API_PREFIX, LIFECYCLE_HOOKS, MAX_UPLOAD_BYTES, WarrenError } from "@warren/protocol";
-import type { FastifyInstance } from "fastify";
-import type { Readable } from "node:stream";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { EnvironmentService } from "../services/environments.ts";
 import type { SetupService } from "../services/setups.ts";
 import { requestActor } from "./auth.ts";
 import { NameParams } from "./schemas.ts";
@@ -20,11 +22,20 @@ const HookResult = Type.Object({
   exitCode: Type.Integer({ description: "The hook's exit status; 0 when it has no command" }),
 });
 
-export function setupRoutes(app: FastifyInstance, setups: SetupService | undefined): void {
+export function setupRoutes(
+  app: FastifyInstance,
+  setups: SetupService | undefined,
+  envs: Pick<EnvironmentService, "find">,
+): void {
   const svc = (): SetupService => {
     if (!setups)
       throw new WarrenError("INVALID_ARGUMENT", "repository environments are not configured on this server");
     return setups;
+  };
+  // An environment the caller may not see is not found, configured or not.
+  const visible = async (req: FastifyRequest, name: string) => {
+    await envs.find(requestActor(req), name);
+    return svc();
   };
   // The tar streams to disk as it arrives; the service enforces the size cap.
   app.addContentTypeParser("application/x-tar", (_req, payload, done) => done(null, payload));
@@ -69,7 +80,7 @@ export function setupRoutes(app: FastifyInstance, setups: SetupService | undefin
         },
       },
     },
-    async (req) => svc().rebuild(requestActor(req), req.params.name),
+    async (req) => (await visible(req, req.params.name)).rebuild(requestActor(req), req.params.name),
   );
 
   app.post<{ Params: { name: string; hook: string } }>(
@@ -93,6 +104,7 @@ export function setupRoutes(app: FastifyInstance, setups: SetupService | undefin
         },
       },
     },
-    async (req) => svc().runHook(requestActor(req), req.params.name, req.params.hook),
+    async (req) =>
+      (await visible(req, req.params.name)).runHook(requestActor(req), req.params.name, req.params.hook),
   );
 }

@@ -8,18 +8,18 @@ import {
   type ClassSpec as ClassSpecT,
   type DnsStats as DnsStatsT,
   ENV_STATES,
-  LIFECYCLE_HOOKS,
-  SETUP_PHASES,
   type Environment as EnvironmentT,
   type EnvStats as EnvStatsT,
   ERROR_CATALOG,
   type ErrorBody as ErrorBodyT,
   type ErrorCode as ErrorCodeT,
   type ImageInfo as ImageInfoT,
+  LIFECYCLE_HOOKS,
   type ProgressEvent as ProgressEventT,
   type RegistryLogin as RegistryLoginT,
   RUNTIMES,
   type RunnerInfo as RunnerInfoT,
+  SETUP_PHASES,
 } from "@warren/protocol";
 
 const lit = <const T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));

@@ -140,6 +140,7 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
       pruneImages: async (opts?: Parameters<RunnerApi["pruneImages"]>[0]) => (await pick()).pruneImages(opts),
       dnsStats: async () => (await pick()).dnsStats(),
       imageLabels: async (ref: string) => (await pick()).imageLabels(ref),
+      removeTemplate: async (key: string) => (await pick()).removeTemplate(key),
     } satisfies Partial<RunnerApi>;
   };
 
@@ -220,6 +221,7 @@ export function createRunnerHub(o: { db: Db; logger: FastifyBaseLogger; replicaI
     // Builds and Feature fetches read the environment's files and use its network: its runner.
     fetchFeature: async (req, progress) => (await forEnv(req.envId)).fetchFeature(req, progress),
     buildImage: async (req, progress) => (await forEnv(req.envId)).buildImage(req, progress),
+    saveTemplate: async (envId, key) => (await forEnv(envId)).saveTemplate(envId, key),
     exec: async (id, req, h) => (await forEnv(id)).exec(id, req, h),
     logs(id, opts, onData) {
       // LogStream is synchronous; resolve the runner first, then forward close.

@@ -247,6 +247,11 @@ export class RemoteRunner implements RunnerApi {
     this.withProgress("fetchFeature", [req], progress);
   buildImage: RunnerApi["buildImage"] = (req, progress) => this.withProgress("buildImage", [req], progress);
   imageLabels: RunnerApi["imageLabels"] = (ref) => this.call("imageLabels", [ref]);
+  saveTemplate: RunnerApi["saveTemplate"] = (envId, key) =>
+    this.call("saveTemplate", [envId, key], { about: envId });
+  removeTemplate: RunnerApi["removeTemplate"] = async (key) => {
+    await this.call<unknown>("removeTemplate", [key]);
+  };
 
   private linkFor(what: string): StreamClient {
     if (this.closedReason !== undefined || !this.streams)

@@ -28,7 +28,6 @@ export async function supervise(
   args: string[],
   o: { stdin?: string; timeoutMs?: number } = {},
 ): Promise<SuperviseResult> {
-  const t0 = Date.now();
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let outBytes = 0;
@@ -64,7 +63,6 @@ export async function supervise(
         session.endStdin();
       }, reject);
   }).finally(() => clearTimeout(timer));
-  if (process.env["SV_TIMING"]) console.error(`supervise ${args.join(" ")}: ${Date.now() - t0} ms`);
   if (timedOut) {
     throw new WarrenError(
       "TIMEOUT",

@@ -15,6 +15,7 @@ import {
   WarrenError,
 } from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
+import type { RepoCreate } from "../controllers/setup/prebuild-match.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
 import { lockAdmission } from "../store/queries/admission-lock.ts";
@@ -42,12 +43,12 @@ import { conflictFix, imageMissing, resolveSpec, specDifferences } from "./env-s
 import { idleTimeoutArg, newEnvIdleTimeout } from "./idle-settings.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateNewEnvName } from "./names.ts";
-import { repoCreate } from "./repo-source.ts";
-import { requireUpload } from "./uploads.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
+import { repoCreate } from "./repo-source.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
 import { actorOrg, canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
+import { requireUpload } from "./uploads.ts";
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -68,6 +69,8 @@ export interface EnvironmentServiceOptions {
   images?: Pick<ImageService, "ensureForEnv">;
   /** The runner whose host facts admit a create, per organisation; default: `runner`. */
   runnerFor?: RunnerFor;
+  /** Prebuilds (controllers/setup/prebuild-match.ts): a repository create that matches one starts from it. */
+  prebuilds?: { fromTemplate(a: Actor, made: RepoCreate): Promise<RepoCreate> };
 }
 
 export interface EnvironmentService extends EnvResourceOps, EnvReadOps {
@@ -78,7 +81,7 @@ export interface EnvironmentService extends EnvResourceOps, EnvReadOps {
   create(
     a: Actor,
     req: CreateEnvRequest,
-    opts?: { wait?: boolean },
+    opts?: { wait?: boolean; prebuild?: boolean },
   ): Promise<{ env: Environment; created: boolean }>;
   /** `wait: false` returns once the intent is durable (services/env-wake.ts waits its own way). */
   start(a: Actor, nameOrId: string, opts?: { wait?: boolean }): Promise<Environment>;
@@ -145,10 +148,15 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     throw new WarrenError("INTERNAL", "could not generate a free environment name; pass --name");
   }
 
-  async function create(a: Actor, asked: CreateEnvRequest, opts: { wait?: boolean } = {}) {
+  async function create(
+    a: Actor,
+    asked: CreateEnvRequest,
+    opts: { wait?: boolean; prebuild?: boolean } = {},
+  ) {
     // Refused before anything is read: a runner creates nothing, and neither does a missing actor.
     const own = newEnvOwnership(a);
-    const repo = repoCreate(asked);
+    const made: RepoCreate | undefined = repoCreate(asked, { prebuild: opts.prebuild === true });
+    const repo = made && o.prebuilds && !opts.prebuild ? await o.prebuilds.fromTemplate(a, made) : made;
     const req = repo?.req ?? asked;
     const setup = repo?.setup;
     if (setup?.source.uploadId) await requireUpload(db, setup.source.uploadId, own, isoNow(clock));
@@ -159,7 +167,8 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     const info = await host.info();
     const spec = resolveSpec({ name, req, cls, info, defaultRuntime: o.defaultRuntime });
     const askedIdle = req.idleTimeout !== undefined ? idleTimeoutArg(req.idleTimeout) : undefined;
-    if (o.images) await o.images.ensureForEnv(a, spec.image);
+    // A prebuild's image (maybe built for it) was checked on the runner by the match.
+    if (o.images && !setup?.fromPrebuild) await o.images.ensureForEnv(a, spec.image);
     else if (!(await host.hasImage(spec.image))) throw imageMissing(spec.image);
 
     // Existence check, admission, slot and insert in one transaction, so two concurrent
@@ -260,8 +269,11 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         last_activity_source: null,
         idle_deadline: null,
         setup: setup ? JSON.stringify(setup) : null,
-        container_env: null,
-        volumes: null,
+        container_env:
+          repo?.runSpec?.env && Object.keys(repo.runSpec.env).length
+            ? JSON.stringify(repo.runSpec.env)
+            : null,
+        volumes: repo?.runSpec?.volumes.length ? JSON.stringify(repo.runSpec.volumes) : null,
         created_at: now,
         updated_at: now,
       };

@@ -15,7 +15,7 @@ const MAX_BRANCH = 255;
 const MAX_LOCAL_ENV = 64;
 const MAX_LOCAL_ENV_VALUE = 4096;
 // A ref name as git allows it, less what a shell or an option could misread.
-const BRANCH_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._\/+@-]+(?<!\.lock)(?<![/.])$/;
+const BRANCH_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/+@-]+(?<!\.lock)(?<![/.])$/;
 const KNOWN_HOST_RE = /^[^\s#][^\n\r\0]{0,4000}$/;
 const UPLOAD_ID_RE = /^up_[a-z0-9]{16,40}$/;
 
@@ -87,7 +87,10 @@ export function checkRepoSource(src: RepoSource): RepoSource {
 }
 
 /** The create as the environment service resolves it, and the setup's first state. */
-export function repoCreate(req: CreateEnvRequest): { req: CreateEnvRequest; setup: SetupState } | undefined {
+export function repoCreate(
+  req: CreateEnvRequest,
+  o: { prebuild?: boolean } = {},
+): { req: CreateEnvRequest; setup: SetupState } | undefined {
   if (!req.repo) return undefined;
   const source = checkRepoSource(req.repo);
   const dir = repoDir(source);
@@ -101,6 +104,8 @@ export function repoCreate(req: CreateEnvRequest): { req: CreateEnvRequest; setu
       ? { classGiven: true }
       : {}),
     ...(req.image !== undefined && req.image !== DEFAULT_IMAGE ? { image: req.image } : {}),
+    // A prebuild's environment: its disk becomes a template (prebuild-controller.ts).
+    ...(o.prebuild ? { prebuild: true } : {}),
   };
   const { repo: _r, ...rest } = req;
   return {

@@ -8,6 +8,7 @@
 //   given are masked: masking every organisation's would let one tenant's logs confirm another's.
 // Both decrypt, which only the system may do: this wrapper acts as system("secret-delivery").
 import type { RunnerApi, RunnerEnvSpec } from "@warren/protocol";
+import { secretsForEnv } from "../controllers/setup/prebuild-secrets.ts";
 import type { Db } from "../store/db.ts";
 import { getEnvById } from "../store/queries/envs.ts";
 import { system } from "./actor.ts";
@@ -47,7 +48,10 @@ export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretServi
       const base = strip(spec);
       if (!row) return runner.ensureRunning(base);
       const own = ownershipOf(row);
-      const secrets = await o.secrets.forEnv(DELIVERY, own.org_id, own.owner_id, row.project ?? undefined);
+      const secrets = secretsForEnv(
+        row,
+        await o.secrets.forEnv(DELIVERY, own.org_id, own.owner_id, row.project ?? undefined),
+      );
       return runner.ensureRunning(secrets.length > 0 ? { ...base, secrets } : base);
     },
     ensureStopped: (spec, graceMs) => runner.ensureStopped(strip(spec), graceMs),

@@ -31,15 +31,18 @@ function toUserGit(r: UserGitRow | undefined): UserGit {
   };
 }
 
-/** A field of the request: undefined keeps `old`, null clears it, a string is checked. */
+/** A field of the request: undefined keeps `old`, null or "" clears it, a string is checked. */
 function field(
   v: string | null | undefined,
   old: string | null,
   check: (s: string) => string,
 ): string | null {
   if (v === undefined) return old;
-  if (v === null) return null;
-  if (typeof v !== "string") throw new WarrenError("INVALID_ARGUMENT", "each field is a string or null");
+  if (typeof v !== "string" && v !== null) {
+    throw new WarrenError("INVALID_ARGUMENT", "each field is a string, or null (or empty) to clear it");
+  }
+  // Empty clears too: the request validator may coerce a JSON null to "" before it gets here.
+  if (v === null || v.trim() === "") return null;
   return check(v);
 }
 

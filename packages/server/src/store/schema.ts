@@ -6,6 +6,7 @@ import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-iden
 import type { OrgImagesSchema } from "./schema-images.ts";
 import type { OidcSchema } from "./schema-oidc.ts";
 import type { PortsSchema } from "./schema-ports.ts";
+import type { PrebuildsSchema } from "./schema-prebuilds.ts";
 import type { RunnersSchema } from "./schema-runners.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
 import type { SshKeysSchema } from "./schema-ssh-keys.ts";
@@ -151,6 +152,7 @@ export interface Schema
     RunnersSchema,
     SshKeysSchema,
     UserGitSchema,
+    PrebuildsSchema,
     PortsSchema {
   environments: EnvironmentsTable & EnvOwnership;
   classes: ClassesTable & ClassOwnership;

@@ -101,7 +101,10 @@ export function buildConformance(name: string, makeSubject: () => Promise<BuildS
       assert.equal(first.cached, false);
       assert.match(first.ref, /^warren-build\//);
       assert.match(first.digest, /^sha256:/);
-      assert.ok(events.some((e) => e.phase === "build"), "a build reports progress");
+      assert.ok(
+        events.some((e) => e.phase === "build"),
+        "a build reports progress",
+      );
       assert.equal(await s.api.hasImage(first.ref), true);
       assert.ok((await s.api.listImages()).some((i) => i.ref === first.ref));
       assert.equal((await s.api.imageLabels(first.ref))["devcontainer.metadata"], '[{"remoteUser":"root"}]');

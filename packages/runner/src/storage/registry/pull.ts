@@ -13,10 +13,10 @@ import {
   WarrenError,
 } from "@warren/protocol";
 import { commitImage, diffIdsOf } from "../image-commit.ts";
+import { validateRef } from "../image-files.ts";
 import { LAYER_TYPES } from "../image-import.ts";
 import { sniffCompression, unpackLayer } from "../image-layer-unpack.ts";
 import { corrupt, type Descriptor, type OciConfig } from "../image-oci-layout.ts";
-import { validateRef } from "../image-files.ts";
 import type { LayerStore } from "../layer-store.ts";
 import { type BlobDesc, downloadBlob, TransferError } from "./blob-download.ts";
 import { RegistryClient } from "./client.ts";

@@ -21,6 +21,7 @@ import {
   setState,
 } from "../../store/queries/envs.ts";
 import { insertEvent } from "../../store/queries/events.ts";
+import { templateOf } from "../../store/queries/setups.ts";
 import type { Action } from "./plan.ts";
 
 export interface ActContext {
@@ -45,6 +46,11 @@ export function runnerSpec(row: EnvRow): RunnerEnvSpec {
     egress: egressFromColumn(row.egress),
     // Only when set: a root environment's spec (and handle.json) stays what it always was.
     ...(row.user_name !== DEFAULT_ENV_USER ? { user: row.user_name } : {}),
+    // devcontainer.json's containerEnv and named volumes (migration 025), only when set.
+    ...(row.container_env ? { env: JSON.parse(row.container_env) as Record<string, string> } : {}),
+    ...(row.volumes ? { volumes: JSON.parse(row.volumes) as { name: string; target: string }[] } : {}),
+    // Started from a prebuild: its disk is made as a copy of the prebuild's disk template.
+    ...(templateOf(row) ? { template: templateOf(row) as string } : {}),
   };
 }
 

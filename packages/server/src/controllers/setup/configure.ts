@@ -11,6 +11,7 @@ import {
   findDevcontainerConfigs,
   imageMetadata,
   mergeConfiguration,
+  missingDependencies,
   orderFeatures,
   parseAutomations,
   parseDevcontainer,
@@ -146,7 +147,7 @@ export async function configure(ctx: ConfigureContext, s: SetupState): Promise<S
           source,
           id: f.id,
           digest: (f as FeatureRef & { digest: string }).digest,
-          options: featureOptions(f.metadata, config.features?.[source]),
+          options: featureOptions(f.metadata, (config.features?.[source] ?? f.given) as never),
         };
       }),
       ...(merged.remoteUser ? { remoteUser: merged.remoteUser } : {}),
@@ -165,9 +166,33 @@ async function fetchFeatures(
   config: DevcontainerConfig,
   configDir: string,
   repoRoot: string,
-): Promise<(FeatureRef & { digest: string })[]> {
-  const out: (FeatureRef & { digest: string })[] = [];
-  for (const source of Object.keys(config.features ?? {})) {
+): Promise<(FeatureRef & { digest: string; given?: unknown })[]> {
+  const out: (FeatureRef & { digest: string; given?: unknown })[] = [];
+  // The listed Features, then what they depend on and the config does not list (as the
+  // reference does), a bounded number of rounds.
+  let wanted: { source: string; options: unknown }[] = Object.entries(config.features ?? {}).map(
+    ([source, options]) => ({ source, options }),
+  );
+  for (let round = 0; wanted.length > 0 && round < 8; round++) {
+    for (const w of wanted)
+      out.push({ ...(await fetchOne(ctx, w.source, configDir, repoRoot)), given: w.options });
+    wanted = missingDependencies(out);
+  }
+  if (wanted.length > 0)
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `Features depend on each other more than 8 levels deep (${wanted.map((w) => w.source).join(", ")}); check their dependsOn`,
+    );
+  return out;
+}
+
+async function fetchOne(
+  ctx: ConfigureContext,
+  source: string,
+  configDir: string,
+  repoRoot: string,
+): Promise<FeatureRef & { digest: string }> {
+  {
     ctx.log("features", `fetching ${source}`);
     const credential =
       source.startsWith(".") || source.startsWith("https://") ? undefined : await ctx.credentialFor(source);
@@ -175,9 +200,8 @@ async function fetchFeatures(
       { envId: ctx.envId, source, configDir, repoRoot, ...(credential ? { credential } : {}) },
       (ev) => ctx.log("features", ev.message),
     );
-    out.push({ source, id: f.id, digest: f.digest, metadata: f.metadata });
+    return { source, id: f.id, digest: f.digest, metadata: f.metadata };
   }
-  return out;
 }
 
 async function readAutomations(

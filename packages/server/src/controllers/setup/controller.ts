@@ -19,29 +19,24 @@ import type { ChangeFeed } from "../../services/changes.ts";
 import type { UploadService } from "../../services/uploads.ts";
 import type { Db } from "../../store/db.ts";
 import {
-  type EnvRow,
   getEnvById,
   listEnvs,
   parseConditions,
   parseObserved,
   setConditions,
+  setObserved,
   setState,
 } from "../../store/queries/envs.ts";
-import {
-  parseSetup,
-  type SetupState,
-  saveRunSpec,
-  saveSetup,
-  withHookRun,
-} from "../../store/queries/setups.ts";
-import { runnerSpec } from "../environment/act.ts";
+import { parseSetup, type SetupState, saveRunSpec, saveSetup } from "../../store/queries/setups.ts";
+import { durableObserved, runnerSpec } from "../environment/act.ts";
 import { isTerminal } from "../environment/controller.ts";
 import { createWorkQueue } from "../queue.ts";
 import { configure } from "./configure.ts";
-import { applyHostRequirements } from "./host-requirements.ts";
 import { runSetupHooks } from "./hook-runs.ts";
+import { applyHostRequirements } from "./host-requirements.ts";
 import { ownerActor } from "./owner.ts";
 import { planSetup } from "./plan.ts";
+import { updateStep } from "./prebuild-update.ts";
 import { createStepLog } from "./step-log.ts";
 import { buildStep, cloneStep, restartStep } from "./steps.ts";
 
@@ -116,6 +111,7 @@ export function createSetupController(opts: SetupControllerOptions): SetupContro
       envId: id,
       user: row.user_name,
       log,
+      orgId: ownerActor(row).orgId,
       ...(opts.uploads ? { uploads: opts.uploads } : {}),
     };
     try {
@@ -142,6 +138,9 @@ export function createSetupController(opts: SetupControllerOptions): SetupContro
         case "build":
           next = await buildStep(ctx, setup);
           break;
+        case "update":
+          next = await updateStep({ ...ctx, user: setup.remoteUser ?? row.user_name }, setup);
+          break;
         case "restart": {
           const r = await restartStep(
             {
@@ -156,6 +155,9 @@ export function createSetupController(opts: SetupControllerOptions): SetupContro
             setup,
           );
           next = r.setup;
+          // The new start's identity before the hooks are planned against it (else the
+          // bootstrap container's start would look like one whose postStart never ran).
+          await setObserved(db, id, durableObserved(await runner.observe(id)));
           break;
         }
         case "createHooks":
@@ -242,7 +244,7 @@ export function createSetupController(opts: SetupControllerOptions): SetupContro
       const cloned =
         !["clone"].includes(setup.phase) &&
         !(setup.phase === "failed" && setup.hooks.length === 0 && !setup.merged);
-      const { created: _c, message: _m, build: _b, ...rest } = setup;
+      const { created: _c, message: _m, build: _b, skipHooks: _s, fromPrebuild: _f, ...rest } = setup;
       await save(id, { ...rest, phase: cloned ? "configure" : "clone", hooks: [], settled: false });
       await clearCondition(id, HOOK_FAILED_CONDITION);
       await clearCondition(id, SETUP_FAILED_CONDITION);

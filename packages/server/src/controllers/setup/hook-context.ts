@@ -72,7 +72,7 @@ export async function probeEnv(
     { cmd: ["/bin/sh", "-c", script], ...(ctx.user ? { user: ctx.user } : {}), cwd: ctx.cwd },
     { keepStdout: 256 * 1024, timeoutMs: 10_000 },
   ).catch(() => undefined);
-  if (!r || r.exitCode !== 0) return {};
+  if (r?.exitCode !== 0) return {};
   const env: Record<string, string> = {};
   for (const pair of r.stdout.toString("utf8").split("\0")) {
     const i = pair.indexOf("=");

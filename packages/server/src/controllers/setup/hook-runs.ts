@@ -100,7 +100,7 @@ export async function runSetupHooks(d: HookRunDeps & { create: boolean }): Promi
   await update(d, (s) => ({ ...s, settled: false }));
   const env = remoteEnvOf(merged, await probeEnv(ctx, merged.userEnvProbe));
   const waitFor = (merged.waitFor ?? "updateContentCommand") as LifecycleHookName;
-  const order: LifecycleHookName[] = [...(d.create ? CREATE_HOOKS : []), "postStartCommand"];
+  const order = hookOrder(setup, d.create);
   let failed = false;
   let readyMarked = false;
   const markReady = async () => {
@@ -108,6 +108,8 @@ export async function runSetupHooks(d: HookRunDeps & { create: boolean }): Promi
     readyMarked = true;
     await update(d, (s) => ({ ...s, phase: "ready" }));
   };
+  // Started from a prebuild whose content is current: ready as soon as what it waits for ran there.
+  if (setup.skipHooks?.includes(waitFor)) await markReady();
   for (const hook of order) {
     const code = await runHook(ctx, merged, hook, env);
     if (code !== undefined && code !== 0) {
@@ -118,11 +120,25 @@ export async function runSetupHooks(d: HookRunDeps & { create: boolean }): Promi
   }
   await update(d, (s) => ({ ...s, created: true, startedFor }));
   await markReady();
-  if (!failed) {
+  // A prebuild's disk becomes a template: no dotfiles (personal files) and no automations.
+  if (!failed && !setup.prebuild) {
     await startSetupAutomations(d, row, setup, env);
   }
   await update(d, (s) => ({ ...s, settled: true }));
   await d.log.flush();
+}
+
+/**
+ * The hooks of one pass: a prebuild runs only what can be done ahead of time (onCreate and
+ * updateContent); an environment started from one skips what its prebuild ran.
+ */
+export function hookOrder(
+  setup: Pick<SetupState, "prebuild" | "skipHooks">,
+  create: boolean,
+): LifecycleHookName[] {
+  if (setup.prebuild) return ["onCreateCommand", "updateContentCommand"];
+  const skip = new Set(setup.skipHooks ?? []);
+  return [...(create ? CREATE_HOOKS.filter((h) => !skip.has(h)) : []), "postStartCommand"];
 }
 
 /** One hook now, on request or at attach; its exit status (0 when it has no command). */

@@ -5,10 +5,10 @@
 import { pickClassFor } from "@warren/devcontainer";
 import { formatSize, WarrenError } from "@warren/protocol";
 import { checkOrgQuota } from "../../services/quotas.ts";
+import { ownershipOf } from "../../services/scope.ts";
 import type { Db } from "../../store/db.ts";
 import { listClasses, toClassSpec } from "../../store/queries/classes.ts";
 import type { EnvRow } from "../../store/queries/envs.ts";
-import { ownershipOf } from "../../services/scope.ts";
 
 export async function applyHostRequirements(
   db: Db,

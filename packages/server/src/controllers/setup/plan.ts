@@ -4,7 +4,7 @@
 import type { DesiredState, EnvState, SetupPhase } from "@warren/protocol";
 
 export interface SetupSnapshot {
-  setup: { phase: SetupPhase; created?: boolean; startedFor?: string } | undefined;
+  setup: { phase: SetupPhase; created?: boolean; startedFor?: string; prebuild?: boolean } | undefined;
   env: { desired: DesiredState; state: EnvState; image: string; startedAt?: string };
 }
 
@@ -20,7 +20,9 @@ export type SetupAction =
   /** onCreate, updateContent, postCreate, then this start's hooks: once per environment. */
   | { type: "createHooks" }
   /** postStart, dotfiles stay; automations: once per start. */
-  | { type: "startHooks" };
+  | { type: "startHooks" }
+  /** Started from a prebuild: fetch the latest commit, compare the configuration (prebuild-update.ts). */
+  | { type: "update" };
 
 export function planSetup(s: SetupSnapshot): SetupAction[] {
   const { setup, env } = s;
@@ -35,9 +37,14 @@ export function planSetup(s: SetupSnapshot): SetupAction[] {
     case "build":
     case "restart":
       return [{ type: setup.phase }];
+    case "update":
+      return [{ type: "update" }];
     case "hooks":
     case "ready":
       if (!setup.created) return [{ type: "createHooks" }];
+      // A prebuild's environment is saved and deleted once its create-time hooks ran
+      // (prebuild-controller.ts); it never runs this start's hooks or automations.
+      if (setup.prebuild) return [];
       // A start this setup has not seen yet: a stop/start cycle, a wake, a host reboot.
       if (env.startedAt && setup.startedFor !== env.startedAt) return [{ type: "startHooks" }];
       return [];

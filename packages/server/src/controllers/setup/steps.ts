@@ -20,6 +20,8 @@ export interface StepContext {
   user: string;
   log: StepLog;
   uploads?: UploadService;
+  /** The environment's organisation: its builds share a cache with nobody else's. */
+  orgId?: string;
 }
 
 export async function cloneStep(ctx: StepContext, s: SetupState): Promise<SetupState> {
@@ -72,7 +74,11 @@ export async function cloneStep(ctx: StepContext, s: SetupState): Promise<SetupS
 }
 
 export async function buildStep(ctx: StepContext, s: SetupState): Promise<SetupState> {
-  const req = { ...(s.build as unknown as Omit<BuildImageRequest, "envId">), envId: ctx.envId };
+  const req: BuildImageRequest = {
+    ...(s.build as unknown as Omit<BuildImageRequest, "envId">),
+    envId: ctx.envId,
+    ...(ctx.orgId ? { cacheScope: ctx.orgId } : {}),
+  };
   ctx.log(
     "build",
     req.dockerfile ? `building ${req.dockerfile.dockerfile}` : `adding Features to ${req.baseImage}`,

@@ -24,6 +24,7 @@ import { idle } from "./023_idle.ts";
 import { oidcPortFlows } from "./024_oidc_port_flows.ts";
 import { envSetup } from "./025_env_setup.ts";
 import { userGit } from "./026_user_git.ts";
+import { prebuilds } from "./027_prebuilds.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -65,4 +66,5 @@ export const MIGRATIONS: readonly Migration[] = [
   oidcPortFlows,
   envSetup,
   userGit,
+  prebuilds,
 ];

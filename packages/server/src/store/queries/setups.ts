@@ -1,7 +1,7 @@
 // The setup controller's state of a repository environment, one JSON column on its row
 // (migration 025). Only the setup controller and `rebuild` write it; readers get EnvSetup, the
 // public part (toEnvironment), never localEnv or the merged configuration's internals.
-import type { EnvSetup, HookRun, RepoSource } from "@warren/protocol";
+import type { EnvSetup, HookRun, LifecycleHookName, RepoSource } from "@warren/protocol";
 import type { Db } from "../db.ts";
 import type { EnvRow, Queryable } from "./envs.ts";
 
@@ -22,6 +22,12 @@ export interface SetupState extends EnvSetup {
   failures?: number;
   /** The create named a class or sizes: hostRequirements then pick nothing. */
   classGiven?: boolean;
+  /** A prebuild's environment: only onCreate and updateContent run, then its disk is saved. */
+  prebuild?: boolean;
+  /** Started from a prebuild's disk template (phase `update` checks it against the latest commit). */
+  fromPrebuild?: { id: string; commit?: string; configDigest: string; template: string };
+  /** Create-time hooks the prebuild already ran (skipped by the create-time hooks here). */
+  skipHooks?: LifecycleHookName[];
 }
 
 export function parseSetup(row: Pick<EnvRow, "setup">): SetupState | undefined {
@@ -43,6 +49,9 @@ export function publicSetup(s: SetupState): EnvSetup {
     created: _c,
     startedFor: _s,
     failures: _f,
+    prebuild: _p,
+    fromPrebuild: _fp,
+    skipHooks: _sh,
     ...pub
   } = s;
   const { localEnv: _le, ...source } = pub.source as RepoSource;
@@ -55,6 +64,11 @@ export async function saveSetup(db: Queryable, id: string, s: SetupState, now: s
     .set({ setup: JSON.stringify(s), updated_at: now })
     .where("id", "=", id)
     .execute();
+}
+
+/** The disk template a repository environment's disk is made from (a prebuild's), if any. */
+export function templateOf(row: Pick<EnvRow, "setup">): string | undefined {
+  return row.setup ? parseSetup(row)?.fromPrebuild?.template : undefined;
 }
 
 /** Records one hook run (replacing the last run of the same hook). */
