@@ -18,6 +18,15 @@ export const EXAMPLES: Record<string, string[]> = {
     "warren user set --dotfiles https://github.com/ada/dotfiles.git",
   ],
   "user show": ["warren user show", "warren user show --json"],
+  prebuild: [
+    "warren prebuild --repo https://github.com/acme/shop.git --branch main",
+    "warren prebuild --repo https://github.com/acme/shop.git --every 6h  # and again every 6 hours",
+  ],
+  "prebuild ls": ["warren prebuild ls", "warren prebuild ls --json"],
+  "prebuild rm": [
+    "warren prebuild rm https://github.com/acme/shop.git --branch main",
+    "warren prebuild rm pb_0123abcd",
+  ],
   rebuild: ["warren rebuild shop                    # after changing devcontainer.json"],
   hook: ["warren hook run shop postCreateCommand"],
   "hook run": ["warren hook run shop postCreateCommand", "warren hook run shop postStartCommand --json"],

@@ -63,6 +63,10 @@
 //   PUT    /api/v1/uploads (application/x-tar)      -> { id, sizeBytes } (a directory for `up --repo DIR`; kept an hour)
 //   POST   /api/v1/environments/:name/rebuild      -> Environment (configure, build, restart, create-time hooks again)
 //   POST   /api/v1/environments/:name/hooks/:hook  -> { hook, exitCode } (runs one lifecycle hook and waits for it)
+//   POST   /api/v1/prebuilds { repo, branch?, every?, devcontainerPath? } -> Prebuild (admins; starts a run)
+//   GET    /api/v1/prebuilds                       -> { items: Prebuild[] }
+//   DELETE /api/v1/prebuilds?repo=ID|URL&branch=B  -> {} (admins; the prebuild and its disk template)
+//   POST   /api/v1/prebuilds/webhook { repo, branch? } -> Prebuild (a push: runs that prebuild again)
 //   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
 //   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
 //   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }

@@ -6,6 +6,9 @@
 // clones with a git-credentials secret that appears nowhere else, and refusals name the policy.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Environment } from "@warren/protocol";
@@ -198,5 +201,92 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
     const bind = h.cli(["up", "--repo", git.gitUrl("bind"), "--name", "bd", "-d"]);
     assert.equal(bind.status, 1, bind.stderr);
     assert.match(bind.stderr, /allowHostMounts/);
+  });
+
+  it("uploads a local directory: localEnv, initializeCommand (with --yes), automations", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "warren-upload-"));
+    try {
+      mkdirSync(path.join(dir, ".devcontainer"));
+      mkdirSync(path.join(dir, ".warren"));
+      writeFileSync(
+        path.join(dir, ".devcontainer/devcontainer.json"),
+        JSON.stringify({
+          image: "warren/debian:bookworm",
+          containerEnv: { FROM_LOCAL: "${localEnv:WARREN_E2E_MARK}" },
+          initializeCommand: "touch initialized-here",
+        }),
+      );
+      writeFileSync(
+        path.join(dir, ".warren/automations.yaml"),
+        [
+          "services:",
+          "  ticker:",
+          "    command: while true; do date > /tmp/ticker; sleep 1; done",
+          "    ready: { command: test -s /tmp/ticker }",
+          "tasks:",
+          "  greet:",
+          "    command: echo hello >> /tmp/greeted",
+          "    triggeredBy: [postEnvironmentStart]",
+          "",
+        ].join("\n"),
+      );
+      writeFileSync(path.join(dir, "app.txt"), "uploaded\n");
+      const up = h.cli(["up", "--repo", dir, "--name", "loc", "--yes", "--json"], {
+        env: { ...h.env, WARREN_E2E_MARK: "from-my-shell", NOT_ASKED_FOR: "secret-ish" },
+      });
+      assert.equal(up.status, 0, up.stderr);
+      assert.ok(existsSync(path.join(dir, "initialized-here")), "initializeCommand ran on this machine");
+      const env = JSON.parse(up.stdout) as Environment;
+      assert.ok(env.setup?.source.uploadId);
+      assert.equal(
+        JSON.stringify(env).includes("secret-ish"),
+        false,
+        "only the variables the config names are sent",
+      );
+      const r = h.cli(["exec", "loc", "--", "sh", "-c", 'cat app.txt; echo "$FROM_LOCAL"; cat /tmp/greeted']);
+      assert.equal(r.stdout, "uploaded\nfrom-my-shell\nhello\n", r.stderr);
+      const svc = h.cli(["service", "ls", "loc", "--json"]);
+      assert.equal(svc.status, 0, svc.stderr);
+      assert.match(svc.stdout, /ticker/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("builds a Dockerfile with a local Feature; a second environment reuses the build", async () => {
+    await git.createRepo("built", {
+      ".devcontainer/devcontainer.json": JSON.stringify({
+        build: { dockerfile: "Dockerfile", args: { GREETING: "hi" } },
+        features: { "./features/marker": { message: "from-option" } },
+        remoteUser: "dev",
+      }),
+      ".devcontainer/Dockerfile":
+        'FROM warren/debian:bookworm\nARG GREETING\nRUN echo "$GREETING" > /built-by-dockerfile && useradd -m dev\n',
+      ".devcontainer/features/marker/devcontainer-feature.json": JSON.stringify({
+        id: "marker",
+        version: "1.0.0",
+        options: { message: { type: "string", default: "none" } },
+        containerEnv: { MARKER_FEATURE: "installed" },
+      }),
+      ".devcontainer/features/marker/install.sh": '#!/bin/sh\necho "$MESSAGE" > /feature-marker\n',
+    });
+    const up = h.cli(["up", "--repo", git.gitUrl("built"), "--name", "bt1", "--json"]);
+    assert.equal(up.status, 0, up.stderr);
+    const env = JSON.parse(up.stdout) as Environment;
+    assert.match(env.spec.image, /^warren-build\//);
+    assert.equal(env.spec.user, "dev");
+    const r = h.cli([
+      "exec",
+      "bt1",
+      "--",
+      "sh",
+      "-c",
+      'cat /built-by-dockerfile /feature-marker; echo "$MARKER_FEATURE $(id -un) $(stat -c %U .)"',
+    ]);
+    assert.equal(r.stdout, "hi\nfrom-option\ninstalled dev dev\n", r.stderr);
+    const again = h.cli(["up", "--repo", git.gitUrl("built"), "--name", "bt2", "--json"]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as Environment).spec.image, env.spec.image);
+    assert.match(h.cli(["logs", "bt2"]).stdout, /cached/);
   });
 });

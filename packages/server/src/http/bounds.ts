@@ -27,7 +27,9 @@ export function installBounds(app: FastifyInstance, maxDepth = MAX_JSON_DEPTH): 
   // style, not async: an async hook adds a tick to every request, which WebSocket upgrades notice.
   app.addHook("preValidation", (req, _reply, done) => {
     const body = req.body;
-    if (body !== null && typeof body === "object" && jsonDepth(body, maxDepth) > maxDepth) {
+    // A streamed body (an uploaded tar) is bytes, not parsed JSON: nothing to walk.
+    const streamed = typeof (body as { pipe?: unknown } | null)?.pipe === "function";
+    if (!streamed && body !== null && typeof body === "object" && jsonDepth(body, maxDepth) > maxDepth) {
       return done(
         new WarrenError("INVALID_ARGUMENT", `the JSON body nests deeper than ${maxDepth} levels`, {
           maxDepth,

@@ -8,7 +8,7 @@ import { requestActor } from "./auth.ts";
 import { errors } from "./schemas-response.ts";
 
 const PATH = `${API_PREFIX}/prebuilds`;
-const tags = ["prebuilds"];
+const tags = ["environments"];
 const lit = <T extends string>(xs: readonly T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
 
 export const Prebuild = Type.Object({

@@ -17,7 +17,13 @@ import {
   parseDevcontainer,
   substituteVariables,
 } from "@warren/devcontainer";
-import { type BuildImageRequest, DEFAULT_IMAGE, type RunnerApi, WarrenError } from "@warren/protocol";
+import {
+  type BuildImageRequest,
+  DEFAULT_IMAGE,
+  type RepoSource,
+  type RunnerApi,
+  WarrenError,
+} from "@warren/protocol";
 import type { SetupState } from "../../store/queries/setups.ts";
 import { execRun } from "./exec-run.ts";
 import type { StepLog } from "./step-log.ts";
@@ -80,7 +86,11 @@ export async function configure(ctx: ConfigureContext, s: SetupState): Promise<S
     if (found.length > 1)
       log(`found ${found.length} configurations, using ${configFile}; pick another with --devcontainer PATH`);
   }
-  const next: SetupState = { ...s, phase: "restart" };
+  // localEnv is read once, here, and not kept: it is whatever the user's shell had.
+  const given = s.source as RepoSource;
+  const localEnv = s.localEnv ?? given.localEnv ?? {};
+  const { localEnv: _dropped, ...source } = given;
+  const next: SetupState = { ...s, source, phase: "restart" };
   delete next.localEnv;
   const automations = await readAutomations(ctx, root);
   if (automations) next.automations = automations;
@@ -104,7 +114,7 @@ export async function configure(ctx: ConfigureContext, s: SetupState): Promise<S
   const config = substituteVariables(raw, {
     localWorkspaceFolder: s.source.localWorkspaceFolder ?? s.dir,
     containerWorkspaceFolder,
-    localEnv: s.localEnv ?? {},
+    localEnv,
     devcontainerId: ctx.envId,
   }) as DevcontainerConfig;
 
