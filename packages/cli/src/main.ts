@@ -10,10 +10,12 @@ import { registerAutomationCommands } from "./main-automations.ts";
 import { registerDevcontainerCommands } from "./main-devcontainer.ts";
 import { registerPortCommands } from "./main-ports.ts";
 import { registerPrebuildCommands } from "./main-prebuild.ts";
+import { registerRepoCommands } from "./main-repo.ts";
 import { registerSecretCommands } from "./main-secrets.ts";
 import { registerServerCommands } from "./main-server.ts";
 import { registerSshCommands } from "./main-ssh.ts";
 import { registerSshKeyCommands } from "./main-ssh-keys.ts";
+import { registerUpCommand } from "./main-up.ts";
 import { registerUserCommands } from "./main-user.ts";
 import { run } from "./run.ts";
 
@@ -26,49 +28,7 @@ const program = new Command("warren")
   .showHelpAfterError("(add --help for usage)")
   .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, "warren: ")) });
 
-program
-  .command("up")
-  .description("create or start an environment, then run CMD in it, open a shell, or print it")
-  .argument("[cmd...]", "command to run in the environment (after --)")
-  .option("--name <name>", "environment name (default: generated)")
-  .option("--class <class>", "resource class")
-  .option("--image <ref>", "image reference")
-  .option("--cpus <n>", "cpus, within the class's bounds")
-  .option("--memory <size>", "memory, e.g. 512m, 2g, 2Gi")
-  .option("--disk <size>", "workspace disk, e.g. 10g")
-  .option("--runtime <runtime>", "runc, crun or gvisor")
-  .option("--project <url>", "the repository it works on (its project secrets reach it)")
-  .option(
-    "--user <name>",
-    "who exec and shell land as; owns the workspace folder and can read the secrets (made if the image lacks it) (default: root)",
-  )
-  .option(
-    "--idle-timeout <duration>",
-    "stop it (keeping its disk) after this long without use, e.g. 30m, 2h, or never (default: 30m, within the class's and organisation's limits)",
-  )
-  .option("-d, --detach", "don't open a shell even on a terminal")
-  .option("--json", "print the environment as JSON")
-  .option(
-    "--repo <url|dir>",
-    "make it from a repository: an https or ssh git URL, a directory (uploaded), or . (this checkout's origin and branch); clones, reads devcontainer.json, builds, runs its hooks; sets --project",
-  )
-  .option("--branch <branch>", "with --repo: the branch or tag to check out")
-  .option(
-    "--devcontainer <path>",
-    "with --repo: the devcontainer.json to use, relative to the repository root",
-  )
-  .option(
-    "--known-host <line>",
-    "with an ssh --repo: a pinned host key (a known_hosts line, repeatable); host keys are always checked",
-    (v: string, prev: string[] = []) => [...prev, v],
-  )
-  .option(
-    "-y, --yes",
-    "with --repo: run devcontainer.json's initializeCommand on this machine without asking",
-  )
-  .action((cmd: string[], opts, _c) =>
-    run(async (ctx) => (await import("./commands/up.ts")).upCommand(cmd, opts, ctx)),
-  );
+registerUpCommand(program);
 
 program
   .command("exec")
@@ -135,32 +95,6 @@ program
   .option("--json", "print the environment as JSON (an array for several names)")
   .action((names: string[], opts) =>
     run(async () => (await import("./commands/stop.ts")).stopCommand(names, opts)),
-  );
-
-program
-  .command("rebuild")
-  .description(
-    "repository environments: read devcontainer.json again, rebuild, restart into it and rerun the create-time hooks (the workspace is kept)",
-  )
-  .argument("<name>", "environment name")
-  .option("--json", "print the environment as JSON")
-  .action((name: string, opts) =>
-    run(async () => (await import("./commands/rebuild.ts")).rebuildCommand(name, opts)),
-  );
-
-const hook = program
-  .command("hook")
-  .description("devcontainer.json lifecycle hooks of a repository environment");
-hook
-  .command("run")
-  .description(
-    "run one hook now (onCreateCommand, updateContentCommand, postCreateCommand, postStartCommand, postAttachCommand); exits 1 if it fails",
-  )
-  .argument("<name>", "environment name")
-  .argument("<hook>", "the hook's name")
-  .option("--json", "print { hook, exitCode } as JSON")
-  .action((name: string, hookName: string, opts) =>
-    run(async () => (await import("./commands/hook-run.ts")).hookRunCommand(name, hookName, opts)),
   );
 
 program
@@ -395,6 +329,7 @@ registerPortCommands(program);
 registerSshCommands(program);
 registerServerCommands(program);
 registerDevcontainerCommands(program);
+registerRepoCommands(program);
 
 program
   .command("whoami")

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { socketPath as defaultSocketPath, type RunnerApi, type RuntimeName } from "@warren/protocol";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { startAuditRetention } from "./audit-retention.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
   createEnvironmentController,
@@ -22,7 +23,6 @@ import type { SshGateway } from "./ingress/ssh-gateway.ts";
 import { createPortSignInParts, startPortIngress, startSshIngress } from "./ingress/start-ingress.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
 import { createActivityTracker } from "./services/activity.ts";
-import { system } from "./services/actor.ts";
 import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
@@ -266,7 +266,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
     const oidcConfig = opts.oidc ?? oidcConfigFromEnv();
     const setup = createSetupParts({
-      ...{ db: store.db, clock, root: opts.root, runner, changes },
+      db: store.db,
+      clock,
+      root: opts.root,
+      runner,
+      changes,
       envs,
       images,
       registries,
@@ -316,16 +320,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         for (const id of ids) ctl.enqueue(id);
       });
     });
-    // Audit retention (WARREN_AUDIT_RETENTION_DAYS): hourly is ample for a limit counted in days.
-    const retention = system("audit-retention");
-    const sweepAudit = () =>
-      audit.sweep(retention).then(
-        (n) => n > 0 && log.info({ removed: n }, "old audit records removed"),
-        (err: unknown) => log.warn({ err }, "audit retention sweep failed; retried next hour"),
-      );
-    void sweepAudit();
-    const auditTimer = setInterval(sweepAudit, 3_600_000);
-    auditTimer.unref();
+    const stopAuditRetention = startAuditRetention(audit, log);
     watch.start();
     await listenUnix(app, sock);
     const remote = await listenTlsFromOptions(app, opts, log);
@@ -373,7 +368,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       closing ??= (async () => {
         log.info({}, "warren daemon stopping; environments keep running");
         shutdown.abort();
-        clearInterval(auditTimer);
+        stopAuditRetention();
         tls?.server.close(); // stop accepting remote connections first
         await gateway?.close();
         await portProxy?.close();

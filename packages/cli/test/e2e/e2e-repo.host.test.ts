@@ -212,6 +212,7 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
         path.join(dir, ".devcontainer/devcontainer.json"),
         JSON.stringify({
           image: "warren/debian:bookworm",
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: devcontainer.json's own variable syntax
           containerEnv: { FROM_LOCAL: "${localEnv:WARREN_E2E_MARK}" },
           initializeCommand: "touch initialized-here",
         }),
@@ -288,5 +289,36 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
     assert.equal(again.status, 0, again.stderr);
     assert.equal((JSON.parse(again.stdout) as Environment).spec.image, env.spec.image);
     assert.match(h.cli(["logs", "bt2"]).stdout, /cached/);
+  });
+
+  it("a prebuild: create-time work done ahead, a matching up starts from its template", async () => {
+    await git.createRepo("pre", {
+      ".devcontainer/devcontainer.json": JSON.stringify({
+        image: "warren/debian:bookworm",
+        onCreateCommand: "echo onCreate >> /workspaces/pre/.markers",
+        updateContentCommand: "echo updateContent >> /workspaces/pre/.markers",
+        postCreateCommand: "echo postCreate >> /workspaces/pre/.markers",
+      }),
+    });
+    const url = git.gitUrl("pre");
+    const pb = h.cli(["prebuild", "--repo", url, "--json"]);
+    assert.equal(pb.status, 0, pb.stderr);
+    let ready = false;
+    for (let i = 0; i < 300 && !ready; i++) {
+      const ls = h.cli(["prebuild", "ls", "--json"]);
+      ready = /"state":\s*"ready"/.test(ls.stdout);
+      if (/"state":\s*"failed"/.test(ls.stdout)) assert.fail(ls.stdout);
+      if (!ready) await sleep(200);
+    }
+    assert.ok(ready, h.cli(["prebuild", "ls"]).stdout);
+    const up = h.cli(["up", "--repo", url, "--name", "fromtpl", "--json"]);
+    assert.equal(up.status, 0, up.stderr);
+    assert.match(h.cli(["logs", "fromtpl"]).stdout, /\[update\]/);
+    const m = h
+      .cli(["exec", "fromtpl", "--", "cat", "/workspaces/pre/.markers"])
+      .stdout.split("\n")
+      .filter(Boolean);
+    // onCreate and updateContent ran once, in the prebuild; the same commit needs no update.
+    assert.deepEqual(m, ["onCreate", "updateContent", "postCreate"]);
   });
 });
