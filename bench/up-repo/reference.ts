@@ -94,7 +94,10 @@ export function makeReference(dir: string, registryHost: string): Reference {
     CONTAINERS_CONF: conf,
     CONTAINERS_STORAGE_CONF: storageConf,
     CONTAINERS_REGISTRIES_CONF: registriesConf,
+    // The CLI keeps its Feature build contexts under the temp dir: this run's, so they go with it.
+    TMPDIR: path.join(dir, "tmp"),
   };
+  mkdirSync(path.join(dir, "tmp"));
   // The options go before a command to run: `exec … true --docker-path podman` would run that.
   const cli = (sub: string, args: string[]) =>
     timed(process.execPath, [CLI, sub, "--docker-path", "podman", ...args], env);

@@ -11,6 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { makeHarness } from "@warren/testing/e2e-harness";
 import { startGitServers } from "@warren/testing/git-servers";
+import { buildBaseImageCached } from "@warren/testing/oci-layout";
 import { startRegistry } from "@warren/testing/registry";
 import { layerDirOfBase } from "../lib/podman.ts";
 import { percentile, printTable, writeResults } from "../lib/stats.ts";
@@ -78,8 +79,12 @@ try {
   undo.push(() => ref.cleanup());
   const h = await makeHarness("up-repo");
   undo.push(() => h.teardown());
+  // An image store of the run's own (the base linked from the shared test cache), so that what
+  // the run pulls and builds goes with the harness's root instead of piling up in that cache.
+  const images = path.join(h.root, "images");
+  await buildBaseImageCached(images);
   // The local registry is on loopback, which the runner's pull guard refuses unless named.
-  await h.startDaemon({ WARREN_REGISTRY_ALLOW: registry.host });
+  await h.startDaemon({ WARREN_REGISTRY_ALLOW: registry.host, WARREN_IMAGES: images });
   await h.client.ensureBaseImage(undefined, () => undefined);
 
   // The same Debian base Warren uses, pushed to the registry; then dropped from podman's store

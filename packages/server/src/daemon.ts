@@ -275,6 +275,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       images,
       registries,
       runnerFor,
+      ...(h ? { ownership: (id: string) => h.ownership(id).catch(() => "none" as const) } : {}),
       logger: log.child({ component: "setup" }),
     });
     undo.push(() => setup.close());

@@ -40,6 +40,8 @@ export function createSetupParts(o: {
   registries?: Pick<RegistryLoginService, "credentialFor">;
   /** The organisation's runner (prebuilds remove old disk templates there); default `runner`. */
   runnerFor?: RunnerFor;
+  /** Server mode: which replica takes an environment's steps (RunnerHub.ownership). */
+  ownership?: (id: string) => Promise<"mine" | "elsewhere" | "none">;
 }): SetupParts {
   const clock = o.clock ?? systemClock;
   const uploads = createUploadService({ db: o.db, clock, root: o.root });
@@ -50,6 +52,7 @@ export function createSetupParts(o: {
     logger: o.logger,
     changes: o.changes,
     uploads,
+    ...(o.ownership ? { ownership: o.ownership } : {}),
     pull: (owner, ref) => o.images.ensureForEnv(owner, ref),
     credentialFor: async (owner, ref) => {
       const host = parseImageRef(ref).registry;

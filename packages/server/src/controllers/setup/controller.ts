@@ -53,6 +53,8 @@ export interface SetupControllerOptions {
   pull(owner: UserActor, ref: string): Promise<void>;
   credentialFor?(owner: UserActor, ref: string): Promise<{ username: string; password: string } | undefined>;
   resyncMs?: number;
+  /** As the environment controller's: "elsewhere" when another replica holds its runner. */
+  ownership?: (id: string) => Promise<"mine" | "elsewhere" | "none">;
   baseDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -93,6 +95,8 @@ export function createSetupController(opts: SetupControllerOptions): SetupContro
     const row = await getEnvById(db, id);
     const setup = row && parseSetup(row);
     if (!row || !setup) return;
+    // Server mode: the replica holding the environment's runner takes its steps, no other.
+    if (opts.ownership && (await opts.ownership(id)) === "elsewhere") return;
     const observed = parseObserved(row);
     const actions = planSetup({
       setup,
