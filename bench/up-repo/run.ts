@@ -81,8 +81,8 @@ try {
   undo.push(() => h.teardown());
   // An image store of the run's own (the base linked from the shared test cache), so that what
   // the run pulls and builds goes with the harness's root instead of piling up in that cache.
+  await buildBaseImageCached(h.root);
   const images = path.join(h.root, "images");
-  await buildBaseImageCached(images);
   // The local registry is on loopback, which the runner's pull guard refuses unless named.
   await h.startDaemon({ WARREN_REGISTRY_ALLOW: registry.host, WARREN_IMAGES: images });
   await h.client.ensureBaseImage(undefined, () => undefined);
@@ -174,8 +174,8 @@ try {
       await measure("restart:start+exec", "warren", () => w.startThenExec(name));
     }
     const dir = keepR[0];
-    if (doRef && dir) {
-      const id = await ref.containerOf(dir);
+    const id = doRef && dir ? await ref.containerOf(dir).catch(() => undefined) : undefined;
+    if (dir && id) {
       check(await ref.podman(["stop", id]));
       await measure("restart", "reference", () => ref.up(dir));
       const exec = await ref.exec(dir, ["true"]);
