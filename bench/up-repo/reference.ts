@@ -132,7 +132,8 @@ export function makeReference(dir: string, registryHost: string): Reference {
       imp.stderr.on("data", (d: Buffer) => {
         err += d.toString();
       });
-      const tarDone = new Promise<number | null>((r) => tar.on("close", r));
+      // "exit", not "close": tar's stdout went to podman, so this side of it never ends.
+      const tarDone = new Promise<number | null>((r) => tar.on("exit", r));
       const code = await new Promise<number | null>((r) => imp.on("close", r));
       if ((await tarDone) !== 0) throw new Error(`tar -C ${layerDir} failed: see its stderr above`);
       if (code !== 0) throw new Error(`podman import: ${err}`);

@@ -101,12 +101,10 @@ try {
   /** The reference's "new environment": a fresh clone (timed, as Warren's clone is) and `up`. */
   const refNew = async (key: string, config?: string) => {
     const dir = path.join(tmp, `ref-${folders++}`);
-    let total = 0;
     const ok = await measure(key, "reference", async () => {
       const clone = check(await timed("git", ["clone", "-q", "--depth", "1", url, dir], process.env));
       const up = await ref.up(dir, config);
-      total = clone.ms + up.ms;
-      return { ms: total, runs: [clone, up] };
+      return { ms: clone.ms + up.ms, runs: [clone, up] };
     });
     if (!ok) return dir;
     await verify(

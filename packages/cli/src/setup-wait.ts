@@ -49,10 +49,11 @@ export async function waitForSetup(
         }
         return env;
       }
-      await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 200));
     }
   } finally {
     stop.abort();
-    await follow;
+    // The follow ends at once when it was open; one still opening is left to the process exit.
+    await Promise.race([follow, new Promise((r) => setTimeout(r, 1000).unref())]);
   }
 }

@@ -108,6 +108,12 @@ export function createClient(opts: ClientOptions): ApiClient {
       const res = await http.open("GET", `${env(name)}/logs?${q}`);
       res.setEncoding("utf8");
       await new Promise<void>((resolve, reject) => {
+        // Aborted while the request was opening: the listener below would never fire.
+        if (opts.signal?.aborted) {
+          res.destroy();
+          resolve();
+          return;
+        }
         opts.signal?.addEventListener("abort", () => {
           res.destroy();
           resolve();

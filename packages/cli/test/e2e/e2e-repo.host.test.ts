@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Environment } from "@warren/protocol";
 import { type Harness, makeHarness } from "@warren/testing/e2e-harness";
@@ -51,12 +51,18 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
     h = await makeHarness("repo");
     await h.startDaemon();
   });
+  // Each case removes its environments: their disks' reservations would add up past the host's.
+  const made: string[] = [];
+  afterEach(() => {
+    if (made.length) h.cli(["rm", "-f", ...made.splice(0)]);
+  });
   after(async () => {
     await h?.teardown();
     await git?.cleanup();
   });
 
   it("clones, applies devcontainer.json and runs each hook once per its trigger", async () => {
+    made.push("hk");
     await git.createRepo("hooks", {
       ".devcontainer/devcontainer.json": `// JSONC: comments and trailing commas are fine\n${JSON.stringify(HOOKS_CONFIG, null, 2)}\n`,
       "README.md": "hello\n",
@@ -104,7 +110,9 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
 
     // A stop/start cycle: postStart again, the create-time hooks not.
     assert.equal(h.cli(["stop", "hk"]).status, 0);
-    assert.equal(h.cli(["start", "hk"]).status, 0);
+    // `up` of the same repository and name starts it again (like `warren start`).
+    const again = h.cli(["up", "--repo", git.gitUrl("hooks"), "--name", "hk", "-d"]);
+    assert.equal(again.status, 0, again.stderr);
     for (let i = 0; i < 100 && count(markers(h, "hk"), "postStart") < 2; i++) await sleep(200);
     m = markers(h, "hk");
     assert.equal(count(m, "postStart"), 2, m.join(","));
@@ -132,6 +140,7 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
   });
 
   it("a failing postCreateCommand leaves the environment running; up exits 1 naming it", async () => {
+    made.push("br");
     await git.createRepo(
       "broken",
       {
@@ -179,6 +188,7 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
   });
 
   it("refuses privileged and host bind mounts, naming the policy; the environment stays reachable", async () => {
+    made.push("pv", "bd");
     await git.createRepo("priv", {
       ".devcontainer/devcontainer.json": JSON.stringify({
         image: "warren/debian:bookworm",
@@ -204,6 +214,7 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
   });
 
   it("uploads a local directory: localEnv, initializeCommand (with --yes), automations", async () => {
+    made.push("loc");
     const dir = mkdtempSync(path.join(os.tmpdir(), "warren-upload-"));
     try {
       mkdirSync(path.join(dir, ".devcontainer"));
@@ -255,6 +266,7 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
   });
 
   it("builds a Dockerfile with a local Feature; a second environment reuses the build", async () => {
+    made.push("bt1", "bt2");
     await git.createRepo("built", {
       ".devcontainer/devcontainer.json": JSON.stringify({
         build: { dockerfile: "Dockerfile", args: { GREETING: "hi" } },
@@ -292,6 +304,7 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
   });
 
   it("a prebuild: create-time work done ahead, a matching up starts from its template", async () => {
+    made.push("fromtpl");
     await git.createRepo("pre", {
       ".devcontainer/devcontainer.json": JSON.stringify({
         image: "warren/debian:bookworm",

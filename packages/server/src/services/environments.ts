@@ -34,6 +34,7 @@ import {
   toEnvironment,
 } from "../store/queries/envs.ts";
 import { getQuotaRow } from "../store/queries/quotas.ts";
+import { markUnsettled } from "../store/queries/setups.ts";
 import { type Actor, requireActor } from "./actor.ts";
 import type { ChangeFeed } from "./changes.ts";
 import { untilEnvGone } from "./env-gone.ts";
@@ -44,7 +45,7 @@ import { idleTimeoutArg, newEnvIdleTimeout } from "./idle-settings.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateNewEnvName } from "./names.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
-import { repoCreate } from "./repo-source.ts";
+import { repoCreate, repoDifferences } from "./repo-source.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
 import { actorOrg, canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
@@ -132,6 +133,8 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       now: isoNow(clock),
       ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
     });
+    // A repository environment's start has hooks to run: a waiting `up` waits for them.
+    if (row.setup && desired === "running" && row.desired !== "running") await markUnsettled(db, row.id);
     o.changes.emit(row.id);
     o.enqueue(row.id);
   }
@@ -184,7 +187,9 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         throw new WarrenError("NAME_CONFLICT", `the name "${name}" is taken; pick another --name`, { name });
       }
       if (existing) {
-        const diffs = specDifferences(toEnvironment(existing).spec, spec);
+        const diffs = existing.setup
+          ? repoDifferences(existing, setup)
+          : specDifferences(toEnvironment(existing).spec, spec);
         if (existing.desired === "deleted") {
           throw new WarrenError(
             "NAME_CONFLICT",

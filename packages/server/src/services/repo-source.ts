@@ -119,3 +119,27 @@ export function repoCreate(
     setup,
   };
 }
+
+/**
+ * `up` of an existing repository environment: its image, user, class and project are the setup's
+ * (devcontainer.json decided them), so only a different repository or branch is a conflict.
+ * `warren up --name N` alone (no --repo) just starts it.
+ */
+export function repoDifferences(existing: { setup: string | null }, asked: SetupState | undefined): string[] {
+  if (!asked) return [];
+  const had = existing.setup ? (JSON.parse(existing.setup) as SetupState).source : undefined;
+  const out: string[] = [];
+  const show = (v: string | undefined) => v ?? "(default)";
+  if (
+    had &&
+    asked.source.url !== undefined &&
+    had.url !== undefined &&
+    normalizeProject(had.url) !== normalizeProject(asked.source.url)
+  )
+    out.push(`repository ${had.url} (existing) vs ${asked.source.url} (requested)`);
+  if (had && (had.uploadId !== undefined) !== (asked.source.uploadId !== undefined))
+    out.push("an uploaded directory vs a git URL");
+  if (had && asked.source.branch !== undefined && had.branch !== asked.source.branch)
+    out.push(`branch ${show(had.branch)} (existing) vs ${asked.source.branch} (requested)`);
+  return out;
+}

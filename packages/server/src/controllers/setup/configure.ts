@@ -26,6 +26,7 @@ import {
 } from "@warren/protocol";
 import type { SetupState } from "../../store/queries/setups.ts";
 import { execRun } from "./exec-run.ts";
+import { readRepoFiles } from "./repo-files.ts";
 import type { StepLog } from "./step-log.ts";
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -61,27 +62,16 @@ async function readRepoFile(ctx: ConfigureContext, file: string): Promise<string
   return r.stdout.toString("utf8");
 }
 
-async function candidates(ctx: ConfigureContext, root: string): Promise<string[]> {
-  const script =
-    'cd "$1" || exit 0; for f in .devcontainer/devcontainer.json .devcontainer.json .devcontainer/*/devcontainer.json; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0';
-  const r = await execRun(
-    ctx.runner,
-    ctx.envId,
-    { cmd: ["/bin/sh", "-c", script, "sh", root], user: ctx.user },
-    { keepStdout: 64 * 1024, timeoutMs: 30_000 },
-  );
-  return r.stdout.toString("utf8").split("\n").filter(Boolean);
-}
-
 const posix = (...parts: string[]) => parts.join("/").replace(/\/+/g, "/");
 const dirname = (p: string) => p.slice(0, Math.max(1, p.lastIndexOf("/")));
 
 export async function configure(ctx: ConfigureContext, s: SetupState): Promise<SetupState> {
   const root = `/workspaces/${s.dir}`;
   const log = (line: string) => ctx.log("configure", line);
+  const files = await readRepoFiles(ctx.runner, ctx.envId, ctx.user, root, s.source.devcontainerPath);
   let configFile = s.source.devcontainerPath;
   if (configFile === undefined) {
-    const found = findDevcontainerConfigs(await candidates(ctx, root));
+    const found = findDevcontainerConfigs(files.candidates);
     configFile = found[0];
     if (found.length > 1)
       log(`found ${found.length} configurations, using ${configFile}; pick another with --devcontainer PATH`);
@@ -92,7 +82,11 @@ export async function configure(ctx: ConfigureContext, s: SetupState): Promise<S
   const { localEnv: _dropped, ...source } = given;
   const next: SetupState = { ...s, source, phase: "restart" };
   delete next.localEnv;
-  const automations = await readAutomations(ctx, root);
+  const automations = files.automationsTooBig
+    ? (log("automations: .warren/automations.yaml is larger than 1 MiB; ignored"), undefined)
+    : files.automations !== undefined
+      ? parseAutomationsText(ctx, files.automations)
+      : undefined;
   if (automations) next.automations = automations;
   if (!configFile) {
     log("no devcontainer.json: the environment keeps its image");
@@ -100,7 +94,16 @@ export async function configure(ctx: ConfigureContext, s: SetupState): Promise<S
     next.merged = {};
     return next;
   }
-  const text = await readRepoFile(ctx, posix(root, configFile));
+  if (files.configTooBig)
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `${configFile} is larger than 1 MiB; it cannot be a devcontainer configuration`,
+    );
+  // The shell picked the first candidate in the spec's order; if the order differed, read the one chosen.
+  const text =
+    files.config && files.config.file === configFile
+      ? files.config.text
+      : await readRepoFile(ctx, posix(root, configFile));
   if (text === undefined) {
     throw new WarrenError(
       "INVALID_ARGUMENT",
@@ -214,16 +217,7 @@ async function fetchOne(
   }
 }
 
-async function readAutomations(
-  ctx: ConfigureContext,
-  root: string,
-): Promise<Record<string, unknown> | undefined> {
-  const file = posix(root, ".warren/automations.yaml");
-  const text = await readRepoFile(ctx, file).catch((err: Error) => {
-    ctx.log("automations", `could not read .warren/automations.yaml: ${err.message}`);
-    return undefined;
-  });
-  if (text === undefined) return undefined;
+function parseAutomationsText(ctx: ConfigureContext, text: string): Record<string, unknown> | undefined {
   // A malformed file never blocks the environment: its errors go to the log.
   const parsed = parseAutomations(text, ".warren/automations.yaml");
   for (const e of parsed.errors) ctx.log("automations", e);

@@ -16,7 +16,14 @@ import type { Db } from "../../store/db.ts";
 import { type EnvRow, getEnvById, parseConditions, setConditions } from "../../store/queries/envs.ts";
 import { parseSetup, type SetupState, saveSetup, withHookRun } from "../../store/queries/setups.ts";
 import { startSetupAutomations } from "./automations-start.ts";
-import { CREATE_HOOKS, type HookContext, probeEnv, remoteEnvOf, runHook } from "./hook-context.ts";
+import {
+  CREATE_HOOKS,
+  type HookContext,
+  hookCommands,
+  probeEnv,
+  remoteEnvOf,
+  runHook,
+} from "./hook-context.ts";
 import type { StepLog } from "./step-log.ts";
 
 export interface HookRunDeps {
@@ -98,9 +105,11 @@ export async function runSetupHooks(d: HookRunDeps & { create: boolean }): Promi
   const merged = (setup.merged ?? {}) as Parameters<typeof runHook>[1];
   const ctx = hookContext(d, row, setup);
   await update(d, (s) => ({ ...s, settled: false }));
-  const env = remoteEnvOf(merged, await probeEnv(ctx, merged.userEnvProbe));
   const waitFor = (merged.waitFor ?? "updateContentCommand") as LifecycleHookName;
   const order = hookOrder(setup, d.create);
+  // The probe costs an exec: only when something will run with the environment it finds.
+  const needsEnv = order.some((h) => hookCommands(merged, h).length > 0) || setup.automations !== undefined;
+  const env = remoteEnvOf(merged, needsEnv ? await probeEnv(ctx, merged.userEnvProbe) : {});
   let failed = false;
   let readyMarked = false;
   const markReady = async () => {

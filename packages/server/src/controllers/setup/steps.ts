@@ -107,6 +107,18 @@ export async function restartStep(
   const env = merged.containerEnv ?? {};
   const volumes = volumeMounts(merged.mounts ?? []);
   const spec = await ctx.save({ image, user, env, volumes });
+  const was = ctx.spec;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (
+    was.image === image &&
+    (was.user ?? DEFAULT_ENV_USER) === user &&
+    same(was.env ?? {}, env) &&
+    same(was.volumes ?? [], volumes)
+  ) {
+    // The bootstrap container already is what the configuration asks for: no restart.
+    ctx.log("restart", `${image} already runs as configured; no restart needed`);
+    return { setup: { ...s, image, phase: "hooks" } };
+  }
   ctx.log("restart", `restarting into ${image}${user !== DEFAULT_ENV_USER ? ` as ${user}` : ""}`);
   await ctx.runner.ensureStopped(ctx.spec, 10_000);
   const observed = await ctx.runner.ensureRunning(spec);

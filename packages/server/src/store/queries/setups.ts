@@ -109,3 +109,15 @@ export async function saveRunSpec(
     .where("id", "=", id)
     .execute();
 }
+
+/** A start is asked for: its hooks have not run yet (`up` waits for settled). */
+export async function markUnsettled(db: Queryable, id: string): Promise<void> {
+  const row = await db.selectFrom("environments").select("setup").where("id", "=", id).executeTakeFirst();
+  const s = row ? parseSetup(row) : undefined;
+  if (!s || s.settled === false) return;
+  await db
+    .updateTable("environments")
+    .set({ setup: JSON.stringify({ ...s, settled: false }) })
+    .where("id", "=", id)
+    .execute();
+}
