@@ -82,9 +82,9 @@ export async function configure(ctx: ConfigureContext, s: SetupState): Promise<S
   const { localEnv: _dropped, ...source } = given;
   const next: SetupState = { ...s, source, phase: "restart" };
   delete next.localEnv;
-  const automations = files.automationsTooBig
-    ? (log("automations: .warren/automations.yaml is larger than 1 MiB; ignored"), undefined)
-    : files.automations !== undefined
+  if (files.automationsTooBig) log("automations: .warren/automations.yaml is larger than 1 MiB; ignored");
+  const automations =
+    files.automations !== undefined && !files.automationsTooBig
       ? parseAutomationsText(ctx, files.automations)
       : undefined;
   if (automations) next.automations = automations;
