@@ -185,6 +185,12 @@ describe("warren up --repo (e2e)", { timeout: 600_000 }, () => {
     const rerun = h.cli(["hook", "run", "br", "postCreateCommand"]);
     assert.equal(rerun.status, 1, rerun.stderr);
     assert.match(rerun.stderr, /failed: exit 2/);
+    // A rebuild reads the configuration again and reruns the create-time hooks: still failing.
+    const rebuilt = h.cli(["rebuild", "br"]);
+    assert.equal(rebuilt.status, 1, rebuilt.stderr);
+    assert.match(rebuilt.stderr, /postCreateCommand failed: exit 2/);
+    assert.equal(inspect(h, "br").setup?.phase, "ready");
+    assert.equal(h.cli(["exec", "br", "--", "true"]).status, 0);
   });
 
   it("refuses privileged and host bind mounts, naming the policy; the environment stays reachable", async () => {
