@@ -4,15 +4,15 @@
 // a test failed halfway. Needs root, crun and busybox-static.
 import { randomBytes, randomInt } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, rmdir } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { LayoutBuilder, named } from "@warren/testing/oci-layout";
 import type { Engine } from "../src/engine/engine.ts";
 import { createRunner } from "../src/engine/runner.ts";
 import { run } from "../src/host/run.ts";
 import { removeHostNetwork } from "../src/network/index.ts";
 import { busyboxAvailable, makeBusyboxRootfs } from "./fixtures/busybox-rootfs.ts";
+import { removeCgroupTree } from "./runner-conformance-engine.ts";
 
 export const IS_ROOT = process.getuid?.() === 0;
 export const featuresReady = IS_ROOT && busyboxAvailable();
@@ -116,27 +116,6 @@ export async function featuresFixture(opts: { registryAllow?: string } = {}): Pr
     },
     cleanup,
   };
-}
-
-async function removeCgroupTree(dir: string): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => null);
-  if (!entries) return;
-  for (const e of entries) if (e.isDirectory()) await removeCgroupTree(path.join(dir, e.name));
-  const procs = await readFile(path.join(dir, "cgroup.procs"), "utf8").catch(() => "");
-  for (const pid of procs.split("\n").filter(Boolean)) {
-    try {
-      process.kill(Number(pid), "SIGKILL");
-    } catch {}
-  }
-  for (let i = 0; i < 50; i++) {
-    try {
-      await rmdir(dir);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-      await sleep(20);
-    }
-  }
 }
 
 /** A local Feature's files: devcontainer-feature.json and an install.sh that leaves a marker. */

@@ -151,7 +151,7 @@ async function subject(api: RunnerApi): Promise<FakeSubject> {
 }
 
 /** Kills what is left in a group tree and removes it, children first. Tolerates absence. */
-async function removeCgroupTree(dir: string): Promise<void> {
+export async function removeCgroupTree(dir: string): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => null);
   if (!entries) return;
   for (const e of entries) if (e.isDirectory()) await removeCgroupTree(path.join(dir, e.name));

@@ -11,6 +11,7 @@ import {
 } from "./controllers/environment/controller.ts";
 import { createIdleController } from "./controllers/idle/controller.ts";
 import { matchPrebuild } from "./controllers/setup/prebuild-match.ts";
+import { wireChangeBus } from "./daemon-change-bus.ts";
 import { daemonLogger } from "./daemon-logger.ts";
 import { exitOnSignals } from "./daemon-signals.ts";
 import { build } from "./http/build.ts";
@@ -46,7 +47,7 @@ import { createSshKeyService } from "./services/ssh-keys.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { createSetupParts } from "./setup-parts.ts";
 import { type AnyStore, openStoreAt } from "./store/db.ts";
-import { createPgChangeBus, type PgChangeBus } from "./store/pg-change-bus.ts";
+import type { PgChangeBus } from "./store/pg-change-bus.ts";
 import { listEnvIds } from "./store/queries/envs.ts";
 
 export interface DaemonOptions {
@@ -129,31 +130,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     stopSessions = () => sessions.close();
     // Replicas sharing PostgreSQL tell each other which environments changed (store/pg-change-bus.ts).
     if (store.kind === "postgres" && opts.db) {
-      const ids = (envId: string | undefined) =>
-        envId === undefined ? listEnvIds(store.db) : Promise.resolve([envId]);
-      bus = createPgChangeBus({
+      bus = wireChangeBus({
         url: opts.db,
-        logger: log.child({ component: "change-bus" }),
-        onRemote: (envId) => {
-          changes.receive(envId);
-          void ids(envId).then(
-            (list) => {
-              for (const id of list) controller?.enqueue(id);
-            },
-            () => {},
-          );
-        },
-        onRevoked: (r) => {
-          if (r) sessions.receive(r);
-          else
-            void sessions
-              .recheck()
-              .catch((err: unknown) => log.warn({ err }, "re-checking live sessions failed"));
-        },
+        db: store.db,
+        log,
+        changes,
+        sessions,
+        enqueue: (id) => controller?.enqueue(id),
       });
-      const b = bus;
-      changes.onEmit((envId) => b.publish(envId));
-      sessions.onRevoke((r) => b.publishRevocation(r));
     }
     const replicaId = bus?.replicaId ?? randomBytes(6).toString("hex");
     hub = opts.runner

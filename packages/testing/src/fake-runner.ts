@@ -23,6 +23,7 @@ import type {
 import { DEFAULT_IMAGE, type DnsStats, type EnvStats, WarrenError } from "@warren/protocol";
 import { startFakeCommand } from "./fake-command.ts";
 import { FakeBuild } from "./fake-runner-build.ts";
+import { removeFakeImage, saveFakeTemplate } from "./fake-runner-store.ts";
 
 type Method = keyof RunnerApi;
 
@@ -274,12 +275,7 @@ export class FakeRunner implements RunnerApi {
 
   async saveTemplate(envId: string, key: string): Promise<SavedTemplate> {
     this.#enter("saveTemplate", [envId, key]);
-    const env = this.envs.get(envId);
-    if (!env) throw new WarrenError("ENV_NOT_FOUND", `environment ${envId} is not on this runner`);
-    if (env.state === "running")
-      throw new WarrenError("ENV_RUNNING", `stop ${env.spec.name} before saving its disk`);
-    this.templates.set(key, { image: env.spec.image, envId });
-    return { key, image: env.spec.image, diskBytes: env.spec.resources.diskBytes, usedBytes: 1 };
+    return saveFakeTemplate(this.templates, this.envs.get(envId), envId, key);
   }
 
   async removeTemplate(key: string): Promise<void> {
@@ -290,19 +286,7 @@ export class FakeRunner implements RunnerApi {
   async removeImage(ref: string): Promise<string[]> {
     this.#enter("removeImage", [ref]);
     // As the runner's image store: an unknown image and one an environment (even stopped) uses are refused.
-    if (!this.images.has(ref)) {
-      throw new WarrenError("IMAGE_NOT_FOUND", `image ${ref} is not in the image store`, { ref });
-    }
-    const users = [...this.envs].filter(([, e]) => e.spec.image === ref).map(([id]) => id);
-    if (users.length > 0) {
-      throw new WarrenError(
-        "IMAGE_IN_USE",
-        `image ${ref} is used by environments ${users.join(", ")}; delete them first (\`warren rm NAME\`)`,
-        { ref, environments: users },
-      );
-    }
-    this.images.delete(ref);
-    return [ref];
+    return removeFakeImage(this.images, this.envs, ref);
   }
 
   /** With pruneEvicts: removes every image but the base, `keep` and those environments use (no cap here). */

@@ -48,15 +48,15 @@ const TAR_DIR = [
 ].join("\n");
 const CAT_FILE = [...CHECK, '[ -f "$p" ] || exit 3', 'exec cat -- "$p"'].join("\n");
 
-interface Captured {
+export interface Captured {
   code: number;
   stderr: string;
   digest: string;
   bytes: number;
 }
 
-/** Runs `script` inside, its stdout to `file` (capped, hashed). */
-async function captureInside(
+/** Runs `script` inside the environment as its root, its stdout to `file` (capped, hashed). */
+export async function captureInside(
   exec: EnvExec,
   envId: string,
   script: string,

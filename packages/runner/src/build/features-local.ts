@@ -1,16 +1,8 @@
-// A local Feature (`./features/x` beside devcontainer.json) comes out of the environment as a tar
-// made INSIDE it by its own tar (so the runner never follows a path into the environment's
-// disk), after the folder's real path is checked to lie inside the repository. The tar's
-// sha256 is the Feature's digest; with GNU tar the archive is made reproducible (sorted names,
-// fixed times and owners), so the same files give the same digest and hit the build cache.
-import { createHash } from "node:crypto";
-import { once } from "node:events";
-import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
-import type { ExecHandlers, ExecSession, FetchedFeature, ProgressFn } from "@warren/protocol";
+import type { FetchedFeature, ProgressFn } from "@warren/protocol";
 import { WarrenError } from "@warren/protocol";
 import type { EngineContext } from "../engine/context.ts";
-import type { EnvExec } from "./context.ts";
+import { captureInside, type EnvExec } from "./context.ts";
 import { addToCache, FEATURE_MAX_BYTES, fetched, scratchFile, tooBig } from "./features-cache.ts";
 
 export type { EnvExec };
@@ -81,48 +73,7 @@ async function tarInside(
   file: string,
   what: string,
 ): Promise<{ code: number; stderr: string; digest: string }> {
-  const out = createWriteStream(file, { flags: "wx", mode: 0o600 });
-  const hash = createHash("sha256");
-  let bytes = 0;
-  let stderr = "";
-  let session: ExecSession | undefined;
-  let overflow = false;
-  const status = new Promise<number>((resolve, reject) => {
-    const handlers: ExecHandlers = {
-      stdout(data) {
-        if (overflow) return true;
-        bytes += data.length;
-        if (bytes > FEATURE_MAX_BYTES) {
-          overflow = true;
-          session?.signal("SIGKILL");
-          return true;
-        }
-        hash.update(data);
-        return out.write(data);
-      },
-      stderr(data) {
-        if (stderr.length < 8192) stderr += Buffer.from(data).toString("utf8");
-      },
-      whenWritable: () => once(out, "drain").then(() => undefined),
-      exit: resolve,
-      error: reject,
-    };
-    exec(
-      envId,
-      { cmd: ["sh", "-c", TAR_SCRIPT, "sh", dir, repoRoot], tty: false, cwd: "/", user: "0" },
-      handlers,
-    ).then((s) => {
-      session = s;
-      s.endStdin();
-      if (overflow) s.signal("SIGKILL");
-    }, reject);
-  });
-  try {
-    const code = await status;
-    if (overflow) throw tooBig(what, FEATURE_MAX_BYTES);
-    return { code, stderr, digest: `sha256:${hash.digest("hex")}` };
-  } finally {
-    out.end();
-    await once(out, "close").catch(() => undefined);
-  }
+  const c = await captureInside(exec, envId, TAR_SCRIPT, [dir, repoRoot], file, FEATURE_MAX_BYTES);
+  if (c.overflow) throw tooBig(what, FEATURE_MAX_BYTES);
+  return c;
 }

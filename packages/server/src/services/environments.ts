@@ -45,11 +45,10 @@ import { idleTimeoutArg, newEnvIdleTimeout } from "./idle-settings.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateNewEnvName } from "./names.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
-import { repoCreate, repoDifferences } from "./repo-source.ts";
+import { repoColumns, repoDifferences, repoRequests } from "./repo-source.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
 import { actorOrg, canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
-import { requireUpload } from "./uploads.ts";
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -97,6 +96,7 @@ export interface EnvironmentService extends EnvResourceOps, EnvReadOps {
 export function createEnvironmentService(o: EnvironmentServiceOptions): EnvironmentService {
   const { db, runner, clock } = o;
   const runnerFor = o.runnerFor ?? oneRunner(runner);
+  const repoRequest = repoRequests({ db, clock, prebuilds: o.prebuilds });
   const settleOpts: SettleOptions = {
     db,
     changes: o.changes,
@@ -158,11 +158,9 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
   ) {
     // Refused before anything is read: a runner creates nothing, and neither does a missing actor.
     const own = newEnvOwnership(a);
-    const made: RepoCreate | undefined = repoCreate(asked, { prebuild: opts.prebuild === true });
-    const repo = made && o.prebuilds && !opts.prebuild ? await o.prebuilds.fromTemplate(a, made) : made;
+    const repo = await repoRequest(a, asked, own, opts.prebuild === true);
     const req = repo?.req ?? asked;
     const setup = repo?.setup;
-    if (setup?.source.uploadId) await requireUpload(db, setup.source.uploadId, own, isoNow(clock));
     const org = nameOrg(a);
     const name = await pickName(a, req);
     const cls = await getClass(db, req.className ?? DEFAULT_CLASS, org);
@@ -273,12 +271,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         last_activity_kind: null,
         last_activity_source: null,
         idle_deadline: null,
-        setup: setup ? JSON.stringify(setup) : null,
-        container_env:
-          repo?.runSpec?.env && Object.keys(repo.runSpec.env).length
-            ? JSON.stringify(repo.runSpec.env)
-            : null,
-        volumes: repo?.runSpec?.volumes.length ? JSON.stringify(repo.runSpec.volumes) : null,
+        ...repoColumns(repo),
         created_at: now,
         updated_at: now,
       };

@@ -9,7 +9,12 @@ import {
   type RepoSource,
   WarrenError,
 } from "@warren/protocol";
+import { type Clock, isoNow } from "../clock.ts";
+import type { RepoCreate } from "../controllers/setup/prebuild-match.ts";
+import type { Db } from "../store/db.ts";
 import type { SetupState } from "../store/queries/setups.ts";
+import type { Actor } from "./actor.ts";
+import { requireUpload } from "./uploads.ts";
 
 const MAX_BRANCH = 255;
 const MAX_LOCAL_ENV = 64;
@@ -142,4 +147,42 @@ export function repoDifferences(existing: { setup: string | null }, asked: Setup
   if (had && asked.source.branch !== undefined && had.branch !== asked.source.branch)
     out.push(`branch ${show(had.branch)} (existing) vs ${asked.source.branch} (requested)`);
   return out;
+}
+
+/** A new row's repository columns (migration 025): the setup, and a prebuild's container env and volumes. */
+export function repoColumns(repo: RepoCreate | undefined): {
+  setup: string | null;
+  container_env: string | null;
+  volumes: string | null;
+} {
+  const env = repo?.runSpec?.env;
+  const volumes = repo?.runSpec?.volumes;
+  return {
+    setup: repo ? JSON.stringify(repo.setup) : null,
+    container_env: env && Object.keys(env).length ? JSON.stringify(env) : null,
+    volumes: volumes?.length ? JSON.stringify(volumes) : null,
+  };
+}
+
+/**
+ * A create's repository part: checked, matched against a ready prebuild (unless it is one), and
+ * its upload checked to be the creator's own. Undefined for a create from an image.
+ */
+export function repoRequests(deps: {
+  db: Db;
+  clock: Clock;
+  prebuilds?: { fromTemplate(a: Actor, made: RepoCreate): Promise<RepoCreate> } | undefined;
+}) {
+  return async (
+    a: Actor,
+    asked: CreateEnvRequest,
+    own: { org_id: string; owner_id: string },
+    prebuild: boolean,
+  ): Promise<RepoCreate | undefined> => {
+    const made = repoCreate(asked, { prebuild });
+    const repo = made && deps.prebuilds && !prebuild ? await deps.prebuilds.fromTemplate(a, made) : made;
+    const upload = repo?.setup.source.uploadId;
+    if (upload) await requireUpload(deps.db, upload, own, isoNow(deps.clock));
+    return repo;
+  };
 }

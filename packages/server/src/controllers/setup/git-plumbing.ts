@@ -76,6 +76,26 @@ export function repoDirName(url: string): string {
 }
 
 const S = SECRETS_DIR;
+/**
+ * How every git command inside an environment authenticates (clone, dotfiles, a prebuild's fetch):
+ * known hosts from stdin plus the git-known-hosts secret on a tmpfs, strict host keys, the
+ * git-ssh-key secret, and a get-only credential helper on the git-credentials secret. Leaves git's
+ * own options in "$@" for the caller's `git "$@" ...`.
+ */
+export const GIT_AUTH = `tmp=$(mktemp -d /dev/shm/warren-git.XXXXXX) || { echo "warren: no tmpfs at /dev/shm for the known hosts" >&2; exit 1; }
+trap 'rm -rf "$tmp"' EXIT
+cat > "$tmp/known_hosts"
+if [ -r ${S}/${GIT_KNOWN_HOSTS_SECRET} ]; then cat ${S}/${GIT_KNOWN_HOSTS_SECRET} >> "$tmp/known_hosts"; fi
+export GIT_TERMINAL_PROMPT=0 GIT_ASKPASS=/bin/false SSH_ASKPASS=/bin/false GIT_ALLOW_PROTOCOL=https:http:ssh:git
+ssh="ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$tmp/known_hosts -o GlobalKnownHostsFile=/dev/null"
+if [ -r ${S}/${GIT_SSH_KEY_SECRET} ]; then ssh="$ssh -o IdentitiesOnly=yes -i ${S}/${GIT_SSH_KEY_SECRET}"; fi
+export GIT_SSH_COMMAND="$ssh" GIT_SSH_VARIANT=ssh
+set -- -c credential.helper=
+if [ -r ${S}/${GIT_CREDENTIALS_SECRET} ]; then
+  set -- "$@" -c 'credential.helper=!f() { test "$1" = get && exec git credential-store --file=${S}/${GIT_CREDENTIALS_SECRET} get; }; f'
+fi
+`;
+
 /** Written into .git when a clone finished, checkout included: what a retry keeps. */
 export const CLONE_DONE_MARKER = "warren-clone-complete";
 
@@ -102,19 +122,7 @@ if [ -d "$dest" ] && [ -n "$(ls -A -- "$dest")" ]; then
   empty || exit 1
 fi
 mkdir -p -- "$dest" || exit 1
-tmp=$(mktemp -d /dev/shm/warren-git.XXXXXX) || { echo "warren: no tmpfs at /dev/shm for the known hosts" >&2; exit 1; }
-trap 'rm -rf "$tmp"' EXIT
-cat > "$tmp/known_hosts"
-if [ -r ${S}/${GIT_KNOWN_HOSTS_SECRET} ]; then cat ${S}/${GIT_KNOWN_HOSTS_SECRET} >> "$tmp/known_hosts"; fi
-export GIT_TERMINAL_PROMPT=0 GIT_ASKPASS=/bin/false SSH_ASKPASS=/bin/false GIT_ALLOW_PROTOCOL=https:http:ssh:git
-ssh="ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$tmp/known_hosts -o GlobalKnownHostsFile=/dev/null"
-if [ -r ${S}/${GIT_SSH_KEY_SECRET} ]; then ssh="$ssh -o IdentitiesOnly=yes -i ${S}/${GIT_SSH_KEY_SECRET}"; fi
-export GIT_SSH_COMMAND="$ssh" GIT_SSH_VARIANT=ssh
-set -- -c credential.helper=
-if [ -r ${S}/${GIT_CREDENTIALS_SECRET} ]; then
-  set -- "$@" -c 'credential.helper=!f() { test "$1" = get && exec git credential-store --file=${S}/${GIT_CREDENTIALS_SECRET} get; }; f'
-fi
-set -- "$@" clone --progress
+${GIT_AUTH}set -- "$@" clone --progress
 if [ -n "$branch" ]; then set -- "$@" --branch "$branch"; fi
 git "$@" -- "$url" "$dest"
 st=$?

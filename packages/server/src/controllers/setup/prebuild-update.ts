@@ -5,40 +5,19 @@
 //   build and restart as usual, and every create-time hook runs;
 // - else the hooks go on, skipping onCreateCommand (the prebuild ran it) and updateContentCommand
 //   too when the commit is the prebuild's.
-import {
-  GIT_CREDENTIALS_SECRET,
-  GIT_KNOWN_HOSTS_SECRET,
-  GIT_SSH_KEY_SECRET,
-  type RunnerApi,
-  SECRETS_DIR,
-  WarrenError,
-} from "@warren/protocol";
+import { type RunnerApi, WarrenError } from "@warren/protocol";
 import type { SetupState } from "../../store/queries/setups.ts";
 import { execRun } from "./exec-run.ts";
 import { runInEnv } from "./git-exec.ts";
-import { checkBranch } from "./git-plumbing.ts";
+import { checkBranch, GIT_AUTH } from "./git-plumbing.ts";
 import { configDigest } from "./prebuild-key.ts";
 import type { StepLog } from "./step-log.ts";
-
-const S = SECRETS_DIR;
 
 /** $1 workspace, $2 branch ("" for the remote's HEAD); stdin: pinned known_hosts lines. */
 export const FETCH_SCRIPT = `set -u
 dir=$1 branch=$2
 cd -- "$dir" || { echo "warren: $dir is not a git checkout" >&2; exit 3; }
-tmp=$(mktemp -d /dev/shm/warren-git.XXXXXX) || { echo "warren: no tmpfs at /dev/shm for the known hosts" >&2; exit 1; }
-trap 'rm -rf "$tmp"' EXIT
-cat > "$tmp/known_hosts"
-if [ -r ${S}/${GIT_KNOWN_HOSTS_SECRET} ]; then cat ${S}/${GIT_KNOWN_HOSTS_SECRET} >> "$tmp/known_hosts"; fi
-export GIT_TERMINAL_PROMPT=0 GIT_ASKPASS=/bin/false SSH_ASKPASS=/bin/false GIT_ALLOW_PROTOCOL=https:http:ssh:git
-ssh="ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$tmp/known_hosts -o GlobalKnownHostsFile=/dev/null"
-if [ -r ${S}/${GIT_SSH_KEY_SECRET} ]; then ssh="$ssh -o IdentitiesOnly=yes -i ${S}/${GIT_SSH_KEY_SECRET}"; fi
-export GIT_SSH_COMMAND="$ssh" GIT_SSH_VARIANT=ssh
-set -- -c credential.helper=
-if [ -r ${S}/${GIT_CREDENTIALS_SECRET} ]; then
-  set -- "$@" -c 'credential.helper=!f() { test "$1" = get && exec git credential-store --file=${S}/${GIT_CREDENTIALS_SECRET} get; }; f'
-fi
-git "$@" fetch --progress origin "\${branch:-HEAD}" || exit $?
+${GIT_AUTH}git "$@" fetch --progress origin "\${branch:-HEAD}" || exit $?
 git merge --ff-only -q FETCH_HEAD || { echo "warren: the prebuilt workspace cannot fast-forward to the latest commit" >&2; exit 4; }
 `;
 
