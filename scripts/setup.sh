@@ -17,7 +17,8 @@ TEST_PKGS=(busybox-static keyutils strace conntrack dnsmasq-base docker-registry
   postgresql  # the pg tier (*.pg.test.ts) starts its own throwaway cluster from these binaries
   openssh-client rsync  # the SSH gateway's e2e tests drive the real ssh, scp, sftp, ssh-agent and rsync
   chromium  # port sign-in browser tests drive Debian's Chromium through playwright-core (no browser download)
-  podman)  # the reference @devcontainers/cli runs with --docker-path podman in the conformance tests
+  podman  # the reference @devcontainers/cli runs with --docker-path podman in the conformance tests
+  prometheus)  # the metrics test starts its own on loopback; the package's service must never start (below)
 
 missing=()
 for p in "${RUNTIME_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
@@ -28,7 +29,14 @@ phase_start "debian packages"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
+  # Debian's prometheus (and others) start their service on install; a test host runs only the
+  # test's own. policy-rc.d answering 101 forbids the start; one already there (containers) stays.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 phase_end
 
@@ -83,6 +91,18 @@ phase_end
 
 phase_start "build"
 (cd "$WARREN_REPO" && bash scripts/build-native.sh && npx tsc -b)
+phase_end
+
+# The bundled CLI (packages/cli/dist) that bin/warren runs: it starts in a fraction of the sources'
+# time. test.sh runs this setup first, so tests never meet a stale bundle; bin/warren runs the
+# sources anyway whenever one is newer than the bundle.
+phase_start "cli bundle"
+(cd "$WARREN_REPO" && node scripts/build-cli.ts)
+phase_end
+
+# The web dashboard's static files (packages/dashboard/dist), served by the control plane.
+phase_start "dashboard"
+(cd "$WARREN_REPO" && npm run build --silent -w @warren/dashboard)
 phase_end
 
 phase_start "host configuration"

@@ -18,6 +18,10 @@ export const EXAMPLES: Record<string, string[]> = {
     "warren user set --dotfiles https://github.com/ada/dotfiles.git",
   ],
   "user show": ["warren user show", "warren user show --json"],
+  dashboard: [
+    "warren dashboard                           # print a one-time sign-in link (60 s, one use)",
+    "warren dashboard --open                    # open it in the browser",
+  ],
   prebuild: [
     "warren prebuild --repo https://github.com/acme/shop.git --branch main",
     "warren prebuild --repo https://github.com/acme/shop.git --every 6h  # and again every 6 hours",
@@ -49,6 +53,12 @@ export const EXAMPLES: Record<string, string[]> = {
     "warren set dev --idle-timeout 2h",
   ],
   stats: ["warren stats", "warren stats dev --watch", "warren stats --json"],
+  usage: [
+    "warren usage                              # this month so far, by user",
+    "warren usage --since 7d --by project",
+    "warren usage --since 2025-01-01 --until 2025-02-01 --by class --csv",
+  ],
+  top: ["warren top", "warren top --sort mem", "warren top --once --json"],
   class: ["warren class ls", "warren class create big --cpus 8 --memory 16g --disk 100g"],
   "class ls": ["warren class ls", "warren class ls --json"],
   "class create": [

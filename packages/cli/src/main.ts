@@ -16,6 +16,7 @@ import { registerServerCommands } from "./main-server.ts";
 import { registerSshCommands } from "./main-ssh.ts";
 import { registerSshKeyCommands } from "./main-ssh-keys.ts";
 import { registerUpCommand } from "./main-up.ts";
+import { registerUsageCommands } from "./main-usage.ts";
 import { registerUserCommands } from "./main-user.ts";
 import { run } from "./run.ts";
 
@@ -257,6 +258,11 @@ admin
   .description("create a personal token for the owner and print it once")
   .option("--name <name>", "a label to recognise it by")
   .option("--expires-days <days>", "lifetime in days (default 30, at most the server's maximum)")
+  .option(
+    "--scope <scope>",
+    "narrow the token (repeatable): metrics:read may read /metrics and nothing else",
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
   .option("--json", "print { id, token, expiresAt } as JSON")
   .action((opts) =>
     run(async () => (await import("./commands/admin-token-create.ts")).adminTokenCreateCommand(opts)),
@@ -325,11 +331,19 @@ registerSecretCommands(program);
 registerSshKeyCommands(program);
 registerUserCommands(program);
 registerPrebuildCommands(program);
+registerUsageCommands(program);
 registerPortCommands(program);
 registerSshCommands(program);
 registerServerCommands(program);
 registerDevcontainerCommands(program);
 registerRepoCommands(program);
+
+program
+  .command("dashboard")
+  .description("print a one-time sign-in link for the web dashboard (60 s, one use), or open it")
+  .option("--open", "open the link in the browser (xdg-open) where there is a display")
+  .option("--json", "print { url, expiresAt } as JSON")
+  .action((opts) => run(async () => (await import("./commands/dashboard.ts")).dashboardCommand(opts)));
 
 program
   .command("whoami")

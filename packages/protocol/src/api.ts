@@ -17,6 +17,7 @@
 //          a refused change, e.g. memory below use, leaves both the kernel and the record unchanged)
 //   GET    /api/v1/environments/:name/stats        -> EnvStats (ENV_NOT_RUNNING unless running)
 //   GET    /api/v1/stats                           -> { items: EnvStats[] } (every running environment)
+//   GET    /api/v1/usage?since=&until=&by=user|project|class|org -> UsageReport (usage.ts; members: their own, admins: the organisation)
 //   GET    /api/v1/environments/:name/logs?follow=1&tail=N -> text/plain stream
 //   GET    /api/v1/environments/:name/exec?cmd=JSON&tty=1&cols=&rows= -> WebSocket (exec-stream.ts)
 //   GET    /api/v1/environments/:name/port-forward?port=N&host=IP -> WebSocket, one per TCP connection
@@ -67,9 +68,11 @@
 //   GET    /api/v1/prebuilds                       -> { items: Prebuild[] }
 //   DELETE /api/v1/prebuilds?repo=ID|URL&branch=B  -> {} (admins; the prebuild and its disk template)
 //   POST   /api/v1/prebuilds/webhook { repo, branch? } -> Prebuild (a push: runs that prebuild again)
+//   GET    /metrics                                -> Prometheus text: control plane (operators) and the caller's organisation's environments
+//   GET    /metrics/runners                        -> Prometheus text: per-environment samples from the runners (org-filtered)
 //   GET    /api/v1/openapi.json                    -> the OpenAPI 3.1 document of these routes (server http/openapi.ts)
 //   GET    /api/v1/whoami                          -> Whoami (user, org, role, how it authenticated)
-//   POST   /api/v1/tokens { name, expiresInDays? } -> 201 CreatedToken { id, token (shown once), expiresAt }
+//   POST   /api/v1/tokens { name, expiresInDays?, scopes? } -> 201 CreatedToken { id, token (shown once), expiresAt }
 //   GET    /api/v1/tokens                          -> { items: TokenInfo[] } (own tokens; admins also runner tokens; no secrets)
 //   DELETE /api/v1/tokens/:id                      -> 204 (revoked; the next call with it gets 401)
 //   POST   /api/v1/admin/runner-tokens { name, expiresInDays? } -> 201 CreatedToken (wrn_r_...; admins)
@@ -90,6 +93,10 @@
 //                                                    requesting address); &confirm= (with the page's cookie) -> 302 to sign in
 //   GET    /api/v1/auth/port-signin?env=&port=    -> 302 to the identity provider; its callback then 302s to that port
 //                                                    URL's one-time /__warren/auth?code= link (no token; public)
+//   POST   /api/v1/auth/dashboard/session { token } -> { csrf, user, org, role } + the warren_session cookie (dashboard host)
+//   GET    /api/v1/auth/dashboard/session      -> { csrf, user, org, role, via } for the cookie's session, else 401
+//   POST   /api/v1/auth/dashboard/signout      -> 204, the session ended and its cookie cleared
+//   POST   /api/v1/auth/dashboard/link         -> { url, expiresAt } (`warren dashboard`: one-time link, 60 s, one use)
 //   GET    /api/runner/v1/ping                     -> { ok: true } (runner tokens only)
 // Auth: root on the local unix socket acts as the bootstrap owner; anything else sends
 // `Authorization: Bearer wrn_...`. Another organisation's ids get 404, never 403.
@@ -124,6 +131,7 @@ import type { PrebuildClient } from "./prebuilds.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
 import type { PutSecretRequest, SecretInfo, SecretScope } from "./secrets.ts";
 import type { SshKeyClient } from "./ssh-keys.ts";
+import type { UsageClient } from "./usage.ts";
 import type { UserGitClient } from "./user-git.ts";
 import type { WatchEvent } from "./watch.ts";
 
@@ -154,6 +162,8 @@ export interface IdentityClient {
   deviceCode?(): Promise<DeviceCode>;
   /** Polls a device code (POST /auth/device/token; public). */
   deviceToken?(deviceCode: string): Promise<DeviceTokenResult>;
+  /** `warren dashboard`: a one-time sign-in link for the dashboard (60 s, one use). */
+  dashboardLink?(): Promise<{ url: string; expiresAt: string }>;
 }
 
 export interface DeviceCode {
@@ -176,7 +186,8 @@ export interface ApiClient
     UserGitClient,
     AutomationsClient,
     SetupClient,
-    PrebuildClient {
+    PrebuildClient,
+    UsageClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
   /** Every environment (following pages), optionally filtered by state, name prefix or project. */

@@ -23,6 +23,7 @@ import { prebuildMethods } from "./prebuilds.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
 import type { SecretInfo } from "./secrets.ts";
 import type { SshKey } from "./ssh-keys.ts";
+import { usageMethods } from "./usage.ts";
 import type { EnvPage } from "./watch.ts";
 
 export type { Transport } from "./client-transport.ts";
@@ -169,6 +170,7 @@ export function createClient(opts: ClientOptions): ApiClient {
     ...automationMethods(http, env),
     ...setupMethods(http, env),
     ...prebuildMethods(http),
+    ...usageMethods(http),
   };
 }
 
@@ -201,6 +203,7 @@ function identityMethods(http: Http): IdentityClient {
     },
     createRunnerToken: (req) => http.json("POST", "/admin/runner-tokens", req),
     deviceCode: () => http.json("POST", "/auth/device", {}),
+    dashboardLink: () => http.json("POST", "/auth/dashboard/link", {}),
     deviceToken: (deviceCode) => http.json("POST", "/auth/device/token", { device_code: deviceCode }),
     listMembers: async (org) => (await http.json<{ items: Member[] }>("GET", members(org))).items,
     addMember: (org, req) => http.json("POST", members(org), req),

@@ -185,6 +185,13 @@ export interface EnvStats {
   psi: Psi;
   oomKills: number;
   at: string;
+  /** CPU time used since the environment started (a counter; resets on restart). */
+  cpuSecondsTotal?: number;
+  /** The highest memory use the kernel recorded for the environment's cgroup. */
+  memoryMaxBytes?: number;
+  /** Bytes through the environment's network interface, from its side (counters). */
+  networkReceiveBytes?: number;
+  networkTransmitBytes?: number;
 }
 
 export interface DnsStats {

@@ -19,6 +19,8 @@ export interface TokenInfo {
   createdAt: string;
   expiresAt: string;
   revokedAt?: string;
+  /** What the token may do; empty: everything its user may do (TOKEN_SCOPES). */
+  scopes: TokenScope[];
 }
 
 export interface CreatedToken {
@@ -31,7 +33,16 @@ export interface CreatedToken {
 export interface CreateTokenRequest {
   name: string;
   expiresInDays?: number;
+  /** Narrow the token to these scopes (TOKEN_SCOPES); omitted or empty: full user access. */
+  scopes?: TokenScope[];
 }
+
+/**
+ * Scopes narrow a user token. `metrics:read` may read GET /metrics and /metrics/runners and
+ * nothing else, so a Prometheus server holds a credential that cannot touch environments.
+ */
+export const TOKEN_SCOPES = ["metrics:read"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 export interface Member {
   userId: string;

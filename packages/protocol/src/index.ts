@@ -40,6 +40,7 @@ export * from "./secrets.ts";
 export * from "./session-close.ts";
 export * from "./size.ts";
 export * from "./ssh-keys.ts";
+export * from "./usage.ts";
 export * from "./user-git.ts";
 export * from "./version.ts";
 export * from "./watch.ts";

@@ -114,6 +114,10 @@ export const EnvStatsSchema = Type.Object({
   psi: Psi,
   oomKills: Count,
   at: Time,
+  cpuSecondsTotal: Type.Optional(Count),
+  memoryMaxBytes: Type.Optional(Count),
+  networkReceiveBytes: Type.Optional(Count),
+  networkTransmitBytes: Type.Optional(Count),
 });
 
 export const DnsStatsSchema = Type.Object({

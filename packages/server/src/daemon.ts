@@ -11,6 +11,7 @@ import {
 } from "./controllers/environment/controller.ts";
 import { createIdleController } from "./controllers/idle/controller.ts";
 import { matchPrebuild } from "./controllers/setup/prebuild-match.ts";
+import { createUsageSampler } from "./controllers/usage/sampler.ts";
 import { wireChangeBus } from "./daemon-change-bus.ts";
 import { daemonLogger } from "./daemon-logger.ts";
 import { exitOnSignals } from "./daemon-signals.ts";
@@ -18,10 +19,17 @@ import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
 import { listenTlsFromOptions } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
+import { createDashboardSessions } from "./ingress/dashboard-sessions.ts";
 import type { HttpProxy } from "./ingress/http-proxy.ts";
 import type { PortProxyDaemonOptions } from "./ingress/http-proxy-start.ts";
 import type { SshGateway } from "./ingress/ssh-gateway.ts";
-import { createPortSignInParts, startPortIngress, startSshIngress } from "./ingress/start-ingress.ts";
+import {
+  controlPlaneHost,
+  createPortSignInParts,
+  startPortIngress,
+  startSshIngress,
+} from "./ingress/start-ingress.ts";
+import { createControlPlaneMetrics, queueObserver, storeTimer } from "./metrics/control-plane.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
 import { createActivityTracker } from "./services/activity.ts";
 import { createAuditService } from "./services/audit.ts";
@@ -111,7 +119,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   const sock = opts.socketPath ?? defaultSocketPath();
   const log = daemonLogger(opts.logger);
   const shutdown = new AbortController();
-  const store = await openStoreAt(opts.db ?? opts.root, { backgroundCheckpoints: true });
+  const metrics = createControlPlaneMetrics();
+  const store = await openStoreAt(opts.db ?? opts.root, {
+    backgroundCheckpoints: true,
+    onQuery: storeTimer(metrics),
+  });
   let controller: EnvironmentController | undefined;
   let hub: RunnerHub | undefined;
   let bus: PgChangeBus | undefined;
@@ -155,6 +167,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       // Embedded: passes do host work on this machine, a few at a time. Server mode: a pass is
       // mostly a wait on a remote runner, which limits its own host's work.
       concurrency: Number(process.env["WARREN_RECONCILE_CONCURRENCY"]) || (hub ? 32 : 4),
+      queueObserver: queueObserver(metrics, "environment"),
       db: store.db,
       runner,
       clock,
@@ -210,9 +223,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       enqueue: (id) => controller?.enqueue(id, { now: true }),
       activity,
     });
+    // Measured CPU beside usage's allocation (controllers/usage/sampler.ts); shown, never billed.
+    const usageSampler = createUsageSampler({
+      db: store.db,
+      runner,
+      clock,
+      logger: log.child({ component: "usage" }),
+      ...(h ? { ownership: (id: string) => h.ownership(id).catch(() => "none" as const) } : {}),
+    });
     undo.push(
       () => activity.close(),
       () => idle.close(),
+      () => usageSampler.close(),
     );
     const watch = createEnvWatchService({
       db: store.db,
@@ -248,6 +270,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       ports,
       proxy: () => portProxy,
     });
+    // The dashboard's cookie sessions end, like port sessions, when their credential does.
+    const dashboard = createDashboardSessions({ clock, live: sessions });
     const oidcConfig = opts.oidc ?? oidcConfigFromEnv();
     const setup = createSetupParts({
       db: store.db,
@@ -264,6 +288,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
     undo.push(() => setup.close());
     const app = build({
+      dashboard,
       setups: setup.setups,
       prebuilds: setup.prebuilds,
       portSignIn,
@@ -292,11 +317,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       httpProxy: () => portProxy?.info(),
       oidc: createOidcService({ config: oidcConfig, db: store.db, clock, audit }),
       ...(hub ? { runnerHub: hub } : {}),
+      metrics,
     });
+    if (hub) metrics.countRunnersWith(() => hub?.connected().length ?? 0);
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
     const ctl = controller;
     const { swept } = await ctl.start();
     idle.start();
+    usageSampler.start();
     await setup.controller.start();
     setup.prebuildController.start();
     // A runner that (re)connects gets every environment reconciled at once, not at the next resync.
@@ -335,6 +363,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         oidcRedirectUrl: oidcConfig?.redirectUrl,
         runner,
         wake,
+        control: controlPlaneHost(app, {
+          sessions: dashboard,
+          logger: log.child({ component: "dashboard" }),
+        }),
       });
     } catch (err) {
       await gateway?.close();
@@ -365,6 +397,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         await ctl.close();
         await setup.close();
         await idle.close();
+        await usageSampler.close();
         await activity.close();
         await watch.close();
         await store.close();

@@ -49,6 +49,10 @@ export const AUTHZ: Record<string, Expectation> = {
   "GET /api/v1/openapi.json": "member",
   "GET /api/v1/runner": "member",
   "GET /api/v1/dns/stats": "member",
+  // Prometheus: everyone reads the series of the environments they may see (metrics-access.test.ts);
+  // host-wide series only the server's first organisation's admins.
+  "GET /metrics": "member",
+  "GET /metrics/runners": "member",
 
   // Sign-in: the caller has no Warren token yet.
   "GET /api/v1/auth/oidc/start": "public",
@@ -57,6 +61,12 @@ export const AUTHZ: Record<string, Expectation> = {
   "POST /api/v1/auth/device/token": "public",
   "GET /api/v1/auth/device/verify": "public",
   "GET /api/v1/auth/port-signin": "public",
+  // The dashboard's session: signing in takes a token in the body; reading the session needs its
+  // cookie (a bearer caller is told it has none); a link is for a token's user or local root.
+  "POST /api/v1/auth/dashboard/session": "public",
+  "GET /api/v1/auth/dashboard/session": "member",
+  "POST /api/v1/auth/dashboard/signout": "public",
+  "POST /api/v1/auth/dashboard/link": "member",
 
   // Identity.
   "GET /api/v1/whoami": "member",
@@ -132,6 +142,8 @@ export const AUTHZ: Record<string, Expectation> = {
   // Each user's own git name, email and dotfiles (no one sets another's).
   "GET /api/v1/user/git": "member",
   "PUT /api/v1/user/git": "member",
+  // Usage: a member reads their own, an admin the organisation's (services/usage.ts).
+  "GET /api/v1/usage": "member",
 
   // Prebuilds: every member's `up --repo` starts from them, so admins make and remove them; any
   // member's token may trigger a run of an existing one (a push webhook).

@@ -329,6 +329,7 @@ export class FakeRunner implements RunnerApi {
       psi: { cpu: 0, memory: 0, io: 0 },
       oomKills: 0,
       at: "2024-01-01T00:00:00.000Z",
+      cpuSecondsTotal: 12.5,
     };
   }
 

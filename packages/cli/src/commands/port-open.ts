@@ -7,7 +7,7 @@ import { connect } from "../connect.ts";
 import { parsePortArg } from "./port-set.ts";
 
 /** A desktop session with xdg-open on the PATH. */
-function hasBrowser(env: NodeJS.ProcessEnv = process.env): boolean {
+export function hasBrowser(env: NodeJS.ProcessEnv = process.env): boolean {
   if (!env["DISPLAY"] && !env["WAYLAND_DISPLAY"]) return false;
   return spawnSync("sh", ["-c", "command -v xdg-open"], { stdio: "ignore" }).status === 0;
 }

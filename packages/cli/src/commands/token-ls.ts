@@ -9,11 +9,13 @@ export async function tokenLsCommand(opts: { json?: boolean }) {
   else
     process.stdout.write(
       renderTable(
-        ["ID", "KIND", "NAME", "EXPIRES", "STATE"],
+        ["ID", "KIND", "NAME", "SCOPES", "EXPIRES", "STATE"],
         tokens.map((t) => [
           t.id,
           t.kind,
           t.name,
+          // Older servers send no scopes; empty means the user's full access.
+          t.scopes?.length ? t.scopes.join(",") : "all",
           t.expiresAt,
           t.revokedAt ? "revoked" : stateOf(t.expiresAt),
         ]),

@@ -8,6 +8,7 @@ import { type EnvStats, WarrenError } from "@warren/protocol";
 import { UNLIMITED } from "../cgroups/fs.ts";
 import type { CgroupUsage } from "../cgroups/types.ts";
 import { hostNames } from "../host/names.ts";
+import { envCounters } from "../metrics/env-counters.ts";
 import { readHandle } from "../state/handle.ts";
 import type { EngineContext } from "./context.ts";
 
@@ -58,9 +59,10 @@ export async function envStats(ctx: EngineContext, meter: CpuMeter, id: string):
     usage = await ctx.cgroups.usage(names.cgroupPath);
     cores = meter.rate(id, usage.cpuUsageNs, performance.now()) ?? 0;
   }
-  const [psi, fs] = await Promise.all([
+  const [psi, fs, counters] = await Promise.all([
     ctx.cgroups.psi(names.cgroupPath).catch(() => ({ cpu: null, memory: null, io: null })),
     statfs(names.diskMount).catch(() => null),
+    envCounters(ctx.cgroups, names.cgroupPath, id),
   ]);
   return {
     id,
@@ -78,5 +80,8 @@ export async function envStats(ctx: EngineContext, meter: CpuMeter, id: string):
     psi,
     oomKills: usage.oomKills,
     at: new Date().toISOString(),
+    // Raw counters for Prometheus (server metrics/): rate() over them beats a runner-side rate.
+    cpuSecondsTotal: usage.cpuUsageNs / 1e9,
+    ...counters,
   };
 }

@@ -54,6 +54,7 @@ export function crunRuntime(
     deliverHelper: path.join(cfg.nativeDir, DELIVER_HELPER),
     // crun copies the size of a terminal of its own once and never again (resizes were lost).
     consoleSocket: true,
+    runningWhileInitLives: true,
     ...(hybrid && cfg.prefix
       ? {
           envFor: (id: string) => unifiedGroupOf({ prefix: cfg.prefix! }, id),

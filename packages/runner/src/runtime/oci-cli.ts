@@ -8,6 +8,7 @@ import path from "node:path";
 import { wrap } from "@warren/protocol";
 import { run } from "../host/run.ts";
 import { deliverWithHelper } from "./deliver-files.ts";
+import { RunningStates } from "./running-state.ts";
 import type { ContainerState, ContainerStatus, CreateOptions, DeliveredFile, Runtime } from "./types.ts";
 
 export interface OciCliOptions {
@@ -25,6 +26,8 @@ export interface OciCliOptions {
   deliverHelper?: string;
   /** Exec with a terminal through a console socket (Runtime.consoleExecArgs): crun. */
   consoleSocket?: boolean;
+  /** A container runs exactly while its init lives (runc, crun): state() may skip the runtime (running-state.ts). */
+  runningWhileInitLives?: boolean;
 }
 
 const STATUSES: readonly ContainerStatus[] = ["creating", "created", "running", "paused", "stopped"];
@@ -59,8 +62,10 @@ export class OciCliRuntime implements Runtime {
   readonly #envFor: OciCliOptions["envFor"];
   readonly #afterDelete: OciCliOptions["afterDelete"];
   readonly #deliverHelper: string | undefined;
+  readonly #running: RunningStates | undefined;
 
   constructor(opts: OciCliOptions) {
+    this.#running = opts.runningWhileInitLives ? new RunningStates() : undefined;
     this.#deliverHelper = opts.deliverHelper;
     this.#envFor = opts.envFor;
     this.#afterDelete = opts.afterDelete;
@@ -164,6 +169,8 @@ export class OciCliRuntime implements Runtime {
   async state(id: string): Promise<ContainerState | null> {
     // Checking the state directory first avoids a process spawn for unknown ids.
     if (!(await this.known(id))) return null;
+    const running = await this.#running?.running(id);
+    if (running) return running;
     const res = await run(this.binary, this.argv("state", id), { allowFail: true });
     if (res.code !== 0) {
       if (!(await this.known(id))) return null; // deleted meanwhile
@@ -174,7 +181,9 @@ export class OciCliRuntime implements Runtime {
     const status = STATUSES.includes(raw.status as ContainerStatus)
       ? (raw.status as ContainerStatus)
       : "stopped";
-    return { id: raw.id, status, pid: status === "stopped" ? 0 : (raw.pid ?? 0), bundle: raw.bundle };
+    const st = { id: raw.id, status, pid: status === "stopped" ? 0 : (raw.pid ?? 0), bundle: raw.bundle };
+    await this.#running?.remember(st);
+    return st;
   }
 
   /** A no-op for containers that are unknown or already stopped: there is nothing to signal. */
@@ -188,6 +197,7 @@ export class OciCliRuntime implements Runtime {
   }
 
   async delete(id: string, force: boolean): Promise<void> {
+    this.#running?.forget(id);
     if (!(await this.known(id))) return;
     const res = await run(this.binary, this.argv("delete", ...(force ? ["--force"] : []), id), {
       allowFail: true,

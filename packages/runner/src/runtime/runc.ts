@@ -10,5 +10,6 @@ export function runcRuntime(cfg: Pick<RunnerConfig, "runDir" | "nativeDir">, bin
     binary,
     stateRoot: path.join(cfg.runDir, "runc"),
     deliverHelper: path.join(cfg.nativeDir, DELIVER_HELPER),
+    runningWhileInitLives: true,
   });
 }

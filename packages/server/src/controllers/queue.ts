@@ -11,6 +11,13 @@ export interface WorkQueueOptions<K> {
   maxDelayMs?: number;
   /** Called with each failure before its retry is scheduled (for logging). */
   onError?: (key: K, err: unknown, attempt: number, retryInMs: number) => void;
+  /** Told the waiting keys after every change and each pass's duration (metrics/control-plane.ts). */
+  observer?: QueueObserver;
+}
+
+export interface QueueObserver {
+  depth(waiting: number): void;
+  ran(seconds: number, ok: boolean): void;
 }
 
 export interface WorkQueue<K> {
@@ -66,14 +73,18 @@ export function createWorkQueue<K>(opts: WorkQueueOptions<K>): WorkQueue<K> {
       running.add(key);
       void runOne(key);
     }
+    opts.observer?.depth(ready.length);
     notifyIfIdle();
   }
 
   async function runOne(key: K): Promise<void> {
+    const started = performance.now();
     try {
       await opts.handler(key);
       failureCount.delete(key);
+      opts.observer?.ran((performance.now() - started) / 1000, true);
     } catch (err) {
+      opts.observer?.ran((performance.now() - started) / 1000, false);
       const n = (failureCount.get(key) ?? 0) + 1;
       failureCount.set(key, n);
       const delay = backoffDelay(n, baseMs, maxMs);

@@ -10,6 +10,8 @@
 //   3. the request came over a real TCP socket (a net.Socket with a remote address): a
 //      unix-socket connection never has one, so a mis-wired plain TCP listen stays fail-closed.
 // A bearer token given on the local socket is honoured too, so `warren whoami` can test a token.
+// Without an Authorization header, a remote request may carry the dashboard's session cookie,
+// which counts only with its CSRF token and the dashboard's own Origin (http/dashboard-auth.ts).
 //
 // Runner tokens may call only /api/runner/v1/*, and user callers never may.
 //
@@ -21,6 +23,8 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Actor } from "../services/actor.ts";
 import { type Caller, type IdentityService, LOCAL_ROOT, type Principal } from "../services/identity.ts";
 import type { AuthFailureGuard } from "./auth-failures.ts";
+import type { DashboardCookieAuth } from "./dashboard-auth.ts";
+import { requireScopeAllows } from "./scopes.ts";
 import { type TransportKind, transportOf } from "./transport.ts";
 
 declare module "fastify" {
@@ -46,7 +50,13 @@ export function isLocalRequest(req: FastifyRequest, transport: TransportKind): b
 
 export function installAuth(
   app: FastifyInstance,
-  o: { identity: IdentityService | undefined; transport: TransportKind; failures?: AuthFailureGuard },
+  o: {
+    identity: IdentityService | undefined;
+    transport: TransportKind;
+    failures?: AuthFailureGuard;
+    /** The dashboard's cookie sessions (http/dashboard-auth.ts); without it cookies are ignored. */
+    dashboard?: DashboardCookieAuth | undefined;
+  },
 ): void {
   app.decorateRequest("principal", undefined);
 
@@ -71,6 +81,9 @@ export function installAuth(
       principal = LOCAL_ROOT;
     } else if (PUBLIC.has(path) || path.startsWith(PUBLIC_PREFIX)) {
       return;
+    } else if (o.dashboard?.hasCookie(req)) {
+      // The dashboard's session cookie, only with its CSRF token and the dashboard's Origin.
+      principal = await o.dashboard.authenticate(req);
     } else {
       throw new WarrenError("UNAUTHENTICATED", "a bearer token is required (Authorization: Bearer wrn_...)");
     }
@@ -81,6 +94,7 @@ export function installAuth(
     if (!runnerRoute && principal.kind === "runner") {
       throw new WarrenError("FORBIDDEN", `runner tokens can call only ${RUNNER_PREFIX}v1 endpoints`);
     }
+    requireScopeAllows(principal, req.method, path);
     req.principal = principal;
   });
 

@@ -15,7 +15,11 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { type Clock, systemClock } from "../clock.ts";
+import type { DashboardSessions } from "../ingress/dashboard-sessions.ts";
 import type { PortSignIn } from "../ingress/port-signin.ts";
+import { type ControlPlaneMetrics, createControlPlaneMetrics } from "../metrics/control-plane.ts";
+import { installHttpMetrics } from "../metrics/http-hook.ts";
+import { metricsRoutes } from "../metrics/routes.ts";
 import type { RunnerHub } from "../runners/hub.ts";
 import type { ActivityTracker } from "../services/activity.ts";
 import type { AuditService } from "../services/audit.ts";
@@ -36,6 +40,7 @@ import { oneRunner } from "../services/runner-for.ts";
 import type { SecretService } from "../services/secrets.ts";
 import type { SetupService } from "../services/setups.ts";
 import type { SshKeyService } from "../services/ssh-keys.ts";
+import { createUsageService } from "../services/usage.ts";
 import { createUserGitService } from "../services/user-git.ts";
 import type { EnvWatchService } from "../services/watch.ts";
 import type { Db } from "../store/db.ts";
@@ -43,6 +48,8 @@ import { WARREN_VERSION } from "../version.ts";
 import { installAudit } from "./audit-hook.ts";
 import { installAuth } from "./auth.ts";
 import { createAuthFailureGuard } from "./auth-failures.ts";
+import { createDashboardCookieAuth, EXEC_PROTOCOL } from "./dashboard-auth.ts";
+import { dashboardRoutes } from "./dashboard-routes.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { execRoutes } from "./exec-ws.ts";
 import { installGuards } from "./guards.ts";
@@ -71,6 +78,7 @@ import { sshGatewayRoutes } from "./routes-ssh-gateway.ts";
 import { sshKeyRoutes } from "./routes-ssh-keys.ts";
 import { statsRoutes } from "./routes-stats.ts";
 import { systemRoutes } from "./routes-system.ts";
+import { usageRoutes } from "./routes-usage.ts";
 import { userGitRoutes } from "./routes-user-git.ts";
 import type { TransportKind } from "./transport.ts";
 
@@ -168,6 +176,13 @@ export interface BuildOptions {
   setups?: SetupService;
   /** Prebuilds (services/prebuilds.ts); without it the routes say they are not configured. */
   prebuilds?: PrebuildService;
+  /**
+   * The dashboard's cookie sessions (ingress/dashboard-sessions.ts); with `db`, a request with its
+   * cookie, CSRF token and Origin authenticates (http/dashboard-auth.ts). Without: cookies are ignored.
+   */
+  dashboard?: DashboardSessions;
+  /** Prometheus series (/metrics); the daemon shares its one with the queue and store. Default: this app's own. */
+  metrics?: ControlPlaneMetrics;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -220,6 +235,8 @@ export function build(opts: BuildOptions): FastifyInstance {
     );
     done();
   });
+  const metrics = opts.metrics ?? createControlPlaneMetrics({ processMetrics: false });
+  installHttpMetrics(app, metrics);
   installErrorHandlers(app);
   if (responseValidationEnabled(opts.validateResponses))
     installResponseValidation(app, routes, () => deps.version);
@@ -228,12 +245,27 @@ export function build(opts: BuildOptions): FastifyInstance {
     audit: opts.audit,
     clock: opts.clock,
   });
-  installAuth(app, { identity: opts.identity, transport: opts.transport ?? "local", failures });
+  const dashboardCookies =
+    opts.dashboard && opts.db
+      ? createDashboardCookieAuth({ sessions: opts.dashboard, db: opts.db, clock: opts.clock ?? systemClock })
+      : undefined;
+  installAuth(app, {
+    identity: opts.identity,
+    transport: opts.transport ?? "local",
+    failures,
+    dashboard: dashboardCookies,
+  });
   installGuards(app, { db: opts.db, rateLimit: opts.rateLimit, clock: opts.clock });
   installAudit(app, opts.audit);
   // Runner-protocol replies (an image list, every environment a host has) can pass the 1 MiB
   // body limit; MAX_WIRE_FRAME bounds them instead. Exec frames are small either way.
-  void app.register(websocket, { options: { maxPayload: MAX_WIRE_FRAME } });
+  void app.register(websocket, {
+    // The dashboard offers ["warren.exec", "csrf.<token>"]: only the first is ever echoed back.
+    options: {
+      maxPayload: MAX_WIRE_FRAME,
+      handleProtocols: (offered) => offered.has(EXEC_PROTOCOL) && EXEC_PROTOCOL,
+    },
+  });
   void app.register(async (scoped) => {
     systemRoutes(scoped, deps);
     environmentRoutes(scoped, deps);
@@ -262,9 +294,16 @@ export function build(opts: BuildOptions): FastifyInstance {
     adminRoutes(scoped, opts.identity);
     auditRoutes(scoped, opts.audit, opts.quotas);
     authRoutes(scoped, opts.oidc, opts.portSignIn);
+    dashboardRoutes(scoped, {
+      cookies: dashboardCookies,
+      identity: opts.identity,
+      httpProxy: opts.httpProxy,
+      failures,
+    });
     secretRoutes(scoped, opts.secrets);
     sshKeyRoutes(scoped, opts.sshKeys);
     userGitRoutes(scoped, opts.db && createUserGitService({ db: opts.db, clock: opts.clock ?? systemClock }));
+    usageRoutes(scoped, opts.db && createUsageService({ db: opts.db, clock: opts.clock ?? systemClock }));
     sshGatewayRoutes(scoped, opts.sshGateway);
     httpProxyRoutes(scoped, opts.httpProxy);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
@@ -282,6 +321,7 @@ export function build(opts: BuildOptions): FastifyInstance {
           : undefined),
     );
     openApiRoutes(scoped, routes, deps.version);
+    metricsRoutes(scoped, { metrics, db: opts.db, runner: opts.runner, host: deps.host });
   });
   return app;
 }

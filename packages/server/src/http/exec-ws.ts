@@ -2,7 +2,9 @@
 // travels as {type:"exit"}; Warren's failures travel as {type:"error"} so the CLI can exit 125.
 // An exec is a live session (services/live-sessions.ts): when the credential that opened it is
 // revoked or expires, or its user leaves the organisation, the command is killed, an error frame
-// says why, and the socket closes with 4401/4403; no output frame follows.
+// says why, and the socket closes with 4401/4403; no output frame follows. The dashboard opens it
+// with subprotocols ["warren.exec", "csrf.<token>"] (http/dashboard-auth.ts); the server answers
+// "warren.exec", and signing out of the dashboard ends the session the same way.
 import { constants } from "node:os";
 import { Value } from "@sinclair/typebox/value";
 import {
@@ -18,6 +20,7 @@ import {
   frame,
   parseExecUser,
   parseFrame,
+  SESSION_CLOSE,
   WarrenError,
 } from "@warren/protocol";
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
@@ -26,6 +29,7 @@ import { activitySource } from "../services/activity.ts";
 import { auditExec } from "./audit-hook.ts";
 import { requestActor } from "./auth.ts";
 import type { HttpDeps } from "./build.ts";
+import { onDashboardSessionEnd } from "./dashboard-auth.ts";
 import { toErrorBody } from "./errors.ts";
 import { ExecQuery, flag, NameParams } from "./schemas.ts";
 import { errors } from "./schemas-response.ts";
@@ -144,6 +148,15 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
       socket.close(why.closeCode, why.closeReason);
     });
 
+  // A dashboard session's sign-out ends its terminals too (revocation already does, above).
+  const signedOut = onDashboardSessionEnd(httpReq, (why) => {
+    send(controlFrame({ type: "error", code: "UNAUTHENTICATED", message: `${why}; this session is closed` }));
+    revoked = true;
+    // Closed before the kill: a command that exits at once must not close it as a normal exit.
+    socket.close(SESSION_CLOSE.unauthenticated, "dashboard session ended");
+    kill();
+  });
+
   // Idle stop: input and output both count as use (memory only; services/activity.ts batches writes).
   let touch: (() => void) | undefined;
   let disconnect: (() => void) | undefined;
@@ -161,6 +174,7 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
   socket.on("close", () => {
     gone.abort();
     live?.close();
+    signedOut?.();
     disconnect?.();
     // Nobody can read the output any more: hang up a terminal like ssh does; kill the rest.
     kill();

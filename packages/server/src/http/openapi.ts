@@ -42,6 +42,10 @@ const TAGS = [
   { name: "auth", description: "Sign-in through OIDC and Warren's device-code flow (public)." },
   { name: "audit", description: "The audit log and organisation quotas." },
   { name: "users", description: "The calling user's own settings: git identity and dotfiles." },
+  {
+    name: "usage",
+    description: "Environment time and allocated resources over a period, with measured CPU.",
+  },
 ];
 
 export function openApiDocument(routes: readonly RouteDoc[], version: string): Json {

@@ -1,7 +1,7 @@
 // Identity routes: personal tokens, whoami, runner tokens (admins), membership (owners), and the
 // runner API's placeholder ping. Thin: validate, call the identity service, convert.
 import { type Static, Type } from "@sinclair/typebox";
-import { API_PREFIX, WarrenError } from "@warren/protocol";
+import { API_PREFIX, type CreateTokenRequest, WarrenError } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import type { IdentityService } from "../services/identity.ts";
 import { callerOf } from "./auth.ts";
@@ -9,8 +9,13 @@ import { carriesSecrets } from "./idempotency.ts";
 import { errors, items } from "./schemas-response.ts";
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Scope = Type.String({ minLength: 1, maxLength: 64 });
+const Scopes = Type.Array(Scope, {
+  maxItems: 8,
+  description: 'Narrow the token: "metrics:read" reads /metrics and nothing else. Empty: full access.',
+});
 const TokenBody = Type.Object(
-  { name: Name, expiresInDays: Type.Optional(Type.Integer({ minimum: 1 })) },
+  { name: Name, expiresInDays: Type.Optional(Type.Integer({ minimum: 1 })), scopes: Type.Optional(Scopes) },
   { additionalProperties: false },
 );
 type TokenBody = Static<typeof TokenBody>;
@@ -44,6 +49,7 @@ const TokenInfo = Type.Object({
   createdAt: Type.String(),
   expiresAt: Type.String(),
   revokedAt: Type.Optional(Type.String()),
+  scopes: Type.Array(Type.String()),
 });
 const Member = Type.Object({ userId: Type.String(), name: Type.String(), role: Role });
 const Done = Type.Null({ description: "Done" });
@@ -79,7 +85,8 @@ export function adminRoutes(app: FastifyInstance, identity: IdentityService | un
       },
       config: carriesSecrets("token"),
     },
-    async (req, reply) => reply.status(201).send(await svc().createToken(callerOf(req), req.body)),
+    async (req, reply) =>
+      reply.status(201).send(await svc().createToken(callerOf(req), req.body as CreateTokenRequest)),
   );
 
   app.get(
@@ -121,7 +128,8 @@ export function adminRoutes(app: FastifyInstance, identity: IdentityService | un
       },
       config: carriesSecrets("token"),
     },
-    async (req, reply) => reply.status(201).send(await svc().createRunnerToken(callerOf(req), req.body)),
+    async (req, reply) =>
+      reply.status(201).send(await svc().createRunnerToken(callerOf(req), req.body as CreateTokenRequest)),
   );
 
   const MEMBERS = `${API_PREFIX}/orgs/:org/members`;

@@ -196,6 +196,10 @@ export const EnvStats = Type.Object({
   psi: Psi,
   oomKills: Type.Number(),
   at: Time,
+  cpuSecondsTotal: Type.Optional(Type.Number()),
+  memoryMaxBytes: Type.Optional(Type.Number()),
+  networkReceiveBytes: Type.Optional(Type.Number()),
+  networkTransmitBytes: Type.Optional(Type.Number()),
 });
 export const DnsStats = Type.Object({
   hits: Type.Number(),

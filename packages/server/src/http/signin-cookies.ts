@@ -24,7 +24,8 @@ export function flowCookieName(state: string): string {
   return `warren_signin_${createHash("sha256").update(state).digest("hex").slice(0, 16)}`;
 }
 
-export function setCookie(reply: FastifyReply, name: string, value: string, s: CookieScope): void {
+/** A host-only (no Domain) HttpOnly Set-Cookie value. */
+export function cookieString(name: string, value: string, s: CookieScope): string {
   const attrs = [
     `${name}=${value}`,
     `Path=${s.path}`,
@@ -33,7 +34,11 @@ export function setCookie(reply: FastifyReply, name: string, value: string, s: C
     `SameSite=${s.sameSite}`,
   ];
   if (s.secure) attrs.push("Secure");
-  reply.header("set-cookie", attrs.join("; ")); // fastify appends repeated set-cookie headers
+  return attrs.join("; ");
+}
+
+export function setCookie(reply: FastifyReply, name: string, value: string, s: CookieScope): void {
+  reply.header("set-cookie", cookieString(name, value, s)); // fastify appends repeated set-cookie headers
 }
 
 export function clearCookie(reply: FastifyReply, name: string, s: Omit<CookieScope, "maxAgeS">): void {

@@ -4,13 +4,14 @@
 //
 // A watch is a live session (services/live-sessions.ts): when its token is revoked or expires, or
 // its user leaves the organisation, it gets a final ERROR event saying so and ends; no event
-// carrying data follows.
+// carrying data follows. A watch opened with a dashboard session also ends when it signs out.
 import type { WatchEvent } from "@warren/protocol";
 import { WarrenError } from "@warren/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Actor } from "../services/actor.ts";
 import type { LiveSessions, SessionEnd } from "../services/live-sessions.ts";
 import type { EnvWatchService, OwnedWatchEvent } from "../services/watch.ts";
+import { onDashboardSessionEnd } from "./dashboard-auth.ts";
 
 export const HEARTBEAT_MS = 15_000;
 
@@ -86,6 +87,15 @@ export async function serveWatch(
     res.end();
     end();
   });
+  // Signing out of the dashboard ends the watches its page opened (revocation: `live` above).
+  const signedOut = onDashboardSessionEnd(req, (why) => {
+    write(
+      `event: ERROR\ndata: ${JSON.stringify({ code: "UNAUTHENTICATED", message: `${why}; sign in again` })}\n\n`,
+    );
+    ended = { cause: "revoked", code: "UNAUTHENTICATED", closeCode: 4401, closeReason: why, message: why };
+    res.end();
+    end();
+  });
   write("retry: 1000\n\n");
   for (const e of initial) write(formatEvent(e));
   const heartbeat = setInterval(() => write(": heartbeat\n\n"), HEARTBEAT_MS);
@@ -106,6 +116,7 @@ export async function serveWatch(
     write(`event: ERROR\ndata: ${JSON.stringify(body)}\n\n`);
   } finally {
     live?.close();
+    signedOut?.();
     clearInterval(heartbeat);
     opts.shutdown?.removeEventListener("abort", end);
     if (!res.writableEnded) res.end();

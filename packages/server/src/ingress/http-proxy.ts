@@ -1,6 +1,8 @@
 // The port proxy: an HTTP/1.1 reverse proxy in the control-plane process that serves
 // `<port>--<env>--<org>.<base-domain>` (ingress/port-host.ts) from apps inside environments,
-// reached through their runner (RunnerApi.dial), never through host networking.
+// reached through their runner (RunnerApi.dial), never through host networking. The control
+// plane's own host on the same listener (`warren.<base-domain>`, or an IP literal) is handed to
+// its API and dashboard instead (control-host.ts).
 //
 // Requests are parsed by node's strict parser only (never insecureHTTPParser): a request it
 // refuses is answered 400 and its connection closed, so nothing after an ambiguous frame can be
@@ -14,6 +16,12 @@ import { type HttpProxyInfo, isWarrenError } from "@warren/protocol";
 import type { Logger } from "../logger.ts";
 import type { EnvWaker } from "../services/env-wake.ts";
 import type { PortTargetLookup } from "../services/port-targets.ts";
+import {
+  type ControlPlaneHost,
+  isControlRequest,
+  serveControlHost,
+  upgradeControlHost,
+} from "./control-host.ts";
 import {
   type HoldForWake,
   noActivity,
@@ -52,6 +60,8 @@ export interface HttpProxyOptions {
   logger: Logger;
   /** Idle time of a pooled upstream connection (http-proxy-upstream.ts). */
   upstreamIdleMs?: number;
+  /** The control plane's API and dashboard on `warren.<base>` and IP-literal hosts (control-host.ts). */
+  control?: ControlPlaneHost | undefined;
 }
 
 export interface HttpProxy {
@@ -115,6 +125,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (closing.has(req.socket)) return; // never answered: the connection closes after the 400
+    if (o.control && isControlRequest(req, o.baseDomain)) return serveControlHost(o.control, req, res);
     const a = addressOf(req, o.baseDomain);
     if ("kind" in a) {
       if (a.page.status !== 400) return sendPage(res, a.page, a.headers);
@@ -182,6 +193,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
+    if (o.control && isControlRequest(req, o.baseDomain))
+      return upgradeControlHost(o.control, req, socket, head);
     proxyUpgrade({
       deps,
       dial: o.dial,

@@ -1,11 +1,13 @@
 // Starting the control plane's two ingress listeners, the SSH gateway and the port proxy, with
-// what they need from the daemon; and port sign-in, which joins the API (codes) to the proxy
-// (sessions). Kept out of daemon.ts so the daemon reads as the list of its parts.
+// what they need from the daemon; port sign-in, which joins the API (codes) to the proxy
+// (sessions); and the control-plane host on the proxy's listener (the API and the dashboard). Kept out of daemon.ts so the daemon reads as the list of its parts.
 import type { RunnerApi } from "@warren/protocol";
-import type { FastifyBaseLogger } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { Clock } from "../clock.ts";
+import { createDashboardSite } from "../http/dashboard-site.ts";
 import { parseListen } from "../http/listen-tls.ts";
 import { portOidcSignInUrl } from "../http/routes-port-oidc.ts";
+import type { Logger } from "../logger.ts";
 import type { ActivityTracker } from "../services/activity.ts";
 import type { EnvWaker } from "../services/env-wake.ts";
 import type { LiveSessions } from "../services/live-sessions.ts";
@@ -15,6 +17,8 @@ import { secretsBox } from "../services/secrets.ts";
 import { createSshHostKeyService } from "../services/ssh-host-key.ts";
 import { createSshLoginService } from "../services/ssh-logins.ts";
 import type { Db } from "../store/db.ts";
+import type { ControlPlaneHost } from "./control-host.ts";
+import type { DashboardSessions } from "./dashboard-sessions.ts";
 import type { HttpProxy } from "./http-proxy.ts";
 import { type PortProxyDaemonOptions, startPortProxy } from "./http-proxy-start.ts";
 import { createPortAuth } from "./port-auth.ts";
@@ -100,6 +104,8 @@ export function startPortIngress(
     oidcRedirectUrl: string | undefined;
     runner: Pick<RunnerApi, "dial">;
     wake: EnvWaker;
+    /** The control plane's API and dashboard on `warren.<base>` (control-host.ts). */
+    control?: ControlPlaneHost | undefined;
   },
 ): Promise<HttpProxy | undefined> {
   const cfg = o.config;
@@ -123,7 +129,28 @@ export function startPortIngress(
         }),
       dial: (id, p) => o.runner.dial(id, p),
       wake: o.wake,
+      control: o.control,
     },
     o.logger.child({ component: "port-proxy" }),
   );
+}
+
+/**
+ * The control-plane host of the ingress listener: API requests into the app the unix socket
+ * serves (it must be ready: listening already), everything else the dashboard.
+ */
+export function controlPlaneHost(
+  app: FastifyInstance,
+  o: { sessions: DashboardSessions; logger: Logger; dashboardDir?: string | undefined },
+): ControlPlaneHost {
+  return {
+    api: (req, res) => app.routing(req, res),
+    // @fastify/websocket handles upgrades on app.server (as for the TLS listener, listen-tls.ts).
+    upgrade: (req, socket, head) => app.server.emit("upgrade", req, socket, head),
+    site: createDashboardSite({
+      sessions: o.sessions,
+      dir: o.dashboardDir,
+      logger: o.logger,
+    }),
+  };
 }

@@ -12,7 +12,7 @@
 //   Only the system sees every organisation.
 //
 // What each kind may see and do lives in services/scope.ts; this file only names them.
-import type { Role } from "@warren/protocol";
+import type { Role, TokenScope } from "@warren/protocol";
 import { WarrenError } from "@warren/protocol";
 
 export interface UserActor {
@@ -23,6 +23,8 @@ export interface UserActor {
   via: "local-socket" | "token";
   /** The API token the request came with (absent for root on the local socket). */
   tokenId?: string;
+  /** The token's scopes when it is narrowed (http/auth.ts enforces them); absent: full access. */
+  scopes?: readonly TokenScope[];
 }
 
 export interface RunnerActor {

@@ -20,7 +20,16 @@ import * as q from "../store/queries/identity.ts";
 import type { TokenKind } from "../store/schema-identity.ts";
 import { type Principal, type RunnerActor, requireUser, type UserActor } from "./actor.ts";
 import type { Revocation } from "./live-sessions.ts";
-import { expiryFor, hashesEqual, hashToken, newTokenSecret, orgTokenMaxDays, tokenShape } from "./tokens.ts";
+import {
+  checkScopes,
+  expiryFor,
+  hashesEqual,
+  hashToken,
+  newTokenSecret,
+  orgTokenMaxDays,
+  scopesFromColumn,
+  tokenShape,
+} from "./tokens.ts";
 
 /** A user acting (services/actor.ts); the name the identity code has always used. */
 export type Caller = UserActor;
@@ -121,7 +130,17 @@ export function createIdentityService(o: {
     const role = row.user_id ? await q.getRole(db, row.org_id, row.user_id) : undefined;
     if (!row.user_id || !role)
       throw unauthenticated("the token's user is no longer in its organisation", row);
-    return { kind: "user", userId: row.user_id, orgId: row.org_id, role, via: "token", tokenId: row.id };
+    const principal: Caller = {
+      kind: "user",
+      userId: row.user_id,
+      orgId: row.org_id,
+      role,
+      via: "token",
+      tokenId: row.id,
+    };
+    const scopes = scopesFromColumn(row.scopes);
+    if (scopes.length > 0) principal.scopes = scopes;
+    return principal;
   }
 
   async function mint(c: Caller, kind: TokenKind, req: CreateTokenRequest): Promise<CreatedToken> {
@@ -129,6 +148,7 @@ export function createIdentityService(o: {
     const maxDays = await orgTokenMaxDays(db, c.orgId, o.env);
     const parent = c.tokenId ? await q.getToken(db, c.tokenId) : undefined;
     const expiresAt = withinParent(expiryFor(new Date(clock.now()), req.expiresInDays, maxDays), req, parent);
+    const scopes = checkScopes(req.scopes, kind, c.scopes ?? []);
     const token = newTokenSecret(kind);
     const id = `tok_${randomBytes(8).toString("hex")}`;
     await q.insertToken(db, {
@@ -143,6 +163,7 @@ export function createIdentityService(o: {
       expires_at: expiresAt,
       revoked_at: null,
       parent_id: parent?.id ?? null,
+      scopes: scopes.join(" "),
     });
     // A revocation of the parent that ran while this was inserted may have missed the new row.
     if (parent && (await q.getToken(db, parent.id))?.revoked_at) {
@@ -191,6 +212,7 @@ export function createIdentityService(o: {
           name: r.name,
           createdAt: r.created_at,
           expiresAt: r.expires_at,
+          scopes: scopesFromColumn(r.scopes),
         };
         if (r.revoked_at) t.revokedAt = r.revoked_at;
         return t;

@@ -19,7 +19,15 @@ import type { Logger } from "../logger.ts";
 import type { Actor } from "./actor.ts";
 
 /** What a live session is; later surfaces add their own names. */
-export type SessionKind = "runner" | "exec" | "port-forward" | "logs" | "watch" | "ssh" | "proxy";
+export type SessionKind =
+  | "runner"
+  | "exec"
+  | "port-forward"
+  | "logs"
+  | "watch"
+  | "ssh"
+  | "proxy"
+  | "dashboard";
 
 /** The credential a session lives on: a token, and for users their membership. */
 export interface SessionCredential {

@@ -5,7 +5,13 @@
 // the token is stored: with 256 bits of entropy a slow password hash would add nothing, and a fast
 // hash lets every call check the token against the store (no cache, so revocation is immediate).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { RUNNER_TOKEN_PREFIX, TOKEN_PREFIX, WarrenError } from "@warren/protocol";
+import {
+  RUNNER_TOKEN_PREFIX,
+  TOKEN_PREFIX,
+  TOKEN_SCOPES,
+  type TokenScope,
+  WarrenError,
+} from "@warren/protocol";
 import type { Queryable } from "../store/queries/envs.ts";
 import { getQuotaRow } from "../store/queries/quotas.ts";
 import type { TokenKind } from "../store/schema-identity.ts";
@@ -81,4 +87,47 @@ export function expiryFor(now: Date, requestedDays: number | undefined, maxDays:
     );
   }
   return new Date(now.getTime() + days * DAY_MS).toISOString();
+}
+
+/**
+ * The scopes a new token asks for, checked: known names, no repeats, user tokens only. A token
+ * made with a scoped token keeps within its parent's scopes, so narrowing can never be undone.
+ */
+export function checkScopes(
+  requested: readonly string[] | undefined,
+  kind: TokenKind,
+  parentScopes: readonly TokenScope[],
+): TokenScope[] {
+  const scopes = [...new Set(requested ?? [])];
+  for (const s of scopes) {
+    if (!(TOKEN_SCOPES as readonly string[]).includes(s)) {
+      throw new WarrenError(
+        "INVALID_ARGUMENT",
+        `unknown token scope "${s}"; known scopes: ${TOKEN_SCOPES.join(", ")} (omit scopes for full access)`,
+        { field: "scopes" },
+      );
+    }
+  }
+  if (scopes.length > 0 && kind === "runner") {
+    throw new WarrenError("INVALID_ARGUMENT", "runner tokens take no scopes; remove them", {
+      field: "scopes",
+    });
+  }
+  if (
+    parentScopes.length > 0 &&
+    (scopes.length === 0 || scopes.some((s) => !parentScopes.includes(s as TokenScope)))
+  ) {
+    throw new WarrenError(
+      "FORBIDDEN",
+      `a token scoped to ${parentScopes.join(", ")} can only create tokens within those scopes`,
+    );
+  }
+  return scopes as TokenScope[];
+}
+
+/** Stored form (migration 028): space-separated, "" for full access. */
+export function scopesFromColumn(col: string | null | undefined): TokenScope[] {
+  return (col ?? "")
+    .split(" ")
+    .filter((s): s is TokenScope => (TOKEN_SCOPES as readonly string[]).includes(s));
 }

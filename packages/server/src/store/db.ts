@@ -30,13 +30,19 @@ export interface StoreOptions {
    * load. Off for short-lived users (tests, the CLI's own reads), which keep SQLite's default.
    */
   backgroundCheckpoints?: boolean;
+  /** Told each query's SQL and duration (the daemon's store latency histogram). */
+  onQuery?: (sql: string, seconds: number) => void;
 }
 
 /** Opens (creating if needed) `${root}/db/warren.db` and brings its schema up to date. */
 export function openStore(root: string, opts: StoreOptions = {}): Store {
   const file = prepareStoreFiles(root);
   const sqlite = withPrivateUmask(() => openSqlite(file, opts));
-  const db = new Kysely<Schema>({ dialect: new NodeSqliteDialect(sqlite) });
+  const onQuery = opts.onQuery;
+  const db = new Kysely<Schema>({
+    dialect: new NodeSqliteDialect(sqlite),
+    ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.queryDurationMillis / 1000) } : {}),
+  });
   const checkpointer = opts.backgroundCheckpoints ? startCheckpointer(file) : undefined;
   let closed = false;
   return {

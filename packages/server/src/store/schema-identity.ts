@@ -40,6 +40,8 @@ export interface ApiTokensTable {
   revoked_at: string | null;
   /** Migration 018: the token this one was created with; revoking it revokes this one. */
   parent_id: ColumnType<string | null, string | null | undefined, never>;
+  /** Migration 028: space-separated scopes; "" is full user access. */
+  scopes: ColumnType<string, string | undefined, never>;
 }
 
 // Ownership columns added to existing tables by migration 005. They are kept out of the row types

@@ -10,6 +10,7 @@ import type { PrebuildsSchema } from "./schema-prebuilds.ts";
 import type { RunnersSchema } from "./schema-runners.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
 import type { SshKeysSchema } from "./schema-ssh-keys.ts";
+import type { UsageSchema } from "./schema-usage.ts";
 import type { UserGitSchema } from "./schema-user-git.ts";
 
 export interface EnvironmentsTable {
@@ -153,7 +154,8 @@ export interface Schema
     SshKeysSchema,
     UserGitSchema,
     PrebuildsSchema,
-    PortsSchema {
+    PortsSchema,
+    UsageSchema {
   environments: EnvironmentsTable & EnvOwnership;
   classes: ClassesTable & ClassOwnership;
   events: EventsTable;

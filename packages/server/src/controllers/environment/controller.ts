@@ -16,7 +16,7 @@ import {
   setObserved,
   setState,
 } from "../../store/queries/envs.ts";
-import { createWorkQueue } from "../queue.ts";
+import { createWorkQueue, type QueueObserver } from "../queue.ts";
 import { act, durableObserved, RESIZE_PENDING, RETRY_CONDITION, recordEvent } from "./act.ts";
 import { plan } from "./plan.ts";
 import { resyncIds } from "./resync.ts";
@@ -37,6 +37,8 @@ export interface EnvironmentControllerOptions {
    * leaves it alone (it would only record "runner unavailable" over the other's progress).
    */
   ownership?: (id: string) => Promise<"mine" | "elsewhere" | "none">;
+  /** Queue depth and pass latency for /metrics (metrics/control-plane.ts queueObserver). */
+  queueObserver?: QueueObserver;
 }
 
 export interface EnvironmentController {
@@ -72,6 +74,7 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
     ...(opts.maxDelayMs ? { maxDelayMs: opts.maxDelayMs } : {}),
     onError: (id, err, attempt, retryInMs) =>
       logger.warn({ envId: id, err, attempt, retryInMs }, "reconcile failed; retrying"),
+    ...(opts.queueObserver ? { observer: opts.queueObserver } : {}),
   });
 
   async function reconcile(id: string): Promise<void> {

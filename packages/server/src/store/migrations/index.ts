@@ -25,6 +25,8 @@ import { oidcPortFlows } from "./024_oidc_port_flows.ts";
 import { envSetup } from "./025_env_setup.ts";
 import { userGit } from "./026_user_git.ts";
 import { prebuilds } from "./027_prebuilds.ts";
+import { tokenScopes } from "./028_token_scopes.ts";
+import { usage } from "./029_usage.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -67,4 +69,6 @@ export const MIGRATIONS: readonly Migration[] = [
   envSetup,
   userGit,
   prebuilds,
+  tokenScopes,
+  usage,
 ];
