@@ -2,14 +2,14 @@
 // alternate run by run, so load changes hit both alike), and where an exec's time goes.
 // Run by hand as root, never in CI:
 //
-//   node bench/cli/run.ts [--runs 20] [--no-build]
+//   node bench/cli/run.ts [--runs 20] [--daemon-runs 3] [--no-build]
 //
 // `warren` is bin/warren as a user runs it (the bundle scripts/build-cli.ts builds, which this
 // rebuilds first unless --no-build), against the bench's own isolated daemon (e2e harness). Its
 // launcher is told to run the bundle (WARREN_CLI_SOURCES=0) even when someone edits a source
 // file meanwhile; the freshness check it then skips is timed on its own, in-process.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -17,11 +17,16 @@ import { makeHarness, REPO } from "@warren/testing/e2e-harness";
 import { execOnce } from "../lib/exec-once.ts";
 import { layerDirOfBase } from "../lib/podman.ts";
 import { percentile, printTable, timeMs, writeResults } from "../lib/stats.ts";
-import { check, type Run, timed } from "../up-repo/reference.ts";
+import { check, type Run, tail, timed } from "../up-repo/reference.ts";
+import { timeDaemonRestarts } from "./daemon-restart.ts";
 import { makePodmanSide } from "./podman-side.ts";
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "20" }, "no-build": { type: "boolean", default: false } },
+  options: {
+    runs: { type: "string", default: "20" },
+    "daemon-runs": { type: "string", default: "3" },
+    "no-build": { type: "boolean", default: false },
+  },
 });
 const RUNS = Number(values.runs);
 if (process.getuid?.() !== 0) throw new Error("bench/cli needs root (the daemon, podman)");
@@ -48,9 +53,24 @@ try {
   await h.startDaemon();
   const env = { ...h.env, WARREN_CLI_SOURCES: "0" };
   const warren = (args: string[]) => timed(WARREN, args, env);
+  check(await warren(["up", "--name", "cli-bench", "--", "true"]));
+  // First, right after the build: a daemon from the sources and one from the bundle share the
+  // store, so a migration someone adds to the sources meanwhile would stop the bundle's.
+  try {
+    const restarts = await timeDaemonRestarts(
+      h,
+      Number(values["daemon-runs"]),
+      { sources: [process.execPath, SOURCES, "daemon"], bundle: [WARREN, "daemon"] },
+      env,
+    );
+    for (const ms of restarts.sources) add("daemon restart to first answer (sources)", ms);
+    for (const ms of restarts.bundle) add("daemon restart to first answer (bin/warren)", ms);
+  } catch (err) {
+    console.log(`daemon restarts not measured: ${(err as Error).message}`);
+    console.log(tail(readFileSync(path.join(h.root, "daemon.log"), "utf8")));
+  }
   podmanSide = await makePodmanSide(path.join(tmp, "podman"), await layerDirOfBase(h.client));
   const podman = podmanSide.podman;
-  check(await warren(["up", "--name", "cli-bench", "--", "true"]));
   const target = await h.client.getEnvironment("cli-bench");
   const containerId = `${h.prefix}-${target.id}`;
 
@@ -130,6 +150,8 @@ try {
     "launcher's freshness check (in-process)",
     "warren up",
     "warren rm",
+    "daemon restart to first answer (sources)",
+    "daemon restart to first answer (bin/warren)",
   ].map((k) => ({ series: k, "p50 ms": p50(k), "p99 ms": percentile(samples.get(k) ?? [], 99) }));
   printTable("where the time goes (same run)", layers);
   if (!currentBefore || !currentAfter) {

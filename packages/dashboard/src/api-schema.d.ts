@@ -72,6 +72,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/dashboard/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start an OIDC sign-in for the dashboard: redirects to the identity provider, and after it to the dashboard's one-time sign-in link.
+         * @description The dashboard's /auth/oidc redirects here (the OIDC callback's origin, where the sign-in cookie must be set). The sign-in ends on this server's own dashboard host; it takes no parameters.
+         */
+        get: operations["dashboardOidcStart"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/dashboard/session": {
         parameters: {
             query?: never;
@@ -81,7 +101,7 @@ export interface paths {
         };
         /**
          * The caller's dashboard session and its CSRF token (the page calls it on load).
-         * @description Read with the session cookie, from the dashboard's own page; no CSRF header is needed (it returns only the caller's own session, which no other origin can read). 401 without a live session.
+         * @description Read with the session cookie, from the dashboard's own page; no CSRF header is needed (it returns only the caller's own session, which no other origin can read). 401 without a live session; its `details.oidc` is true when the sign-in page may offer OIDC (GET /auth/oidc on the dashboard).
          */
         get: operations["dashboardSession"];
         put?: never;
@@ -1791,6 +1811,51 @@ export interface operations {
             };
         };
     };
+    dashboardOidcStart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect to the identity provider */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: INVALID_ARGUMENT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     dashboardSession: {
         parameters: {
             query?: never;
@@ -2243,7 +2308,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description A sign-in started at a port URL: redirect to its one-time link */
+            /** @description A sign-in started at a port URL or at the dashboard: redirect to its one-time link */
             302: {
                 headers: {
                     [name: string]: unknown;

@@ -1,14 +1,26 @@
 // The environments the caller can see, kept live from the SSE watch
 // (GET /api/v1/environments?watch=1): one stream for the whole page, shared by every view. After
 // a network blip it resumes from the last event's resource version, so no change is missed or
-// seen twice; when that version is too old (WATCH_EXPIRED) it lists again from scratch.
+// seen twice; when that version is too old (WATCH_EXPIRED) it lists again from scratch. Beside
+// it, a details loop fills in what the watch does not carry (env-details.ts): usage, the IP, last
+// activity and the idle deadline.
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, apiFetch, type Environment, type Schemas } from "./api.ts";
+import { ApiError, apiFetch, type Environment } from "./api.ts";
+import {
+  type EnvObserved,
+  type EnvStats,
+  fetchIdle,
+  fetchObserved,
+  fetchStats,
+  type IdleRead,
+  mergeDetails,
+} from "./env-details.ts";
 import { readSse } from "./sse.ts";
 
-export type EnvStats = Schemas["EnvStats"];
+export type { EnvStats } from "./env-details.ts";
 
 export interface EnvironmentsState {
+  /** The watch's environments (by id), with the details fetched beside it merged in. */
   items: Map<string, Environment>;
   /** The initial list has arrived (the watch's first BOOKMARK). */
   synced: boolean;
@@ -20,15 +32,39 @@ export interface EnvironmentsState {
 type WatchData = { type: string; resourceVersion: number; object?: Environment };
 
 const RETRY_MS = 1000;
-const STATS_MS = 5000;
+const DETAILS_MS = 5000;
 
 let state: EnvironmentsState = { items: new Map(), synced: false, error: undefined, stats: new Map() };
 const listeners = new Set<(s: EnvironmentsState) => void>();
 let running: AbortController | undefined;
+/** The watch's own objects; `state.items` is these with the details merged in. */
+let watched = new Map<string, Environment>();
+/** `observed` of running environments, read once per run (cleared when one stops running). */
+const observed = new Map<string, EnvObserved>();
+let idle = new Map<string, IdleRead>();
+let wakeDetails: (() => void) | undefined;
+/** A refresh was asked for while a pass ran: run another right after it. */
+let detailsAgain = false;
 
 function publish(next: Partial<EnvironmentsState>): void {
   state = { ...state, ...next };
   for (const l of listeners) l(state);
+}
+
+function mergedItems(): Map<string, Environment> {
+  const out = new Map<string, Environment>();
+  for (const [id, env] of watched) out.set(id, mergeDetails(env, observed.get(id), idle.get(id)));
+  return out;
+}
+
+/** A new watch view: forget what no longer applies, and fetch details for new runs now. */
+function setWatched(next: Map<string, Environment>, extra: Partial<EnvironmentsState> = {}): void {
+  watched = next;
+  let newRun = false;
+  for (const id of observed.keys()) if (watched.get(id)?.state !== "running") observed.delete(id);
+  for (const env of watched.values()) if (env.state === "running" && !observed.has(env.id)) newRun = true;
+  publish({ ...extra, items: mergedItems() });
+  if (newRun) refreshDetails();
 }
 
 /** Applies one watch event to a map of environments (by id); pure, for tests. */
@@ -60,12 +96,12 @@ async function watchLoop(signal: AbortSignal): Promise<void> {
           }
           const ev = JSON.parse(e.data) as WatchData;
           if (ev.type === "BOOKMARK") {
-            if (pending) publish({ items: pending, synced: true, error: undefined });
+            if (pending) setWatched(pending, { synced: true, error: undefined });
             pending = undefined;
             return;
           }
           if (pending) pending = applyWatchEvent(pending, ev);
-          else publish({ items: applyWatchEvent(state.items, ev), error: undefined });
+          else setWatched(applyWatchEvent(watched, ev), { error: undefined });
         },
         signal,
       );
@@ -80,17 +116,50 @@ async function watchLoop(signal: AbortSignal): Promise<void> {
   }
 }
 
-async function statsLoop(signal: AbortSignal): Promise<void> {
+/** One pass of the details; each part may fail alone (a runner that cannot answer leaves blanks). */
+async function detailsPass(signal: AbortSignal): Promise<void> {
+  const runs = [...watched.values()].filter((e) => e.state === "running" && !observed.has(e.id));
+  const [stats, idleRead] = await Promise.all([
+    fetchStats(signal).catch(() => undefined),
+    fetchIdle(signal).catch(() => undefined),
+    ...runs.map(async (env) => {
+      const got = await fetchObserved(env.id, signal).catch(() => undefined);
+      // Kept for the run it was read in (the address does not change while it runs).
+      if (
+        !signal.aborted &&
+        got?.id === env.id &&
+        got.observed?.state === "running" &&
+        watched.get(env.id)?.state === "running"
+      )
+        observed.set(env.id, got.observed);
+    }),
+  ]);
+  if (signal.aborted) return;
+  if (idleRead) idle = idleRead;
+  publish({ items: mergedItems(), ...(stats ? { stats } : {}) });
+}
+
+async function detailsLoop(signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
-    try {
-      const res = await apiFetch("/api/v1/stats", { signal });
-      const body = (await res.json()) as { items: EnvStats[] };
-      publish({ stats: new Map(body.items.map((s) => [s.id, s])) });
-    } catch {
-      // Stats are a nice-to-have beside the list: a runner that cannot answer leaves them blank.
-    }
-    await new Promise((r) => setTimeout(r, STATS_MS));
+    detailsAgain = false;
+    await detailsPass(signal);
+    if (detailsAgain) continue;
+    await new Promise<void>((r) => {
+      const t = setTimeout(() => wake(), DETAILS_MS);
+      const wake = () => {
+        clearTimeout(t);
+        if (wakeDetails === wake) wakeDetails = undefined;
+        r();
+      };
+      wakeDetails = wake;
+    });
   }
+}
+
+/** Reads usage, IPs and idle times now instead of at the next tick (a new run, a page shown). */
+export function refreshDetails(): void {
+  if (wakeDetails) wakeDetails();
+  else detailsAgain = true;
 }
 
 /** Starts the shared watch (idempotent); stop() ends it, e.g. on sign-out. */
@@ -98,11 +167,15 @@ export function startEnvironments(): void {
   if (running) return;
   running = new AbortController();
   void watchLoop(running.signal);
-  void statsLoop(running.signal);
+  void detailsLoop(running.signal);
 }
 export function stopEnvironments(): void {
   running?.abort();
   running = undefined;
+  wakeDetails?.();
+  watched = new Map();
+  observed.clear();
+  idle = new Map();
   state = { items: new Map(), synced: false, error: undefined, stats: new Map() };
 }
 

@@ -40,6 +40,15 @@ export function formatRelative(iso: string | undefined, now = Date.now()): strin
   return secs >= 0 ? `in ${v} ${u}` : `${v} ${u} ago`;
 }
 
+/** When idle stop stops it: relative to now, "never" without a timeout, "–" when none is set yet. */
+export function formatIdleStop(
+  idle: { timeoutSeconds: number | null; stopDeadline?: string } | undefined,
+  now = Date.now(),
+): string {
+  if (idle?.stopDeadline) return formatRelative(idle.stopDeadline, now);
+  return idle?.timeoutSeconds === null ? "never" : "–";
+}
+
 /** "2g" style size for the API from a number of GiB typed in a form. */
 export function gib(n: number): string {
   return Number.isInteger(n) ? `${n}g` : `${Math.round(n * 1024)}m`;

@@ -1,9 +1,11 @@
 // The dashboard in real Chromium against a real embedded daemon and runner: sign in with a token,
 // create an environment and watch it reach running without a reload, open the terminal and run
-// `id -u`, resize it (the shell's `stty size` follows), stop the environment, see an admin page
-// refused to a member, sign out. Screenshots of the main pages (1280×800 and 390×844) go to
-// test-artifacts/dashboard/.
+// `id -u`, resize it (the shell's `stty size` follows), cut its connection and see it reconnect
+// to a new shell, stop the environment, see an admin page refused to a member, sign out. The
+// list shows a running environment's IP, memory in use, last activity and idle deadline.
+// Screenshots of the main pages (1280×800 and 390×844) go to test-artifacts/dashboard/.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -48,6 +50,16 @@ async function terminalRows(page: Page): Promise<string[]> {
   return page.locator(".xterm-rows > div").allTextContents();
 }
 
+/** Waits until a row of the terminal matches `want`. */
+async function waitForRow(page: Page, want: RegExp, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await terminalRows(page)).some((r) => want.test(r))) {
+    if (Date.now() > until)
+      throw new Error(`no terminal row matched ${want}: ${(await terminalRows(page)).join("\n")}`);
+    await page.waitForTimeout(100);
+  }
+}
+
 /** Types a command and waits until a row matching `want` appears after it. */
 async function runInTerminal(page: Page, cmd: string, want: RegExp): Promise<RegExpMatchArray> {
   const before = (await terminalRows(page)).length;
@@ -64,6 +76,36 @@ async function runInTerminal(page: Page, cmd: string, want: RegExp): Promise<Reg
   throw new Error(
     `no row matched ${want} after \`${cmd}\` (${before} rows): ${(await terminalRows(page)).join("\n")}`,
   );
+}
+
+/** The text of one cell (by its data-label) of an environment's row in the list. */
+async function cell(page: Page, env: string, label: string): Promise<string> {
+  return ((await page.locator(`tr[data-env="${env}"] [data-label="${label}"]`).textContent()) ?? "").trim();
+}
+
+/** Waits until the cell's text matches `want` (the list's details are polled); fails naming it. */
+async function waitCell(page: Page, env: string, label: string, want: RegExp, ms = 10_000): Promise<string> {
+  const until = Date.now() + ms;
+  let text = await cell(page, env, label);
+  while (!want.test(text)) {
+    if (Date.now() > until) throw new Error(`the ${label} cell of ${env} shows "${text}", not ${want}`);
+    await page.waitForTimeout(100);
+    text = await cell(page, env, label);
+  }
+  return text;
+}
+
+/**
+ * A network blip: the kernel aborts every established TCP connection the daemon's ingress
+ * listener accepted (sock_destroy: a reset to the browser, as when a NAT or proxy drops them),
+ * the terminal's WebSocket and the live watch among them. Returns how many it cut.
+ */
+function cutConnections(port: number): number {
+  const r = spawnSync("ss", ["-K", "-t", "-n", "-H", "state", "established", `( sport = :${port} )`], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`ss -K failed (${r.status}): ${r.stderr}`);
+  return r.stdout.split("\n").filter((l) => l.trim()).length;
 }
 
 test("sign in, create, watch it run, terminal with id -u and resize, stop, sign out", {
@@ -100,11 +142,17 @@ test("sign in, create, watch it run, terminal with id -u and resize, stop, sign 
   page.on("framenavigated", (f) => navigations.push(f.url()));
   await page.locator('.page-head [data-state="running"]').waitFor({ timeout: 30_000 });
   assert.deepEqual(navigations, [], "it reached running without a reload");
+  const ipFact = page.locator('dl.facts dt:text-is("IP") + dd');
+  await ipFact.filter({ hasText: /^\d{1,3}(\.\d{1,3}){3}$/ }).waitFor({ timeout: 10_000 });
   await shot(page, "environment");
 
+  // The list: a running environment's live figures, not only its limits.
   await page.getByRole("link", { name: "Environments", exact: true }).click();
   await page.locator('tr[data-env="web1"] [data-state="running"]').waitFor();
-  await shot(page, "environments");
+  await waitCell(page, "web1", "IP", /^\d{1,3}(\.\d{1,3}){3}$/);
+  await waitCell(page, "web1", "Memory", /^\d+(\.\d)? (B|KiB|MiB|GiB) \d+%$/);
+  await waitCell(page, "web1", "CPU", /^(<0\.01|\d+\.\d\d) \/ \d+$/);
+  await waitCell(page, "web1", "Disk", /^\d+(\.\d)? (B|KiB|MiB|GiB) \/ \d+(\.\d)? GiB$/);
 
   // The terminal: a login shell as root in the environment.
   await page.goto(`${w.url}/env/web1/terminal`);
@@ -123,6 +171,21 @@ test("sign in, create, watch it run, terminal with id -u and resize, stop, sign 
   assert.ok(size2, `stty size followed the resize (was ${rows1} ${cols1})`);
   assert.ok(Number(size2[2]) < Number(cols1), `fewer columns after narrowing: ${size2[2]} < ${cols1}`);
   await page.setViewportSize(WIDE);
+
+  // A blip: the connections drop; the terminal says so, reconnects to a new shell, and works.
+  const [, shell1] = await runInTerminal(page, "echo shell=$$", /^shell=(\d+)$/);
+  assert.ok(cutConnections(Number(new URL(w.url).port)) > 0, "connections to the dashboard were cut");
+  await waitForRow(page, /\[connection lost; reconnecting to a new shell\]/);
+  await page.locator('[data-status="connected"]').waitFor({ timeout: 15_000 });
+  await runInTerminal(page, "id -u", /^0$/);
+  const [, shell2] = await runInTerminal(page, "echo shell=$$", /^shell=(\d+)$/);
+  assert.notEqual(shell2, shell1, "a new shell after the reconnect");
+
+  // Using the terminal is activity: the list shows when, and the idle deadline it moved.
+  await page.getByRole("link", { name: "Environments", exact: true }).click();
+  await waitCell(page, "web1", "Last activity", /^\d+ (s|min) ago$/);
+  await waitCell(page, "web1", "Idle stop", /^in \d+ (s|min|h|d)$/);
+  await shot(page, "environments");
 
   await page.goto(`${w.url}/env/web1/logs`);
   await page.getByRole("log").waitFor();

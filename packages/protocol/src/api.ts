@@ -95,6 +95,9 @@
 //                                                    URL's one-time /__warren/auth?code= link (no token; public)
 //   POST   /api/v1/auth/dashboard/session { token } -> { csrf, user, org, role } + the warren_session cookie (dashboard host)
 //   GET    /api/v1/auth/dashboard/session      -> { csrf, user, org, role, via } for the cookie's session, else 401
+//                                                    (details.oidc: true when the dashboard offers OIDC sign-in)
+//   GET    /api/v1/auth/dashboard/oidc         -> 302 to the identity provider; its callback then 302s to the
+//                                                    dashboard's one-time /auth/redeem?code= link (no token; public)
 //   POST   /api/v1/auth/dashboard/signout      -> 204, the session ended and its cookie cleared
 //   POST   /api/v1/auth/dashboard/link         -> { url, expiresAt } (`warren dashboard`: one-time link, 60 s, one use)
 //   GET    /api/runner/v1/ping                     -> { ok: true } (runner tokens only)

@@ -352,6 +352,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         activity,
         audit,
         onAttach: (id) => setup.setups.attached(id),
+        observer: metrics.ingress.ssh,
       });
       portProxy = await startPortIngress({
         ...ingress,
@@ -363,9 +364,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         oidcRedirectUrl: oidcConfig?.redirectUrl,
         runner,
         wake,
+        observer: metrics.ingress.proxy,
         control: controlPlaneHost(app, {
           sessions: dashboard,
           logger: log.child({ component: "dashboard" }),
+          oidcRedirectUrl: oidcConfig?.redirectUrl,
         }),
       });
     } catch (err) {

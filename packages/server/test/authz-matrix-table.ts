@@ -67,6 +67,7 @@ export const AUTHZ: Record<string, Expectation> = {
   "GET /api/v1/auth/dashboard/session": "member",
   "POST /api/v1/auth/dashboard/signout": "public",
   "POST /api/v1/auth/dashboard/link": "member",
+  "GET /api/v1/auth/dashboard/oidc": "public",
 
   // Identity.
   "GET /api/v1/whoami": "member",

@@ -21,6 +21,7 @@ import { requireRunningWaker } from "../src/services/env-wake.ts";
 import { createIdentityService, type IdentityService } from "../src/services/identity.ts";
 import { createImageService } from "../src/services/images.ts";
 import { createLiveSessions, type LiveSessions } from "../src/services/live-sessions.ts";
+import { createOidcService, type OidcConfig } from "../src/services/oidc.ts";
 import { createPortTargetLookup } from "../src/services/port-targets.ts";
 import { createEnvWatchService, type EnvWatchService } from "../src/services/watch.ts";
 import { BOOTSTRAP_ORG_ID } from "../src/store/migrations/005_identity.ts";
@@ -88,6 +89,8 @@ export interface WorldOptions {
   publicApp?: boolean;
   /** Serve HTTPS with a self-signed certificate for *.BASE (browsers: ignore certificate errors). */
   tls?: boolean;
+  /** Set up OIDC sign-in with this provider (oidc-world.ts startProvider). */
+  oidc?: OidcConfig;
 }
 
 export async function dashboardWorld(o: WorldOptions = {}): Promise<DashboardWorld> {
@@ -128,6 +131,8 @@ export async function dashboardWorld(o: WorldOptions = {}): Promise<DashboardWor
     watch,
     sessions: live,
     dashboard: sessions,
+    // As the daemon does: always an OIDC service, which refuses everything unless configured.
+    oidc: createOidcService({ config: o.oidc, db, clock }),
     httpProxy: () => ({ listening: true, host: "127.0.0.1", port, baseDomain: base, scheme }),
   });
   const seen: Seen[] = [];
@@ -152,7 +157,12 @@ export async function dashboardWorld(o: WorldOptions = {}): Promise<DashboardWor
     dial: (id, p) => h.runner.dial(id, p),
     wake: requireRunningWaker(h.envs),
     logger: silentLogger,
-    control: controlPlaneHost(app, { sessions, logger: silentLogger, dashboardDir: dist }),
+    control: controlPlaneHost(app, {
+      sessions,
+      logger: silentLogger,
+      dashboardDir: dist,
+      oidcRedirectUrl: o.oidc?.redirectUrl,
+    }),
   });
   port = proxy.info().port;
   const host = `warren.${base}:${port}`;

@@ -1,41 +1,44 @@
-// A real Prometheus (Debian's /usr/bin/prometheus) scrapes /metrics and /metrics/runners with a
-// `metrics:read` bearer token over loopback TCP, where no request is the local root, and PromQL
-// then finds an environment's CPU counter and its rate. The HTTP app is the one the daemon serves;
-// the runner behind it is the fake one, whose CPU counter this test makes climb.
+// A real Prometheus (Debian's /usr/bin/prometheus) scrapes /metrics and /metrics/runners as it
+// would in production: on the ingress HTTP listener of a real daemon (runDaemon), whose
+// control-plane host answers an IP-literal Host (Prometheus cannot set one), with a
+// `metrics:read` bearer token over loopback TCP, where no request is the local root. PromQL then
+// finds an environment's CPU counter and its rate, and its proxy series. The runner is the fake
+// one, whose CPU counter this test makes climb. Prometheus starts while the daemon does: it retries
+// its scrapes until the listener and the token are there.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { type Harness, harness } from "@warren/testing/server-harness";
-import type { FastifyInstance } from "fastify";
+import { FakeRunner } from "@warren/testing/fake-runner";
+import { tempDir } from "@warren/testing/server-harness";
 import { systemClock } from "../src/clock.ts";
-import { build } from "../src/http/build.ts";
-import { createIdentityService, type IdentityService, LOCAL_ROOT } from "../src/services/identity.ts";
-import { createImageService } from "../src/services/images.ts";
+import { type Daemon, runDaemon } from "../src/daemon.ts";
+import { createIdentityService, LOCAL_ROOT } from "../src/services/identity.ts";
 
 const PROMETHEUS = "/usr/bin/prometheus";
 const skip = existsSync(PROMETHEUS)
   ? false
   : `${PROMETHEUS} is missing: scripts/setup.sh --test installs Debian's prometheus`;
 
-let h: Harness | undefined;
-let app: FastifyInstance | undefined;
-let identity: IdentityService | undefined;
+const tmp = tempDir("warren-prom-");
+const dir = tmp.dir;
+const fake = new FakeRunner();
+const tokenFile = path.join(dir, "token");
+let d: Daemon | undefined;
 let prom: ChildProcess | undefined;
 let promLog = "";
-let dir = "";
+let promPort = 0;
+let listenPort = 0;
 
 after(async () => {
   if (prom?.pid && prom.exitCode === null) {
     prom.kill("SIGTERM");
     await new Promise((r) => prom!.once("exit", r));
   }
-  await app?.close();
-  await h?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await d?.close();
+  tmp.cleanup();
 });
 
 async function freePort(): Promise<number> {
@@ -67,51 +70,17 @@ async function until<T>(what: string, ms: number, f: () => Promise<T | undefined
   }
 }
 
-before(async () => {
-  if (skip) return;
-  h = await harness();
-  identity = createIdentityService({ db: h.store.db, clock: systemClock });
-  app = build({
-    envs: h.envs,
-    classes: h.classes,
-    images: createImageService({ runner: h.runner }),
-    runner: h.runner,
-    logger: false,
-    identity,
-    db: h.store.db,
-  });
-  dir = mkdtempSync(path.join(tmpdir(), "warren-prom-"));
-});
-
-test("Prometheus scrapes both endpoints with a metrics:read token and PromQL finds the CPU", {
-  skip,
-  timeout: 30_000,
-}, async () => {
-  const t0 = Date.now();
-  // An environment, made as root on the local socket (inject has no TCP socket).
-  const made = await app!.inject({ method: "POST", url: "/api/v1/environments", payload: { name: "p1" } });
-  assert.equal(made.statusCode, 201, made.body);
-  const envId = made.json().id as string;
-  // Its CPU counter climbs half a core's worth per second, so rate() has something to find.
-  const real = h!.runner.stats.bind(h!.runner);
-  h!.runner.stats = async (id) => ({ ...(await real(id)), cpuSecondsTotal: (Date.now() - t0) / 2000 });
-  const { token } = await identity!.createToken(LOCAL_ROOT, { name: "prometheus", scopes: ["metrics:read"] });
-
-  const apiPort = await freePort();
-  await app!.listen({ host: "127.0.0.1", port: apiPort });
-  const tokenFile = path.join(dir, "token");
-  writeFileSync(tokenFile, token, { mode: 0o600 });
+function startPrometheus(): ChildProcess {
   const job = (name: string, metricsPath: string) => `
   - job_name: ${name}
     metrics_path: ${metricsPath}
     authorization: { type: Bearer, credentials_file: ${tokenFile} }
-    static_configs: [{ targets: ["127.0.0.1:${apiPort}"] }]`;
+    static_configs: [{ targets: ["127.0.0.1:${listenPort}"] }]`;
   writeFileSync(
     path.join(dir, "prometheus.yml"),
     `global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }\nscrape_configs:${job("warren", "/metrics")}${job("warren-runners", "/metrics/runners")}\n`,
   );
-  const promPort = await freePort();
-  prom = spawn(
+  const p = spawn(
     PROMETHEUS,
     [
       `--config.file=${path.join(dir, "prometheus.yml")}`,
@@ -121,8 +90,43 @@ test("Prometheus scrapes both endpoints with a metrics:read token and PromQL fin
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
-  prom.stdout!.on("data", (d) => (promLog += d));
-  prom.stderr!.on("data", (d) => (promLog += d));
+  p.stdout!.on("data", (b) => (promLog += b));
+  p.stderr!.on("data", (b) => (promLog += b));
+  return p;
+}
+
+before(async () => {
+  if (skip) return;
+  [listenPort, promPort] = await Promise.all([freePort(), freePort()]);
+  // Until the token file exists Prometheus's scrapes fail, and it retries each second.
+  prom = startPrometheus();
+  d = await runDaemon({
+    socketPath: path.join(dir, "run", "warren.sock"),
+    root: dir,
+    runner: fake,
+    defaultRuntime: "runc",
+    resyncMs: 60_000,
+    logger: false,
+    handleSignals: false,
+    portProxy: { listen: `127.0.0.1:${listenPort}` },
+  });
+});
+
+test("Prometheus scrapes both endpoints with a metrics:read token and PromQL finds the CPU", {
+  skip,
+  timeout: 30_000,
+}, async () => {
+  const t0 = Date.now();
+  // An environment, made as root on the local socket (inject has no TCP socket).
+  const made = await d!.app.inject({ method: "POST", url: "/api/v1/environments", payload: { name: "p1" } });
+  assert.equal(made.statusCode, 201, made.body);
+  const envId = made.json().id as string;
+  // Its CPU counter climbs half a core's worth per second, so rate() has something to find.
+  const real = fake.stats.bind(fake);
+  fake.stats = async (id) => ({ ...(await real(id)), cpuSecondsTotal: (Date.now() - t0) / 2000 });
+  const identity = createIdentityService({ db: d!.store.db, clock: systemClock });
+  const { token } = await identity.createToken(LOCAL_ROOT, { name: "prometheus", scopes: ["metrics:read"] });
+  writeFileSync(tokenFile, token, { mode: 0o600 });
 
   const ups = await until("both targets up", 15_000, async () => {
     const r = await query(promPort, "up == 1");
@@ -148,6 +152,15 @@ test("Prometheus scrapes both endpoints with a metrics:read token and PromQL fin
   }).catch((err) => {
     throw new Error(`${(err as Error).message}\nrates seen: ${rates.join(" ")}`);
   });
+
+  // The port proxy's series for the same environment, labelled alike (zero: nothing proxied yet).
+  const proxied = await until("the proxy's request counter", 5_000, async () => {
+    const r = await query(promPort, `warren_proxy_requests_total{env_name="p1"}`);
+    return r.length === 1 ? r[0] : undefined;
+  });
+  assert.equal(proxied.metric["env_id"], envId);
+  assert.equal(proxied.metric["job"], "warren");
+  assert.equal(proxied.value[1], "0");
 
   const reqs = await query(
     promPort,

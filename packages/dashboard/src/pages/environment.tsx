@@ -8,7 +8,7 @@ import { SetupProgress } from "../components/setup-progress.tsx";
 import { SshInfo } from "../components/ssh-info.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { useEnvironment, useEnvironments } from "../environments.ts";
-import { formatBytes, formatCores, formatRelative } from "../format.ts";
+import { formatBytes, formatCores, formatIdleStop, formatRelative } from "../format.ts";
 import { linkClick } from "../router.ts";
 
 type Tab = "overview" | "terminal" | "logs";
@@ -74,7 +74,7 @@ export function EnvironmentPage({ name, tab }: { name: string; tab: Tab }) {
             <dt>Last activity</dt>
             <dd>{formatRelative(env.idle?.lastActivity?.at)}</dd>
             <dt>Idle stop</dt>
-            <dd>{env.idle?.stopDeadline ? formatRelative(env.idle.stopDeadline) : "–"}</dd>
+            <dd>{formatIdleStop(env.idle)}</dd>
           </dl>
           {env.state === "failed" && (
             <p class="error" role="alert">

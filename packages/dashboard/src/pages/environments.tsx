@@ -1,14 +1,17 @@
 // The environments list, live from the watch: state, class, runtime, image or repository, CPU,
 // memory, disk (from /api/v1/stats), IP, last activity and idle deadline. A table on a wide
 // screen; the same cells stack into cards on a phone (styles.css).
+import { useEffect } from "preact/hooks";
 import type { Environment } from "../api.ts";
 import { StateBadge } from "../components/state-badge.tsx";
-import { type EnvStats, useEnvironments } from "../environments.ts";
-import { formatBytes, formatCores, formatPercent, formatRelative } from "../format.ts";
+import { type EnvStats, refreshDetails, useEnvironments } from "../environments.ts";
+import { formatBytes, formatCores, formatIdleStop, formatPercent, formatRelative } from "../format.ts";
 import { linkClick } from "../router.ts";
 
 export function EnvironmentsList() {
   const { items, synced, error, stats } = useEnvironments();
+  // Usage and idle times are polled; show fresh ones when the list opens, not up to 5 s later.
+  useEffect(refreshDetails, []);
   const envs = [...items.values()].sort((a, b) => a.name.localeCompare(b.name));
   return (
     <>
@@ -97,13 +100,7 @@ function EnvRow({ env, stats }: { env: Environment; stats: EnvStats | undefined 
       </td>
       <td data-label="IP">{env.observed?.ip ?? "–"}</td>
       <td data-label="Last activity">{formatRelative(env.idle?.lastActivity?.at)}</td>
-      <td data-label="Idle stop">
-        {env.idle?.stopDeadline
-          ? formatRelative(env.idle.stopDeadline)
-          : env.idle?.timeoutSeconds === null
-            ? "never"
-            : "–"}
-      </td>
+      <td data-label="Idle stop">{formatIdleStop(env.idle)}</td>
     </tr>
   );
 }

@@ -49,6 +49,7 @@ import { installAudit } from "./audit-hook.ts";
 import { installAuth } from "./auth.ts";
 import { createAuthFailureGuard } from "./auth-failures.ts";
 import { createDashboardCookieAuth, EXEC_PROTOCOL } from "./dashboard-auth.ts";
+import { landOnDashboard } from "./dashboard-oidc.ts";
 import { dashboardRoutes } from "./dashboard-routes.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { execRoutes } from "./exec-ws.ts";
@@ -293,12 +294,18 @@ export function build(opts: BuildOptions): FastifyInstance {
     dnsRoutes(scoped, deps);
     adminRoutes(scoped, opts.identity);
     auditRoutes(scoped, opts.audit, opts.quotas);
-    authRoutes(scoped, opts.oidc, opts.portSignIn);
+    authRoutes(
+      scoped,
+      opts.oidc,
+      opts.portSignIn,
+      landOnDashboard({ cookies: dashboardCookies, httpProxy: opts.httpProxy }),
+    );
     dashboardRoutes(scoped, {
       cookies: dashboardCookies,
       identity: opts.identity,
       httpProxy: opts.httpProxy,
       failures,
+      oidc: opts.oidc,
     });
     secretRoutes(scoped, opts.secrets);
     sshKeyRoutes(scoped, opts.sshKeys);

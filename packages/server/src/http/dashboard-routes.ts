@@ -3,6 +3,7 @@
 //   GET  /api/v1/auth/dashboard/session          the caller's own session and its CSRF token
 //   POST /api/v1/auth/dashboard/signout          ends it, clears the cookie
 //   POST /api/v1/auth/dashboard/link             `warren dashboard`: a one-time link (60 s, one use)
+//   GET  /api/v1/auth/dashboard/oidc             OIDC sign-in, where configured (dashboard-oidc.ts)
 // They sit under the public sign-in prefix (http/auth.ts), so each checks its caller itself: the
 // session routes read the cookie and the Origin (a page elsewhere, a port URL of the same site
 // included, must not sign someone in or out), the link route needs a token or root on the socket.
@@ -14,6 +15,7 @@ import type { DashboardGrant } from "../ingress/dashboard-sessions.ts";
 import { SESSION_TTL_MS } from "../ingress/port-sessions.ts";
 import type { Principal, UserActor } from "../services/actor.ts";
 import type { IdentityService } from "../services/identity.ts";
+import type { OidcService } from "../services/oidc.ts";
 import { callerOf } from "./auth.ts";
 import type { AuthFailureGuard } from "./auth-failures.ts";
 import {
@@ -23,6 +25,7 @@ import {
   schemeOf,
   sessionOfCookie,
 } from "./dashboard-auth.ts";
+import { dashboardOidcOffered, dashboardOidcRoutes } from "./dashboard-oidc.ts";
 import { REDEEM_PATH } from "./dashboard-site.ts";
 import { errors } from "./schemas-response.ts";
 
@@ -65,8 +68,11 @@ export function dashboardRoutes(
     identity: IdentityService | undefined;
     httpProxy: (() => HttpProxyInfo | undefined) | undefined;
     failures?: AuthFailureGuard | undefined;
+    /** OIDC sign-in (services/oidc.ts); the dashboard offers it when it is configured. */
+    oidc?: OidcService | undefined;
   },
 ): void {
+  dashboardOidcRoutes(app, o);
   const noStore = (reply: FastifyReply) => reply.header("cache-control", "no-store");
   const cookies = (): DashboardCookieAuth => {
     if (!o.cookies)
@@ -144,7 +150,8 @@ export function dashboardRoutes(
         ),
         description:
           "Read with the session cookie, from the dashboard's own page; no CSRF header is needed (it returns " +
-          "only the caller's own session, which no other origin can read). 401 without a live session.",
+          "only the caller's own session, which no other origin can read). 401 without a live session; " +
+          "its `details.oidc` is true when the sign-in page may offer OIDC (GET /auth/oidc on the dashboard).",
         response: { 200: CurrentSession, ...errors("INVALID_ARGUMENT", "UNAUTHENTICATED", "FORBIDDEN") },
       },
     },
@@ -159,7 +166,12 @@ export function dashboardRoutes(
           "UNAUTHENTICATED",
           "there is no dashboard session: this server does not serve the dashboard (start the daemon with --http-listen HOST:PORT)",
         );
-      const { session, actor } = await o.cookies.current(req);
+      const { session, actor } = await o.cookies.current(req).catch((err: unknown) => {
+        // The sign-in page reads from this 401 whether to offer OIDC; only `true` is ever said.
+        if (err instanceof WarrenError && err.code === "UNAUTHENTICATED" && dashboardOidcOffered(o))
+          throw new WarrenError(err.code, err.message, { ...err.details, oidc: true });
+        throw err;
+      });
       ownPageOnly(req);
       return noStore(reply).send({
         csrf: session.csrf,

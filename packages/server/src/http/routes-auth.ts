@@ -6,7 +6,12 @@ import { type Static, Type } from "@sinclair/typebox";
 import { API_PREFIX, WarrenError } from "@warren/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { PortSignIn } from "../ingress/port-signin.ts";
-import { type DeviceRequest, FLOW_TTL_MS, type OidcService } from "../services/oidc.ts";
+import {
+  type DashboardFlowResult,
+  type DeviceRequest,
+  FLOW_TTL_MS,
+  type OidcService,
+} from "../services/oidc.ts";
 import { sourceOf } from "./audit-hook.ts";
 import { carriesSecrets } from "./idempotency.ts";
 import { landOnPort, portOidcRoutes } from "./routes-port-oidc.ts";
@@ -100,6 +105,8 @@ export function authRoutes(
   app: FastifyInstance,
   oidc: OidcService | undefined,
   portSignIn?: PortSignIn | undefined,
+  /** Where a sign-in started at the dashboard ends (dashboard-oidc.ts landOnDashboard). */
+  landOnDashboard?: ((reply: FastifyReply, r: DashboardFlowResult) => FastifyReply) | undefined,
 ): void {
   portOidcRoutes(app, oidc);
   const svc = (): OidcService => {
@@ -163,7 +170,9 @@ export function authRoutes(
             description: "JSON with Accept: application/json, else an HTML page",
             content: { "application/json": { schema: SignIn }, "text/html": { schema: Type.String() } },
           },
-          302: Type.Null({ description: "A sign-in started at a port URL: redirect to its one-time link" }),
+          302: Type.Null({
+            description: "A sign-in started at a port URL or at the dashboard: redirect to its one-time link",
+          }),
           // A browser (no Accept: application/json) gets a refusal as an HTML page.
           ...orHtml(errors("INVALID_ARGUMENT", "UNAUTHENTICATED")),
         },
@@ -186,6 +195,14 @@ export function authRoutes(
           .send(page("Sign-in refused", `<p>${esc(err.message)}</p>`));
       }
       if (r.port) return landOnPort(reply, portSignIn, r);
+      if (r.dashboard) {
+        if (!landOnDashboard)
+          throw new WarrenError(
+            "INVALID_ARGUMENT",
+            "this server serves no dashboard; start the daemon with --http-listen HOST:PORT",
+          );
+        return landOnDashboard(reply, r);
+      }
       if (r.device) {
         // The terminal's poll mints the token, so neither it nor its expiry exists yet.
         const { device: _, ...who } = r;

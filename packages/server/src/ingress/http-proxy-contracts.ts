@@ -45,6 +45,16 @@ export interface ProxyActivity {
   record(envId: string, kind: "http", source: string): void;
 }
 
+/** Traffic per environment, for the control plane's metrics (metrics/ingress.ts). */
+export interface ProxyObserver {
+  /** A request (or WebSocket handshake) forwarded to the environment. */
+  request(envId: string): void;
+  /** Body or WebSocket bytes: to_env from the client, from_env from the app. */
+  bytes(envId: string, direction: "to_env" | "from_env", n: number): void;
+  /** A WebSocket joined; the returned function is called when it closes. */
+  websocketOpened(envId: string): () => void;
+}
+
 /**
  * Holds a request while its environment starts. True: it runs now, forward the request. False:
  * the response was answered (a "starting…" page, or a 504 after the timeout).

@@ -5,6 +5,7 @@
 import http, { type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { EnvWaker } from "../services/env-wake.ts";
+import type { ProxyObserver } from "./http-proxy-contracts.ts";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./http-proxy-headers.ts";
 import { badHostPage, type ProxyPage, sendPageOnSocket, wakeFailedPage } from "./http-proxy-pages.ts";
 import { addressOf, authorize, type RouteDeps } from "./http-proxy-route.ts";
@@ -19,6 +20,7 @@ export interface UpgradeContext {
   socket: Duplex;
   head: Buffer;
   errorPage: (err: unknown, r: { port: number; target: { envName: string } }) => ProxyPage;
+  observer?: ProxyObserver | undefined;
 }
 
 const REASON_101 = "HTTP/1.1 101 Switching Protocols\r\n";
@@ -68,6 +70,7 @@ export async function proxyUpgrade(c: UpgradeContext): Promise<void> {
     path: req.url,
     headers,
   });
+  c.observer?.request(r.target.envId);
   socket.once("close", () => up.destroy());
   up.on("error", (err) => {
     if (!socket.destroyed) sendPageOnSocket(socket, c.errorPage(err, r));
@@ -91,6 +94,7 @@ export async function proxyUpgrade(c: UpgradeContext): Promise<void> {
     socket.on("error", () => usock.destroy());
     usock.once("close", () => socket.destroy());
     socket.once("close", () => usock.destroy());
+    observe(c.observer, r.target.envId, socket, usock, c.head.length, uhead.length);
     usock.pipe(socket);
     socket.pipe(usock);
   });
@@ -106,4 +110,22 @@ export async function proxyUpgrade(c: UpgradeContext): Promise<void> {
     ures.pipe(socket);
   });
   up.end();
+}
+
+/** Counts a joined WebSocket and its bytes (the handshake's leftovers included) until it closes. */
+function observe(
+  o: ProxyObserver | undefined,
+  envId: string,
+  client: Duplex,
+  app: Duplex,
+  clientHead: number,
+  appHead: number,
+): void {
+  if (!o) return;
+  const closed = o.websocketOpened(envId);
+  client.once("close", closed);
+  o.bytes(envId, "to_env", clientHead);
+  o.bytes(envId, "from_env", appHead);
+  client.on("data", (b: Buffer) => o.bytes(envId, "to_env", b.length));
+  app.on("data", (b: Buffer) => o.bytes(envId, "from_env", b.length));
 }

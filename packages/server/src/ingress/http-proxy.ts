@@ -28,6 +28,7 @@ import {
   noSignIn,
   type ProxyActivity,
   type ProxyAuth,
+  type ProxyObserver,
   type ProxyPorts,
   privatePorts,
 } from "./http-proxy-contracts.ts";
@@ -62,6 +63,8 @@ export interface HttpProxyOptions {
   upstreamIdleMs?: number;
   /** The control plane's API and dashboard on `warren.<base>` and IP-literal hosts (control-host.ts). */
   control?: ControlPlaneHost | undefined;
+  /** Requests, bytes and WebSockets per environment (metrics/ingress.ts). */
+  observer?: ProxyObserver | undefined;
 }
 
 export interface HttpProxy {
@@ -163,9 +166,16 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       ...bodyFraming(method, req.headers),
     };
     const up = http.request({ agent: pools.agent(r.target.envId, r.port), method, path: req.url, headers });
+    const seen = o.observer;
+    const envId = r.target.envId;
+    if (seen && !retried) {
+      seen.request(envId);
+      req.on("data", (c: Buffer) => seen.bytes(envId, "to_env", c.length));
+    }
     let answered = false;
     up.on("response", (ures) => {
       answered = true;
+      if (seen) ures.on("data", (c: Buffer) => seen.bytes(envId, "from_env", c.length));
       const out = downstreamResponseHeaders(ures.rawHeaders, a.hostname);
       res.writeHead(ures.statusCode ?? 502, out.flat());
       ures.pipe(res);
@@ -204,6 +214,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       socket,
       head,
       errorPage: upstreamErrorPage,
+      observer: o.observer,
     }).catch((err: unknown) => {
       log.warn({ err, host: req.headers.host }, "port proxy upgrade failed");
       socket.destroy();

@@ -71,6 +71,13 @@ export interface SshGatewayOptions {
   limits?: Partial<SshGatewayLimits>;
   /** An interactive session began on an environment (postAttachCommand). */
   onAttach?: ((envId: string) => void) | undefined;
+  /** Logins and their bytes per environment, for the control plane's metrics (metrics/ingress.ts). */
+  observer?: SshObserver | undefined;
+}
+
+export interface SshObserver {
+  /** A login to the environment; `bytes` reads its connection's counters; the result ends it. */
+  sessionOpened(envId: string, bytes: () => { toEnv: number; fromEnv: number }): () => void;
 }
 
 export interface SshGateway {
@@ -162,6 +169,10 @@ export async function startSshGateway(o: SshGatewayOptions): Promise<SshGateway>
     keyed.add(l);
     byKey.set(login.keyId, keyed);
     l.handle = o.sessions.open("ssh", login.actor, (why) => end(l, why.message));
+    const observed = o.observer?.sessionOpened(login.env.id, () => ({
+      toEnv: socket.bytesRead,
+      fromEnv: socket.bytesWritten,
+    }));
     const target = sshTarget(login, o.envs);
     let waking: Promise<void> | undefined;
     const conn: SshConn = {
@@ -212,6 +223,7 @@ export async function startSshGateway(o: SshGatewayOptions): Promise<SshGateway>
       reject?.();
     });
     client.once("close", () => {
+      observed?.();
       disconnected?.();
       l.abort.abort();
       l.handle?.close();

@@ -4,6 +4,7 @@
 import type { RunnerApi } from "@warren/protocol";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { Clock } from "../clock.ts";
+import { dashboardOidcStartUrl } from "../http/dashboard-oidc.ts";
 import { createDashboardSite } from "../http/dashboard-site.ts";
 import { parseListen } from "../http/listen-tls.ts";
 import { portOidcSignInUrl } from "../http/routes-port-oidc.ts";
@@ -20,6 +21,7 @@ import type { Db } from "../store/db.ts";
 import type { ControlPlaneHost } from "./control-host.ts";
 import type { DashboardSessions } from "./dashboard-sessions.ts";
 import type { HttpProxy } from "./http-proxy.ts";
+import type { ProxyObserver } from "./http-proxy-contracts.ts";
 import { type PortProxyDaemonOptions, startPortProxy } from "./http-proxy-start.ts";
 import { createPortAuth } from "./port-auth.ts";
 import { parsePortHost, portUrl } from "./port-host.ts";
@@ -41,7 +43,10 @@ export async function startSshIngress(
   o: Common & {
     listen: string | undefined;
     optional: boolean;
-  } & Pick<SshGatewayOptions, "envs" | "sshKeys" | "sessions" | "wake" | "activity" | "audit" | "onAttach">,
+  } & Pick<
+      SshGatewayOptions,
+      "envs" | "sshKeys" | "sessions" | "wake" | "activity" | "audit" | "onAttach" | "observer"
+    >,
 ): Promise<SshGateway | undefined> {
   if (o.listen === undefined) return undefined;
   try {
@@ -56,6 +61,7 @@ export async function startSshIngress(
       activity: o.activity,
       audit: o.audit,
       onAttach: o.onAttach,
+      observer: o.observer,
       logger: o.logger.child({ component: "ssh-gateway" }),
     });
   } catch (err) {
@@ -106,6 +112,8 @@ export function startPortIngress(
     wake: EnvWaker;
     /** The control plane's API and dashboard on `warren.<base>` (control-host.ts). */
     control?: ControlPlaneHost | undefined;
+    /** Requests, bytes and WebSockets per environment (metrics/ingress.ts). */
+    observer?: ProxyObserver | undefined;
   },
 ): Promise<HttpProxy | undefined> {
   const cfg = o.config;
@@ -130,6 +138,7 @@ export function startPortIngress(
       dial: (id, p) => o.runner.dial(id, p),
       wake: o.wake,
       control: o.control,
+      observer: o.observer,
     },
     o.logger.child({ component: "port-proxy" }),
   );
@@ -141,8 +150,15 @@ export function startPortIngress(
  */
 export function controlPlaneHost(
   app: FastifyInstance,
-  o: { sessions: DashboardSessions; logger: Logger; dashboardDir?: string | undefined },
+  o: {
+    sessions: DashboardSessions;
+    logger: Logger;
+    dashboardDir?: string | undefined;
+    /** The OIDC callback URL when OIDC is set up: /auth/oidc starts a sign-in on its origin. */
+    oidcRedirectUrl?: string | undefined;
+  },
 ): ControlPlaneHost {
+  const oidcStart = o.oidcRedirectUrl === undefined ? undefined : dashboardOidcStartUrl(o.oidcRedirectUrl);
   return {
     api: (req, res) => app.routing(req, res),
     // @fastify/websocket handles upgrades on app.server (as for the TLS listener, listen-tls.ts).
@@ -150,6 +166,7 @@ export function controlPlaneHost(
     site: createDashboardSite({
       sessions: o.sessions,
       dir: o.dashboardDir,
+      oidcStartUrl: () => oidcStart,
       logger: o.logger,
     }),
   };

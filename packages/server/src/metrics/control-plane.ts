@@ -2,6 +2,7 @@
 // two apps in one test process do not share counters). Host-wide: only the operator reads them
 // (metrics/access.ts). Names follow Prometheus conventions: base units, `_total` on counters.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { createIngressMetrics, type IngressMetrics } from "./ingress.ts";
 
 export interface ControlPlaneMetrics {
   readonly registry: Registry;
@@ -11,6 +12,8 @@ export interface ControlPlaneMetrics {
   readonly reconcileDuration: Histogram<"queue" | "result">;
   readonly storeDuration: Histogram<"operation">;
   readonly runnerSamplesRejected: Counter<"reason">;
+  /** Port proxy and SSH gateway traffic per environment, rendered per caller at scrape time. */
+  readonly ingress: IngressMetrics;
   /** Tells the runner-connections gauge how to count (the daemon's hub; none: 0). */
   countRunnersWith(count: () => number): void;
 }
@@ -71,6 +74,7 @@ export function createControlPlaneMetrics(o: { processMetrics?: boolean } = {}):
       labelNames: ["reason"],
       registers: [registry],
     }),
+    ingress: createIngressMetrics(),
     countRunnersWith(count) {
       countRunners = count;
     },

@@ -13,6 +13,7 @@ import { type EnvRow, listEnvs } from "../store/queries/envs.ts";
 import { metricsView } from "./access.ts";
 import type { ControlPlaneMetrics } from "./control-plane.ts";
 import { addDnsSeries, type EnvSample, envRegistry } from "./env-series.ts";
+import { addIngressSeries } from "./ingress.ts";
 
 export interface MetricsDeps {
   metrics: ControlPlaneMetrics;
@@ -35,12 +36,14 @@ export function metricsRoutes(app: FastifyInstance, d: MetricsDeps): void {
       schema: {
         ...schema,
         operationId: "metrics",
-        summary: "Prometheus text: control-plane series (operators) and environment counts.",
+        summary:
+          "Prometheus text: control-plane series (operators), environment counts, proxy and SSH traffic per environment.",
       },
     },
     async (req, reply) => {
       const view = metricsView(requestActor(req) as Principal);
-      const rows = await visibleEnvs(d.db, view.canSee);
+      const all = await allEnvs(d.db);
+      const rows = all.filter(view.canSee);
       const own = new Registry();
       const envs = new Gauge({
         name: "warren_environments",
@@ -50,6 +53,18 @@ export function metricsRoutes(app: FastifyInstance, d: MetricsDeps): void {
       });
       const orgNames = await orgNamesOf(d.db);
       for (const r of rows) envs.inc({ org: orgNames.get(r.org_id ?? "") ?? r.org_id ?? "", state: r.state });
+      // Proxy and SSH traffic: counted here, labelled and filtered like the runners' series.
+      const ids = new Set(all.map((r) => r.id));
+      d.metrics.ingress.retain((id) => ids.has(id));
+      addIngressSeries(
+        own,
+        rows.map((r) => ({
+          id: r.id,
+          labels: { env_id: r.id, env_name: r.name, org: orgNames.get(r.org_id ?? "") ?? r.org_id ?? "" },
+          zero: r.state === "running",
+        })),
+        d.metrics.ingress.snapshot(),
+      );
       const merged = view.operator ? Registry.merge([d.metrics.registry, own]) : own;
       return send(reply, await merged.metrics());
     },
@@ -97,9 +112,13 @@ function send(reply: FastifyReply, text: string): FastifyReply {
   return reply.header("content-type", "text/plain; version=0.0.4; charset=utf-8").send(text);
 }
 
-async function visibleEnvs(db: Db | undefined, canSee: (r: Owned) => boolean): Promise<Owned[]> {
+async function allEnvs(db: Db | undefined): Promise<Owned[]> {
   if (!db) return [];
-  return ((await listEnvs(db)) as Owned[]).filter(canSee);
+  return (await listEnvs(db)) as Owned[];
+}
+
+async function visibleEnvs(db: Db | undefined, canSee: (r: Owned) => boolean): Promise<Owned[]> {
+  return (await allEnvs(db)).filter(canSee);
 }
 
 async function orgNamesOf(db: Db | undefined): Promise<Map<string, string>> {

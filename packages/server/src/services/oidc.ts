@@ -66,6 +66,14 @@ export interface PortFlowResult {
   role: Role;
 }
 
+/** A browser sign-in started at the dashboard: who signed in, for a one-time dashboard code on `host`. */
+export interface DashboardFlowResult {
+  dashboard: { host: string };
+  userId: string;
+  orgId: string;
+  role: Role;
+}
+
 /** A browser sign-in that approved a device code: the token goes to the terminal, not here. */
 export interface DeviceApproval {
   user: string;
@@ -81,6 +89,10 @@ export interface OidcService {
   start(userCode?: string): Promise<FlowStart>;
   /** Starts a browser flow that ends at port `port` of environment `envId` instead of minting a token. */
   startForPort(envId: string, port: number): Promise<FlowStart>;
+  /** Starts a browser flow that ends in a dashboard session on `host` (the server's own dashboard host). */
+  startForDashboard(host: string): Promise<FlowStart>;
+  /** Whether OIDC is set up (WARREN_OIDC_*); every other method refuses when it is not. */
+  configured(): boolean;
   /**
    * Finishes a browser flow; `binding` is the value start() returned, from the browser's cookie.
    * `device` is set when it approved a device code instead.
@@ -90,9 +102,10 @@ export interface OidcService {
     source: string,
     binding: string | undefined,
   ): Promise<
-    | (SignInResult & { device: false; port?: undefined })
-    | (DeviceApproval & { device: true; port?: undefined })
-    | (PortFlowResult & { device: false })
+    | (SignInResult & { device: false; port?: undefined; dashboard?: undefined })
+    | (DeviceApproval & { device: true; port?: undefined; dashboard?: undefined })
+    | (PortFlowResult & { device: false; dashboard?: undefined })
+    | (DashboardFlowResult & { device: false; port?: undefined })
   >;
   createDeviceCode(requester?: DeviceRequester): Promise<DeviceCode>;
   /** Where the browser reaches the callback and whether over https: the sign-in cookies' scope. */
@@ -214,6 +227,7 @@ export function createOidcService(o: {
   async function createFlow(
     userCode: string | undefined,
     port?: { envId: string; port: number },
+    dashboardHost?: string,
   ): Promise<FlowStart> {
     const d = await discover();
     const state = b64u(randomBytes(24));
@@ -228,6 +242,7 @@ export function createOidcService(o: {
       browser_hash: hashToken(binding),
       port_env_id: port?.envId ?? null,
       port: port?.port ?? null,
+      dashboard_host: dashboardHost ?? null,
       created_at: isoNow(clock),
       expires_at: iso(clock.now() + FLOW_TTL_MS),
     });
@@ -291,6 +306,14 @@ export function createOidcService(o: {
       return createFlow(undefined, { envId, port });
     },
 
+    async startForDashboard(host) {
+      cfg();
+      await sweepNow();
+      return createFlow(undefined, undefined, host);
+    },
+
+    configured: () => o.config !== undefined,
+
     async callback(params, source, binding) {
       cfg();
       const state = params["state"];
@@ -327,6 +350,17 @@ export function createOidcService(o: {
         return signIn(issuer, claims, source, async (_trx, user) => ({
           device: false as const,
           port: { envId: portEnvId, port },
+          userId: user.userId,
+          orgId: user.orgId,
+          role: user.role,
+        }));
+      }
+      const dashboardHost = flow.dashboard_host;
+      if (dashboardHost !== null) {
+        // As for a port: linked as by any sign-in, no token minted; the dashboard issues a code.
+        return signIn(issuer, claims, source, async (_trx, user) => ({
+          device: false as const,
+          dashboard: { host: dashboardHost },
           userId: user.userId,
           orgId: user.orgId,
           role: user.role,

@@ -90,5 +90,7 @@ export type AnyStore = Store | PgStore;
 
 /** Opens the store a `--store` style target names: a postgres:// URL, or else a directory for SQLite. */
 export async function openStoreAt(target: string, opts: StoreOptions = {}): Promise<AnyStore> {
-  return isPostgresUrl(target) ? openStoreUrl(target) : openStore(target, opts);
+  return isPostgresUrl(target)
+    ? openStoreUrl(target, opts.onQuery ? { onQuery: opts.onQuery } : {})
+    : openStore(target, opts);
 }

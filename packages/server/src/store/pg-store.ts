@@ -29,7 +29,13 @@ export function isPostgresUrl(s: string): boolean {
 }
 
 /** Connects to `url` (postgres://...) and brings its schema up to date. */
-export async function openStoreUrl(url: string): Promise<PgStore> {
+export async function openStoreUrl(
+  url: string,
+  opts: {
+    /** Told each query's SQL and duration (the daemon's store latency histogram), as for SQLite. */
+    onQuery?: (sql: string, seconds: number) => void;
+  } = {},
+): Promise<PgStore> {
   const pool = new pg.Pool({ connectionString: url, types, max: 10 });
   // An idle connection that dies (server restart) emits 'error' on the pool; unhandled, that
   // would kill the daemon. The pool drops the connection and the next query reconnects.
@@ -40,7 +46,11 @@ export async function openStoreUrl(url: string): Promise<PgStore> {
     await pool.end();
     throw err;
   }
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const onQuery = opts.onQuery;
+  const db = new Kysely<Schema>({
+    dialect: new PostgresDialect({ pool }),
+    ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.queryDurationMillis / 1000) } : {}),
+  });
   let closed = false;
   return {
     kind: "postgres",

@@ -26,6 +26,8 @@ export interface OidcFlowsTable {
   /** Set when the sign-in was started at a port URL: where it ends (migration 024). */
   port_env_id: string | null;
   port: number | null;
+  /** Set when the sign-in was started at the dashboard: the dashboard host it ends at (migration 030). */
+  dashboard_host: string | null;
   created_at: string;
   expires_at: string;
 }
