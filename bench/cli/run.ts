@@ -51,7 +51,13 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "warren-bench-cli-"));
 let podmanSide: Awaited<ReturnType<typeof makePodmanSide>> | undefined;
 try {
   await h.startDaemon();
-  const env = { ...h.env, WARREN_CLI_SOURCES: "0" };
+  // The compile cache bin/warren sets, also for the rows that run the sources (as bin/warren did
+  // before the bundle), so they compare like with like.
+  const env = {
+    ...h.env,
+    WARREN_CLI_SOURCES: "0",
+    NODE_COMPILE_CACHE: path.join(REPO, ".toolchain/compile-cache"),
+  };
   const warren = (args: string[]) => timed(WARREN, args, env);
   check(await warren(["up", "--name", "cli-bench", "--", "true"]));
   // First, right after the build: a daemon from the sources and one from the bundle share the
