@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bundleIsCurrent, launchTarget } from "../src/bundle/launcher.ts";
+import { bundleIsCurrent, entryFor, launchTarget } from "../src/bundle/launcher.ts";
 import { lazyBuiltinModule, requireBuiltinImports, rewriteImportMeta } from "../src/bundle/transforms.ts";
 import { type FakeDaemon, MAIN, makeEnv, startFakeDaemon } from "./fake-daemon.ts";
 
@@ -121,6 +121,8 @@ describe("lazyBuiltinModule", () => {
     // What esbuild's CommonJS interop does on import: copy getters for every key.
     const copied = Object.fromEntries(Object.getOwnPropertyNames(m.exports).map((k) => [k, k]));
     assert.deepEqual(Object.keys(copied), ["createHash", "randomUUID"]);
+    // esbuild's __toESM reads __esModule first, on every import of the stand-in.
+    assert.equal(m.exports["__esModule"], undefined);
     assert.equal(m.loads(), 0);
     assert.equal((m.exports["createHash"] as () => string)(), "hash");
     assert.equal((m.exports["randomUUID"] as () => string)(), "uuid");
@@ -173,6 +175,31 @@ describe("launcher", () => {
     record(Date.now() + 60_000);
     assert.equal(launchTarget(dist(), { WARREN_CLI_SOURCES: "1" }), path.join(dir, "src/main.ts"));
     assert.equal(launchTarget(dist(), {}), path.join(dist(), "main.js"));
+  });
+
+  it("runs plain.js for the plain forms of ls, exec and --version, and main.js for anything else", () => {
+    const main = path.join(dist(), "main.js");
+    const plain = path.join(dist(), "plain.js");
+    for (const args of [["ls"], ["ls", "--json"], ["exec", "dev", "--", "true"], ["--version"], ["-v"]]) {
+      assert.equal(entryFor(main, args), plain, args.join(" "));
+    }
+    for (const args of [
+      [],
+      ["ls", "--watch"],
+      ["ls", "--json", "--json"],
+      ["ls", "-h"],
+      ["exec", "dev", "true"],
+      ["exec", "-t", "dev", "--", "sh"],
+      ["exec", "dev", "--"],
+      ["exec", "--", "dev", "true"],
+      ["--version", "ls"],
+      ["inspect", "dev"],
+    ]) {
+      assert.equal(entryFor(main, args), main, args.join(" "));
+    }
+    // From the sources, main.ts parses everything.
+    const src = path.join(dir, "src/main.ts");
+    assert.equal(entryFor(src, ["ls"]), src);
   });
 
   it("runs the sources when an input is gone or the record is missing or malformed", () => {
@@ -245,6 +272,42 @@ describe("the built bundle", () => {
       assert.deepEqual(bundled, sources);
     });
   }
+
+  // Through the launcher, which runs plain.js for the plain forms (and main.js for the near misses).
+  for (const args of [
+    ["--version"],
+    ["-v"],
+    ["ls"],
+    ["ls", "--json"],
+    ["ls", "--jsn"],
+    ["ls", "extra"],
+    ["exec", "dev", "--", "echo", "hi", "there"],
+    ["exec", "dev", "--", "exit", "7"],
+    ["exec", "nope", "--", "true"],
+    ["exec", "dev", "--"],
+    ["exec", "-x", "--", "true"],
+  ]) {
+    it(`answers \`warren ${args.join(" ")}\` through its launcher exactly as the sources do`, async () => {
+      const env = { WARREN_SOCKET: daemon.socket, WARREN_CLI_SOURCES: "0" };
+      const [bundled, sources] = await Promise.all([
+        cli(path.join(out, "dist/warren.js"), args, env),
+        cli(MAIN, args, env),
+      ]);
+      assert.deepEqual(bundled, sources);
+    });
+  }
+
+  it("reports a daemon that is down, through plain.js, as the sources do", async () => {
+    const env = { WARREN_SOCKET: path.join(out, "none.sock"), WARREN_CLI_SOURCES: "0" };
+    for (const args of [["ls"], ["exec", "dev", "--", "true"]]) {
+      const [bundled, sources] = await Promise.all([
+        cli(path.join(out, "dist/warren.js"), args, env),
+        cli(MAIN, args, env),
+      ]);
+      assert.notEqual(bundled.status, 0);
+      assert.deepEqual(bundled, sources);
+    }
+  });
 
   it("reports a daemon that is down as the sources do", async () => {
     const env = { WARREN_SOCKET: path.join(out, "none.sock") };

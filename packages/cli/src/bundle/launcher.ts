@@ -1,12 +1,14 @@
 // The bundled CLI's entry (dist/warren.js, which bin/warren runs; scripts/build-cli.ts builds
 // it). Runs the bundle while it is current, and the sources when any file that went into it has
 // changed since the build (or its record is missing): an edited checkout never runs stale code,
-// it only starts slower until the next build. Checking costs one stat per source file, about a
-// millisecond, against the bundle's hundreds saved. Imports nothing of Warren's, so the check
-// runs before the bundle loads.
+// it only starts slower until the next build. The plain forms of the most used commands run from
+// plain.js (fast-path.ts), the rest from main.js. Checking costs one stat per source file, about a
+// millisecond, against the bundle's hundreds saved. Imports nothing of Warren's but the plain
+// forms' parser (pure), so the check runs before the bundle loads.
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { plainForm } from "../plain-forms.ts";
 
 interface BuildRecord {
   builtAtMs: number;
@@ -39,7 +41,13 @@ export function launchTarget(dir: string, env: NodeJS.ProcessEnv = process.env):
   return bundle ? path.join(dir, "main.js") : path.join(dir, "../src/main.ts");
 }
 
+/** For the bundle's main.js, plain.js (fast-path.ts) when `args` are a plain form it runs. */
+export function entryFor(target: string, args: readonly string[]): string {
+  const bundled = target.endsWith(`${path.sep}main.js`);
+  return bundled && plainForm(args) ? path.join(path.dirname(target), "plain.js") : target;
+}
+
 // Only as the bundle's entry: from the sources, main.ts is run directly.
 if (import.meta.filename.endsWith(`${path.sep}warren.js`)) {
-  await import(pathToFileURL(launchTarget(import.meta.dirname)).href);
+  await import(pathToFileURL(entryFor(launchTarget(import.meta.dirname), process.argv.slice(2))).href);
 }
