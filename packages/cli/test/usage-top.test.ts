@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { after, before, beforeEach, describe, it } from "node:test";
-import type { EnvStats, RunnerInfo, UsageReport } from "@warren/protocol";
+import type { EnvStats, UsageReport } from "@warren/protocol";
 import { type TopSample, topSnapshot } from "../src/commands/top-model.ts";
 import { renderTop } from "../src/commands/top-render.ts";
 import { usageCsv, usageTable } from "../src/commands/usage.ts";
 import { type FakeDaemon, makeEnv, runCli, startFakeDaemon } from "./fake-daemon.ts";
+import { envStats, GiB, topRunner } from "./top-fixtures.ts";
 
-const GiB = 2 ** 30;
 const report: UsageReport = {
   since: "2026-03-01T00:00:00.000Z",
   until: "2026-03-02T00:00:00.000Z",
@@ -54,31 +54,8 @@ describe("usage output", () => {
   });
 });
 
-const runner: RunnerInfo = {
-  id: "local",
-  hostname: "host1",
-  runtimes: ["runc"],
-  cpus: 8,
-  memoryBytes: 16 * GiB,
-  diskFreeBytes: 100 * GiB,
-  cgroupMode: "v1",
-  idRange: { start: 0, size: 0 },
-};
-const stat = (id: string, over: Partial<EnvStats>): EnvStats => ({
-  id,
-  name: id,
-  cpuCores: 0,
-  memoryWorkingSetBytes: 0,
-  memoryLimitBytes: 2 * GiB,
-  pids: 1,
-  pidsLimit: 0,
-  diskUsedBytes: GiB,
-  diskQuotaBytes: 10 * GiB,
-  psi: { cpu: 0, memory: 0, io: 0 },
-  oomKills: 0,
-  at: "",
-  ...over,
-});
+const runner = topRunner("v1");
+const stat = envStats;
 const envA = makeEnv("a", { id: "a" });
 const envB = makeEnv("b", { id: "b" });
 const envC = makeEnv("c", { id: "c", state: "stopped" });

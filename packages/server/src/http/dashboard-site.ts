@@ -4,17 +4,22 @@
 // (/auth/redeem?code=…, which sets the session cookie and redirects to `/` so no code stays in
 // the address bar or history); and /auth/oidc, which starts an OIDC sign-in where one is set up.
 //
+// It is a Fastify instance of its own, never listening: control-host.ts hands it requests with
+// `routing`. Apart from the API's app on purpose, so that its catch-all route enters neither the
+// API's OpenAPI document nor its authorization matrix. Files are sent by hand rather than with
+// @fastify/static, which follows symlinks out of its root and answers `..` on its own terms.
+//
 // Every answer carries a strict CSP (scripts and connections to this origin only, no framing) and
 // nosniff. Hashed files under assets/ are cached for a year; index.html never is, so a new build
 // is picked up at the next load.
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { DashboardSessions } from "../ingress/dashboard-sessions.ts";
-import { type ProxyPage, sendPage } from "../ingress/http-proxy-pages.ts";
+import { type ProxyPage, renderPage } from "../ingress/http-proxy-pages.ts";
 import { SESSION_TTL_MS } from "../ingress/port-sessions.ts";
 import type { Logger } from "../logger.ts";
 import { dashboardCookie, schemeOf } from "./dashboard-auth.ts";
@@ -80,55 +85,103 @@ export interface DashboardSiteOptions {
   logger: Logger;
 }
 
-export function createDashboardSite(
-  o: DashboardSiteOptions,
-): (req: IncomingMessage, res: ServerResponse) => void {
+/** The dashboard's own Fastify instance; `await site.ready()` once, then `site.routing(req, res)`. */
+export function createDashboardSite(o: DashboardSiteOptions): FastifyInstance {
   const dir = path.resolve(o.dir ?? defaultDashboardDir());
-
-  const page = (res: ServerResponse, p: ProxyPage, extra: Record<string, string> = {}) =>
-    sendPage(res, p, {
-      ...SECURITY_HEADERS,
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-      ...extra,
+  // Whatever the router makes of a path (a bad escape, an overlong segment), the answer is ours.
+  const site = Fastify({ frameworkErrors: (_err, req, reply) => void dispatch(req, reply) });
+  // Never read a body: every page here is read with GET, and anything else gets a 405 first.
+  site.removeAllContentTypeParsers();
+  site.addContentTypeParser("*", (_req, _payload, done) => done(null));
+  site.addHook("onRequest", async (req, reply) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return notAllowed(reply);
+  });
+  site.route({ method: ["GET", "HEAD"], url: REDEEM_PATH, handler: (req, reply) => redeem(req, reply) });
+  site.route({ method: ["GET", "HEAD"], url: OIDC_PATH, handler: (_req, reply) => oidc(reply) });
+  site.route({ method: ["GET", "HEAD"], url: "/*", handler: (req, reply) => dispatch(req, reply) });
+  site.setNotFoundHandler((req, reply) => dispatch(req, reply));
+  site.setErrorHandler((err, req, reply) => {
+    o.logger.warn({ err, url: pathOf(req) }, "serving a dashboard file failed");
+    return page(reply, {
+      status: 500,
+      title: "Dashboard error",
+      message: "Serving this file failed; see the server log.",
     });
+  });
 
-  function redeem(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    const code = url.searchParams.get("code") ?? "";
+  function dispatch(req: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> {
+    if (req.method !== "GET" && req.method !== "HEAD") return notAllowed(reply);
+    const pathname = pathOf(req);
+    if (pathname.startsWith("/api/")) {
+      // Only /api/v1 is the control plane's here (control-host.ts); runners dial the API listener.
+      return page(reply, {
+        status: 404,
+        title: "Not found",
+        message: `${pathname} is not served on this host.`,
+      });
+    }
+    if (pathname === REDEEM_PATH) return redeem(req, reply);
+    if (pathname === OIDC_PATH) return oidc(reply);
+    return file(req, reply, pathname);
+  }
+
+  function redeem(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const code = urlOf(req).searchParams.get("code") ?? "";
     const r = code
       ? o.sessions.exchange(code, req.headers.host ?? "")
       : { ok: false as const, reason: "the link has no code" };
     if (!r.ok) {
-      page(res, {
+      return page(reply, {
         status: 400,
         title: "Sign-in link not accepted",
         message: `${r.reason}. Run \`warren dashboard\` for a new link, or sign in with a token.`,
       });
-      return;
     }
-    res.writeHead(303, {
-      ...SECURITY_HEADERS,
-      location: "/",
-      "set-cookie": dashboardCookie(r.session.id, Math.floor(SESSION_TTL_MS / 1000), schemeOf(req)),
-      "cache-control": "no-store",
-      "referrer-policy": "no-referrer",
-      "content-length": 0,
-    });
-    res.end();
+    return reply
+      .code(303)
+      .headers({
+        ...SECURITY_HEADERS,
+        location: "/",
+        "set-cookie": dashboardCookie(r.session.id, Math.floor(SESSION_TTL_MS / 1000), schemeOf(req.raw)),
+        "cache-control": "no-store",
+        "referrer-policy": "no-referrer",
+        "content-length": 0,
+      })
+      .send();
   }
 
-  async function file(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  function oidc(reply: FastifyReply): FastifyReply {
+    const to = o.oidcStartUrl?.();
+    if (!to)
+      return page(reply, {
+        status: 404,
+        title: "OIDC sign-in is not configured",
+        message:
+          "This server has no OIDC sign-in; sign in with a token, or run `warren dashboard` for a link.",
+      });
+    return reply
+      .code(302)
+      .headers({ ...SECURITY_HEADERS, location: to, "cache-control": "no-store", "content-length": 0 })
+      .send();
+  }
+
+  async function file(req: FastifyRequest, reply: FastifyReply, pathname: string): Promise<FastifyReply> {
     let rel: string;
     try {
-      rel = decodeURIComponent(url.pathname);
+      rel = decodeURIComponent(pathname);
     } catch {
-      return page(res, {
+      return page(reply, {
         status: 400,
         title: "Bad path",
         message: "The path is not valid percent-encoding.",
       });
     }
     if (rel.includes("\0") || rel.split("/").includes(".."))
-      return page(res, { status: 400, title: "Bad path", message: "The path may not contain `..` or NUL." });
+      return page(reply, {
+        status: 400,
+        title: "Bad path",
+        message: "The path may not contain `..` or NUL.",
+      });
     const index = path.join(dir, "index.html");
     let target = path.join(dir, path.posix.normalize(rel));
     let found = await regularFile(target, dir);
@@ -136,72 +189,48 @@ export function createDashboardSite(
       // An address of the app itself (/envs/dev) gets the app; a missing file (/assets/x.js) a 404.
       if (path.posix.extname(rel) !== "") {
         const built = await regularFile(index, dir);
-        return page(res, built ? fileNotFound(rel) : NOT_BUILT);
+        return page(reply, built ? fileNotFound(rel) : NOT_BUILT);
       }
       target = index;
       found = await regularFile(index, dir);
-      if (!found) return page(res, NOT_BUILT);
+      if (!found) return page(reply, NOT_BUILT);
     }
     const isIndex = target === index || path.basename(target) === "index.html";
     const immutable = path.relative(dir, target).startsWith(`assets${path.sep}`);
-    res.writeHead(200, {
+    reply.code(200).headers({
       ...SECURITY_HEADERS,
       "content-type": TYPES[path.extname(target).toLowerCase()] ?? "application/octet-stream",
       "content-length": found.size,
       "cache-control": isIndex ? "no-store" : immutable ? "public, max-age=31536000, immutable" : "no-cache",
     });
-    if (req.method === "HEAD") return void res.end();
-    const stream = createReadStream(found.path);
-    stream.on("error", () => res.destroy());
-    stream.pipe(res);
+    // HEAD: the headers only (Fastify keeps the content-length given here).
+    return req.method === "HEAD" ? reply.send() : reply.send(createReadStream(found.path));
   }
 
-  return (req, res) => {
-    const method = req.method ?? "GET";
-    const url = new URL(req.url ?? "/", "http://dashboard.invalid");
-    if (method !== "GET" && method !== "HEAD") {
-      return page(
-        res,
-        { status: 405, title: "Method not allowed", message: "The dashboard's pages are read with GET." },
-        { allow: "GET, HEAD" },
-      );
-    }
-    if (url.pathname.startsWith("/api/")) {
-      // Only /api/v1 is the control plane's here (control-host.ts); runners dial the API listener.
-      return page(res, {
-        status: 404,
-        title: "Not found",
-        message: `${url.pathname} is not served on this host.`,
-      });
-    }
-    if (url.pathname === REDEEM_PATH) return redeem(req, res, url);
-    if (url.pathname === OIDC_PATH) {
-      const to = o.oidcStartUrl?.();
-      if (!to)
-        return page(res, {
-          status: 404,
-          title: "OIDC sign-in is not configured",
-          message:
-            "This server has no OIDC sign-in; sign in with a token, or run `warren dashboard` for a link.",
-        });
-      res.writeHead(302, {
-        ...SECURITY_HEADERS,
-        location: to,
-        "cache-control": "no-store",
-        "content-length": 0,
-      });
-      return void res.end();
-    }
-    file(req, res, url).catch((err: unknown) => {
-      o.logger.warn({ err, url: url.pathname }, "serving a dashboard file failed");
-      page(res, {
-        status: 500,
-        title: "Dashboard error",
-        message: "Serving this file failed; see the server log.",
-      });
-    });
-  };
+  return site;
 }
+
+const pageHeaders = (extra: Record<string, string>) => ({
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-store",
+  ...SECURITY_HEADERS,
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+  ...extra,
+});
+
+function page(reply: FastifyReply, p: ProxyPage, extra: Record<string, string> = {}): FastifyReply {
+  return reply.code(p.status).headers(pageHeaders(extra)).send(renderPage(p));
+}
+
+const notAllowed = (reply: FastifyReply): FastifyReply =>
+  page(
+    reply,
+    { status: 405, title: "Method not allowed", message: "The dashboard's pages are read with GET." },
+    { allow: "GET, HEAD" },
+  );
+
+const urlOf = (req: FastifyRequest): URL => new URL(req.raw.url ?? "/", "http://dashboard.invalid");
+const pathOf = (req: FastifyRequest): string => urlOf(req).pathname;
 
 /** The file's real path and size if it is a regular file inside `dir` (no symlink out of it). */
 async function regularFile(p: string, dir: string): Promise<{ path: string; size: number } | undefined> {

@@ -10,6 +10,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIPv4, isIPv6 } from "node:net";
 import type { Duplex } from "node:stream";
 import { API_PREFIX } from "@warren/protocol";
+import type { FastifyInstance } from "fastify";
+import { sendPage } from "./http-proxy-pages.ts";
 
 /** The label under the base domain that names the control plane (`warren.localhost`). */
 export const CONTROL_LABEL = "warren";
@@ -20,8 +22,11 @@ export interface ControlPlaneHost {
   api(req: IncomingMessage, res: ServerResponse): void;
   /** WebSocket upgrades under /api/v1 (the app's websocket plugin). */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** The dashboard: static files, sign-in links, OIDC start. */
-  site(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * The dashboard (static files, sign-in links, OIDC start): a Fastify instance of its own, apart
+   * from the API app so that its catch-all route stays out of the API's OpenAPI document.
+   */
+  site: Pick<FastifyInstance, "ready" | "routing">;
 }
 
 /** The dashboard's host name under a base domain. */
@@ -63,7 +68,16 @@ export function isControlRequest(req: IncomingMessage, baseDomain: string): bool
 /** A request on the control host: to the app or the dashboard. The Host was counted by the caller. */
 export function serveControlHost(c: ControlPlaneHost, req: IncomingMessage, res: ServerResponse): void {
   if (isApiPath(req.url)) c.api(req, res);
-  else c.site(req, res);
+  else
+    c.site.ready().then(
+      () => c.site.routing(req, res),
+      () =>
+        sendPage(res, {
+          status: 500,
+          title: "Dashboard error",
+          message: "The dashboard's server did not start; see the server log.",
+        }),
+    );
 }
 
 /** An upgrade on the control host: only the API's WebSockets; anything else is refused. */

@@ -82,7 +82,8 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function render(p: ProxyPage): string {
+/** A page's HTML (for a responder that sends it itself, such as a Fastify reply). */
+export function renderPage(p: ProxyPage): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>${escapeHtml(p.title)}</title></head>
@@ -107,7 +108,7 @@ export function sendPage(res: ServerResponse, p: ProxyPage, extra: Record<string
     res.destroy();
     return;
   }
-  const body = render(p);
+  const body = renderPage(p);
   res.writeHead(p.status, { ...PAGE_HEADERS, ...extra, "content-length": Buffer.byteLength(body) });
   res.end(body);
 }
@@ -115,7 +116,7 @@ export function sendPage(res: ServerResponse, p: ProxyPage, extra: Record<string
 /** The same page on a socket that has no ServerResponse (an upgrade), then the socket ends. */
 export function sendPageOnSocket(socket: Duplex, p: ProxyPage, extra: Record<string, string> = {}): void {
   if (socket.destroyed || !socket.writable) return;
-  const body = render(p);
+  const body = renderPage(p);
   const headers = {
     ...PAGE_HEADERS,
     ...extra,
