@@ -15,14 +15,13 @@
 // that signed in or removing the member ends them at once, and an ended session's watchers (its
 // SSE watches and exec WebSockets) are told. Like port sessions they live in this process's
 // memory: a restart signs everyone out, and only digests of codes and ids are kept as keys.
-import { createHash, randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { UserActor } from "../services/actor.ts";
 import type { LiveSessions, SessionEnd, SessionHandle } from "../services/live-sessions.ts";
-import { CODE_TTL_MS, normalizeHost, SESSION_TTL_MS } from "./port-sessions.ts";
+import { CODE_TTL_MS, SESSION_TTL_MS } from "./port-sessions.ts";
+import { createSigninCodes, digest, newSecret, normalizeHost } from "./signin-codes.ts";
 
-/** At most this many unused codes, sessions in all, and sessions per user; the oldest go first. */
-const MAX_CODES = 10_000;
+/** At most this many sessions in all, and per user; the oldest go first. */
 const MAX_SESSIONS = 10_000;
 const MAX_SESSIONS_PER_USER = 20;
 
@@ -66,9 +65,6 @@ export interface DashboardSessions {
   size(): number;
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest("base64url");
-const newSecret = () => randomBytes(32).toString("base64url");
-
 /** The user a session acts as: never "local-socket", so nothing grants it the host's root. */
 export function sessionActor(s: DashboardGrant): UserActor {
   return {
@@ -96,17 +92,8 @@ export function createDashboardSessions(o: {
   const { clock } = o;
   const codeTtl = Math.min(o.codeTtlMs ?? CODE_TTL_MS, CODE_TTL_MS);
   const sessionTtl = o.sessionTtlMs ?? SESSION_TTL_MS;
-  const codes = new Map<string, { grant: DashboardGrant; expiresAt: number }>();
+  const codes = createSigninCodes<DashboardGrant>({ clock, ttlMs: codeTtl });
   const sessions = new Map<string, Entry>();
-
-  const sweepCodes = () => {
-    const now = clock.now();
-    for (const [k, c] of codes) if (c.expiresAt <= now) codes.delete(k);
-    for (const k of codes.keys()) {
-      if (codes.size < MAX_CODES) break;
-      codes.delete(k); // insertion order: the oldest first
-    }
-  };
 
   const finish = (key: string, why: string): boolean => {
     const e = sessions.get(key);
@@ -171,23 +158,11 @@ export function createDashboardSessions(o: {
   return {
     open,
 
-    issueCode(grant) {
-      sweepCodes();
-      const code = newSecret();
-      const expiresAt = clock.now() + codeTtl;
-      codes.set(digest(code), { grant: { ...grant, host: normalizeHost(grant.host) }, expiresAt });
-      return { code, expiresAt };
-    },
+    issueCode: (grant) => codes.issue(grant),
 
     exchange(code, host) {
-      const key = digest(code);
-      const c = codes.get(key);
-      codes.delete(key);
-      if (!c) return { ok: false, reason: "this sign-in link is unknown or was already used" };
-      if (c.expiresAt <= clock.now())
-        return { ok: false, reason: `this sign-in link expired (links are good for ${codeTtl / 1000} s)` };
-      if (c.grant.host !== normalizeHost(host))
-        return { ok: false, reason: "this sign-in link was made for another dashboard address" };
+      const c = codes.take(code, host, "another dashboard address");
+      if (!c.ok) return c;
       return { ok: true, session: open(c.grant) };
     },
 

@@ -25,12 +25,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Actor } from "../services/actor.ts";
 import {
   admits,
-  normalizeHost,
   type PortSession,
   type PortSessions,
   type PortVisibility,
   SESSION_TTL_MS,
 } from "./port-sessions.ts";
+import { normalizeHost } from "./signin-codes.ts";
 
 export type PortDecision =
   | { kind: "allow"; actor?: Actor; sessionId?: string }

@@ -17,10 +17,10 @@
 // nothing secret is written anywhere. With several replicas the proxy must reach the replica that
 // issued the code (a port host pinned to one replica); sessions are not shared between replicas.
 // Only digests of codes and session ids are kept as keys, so lookups do not compare secrets.
-import { createHash, randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Actor, UserActor } from "../services/actor.ts";
 import type { LiveSessions, SessionEnd, SessionHandle } from "../services/live-sessions.ts";
+import { createSigninCodes, digest, newSecret, normalizeHost } from "./signin-codes.ts";
 
 /** The same union as services/ports.ts; declared here so sessions depend on no service. */
 export type PortVisibility = "private" | "org" | "public";
@@ -29,8 +29,6 @@ export type PortVisibility = "private" | "org" | "public";
 export const CODE_TTL_MS = 60_000;
 /** A session ends this long after sign-in even if nothing revoked it (a token's own expiry ends it sooner). */
 export const SESSION_TTL_MS = 12 * 3_600_000;
-/** At most this many unused codes are kept; the oldest go first (each expires within a minute anyway). */
-const MAX_CODES = 10_000;
 
 /** Whom a code signs in, and where. */
 export interface PortGrant {
@@ -89,25 +87,6 @@ export function admits(
   return v === "org" || who.userId === env.ownerId;
 }
 
-/**
- * Hosts compare without case and without a port: cookies are scoped to a host name, not a port,
- * so a session is too (the proxy passes the name; a Host header carries the listening port).
- */
-export function normalizeHost(host: string): string {
-  return host
-    .trim()
-    .toLowerCase()
-    .replace(/:[0-9]*$/, "");
-}
-
-const digest = (s: string) => createHash("sha256").update(s).digest("base64url");
-const newSecret = () => randomBytes(32).toString("base64url");
-
-interface Code {
-  grant: PortGrant;
-  expiresAt: number;
-}
-
 interface Entry {
   session: PortSession;
   live: SessionHandle;
@@ -124,18 +103,8 @@ export function createPortSessions(o: {
   const { clock } = o;
   const codeTtl = Math.min(o.codeTtlMs ?? CODE_TTL_MS, CODE_TTL_MS);
   const sessionTtl = o.sessionTtlMs ?? SESSION_TTL_MS;
-  const codes = new Map<string, Code>();
+  const codes = createSigninCodes<PortGrant>({ clock, ttlMs: codeTtl });
   const sessions = new Map<string, Entry>();
-
-  const sweepCodes = () => {
-    const now = clock.now();
-    for (const [k, c] of codes) if (c.expiresAt <= now) codes.delete(k);
-    // Map order is insertion order: the oldest codes are first.
-    for (const k of codes.keys()) {
-      if (codes.size <= MAX_CODES) break;
-      codes.delete(k);
-    }
-  };
 
   const finish = (key: string, why: string) => {
     const e = sessions.get(key);
@@ -165,23 +134,11 @@ export function createPortSessions(o: {
   };
 
   return {
-    issueCode(grant) {
-      sweepCodes();
-      const code = newSecret();
-      const expiresAt = clock.now() + codeTtl;
-      codes.set(digest(code), { grant: { ...grant, host: normalizeHost(grant.host) }, expiresAt });
-      return { code, expiresAt };
-    },
+    issueCode: (grant) => codes.issue(grant),
 
     exchange(code, host) {
-      const key = digest(code);
-      const c = codes.get(key);
-      codes.delete(key);
-      if (!c) return { ok: false, reason: "this sign-in link is unknown or was already used" };
-      if (c.expiresAt <= clock.now())
-        return { ok: false, reason: `this sign-in link expired (links are good for ${codeTtl / 1000} s)` };
-      if (c.grant.host !== normalizeHost(host))
-        return { ok: false, reason: "this sign-in link was made for another port URL" };
+      const c = codes.take(code, host, "another port URL");
+      if (!c.ok) return c;
       const id = newSecret();
       const now = clock.now();
       const g = c.grant;
