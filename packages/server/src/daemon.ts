@@ -1,10 +1,9 @@
 // Wires the embedded control plane: store, services, controller and HTTP on a unix socket.
 // The runner is passed in (in-process in embedded mode), so nothing here touches the host.
 import { randomBytes } from "node:crypto";
-import { socketPath as defaultSocketPath, type RunnerApi, type RuntimeName } from "@warren/protocol";
-import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { socketPath as defaultSocketPath, type RunnerApi } from "@warren/protocol";
 import { startAuditRetention } from "./audit-retention.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
 import {
   createEnvironmentController,
   type EnvironmentController,
@@ -14,6 +13,7 @@ import { matchPrebuild } from "./controllers/setup/prebuild-match.ts";
 import { createUsageSampler } from "./controllers/usage/sampler.ts";
 import { wireChangeBus } from "./daemon-change-bus.ts";
 import { daemonLogger } from "./daemon-logger.ts";
+import type { Daemon, DaemonOptions } from "./daemon-options.ts";
 import { exitOnSignals } from "./daemon-signals.ts";
 import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
@@ -21,7 +21,6 @@ import { listenTlsFromOptions } from "./http/listen-tls.ts";
 import { rateLimitFromEnv } from "./http/rate-limit.ts";
 import { createDashboardSessions } from "./ingress/dashboard-sessions.ts";
 import type { HttpProxy } from "./ingress/http-proxy.ts";
-import type { PortProxyDaemonOptions } from "./ingress/http-proxy-start.ts";
 import type { SshGateway } from "./ingress/ssh-gateway.ts";
 import {
   controlPlaneHost,
@@ -43,7 +42,7 @@ import { createIdentityService } from "./services/identity.ts";
 import { persistActivity } from "./services/idle-settings.ts";
 import { createImageService } from "./services/images.ts";
 import { createLiveSessions } from "./services/live-sessions.ts";
-import { createOidcService, type OidcConfig, oidcConfigFromEnv } from "./services/oidc.ts";
+import { createOidcService, oidcConfigFromEnv } from "./services/oidc.ts";
 import { createPortService } from "./services/ports.ts";
 import { createQuotaService } from "./services/quotas.ts";
 import { createRegistryLoginService } from "./services/registry-logins.ts";
@@ -54,65 +53,11 @@ import { createSecretService } from "./services/secrets.ts";
 import { createSshKeyService } from "./services/ssh-keys.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { createSetupParts } from "./setup-parts.ts";
-import { type AnyStore, openStoreAt } from "./store/db.ts";
+import { openStoreAt } from "./store/db.ts";
 import type { PgChangeBus } from "./store/pg-change-bus.ts";
 import { listEnvIds } from "./store/queries/envs.ts";
 
-export interface DaemonOptions {
-  /** Default: protocol socketPath() ($WARREN_SOCKET or /run/warren/warren.sock). */
-  socketPath?: string;
-  /** Directory holding db/warren.db (unless `db` says otherwise), the TLS material and the key files. */
-  root: string;
-  /**
-   * The store: a postgres:// URL (many replicas share it) or a directory for SQLite; default
-   * `root`. Key files and the TLS certificate stay under `root` either way.
-   */
-  db?: string | undefined;
-  /**
-   * The runner in embedded mode (in-process, `warren daemon`). Absent in server mode (`warren
-   * server`): runners dial in over /api/runner/v1 with runner tokens (runners/hub.ts).
-   */
-  runner?: RunnerApi;
-  /** Used when neither the request nor the class names a runtime. */
-  defaultRuntime: RuntimeName;
-  /** Period of the full resync that heals drift; default 10 s. */
-  resyncMs?: number;
-  /** A pino-compatible logger; default: fastify's JSON logger at info. */
-  logger?: FastifyBaseLogger | boolean;
-  clock?: Clock;
-  /** How long start/stop/create/delete wait for the state to settle; default 120 s. */
-  settleTimeoutMs?: number;
-  /** Install SIGTERM/SIGINT handlers that close the daemon; default true. */
-  handleSignals?: boolean;
-  /** Backoff bounds of the reconcile queue (tests shorten them). */
-  backoff?: { baseMs?: number; maxMs?: number };
-  /** `HOST:PORT` for the remote (TCP+TLS) listener; off when undefined. */
-  listen?: string | undefined;
-  /** Operator-provided certificate and key (PEM paths); default: self-signed under ${root}/tls/. */
-  tlsCert?: string | undefined;
-  tlsKey?: string | undefined;
-  /** OIDC sign-in; default: from WARREN_OIDC_* (services/oidc.ts), off when WARREN_OIDC_ISSUER is unset. */
-  oidc?: OidcConfig | undefined;
-  /** `HOST:PORT` for the SSH gateway (ingress/ssh-gateway.ts); off when undefined. Port 0 picks one. */
-  sshListen?: string | undefined;
-  /** The address is only the default: if it is taken, log it and run without the gateway. */
-  sshListenOptional?: boolean;
-  /** The port proxy (ingress/http-proxy-start.ts): `listen` HOST:PORT, base domain, certificate; off without `listen`. */
-  portProxy?: PortProxyDaemonOptions | undefined;
-}
-
-export interface Daemon {
-  app: FastifyInstance;
-  store: AnyStore;
-  /** Server mode only: the runners connected over /api/runner/v1. */
-  hub?: RunnerHub;
-  controller: EnvironmentController;
-  socketPath: string;
-  /** The remote listener's bound address and certificate fingerprint, when listening. */
-  tls?: { host: string; port: number; fingerprint: string };
-  /** Stops accepting, ends waits and streams, finishes reconciles in flight, closes the DB. */
-  close(): Promise<void>;
-}
+export type { Daemon, DaemonOptions } from "./daemon-options.ts";
 
 export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   const clock = opts.clock ?? systemClock;
