@@ -16,6 +16,9 @@ import {
   type ListeningPort,
   MAX_LISTENING_PORTS,
   type ProgressEvent,
+  RUNNER_LABEL_KEY_PATTERN,
+  RUNNER_LABEL_VALUE_PATTERN,
+  RUNNER_NAME_PATTERN,
   type RunnerEnvSpec,
   type RunnerInfo,
   type SavedTemplate,
@@ -73,6 +76,22 @@ export const RunnerInfoSchema = Type.Object({
   diskFreeBytes: Count,
   cgroupMode: lit(["v1", "v2", "hybrid"]),
   idRange: IdRange,
+  name: Type.Optional(Type.String({ pattern: RUNNER_NAME_PATTERN, maxLength: 63 })),
+  labels: Type.Optional(
+    Type.Record(
+      Type.String({ pattern: RUNNER_LABEL_KEY_PATTERN, maxLength: 63 }),
+      Type.String({ pattern: RUNNER_LABEL_VALUE_PATTERN, maxLength: 63 }),
+      { maxProperties: 32 },
+    ),
+  ),
+  usage: Type.Optional(
+    Type.Object({
+      cpuEwmaCores: Type.Number({ minimum: 0, maximum: 65536 }),
+      memoryWorkingSetBytes: Count,
+      memoryAvailableBytes: Count,
+    }),
+  ),
+  unschedulable: Type.Optional(Message),
 });
 
 export const EnvObservedSchema = Type.Object({

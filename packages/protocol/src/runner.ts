@@ -60,7 +60,29 @@ export interface RunnerInfo {
   diskFreeBytes: number;
   cgroupMode: "v1" | "v2" | "hybrid";
   idRange: { start: number; size: number };
+  /** The runner's name in its fleet (`warren runner --name`; default the hostname). */
+  name?: string;
+  /** Placement labels (`--label zone=eu`); classes may require them. */
+  labels?: Record<string, string>;
+  /** Live usage of the host, fresh on every info() (the control plane's heartbeat reads it). */
+  usage?: RunnerUsage;
+  /** Set when the host itself says it must not take new environments, with why. */
+  unschedulable?: string;
 }
+
+export interface RunnerUsage {
+  /** Host CPU in use, cores, as an exponentially weighted moving average over recent samples. */
+  cpuEwmaCores: number;
+  /** MemTotal - MemAvailable. */
+  memoryWorkingSetBytes: number;
+  memoryAvailableBytes: number;
+}
+
+/** A runner name: a DNS label. */
+export const RUNNER_NAME_PATTERN = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+/** Label keys: `zone`, `gpu`, `example.com/tier`. */
+export const RUNNER_LABEL_KEY_PATTERN = "^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$";
+export const RUNNER_LABEL_VALUE_PATTERN = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$";
 
 export interface ExecRequest {
   cmd: string[];

@@ -41,6 +41,9 @@ function classRow(over: Partial<ClassRow> = {}): ClassRow {
     idle_timeout_s: null,
     egress: '{"mode":"all"}',
     created_at: "t",
+    required_labels: "{}",
+    cpu_overcommit: 4,
+    memory_overcommit: 1,
     ...over,
   };
 }

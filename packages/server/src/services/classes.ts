@@ -135,6 +135,9 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
     egress: egressToColumn(egress),
     idle_timeout_s: req.idleTimeout !== undefined ? idleTimeoutArg(req.idleTimeout) : null,
     created_at: now,
+    required_labels: "{}",
+    cpu_overcommit: 4,
+    memory_overcommit: 1,
   };
 }
 

@@ -260,6 +260,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
         generation: 1,
         egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
         project: spec.project ?? null,
+        placement: null,
         runner_id: info.id,
         user_name: spec.user ?? DEFAULT_ENV_USER,
         idle_timeout_s: newEnvIdleTimeout(askedIdle, {

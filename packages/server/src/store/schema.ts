@@ -38,6 +38,8 @@ export interface EnvironmentsTable {
   egress: ColumnType<string, string | undefined, string>;
   /** The repository, normalized (protocol project.ts), or null (migration 012). */
   project: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The scheduler's explanation of where it placed the environment (migration 031). */
+  placement: ColumnType<string | null, string | null | undefined, string | null>;
   /** The runner it was admitted to, whose slots and disk it counts against (migration 016). */
   runner_id: string;
   /** Who its processes run as by default (migration 019); 'root' unless `up --user` said otherwise. */
@@ -84,6 +86,10 @@ export interface ClassesTable {
   /** The longest its environments may stay unused, seconds; null: no limit (migration 023). */
   idle_timeout_s: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: string;
+  /** JSON Record<string, string>: labels a runner must carry to host this class (migration 031). */
+  required_labels: ColumnType<string, string | undefined, string>;
+  cpu_overcommit: ColumnType<number, number | undefined, number>;
+  memory_overcommit: ColumnType<number, number | undefined, number>;
 }
 
 export interface EventsTable {

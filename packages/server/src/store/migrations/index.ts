@@ -28,6 +28,7 @@ import { prebuilds } from "./027_prebuilds.ts";
 import { tokenScopes } from "./028_token_scopes.ts";
 import { usage } from "./029_usage.ts";
 import { oidcDashboardFlows } from "./030_oidc_dashboard_flows.ts";
+import { fleet } from "./031_fleet.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -73,4 +74,5 @@ export const MIGRATIONS: readonly Migration[] = [
   tokenScopes,
   usage,
   oidcDashboardFlows,
+  fleet,
 ];
