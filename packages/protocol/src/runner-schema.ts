@@ -92,6 +92,7 @@ export const RunnerInfoSchema = Type.Object({
     }),
   ),
   unschedulable: Type.Optional(Message),
+  hostId: Type.Optional(Type.String({ pattern: "^[a-z0-9]{8,64}$" })),
 });
 
 export const EnvObservedSchema = Type.Object({

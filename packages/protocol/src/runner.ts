@@ -68,6 +68,11 @@ export interface RunnerInfo {
   usage?: RunnerUsage;
   /** Set when the host itself says it must not take new environments, with why. */
   unschedulable?: string;
+  /**
+   * A random id the runner keeps in its state root: the same host under a new token (a new
+   * runner id) is recognised by it and keeps its environments.
+   */
+  hostId?: string;
 }
 
 export interface RunnerUsage {

@@ -20,6 +20,8 @@ export interface RunnersTable {
   schedule: ColumnType<RunnerSchedule, RunnerSchedule | undefined, RunnerSchedule>;
   /** When the control plane lost sight of it (no replica holds it); null while connected. */
   unreachable_since: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The id the runner keeps in its state root (RunnerInfo.hostId). */
+  host_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type RunnerSchedule = "active" | "cordoned" | "draining";

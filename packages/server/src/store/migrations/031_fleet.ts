@@ -3,7 +3,9 @@ import type { Migration } from "./index.ts";
 // Runners as a pool (server/src/scheduler, runners/).
 // - runners gain a name (unique per organisation among rows with one), labels (JSON object of
 //   string values), a scheduling state (active, cordoned, draining) and the moment the control
-//   plane last lost sight of them (`unreachable_since`; null while connected or never lost).
+//   plane last lost sight of them (`unreachable_since`; null while connected or never lost), and
+//   the id the runner keeps in its state root (`host_id`), so a host that comes back under a new
+//   token is known as the same host and keeps its environments.
 // - runner_capacity is admission's hot row, one per runner: what the runner reported (cpus,
 //   memory, disk for environments, slots) and what admitted environments reserve (alloc_*),
 //   which triggers on environments keep exact for every insert, delete, resize and move. A create
@@ -29,6 +31,7 @@ alter table runners add column name text check (name is null or length(name) bet
 alter table runners add column labels text not null default '{}'${o.json("labels")};
 alter table runners add column schedule text not null default 'active' check (schedule in ('active', 'cordoned', 'draining'));
 alter table runners add column unreachable_since text;
+alter table runners add column host_id text check (host_id is null or length(host_id) between 8 and 64);
 create unique index runners_org_name on runners (org_id, name);
 update runners set name = substr(hostname, 1, 63) where name is null and not exists
   (select 1 from runners r2 where r2.org_id = runners.org_id and r2.hostname = runners.hostname and r2.id < runners.id);
