@@ -8,7 +8,12 @@
 // a process crash; a power loss can drop the last commits, never corrupt) and PostgreSQL with
 // fsync=on, synchronous_commit=on, full_page_writes=on (every commit flushed to disk).
 //
-//   node bench/api/run.ts [--creates 2000] [--concurrency 16] [--wait 1] [--skip-pg]
+// Placement is real: several fake runners (--runners, default 8) of one organisation dial in, so
+// creates spread over them; on PostgreSQL the creates go to --replicas (default 2) `warren
+// server` processes on one database, round robin, each holding half the runners.
+//
+//   node bench/api/run.ts [--creates 2000] [--concurrency 16] [--wait 1] [--runners 8]
+//     [--replicas 2] [--skip-pg]
 import { readFileSync, writeFileSync } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent, request } from "node:https";
@@ -29,6 +34,8 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "4,8,16" },
     wait: { type: "string", default: "1" },
     "skip-pg": { type: "boolean", default: false },
+    runners: { type: "string", default: "8" },
+    replicas: { type: "string", default: "2" },
   },
 });
 const N = Number(args.creates);
@@ -36,6 +43,9 @@ const N = Number(args.creates);
 const CS = args.concurrency.split(",").map(Number);
 const C = Math.max(...CS);
 const WARMUP = 100;
+const RUNNERS = Number(args.runners);
+/** Slots per runner: room for every create of the run, spread over the runners. */
+const SLOTS_PER_RUNNER = Math.ceil(((N + WARMUP) * CS.length * 2 * 1.5) / RUNNERS) + 64;
 
 interface Run {
   name: string;
@@ -94,64 +104,82 @@ function post(
   });
 }
 
-async function benchServer(label: string, db: string, root: string): Promise<Run[]> {
-  const server = await startServerProcess({
-    db,
-    root,
-    env: {
-      WARREN_RATE_LIMIT: "1000000",
-      WARREN_RATE_BURST: "1000000",
-    },
-    // By hand: BENCH_PROFILE=DIR writes the server's CPU profile; BENCH_NODE_ARGS="--trace-gc"
-    // and the like print what node says to bench/results/api-server.txt.
-    nodeArgs: [
-      ...(process.env["BENCH_PROFILE"]
-        ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_PROFILE"]}`]
-        : []),
-      ...(process.env["BENCH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []),
-    ],
-  });
+async function benchServer(label: string, db: string, root: string, replicas: number): Promise<Run[]> {
+  const servers: Awaited<ReturnType<typeof startServerProcess>>[] = [];
+  const conns: { close(): void }[] = [];
+  const extraRoots = Array.from({ length: replicas - 1 }, () => tempDir("warren-bench-api-replica-"));
+  const roots = [root, ...extraRoots.map((t) => t.dir)];
   try {
-    // Room for every create: this measures the control plane, not admission refusals.
-    const runner = new FakeRunner({ diskFreeBytes: 2 ** 60 });
-    runner.slots = 1_000_000;
-    const runnerToken = await callJson(server.local, "POST", "/api/v1/admin/runner-tokens", {
-      name: "bench",
-    });
-    const conn = await connectRunner(
-      {
-        url: server.url,
-        fingerprint: server.fingerprint,
-        token: (runnerToken.body as { token: string }).token,
-      },
-      runner,
-    );
-    await conn.ready;
-    const user = (await callJson(server.local, "POST", "/api/v1/tokens", { name: "bench" })).body as {
+    for (const dir of roots) {
+      servers.push(
+        await startServerProcess({
+          db,
+          root: dir,
+          env: {
+            WARREN_RATE_LIMIT: "1000000",
+            WARREN_RATE_BURST: "1000000",
+          },
+          // By hand: BENCH_PROFILE=DIR writes the server's CPU profile; BENCH_NODE_ARGS="--trace-gc"
+          // and the like print what node says to bench/results/api-server.txt.
+          nodeArgs: [
+            ...(process.env["BENCH_PROFILE"]
+              ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_PROFILE"]}`]
+              : []),
+            ...(process.env["BENCH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []),
+          ],
+        }),
+      );
+    }
+    const first = servers[0]!;
+    // Room for every create: this measures the control plane, not admission refusals. Runners
+    // alternate between the replicas, as a load balancer in front of them would spread them.
+    for (let i = 0; i < RUNNERS; i++) {
+      const runner = new FakeRunner({ diskFreeBytes: 2 ** 50 });
+      runner.slots = SLOTS_PER_RUNNER;
+      runner.cpus = 4096;
+      runner.memoryBytes = 2 ** 50;
+      runner.name = `bench-${i}`;
+      const server = servers[i % servers.length]!;
+      const runnerToken = await callJson(first.local, "POST", "/api/v1/admin/runner-tokens", {
+        name: `bench-${i}`,
+      });
+      const conn = await connectRunner(
+        {
+          url: server.url,
+          fingerprint: server.fingerprint,
+          token: (runnerToken.body as { token: string }).token,
+        },
+        runner,
+      );
+      await conn.ready;
+      conns.push(conn);
+    }
+    const user = (await callJson(first.local, "POST", "/api/v1/tokens", { name: "bench" })).body as {
       token: string;
     };
-    // Keep-alive, as any real client; the certificate is pinned by being the only CA.
-    const tls = {
+    // Keep-alive, as any real client; each replica's certificate is pinned by being the only CA.
+    const tlsAgents = servers.map((server, i) => ({
       agent: new Agent({
         keepAlive: true,
         maxSockets: C,
-        ca: readFileSync(path.join(root, "tls", "cert.pem")),
+        ca: readFileSync(path.join(roots[i]!, "tls", "cert.pem")),
         checkServerIdentity: () => undefined,
       }),
       port: Number(new URL(server.url).port),
       token: user.token,
-    };
-    const local = { agent: new HttpAgent({ keepAlive: true, maxSockets: C }), socketPath: server.socket };
+    }));
+    const local = { agent: new HttpAgent({ keepAlive: true, maxSockets: C }), socketPath: first.socket };
     const body = JSON.stringify({});
     const runs: Run[] = [];
+    const tlsHow = replicas > 1 ? `TLS + token, ${replicas} replicas` : "TLS + token";
     for (const c of CS)
-      for (const [how, via] of [
-        ["TLS + token", tls],
-        ["unix socket", local],
+      for (const [how, pick] of [
+        [tlsHow, (i: number) => tlsAgents[Math.abs(i) % tlsAgents.length]!],
+        ["unix socket", () => local],
       ] as const) {
         const statuses = new Map<number, number>();
         const op = async (i: number) => {
-          const status = await post(via, body, `${label}-${how}-${c}-${i}`);
+          const status = await post(pick(i), body, `${label}-${how}-${c}-${i}`);
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
           return status === 201;
         };
@@ -159,18 +187,20 @@ async function benchServer(label: string, db: string, root: string): Promise<Run
         const run = await drive(`warren create, ${label}, ${how}, ${c} in flight`, N, c, op);
         if (run.errors > 0)
           console.error(
-            `${label}: statuses ${JSON.stringify([...statuses])}; ${server.problems.slice(0, 3).join("\n")}`,
+            `${label}: statuses ${JSON.stringify([...statuses])}; ${servers.flatMap((s) => s.problems.slice(0, 3)).join("\n")}`,
           );
         runs.push(run);
       }
-    tls.agent.destroy();
+    for (const t of tlsAgents) t.agent.destroy();
     local.agent.destroy();
-    conn.close();
-    if (server.other.length)
-      writeFileSync(path.resolve(import.meta.dirname, "../results/api-server.txt"), server.other.join("\n"));
+    const other = servers.flatMap((s) => s.other);
+    if (other.length)
+      writeFileSync(path.resolve(import.meta.dirname, "../results/api-server.txt"), other.join("\n"));
     return runs;
   } finally {
-    await server.stop();
+    for (const c of conns) c.close();
+    for (const s of servers) await s.stop();
+    for (const t of extraRoots) t.cleanup();
   }
 }
 
@@ -196,7 +226,7 @@ const results: ReturnType<typeof row>[] = [];
 {
   const tmp = tempDir("warren-bench-api-");
   try {
-    const runs = await benchServer("sqlite", tmp.dir, tmp.dir);
+    const runs = await benchServer("sqlite", tmp.dir, tmp.dir, 1);
     const sqlite = new DatabaseSync(path.join(tmp.dir, "db", "warren.db"));
     sqlite.exec("pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000");
     sqlite.exec(
@@ -220,7 +250,7 @@ if (!args["skip-pg"]) {
   const tmp = tempDir("warren-bench-api-pg-");
   try {
     const name = await cluster.createDatabase({ migrated: false });
-    const runs = await benchServer("postgres", cluster.url(name), tmp.dir);
+    const runs = await benchServer("postgres", cluster.url(name), tmp.dir, Number(args.replicas));
     const pool = new pg.Pool({ connectionString: cluster.url(name), max: C });
     await pool.query(
       "create table bench_floor (id text primary key, name text not null, spec text, created_at text)",

@@ -3,7 +3,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
 import { exitOnUnhandledFaults, socketPath, WarrenError } from "@warren/protocol";
-import { createRunner, defaultConfig } from "@warren/runner";
+import { claimRunnerHost, createRunner, defaultConfig } from "@warren/runner";
 import { runDaemon } from "@warren/server";
 
 /** Prefer the faster runtime (bench/start: crun's create-to-first-exec p50 is below runc's here). */
@@ -78,8 +78,20 @@ export async function startDaemonForCli(
 ): Promise<void> {
   exitOnUnhandledFaults({ component: "daemon" });
   const cfg = defaultConfig();
-  const runner = await createRunner();
-  const release = takeLock(path.join(cfg.runDir, "daemon.pid"));
+  // Runners sharing this host (`warren runner --root/--run/--prefix`) must not overlap ours.
+  const releaseClaim = await claimRunnerHost(cfg, "daemon");
+  let runner: Awaited<ReturnType<typeof createRunner>>;
+  try {
+    runner = await createRunner();
+  } catch (err) {
+    releaseClaim();
+    throw err;
+  }
+  const release0 = takeLock(path.join(cfg.runDir, "daemon.pid"));
+  const release = () => {
+    release0();
+    releaseClaim();
+  };
   const info = await runner.info();
   const defaultRuntime = RUNTIME_PREFERENCE.find((r) => info.runtimes.includes(r));
   if (!defaultRuntime) {

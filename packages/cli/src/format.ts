@@ -7,6 +7,7 @@ import {
   formatIdleTimeout,
   formatSize,
   type ImageInfo,
+  runnerUnreachable,
 } from "@warren/protocol";
 
 /**
@@ -84,7 +85,8 @@ export function envRow(e: Environment, now: number = Date.now()): string[] {
   const r = e.spec.resources;
   return [
     e.name,
-    e.state,
+    // The state is the last one observed: its runner cannot be asked (footnote under the table).
+    runnerUnreachable(e) ? `${e.state}?` : e.state,
     e.spec.className,
     e.spec.image,
     e.spec.runtime,
@@ -98,10 +100,17 @@ export function envRow(e: Environment, now: number = Date.now()): string[] {
 }
 
 export function envTable(envs: Environment[], now: number = Date.now()): string {
-  return renderTable(
+  const table = renderTable(
     ENV_COLUMNS,
     envs.map((e) => envRow(e, now)),
   );
+  const notes = envs.flatMap((e) => {
+    const c = runnerUnreachable(e);
+    if (!c) return [];
+    const runner = e.runner ? `runner ${e.runner.name}` : "its runner";
+    return [`? ${e.name}: ${runner} unreachable since ${formatAge(c.at, now)}; last observed state shown`];
+  });
+  return notes.length > 0 ? `${table}${notes.join("\n")}\n` : table;
 }
 
 export const CLASS_COLUMNS = [
@@ -114,8 +123,22 @@ export const CLASS_COLUMNS = [
   "MAX CPUS",
   "MAX MEMORY",
   "MAX DISK",
+  "LABELS",
+  "OVERCOMMIT",
   "EGRESS",
 ];
+
+/** The labels a class requires of its runners: `zone=eu,gpu=none`, or "-" for any runner. */
+export function labelsCell(labels: Record<string, string> | undefined): string {
+  const pairs = Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`);
+  return pairs.length > 0 ? pairs.join(",") : "-";
+}
+
+/** CPU and memory overcommit, "cpu 4 mem 1"; "-" from a server before the fleet. */
+export function overcommitCell(c: Pick<ClassSpec, "cpuOvercommit" | "memoryOvercommit">): string {
+  if (c.cpuOvercommit === undefined || c.memoryOvercommit === undefined) return "-";
+  return `cpu ${c.cpuOvercommit} mem ${c.memoryOvercommit}`;
+}
 
 /** An egress policy short enough for a table cell: long allow-lists show their first two CIDRs. */
 export function egressCell(p: EgressPolicy | undefined): string {
@@ -137,6 +160,8 @@ export function classTable(classes: ClassSpec[]): string {
       String(c.maxCpus),
       formatSize(c.maxMemoryBytes),
       formatSize(c.maxDiskBytes),
+      labelsCell(c.requiredLabels),
+      overcommitCell(c),
       egressCell(c.egress),
     ]),
   );

@@ -64,6 +64,7 @@ export const EXAMPLES: Record<string, string[]> = {
   "class create": [
     "warren class create big --cpus 8 --memory 16g --disk 100g",
     "warren class create sealed --cpus 1 --memory 1g --disk 5g --runtime gvisor --egress none",
+    "warren class create eu --cpus 2 --memory 4g --disk 20g --require-label zone=eu --memory-overcommit 1.25",
   ],
   "class rm": ["warren class rm big"],
   image: ["warren image ls", "warren image pull docker.io/library/alpine:3.20"],
@@ -106,6 +107,14 @@ export const EXAMPLES: Record<string, string[]> = {
   "token ls": ["warren token ls", "warren token ls --json"],
   "token revoke": ["warren token revoke tok_0123"],
   audit: ["warren audit ls --since 1d"],
+  fleet: ["warren fleet ls", "warren fleet cordon host-2", "warren fleet drain host-2"],
+  "fleet ls": ["warren fleet ls", "warren fleet ls --json"],
+  "fleet cordon": ["warren fleet cordon host-2                 # no new environments on host-2"],
+  "fleet uncordon": ["warren fleet uncordon host-2"],
+  "fleet drain": [
+    "warren fleet drain host-2                  # cordon it and stop its running environments",
+    "warren fleet drain host-2 --json",
+  ],
   "audit ls": [
     "warren audit ls --since 2h",
     "warren audit ls --action environment.create --since 2026-01-31T00:00:00Z --json",
@@ -170,6 +179,8 @@ export const EXAMPLES: Record<string, string[]> = {
   server: ["warren server --listen 0.0.0.0:7443", "warren server --db postgres://warren@db/warren"],
   runner: [
     "warren runner --server https://cp:7443 --fingerprint SHA256 --token-file /etc/warren/runner-token",
+    "warren runner --server https://cp:7443 --fingerprint SHA256 --token-file /etc/warren/runner-token --name host-2 --label zone=eu",
+    "warren runner --server https://cp:7443 --fingerprint SHA256 --token-file /etc/warren/runner-token-b --name b --root /var/lib/warren-b --run /run/warren-b --prefix warrenb",
   ],
   whoami: ["warren whoami", "warren whoami --json"],
   daemon: ["sudo warren daemon", "sudo warren daemon --listen 0.0.0.0:7443"],

@@ -8,6 +8,7 @@ import { withIngressFlags } from "./ingress-flags.ts";
 import { registerAuditCommands } from "./main-audit.ts";
 import { registerAutomationCommands } from "./main-automations.ts";
 import { registerDevcontainerCommands } from "./main-devcontainer.ts";
+import { registerFleetCommands } from "./main-fleet.ts";
 import { registerPortCommands } from "./main-ports.ts";
 import { registerPrebuildCommands } from "./main-prebuild.ts";
 import { registerRepoCommands } from "./main-repo.ts";
@@ -172,6 +173,13 @@ cls
   .option("--max-disk <size>", "largest --disk an environment may ask for")
   .option("--egress <policy>", "where its environments may connect: all (default), none, or CIDR[,CIDR...]")
   .option("--idle-timeout <duration>", "longest its environments may go unused, e.g. 2h (default: no limit)")
+  .option(
+    "--require-label <key=value>",
+    "a label runners must carry to take its environments, e.g. zone=eu (repeatable)",
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
+  .option("--cpu-overcommit <n>", "CPU limits placed per runner core, 1 to 64 (default 4)")
+  .option("--memory-overcommit <n>", "memory limits placed per byte of runner memory, 1 to 1.5 (default 1)")
   .option("--json", "print the ClassSpec as JSON")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/class-create.ts")).classCreateCommand(name, opts)),
@@ -332,6 +340,7 @@ registerSshKeyCommands(program);
 registerUserCommands(program);
 registerPrebuildCommands(program);
 registerUsageCommands(program);
+registerFleetCommands(program);
 registerPortCommands(program);
 registerSshCommands(program);
 registerServerCommands(program);

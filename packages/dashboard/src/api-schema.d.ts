@@ -662,6 +662,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet/runners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organisation's runners: state, labels, capacity, allocated, used, environments, last heartbeat (admins). */
+        get: operations["listRunners"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fleet/runners/{name}/cordon": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Keep new environments off a runner; its environments keep running. Admins. */
+        post: operations["cordonRunner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fleet/runners/{name}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cordon a runner and stop every environment on it that runs (gracefully, through reconcile); waits up to a few seconds for the stops. Admins. */
+        post: operations["drainRunner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fleet/runners/{name}/uncordon": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Let a cordoned or drained runner take new environments again. Admins. */
+        post: operations["uncordonRunner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -1170,6 +1238,8 @@ export interface components {
     schemas: {
         ClassSpec: {
             builtin: boolean;
+            /** @description Sum of CPU limits over a runner's cores placement allows (1 to 64) */
+            cpuOvercommit?: number;
             cpus: number;
             diskBytes: number;
             egress: components["schemas"]["EgressPolicy"];
@@ -1179,8 +1249,14 @@ export interface components {
             maxDiskBytes: number;
             maxMemoryBytes: number;
             memoryBytes: number;
+            /** @description Sum of memory limits over a runner's memory placement allows (1 to 1.5) */
+            memoryOvercommit?: number;
             name: string;
             pids: number;
+            /** @description Labels a runner must carry to take its environments ({}: any runner) */
+            requiredLabels?: {
+                [key: string]: string;
+            };
             runtime?: "runc" | "crun" | "gvisor";
         };
         Condition: {
@@ -1287,6 +1363,13 @@ export interface components {
                 };
                 /** @description Its disk may have changed since its last clean stop */
                 workspaceDirty?: boolean;
+            };
+            /** @description the scheduler's explanation of the placement */
+            placement?: string;
+            /** @description the runner it was placed on */
+            runner?: {
+                id: string;
+                name: string;
             };
             /** @description Made from a repository (`warren up --repo`): its source, setup phase and lifecycle hooks */
             setup?: {
@@ -1429,6 +1512,7 @@ export interface components {
          *     - `ENV_FAILED` (422): The environment failed to reach the requested state.
          *     - `INSUFFICIENT_DISK` (507): The host does not have room for the requested disk.
          *     - `CAPACITY_EXHAUSTED` (507): Every environment slot of the runner's id range is taken.
+         *     - `UNSCHEDULABLE` (503): No runner of the organisation can take the environment; the error says why for each.
          *     - `UNAUTHENTICATED` (401): The caller is not allowed to use this API.
          *     - `TIMEOUT` (504): The operation did not finish in time.
          *     - `DAEMON_UNAVAILABLE` (503): The Warren daemon is not reachable.
@@ -1449,10 +1533,11 @@ export interface components {
          *     - `POLICY_DENIED` (403): A devcontainer.json, image or Feature asks for something the organisation's policy refuses (privileged, host mounts, capAdd, securityOpt, runArgs); remove it or ask an admin.
          *     - `CLONE_FAILED` (422): git could not clone the repository inside the environment (credentials, host key, URL or branch); the message says which and how to fix it.
          *     - `BUILD_FAILED` (422): An image build (Dockerfile or Features) failed inside the environment's sandbox; the message ends with the build's last lines.
+         *     - `RUNNER_NOT_FOUND` (404): No runner of the caller's organisation has that name (`warren fleet ls` lists them).
          *     - `PREBUILD_NOT_FOUND` (404): No prebuild (or disk template on the runner) has that repository, branch or key.
          *     - `INTERNAL` (500): A bug in Warren.
          */
-        ErrorCode: "INVALID_ARGUMENT" | "INVALID_SIZE" | "OUT_OF_CLASS_BOUNDS" | "RUNTIME_UNSUPPORTED" | "ENV_NOT_FOUND" | "CLASS_NOT_FOUND" | "IMAGE_NOT_FOUND" | "NAME_CONFLICT" | "CLASS_EXISTS" | "CLASS_IN_USE" | "CLASS_BUILTIN" | "ENV_NOT_RUNNING" | "ENV_RUNNING" | "SECRET_DELIVERY_FAILED" | "IMAGE_CORRUPT" | "IMAGE_TOO_LARGE" | "IMAGE_IN_USE" | "REGISTRY_REFUSED" | "REGISTRY_AUTH_FAILED" | "REGISTRY_UNAVAILABLE" | "ENV_FAILED" | "INSUFFICIENT_DISK" | "CAPACITY_EXHAUSTED" | "UNAUTHENTICATED" | "TIMEOUT" | "DAEMON_UNAVAILABLE" | "RUNNER_UNAVAILABLE" | "IDEMPOTENCY_CONFLICT" | "IDEMPOTENCY_MISMATCH" | "SECRET_SHOWN_ONCE" | "RATE_LIMITED" | "PAYLOAD_TOO_LARGE" | "WATCH_EXPIRED" | "FORBIDDEN" | "NOT_FOUND" | "QUOTA_EXCEEDED" | "VERSION_MISMATCH" | "DIAL_FAILED" | "SSH_KEY_EXISTS" | "PUBLIC_PORTS_DENIED" | "POLICY_DENIED" | "CLONE_FAILED" | "BUILD_FAILED" | "PREBUILD_NOT_FOUND" | "INTERNAL";
+        ErrorCode: "INVALID_ARGUMENT" | "INVALID_SIZE" | "OUT_OF_CLASS_BOUNDS" | "RUNTIME_UNSUPPORTED" | "ENV_NOT_FOUND" | "CLASS_NOT_FOUND" | "IMAGE_NOT_FOUND" | "NAME_CONFLICT" | "CLASS_EXISTS" | "CLASS_IN_USE" | "CLASS_BUILTIN" | "ENV_NOT_RUNNING" | "ENV_RUNNING" | "SECRET_DELIVERY_FAILED" | "IMAGE_CORRUPT" | "IMAGE_TOO_LARGE" | "IMAGE_IN_USE" | "REGISTRY_REFUSED" | "REGISTRY_AUTH_FAILED" | "REGISTRY_UNAVAILABLE" | "ENV_FAILED" | "INSUFFICIENT_DISK" | "CAPACITY_EXHAUSTED" | "UNSCHEDULABLE" | "UNAUTHENTICATED" | "TIMEOUT" | "DAEMON_UNAVAILABLE" | "RUNNER_UNAVAILABLE" | "IDEMPOTENCY_CONFLICT" | "IDEMPOTENCY_MISMATCH" | "SECRET_SHOWN_ONCE" | "RATE_LIMITED" | "PAYLOAD_TOO_LARGE" | "WATCH_EXPIRED" | "FORBIDDEN" | "NOT_FOUND" | "QUOTA_EXCEEDED" | "VERSION_MISMATCH" | "DIAL_FAILED" | "SSH_KEY_EXISTS" | "PUBLIC_PORTS_DENIED" | "POLICY_DENIED" | "CLONE_FAILED" | "BUILD_FAILED" | "RUNNER_NOT_FOUND" | "PREBUILD_NOT_FOUND" | "INTERNAL";
         ImageInfo: {
             /** @description ISO 8601 time */
             createdAt: string;
@@ -2502,6 +2587,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    cpuOvercommit?: number;
                     cpus: number;
                     disk: string;
                     egress?: string;
@@ -2510,8 +2596,12 @@ export interface operations {
                     maxDisk?: string;
                     maxMemory?: string;
                     memory: string;
+                    memoryOvercommit?: number;
                     name: string;
                     pids?: number;
+                    requiredLabels?: {
+                        [key: string]: string;
+                    };
                     runtime?: "runc" | "crun" | "gvisor";
                 };
             };
@@ -2872,7 +2962,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: RUNNER_UNAVAILABLE */
+            /** @description Error: UNSCHEDULABLE, RUNNER_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3120,6 +3210,15 @@ export interface operations {
             };
             /** @description Error: INTERNAL */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: UNSCHEDULABLE */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5023,6 +5122,481 @@ export interface operations {
             };
         };
     };
+    listRunners: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the autoscaler's last decision per pool */
+                        autoscaler: {
+                            at: string;
+                            decision: string;
+                            desired: number;
+                            pool: string;
+                        }[];
+                        items: {
+                            allocated: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            capacity: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            environments: {
+                                running: number;
+                                total: number;
+                            };
+                            hostname: string;
+                            /** @description the runner token's id */
+                            id: string;
+                            labels: {
+                                [key: string]: string;
+                            };
+                            lastHeartbeat: string | null;
+                            name: string;
+                            runtimes: string[];
+                            schedule: "active" | "cordoned" | "draining";
+                            state: "ready" | "cordoned" | "draining" | "unreachable" | "disconnected";
+                            unreachableSince: string | null;
+                            unschedulable: string | null;
+                            /** @description live usage from its heartbeats */
+                            used: {
+                                cpuEwmaCores: number;
+                                memoryAvailableBytes: number;
+                                memoryWorkingSetBytes: number;
+                            } | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: INVALID_ARGUMENT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cordonRunner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        runner: {
+                            allocated: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            capacity: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            environments: {
+                                running: number;
+                                total: number;
+                            };
+                            hostname: string;
+                            /** @description the runner token's id */
+                            id: string;
+                            labels: {
+                                [key: string]: string;
+                            };
+                            lastHeartbeat: string | null;
+                            name: string;
+                            runtimes: string[];
+                            schedule: "active" | "cordoned" | "draining";
+                            state: "ready" | "cordoned" | "draining" | "unreachable" | "disconnected";
+                            unreachableSince: string | null;
+                            unschedulable: string | null;
+                            /** @description live usage from its heartbeats */
+                            used: {
+                                cpuEwmaCores: number;
+                                memoryAvailableBytes: number;
+                                memoryWorkingSetBytes: number;
+                            } | null;
+                        };
+                        /** @description drain: the environments asked to stop, with their state when this answer was sent */
+                        stopping: {
+                            name: string;
+                            state: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: INVALID_ARGUMENT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: RUNNER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    drainRunner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        runner: {
+                            allocated: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            capacity: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            environments: {
+                                running: number;
+                                total: number;
+                            };
+                            hostname: string;
+                            /** @description the runner token's id */
+                            id: string;
+                            labels: {
+                                [key: string]: string;
+                            };
+                            lastHeartbeat: string | null;
+                            name: string;
+                            runtimes: string[];
+                            schedule: "active" | "cordoned" | "draining";
+                            state: "ready" | "cordoned" | "draining" | "unreachable" | "disconnected";
+                            unreachableSince: string | null;
+                            unschedulable: string | null;
+                            /** @description live usage from its heartbeats */
+                            used: {
+                                cpuEwmaCores: number;
+                                memoryAvailableBytes: number;
+                                memoryWorkingSetBytes: number;
+                            } | null;
+                        };
+                        /** @description drain: the environments asked to stop, with their state when this answer was sent */
+                        stopping: {
+                            name: string;
+                            state: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: INVALID_ARGUMENT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: RUNNER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    uncordonRunner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        runner: {
+                            allocated: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            capacity: {
+                                cpus: number;
+                                diskBytes: number;
+                                memoryBytes: number;
+                                /** @description environment slots; in `allocated`, environments held */
+                                slots: number;
+                            };
+                            environments: {
+                                running: number;
+                                total: number;
+                            };
+                            hostname: string;
+                            /** @description the runner token's id */
+                            id: string;
+                            labels: {
+                                [key: string]: string;
+                            };
+                            lastHeartbeat: string | null;
+                            name: string;
+                            runtimes: string[];
+                            schedule: "active" | "cordoned" | "draining";
+                            state: "ready" | "cordoned" | "draining" | "unreachable" | "disconnected";
+                            unreachableSince: string | null;
+                            unschedulable: string | null;
+                            /** @description live usage from its heartbeats */
+                            used: {
+                                cpuEwmaCores: number;
+                                memoryAvailableBytes: number;
+                                memoryWorkingSetBytes: number;
+                            } | null;
+                        };
+                        /** @description drain: the environments asked to stop, with their state when this answer was sent */
+                        stopping: {
+                            name: string;
+                            state: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: INVALID_ARGUMENT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: RUNNER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -6126,7 +6700,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: RUNNER_UNAVAILABLE */
+            /** @description Error: UNSCHEDULABLE, RUNNER_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6319,7 +6893,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Error: RUNNER_UNAVAILABLE */
+            /** @description Error: UNSCHEDULABLE, RUNNER_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -82,6 +82,10 @@
 //   GET    /api/v1/audit?actor=&action=&since=&until=&limit=&cursor= -> AuditPage (admins; own organisation)
 //   GET    /api/v1/orgs/:org/quotas                -> QuotaView (quotas and current usage; admins)
 //   PUT    /api/v1/orgs/:org/quotas SetQuotasRequest -> QuotaView (null clears a quota; admins)
+//   GET    /api/v1/fleet/runners                   -> FleetList (the organisation's runners and autoscaler; admins)
+//   POST   /api/v1/fleet/runners/:name/cordon      -> FleetActionResult (no new environments on it; admins)
+//   POST   /api/v1/fleet/runners/:name/uncordon    -> FleetActionResult (takes new environments again; admins)
+//   POST   /api/v1/fleet/runners/:name/drain       -> FleetActionResult (cordoned, running environments stopped; admins)
 //   GET    /api/v1/auth/oidc/start                -> 302 to the identity provider (PKCE S256, state, nonce; a cookie
 //                                                    binds the sign-in to this browser; public); ?user_code= -> 302 to verify
 //   GET    /api/v1/auth/oidc/callback?code=&state= -> SignIn { token (wrn_..., shown once), expiresAt, user, org, role }
@@ -121,6 +125,7 @@ import type {
   SetResourcesRequest,
 } from "./env.ts";
 import type { ExecNotices } from "./exec-stream.ts";
+import type { FleetClient } from "./fleet.ts";
 import type {
   AddMemberRequest,
   CreatedToken,
@@ -190,7 +195,8 @@ export interface ApiClient
     AutomationsClient,
     SetupClient,
     PrebuildClient,
-    UsageClient {
+    UsageClient,
+    FleetClient {
   health(): Promise<{ ok: true; version: string }>;
   runnerInfo(): Promise<RunnerInfo>;
   /** Every environment (following pages), optionally filtered by state, name prefix or project. */

@@ -5,6 +5,9 @@ export type AuditResult = "ok" | "denied" | "error";
 /** A runner sent a frame that breaks the runner protocol; its connection was closed (target: why). */
 export const AUDIT_RUNNER_PROTOCOL_VIOLATION = "runner.protocol-violation";
 
+/** The runner autoscaler scaled a pool, or a provider call failed (actor "autoscaler", target: pool and decision). */
+export const AUDIT_FLEET_AUTOSCALE = "fleet.autoscale";
+
 /** The longest each audit field is stored (the server cuts longer values, marking the cut with "…"). */
 export const AUDIT_FIELD_MAX = {
   orgId: 100,

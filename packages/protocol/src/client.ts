@@ -17,6 +17,7 @@ import {
 import { readWatchStream, watchPath } from "./client-watch.ts";
 import type { ClassSpec, DnsStats, Environment, EnvStats, ImageInfo } from "./env.ts";
 import { type ErrorBody, isWarrenError, WarrenError } from "./errors.ts";
+import { fleetMethods } from "./fleet.ts";
 import type { Member, TokenInfo } from "./identity.ts";
 import { API_PREFIX } from "./paths.ts";
 import { prebuildMethods } from "./prebuilds.ts";
@@ -171,6 +172,7 @@ export function createClient(opts: ClientOptions): ApiClient {
     ...setupMethods(http, env),
     ...prebuildMethods(http),
     ...usageMethods(http),
+    ...fleetMethods(http),
   };
 }
 

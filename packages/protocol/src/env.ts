@@ -90,6 +90,10 @@ export interface Environment {
   idle?: EnvIdle;
   /** Made from a repository (`warren up --repo`): its source, setup phase and hooks. */
   setup?: EnvSetup;
+  /** The runner it was placed on (its id and fleet name); absent from servers before the fleet. */
+  runner?: { id: string; name: string };
+  /** The scheduler's explanation, e.g. "placed on r3: most free memory, image cached". */
+  placement?: string;
 }
 
 export interface ClassSpec {
@@ -107,6 +111,12 @@ export interface ClassSpec {
   egress: EgressPolicy;
   /** The longest its environments may go unused before they stop (seconds); null or absent: no limit. */
   idleTimeoutSeconds?: number | null;
+  /** Labels a runner must carry to take its environments ({} : any runner); absent from servers before the fleet. */
+  requiredLabels?: Record<string, string>;
+  /** Sum of CPU limits over a runner's cores that placement allows (class-placement.ts; default 4). */
+  cpuOvercommit?: number;
+  /** Sum of memory limits over a runner's memory that placement allows (default 1, at most 1.5). */
+  memoryOvercommit?: number;
 }
 
 export interface ImageInfo {
@@ -151,6 +161,12 @@ export interface CreateClassRequest {
   egress?: string;
   /** The longest its environments may go unused: a duration (2h) or "never" (default: no limit). */
   idleTimeout?: string;
+  /** Labels a runner must carry to take its environments, e.g. {"zone": "eu"} (default: none). */
+  requiredLabels?: Record<string, string>;
+  /** CPU overcommit ratio, 1 to 64 (default 4). */
+  cpuOvercommit?: number;
+  /** Memory overcommit ratio, 1 to 1.5 (default 1). */
+  memoryOvercommit?: number;
 }
 
 /** PATCH /environments/:name: live resize; omitted fields keep their value. */

@@ -32,6 +32,10 @@ export const ERROR_CATALOG = {
   ENV_FAILED: { status: 422, summary: "The environment failed to reach the requested state." },
   INSUFFICIENT_DISK: { status: 507, summary: "The host does not have room for the requested disk." },
   CAPACITY_EXHAUSTED: { status: 507, summary: "Every environment slot of the runner's id range is taken." },
+  UNSCHEDULABLE: {
+    status: 503,
+    summary: "No runner of the organisation can take the environment; the error says why for each.",
+  },
   UNAUTHENTICATED: { status: 401, summary: "The caller is not allowed to use this API." },
   TIMEOUT: { status: 504, summary: "The operation did not finish in time." },
   DAEMON_UNAVAILABLE: { status: 503, summary: "The Warren daemon is not reachable." },
@@ -100,6 +104,10 @@ export const ERROR_CATALOG = {
     status: 422,
     summary:
       "An image build (Dockerfile or Features) failed inside the environment's sandbox; the message ends with the build's last lines.",
+  },
+  RUNNER_NOT_FOUND: {
+    status: 404,
+    summary: "No runner of the caller's organisation has that name (`warren fleet ls` lists them).",
   },
   PREBUILD_NOT_FOUND: {
     status: 404,

@@ -4,7 +4,9 @@
 export * from "./api.ts";
 export * from "./audit.ts";
 export * from "./automations.ts";
+export * from "./class-placement.ts";
 export * from "./client.ts";
+export * from "./client-exec.ts";
 export * from "./client-port-forward.ts";
 export * from "./client-retry.ts";
 export * from "./client-watch.ts";
@@ -16,6 +18,7 @@ export * from "./exec-options.ts";
 export * from "./exec-stream.ts";
 export * from "./failpoint.ts";
 export * from "./fingerprint.ts";
+export * from "./fleet.ts";
 export * from "./flow-control.ts";
 export * from "./http-proxy.ts";
 export * from "./identity.ts";

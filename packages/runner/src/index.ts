@@ -5,7 +5,9 @@ export { createResolver, type Resolver, type ResolverOptions } from "./dns/index
 export { recordedResolverPid } from "./dns/supervisor.ts";
 export { Engine } from "./engine/engine.ts";
 export { createRunner } from "./engine/runner.ts";
+export { claimRunnerHost } from "./host/claims.ts";
 export { defaultConfig, type RunnerConfig } from "./host/config.ts";
+export { checkRunnerName, hostnameLabel, parseLabels } from "./host/identity.ts";
 export { type RunResult, run } from "./host/run.ts";
 export {
   ensureHostNetwork,

@@ -50,6 +50,24 @@ export interface DaemonOptions {
   sshListenOptional?: boolean;
   /** The port proxy (ingress/http-proxy-start.ts): `listen` HOST:PORT, base domain, certificate; off without `listen`. */
   portProxy?: PortProxyDaemonOptions | undefined;
+  /**
+   * Server mode: `HOST:PORT` of the internal listener (mutual TLS, relay/) other replicas relay live
+   * calls to for runners this replica holds; port 0 picks one. Off when undefined.
+   */
+  relayListen?: string | undefined;
+  /** https://HOST:PORT other replicas reach that listener at; default from the bound address. */
+  relayAdvertise?: string | undefined;
+  /** The address is only the default: if relays cannot start, log why and run without them. */
+  relayListenOptional?: boolean;
+  /**
+   * Server mode: how often held runners report usage (default 15 s; env WARREN_RUNNER_HEARTBEAT_MS),
+   * how long no replica may hold a runner before its environments are marked RunnerUnreachable
+   * (default 60 s; WARREN_RUNNER_GRACE_MS), how old placement's view of other replicas' runners
+   * may get (default 1.5 s; WARREN_FLEET_REFRESH_MS). Milliseconds.
+   */
+  fleet?: { heartbeatMs?: number; unreachableGraceMs?: number; refreshMs?: number };
+  /** Server mode: the runner autoscaler's configuration file (JSON or YAML; autoscaler/config.ts). */
+  autoscalerConfig?: string | undefined;
 }
 
 export interface Daemon {
@@ -61,6 +79,8 @@ export interface Daemon {
   socketPath: string;
   /** The remote listener's bound address and certificate fingerprint, when listening. */
   tls?: { host: string; port: number; fingerprint: string };
+  /** The relay listener's advertised URL and certificate fingerprint, when relays are on. */
+  relay?: { url: string; fingerprint: string };
   /** Stops accepting, ends waits and streams, finishes reconciles in flight, closes the DB. */
   close(): Promise<void>;
 }

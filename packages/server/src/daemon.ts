@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { socketPath as defaultSocketPath, type RunnerApi } from "@warren/protocol";
 import { startAuditRetention } from "./audit-retention.ts";
+import { autoscalerConfigFrom, startAutoscaler } from "./autoscaler/start.ts";
 import { systemClock } from "./clock.ts";
 import {
   createEnvironmentController,
@@ -29,7 +30,11 @@ import {
   startSshIngress,
 } from "./ingress/start-ingress.ts";
 import { createControlPlaneMetrics, queueObserver, storeTimer } from "./metrics/control-plane.ts";
+import { ingressRelayParts } from "./relay/ingress-wiring.ts";
+import { relayFromOptions } from "./relay/relay.ts";
+import { fleetTimings } from "./runners/fleet-timings.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
+import { registerEmbeddedRunner } from "./scheduler/embedded-view.ts";
 import { createActivityTracker } from "./services/activity.ts";
 import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
@@ -54,13 +59,15 @@ import { createSshKeyService } from "./services/ssh-keys.ts";
 import { createEnvWatchService } from "./services/watch.ts";
 import { createSetupParts } from "./setup-parts.ts";
 import { openStoreAt } from "./store/db.ts";
+import { BOOTSTRAP_ORG_ID } from "./store/migrations/005_identity.ts";
 import type { PgChangeBus } from "./store/pg-change-bus.ts";
-import { listEnvIds } from "./store/queries/envs.ts";
+import { listEnvIdsOfRunner } from "./store/queries/runners.ts";
 
 export type { Daemon, DaemonOptions } from "./daemon-options.ts";
 
 export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
   const clock = opts.clock ?? systemClock;
+  const scaling = autoscalerConfigFrom({ ...opts, serverMode: !opts.runner });
   const sock = opts.socketPath ?? defaultSocketPath();
   const log = daemonLogger(opts.logger);
   const shutdown = new AbortController();
@@ -99,9 +106,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     const replicaId = bus?.replicaId ?? randomBytes(6).toString("hex");
     hub = opts.runner
       ? undefined
-      : createRunnerHub({ db: store.db, logger: log.child({ component: "runners" }), replicaId });
+      : createRunnerHub({
+          db: store.db,
+          logger: log.child({ component: "runners" }),
+          replicaId,
+          ...fleetTimings(opts),
+          onEnvChange: (id) => changes.emit(id),
+        });
     const hostRunner: RunnerApi = opts.runner ?? (hub as RunnerHub);
     const h = hub;
+    // Live calls for runners other replicas hold are relayed to them (relay/).
+    const relay = await relayFromOptions(opts, { db: store.db, replicaId, hub, logger: log });
+    if (relay) undo.push(() => relay.close());
     // Calls not about one environment go to the acting organisation's runner (services/runner-for.ts).
     const runnerFor: RunnerFor = h ? (org) => h.forOrg(org) : oneRunner(hostRunner);
     const registryBox = secretBox(opts.root);
@@ -135,6 +151,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     const envs = createEnvironmentService({
       images,
       runnerFor,
+      // Server mode places across the organisation's pool (runners/fleet-cache.ts).
+      ...(h ? { fleet: h.fleet, runnerById: (id: string) => h.forRunner(id) } : {}),
       // `up --repo` of a repository with a ready prebuild starts from a copy of its disk.
       prebuilds: { fromTemplate: (a, made) => matchPrebuild({ db: store.db, runnerFor }, a, made) },
       db: store.db,
@@ -262,19 +280,25 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       httpProxy: () => portProxy?.info(),
       oidc: createOidcService({ config: oidcConfig, db: store.db, clock, audit }),
       ...(hub ? { runnerHub: hub } : {}),
+      ...(relay ? { relay: relay.routing } : {}),
       metrics,
     });
     if (hub) metrics.countRunnersWith(() => hub?.connected().length ?? 0);
     // Sweep before serving: an environment created during the sweep would not be in its keep set.
     const ctl = controller;
     const { swept } = await ctl.start();
+    // Embedded: the in-process runner's capacity is recorded before serving (fleet ls, placement).
+    if (opts.runner)
+      await registerEmbeddedRunner(store.db, opts.runner, BOOTSTRAP_ORG_ID).catch((err: unknown) =>
+        log.warn({ err }, "recording the runner's capacity failed; the first create retries"),
+      );
     idle.start();
     usageSampler.start();
     await setup.controller.start();
     setup.prebuildController.start();
     // A runner that (re)connects gets every environment reconciled at once, not at the next resync.
-    hub?.onAttach(() => {
-      void listEnvIds(store.db).then((ids) => {
+    hub?.onAttach((runnerId) => {
+      void listEnvIdsOfRunner(store.db, runnerId).then((ids) => {
         for (const id of ids) ctl.enqueue(id);
       });
     });
@@ -284,6 +308,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
     const remote = await listenTlsFromOptions(app, opts, log);
     const tls = remote?.listener;
     const tlsInfo: Daemon["tls"] = remote?.info;
+    // The SSH gateway's and port proxy's streams reach runners other replicas hold, both ways.
+    const ingressRelay = ingressRelayParts(relay, {
+      hub,
+      db: store.db,
+      clock,
+      envs,
+      ports,
+      runner,
+      logger: log,
+    });
+    const relayInfo = await relay?.listen(app, ingressRelay?.serve);
     const ingress = { db: store.db, clock, root: opts.root, logger: log };
     try {
       gateway = await startSshIngress({
@@ -298,6 +333,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         audit,
         onAttach: (id) => setup.setups.attached(id),
         observer: metrics.ingress.ssh,
+        wrapTarget: ingressRelay?.wrapTarget,
       });
       portProxy = await startPortIngress({
         ...ingress,
@@ -308,6 +344,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         activity,
         oidcRedirectUrl: oidcConfig?.redirectUrl,
         runner,
+        dial: ingressRelay?.dial,
         wake,
         observer: metrics.ingress.proxy,
         control: controlPlaneHost(app, {
@@ -327,6 +364,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       { socketPath: sock, root: opts.root, store: store.kind, mode, swept: swept.length },
       "warren daemon listening",
     );
+    const scaler =
+      scaling &&
+      startAutoscaler(scaling, { db: store.db, clock, log, replicaId, tls: tlsInfo, audit, metrics });
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -335,6 +375,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         shutdown.abort();
         stopAuditRetention();
         tls?.server.close(); // stop accepting remote connections first
+        await relay?.close();
         await gateway?.close();
         await portProxy?.close();
         hub?.close();
@@ -342,6 +383,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         await bus?.close();
         stopSessions();
         await tls?.close();
+        await scaler?.close();
         await ctl.close();
         await setup.close();
         await idle.close();
@@ -360,6 +402,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       controller: ctl,
       socketPath: sock,
       ...(tlsInfo ? { tls: tlsInfo } : {}),
+      ...(relayInfo ? { relay: relayInfo } : {}),
       ...(hub ? { hub } : {}),
       close,
     };

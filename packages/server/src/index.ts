@@ -12,6 +12,8 @@ export { type BuildOptions, build } from "./http/build.ts";
 export { listenUnix } from "./http/listen.ts";
 export { generateSelfSigned } from "./http/tls-cert.ts";
 export { silentLogger } from "./logger.ts";
+export { placeEnvironment } from "./scheduler/place.ts";
+export type { PlacementRequest, RunnerSnapshot } from "./scheduler/types.ts";
 export { type SystemActor, system } from "./services/actor.ts";
 export { createAuditService } from "./services/audit.ts";
 export { type ChangeFeed, createChangeFeed } from "./services/changes.ts";

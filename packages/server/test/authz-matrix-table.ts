@@ -145,6 +145,11 @@ export const AUTHZ: Record<string, Expectation> = {
   "PUT /api/v1/user/git": "member",
   // Usage: a member reads their own, an admin the organisation's (services/usage.ts).
   "GET /api/v1/usage": "member",
+  // The fleet: which runners take the organisation's environments is admin work.
+  "GET /api/v1/fleet/runners": "admin",
+  "POST /api/v1/fleet/runners/:name/cordon": "admin",
+  "POST /api/v1/fleet/runners/:name/uncordon": "admin",
+  "POST /api/v1/fleet/runners/:name/drain": "admin",
 
   // Prebuilds: every member's `up --repo` starts from them, so admins make and remove them; any
   // member's token may trigger a run of an existing one (a push webhook).

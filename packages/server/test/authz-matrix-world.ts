@@ -36,6 +36,7 @@ export const FIX = {
   registry: "registry.mx-a.example",
   image: "mx/image-a:1",
   victim: "mx-victim-a",
+  runner: "mx-runner-a",
 } as const;
 
 /** A new ed25519 public key line, commented with who adds it. */
@@ -116,6 +117,29 @@ export async function matrixWorld(): Promise<World> {
   // directly; its owner is then added through the identity service like every other user.
   const now = new Date().toISOString();
   await db.insertInto("orgs").values({ id: ORG_B, name: "mx-other-org", created_at: now }).execute();
+  // A runner of organisation A as a runner's attach records it (no API creates runner rows).
+  await db
+    .insertInto("runners")
+    .values({
+      id: `${FIX.runner}-id`,
+      org_id: ORG_A,
+      name: FIX.runner,
+      hostname: `${FIX.runner}-host`,
+      info: JSON.stringify({
+        id: `${FIX.runner}-id`,
+        hostname: `${FIX.runner}-host`,
+        runtimes: ["runc"],
+        cpus: 2,
+        memoryBytes: 2 ** 31,
+        diskFreeBytes: 2 ** 33,
+        cgroupMode: "v2",
+        idRange: { start: 100000, size: 65536 },
+      }),
+      image_refs: "[]",
+      replica: null,
+      seen_at: now,
+    })
+    .execute();
   const join = async (org: string, name: string, role: Caller["role"]): Promise<Caller> => {
     const by: Caller = org === ORG_A ? LOCAL_ROOT : { ...LOCAL_ROOT, orgId: org, userId: "usr_nobody" };
     const m = await identity.addMember(by, org, { name, role });
@@ -195,6 +219,7 @@ export async function matrixWorld(): Promise<World> {
     FIX.registry,
     FIX.victim,
     victimId,
+    FIX.runner,
     ...["member", "peer", "admin", "owner"].map((w) => callers[w as "member"].userId),
     "mx-member",
     "mx-admin",
@@ -244,6 +269,7 @@ export async function matrixWorld(): Promise<World> {
         r.disk_bytes,
         r.user_max_running,
       ]),
+      runners: await rows(db.selectFrom("runners").selectAll().execute(), (r) => [r.id, r.schedule]),
       images: [FIX.image, DEFAULT_IMAGE].filter((i) => h.runner.images.has(i)),
     };
   }

@@ -77,6 +77,7 @@ const WS_TESTED = new Set([
 async function param(route: string, name: string): Promise<{ value: string; owner: Owner }> {
   if (name === "name" && route.includes("/environments/")) return { value: FIX.env, owner: "member" };
   if (name === "name" && route.includes("/classes/")) return { value: FIX.cls, owner: "org" };
+  if (name === "name" && route.includes("/fleet/runners/")) return { value: FIX.runner, owner: "org" };
   if (name === "name" && route.includes("/secrets/")) return { value: FIX.secret, owner: "caller" };
   if (name === "scope") return { value: "org", owner: "caller" };
   if (name === "id" && route.includes("/tokens/")) return { value: await w.memberTokenId(), owner: "member" };

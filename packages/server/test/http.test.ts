@@ -101,13 +101,16 @@ test("404 ErrorBody for unknown environments on every route", async () => {
 });
 
 test("user errors map to their catalog status", async () => {
-  await setup(new FakeRunner({ runtimes: ["runc"], diskFreeBytes: 1024 ** 3 }));
+  const runner = new FakeRunner({ runtimes: ["runc"] });
+  await setup(runner);
   const post = (payload: object) => app.inject({ method: "POST", url: "/api/v1/environments", payload });
   assertError(await post({ name: "a", className: "nope" }), 404, "CLASS_NOT_FOUND");
   assertError(await post({ name: "a", memory: "2x" }), 400, "INVALID_SIZE");
   assertError(await post({ name: "a", cpus: 99 }), 400, "OUT_OF_CLASS_BOUNDS");
   assertError(await post({ name: "a", runtime: "crun" }), 400, "RUNTIME_UNSUPPORTED");
+  // The image is looked for on the runner placement chose, so only once one has room.
   assertError(await post({ name: "a", image: "x/y" }), 404, "IMAGE_NOT_FOUND");
+  runner.diskFreeBytes = 1024 ** 3;
   assertError(await post({ name: "a" }), 507, "INSUFFICIENT_DISK");
   assertError(await post({ name: "UPPER" }), 400, "INVALID_ARGUMENT");
 });
@@ -180,6 +183,9 @@ test("classes: list, create, conflicts, delete rules", async () => {
     maxDiskBytes: 50 * 1024 ** 3,
     builtin: false,
     egress: { mode: "all" },
+    requiredLabels: {},
+    cpuOvercommit: 4,
+    memoryOvercommit: 1,
   });
   assertError(await app.inject({ method: "POST", url: "/api/v1/classes", payload }), 409, "CLASS_EXISTS");
   assertError(

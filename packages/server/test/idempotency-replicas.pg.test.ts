@@ -42,8 +42,11 @@ test("200 concurrent creates with 20 keys over two servers make exactly 20 envir
   }
   const [a, b] = servers as [ServerProcess, ServerProcess];
   const runners: FakeRunner[] = [];
-  for (const s of servers) {
+  for (const [i, s] of servers.entries()) {
+    // Two runners of one organisation, live at once: each needs its own fleet name.
     const runner = new FakeRunner();
+    runner.name = `host-${i}`;
+    runner.cpus = 16; // room for all 20 (CPU limits may sum to 4× the cores)
     const conn: RunnerConnection = await connectRunner(
       { url: s.url, fingerprint: s.fingerprint, token: await token(s, "/api/v1/admin/runner-tokens") },
       runner,

@@ -290,7 +290,7 @@ describe("revocation ends every kind of live session", () => {
   });
 
   test("a runner is disconnected with 4401 and gets no further call", async () => {
-    // A second runner of the organisation: the latest to connect serves it.
+    // A second runner of the organisation, holding the environment placed while it was alone or not.
     const r = await runnerWithEnv(e, "dev2");
     const returned = await revoke(e.local, r.runnerToken.id);
     const reason = await Promise.race([

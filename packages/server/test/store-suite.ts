@@ -99,6 +99,9 @@ export function storeSuite(backend: StoreBackend): void {
             maxDiskBytes: 100 * GiB,
             builtin: true,
             egress: { mode: "all" },
+            requiredLabels: {},
+            cpuOvercommit: 4,
+            memoryOvercommit: 1,
           });
         } finally {
           await s.close();

@@ -39,6 +39,16 @@ export class FakeRunner implements RunnerApi {
   readonly images = new Map<string, ImageInfo>();
   /** Environment slots the runner's id range holds. */
   slots = 64;
+  /**
+   * The host's cores and memory as reported (admission allows limits up to these × the class
+   * ratio). Large by default, so tests about slots, disk and quotas are bounded by those alone;
+   * tests of CPU and memory admission set their own.
+   */
+  cpus = 256;
+  memoryBytes = 1024 ** 4;
+  /** Fleet name and labels (RunnerInfo.name/labels); unset reports none. */
+  name: string | undefined;
+  labels: Record<string, string> | undefined;
   readonly envs = new Map<string, { state: "running" | "stopped"; spec: RunnerEnvSpec; pid: number }>();
   readonly events = new Map<string, string[]>();
   readonly logLines = new Map<string, string>();
@@ -108,11 +118,13 @@ export class FakeRunner implements RunnerApi {
       id: "fake",
       hostname: "fake-host",
       runtimes: [...this.runtimes],
-      cpus: 2,
-      memoryBytes: 24 * 1024 ** 3,
+      cpus: this.cpus,
+      memoryBytes: this.memoryBytes,
       diskFreeBytes: this.diskFreeBytes,
       cgroupMode: "hybrid",
       idRange: { start: 100000, size: 65536 * this.slots },
+      ...(this.name !== undefined ? { name: this.name } : {}),
+      ...(this.labels !== undefined ? { labels: { ...this.labels } } : {}),
     };
   }
 

@@ -64,6 +64,8 @@ export async function runnerWithEnv(
   name: string,
 ): Promise<{ runner: TickingRunner; conn: RunnerConnection; runnerToken: CreatedToken }> {
   const runner = new TickingRunner();
+  // Runners of one organisation need names of their own (a live name is refused).
+  runner.name = `runner-${name}`;
   const runnerToken = await createRunnerToken(e.local, `runner-${name}`);
   const conn = await connectRunner(
     { url: e.url, fingerprint: e.fingerprint, token: runnerToken.token },

@@ -1,6 +1,7 @@
 // warren class create NAME --cpus N --memory SIZE --disk SIZE [--pids N] [--runtime R]
 //   [--max-cpus N --max-memory SIZE --max-disk SIZE] [--egress all|none|CIDR[,CIDR...]]
-import type { CreateClassRequest } from "@warren/protocol";
+//   [--require-label K=V ...] [--cpu-overcommit N] [--memory-overcommit N]
+import { type CreateClassRequest, checkOvercommit, parseRequiredLabels } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { classTable, printJson } from "../format.ts";
 import {
@@ -24,6 +25,10 @@ export interface ClassCreateOptions {
   maxDisk?: string;
   egress?: string;
   idleTimeout?: string;
+  /** `k=v`, repeatable: labels a runner must carry to take this class's environments. */
+  requireLabel?: string[];
+  cpuOvercommit?: string;
+  memoryOvercommit?: string;
   json?: boolean;
 }
 
@@ -41,7 +46,16 @@ export function classRequest(name: string, o: ClassCreateOptions): CreateClassRe
   if (o.maxDisk !== undefined) req.maxDisk = checkSize(o.maxDisk, "--max-disk");
   if (o.egress !== undefined) req.egress = checkEgress(o.egress);
   if (o.idleTimeout !== undefined) req.idleTimeout = checkIdleTimeout(o.idleTimeout);
+  if (o.requireLabel?.length) req.requiredLabels = parseRequiredLabels(o.requireLabel);
+  if (o.cpuOvercommit !== undefined) req.cpuOvercommit = ratio("cpu", o.cpuOvercommit);
+  if (o.memoryOvercommit !== undefined) req.memoryOvercommit = ratio("memory", o.memoryOvercommit);
   return req;
+}
+
+/** A ratio flag as a number within its bounds (not a number: the message shows what was typed). */
+function ratio(kind: "cpu" | "memory", input: string): number {
+  const n = Number(input);
+  return checkOvercommit(kind, input.trim() !== "" && Number.isFinite(n) ? n : input);
 }
 
 export async function classCreateCommand(name: string, o: ClassCreateOptions) {

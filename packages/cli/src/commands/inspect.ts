@@ -1,5 +1,11 @@
 // warren inspect NAME [--json]: desired and observed state, host pid, IP, uid range, cgroups, PSI.
-import { type Environment, formatEgress, formatIdleTimeout, formatSize } from "@warren/protocol";
+import {
+  type Environment,
+  formatEgress,
+  formatIdleTimeout,
+  formatSize,
+  RUNNER_UNREACHABLE,
+} from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { formatAge, formatCpus, formatIn, printJson } from "../format.ts";
 
@@ -37,6 +43,11 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
     field("Egress", env.spec.egress ? formatEgress(env.spec.egress) : "all"),
     field("Created", when(env.createdAt)),
   ];
+  if (env.runner) {
+    const { id, name } = env.runner;
+    lines.push(field("Runner", name === id ? name : `${name} (${id})`));
+  }
+  if (env.placement) lines.push(field("Placement", env.placement));
   // Why it is still up, or when it stops: what idle stop goes by.
   if (env.idle) {
     const i = env.idle;
@@ -82,7 +93,9 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
   if (env.conditions.length > 0) {
     lines.push("Conditions:");
     for (const c of env.conditions) {
-      lines.push(`  ${c.type}=${c.status} ${c.reason}${c.message ? `: ${c.message}` : ""} (${c.at})`);
+      // An unreachable runner's condition says since when: the state above is as last observed.
+      const at = c.type === RUNNER_UNREACHABLE && c.status === "True" ? `since ${when(c.at)}` : c.at;
+      lines.push(`  ${c.type}=${c.status} ${c.reason}${c.message ? `: ${c.message}` : ""} (${at})`);
     }
   }
   return lines.join("\n") + "\n";

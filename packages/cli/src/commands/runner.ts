@@ -3,7 +3,7 @@
 // whenever the link drops (protocol runner-reconnect.ts: backoff, and a long wait plus a clear
 // message when the token was revoked or expired); environments keep running meanwhile and are
 // re-adopted by the control plane's resync on reconnect.
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { exitOnUnhandledFaults, runRunnerLoop, WarrenError } from "@warren/protocol";
 import { takeLock, untilSignal } from "../daemon-entry.ts";
@@ -12,6 +12,36 @@ export interface RunnerOptions {
   server: string;
   fingerprint: string;
   tokenFile?: string;
+  /** Fleet name; default the hostname as a DNS label. */
+  name?: string;
+  /** `k=v` placement labels, repeatable. */
+  label?: string[];
+  /** State root, run dir and host-object name prefix: disjoint per runner on one host. */
+  root?: string;
+  run?: string;
+  prefix?: string;
+}
+
+// The prefix names an nft table, a cgroup, runtime containers and the `<prefix>0` link (15 bytes).
+const PREFIX_RE = /^[a-z][a-z0-9_-]{0,13}$/;
+
+/** The runner's host configuration from flags, then WARREN_* variables, then defaults. */
+async function runnerConfig(opts: RunnerOptions) {
+  const { checkRunnerName, defaultConfig, parseLabels } = await import("@warren/runner");
+  const over: Partial<import("@warren/runner").RunnerConfig> = {};
+  if (opts.root) over.root = path.resolve(opts.root);
+  if (opts.run) over.runDir = path.resolve(opts.run);
+  if (opts.prefix) over.prefix = opts.prefix;
+  if (opts.name !== undefined) over.name = checkRunnerName(opts.name);
+  if (opts.label?.length) over.labels = parseLabels(opts.label);
+  const cfg = defaultConfig(over);
+  if (!PREFIX_RE.test(cfg.prefix)) {
+    throw new WarrenError(
+      "INVALID_ARGUMENT",
+      `prefix ${JSON.stringify(cfg.prefix)} must be 1-14 lowercase letters, digits, _ or -, starting with a letter (for example --prefix wrb)`,
+    );
+  }
+  return cfg;
 }
 
 function readToken(opts: RunnerOptions): string {
@@ -43,11 +73,23 @@ const log = (msg: string, fields: Record<string, unknown> = {}) =>
 export async function runnerCommand(opts: RunnerOptions): Promise<number> {
   readToken(opts); // a missing or unsafe token is the user's error: say so now, before dialling
   exitOnUnhandledFaults({ component: "runner" });
-  const { createRunner, defaultConfig } = await import("@warren/runner");
-  const cfg = defaultConfig();
-  // The embedded daemon and a remote-serving runner must not both drive this host.
-  const release = takeLock(path.join(cfg.runDir, "daemon.pid"));
-  const runner = await createRunner();
+  const { claimRunnerHost, createRunner } = await import("@warren/runner");
+  const cfg = await runnerConfig(opts);
+  // Before anything is made on the host: a runner whose id range, subnet, root, run dir or
+  // prefix is another live runner's (or the embedded daemon's) must not touch them.
+  const releaseClaim = await claimRunnerHost(cfg, "runner");
+  let release = () => {};
+  let runner: Awaited<ReturnType<typeof createRunner>>;
+  try {
+    // The embedded daemon and a remote-serving runner must not both drive this run dir.
+    mkdirSync(cfg.runDir, { recursive: true, mode: 0o700 });
+    release = takeLock(path.join(cfg.runDir, "daemon.pid"));
+    runner = await createRunner(cfg);
+  } catch (err) {
+    release();
+    releaseClaim();
+    throw err;
+  }
   const loop = runRunnerLoop(
     {
       url: opts.server,
@@ -64,5 +106,6 @@ export async function runnerCommand(opts: RunnerOptions): Promise<number> {
     await runner.close();
   });
   release();
+  releaseClaim();
   return 0;
 }

@@ -20,6 +20,9 @@ export interface ServerOptions extends PortProxyFlags {
   root?: string;
   socket?: string;
   defaultRuntime?: string;
+  relayListen?: string;
+  relayAdvertise?: string;
+  autoscalerConfig?: string;
 }
 
 export async function serverCommand(opts: ServerOptions): Promise<number> {
@@ -35,23 +38,45 @@ export async function serverCommand(opts: ServerOptions): Promise<number> {
   mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   exitOnUnhandledFaults({ component: "server" });
   const release = takeLock(path.join(path.dirname(socketPath), "server.pid"));
+  const db = opts.db ?? process.env["WARREN_DB"];
+  const listen = opts.listen ?? process.env["WARREN_LISTEN"] ?? "127.0.0.1:7443";
   try {
     const daemon = await runDaemon({
       root,
       socketPath,
-      db: opts.db ?? process.env["WARREN_DB"],
+      db,
       defaultRuntime: runtime,
       handleSignals: false,
-      listen: opts.listen ?? process.env["WARREN_LISTEN"] ?? "127.0.0.1:7443",
+      listen,
       sshListen: opts.sshListen || process.env["WARREN_SSH_LISTEN"] || DEFAULT_SSH_LISTEN,
       sshListenOptional: !(opts.sshListen || process.env["WARREN_SSH_LISTEN"]),
       portProxy: portProxyOptions(opts),
       tlsCert: process.env["WARREN_TLS_CERT"],
       tlsKey: process.env["WARREN_TLS_KEY"],
+      ...relayOptions(opts, db, listen),
+      autoscalerConfig: opts.autoscalerConfig ?? process.env["WARREN_AUTOSCALER_CONFIG"],
     });
     await untilSignal(() => daemon.close());
   } finally {
     release();
   }
   return 0;
+}
+
+/**
+ * Relays between replicas: on with an explicit --relay-listen; by default with a PostgreSQL store
+ * (replicas share it), on the --listen host with any free port, and then optional: a server that
+ * cannot start them says why and runs without them.
+ */
+function relayOptions(
+  opts: ServerOptions,
+  db: string | undefined,
+  listen: string,
+): { relayListen?: string; relayAdvertise?: string; relayListenOptional?: boolean } {
+  const advertise = opts.relayAdvertise ?? process.env["WARREN_RELAY_ADVERTISE"];
+  const explicit = opts.relayListen ?? process.env["WARREN_RELAY_LISTEN"];
+  const withAdvertise = advertise ? { relayAdvertise: advertise } : {};
+  if (explicit) return { relayListen: explicit, ...withAdvertise };
+  if (!db || !/^postgres(ql)?:\/\//.test(db)) return {};
+  return { relayListen: listen.replace(/:\d+$/, ":0"), relayListenOptional: true, ...withAdvertise };
 }

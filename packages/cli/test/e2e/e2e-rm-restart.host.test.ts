@@ -14,7 +14,8 @@ import { type Harness, makeHarness, REPO } from "@warren/testing/e2e-harness";
 import { spawn as ptySpawn } from "node-pty";
 
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
-const SMALL = ["--memory", "128m", "--disk", "32m"];
+// A quarter CPU each: 20 of them fit the CPU overcommit (4:1) of a 2-core host.
+const SMALL = ["--cpus", "0.25", "--memory", "128m", "--disk", "32m"];
 
 describe("rm, inspect and daemon restarts (e2e)", { timeout: 600_000 }, () => {
   let h: Harness;

@@ -2,6 +2,7 @@
 import type { RuntimeName } from "@warren/protocol";
 import type { CgroupDriver } from "../cgroups/types.ts";
 import type { RunnerConfig } from "../host/config.ts";
+import type { HostUsage } from "../metrics/host-usage.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { ImageStore } from "../storage/image-store.ts";
 
@@ -14,4 +15,8 @@ export interface EngineContext {
   /** Environment names by address, for the resolver's own-name answers. */
   ownNames?: import("./dns.ts").OwnNames;
   resolver?: import("./dns.ts").RunnerResolver;
+  /** The host's live usage for info(); absent in tests that build an engine by hand. */
+  usage?: HostUsage;
+  /** This state root's host id (host/identity.ts). */
+  hostId?: string;
 }

@@ -39,8 +39,10 @@ import { detectCgroupMode } from "../cgroups/detect.ts";
 import { CONSOLE_HELPER } from "../exec/exec-plan.ts";
 import { startExec } from "../exec/exec-session.ts";
 import { resolveExecUser } from "../exec/exec-user.ts";
+import { hostnameLabel } from "../host/identity.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, logLimits, streamLog } from "../logs/env-log.ts";
+import { unschedulableReason } from "../metrics/host-usage.ts";
 import { readHandle } from "../state/handle.ts";
 import { freeBytes } from "../storage/disk.ts";
 import { removeDiskTemplate } from "../storage/disk-template.ts";
@@ -79,15 +81,33 @@ export class Engine implements RunnerApi {
   }
 
   async info(): Promise<RunnerInfo> {
+    const { cfg, usage, hostId } = this.ctx;
+    const diskFreeBytes = await freeBytes(cfg);
+    const live = usage?.read();
+    const unschedulable =
+      live && unschedulableReason(live, { freeBytes: diskFreeBytes, reserveBytes: cfg.diskReserveBytes });
     return {
       id: this.#runnerId,
       hostname: os.hostname(),
       runtimes: [...this.ctx.runtimes.keys()],
       cpus: os.availableParallelism(),
       memoryBytes: os.totalmem(),
-      diskFreeBytes: await freeBytes(this.ctx.cfg),
+      diskFreeBytes,
       cgroupMode: detectCgroupMode(),
       idRange: this.ctx.idRange,
+      name: cfg.name ?? hostnameLabel(),
+      ...(cfg.labels ? { labels: cfg.labels } : {}),
+      ...(live
+        ? {
+            usage: {
+              cpuEwmaCores: live.cpuEwmaCores,
+              memoryWorkingSetBytes: live.memoryWorkingSetBytes,
+              memoryAvailableBytes: live.memoryAvailableBytes,
+            },
+          }
+        : {}),
+      ...(unschedulable ? { unschedulable } : {}),
+      ...(hostId ? { hostId } : {}),
     };
   }
 
@@ -299,6 +319,7 @@ export class Engine implements RunnerApi {
 
   /** Stops the resolver; environments keep running. */
   async close(): Promise<void> {
+    this.ctx.usage?.stop();
     await this.ctx.resolver?.close();
   }
 }

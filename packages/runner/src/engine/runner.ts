@@ -1,13 +1,16 @@
 // Builds the in-process runner for this host: probes runtimes and cgroups, reads the id range.
 import { chmod, mkdir } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { RUNTIMES, type RuntimeName } from "@warren/protocol";
 import { cgroupDriver } from "../cgroups/detect.ts";
 import { defaultConfig, type RunnerConfig } from "../host/config.ts";
+import { hostIdOf } from "../host/identity.ts";
 import { readWarrenRange } from "../host/idrange.ts";
 import { hostNames } from "../host/names.ts";
 import { startLogRotation } from "../logs/log-rotator.ts";
 import { startOomWatch } from "../logs/oom-watch.ts";
+import { HostUsage } from "../metrics/host-usage.ts";
 import { ensureHostNetwork } from "../network/index.ts";
 import { runtimeFor } from "../runtime/index.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -49,5 +52,7 @@ export async function createRunner(overrides: Partial<RunnerConfig> = {}): Promi
   // OOM kills happen in the kernel with no Warren code in the path: a periodic check logs them.
   startOomWatch(cfg, cgroups, (id) => hostNames(cfg, id));
   const resolver = await resolverStarting;
-  return new Engine({ cfg, runtimes, cgroups, images, idRange, ownNames, resolver });
+  const hostId = hostIdOf(cfg.root);
+  const usage = new HostUsage({ cpus: os.availableParallelism() }).start();
+  return new Engine({ cfg, runtimes, cgroups, images, idRange, ownNames, resolver, usage, hostId });
 }

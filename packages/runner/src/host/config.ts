@@ -28,6 +28,15 @@ export interface RunnerConfig {
    * default $WARREN_REGISTRY_ALLOW. See storage/registry/address-guard.ts.
    */
   registryAllow?: string;
+  /**
+   * Environment subnet; default $WARREN_SUBNET, else network/addr.ts's DEFAULT_SUBNET. Runners
+   * sharing a host each need their own (host/claims.ts checks).
+   */
+  subnet?: string;
+  /** The runner's fleet name (`--name`); default the hostname as a DNS label (runnerName()). */
+  name?: string;
+  /** Placement labels (`--label k=v`); classes may require them. */
+  labels?: Record<string, string>;
   /** Registry hosts spoken to over plain HTTP besides loopback; default $WARREN_REGISTRY_INSECURE. */
   registryInsecure?: string;
 }

@@ -45,12 +45,12 @@ export function ifGroupFor(prefix: string): number {
 }
 
 export interface NetworkOverrides {
-  /** Environment subnet; default $WARREN_SUBNET, else 10.88.0.0/16. */
+  /** Environment subnet; default the config's, else $WARREN_SUBNET, else 10.88.0.0/16. */
   subnet?: string;
 }
 
 export function networkConfig(cfg: RunnerConfig, over: NetworkOverrides = {}): NetworkConfig {
-  const subnet = over.subnet ?? process.env["WARREN_SUBNET"] ?? DEFAULT_SUBNET;
+  const subnet = over.subnet ?? cfg.subnet ?? process.env["WARREN_SUBNET"] ?? DEFAULT_SUBNET;
   const { base, prefixLen } = parseCidr4(subnet);
   if (prefixLen > 29) throw new Error(`subnet ${subnet} is too small for a resolver and environments`);
   // Host link names are limited to 15 bytes: `<prefix>0`.

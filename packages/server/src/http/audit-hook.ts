@@ -109,6 +109,10 @@ export const AUDITED: Readonly<Record<string, Rule>> = {
   [`POST ${API_PREFIX}/images/import`]: { action: "image.import", target: importTarget, streamed: true },
   [`DELETE ${API_PREFIX}/images/:ref`]: { action: "image.remove", target: param("ref") },
   [`POST ${API_PREFIX}/images/prune`]: { action: "image.prune", target: () => "images" },
+  // The fleet: which runners take new environments, and a drain stops environments on one.
+  [`POST ${API_PREFIX}/fleet/runners/:name/cordon`]: { action: "fleet.cordon", target: param("name") },
+  [`POST ${API_PREFIX}/fleet/runners/:name/uncordon`]: { action: "fleet.uncordon", target: param("name") },
+  [`POST ${API_PREFIX}/fleet/runners/:name/drain`]: { action: "fleet.drain", target: param("name") },
   [`POST ${API_PREFIX}/images/base`]: {
     action: "image.base-mirror",
     target: bodyField("mirror"),

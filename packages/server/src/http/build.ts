@@ -20,6 +20,7 @@ import type { PortSignIn } from "../ingress/port-signin.ts";
 import { type ControlPlaneMetrics, createControlPlaneMetrics } from "../metrics/control-plane.ts";
 import { installHttpMetrics } from "../metrics/http-hook.ts";
 import { metricsRoutes } from "../metrics/routes.ts";
+import { installRelay, type RelayRouting } from "../relay/relay-hook.ts";
 import type { RunnerHub } from "../runners/hub.ts";
 import type { ActivityTracker } from "../services/activity.ts";
 import type { AuditService } from "../services/audit.ts";
@@ -27,6 +28,7 @@ import { automationServiceFor } from "../services/automations.ts";
 import type { ClassService } from "../services/classes.ts";
 import { type EnvWaker, requireRunningWaker } from "../services/env-wake.ts";
 import type { EnvironmentService } from "../services/environments.ts";
+import { createFleetService, type FleetService } from "../services/fleet.ts";
 import { createHostService, type HostService } from "../services/host.ts";
 import type { IdentityService } from "../services/identity.ts";
 import type { ImageService } from "../services/images.ts";
@@ -64,6 +66,7 @@ import { automationRoutes } from "./routes-automations.ts";
 import { classRoutes } from "./routes-classes.ts";
 import { dnsRoutes } from "./routes-dns.ts";
 import { environmentRoutes } from "./routes-environments.ts";
+import { fleetRoutes } from "./routes-fleet.ts";
 import { httpProxyRoutes } from "./routes-http-proxy.ts";
 import { imageRoutes } from "./routes-images.ts";
 import { logRoutes } from "./routes-logs.ts";
@@ -184,6 +187,13 @@ export interface BuildOptions {
   dashboard?: DashboardSessions;
   /** Prometheus series (/metrics); the daemon shares its one with the queue and store. Default: this app's own. */
   metrics?: ControlPlaneMetrics;
+  /**
+   * The fleet's API (services/fleet.ts). Default with `db`: from the store, with `runnerHub`'s live
+   * reports of the runners it holds, or else with `runner` as the embedded daemon's one.
+   */
+  fleet?: FleetService;
+  /** Relays of live calls to the replica holding the runner (relay/relay-hook.ts); off without it. */
+  relay?: RelayRouting | undefined;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -257,6 +267,8 @@ export function build(opts: BuildOptions): FastifyInstance {
     dashboard: dashboardCookies,
   });
   installGuards(app, { db: opts.db, rateLimit: opts.rateLimit, clock: opts.clock });
+  // After authentication and the rate limits: only callers this replica admitted are relayed.
+  if (opts.relay) installRelay(app, { ...opts.relay, envs: opts.envs });
   installAudit(app, opts.audit);
   // Runner-protocol replies (an image list, every environment a host has) can pass the 1 MiB
   // body limit; MAX_WIRE_FRAME bounds them instead. Exec frames are small either way.
@@ -311,6 +323,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     sshKeyRoutes(scoped, opts.sshKeys);
     userGitRoutes(scoped, opts.db && createUserGitService({ db: opts.db, clock: opts.clock ?? systemClock }));
     usageRoutes(scoped, opts.db && createUsageService({ db: opts.db, clock: opts.clock ?? systemClock }));
+    fleetRoutes(scoped, opts.fleet ?? (opts.db ? defaultFleet(opts, opts.db) : undefined));
     sshGatewayRoutes(scoped, opts.sshGateway);
     httpProxyRoutes(scoped, opts.httpProxy);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
@@ -331,6 +344,15 @@ export function build(opts: BuildOptions): FastifyInstance {
     metricsRoutes(scoped, { metrics, db: opts.db, runner: opts.runner, host: deps.host });
   });
   return app;
+}
+
+function defaultFleet(opts: BuildOptions, db: Db): FleetService {
+  return createFleetService({
+    db,
+    clock: opts.clock ?? systemClock,
+    stop: (a, id) => opts.envs.stop(a, id),
+    ...(opts.runnerHub ? { live: opts.runnerHub.live.bind(opts.runnerHub) } : { embedded: opts.runner }),
+  });
 }
 
 function isLoggerInstance(l: unknown): l is FastifyBaseLogger {

@@ -238,7 +238,13 @@ function bridgeExec(socket: WebSocket, name: string, httpReq: FastifyRequest, de
 
 const CLOSE_GRACE_MS = 2000;
 
-function handleFrame(session: ExecSession, buf: Buffer, log: FastifyBaseLogger, socket: WebSocket): void {
+/** One frame from the client: stdin (with backpressure) or a control message. */
+export function handleFrame(
+  session: ExecSession,
+  buf: Buffer,
+  log: FastifyBaseLogger,
+  socket: WebSocket,
+): void {
   let channel: number;
   let data: Buffer;
   try {

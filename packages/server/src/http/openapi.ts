@@ -46,6 +46,7 @@ const TAGS = [
     name: "usage",
     description: "Environment time and allocated resources over a period, with measured CPU.",
   },
+  { name: "fleet", description: "The organisation's runners: cordon, uncordon and drain them (admins)." },
 ];
 
 export function openApiDocument(routes: readonly RouteDoc[], version: string): Json {

@@ -5,6 +5,7 @@
 import { WarrenError } from "@warren/protocol";
 import type { FastifyInstance } from "fastify";
 import { type Clock, systemClock } from "../clock.ts";
+import { cameByRelay } from "../relay/relay-listener.ts";
 import { isUnixSocket, LOCAL_PRINCIPAL, principalKey } from "./principal.ts";
 
 export interface RateLimitOptions {
@@ -104,7 +105,8 @@ export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): voi
   app.addHook("preParsing", (req, reply, payload, done) => {
     if (isUnixSocket(req)) return done(null, payload);
     const principal = principalKey(req);
-    const waits = [buckets.take(`ip:${req.ip}`)];
+    // A relayed request's address is the relaying replica's, which already charged the client's own.
+    const waits = cameByRelay(req.raw) ? [] : [buckets.take(`ip:${req.ip}`)];
     // Anonymous callers are already counted by their IP.
     if (req.principal?.kind && principal !== LOCAL_PRINCIPAL) waits.push(buckets.take(`token:${principal}`));
     const retryAfter = Math.max(...waits);

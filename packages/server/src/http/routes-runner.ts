@@ -28,6 +28,7 @@ import { checkHelloInfo, parseRunnerFrame, WireViolation } from "@warren/protoco
 import { controlConn, createStreamClient, type StreamClient } from "@warren/protocol/streams";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RunnerHub } from "../runners/hub.ts";
+import { AttachRefused } from "../runners/runner-identity.ts";
 import type { AuditService } from "../services/audit.ts";
 import type { LiveSessions } from "../services/live-sessions.ts";
 import { sourceOf } from "./audit-hook.ts";
@@ -163,6 +164,13 @@ export function runnerRoutes(
             if (live?.ended) r.close(live.ended.closeReason, live.ended.closeCode);
           },
           (err: unknown) => {
+            // Who it claims to be clashes with another runner (runners/runner-identity.ts): the
+            // reason says which and what to change; not a store failure, not a violation.
+            if (err instanceof AttachRefused) {
+              req.log.warn({ runnerId: p.tokenId, reason: err.message }, "runner refused");
+              socket.close(WIRE_CLOSE.policy, closeReason(err.message));
+              return;
+            }
             const msg = err instanceof WarrenError || err instanceof Error ? err.message : String(err);
             req.log.warn({ runnerId: p.tokenId, err }, "runner attach failed");
             // Not a violation of the runner's (the store may have failed): closed without an audit record.

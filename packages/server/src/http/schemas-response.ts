@@ -146,6 +146,10 @@ export const Environment = Type.Object({
   observed: Type.Optional(EnvObserved),
   idle: Type.Optional(EnvIdle),
   setup: Type.Optional(EnvSetup),
+  runner: Type.Optional(
+    Type.Object({ id: Type.String(), name: Type.String() }, { description: "the runner it was placed on" }),
+  ),
+  placement: Type.Optional(Type.String({ description: "the scheduler's explanation of the placement" })),
 });
 export const ClassSpec = Type.Object({
   name: Type.String(),
@@ -163,6 +167,17 @@ export const ClassSpec = Type.Object({
     Type.Union([Type.Integer(), Type.Null()], {
       description: "The longest its environments may go unused (seconds); null: no limit",
     }),
+  ),
+  requiredLabels: Type.Optional(
+    Type.Record(Type.String(), Type.String(), {
+      description: "Labels a runner must carry to take its environments ({}: any runner)",
+    }),
+  ),
+  cpuOvercommit: Type.Optional(
+    Type.Number({ description: "Sum of CPU limits over a runner's cores placement allows (1 to 64)" }),
+  ),
+  memoryOvercommit: Type.Optional(
+    Type.Number({ description: "Sum of memory limits over a runner's memory placement allows (1 to 1.5)" }),
   ),
 });
 export const ImageInfo = Type.Object({

@@ -108,6 +108,12 @@ export const CreateClassBody = Type.Object(
     maxDisk: Type.Optional(Type.String()),
     egress: Type.Optional(Type.String({ maxLength: 16384 })),
     idleTimeout: Type.Optional(Type.String({ maxLength: 32 })),
+    // Loose here: the service (protocol class-placement.ts) names the bad label or the bounds.
+    requiredLabels: Type.Optional(
+      Type.Record(Type.String({ maxLength: 200 }), Type.String({ maxLength: 200 }), { maxProperties: 64 }),
+    ),
+    cpuOvercommit: Type.Optional(Type.Number()),
+    memoryOvercommit: Type.Optional(Type.Number()),
   },
   { additionalProperties: false },
 );

@@ -53,7 +53,7 @@ export async function proxyUpgrade(c: UpgradeContext): Promise<void> {
   }
   let upstream: Duplex;
   try {
-    upstream = await c.dial(r.target.envId, r.port);
+    upstream = await c.dial(r.target.envId, r.port, r.actor);
   } catch (err) {
     return sendPageOnSocket(socket, c.errorPage(err, r));
   }

@@ -8,6 +8,7 @@
 // timeout of a pooled connection is the Agent's own timer here rather than the socket's.
 import http from "node:http";
 import type { Duplex } from "node:stream";
+import type { Actor } from "../services/actor.ts";
 
 /** How long an unused upstream connection stays pooled: under node's 5 s server keep-alive default. */
 export const UPSTREAM_IDLE_MS = 4_000;
@@ -16,7 +17,16 @@ export const MAX_POOLS = 256;
 /** Connections per pool, so one busy port cannot hold every runner stream. */
 export const MAX_SOCKETS_PER_PORT = 64;
 
-export type Dial = (envId: string, port: number) => Promise<Duplex>;
+/**
+ * `visitor`: whom the connection is for (the signed-in visitor; none on a public port), so a dial
+ * relayed to another replica can be re-checked there (relay/ingress-relay.ts).
+ */
+export type Dial = (envId: string, port: number, visitor?: Actor) => Promise<Duplex>;
+
+/** Connections are pooled per visitor too: each was dialled (and re-checked) for the one it serves. */
+function visitorKey(v: Actor | undefined): string {
+  return v?.kind === "user" ? `${v.orgId}/${v.userId}/${v.tokenId ?? ""}` : "";
+}
 
 type PooledSocket = Duplex & {
   setKeepAlive?: (...a: unknown[]) => unknown;
@@ -42,7 +52,7 @@ class DialAgent extends http.Agent {
   readonly envId: string;
   readonly idleMs: number;
 
-  constructor(envId: string, port: number, dial: Dial, idleMs: number, onDial: () => void) {
+  constructor(envId: string, port: number, dial: Dial, idleMs: number, onDial: () => void, visitor?: Actor) {
     // maxFreeSockets = maxSockets: a smaller cap closes connections a busy port frees at once and
     // re-dials them on the next burst (each dial checks the runtime's state), a cliff under load.
     super({
@@ -59,7 +69,7 @@ class DialAgent extends http.Agent {
       cb: (err: Error | null, s?: Duplex) => void,
     ) => {
       onDial();
-      dial(envId, port).then(
+      dial(envId, port, visitor).then(
         (s) => cb(null, fillSocketMethods(s as PooledSocket)),
         (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
       );
@@ -87,7 +97,7 @@ function closeIdle(a: http.Agent): void {
 
 export interface UpstreamPools {
   /** The pooled agent for (env, port), made on first use. */
-  agent(envId: string, port: number): http.Agent;
+  agent(envId: string, port: number, visitor?: Actor): http.Agent;
   /** Dials made so far (tests check reuse with it). */
   dials(): number;
   /** Drops an environment's pools (it stopped or went away): their connections are dead. */
@@ -103,13 +113,13 @@ export function createUpstreamPools(
   const max = o.maxPools ?? MAX_POOLS;
   let dialled = 0;
   return {
-    agent(envId, port) {
-      const key = `${envId}:${port}`;
+    agent(envId, port, visitor) {
+      const key = `${envId}:${port}:${visitorKey(visitor)}`;
       let a = pools.get(key);
       if (a) {
         pools.delete(key); // re-inserted last: Map order is the LRU order
       } else {
-        a = new DialAgent(envId, port, dial, o.idleMs ?? UPSTREAM_IDLE_MS, () => dialled++);
+        a = new DialAgent(envId, port, dial, o.idleMs ?? UPSTREAM_IDLE_MS, () => dialled++, visitor);
         while (pools.size >= max) {
           const [oldest, agent] = pools.entries().next().value as [string, DialAgent];
           pools.delete(oldest);

@@ -165,7 +165,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       ...upstreamRequestHeaders(req.rawHeaders, { clientIp: clientIp(req), scheme, host: a.host }),
       ...bodyFraming(method, req.headers),
     };
-    const up = http.request({ agent: pools.agent(r.target.envId, r.port), method, path: req.url, headers });
+    const agent = pools.agent(r.target.envId, r.port, r.actor);
+    const up = http.request({ agent, method, path: req.url, headers });
     const seen = o.observer;
     const envId = r.target.envId;
     if (seen && !retried) {

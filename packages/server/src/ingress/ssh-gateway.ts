@@ -30,6 +30,7 @@ import type { SshLoginService } from "../services/ssh-logins.ts";
 import { openAgentChannel } from "./ssh-agent-channel.ts";
 import { createSshAuthenticator, type SshLogin } from "./ssh-auth.ts";
 import type { OpenChannel, SshConn } from "./ssh-conn.ts";
+import type { SshEnvTarget } from "./ssh-context.ts";
 import { handleDirectStreamlocal, handleDirectTcpip } from "./ssh-direct-tcpip.ts";
 import { handleSession } from "./ssh-session.ts";
 import { sshTarget } from "./ssh-target.ts";
@@ -73,6 +74,8 @@ export interface SshGatewayOptions {
   onAttach?: ((envId: string) => void) | undefined;
   /** Logins and their bytes per environment, for the control plane's metrics (metrics/ingress.ts). */
   observer?: SshObserver | undefined;
+  /** Wraps each login's target (relays to the replica holding the runner: relay/ingress-relay.ts). */
+  wrapTarget?: ((t: SshEnvTarget, login: SshLogin) => SshEnvTarget) | undefined;
 }
 
 export interface SshObserver {
@@ -173,7 +176,8 @@ export async function startSshGateway(o: SshGatewayOptions): Promise<SshGateway>
       toEnv: socket.bytesRead,
       fromEnv: socket.bytesWritten,
     }));
-    const target = sshTarget(login, o.envs);
+    const base = sshTarget(login, o.envs);
+    const target = o.wrapTarget ? o.wrapTarget(base, login) : base;
     let waking: Promise<void> | undefined;
     const conn: SshConn = {
       target,

@@ -23,6 +23,7 @@ import type { DashboardSessions } from "./dashboard-sessions.ts";
 import type { HttpProxy } from "./http-proxy.ts";
 import type { ProxyObserver } from "./http-proxy-contracts.ts";
 import { type PortProxyDaemonOptions, startPortProxy } from "./http-proxy-start.ts";
+import type { Dial } from "./http-proxy-upstream.ts";
 import { createPortAuth } from "./port-auth.ts";
 import { parsePortHost, portUrl } from "./port-host.ts";
 import { createPortSessions, type PortSessions } from "./port-sessions.ts";
@@ -45,7 +46,7 @@ export async function startSshIngress(
     optional: boolean;
   } & Pick<
       SshGatewayOptions,
-      "envs" | "sshKeys" | "sessions" | "wake" | "activity" | "audit" | "onAttach" | "observer"
+      "envs" | "sshKeys" | "sessions" | "wake" | "activity" | "audit" | "onAttach" | "observer" | "wrapTarget"
     >,
 ): Promise<SshGateway | undefined> {
   if (o.listen === undefined) return undefined;
@@ -62,6 +63,7 @@ export async function startSshIngress(
       audit: o.audit,
       onAttach: o.onAttach,
       observer: o.observer,
+      wrapTarget: o.wrapTarget,
       logger: o.logger.child({ component: "ssh-gateway" }),
     });
   } catch (err) {
@@ -109,6 +111,8 @@ export function startPortIngress(
     /** The OIDC callback URL, whose origin is the control plane's own. */
     oidcRedirectUrl: string | undefined;
     runner: Pick<RunnerApi, "dial">;
+    /** Upstream dials instead of the runner's own (relayed when another replica holds it). */
+    dial?: Dial | undefined;
     wake: EnvWaker;
     /** The control plane's API and dashboard on `warren.<base>` (control-host.ts). */
     control?: ControlPlaneHost | undefined;
@@ -135,7 +139,7 @@ export function startPortIngress(
           // With OIDC, a visitor signs in at the control plane (the origin of its callback URL).
           signInUrl: oidc ? (t) => portOidcSignInUrl(oidc, t) : undefined,
         }),
-      dial: (id, p) => o.runner.dial(id, p),
+      dial: o.dial ?? ((id, p) => o.runner.dial(id, p)),
       wake: o.wake,
       control: o.control,
       observer: o.observer,

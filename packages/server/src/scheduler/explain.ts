@@ -26,7 +26,12 @@ export function explainPlacement(runnerName: string, reasons: string[]): string 
   return `placed on ${runnerName}: ${reasons.join(", ")}`;
 }
 
+/** A refusal names at most this many runners (a large fleet's would not fit in an error). */
+export const EXPLAINED_REJECTIONS = 10;
+
 export function explainUnschedulable(rejected: RejectedRunner[]): string {
   if (rejected.length === 0) return "no runner can take it: no runners are registered";
-  return `no runner can take it: ${rejected.map((r) => `${r.runnerName} ${r.why}`).join("; ")}`;
+  const named = rejected.slice(0, EXPLAINED_REJECTIONS).map((r) => `${r.runnerName} ${r.why}`);
+  const more = rejected.length - named.length;
+  return `no runner can take it: ${named.join("; ")}${more > 0 ? `; and ${more} more (see \`warren fleet ls\`)` : ""}`;
 }

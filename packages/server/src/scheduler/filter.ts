@@ -51,6 +51,7 @@ function reportIsSane(r: RunnerSnapshot): boolean {
 export function whyRejected(req: PlacementRequest, runner: RunnerSnapshot): string | undefined {
   if (!runner.connected) return "disconnected";
   if (runner.cordoned) return "cordoned";
+  if (runner.unschedulable) return `unschedulable (${runner.unschedulable})`;
   if (runner.orgIds !== "shared" && !runner.orgIds.includes(req.orgId)) return "serves other organisations";
   if (!runner.runtimes.includes(req.runtime)) {
     return `lacks runtime ${req.runtime} (has ${runner.runtimes.join(", ") || "none"})`;

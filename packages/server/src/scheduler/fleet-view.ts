@@ -7,8 +7,12 @@
 import type { RunnerSnapshot } from "./types.ts";
 
 export interface FleetView {
-  /** The organisation's runners as placement sees them, connected or not (the filter says why not). */
-  snapshots(orgId: string, ownerId: string): Promise<RunnerSnapshot[]>;
+  /**
+   * The organisation's runners as placement sees them, connected or not (the filter says why not).
+   * `fresh`: read the store now instead of answering from memory (a placement that found no room
+   * asks once more, since a cached view does not yet see environments deleted meanwhile).
+   */
+  snapshots(orgId: string, ownerId: string, opts?: { fresh?: boolean }): Promise<RunnerSnapshot[]>;
   /** After an admission commits, so the next placement sees it before the next refresh. */
   admitted(
     runnerId: string,

@@ -11,6 +11,8 @@ export interface RunnerSnapshot {
   /** Runtimes the runner reported as working (crun, runc, gvisor…). */
   runtimes: string[];
   cordoned: boolean;
+  /** The host's own refusal of new environments (RunnerInfo.unschedulable), with why. */
+  unschedulable?: string;
   connected: boolean;
   capacity: { cpus: number; memoryBytes: number; diskBytes: number; slots: number };
   /** What admitted environments reserve: memoryBytes is the sum of their memory limits. */

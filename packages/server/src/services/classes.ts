@@ -4,10 +4,14 @@
 // name must mean one class in its organisation.
 import {
   type ClassSpec,
+  CPU_OVERCOMMIT,
   type CreateClassRequest,
+  checkOvercommit,
+  checkRequiredLabels,
   checkResourceLimit,
   DEFAULT_EGRESS,
   formatSize,
+  MEMORY_OVERCOMMIT,
   parseEgress,
   parseSize,
   WarrenError,
@@ -116,6 +120,10 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
       ? checkResourceLimit("disk", parseSize(req.maxDisk, "max disk"), "max disk")
       : disk;
   const egress = req.egress !== undefined ? parseEgress(req.egress) : DEFAULT_EGRESS;
+  // What placement reads (scheduler/filter.ts): the labels a runner must carry, the overcommit.
+  const requiredLabels = checkRequiredLabels(req.requiredLabels);
+  const cpuOvercommit = checkOvercommit("cpu", req.cpuOvercommit ?? CPU_OVERCOMMIT.default);
+  const memoryOvercommit = checkOvercommit("memory", req.memoryOvercommit ?? MEMORY_OVERCOMMIT.default);
   if (maxCpus < req.cpus) invalid("maxCpus", `max cpus ${maxCpus} is below the default of ${req.cpus}`);
   if (maxMemory < memory)
     invalid("maxMemory", `max memory ${formatSize(maxMemory)} is below the default of ${formatSize(memory)}`);
@@ -135,9 +143,9 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
     egress: egressToColumn(egress),
     idle_timeout_s: req.idleTimeout !== undefined ? idleTimeoutArg(req.idleTimeout) : null,
     created_at: now,
-    required_labels: "{}",
-    cpu_overcommit: 4,
-    memory_overcommit: 1,
+    required_labels: JSON.stringify(requiredLabels),
+    cpu_overcommit: cpuOvercommit,
+    memory_overcommit: memoryOvercommit,
   };
 }
 

@@ -20,6 +20,7 @@ import type { Db } from "../store/db.ts";
 import { listEnvPage } from "../store/queries/env-pages.ts";
 import { type EnvRow, toEnvironment } from "../store/queries/envs.ts";
 import type { Actor } from "./actor.ts";
+import { runnerIdsOf, withRunnerRefs } from "./env-runner-refs.ts";
 import { actorOrg, canSeeEnv } from "./scope.ts";
 import { withSetupDefaults } from "./setup-exec.ts";
 
@@ -99,7 +100,10 @@ export function createEnvReadOps(d: EnvReadDeps): EnvReadOps {
       const last = page.at(-1);
       // Scoping filters after the page is cut, so a page may hold fewer than `limit` items; the
       // cursor still advances past what was filtered, and every visible item appears exactly once.
-      const out: EnvPage = { items: page.filter((r) => canSeeEnv(a, r)).map(toEnvironment) };
+      const visible = page.filter((r) => canSeeEnv(a, r));
+      const out: EnvPage = {
+        items: await withRunnerRefs(d.db, visible.map(toEnvironment), runnerIdsOf(visible)),
+      };
       if (rows.length > limit && last) out.nextCursor = encodeCursor(last.created_at, last.id);
       return out;
     },

@@ -24,14 +24,10 @@ import { runnerSpec } from "../controllers/environment/act.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
 import { getClass } from "../store/queries/classes.ts";
-import {
-  type LiveResources,
-  liveResourcesOf,
-  restoreEnvResources,
-  updateEnvResources,
-} from "../store/queries/env-resources.ts";
+import { type LiveResources, liveResourcesOf, restoreEnvResources } from "../store/queries/env-resources.ts";
 import { type EnvRow, listEnvs, toEnvironment } from "../store/queries/envs.ts";
 import { type Actor, requireActor } from "./actor.ts";
+import { recordResize } from "./env-resize-admission.ts";
 import { setEnvIdleTimeout } from "./idle-settings.ts";
 import { checkOrgQuota } from "./quotas.ts";
 import { canSeeEnv, ownershipOf } from "./scope.ts";
@@ -148,7 +144,7 @@ export function createEnvResourceOps(d: EnvResourceDeps): EnvResourceOps {
         );
       }
 
-      const updated = await updateEnvResources(db, row.id, next, isoNow(clock));
+      const updated = await recordResize(db, row, before, next, isoNow(clock));
       if (!updated) return view(row); // deleted meanwhile
       d.changed(row.id);
       // Only a running environment has limits to change now; any other state picks the row up

@@ -12,7 +12,6 @@ import {
   formatSize,
   normalizeProject,
   parseSize,
-  type RunnerInfo,
   type RuntimeName,
   WarrenError,
 } from "@warren/protocol";
@@ -23,7 +22,8 @@ export interface SpecInputs {
   name: string;
   req: CreateEnvRequest;
   cls: ClassRow | undefined;
-  info: RunnerInfo;
+  /** What the organisation's runners offer (their runtimes, together). */
+  info: { runtimes: readonly string[] };
   defaultRuntime: RuntimeName;
 }
 

@@ -9,7 +9,6 @@ import {
   DEFAULT_ENV_USER,
   type Environment,
   failpoint,
-  formatSize,
   type RunnerApi,
   type RuntimeName,
   WarrenError,
@@ -17,37 +16,34 @@ import {
 import { type Clock, isoNow } from "../clock.ts";
 import type { RepoCreate } from "../controllers/setup/prebuild-match.ts";
 import type { Logger } from "../logger.ts";
+import type { FleetView } from "../scheduler/fleet-view.ts";
 import type { Db } from "../store/db.ts";
-import { lockAdmission } from "../store/queries/admission-lock.ts";
 import { getClass } from "../store/queries/classes.ts";
 import { egressToColumn } from "../store/queries/egress.ts";
 import {
-  admissionTotals,
   type EnvRow,
   findEnv,
   getEnvByName,
-  insertEnv,
   listEnvs,
-  lowestFreeSlot,
   parseObserved,
   setDesired,
   toEnvironment,
 } from "../store/queries/envs.ts";
-import { getQuotaRow } from "../store/queries/quotas.ts";
 import { markUnsettled } from "../store/queries/setups.ts";
 import { type Actor, requireActor } from "./actor.ts";
 import type { ChangeFeed } from "./changes.ts";
+import { createEnvAdmission } from "./env-admission.ts";
 import { untilEnvGone } from "./env-gone.ts";
 import { createEnvReadOps, type EnvReadOps } from "./env-reads.ts";
 import { createEnvResourceOps, type EnvResourceOps } from "./env-resources.ts";
-import { conflictFix, imageMissing, resolveSpec, specDifferences } from "./env-spec.ts";
+import { runnerIdsOf, withRunnerRefs } from "./env-runner-refs.ts";
 import { idleTimeoutArg, newEnvIdleTimeout } from "./idle-settings.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateNewEnvName } from "./names.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
-import { repoColumns, repoDifferences, repoRequests } from "./repo-source.ts";
+import { repoColumns, repoRequests } from "./repo-source.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
-import { actorOrg, canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
+import { canSeeEnv, nameOrg, newEnvOwnership, ownershipOf, redactHostDetails } from "./scope.ts";
 import { type SettleOptions, type SettleTarget, waitForSettle } from "./settle.ts";
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -69,6 +65,10 @@ export interface EnvironmentServiceOptions {
   images?: Pick<ImageService, "ensureForEnv">;
   /** The runner whose host facts admit a create, per organisation; default: `runner`. */
   runnerFor?: RunnerFor;
+  /** The organisation's runners for placement (runners/fleet-cache.ts); default: runnerFor's one. */
+  fleet?: FleetView;
+  /** The runner a placement chose (its image presence and pulls); default: runnerFor's. */
+  runnerById?: (runnerId: string) => Pick<RunnerApi, "hasImage" | "pullImage">;
   /** Prebuilds (controllers/setup/prebuild-match.ts): a repository create that matches one starts from it. */
   prebuilds?: { fromTemplate(a: Actor, made: RepoCreate): Promise<RepoCreate> };
 }
@@ -97,6 +97,15 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
   const { db, runner, clock } = o;
   const runnerFor = o.runnerFor ?? oneRunner(runner);
   const repoRequest = repoRequests({ db, clock, prebuilds: o.prebuilds });
+  const admit = createEnvAdmission({
+    db,
+    clock,
+    defaultRuntime: o.defaultRuntime,
+    runnerFor,
+    ...(o.fleet ? { fleet: o.fleet } : {}),
+    ...(o.runnerById ? { runnerById: o.runnerById } : {}),
+    ...(o.images ? { images: o.images } : {}),
+  });
   const settleOpts: SettleOptions = {
     db,
     changes: o.changes,
@@ -122,9 +131,15 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     return row;
   }
 
+  /** The API object, with the name of the runner it was placed on. */
+  async function present(row: EnvRow): Promise<Environment> {
+    const [env] = await withRunnerRefs(db, [toEnvironment(row)], runnerIdsOf([row]));
+    return env as Environment;
+  }
+
   async function settle(row: EnvRow, target: SettleTarget): Promise<Environment> {
     const settled = await waitForSettle(settleOpts, row.id, target);
-    return toEnvironment(settled ?? row);
+    return present(settled ?? row);
   }
 
   async function changeIntent(row: EnvRow, desired: EnvRow["desired"], stopGraceMs?: number): Promise<void> {
@@ -164,126 +179,63 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     const org = nameOrg(a);
     const name = await pickName(a, req);
     const cls = await getClass(db, req.className ?? DEFAULT_CLASS, org);
-    const host = runnerFor(actorOrg(a));
-    const info = await host.info();
-    const spec = resolveSpec({ name, req, cls, info, defaultRuntime: o.defaultRuntime });
+    // A generated name was just seen free: admission need not read it again.
     const askedIdle = req.idleTimeout !== undefined ? idleTimeoutArg(req.idleTimeout) : undefined;
-    // A prebuild's image (maybe built for it) was checked on the runner by the match.
-    if (o.images && !setup?.fromPrebuild) await o.images.ensureForEnv(a, spec.image);
-    else if (!(await host.hasImage(spec.image))) throw imageMissing(spec.image);
-
-    // Existence check, admission, slot and insert in one transaction, so two concurrent
-    // creates can neither both take a slot nor both pass the disk check.
-    const outcome = await db.transaction().execute(async (trx) => {
-      // Slots and disk are the runner's own: `info.id` is the runner this create is admitted to.
-      await lockAdmission(trx, info.id);
-      // Names are unique per organisation (migration 009): another organisation's `dev` is no
-      // conflict, and ids, from which every host object is named, stay unique on the server.
-      const existing = await getEnvByName(trx, name, org);
-      if (existing && !canSeeEnv(a, existing)) {
-        // Another member's environment in this organisation; say only that the name is taken.
-        throw new WarrenError("NAME_CONFLICT", `the name "${name}" is taken; pick another --name`, { name });
-      }
-      if (existing) {
-        const diffs = existing.setup
-          ? repoDifferences(existing, setup)
-          : specDifferences(toEnvironment(existing).spec, spec);
-        if (existing.desired === "deleted") {
-          throw new WarrenError(
-            "NAME_CONFLICT",
-            `environment "${name}" is being deleted; wait for \`warren rm ${name}\` to finish or pick another --name`,
-            { name },
-          );
-        }
-        if (diffs.length > 0) {
-          throw new WarrenError(
-            "NAME_CONFLICT",
-            `environment "${name}" exists with a different spec (${diffs.join("; ")}); ${conflictFix(name, toEnvironment(existing).spec, spec)}`,
-            { name, differences: diffs },
-          );
-        }
-        if (existing.desired !== "running") {
-          const theirs = ownershipOf(existing);
-          await checkUserRunning(trx, theirs.org_id, theirs.owner_id);
-        }
-        return { row: existing, created: false };
-      }
-      // Quotas before host capacity: a refusal should name what the user can change.
-      const r = spec.resources;
-      // Read once for both checks: on PostgreSQL every query here is a round trip held under
-      // the admission lock (bench/api).
-      const quota = (await getQuotaRow(trx, own.org_id)) ?? null;
-      await checkOrgQuota(
-        trx,
-        own.org_id,
-        { cpus: r.cpus, memoryBytes: r.memoryBytes, diskBytes: r.diskBytes },
-        undefined,
-        quota,
-      );
-      await checkUserRunning(trx, own.org_id, own.owner_id, quota);
-      const { reserved, topSlot } = await admissionTotals(trx, info.id);
-      const need = spec.resources.diskBytes;
-      if (reserved + need > info.diskFreeBytes) {
-        throw new WarrenError(
-          "INSUFFICIENT_DISK",
-          `not enough disk for "${name}": it needs ${formatSize(need)}, environments already reserve ${formatSize(reserved)} and the host has ${formatSize(info.diskFreeBytes)} free; ask for less with --disk or remove environments with \`warren rm\``,
-          { requestedBytes: need, reservedBytes: reserved, freeBytes: info.diskFreeBytes },
-        );
-      }
-      // Each environment needs its own 65,536-id block from the runner's range.
-      const slots = Math.floor(info.idRange.size / 65536);
-      const slot = await lowestFreeSlot(trx, info.id, slots, topSlot);
-      if (slot >= slots) {
-        throw new WarrenError(
-          "CAPACITY_EXHAUSTED",
-          `this runner has room for ${slots} environments and all are taken; remove environments with \`warren rm\` or enlarge the warren block in /etc/subuid and /etc/subgid`,
-          { slots },
-        );
-      }
-      const now = isoNow(clock);
-      const row: EnvRow = {
-        id: newEnvId(),
-        name,
-        class_name: spec.className,
-        image: spec.image,
-        runtime: spec.runtime,
-        cpus: spec.resources.cpus,
-        memory_bytes: spec.resources.memoryBytes,
-        disk_bytes: spec.resources.diskBytes,
-        pids: spec.resources.pids,
-        slot,
-        desired: "running",
-        state: "pending",
-        conditions: "[]",
-        observed: null,
-        stop_grace_ms: DEFAULT_STOP_GRACE_MS,
-        generation: 1,
-        egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
-        project: spec.project ?? null,
-        placement: null,
-        runner_id: info.id,
-        user_name: spec.user ?? DEFAULT_ENV_USER,
-        idle_timeout_s: newEnvIdleTimeout(askedIdle, {
-          classMax: cls?.idle_timeout_s ?? null,
-          className: spec.className,
-          orgMax: quota?.max_idle_timeout_s ?? null,
-        }),
-        last_activity_at: null,
-        last_activity_kind: null,
-        last_activity_source: null,
-        idle_deadline: null,
-        ...repoColumns(repo),
-        created_at: now,
-        updated_at: now,
-      };
-      await insertEnv(trx, row, own);
-      return { row, created: true };
+    const outcome = await admit(a, {
+      name,
+      generatedName: req.name === undefined,
+      org,
+      own,
+      req,
+      cls,
+      setup,
+      row: ({ spec, runnerId, slot, placement, quota }) => {
+        const now = isoNow(clock);
+        return {
+          id: newEnvId(),
+          name,
+          class_name: spec.className,
+          image: spec.image,
+          runtime: spec.runtime,
+          cpus: spec.resources.cpus,
+          memory_bytes: spec.resources.memoryBytes,
+          disk_bytes: spec.resources.diskBytes,
+          pids: spec.resources.pids,
+          slot,
+          desired: "running",
+          state: "pending",
+          conditions: "[]",
+          observed: null,
+          stop_grace_ms: DEFAULT_STOP_GRACE_MS,
+          generation: 1,
+          egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
+          project: spec.project ?? null,
+          placement,
+          runner_id: runnerId,
+          user_name: spec.user ?? DEFAULT_ENV_USER,
+          idle_timeout_s: newEnvIdleTimeout(askedIdle, {
+            classMax: cls?.idle_timeout_s ?? null,
+            className: spec.className,
+            orgMax: quota?.max_idle_timeout_s ?? null,
+          }),
+          last_activity_at: null,
+          last_activity_kind: null,
+          last_activity_source: null,
+          idle_deadline: null,
+          ...repoColumns(repo),
+          created_at: now,
+          updated_at: now,
+        };
+      },
     });
 
     let row = outcome.row;
     if (outcome.created) {
       failpoint("row-insert");
-      o.logger.info({ envId: row.id, name, spec }, "environment created");
+      o.logger.info(
+        { envId: row.id, name, runnerId: row.runner_id, placement: row.placement },
+        "environment created",
+      );
       o.changes.emit(row.id);
       o.enqueue(row.id);
     } else if (row.desired !== "running" || row.state === "failed") {
@@ -293,7 +245,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     }
     if (opts.wait !== false) return { env: await settle(row, "running"), created: outcome.created };
     row = (await findEnv(db, row.id)) ?? row;
-    return { env: toEnvironment(row), created: outcome.created };
+    return { env: await present(row), created: outcome.created };
   }
 
   async function requireRunning(a: Actor, nameOrId: string): Promise<EnvRow> {
@@ -337,7 +289,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     },
     async get(a, nameOrId) {
       const row = await find(a, nameOrId);
-      const env = toEnvironment(row);
+      const env = await present(row);
       try {
         env.observed = await runner.observe(row.id);
       } catch (err) {

@@ -46,7 +46,8 @@ export interface ImageService {
   /** The runner's prune, never removing what another organisation holds. */
   prune(a: Actor): Promise<{ removed: string[]; freedBytes: number }>;
   /** Before an environment is created from `ref`: the actor's organisation holds it, or pulls it now. */
-  ensureForEnv(a: Actor, ref: string): Promise<void>;
+  /** On `chosen` (the runner a placement picked) or else the organisation's runner. */
+  ensureForEnv(a: Actor, ref: string, chosen?: Pick<RunnerImages, "hasImage" | "pullImage">): Promise<void>;
 }
 
 type Holders = Map<string, Set<string>>;
@@ -108,12 +109,21 @@ export function createImageService(o: {
   };
 
   function pull(a: Actor, ref: string, progress: ProgressFn): Promise<ImageInfo> {
+    return pullOn(runnerFor(actorOrg(a)), a, ref, progress);
+  }
+
+  /** `on`: the organisation's runner, or the one a placement chose. */
+  function pullOn(
+    on: Pick<RunnerImages, "pullImage">,
+    a: Actor,
+    ref: string,
+    progress: ProgressFn,
+  ): Promise<ImageInfo> {
     // Parsed synchronously, so a malformed ref is a plain 400 before any stream starts.
-    const org = actorOrg(a);
     const { registry } = parseImageRef(ref.trim());
     return (async () => {
       const credential = await o.logins?.credentialFor(a, registry);
-      const info = await runnerFor(org).pullImage(ref.trim(), progress, credential ? { credential } : {});
+      const info = await on.pullImage(ref.trim(), progress, credential ? { credential } : {});
       await record(a, info);
       return info;
     })();
@@ -234,9 +244,9 @@ export function createImageService(o: {
       return res;
     },
 
-    async ensureForEnv(a, ref) {
+    async ensureForEnv(a, ref, chosen) {
       const s = scope(a);
-      const runner = runnerFor(actorOrg(a));
+      const runner = chosen ?? runnerFor(actorOrg(a));
       const onRunner = () => runner.hasImage(ref);
       if (!s || ref === DEFAULT_IMAGE) {
         if (!(await onRunner())) throw imageMissing(ref);
@@ -248,7 +258,7 @@ export function createImageService(o: {
       // Not ours (or evicted): the runner's copy may have come with another organisation's login.
       // Only a pull with this organisation's own login may make it ours; a local name cannot be.
       if (!namesRegistry(ref)) throw held ? imageMissing(ref) : notHeld(ref);
-      const info = await pull(a, ref, () => {});
+      const info = await pullOn(runner, a, ref, () => {});
       if (info.ref !== ref) {
         throw new WarrenError(
           "IMAGE_NOT_FOUND",

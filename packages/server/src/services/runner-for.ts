@@ -12,3 +12,9 @@ export const oneRunner =
   <C = RunnerApi>(runner: C): RunnerFor<C> =>
   () =>
     runner;
+
+/**
+ * Reaches one runner by id (the one a placement chose) for calls not about one environment: its
+ * image presence and pulls. `warren server`: RunnerHub.forRunner; embedded: the one runner.
+ */
+export type RunnerById<C = RunnerApi> = (runnerId: string) => C;

@@ -32,6 +32,7 @@ import {
 } from "@warren/protocol";
 import type { Selectable } from "kysely";
 import { type Clock, isoNow } from "../clock.ts";
+import { reencryptRelayCa } from "../relay/relay-ca.ts";
 import type { Db } from "../store/db.ts";
 import { BOOTSTRAP_OWNER_ID } from "../store/migrations/005_identity.ts";
 import { getRole } from "../store/queries/identity.ts";
@@ -355,8 +356,13 @@ export function createSecretService(o: {
             .where("host", "=", r.host)
             .execute();
         }
-        // The SSH gateway's host key is sealed under the secrets key too.
+        // The SSH gateway's host key and the relay CA's key are sealed under the secrets key too.
         await reencryptSshHostKeys(
+          trx,
+          (sealed, ad) => openOld(oldSec!, pendSec, sealed, ad),
+          (plain, ad) => sealWithKey(newSec, plain, ad),
+        );
+        await reencryptRelayCa(
           trx,
           (sealed, ad) => openOld(oldSec!, pendSec, sealed, ad),
           (plain, ad) => sealWithKey(newSec, plain, ad),

@@ -13,16 +13,16 @@ import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
 import { lockWatchLog } from "../store/queries/admission-lock.ts";
 import {
-  appendEnvChange,
+  appendEnvChanges,
   compactEnvChanges,
   compactedEnvChange,
   type EnvChangeType,
-  latestEnvChangeOf,
   latestEnvChanges,
+  latestEnvChangesOf,
   listEnvChangesAfter,
   newestEnvChange,
 } from "../store/queries/env-changes.ts";
-import { getEnvById, listEnvs, type Queryable, toEnvironment } from "../store/queries/envs.ts";
+import { getEnvById, listEnvs, toEnvironment } from "../store/queries/envs.ts";
 import { type Actor, requireActor } from "./actor.ts";
 import type { ChangeFeed } from "./changes.ts";
 import { canSeeOwned } from "./scope.ts";
@@ -39,11 +39,10 @@ export interface EnvWatchOptions {
 }
 
 /** What to record for `c` given the log's newest entry for it; undefined: already recorded. */
-async function againstLog(
-  trx: Queryable,
+function againstLog(
+  latest: { type: EnvChangeType; object: string } | undefined,
   c: { envId: string; type: EnvChangeType; known: { json: string } },
-): Promise<EnvChangeType | undefined> {
-  const latest = await latestEnvChangeOf(trx, c.envId);
+): EnvChangeType | undefined {
   const present = latest !== undefined && latest.type !== "DELETED";
   if (c.type === "DELETED") return present ? "DELETED" : undefined;
   if (present && latest.object === c.known.json) return undefined;
@@ -160,20 +159,27 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
     const at = isoNow(o.clock);
     await o.db.transaction().execute(async (trx) => {
       if (o.shared) await lockWatchLog(trx);
+      // Several replicas see the same change (store/pg-change-bus.ts): record it once, as the
+      // log already has it, whoever wrote that. One read and one insert for the whole batch, so
+      // the log's lock is held for two round trips however many environments changed.
+      const logged = o.shared
+        ? await latestEnvChangesOf(trx, [...new Set(out.map((c) => c.envId))])
+        : undefined;
+      const rows = [];
       for (const c of out) {
-        // Several replicas see the same change (store/pg-change-bus.ts): record it once, as
-        // the log already has it, whoever wrote that.
-        const type = o.shared ? await againstLog(trx, c) : c.type;
+        const type = logged ? againstLog(logged.get(c.envId), c) : c.type;
         if (type === undefined) continue;
-        newest = await appendEnvChange(trx, {
+        // A batch names each environment once (one diff per pass), so the read above stays true.
+        rows.push({
           envId: c.envId,
           type,
           object: c.known.json,
           orgId: c.known.org_id,
           ownerId: c.known.owner_id,
-          at,
         });
       }
+      const last = await appendEnvChanges(trx, rows, at);
+      if (last !== undefined) newest = last;
     });
     if (o.shared) newest = Math.max(newest, await newestEnvChange(o.db));
     for (const c of out) {

@@ -2,11 +2,13 @@
 import type { DesiredState, EnvState } from "@warren/protocol";
 import type { ColumnType, Generated } from "kysely";
 import type { AuditRecordsTable, OrgQuotasTable } from "./schema-audit.ts";
+import type { AutoscalerSchema } from "./schema-autoscaler.ts";
 import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
 import type { OrgImagesSchema } from "./schema-images.ts";
 import type { OidcSchema } from "./schema-oidc.ts";
 import type { PortsSchema } from "./schema-ports.ts";
 import type { PrebuildsSchema } from "./schema-prebuilds.ts";
+import type { RelaySchema } from "./schema-relay.ts";
 import type { RunnersSchema } from "./schema-runners.ts";
 import type { SecretsTable } from "./schema-secrets.ts";
 import type { SshKeysSchema } from "./schema-ssh-keys.ts";
@@ -157,6 +159,8 @@ export interface Schema
     OidcSchema,
     OrgImagesSchema,
     RunnersSchema,
+    AutoscalerSchema,
+    RelaySchema,
     SshKeysSchema,
     UserGitSchema,
     PrebuildsSchema,

@@ -20,6 +20,7 @@ import { createWorkQueue, type QueueObserver } from "../queue.ts";
 import { act, durableObserved, RESIZE_PENDING, RETRY_CONDITION, recordEvent } from "./act.ts";
 import { plan } from "./plan.ts";
 import { resyncIds } from "./resync.ts";
+import { RUNNER_UNREACHABLE } from "./unreachable.ts";
 
 export interface EnvironmentControllerOptions {
   db: Db;
@@ -99,8 +100,10 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
         await setObserved(db, id, durableObserved(observed));
       }
       await act(actions, ctx);
-      // A pass with nothing left to resize settles any earlier refused resize too.
-      const settled = actions.some((a) => a.type === "setResources") ? [] : [RESIZE_PENDING];
+      // A pass with nothing left to resize settles any earlier refused resize too, and one that
+      // reached the runner shows it is reachable again.
+      const settled = [RUNNER_UNREACHABLE];
+      if (!actions.some((a) => a.type === "setResources")) settled.push(RESIZE_PENDING);
       await clearRetryCondition(id, settled);
     } catch (err) {
       const wrapped = wrap(`reconcile env ${id}`, err);

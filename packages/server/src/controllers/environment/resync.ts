@@ -3,11 +3,13 @@
 // change are enqueued: enqueueing every row every 10 s cost a pass per environment (bench/api
 // with thousands of environments spent a fifth of the control plane's CPU on passes that did
 // nothing). The test is the pass's own: plan() has steps, the stored observation is stale, or a
-// condition waits to be cleared. Anything the runner does not report gets a full pass.
+// condition waits to be cleared (RunnerUnreachable included: a runner that lists the environment
+// is back). Anything the runner does not report gets a full pass.
 import type { EnvObserved } from "@warren/protocol";
 import { type EnvRow, parseConditions } from "../../store/queries/envs.ts";
 import { durableObserved, RESIZE_PENDING, RETRY_CONDITION } from "./act.ts";
 import { plan } from "./plan.ts";
+import { RUNNER_UNREACHABLE } from "./unreachable.ts";
 
 export function needsPass(row: EnvRow, observed: EnvObserved | undefined): boolean {
   if (!observed) return true;
@@ -22,7 +24,8 @@ export function needsPass(row: EnvRow, observed: EnvObserved | undefined): boole
   });
   if (steps.length > 0) return true;
   if (row.observed !== JSON.stringify(durableObserved(observed))) return true;
-  return parseConditions(row).some((c) => c.type === RETRY_CONDITION || c.type === RESIZE_PENDING);
+  const settles = new Set([RETRY_CONDITION, RESIZE_PENDING, RUNNER_UNREACHABLE]);
+  return parseConditions(row).some((c) => settles.has(c.type));
 }
 
 /** The ids to enqueue; every row when the runner cannot list (it may be restarting). */

@@ -29,6 +29,8 @@ import { tokenScopes } from "./028_token_scopes.ts";
 import { usage } from "./029_usage.ts";
 import { oidcDashboardFlows } from "./030_oidc_dashboard_flows.ts";
 import { fleet } from "./031_fleet.ts";
+import { autoscaler } from "./032_autoscaler.ts";
+import { relay } from "./033_relay.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -75,4 +77,6 @@ export const MIGRATIONS: readonly Migration[] = [
   usage,
   oidcDashboardFlows,
   fleet,
+  autoscaler,
+  relay,
 ];

@@ -18,11 +18,28 @@ export function toClassSpec(row: ClassRow): ClassSpec {
     maxDiskBytes: row.max_disk_bytes,
     builtin: row.builtin === 1,
     egress: egressFromColumn(row.egress),
+    requiredLabels: labelsFromColumn(row.required_labels),
+    cpuOvercommit: Number(row.cpu_overcommit),
+    memoryOvercommit: Number(row.memory_overcommit),
   };
   if (row.runtime) spec.runtime = row.runtime as RuntimeName;
   if (row.idle_timeout_s !== null && row.idle_timeout_s !== undefined)
     spec.idleTimeoutSeconds = row.idle_timeout_s;
   return spec;
+}
+
+/** The required_labels column (a JSON object of strings, migration 031); anything else is none. */
+export function labelsFromColumn(json: string | null | undefined): Record<string, string> {
+  if (!json) return {};
+  try {
+    const v = JSON.parse(json) as unknown;
+    if (!v || typeof v !== "object" || Array.isArray(v)) return {};
+    return Object.fromEntries(
+      Object.entries(v).filter((e): e is [string, string] => typeof e[1] === "string"),
+    );
+  } catch {
+    return {};
+  }
 }
 
 /**

@@ -6,44 +6,53 @@ import type { Queryable } from "./envs.ts";
 export type EnvChangeRow = Selectable<EnvChangesTable>;
 export type EnvChangeType = EnvChangesTable["type"];
 
-export async function appendEnvChange(
+/**
+ * Appends several changes in one statement (the watch recorder's batch under the shared log's
+ * lock: one round trip, not one per change) and returns the newest rv, or undefined for none.
+ */
+export async function appendEnvChanges(
   db: Queryable,
-  c: {
-    envId: string;
-    type: EnvChangeType;
-    object: string;
-    orgId: string | null;
-    ownerId: string | null;
-    at: string;
-  },
-): Promise<number> {
-  const r = await db
+  cs: { envId: string; type: EnvChangeType; object: string; orgId: string | null; ownerId: string | null }[],
+  at: string,
+): Promise<number | undefined> {
+  if (cs.length === 0) return undefined;
+  const rows = await db
     .insertInto("env_changes")
-    .values({
-      env_id: c.envId,
-      type: c.type,
-      object: c.object,
-      org_id: c.orgId,
-      owner_id: c.ownerId,
-      at: c.at,
-    })
+    .values(
+      cs.map((c) => ({
+        env_id: c.envId,
+        type: c.type,
+        object: c.object,
+        org_id: c.orgId,
+        owner_id: c.ownerId,
+        at,
+      })),
+    )
     .returning("rv")
-    .executeTakeFirstOrThrow();
-  return Number(r.rv);
+    .execute();
+  return Math.max(...rows.map((r) => Number(r.rv)));
 }
 
-/** The newest recorded change of one environment (any replica's). */
-export async function latestEnvChangeOf(
+/** The newest recorded change of each of `envIds` (any replica's), in one query. */
+export async function latestEnvChangesOf(
   db: Queryable,
-  envId: string,
-): Promise<Pick<EnvChangeRow, "type" | "object"> | undefined> {
-  return db
+  envIds: string[],
+): Promise<Map<string, Pick<EnvChangeRow, "type" | "object">>> {
+  const out = new Map<string, Pick<EnvChangeRow, "type" | "object">>();
+  if (envIds.length === 0) return out;
+  const rows = await db
     .selectFrom("env_changes")
-    .select(["type", "object"])
-    .where("env_id", "=", envId)
-    .orderBy("rv", "desc")
-    .limit(1)
-    .executeTakeFirst();
+    .select(["env_id", "type", "object"])
+    .where("rv", "in", (eb) =>
+      eb
+        .selectFrom("env_changes")
+        .select((e) => e.fn.max("rv").as("rv"))
+        .where("env_id", "in", envIds)
+        .groupBy("env_id"),
+    )
+    .execute();
+  for (const r of rows) out.set(r.env_id, { type: r.type, object: r.object });
+  return out;
 }
 
 /** Changes after `rv`, oldest first. */

@@ -1,7 +1,6 @@
 // Queries for live resource changes. A change of limits is a change of intent, so it bumps the
 // generation like setDesired does: a reconcile pass that read the old row cannot mark the
 // environment failed over the user's newer request.
-import type { Db } from "../db.ts";
 import { type EnvRow, getEnvById, type Queryable } from "./envs.ts";
 
 export interface LiveResources {
@@ -16,7 +15,7 @@ export function liveResourcesOf(row: Pick<EnvRow, "cpus" | "memory_bytes" | "pid
 
 /** Records new limits; returns the updated row. */
 export async function updateEnvResources(
-  db: Db,
+  db: Queryable,
   id: string,
   r: LiveResources,
   now: string,

@@ -42,6 +42,7 @@ export function toEnvironment(row: EnvRow): Environment {
   };
   const setup = parseSetup(row);
   if (setup) env.setup = publicSetup(setup);
+  if (row.placement) env.placement = row.placement;
   return env;
 }
 
