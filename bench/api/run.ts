@@ -48,6 +48,8 @@ const RUNNERS = Number(args.runners);
 const SLOTS_PER_RUNNER = Math.ceil(((N + WARMUP) * CS.length * 2 * 1.5) / RUNNERS) + 64;
 
 interface Run {
+  /** PostgreSQL only: commits and WAL flushes per create over the run (every replica's work included). */
+  perCreate?: { commits: number; walSyncs: number };
   name: string;
   ops: number;
   seconds: number;
@@ -184,7 +186,14 @@ async function benchServer(label: string, db: string, root: string, replicas: nu
           return status === 201;
         };
         await drive("warmup", WARMUP, c, (i) => op(-1 - i));
+        const before = await pgCounters(db);
         const run = await drive(`warren create, ${label}, ${how}, ${c} in flight`, N, c, op);
+        const after = await pgCounters(db);
+        if (before && after)
+          run.perCreate = {
+            commits: (after.commits - before.commits) / N,
+            walSyncs: (after.walSyncs - before.walSyncs) / N,
+          };
         if (run.errors > 0)
           console.error(
             `${label}: statuses ${JSON.stringify([...statuses])}; ${servers.flatMap((s) => s.problems.slice(0, 3)).join("\n")}`,
@@ -204,6 +213,21 @@ async function benchServer(label: string, db: string, root: string, replicas: nu
   }
 }
 
+/** Where the time of a create goes on PostgreSQL: each synced commit waits for a WAL flush. */
+async function pgCounters(db: string): Promise<{ commits: number; walSyncs: number } | undefined> {
+  if (!db.startsWith("postgres")) return undefined;
+  const c = new pg.Client({ connectionString: db });
+  await c.connect();
+  try {
+    const r = await c.query<{ commits: string; syncs: string }>(
+      "select (select xact_commit from pg_stat_database where datname = current_database()) as commits, (select wal_sync from pg_stat_wal) as syncs",
+    );
+    return { commits: Number(r.rows[0]?.commits), walSyncs: Number(r.rows[0]?.syncs) };
+  } finally {
+    await c.end();
+  }
+}
+
 const row = (r: Run, floor?: Run) => ({
   what: r.name,
   ops: r.ops,
@@ -212,6 +236,8 @@ const row = (r: Run, floor?: Run) => ({
   "p99 ms": percentile(r.latencies, 99),
   errors: r.errors,
   "vs floor": floor ? `${(r.ops / r.seconds / (floor.ops / floor.seconds)).toFixed(2)}x` : "",
+  "commits/create": r.perCreate ? r.perCreate.commits.toFixed(1) : "",
+  "WAL flushes/create": r.perCreate ? r.perCreate.walSyncs.toFixed(2) : "",
 });
 
 const FLOOR_ROW = (i: number) => [
