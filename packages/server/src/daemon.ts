@@ -137,7 +137,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
       ...(opts.backoff?.baseMs !== undefined ? { baseDelayMs: opts.backoff.baseMs } : {}),
       ...(opts.backoff?.maxMs !== undefined ? { maxDelayMs: opts.backoff.maxMs } : {}),
-      ...(h ? { ownership: (id: string) => h.ownership(id).catch(() => "none" as const) } : {}),
+      ...(h
+        ? {
+            ownership: (id: string, route: { runnerId: string; orgId: string }) =>
+              h.ownership(id, route).catch(() => "none" as const),
+          }
+        : {}),
     });
     const registries = createRegistryLoginService({ db: store.db, clock, secrets: registryBox });
     // Images are scoped to organisations; a create from one the caller's does not hold pulls it.

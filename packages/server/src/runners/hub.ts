@@ -50,8 +50,11 @@ export interface RunnerHub extends RunnerApi {
   connected(): { runnerId: string; orgId: string; name: string; hostname: string }[];
   /** Called after a runner is attached (the daemon resyncs its environments). */
   onAttach(cb: (runnerId: string) => void): void;
-  /** Whether this replica holds the runner the environment's row records. */
-  ownership(envId: string): Promise<Ownership>;
+  /**
+   * Whether this replica holds the runner the environment's row records. `route`: the row's
+   * runner and organisation when the caller has just read it (not read again).
+   */
+  ownership(envId: string, route?: { runnerId: string; orgId: string }): Promise<Ownership>;
   /**
    * The same hub with calls that are not about one environment sent to a connected runner of
    * `orgId`; undefined (the system) behaves like the hub itself.
@@ -323,8 +326,8 @@ export function createRunnerHub(o: RunnerHubOptions): RunnerHub {
         hostname: h.remote.infoAtHello.hostname,
       })),
     onAttach: (cb) => attachListeners.push(cb),
-    async ownership(envId) {
-      const route = await routeOf(envId);
+    async ownership(envId, known) {
+      const route = known ?? (await routeOf(envId));
       if (liveHeld(route.runnerId)) return "mine";
       const rec = await fleet.runner(route.runnerId);
       return rec && freshElsewhere(rec) ? "elsewhere" : "none";

@@ -23,6 +23,7 @@ import { egressToColumn } from "../store/queries/egress.ts";
 import {
   type EnvRow,
   findEnv,
+  getEnvById,
   getEnvByName,
   listEnvs,
   parseObserved,
@@ -244,7 +245,8 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
       o.enqueue(row.id); // level-triggered: a nudge is harmless and heals drift sooner
     }
     if (opts.wait !== false) return { env: await settle(row, "running"), created: outcome.created };
-    row = (await findEnv(db, row.id)) ?? row;
+    // By id only: findEnv would first look the id up as a name, a round trip for nothing.
+    row = (await getEnvById(db, row.id)) ?? row;
     return { env: await present(row), created: outcome.created };
   }
 

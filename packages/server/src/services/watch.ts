@@ -93,6 +93,10 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
   // envId -> JSON of the environment as the log last recorded it (undefined until loaded).
   let baseline: Map<string, Known> | undefined;
   let newest = 0;
+  // The highest compaction mark seen (read or written). The mark only moves up, so this bounds it
+  // from below: the table is read again only when that bound says compaction may be due, not on
+  // every pass (a read per pass per replica was a round trip and a transaction per change).
+  let compactedAtLeast: number | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   let waiters: (() => void)[] = [];
   const stop = new AbortController();
@@ -157,6 +161,7 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
     }
     if (out.length === 0) return newest;
     const at = isoNow(o.clock);
+    let appended = false;
     await o.db.transaction().execute(async (trx) => {
       if (o.shared) await lockWatchLog(trx);
       // Several replicas see the same change (store/pg-change-bus.ts): record it once, as the
@@ -180,14 +185,21 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
       }
       const last = await appendEnvChanges(trx, rows, at);
       if (last !== undefined) newest = last;
+      appended = last !== undefined;
     });
-    if (o.shared) newest = Math.max(newest, await newestEnvChange(o.db));
+    // Every append takes the log's lock, so what this pass appended under it is the newest
+    // version; only a pass that appended nothing reads how far the others have got.
+    if (o.shared && !appended) newest = Math.max(newest, await newestEnvChange(o.db));
     for (const c of out) {
       if (c.type === "DELETED") base.delete(c.envId);
       else base.set(c.envId, c.known);
     }
-    if (newest - (await compactedEnvChange(o.db)) > 2 * retain) {
-      await compactEnvChanges(o.db, newest - retain);
+    if (compactedAtLeast === undefined || newest - compactedAtLeast > 2 * retain) {
+      compactedAtLeast = await compactedEnvChange(o.db);
+      if (newest - compactedAtLeast > 2 * retain) {
+        await compactEnvChanges(o.db, newest - retain);
+        compactedAtLeast = newest - retain;
+      }
     }
     const ws = waiters;
     waiters = [];

@@ -6,6 +6,7 @@ import { isWarrenError, type WarrenError, wrap } from "@warren/protocol";
 import { type Clock, isoNow, type TimerHandle } from "../../clock.ts";
 import type { Logger } from "../../logger.ts";
 import type { ChangeFeed } from "../../services/changes.ts";
+import { ownershipOf } from "../../services/scope.ts";
 import type { Db } from "../../store/db.ts";
 import {
   getEnvById,
@@ -37,7 +38,10 @@ export interface EnvironmentControllerOptions {
    * the runner of the environment's organisation, so that replica reconciles it and this one
    * leaves it alone (it would only record "runner unavailable" over the other's progress).
    */
-  ownership?: (id: string) => Promise<"mine" | "elsewhere" | "none">;
+  ownership?: (
+    id: string,
+    route: { runnerId: string; orgId: string },
+  ) => Promise<"mine" | "elsewhere" | "none">;
   /** Queue depth and pass latency for /metrics (metrics/control-plane.ts queueObserver). */
   queueObserver?: QueueObserver;
 }
@@ -81,7 +85,9 @@ export function createEnvironmentController(opts: EnvironmentControllerOptions):
   async function reconcile(id: string): Promise<void> {
     const row = await getEnvById(db, id);
     if (!row) return;
-    if (opts.ownership && (await opts.ownership(id)) === "elsewhere") return;
+    // The row just read names its runner: ownership need not read it again.
+    const route = { runnerId: row.runner_id, orgId: ownershipOf(row).org_id };
+    if (opts.ownership && (await opts.ownership(id, route)) === "elsewhere") return;
     const ctx = { db, runner, clock, logger, row, onChange: () => changes.emit(id) };
     try {
       const observed = await runner.observe(id);
