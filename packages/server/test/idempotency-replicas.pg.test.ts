@@ -70,7 +70,7 @@ test("200 concurrent creates with 20 keys over two servers make exactly 20 envir
         {
           "idempotency-key": `key-${i % 20}`,
         },
-      ).then((r) => ({ ...r, key: `key-${i % 20}` })),
+      ).then((r) => ({ ...r, key: `key-${i % 20}`, server: i % 2 })),
     ),
   );
 
@@ -100,11 +100,12 @@ test("200 concurrent creates with 20 keys over two servers make exactly 20 envir
     "select count(*)::int as n from idempotency_keys where state = 'done'",
   );
   assert.equal(keys[0].n, 20);
-  // The requests really were split: both servers created some.
-  const placed = runners.map((r) => r.callsOf("ensureRunning").length);
+  // The requests really were split: both servers created some. (Which runner each environment
+  // lands on is the scheduler's choice, not this test's subject.)
+  const createdBy = [0, 1].map((s) => replies.filter((r) => r.server === s && r.status === 201).length);
   assert.ok(
-    placed.every((n) => n > 0),
-    `both replicas placed environments: ${placed}`,
+    createdBy.every((n) => n > 0),
+    `both replicas answered creates: ${createdBy}`,
   );
   // A retry after the dust settles replays the first result on either server.
   const again = await callJson(
