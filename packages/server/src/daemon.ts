@@ -115,6 +115,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         });
     const hostRunner: RunnerApi = opts.runner ?? (hub as RunnerHub);
     const h = hub;
+    // Which replica reconciles an environment: the one holding its runner (the embedded daemon: all).
+    const ownership = h
+      ? (id: string, route?: { runnerId: string; orgId: string }) =>
+          h.ownership(id, route).catch(() => "none" as const)
+      : undefined;
     // Live calls for runners other replicas hold are relayed to them (relay/).
     const relay = await relayFromOptions(opts, { db: store.db, replicaId, hub, logger: log });
     if (relay) undo.push(() => relay.close());
@@ -137,12 +142,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
       ...(opts.backoff?.baseMs !== undefined ? { baseDelayMs: opts.backoff.baseMs } : {}),
       ...(opts.backoff?.maxMs !== undefined ? { maxDelayMs: opts.backoff.maxMs } : {}),
-      ...(h
-        ? {
-            ownership: (id: string, route: { runnerId: string; orgId: string }) =>
-              h.ownership(id, route).catch(() => "none" as const),
-          }
-        : {}),
+      ...(ownership ? { ownership } : {}),
     });
     const registries = createRegistryLoginService({ db: store.db, clock, secrets: registryBox });
     // Images are scoped to organisations; a create from one the caller's does not hold pulls it.
@@ -197,7 +197,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       runner,
       clock,
       logger: log.child({ component: "usage" }),
-      ...(h ? { ownership: (id: string) => h.ownership(id).catch(() => "none" as const) } : {}),
+      ...(ownership ? { ownership } : {}),
     });
     undo.push(
       () => activity.close(),
@@ -251,7 +251,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       images,
       registries,
       runnerFor,
-      ...(h ? { ownership: (id: string) => h.ownership(id).catch(() => "none" as const) } : {}),
+      ...(ownership ? { ownership } : {}),
       logger: log.child({ component: "setup" }),
     });
     undo.push(() => setup.close());

@@ -39,11 +39,7 @@ export class FakeRunner implements RunnerApi {
   readonly images = new Map<string, ImageInfo>();
   /** Environment slots the runner's id range holds. */
   slots = 64;
-  /**
-   * The host's cores and memory as reported (admission allows limits up to these × the class
-   * ratio). Large by default, so tests about slots, disk and quotas are bounded by those alone;
-   * tests of CPU and memory admission set their own.
-   */
+  /** Cores and memory reported: large, so only slots, disk and quotas bound a test that does not set them. */
   cpus = 256;
   memoryBytes = 1024 ** 4;
   /** Fleet name and labels (RunnerInfo.name/labels); unset reports none. */

@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 
 /** Connection-level headers (RFC 9110 7.6.1), plus the proxy ones that are never end-to-end. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",

@@ -5,6 +5,7 @@
 // The holder authenticates and authorizes the request itself through its own app: nothing here
 // vouches for the user. The relaying replica adds only RELAY_HEADER (its own id), which the holder
 // honours only on its internal listener, so a relayed request is never relayed again.
+
 import type {
   ClientRequest,
   IncomingHttpHeaders,
@@ -16,6 +17,7 @@ import { request as httpsRequest, type RequestOptions } from "node:https";
 import type { Duplex } from "node:stream";
 import type { PeerCertificate } from "node:tls";
 import { normalizeFingerprint, WarrenError } from "@warren/protocol";
+import { HOP_BY_HOP } from "../ingress/http-proxy-headers.ts";
 import type { RelayPeer } from "./replicas.ts";
 
 /** Set by the relaying replica: its replica id. Meaningful only on the internal listener. */
@@ -28,20 +30,6 @@ export interface RelayTls {
   keyPem: string;
 }
 
-/** Hop-by-hop headers (RFC 9110 7.6.1) and the host: they describe one connection, not the request. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
-
 function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const named = String(headers.connection ?? "")
     .split(",")
@@ -49,7 +37,9 @@ function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
     .filter(Boolean);
   const out: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || named.includes(k) || k === RELAY_HEADER) continue;
+    // The host names the relaying replica's connection, not the request.
+    if (v === undefined || HOP_BY_HOP.has(k) || k === "host" || named.includes(k) || k === RELAY_HEADER)
+      continue;
     out[k] = v;
   }
   return out;
