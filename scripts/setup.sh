@@ -12,7 +12,8 @@ WITH_TEST=0; [ "${1:-}" = "--test" ] && WITH_TEST=1
 
 RUNTIME_PKGS=(openssl runc crun tini mmdebstrap attr uidmap e2fsprogs util-linux iproute2 nftables umoci skopeo bc
   ca-certificates gcc libc6-dev make python3 g++
-  buildah git)  # devcontainer Dockerfile builds (--isolation=oci, never chroot); the bootstrap clone's tools
+  buildah git  # devcontainer Dockerfile builds (--isolation=oci, never chroot); the bootstrap clone's tools
+  lxcfs)  # environments' own /proc/meminfo, cpuinfo, uptime...: each runner runs its own instance
 TEST_PKGS=(busybox-static keyutils strace conntrack dnsmasq-base docker-registry apache2-utils iputils-ping
   postgresql  # the pg tier (*.pg.test.ts) starts its own throwaway cluster from these binaries
   openssh-client rsync  # the SSH gateway's e2e tests drive the real ssh, scp, sftp, ssh-agent and rsync

@@ -70,7 +70,8 @@ export function warrenScheduler(overcommit: { cpu: number; memory: number }): Sc
         runtime: "crun",
         resources: { cpus: env.cls.cpus, memoryBytes: env.cls.memoryBytes, diskBytes: env.cls.diskBytes },
         requiredLabels: {},
-        overcommit,
+        // Disk at 1:1, as this bench has always packed it.
+        overcommit: { disk: 1, ...overcommit },
       };
       const d = placeEnvironment(req, hosts.map(snapshot));
       return d.kind === "placed" ? hosts.findIndex((h) => h.id === d.runnerId) : -1;

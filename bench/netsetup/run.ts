@@ -35,6 +35,12 @@ if (!process.env["WARREN_BENCH_PINNED"]) {
 }
 
 const SAMPLES = Number(process.env["SAMPLES"] ?? 50);
+console.log(
+  `load average at start: ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ")}`,
+);
 const tag = randomBytes(3).toString("hex");
 const dir = mkdtempSync(path.join(os.tmpdir(), "warren-netbench-"));
 const cfg = defaultConfig({
@@ -108,8 +114,8 @@ try {
     for (let i = 0; i < SAMPLES; i++) {
       const n = probe + i;
       const el = { hostIf: hostIfName(id(n)), ip: envAddress(nc, n), egress: { mode: "none" as const } };
-      nft.push(await timeMs(() => applyNft(syncElements(nc, [], el), "bench")));
-      await applyNft(syncElements(nc, [el], null), "bench");
+      nft.push(await timeMs(() => applyNft(syncElements(nc, [], el), "bench", nc.helper)));
+      await applyNft(syncElements(nc, [el], null), "bench", nc.helper);
     }
     for (let i = 0; i < SAMPLES; i++) {
       const n = probe + i;
@@ -118,6 +124,17 @@ try {
       );
       teardown.push(await timeMs(() => teardownEnvNetwork(cfg, id(n), n, over)));
     }
+    // The same set-up with both commands spawned from this process, as before warren-netd.
+    const spawned: number[] = [];
+    process.env["WARREN_NETD"] = "off";
+    for (let i = 0; i < SAMPLES; i++) {
+      const n = probe + i;
+      spawned.push(
+        await timeMs(() => setupEnvNetwork(cfg, { id: id(n), slot: n, egress: { mode: "all" } }, over)),
+      );
+      await teardownEnvNetwork(cfg, id(n), n, over);
+    }
+    delete process.env["WARREN_NETD"];
     for (let i = 0; i < Math.min(SAMPLES, 20); i++) {
       const n = probe + 100 + i;
       bSetup.push(await timeMs(() => baselineSetup(n, nc)));
@@ -125,6 +142,7 @@ try {
     }
     record(present, "warren setup", setup);
     record(present, "warren teardown", teardown);
+    record(present, "setup, spawned (no warren-netd)", spawned);
     record(present, "nft change (1 env)", nft);
     record(present, "ip+nft cmds setup", bSetup);
     record(present, "ip+nft cmds teardown", bTeardown);
@@ -146,7 +164,7 @@ try {
   console.log(`\nsetup p50 (worst of 10/100/1000): ${setupP50.toFixed(2)} ms (target <= 10)`);
   console.log(`nft change p50 at 1000 / at 10: ${ratio.toFixed(2)}x (target <= 1.5)`);
   console.log(
-    `wrote ${writeResults("netsetup", { samples: SAMPLES, rows: results, batchTeardownMs: batchMs, nftRatio: ratio })}`,
+    `wrote ${writeResults("netsetup", { samples: SAMPLES, loadavg: os.loadavg(), rows: results, batchTeardownMs: batchMs, nftRatio: ratio })}`,
   );
 } finally {
   for (let i = 0; i < 20; i++) {

@@ -5,6 +5,7 @@ import {
   type Environment,
   formatEgress,
   formatIdleTimeout,
+  formatIoLimits,
   formatSize,
   type ImageInfo,
   runnerUnreachable,
@@ -125,6 +126,7 @@ export const CLASS_COLUMNS = [
   "MAX DISK",
   "LABELS",
   "OVERCOMMIT",
+  "DISK I/O",
   "EGRESS",
 ];
 
@@ -134,10 +136,13 @@ export function labelsCell(labels: Record<string, string> | undefined): string {
   return pairs.length > 0 ? pairs.join(",") : "-";
 }
 
-/** CPU and memory overcommit, "cpu 4 mem 1"; "-" from a server before the fleet. */
-export function overcommitCell(c: Pick<ClassSpec, "cpuOvercommit" | "memoryOvercommit">): string {
+/** CPU, memory and disk overcommit, "cpu 4 mem 1 disk 4"; "-" from a server before the fleet. */
+export function overcommitCell(
+  c: Pick<ClassSpec, "cpuOvercommit" | "memoryOvercommit" | "diskOvercommit">,
+): string {
   if (c.cpuOvercommit === undefined || c.memoryOvercommit === undefined) return "-";
-  return `cpu ${c.cpuOvercommit} mem ${c.memoryOvercommit}`;
+  const disk = c.diskOvercommit !== undefined ? ` disk ${c.diskOvercommit}` : "";
+  return `cpu ${c.cpuOvercommit} mem ${c.memoryOvercommit}${disk}`;
 }
 
 /** An egress policy short enough for a table cell: long allow-lists show their first two CIDRs. */
@@ -162,6 +167,7 @@ export function classTable(classes: ClassSpec[]): string {
       formatSize(c.maxDiskBytes),
       labelsCell(c.requiredLabels),
       overcommitCell(c),
+      formatIoLimits(c.ioLimits),
       egressCell(c.egress),
     ]),
   );

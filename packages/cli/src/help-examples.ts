@@ -26,6 +26,16 @@ export const EXAMPLES: Record<string, string[]> = {
     "warren prebuild --repo https://github.com/acme/shop.git --branch main",
     "warren prebuild --repo https://github.com/acme/shop.git --every 6h  # and again every 6 hours",
   ],
+  pool: ["warren pool set warren/debian:bookworm --class default --min 2 --max 5", "warren pool ls"],
+  "pool set": [
+    "warren pool set warren/debian:bookworm --min 2 --max 5",
+    "warren pool set registry.example.com/dev:1 --class large --min 0 --max 8 --schedule 08:00-18:00=4",
+  ],
+  "pool ls": ["warren pool ls", "warren pool ls --json"],
+  "pool rm": [
+    "warren pool rm warren/debian:bookworm",
+    "warren pool rm registry.example.com/dev:1 --class large",
+  ],
   "prebuild ls": ["warren prebuild ls", "warren prebuild ls --json"],
   "prebuild rm": [
     "warren prebuild rm https://github.com/acme/shop.git --branch main",
@@ -65,6 +75,7 @@ export const EXAMPLES: Record<string, string[]> = {
     "warren class create big --cpus 8 --memory 16g --disk 100g",
     "warren class create sealed --cpus 1 --memory 1g --disk 5g --runtime gvisor --egress none",
     "warren class create eu --cpus 2 --memory 4g --disk 20g --require-label zone=eu --memory-overcommit 1.25",
+    "warren class create ci --cpus 4 --memory 8g --disk 50g --disk-overcommit 1 --write-bps 100M --write-iops 2000",
   ],
   "class rm": ["warren class rm big"],
   image: ["warren image ls", "warren image pull docker.io/library/alpine:3.20"],

@@ -9,6 +9,7 @@ import { registerAuditCommands } from "./main-audit.ts";
 import { registerAutomationCommands } from "./main-automations.ts";
 import { registerDevcontainerCommands } from "./main-devcontainer.ts";
 import { registerFleetCommands } from "./main-fleet.ts";
+import { registerPoolCommands } from "./main-pool.ts";
 import { registerPortCommands } from "./main-ports.ts";
 import { registerPrebuildCommands } from "./main-prebuild.ts";
 import { registerRepoCommands } from "./main-repo.ts";
@@ -180,6 +181,11 @@ cls
   )
   .option("--cpu-overcommit <n>", "CPU limits placed per runner core, 1 to 64 (default 4)")
   .option("--memory-overcommit <n>", "memory limits placed per byte of runner memory, 1 to 1.5 (default 1)")
+  .option("--disk-overcommit <n>", "disk sizes placed per byte of runner free disk, 1 to 64 (default 4)")
+  .option("--read-bps <rate>", "disk read bandwidth per environment, e.g. 50M (default: no limit)")
+  .option("--write-bps <rate>", "disk write bandwidth per environment, e.g. 50M (default: no limit)")
+  .option("--read-iops <n>", "disk read operations per second per environment (default: no limit)")
+  .option("--write-iops <n>", "disk write operations per second per environment (default: no limit)")
   .option("--json", "print the ClassSpec as JSON")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/class-create.ts")).classCreateCommand(name, opts)),
@@ -339,6 +345,7 @@ registerSecretCommands(program);
 registerSshKeyCommands(program);
 registerUserCommands(program);
 registerPrebuildCommands(program);
+registerPoolCommands(program);
 registerUsageCommands(program);
 registerFleetCommands(program);
 registerPortCommands(program);

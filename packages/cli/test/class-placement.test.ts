@@ -73,9 +73,9 @@ describe("class placement options", () => {
     const zb = rows.find((row) => row.startsWith("zb "))!;
     const builtin = rows.find((row) => row.startsWith("default"))!;
     assert.equal(cell(zb, "LABELS"), "zone=b,gpu=none");
-    assert.equal(cell(zb, "OVERCOMMIT"), "cpu 2 mem 1.5");
+    assert.equal(cell(zb, "OVERCOMMIT"), "cpu 2 mem 1.5 disk 4");
     assert.equal(cell(builtin, "LABELS"), "-");
-    assert.equal(cell(builtin, "OVERCOMMIT"), "cpu 4 mem 1");
+    assert.equal(cell(builtin, "OVERCOMMIT"), "cpu 4 mem 1 disk 4");
 
     const json = JSON.parse((await cli(["class", "ls", "--json"])).stdout) as ClassSpec[];
     const j = json.find((c) => c.name === "zb")!;

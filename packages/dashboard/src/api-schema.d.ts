@@ -936,6 +936,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organisation's warm pools and what each holds now. */
+        get: operations["listPools"];
+        put?: never;
+        /** Keep ready environments of an image and class, so a plain create of that image and class takes one over; creates or replaces the pool. */
+        post: operations["setPool"];
+        /** Remove a warm pool; its unclaimed environments are removed. */
+        delete: operations["removePool"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/prebuilds": {
         parameters: {
             query?: never;
@@ -1242,9 +1261,22 @@ export interface components {
             cpuOvercommit?: number;
             cpus: number;
             diskBytes: number;
+            /** @description Sum of disk sizes over a runner's free disk placement allows (1 to 64) */
+            diskOvercommit?: number;
             egress: components["schemas"]["EgressPolicy"];
             /** @description The longest its environments may go unused (seconds); null: no limit */
             idleTimeoutSeconds?: number | null;
+            /** @description Disk I/O limits of its environments; a field left out is unlimited */
+            ioLimits?: {
+                /** @description read bandwidth, bytes per second */
+                readBps?: number;
+                /** @description read operations per second */
+                readIops?: number;
+                /** @description write bandwidth, bytes per second */
+                writeBps?: number;
+                /** @description write operations per second */
+                writeIops?: number;
+            };
             maxCpus: number;
             maxDiskBytes: number;
             maxMemoryBytes: number;
@@ -1337,9 +1369,34 @@ export interface components {
                 cgroupPaths?: {
                     [key: string]: string;
                 };
+                cpuGovernor?: {
+                    /** @description The class cpus: the cap without a grant, and the share */
+                    baseCores: number;
+                    /** @description The cap while a burst is granted */
+                    burstCores: number;
+                    burstGrantsTotal: number;
+                    explanation?: string;
+                    /** @description false: the runner's governor is off and the class cpus are the cap */
+                    governed: boolean;
+                    granted: boolean;
+                    /** @description The CFS cap now, in cores */
+                    limitCores: number | null;
+                    throttledPeriodsTotal: number;
+                    throttledSecondsTotal: number;
+                };
                 id: string;
                 /** @description IPv4 address on the runner's environment network, while running */
                 ip?: string;
+                /** @description OOM kills at its memory limit; absent before the first */
+                oom?: {
+                    /** @description Processes killed at its memory limit, over every start */
+                    kills: number;
+                    last?: {
+                        /** @description ISO 8601 time */
+                        at: string;
+                        message: string;
+                    };
+                };
                 pid?: number;
                 psi?: {
                     cpu: number | null;
@@ -1410,9 +1467,34 @@ export interface components {
             cgroupPaths?: {
                 [key: string]: string;
             };
+            cpuGovernor?: {
+                /** @description The class cpus: the cap without a grant, and the share */
+                baseCores: number;
+                /** @description The cap while a burst is granted */
+                burstCores: number;
+                burstGrantsTotal: number;
+                explanation?: string;
+                /** @description false: the runner's governor is off and the class cpus are the cap */
+                governed: boolean;
+                granted: boolean;
+                /** @description The CFS cap now, in cores */
+                limitCores: number | null;
+                throttledPeriodsTotal: number;
+                throttledSecondsTotal: number;
+            };
             id: string;
             /** @description IPv4 address on the runner's environment network, while running */
             ip?: string;
+            /** @description OOM kills at its memory limit; absent before the first */
+            oom?: {
+                /** @description Processes killed at its memory limit, over every start */
+                kills: number;
+                last?: {
+                    /** @description ISO 8601 time */
+                    at: string;
+                    message: string;
+                };
+            };
             pid?: number;
             psi?: {
                 cpu: number | null;
@@ -1463,6 +1545,21 @@ export interface components {
             /** @description ISO 8601 time */
             at: string;
             cpuCores: number;
+            cpuGovernor?: {
+                /** @description The class cpus: the cap without a grant, and the share */
+                baseCores: number;
+                /** @description The cap while a burst is granted */
+                burstCores: number;
+                burstGrantsTotal: number;
+                explanation?: string;
+                /** @description false: the runner's governor is off and the class cpus are the cap */
+                governed: boolean;
+                granted: boolean;
+                /** @description The CFS cap now, in cores */
+                limitCores: number | null;
+                throttledPeriodsTotal: number;
+                throttledSecondsTotal: number;
+            };
             cpuSecondsTotal?: number;
             diskQuotaBytes: number;
             diskUsedBytes: number;
@@ -2590,8 +2687,15 @@ export interface operations {
                     cpuOvercommit?: number;
                     cpus: number;
                     disk: string;
+                    diskOvercommit?: number;
                     egress?: string;
                     idleTimeout?: string;
+                    ioLimits?: {
+                        readBps?: number;
+                        readIops?: number;
+                        writeBps?: number;
+                        writeIops?: number;
+                    };
                     maxCpus?: number;
                     maxDisk?: string;
                     maxMemory?: string;
@@ -6499,6 +6603,260 @@ export interface operations {
             };
             /** @description Error: NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listPools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            claimsTotal: number;
+                            className: string;
+                            createdAt: string;
+                            /** @description member creations that failed in a row */
+                            failures: number;
+                            id: string;
+                            image: string;
+                            lastError?: string;
+                            max: number;
+                            min: number;
+                            ready: number;
+                            /** @description claims in the last 5 minutes */
+                            recentClaims: number;
+                            retryAt?: string;
+                            /** @description UTC windows raising the minimum, e.g. "mon-fri 08:00-18:00=5" */
+                            schedule: string;
+                            starting: number;
+                            /** @description the size aimed for now (minimum, schedule, recent claims, maximum) */
+                            target: number;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    className?: string;
+                    image: string;
+                    max: number;
+                    min: number;
+                    schedule?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        claimsTotal: number;
+                        className: string;
+                        createdAt: string;
+                        /** @description member creations that failed in a row */
+                        failures: number;
+                        id: string;
+                        image: string;
+                        lastError?: string;
+                        max: number;
+                        min: number;
+                        ready: number;
+                        /** @description claims in the last 5 minutes */
+                        recentClaims: number;
+                        retryAt?: string;
+                        /** @description UTC windows raising the minimum, e.g. "mon-fri 08:00-18:00=5" */
+                        schedule: string;
+                        starting: number;
+                        /** @description the size aimed for now (minimum, schedule, recent claims, maximum) */
+                        target: number;
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Error: INVALID_ARGUMENT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: CLASS_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any other error: INVALID_ARGUMENT, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, PAYLOAD_TOO_LARGE, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, RUNNER_UNAVAILABLE, INTERNAL from the checks every route runs (authentication, rate limits, body size, Idempotency-Key, request validation), at the code's status; fastify's own client errors (e.g. 415 content type) answer INVALID_ARGUMENT with fastify's status */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    removePool: {
+        parameters: {
+            query: {
+                class?: string;
+                image: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        removed: boolean;
+                    };
+                };
+            };
+            /** @description Error: INVALID_ARGUMENT */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error: FORBIDDEN */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -67,6 +67,9 @@
 //   POST   /api/v1/prebuilds { repo, branch?, every?, devcontainerPath? } -> Prebuild (admins; starts a run)
 //   GET    /api/v1/prebuilds                       -> { items: Prebuild[] }
 //   DELETE /api/v1/prebuilds?repo=ID|URL&branch=B  -> {} (admins; the prebuild and its disk template)
+//   GET    /api/v1/pools                           -> { items: WarmPool[] } (admins; the organisation's pools)
+//   POST   /api/v1/pools { image, className?, min, max, schedule? } -> WarmPool (admins; creates or replaces)
+//   DELETE /api/v1/pools?image=&class=            -> { removed } (admins; its unclaimed members go)
 //   POST   /api/v1/prebuilds/webhook { repo, branch? } -> Prebuild (a push: runs that prebuild again)
 //   GET    /metrics                                -> Prometheus text: control plane (operators) and the caller's organisation's environments
 //   GET    /metrics/runners                        -> Prometheus text: per-environment samples from the runners (org-filtered)
@@ -134,6 +137,7 @@ import type {
   TokenInfo,
   Whoami,
 } from "./identity.ts";
+import type { PoolClient } from "./pools.ts";
 import type { PortClient } from "./ports.ts";
 import type { PrebuildClient } from "./prebuilds.ts";
 import type { ExecHandlers, ExecRequest, ExecSession, ProgressFn, RunnerInfo } from "./runner.ts";
@@ -195,6 +199,7 @@ export interface ApiClient
     AutomationsClient,
     SetupClient,
     PrebuildClient,
+    PoolClient,
     UsageClient,
     FleetClient {
   health(): Promise<{ ok: true; version: string }>;

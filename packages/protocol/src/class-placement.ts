@@ -14,6 +14,12 @@ export const MAX_REQUIRED_LABELS = 32;
 export const CPU_OVERCOMMIT = { min: 1, max: 64, default: 4 } as const;
 /** Memory overcommit: sum of memory limits over a runner's memory. Default 1:1, at most 1.5:1. */
 export const MEMORY_OVERCOMMIT = { min: 1, max: 1.5, default: 1 } as const;
+/**
+ * Disk overcommit: sum of --disk sizes over a runner's free disk. Disks are sparse and a
+ * development environment writes a fraction of its size, so the default is 4:1; 1:1 reserves
+ * every byte up front.
+ */
+export const DISK_OVERCOMMIT = { min: 1, max: 64, default: 4 } as const;
 
 const LABEL_HELP =
   "a key of lowercase letters, digits and . _ / - (for example zone or example.com/tier) and a value of " +
@@ -64,9 +70,9 @@ export function parseRequiredLabels(items: readonly string[]): Record<string, st
 }
 
 /** An overcommit ratio within its bounds; the message names the bounds and the default. */
-export function checkOvercommit(kind: "cpu" | "memory", ratio: unknown): number {
-  const b = kind === "cpu" ? CPU_OVERCOMMIT : MEMORY_OVERCOMMIT;
-  const field = kind === "cpu" ? "cpuOvercommit" : "memoryOvercommit";
+export function checkOvercommit(kind: "cpu" | "memory" | "disk", ratio: unknown): number {
+  const b = kind === "cpu" ? CPU_OVERCOMMIT : kind === "disk" ? DISK_OVERCOMMIT : MEMORY_OVERCOMMIT;
+  const field = `${kind}Overcommit`;
   if (typeof ratio !== "number" || !Number.isFinite(ratio) || ratio < b.min || ratio > b.max) {
     const why =
       kind === "memory"

@@ -20,6 +20,7 @@ import { type ErrorBody, isWarrenError, WarrenError } from "./errors.ts";
 import { fleetMethods } from "./fleet.ts";
 import type { Member, TokenInfo } from "./identity.ts";
 import { API_PREFIX } from "./paths.ts";
+import { poolMethods } from "./pools.ts";
 import { prebuildMethods } from "./prebuilds.ts";
 import type { ProgressEvent, ProgressFn } from "./runner.ts";
 import type { SecretInfo } from "./secrets.ts";
@@ -171,6 +172,7 @@ export function createClient(opts: ClientOptions): ApiClient {
     ...automationMethods(http, env),
     ...setupMethods(http, env),
     ...prebuildMethods(http),
+    ...poolMethods(http),
     ...usageMethods(http),
     ...fleetMethods(http),
   };

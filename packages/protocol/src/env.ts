@@ -1,5 +1,7 @@
 // Wire types for environments, classes and images. These are JSON shapes, stable across versions.
+
 import type { EnvIdle } from "./idle.ts";
+import type { IoLimits } from "./io-limits.ts";
 import type { EnvSetup, RepoSource } from "./repo.ts";
 
 export const ENV_STATES = [
@@ -59,6 +61,39 @@ export interface EnvObserved {
    * false only between a clean stop and the next start, when none of its processes exist.
    */
   workspaceDirty?: boolean;
+  /** Its processes killed at its memory limit, over its life (`warren inspect`); absent before the first. */
+  oom?: EnvOomKills;
+  /** The runner's CPU governor for it, while it runs. */
+  cpuGovernor?: EnvCpuGovernor;
+}
+
+export interface EnvOomKills {
+  /** Processes the kernel killed at its memory limit, over every start (a counter). */
+  kills: number;
+  /** The last one, as its log says it: "process X was killed: out of memory (limit 2Gi)…". */
+  last?: { message: string; at: string };
+}
+
+/** An environment's CPU cap as the runner's governor keeps it (`warren inspect`, /metrics). */
+export interface EnvCpuGovernor {
+  /** Whether the runner's governor manages it (false: WARREN_GOVERNOR=off, the class cpus stay the cap). */
+  governed: boolean;
+  /** The CFS cap now, in cores; null when the group has no quota. */
+  limitCores: number | null;
+  /** Its class cpus: the cap it falls back to and its work-conserving share. */
+  baseCores: number;
+  /** The most a grant raises the cap to (its burst, at most the host's budget). */
+  burstCores: number;
+  /** Whether a burst is granted now. */
+  granted: boolean;
+  /** Bursts granted since this runner began governing it (a counter). */
+  burstGrantsTotal: number;
+  /** CFS periods in which it was throttled, since it started (the kernel's counter). */
+  throttledPeriodsTotal: number;
+  /** Time its tasks spent throttled, since it started (the kernel's counter). */
+  throttledSecondsTotal: number;
+  /** The cap and why, in one line. */
+  explanation?: string;
 }
 
 export interface EnvSpec {
@@ -117,6 +152,10 @@ export interface ClassSpec {
   cpuOvercommit?: number;
   /** Sum of memory limits over a runner's memory that placement allows (default 1, at most 1.5). */
   memoryOvercommit?: number;
+  /** Sum of disk sizes over a runner's free disk that placement allows (1 to 64, default 4). */
+  diskOvercommit?: number;
+  /** Disk I/O limits of its environments ({}: unlimited); absent from servers before I/O limits. */
+  ioLimits?: IoLimits;
 }
 
 export interface ImageInfo {
@@ -167,6 +206,10 @@ export interface CreateClassRequest {
   cpuOvercommit?: number;
   /** Memory overcommit ratio, 1 to 1.5 (default 1). */
   memoryOvercommit?: number;
+  /** Disk overcommit ratio, 1 to 64 (default 4). */
+  diskOvercommit?: number;
+  /** Disk I/O limits of its environments (bytes/s and operations/s); absent fields are unlimited. */
+  ioLimits?: IoLimits;
 }
 
 /** PATCH /environments/:name: live resize; omitted fields keep their value. */
@@ -208,6 +251,8 @@ export interface EnvStats {
   /** Bytes through the environment's network interface, from its side (counters). */
   networkReceiveBytes?: number;
   networkTransmitBytes?: number;
+  /** Its CPU cap, burst grants and throttling (the runner's governor). */
+  cpuGovernor?: EnvCpuGovernor;
 }
 
 export interface DnsStats {

@@ -95,6 +95,18 @@ export const RunnerInfoSchema = Type.Object({
   hostId: Type.Optional(Type.String({ pattern: "^[a-z0-9]{8,64}$" })),
 });
 
+const EnvCpuGovernorSchema = Type.Object({
+  governed: Type.Boolean(),
+  limitCores: Type.Union([Count, Type.Null()]),
+  baseCores: Count,
+  burstCores: Count,
+  granted: Type.Boolean(),
+  burstGrantsTotal: Count,
+  throttledPeriodsTotal: Count,
+  throttledSecondsTotal: Count,
+  explanation: Type.Optional(Message),
+});
+
 export const EnvObservedSchema = Type.Object({
   id: Id,
   state: lit(["running", "stopped", "absent"]),
@@ -108,6 +120,10 @@ export const EnvObservedSchema = Type.Object({
   resources: Type.Optional(ResourcesSchema),
   ip: Type.Optional(Type.String({ maxLength: 64 })),
   workspaceDirty: Type.Optional(Type.Boolean()),
+  oom: Type.Optional(
+    Type.Object({ kills: Count, last: Type.Optional(Type.Object({ message: Message, at: Time })) }),
+  ),
+  cpuGovernor: Type.Optional(EnvCpuGovernorSchema),
 });
 
 export const ImageInfoSchema = Type.Object({
@@ -138,6 +154,7 @@ export const EnvStatsSchema = Type.Object({
   memoryMaxBytes: Type.Optional(Count),
   networkReceiveBytes: Type.Optional(Count),
   networkTransmitBytes: Type.Optional(Count),
+  cpuGovernor: Type.Optional(EnvCpuGovernorSchema),
 });
 
 export const DnsStatsSchema = Type.Object({
@@ -195,6 +212,18 @@ export const RunnerEnvSpecSchema = Type.Object({
   env: Type.Optional(EnvVarsSchema),
   volumes: Type.Optional(VolumesSchema),
   template: Type.Optional(Type.String({ pattern: TEMPLATE_KEY_RE.source, maxLength: 128 })),
+  warm: Type.Optional(Type.Boolean()),
+  io: Type.Optional(
+    Type.Object(
+      {
+        readBps: Type.Optional(Type.Integer({ minimum: 1 })),
+        writeBps: Type.Optional(Type.Integer({ minimum: 1 })),
+        readIops: Type.Optional(Type.Integer({ minimum: 1 })),
+        writeIops: Type.Optional(Type.Integer({ minimum: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 });
 
 const TemplateKey = Type.String({ pattern: TEMPLATE_KEY_RE.source, maxLength: 128 });
@@ -217,6 +246,7 @@ export const ExecRequestSchema = Type.Object({
   ),
   cwd: Type.Optional(Ref),
   user: Type.Optional(Type.String({ maxLength: LIMITS.id })),
+  helper: Type.Optional(Type.Boolean()),
 });
 
 const Ids = Type.Array(Id, { maxItems: LIMITS.list });

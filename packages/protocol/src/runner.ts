@@ -13,6 +13,7 @@ import type {
   Resources,
   RuntimeName,
 } from "./env.ts";
+import type { IoLimits } from "./io-limits.ts";
 import type { RunnerBuild } from "./runner-build.ts";
 import type { SecretDelivery } from "./secrets.ts";
 
@@ -48,6 +49,13 @@ export interface RunnerEnvSpec {
    * yet, instead of an empty filesystem. Ignored once the disk exists. A missing one is an error.
    */
   template?: string;
+  /** Disk I/O limits from its class, applied to its disk's block device; absent: unlimited. */
+  io?: IoLimits;
+  /**
+   * An unclaimed warm-pool member: no secrets yet, but the /run/secrets tmpfs is mounted all the
+   * same, so the create that takes it over can deliver its owner's without a restart.
+   */
+  warm?: boolean;
 }
 
 export interface RunnerInfo {
@@ -98,6 +106,12 @@ export interface ExecRequest {
   cwd?: string;
   /** `-u`: NAME, UID, NAME:GROUP or UID:GID inside (exec-options.ts); default the environment's user. */
   user?: string;
+  /**
+   * A Warren helper (SSH relay, sftp-server, automation supervisor), set only by the control
+   * plane's own code, never from a user's request: it keeps OOM score 0, where a user's process
+   * starts at +500 and so dies first when the environment runs out of memory.
+   */
+  helper?: boolean;
 }
 
 export interface ExecHandlers {

@@ -11,6 +11,12 @@
 // programs never reap children they did not start. And the kernel ignores signals sent
 // to a namespace's pid 1 unless it handles them, so `stop` would always wait for SIGKILL.
 //
+// OOM order: init stays at the score the runtime gave it (0), and what it runs for the user (its
+// child, or the command it becomes for `warren exec`) starts at the score in
+// WARREN_INIT_OOM_SCORE_ADJ (the runner sets +500), so a runaway user process dies before Warren's
+// own processes. Without CAP_SYS_RESOURCE a score can only be raised, so this must happen here,
+// before any user code runs; the variable is removed so user programs never see it.
+//
 // All signals of interest stay blocked and are taken synchronously with sigwaitinfo,
 // which avoids async-signal-safety pitfalls; blocked signals are queued even for pid 1.
 #define _GNU_SOURCE
@@ -33,7 +39,32 @@ static int status_code(int status) {
   return 1;
 }
 
-static pid_t spawn_child(char **argv, const sigset_t *original_mask) {
+static const char *oom_score_var = "WARREN_INIT_OOM_SCORE_ADJ";
+
+// Takes the score from the environment once (NULL when unset or not a number in -1000..1000).
+static const char *take_oom_score(void) {
+  static char score[8];
+  const char *v = getenv(oom_score_var);
+  if (v == NULL) return NULL;
+  char *end = NULL;
+  long n = strtol(v, &end, 10);
+  int ok = *v != '\0' && *end == '\0' && n >= -1000 && n <= 1000;
+  if (ok) snprintf(score, sizeof score, "%ld", n);
+  unsetenv(oom_score_var);
+  return ok ? score : NULL;
+}
+
+// Best effort: a runtime whose /proc lacks the file (or refuses the value) still runs the command;
+// the runner checks the scores it relies on in its host tests.
+static void set_oom_score(const char *score) {
+  if (score == NULL) return;
+  FILE *f = fopen("/proc/self/oom_score_adj", "w");
+  if (f == NULL) return;
+  fputs(score, f);
+  fclose(f);
+}
+
+static pid_t spawn_child(char **argv, const sigset_t *original_mask, const char *oom_score) {
   pid_t pid = fork();
   if (pid < 0) {
     fprintf(stderr, "warren-init: fork: %s\n", strerror(errno));
@@ -42,6 +73,7 @@ static pid_t spawn_child(char **argv, const sigset_t *original_mask) {
   if (pid == 0) {
     // The child must see the signal mask it would have had without us.
     sigprocmask(SIG_SETMASK, original_mask, NULL);
+    set_oom_score(oom_score);
     execvp(argv[0], argv);
     int err = errno;
     fprintf(stderr, "warren-init: exec %s: %s\n", argv[0], strerror(err));
@@ -56,6 +88,7 @@ static pid_t spawn_child(char **argv, const sigset_t *original_mask) {
 // instead (above), which reports the same statuses.
 static int exec_in_place(char **argv) {
   unsetenv("WARREN_INIT_EXEC");
+  set_oom_score(take_oom_score());
   execvp(argv[0], argv);
   int err = errno;
   if (err == ENOENT && strchr(argv[0], '/') == NULL) {
@@ -85,6 +118,7 @@ static int reap_all(pid_t child, int *code) {
 
 int main(int argc, char **argv) {
   char **cmd = NULL;
+  const char *oom_score = NULL;
   if (argc > 1) {
     if (strcmp(argv[1], "--") != 0 || argc < 3) {
       fprintf(stderr, "usage: warren-init [-- cmd [args...]]\n");
@@ -94,6 +128,7 @@ int main(int argc, char **argv) {
     const char *mode = getenv("WARREN_INIT_EXEC");
     if (mode != NULL && strcmp(mode, "1") == 0) return exec_in_place(cmd);
   }
+  oom_score = take_oom_score();
 
   // When not pid 1 (e.g. a runtime without a pid namespace), still adopt orphans.
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -107,7 +142,7 @@ int main(int argc, char **argv) {
     return 125;
   }
 
-  pid_t child = cmd ? spawn_child(cmd, &original) : 0;
+  pid_t child = cmd ? spawn_child(cmd, &original, oom_score) : 0;
 
   for (;;) {
     siginfo_t info;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { OomWatch, oomMessage, readProcess } from "../src/logs/oom-watch.ts";
+import { OomWatch, oomMessage, readOomRecord, readProcess } from "../src/logs/oom-watch.ts";
 
 let dir: string;
 const children: ChildProcess[] = [];
@@ -60,15 +60,25 @@ test("an oom_kill rise is logged once, naming the largest process that ended", a
   assert.match(
     line ?? "",
     new RegExp(
-      `^out of memory: the kernel killed a process at the 128Mi memory limit; most likely perl \\(pid ${hog.pid}, [\\d.]+Mi resident`,
+      `^process perl was killed: out of memory \\(limit 128Mi\\); pid ${hog.pid} inside, [\\d.]+Mi resident when last seen$`,
     ),
   );
-  assert.match(await readFile(log, "utf8"), /^\[warren [^\]]+\] out of memory: .*most likely perl/);
+  assert.match(await readFile(log, "utf8"), /^\[warren [^\]]+\] process perl was killed: out of memory/);
   assert.equal(await watch.check(target), null, "logged once");
+  assert.deepEqual(
+    { ...(await readOomRecord(log)), last: undefined },
+    { kills: 1, last: undefined },
+    "the counter that inspect shows",
+  );
+  assert.equal((await readOomRecord(log))?.last?.message, line);
 
   // A victim that came and went between two checks was never seen.
   await writeFile(path.join(mem, "memory.oom_control"), oomControl(3));
-  assert.match((await watch.check(target)) ?? "", /killed 2 processes .*its name is not known/);
+  assert.match(
+    (await watch.check(target)) ?? "",
+    /^2 processes were killed: out of memory \(limit 128Mi\); its name is not known/,
+  );
+  assert.equal((await readOomRecord(log))?.kills, 3, "the counter adds every kill");
 
   // A restarted environment's group counts from zero again: a new baseline, not a kill.
   await writeFile(path.join(mem, "memory.oom_control"), oomControl(0));
@@ -86,6 +96,13 @@ test("an oom_kill rise is logged once, naming the largest process that ended", a
 test("the message without a known limit or victim", () => {
   assert.equal(
     oomMessage(1, null, []),
-    "out of memory: the kernel killed a process at the memory limit; its name is not known: it started and ended between two checks",
+    "a process was killed: out of memory (at its limit); its name is not known: it started and ended between two checks",
+  );
+  assert.equal(
+    oomMessage(2, 2 * 1024 ** 3, [
+      { name: "small", pid: 7, rssBytes: 1024 ** 2 },
+      { name: "cc1plus", pid: 9, rssBytes: 1536 * 1024 ** 2 },
+    ]),
+    "process cc1plus was killed: out of memory (limit 2Gi); pid 9 inside, 1.5Gi resident when last seen; 1 more was killed with it",
   );
 });

@@ -15,6 +15,8 @@ export function wireChangeBus(o: {
   changes: ChangeFeed;
   sessions: LiveSessions;
   enqueue: (envId: string) => void;
+  /** Another replica's append to the shared watch log (services/watch.ts heard()). */
+  onWatchLog?: (rv: number) => void;
 }): PgChangeBus {
   const { changes, sessions, log } = o;
   const ids = (envId: string | undefined) =>
@@ -31,6 +33,7 @@ export function wireChangeBus(o: {
         () => {},
       );
     },
+    ...(o.onWatchLog ? { onWatchLog: o.onWatchLog } : {}),
     onRevoked: (r) => {
       if (r) sessions.receive(r);
       else

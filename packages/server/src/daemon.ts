@@ -15,6 +15,7 @@ import { createUsageSampler } from "./controllers/usage/sampler.ts";
 import { wireChangeBus } from "./daemon-change-bus.ts";
 import { daemonLogger } from "./daemon-logger.ts";
 import type { Daemon, DaemonOptions } from "./daemon-options.ts";
+import { createPoolParts } from "./daemon-pool.ts";
 import { exitOnSignals } from "./daemon-signals.ts";
 import { build } from "./http/build.ts";
 import { listenUnix } from "./http/listen.ts";
@@ -92,6 +93,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       check: storeCredentialCheck(store.db, clock),
     });
     stopSessions = () => sessions.close();
+    // Set once the watch service exists; appends heard before then are read at its first use.
+    let heardWatchLog = (_rv: number) => {};
     // Replicas sharing PostgreSQL tell each other which environments changed (store/pg-change-bus.ts).
     if (store.kind === "postgres" && opts.db) {
       bus = wireChangeBus({
@@ -101,6 +104,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         changes,
         sessions,
         enqueue: (id) => controller?.enqueue(id),
+        onWatchLog: (rv) => heardWatchLog(rv),
       });
     }
     const replicaId = bus?.replicaId ?? randomBytes(6).toString("hex");
@@ -153,7 +157,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       db: store.db,
       clock,
     });
+    // Warm pools: a plain create of a pooled image and class takes over a ready environment.
+    const pools = createPoolParts({
+      db: store.db,
+      clock,
+      logger: log.child({ component: "pool" }),
+      runner,
+      changes,
+      enqueueEnv: (id) => controller?.enqueue(id, { now: true }),
+      runnerFor,
+      ...(h ? { fleet: h.fleet } : {}),
+    });
     const envs = createEnvironmentService({
+      pool: pools.claimer,
       images,
       runnerFor,
       // Server mode places across the organisation's pool (runners/fleet-cache.ts).
@@ -199,7 +215,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger: log.child({ component: "usage" }),
       ...(ownership ? { ownership } : {}),
     });
+    pools.start(envs);
     undo.push(
+      () => pools.close(),
       () => activity.close(),
       () => idle.close(),
       () => usageSampler.close(),
@@ -211,6 +229,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       logger: log.child({ component: "watch" }),
       shared: store.kind === "postgres",
     });
+    heardWatchLog = (rv) => watch.heard(rv);
     const audit = createAuditService({ db: store.db, clock });
     const sshKeys = createSshKeyService({
       db: store.db,
@@ -259,6 +278,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       dashboard,
       setups: setup.setups,
       prebuilds: setup.prebuilds,
+      pools: pools.service,
       portSignIn,
       audit,
       quotas: createQuotaService({ db: store.db, clock }),
@@ -389,6 +409,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
         stopSessions();
         await tls?.close();
         await scaler?.close();
+        await pools.close();
         await ctl.close();
         await setup.close();
         await idle.close();

@@ -158,6 +158,11 @@ export const AUTHZ: Record<string, Expectation> = {
   "DELETE /api/v1/prebuilds": "admin",
   "POST /api/v1/prebuilds/webhook": "member",
 
+  // Warm pools: ready environments on the organisation's runners are admin work.
+  "GET /api/v1/pools": "admin",
+  "POST /api/v1/pools": "admin",
+  "DELETE /api/v1/pools": "admin",
+
   // The runner protocol.
   "GET /api/runner/v1/ping": "runner",
   "GET /api/runner/v1/connect": "runner",

@@ -125,10 +125,13 @@ const BODY: Record<string, (who: Who, p: Params) => unknown> = {
   // Refused past the gate (a file:// URL), so an admin's call makes nothing.
   "POST /api/v1/prebuilds": () => ({ repo: "file:///mx-refused" }),
   "POST /api/v1/auth/device/token": () => ({ device_code: "mx-unknown-code" }),
+  // An empty pool: an admin's call keeps no environment.
+  "POST /api/v1/pools": () => ({ image: "mx/pool:1", min: 0, max: 0 }),
 };
 const QUERY: Record<string, (p: Params) => string> = {
   "POST /api/v1/environments": () => "wait=0",
   "DELETE /api/v1/prebuilds": () => "repo=mx-none",
+  "DELETE /api/v1/pools": () => "image=mx%2Fpool%3A1",
   "DELETE /api/v1/secrets/:scope/:name": (p) =>
     p["scope"] === "project" ? `project=${encodeURIComponent(FIX.project)}` : "",
   "GET /api/v1/environments/:name/exec": () => `cmd=${encodeURIComponent('["exit","0"]')}`,

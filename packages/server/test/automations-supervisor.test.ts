@@ -118,7 +118,14 @@ it("supervise execs the bound supervisor as root inside, feeds stdin and caps it
     logs: () => ({ done: Promise.resolve(), close: () => undefined }),
   };
   const r = await supervise(runner, "env1", ["up"], { stdin: "version 1\n" });
-  assert.deepEqual(calls[0]?.req, { cmd: ["/.warren/supervise", "up"], tty: false, user: "0", cwd: "/" });
+  // A helper: it keeps OOM score 0 while the services it starts get the user's +500.
+  assert.deepEqual(calls[0]?.req, {
+    cmd: ["/.warren/supervise", "up"],
+    tty: false,
+    user: "0",
+    cwd: "/",
+    helper: true,
+  });
   assert.equal(calls[0]?.stdin, "version 1\n");
   assert.equal(r.stdout.length, 1024 * 1024, "stdout is capped");
   assert.equal(supervisorAbsent(r), true);

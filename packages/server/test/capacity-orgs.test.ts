@@ -16,8 +16,9 @@ function runner(slots: number, diskFreeBytes = 1024 * GiB): FakeRunner {
 
 test("environments in one organisation do not make another organisation's create fail", async () => {
   // Both fakes report the same id ("fake"): the server counts by the id it gave each (its token's).
-  // B's host has room for one default environment's 10 GiB disk, and A reserves 20 GiB.
-  const w = await capacityWorld({ runnerA: runner(2), runnerB: runner(2, 15 * GiB) });
+  // B's host has room for one default environment's 10 GiB disk (3 GiB free promised 4:1 is
+  // 12 GiB), and A reserves 20 GiB.
+  const w = await capacityWorld({ runnerA: runner(2), runnerB: runner(2, 3 * GiB) });
   try {
     assert.equal((await w.create(w.a, "a1")).status, 201);
     assert.equal((await w.create(w.a, "a2")).status, 201);
@@ -32,10 +33,7 @@ test("environments in one organisation do not make another organisation's create
     const disk = await w.create(w.b, "b2");
     assert.equal(disk.status, 507);
     assert.equal(disk.body["code"], "INSUFFICIENT_DISK", "B's own disk is full");
-    assert.match(
-      String(disk.body["message"]),
-      /environments already reserve 10Gi and the host has 15Gi free/,
-    );
+    assert.match(String(disk.body["message"]), /environments already reserve 10Gi and the host has 3Gi free/);
 
     assert.deepEqual(await w.recorded(BOOTSTRAP_ORG_ID), {
       a1: { runner: w.a.runnerId, slot: 0 },

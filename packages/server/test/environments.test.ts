@@ -132,10 +132,11 @@ const userErrors: [string, () => FakeRunner, Parameters<Harness["envs"]["create"
     ],
     [
       "insufficient disk",
-      () => new FakeRunner({ diskFreeBytes: 5 * GiB }),
+      // 2 GiB free at the default disk overcommit of 4:1 promises 8 GiB, under the 10 GiB asked.
+      () => new FakeRunner({ diskFreeBytes: 2 * GiB }),
       { name: "a" },
       "INSUFFICIENT_DISK",
-      /needs 10Gi, environments already reserve 0 and the host has 5Gi free/,
+      /needs 10Gi, environments already reserve 0 and the host has 2Gi free \(its class promises free disk up to 4:1, so 8Gi in all\)/,
     ],
   ];
 
@@ -149,13 +150,14 @@ for (const [name, runner, req, code, message] of userErrors) {
 }
 
 test("disk admission counts the disks of existing environments", async () => {
-  h = await harness({ runner: new FakeRunner({ diskFreeBytes: 25 * GiB }) });
+  // 6 GiB free promised 4:1 (the default disk overcommit) is 24 GiB: two 10 GiB disks fit.
+  h = await harness({ runner: new FakeRunner({ diskFreeBytes: 6 * GiB }) });
   await h.envs.create(ROOT, { name: "one" });
   await h.envs.create(ROOT, { name: "two" });
   await rejectsWith(
     h.envs.create(ROOT, { name: "three" }),
     "INSUFFICIENT_DISK",
-    /reserve 20Gi and the host has 25Gi free/,
+    /reserve 20Gi and the host has 6Gi free/,
   );
   assert.equal(await countRows(h, "environments"), 2);
 });

@@ -186,8 +186,20 @@ test("classes: list, create, conflicts, delete rules", async () => {
     requiredLabels: {},
     cpuOvercommit: 4,
     memoryOvercommit: 1,
+    diskOvercommit: 4,
+    ioLimits: {},
   });
   assertError(await app.inject({ method: "POST", url: "/api/v1/classes", payload }), 409, "CLASS_EXISTS");
+  assertError(
+    await app.inject({
+      method: "POST",
+      url: "/api/v1/classes",
+      payload: { ...payload, name: "slowio", ioLimits: { writeBps: 1 } },
+    }),
+    400,
+    "INVALID_ARGUMENT",
+    /--write-bps 1 is out of bounds/,
+  );
   assertError(
     await app.inject({
       method: "POST",

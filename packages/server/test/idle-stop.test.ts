@@ -78,7 +78,7 @@ test("an idle environment stops after 30 minutes by default, keeping its disk", 
   const w = await world();
   const r = await w.row();
   assert.equal(r.idle_timeout_s, 1800, "new environments default to 30 minutes");
-  assert.deepEqual(await w.at(1), ["recordDeadline"]);
+  assert.deepEqual(await w.at(1), [], "the start stored the deadline: nothing left to record");
   const env = toEnvironment(await w.row());
   assert.equal(env.idle?.stopDeadline, new Date(w.clock.now() + 29 * MIN).toISOString());
   assert.deepEqual(await w.at(29.9), []);
@@ -157,7 +157,7 @@ test("connected terminals are warned 5 minutes before the stop, once", async () 
   const id = (await w.row()).id;
   const seen: string[] = [];
   w.activity.connected(id, "user:u1", (m) => seen.push(m));
-  assert.deepEqual(await w.at(24.9), ["recordDeadline"]);
+  assert.deepEqual(await w.at(24.9), []);
   assert.deepEqual(seen, []);
   assert.deepEqual(await w.at(25), ["warn"]);
   assert.equal(seen.length, 1);

@@ -55,7 +55,25 @@ const cases: [string, ReturnType<typeof request>, ReturnType<typeof runner>, str
     "disk one byte over",
     request(),
     runner("r1", { capacity: { diskBytes: 100 * GiB - 1 }, allocated: { diskBytes: 90 * GiB } }),
-    "disk 90Gi of 100Gi allocated, needs 10Gi",
+    "disk 90Gi of 100Gi allocated (100Gi free, ratio 1:1), needs 10Gi",
+  ],
+  [
+    "disk at 4:1 fits four times the free space",
+    request({ overcommit: { disk: 4 } }),
+    runner("r1", { capacity: { diskBytes: 78 * GiB }, allocated: { diskBytes: 302 * GiB } }),
+    undefined,
+  ],
+  [
+    "disk over 4:1",
+    request({ overcommit: { disk: 4 } }),
+    runner("r1", { capacity: { diskBytes: 78 * GiB }, allocated: { diskBytes: 303 * GiB } }),
+    "disk 303Gi of 312Gi allocated (78Gi free, ratio 4:1), needs 10Gi",
+  ],
+  [
+    "disk ratio below 1 is the default 4:1, never a shrink",
+    request({ overcommit: { disk: 0.5 } }),
+    runner("r1", { capacity: { diskBytes: 78 * GiB }, allocated: { diskBytes: 300 * GiB } }),
+    undefined,
   ],
   [
     "cpu exactly at 4:1 fits",

@@ -43,6 +43,7 @@ export function request(o: RequestOverrides = {}): PlacementRequest {
     requiredLabels: {},
     ...o,
     resources: { cpus: 2, memoryBytes: 2 * GiB, diskBytes: 10 * GiB, ...o.resources },
-    overcommit: { cpu: 4, memory: 1, ...o.overcommit },
+    // Disk 1:1 unless a row says otherwise: the disk rows check the arithmetic at its plainest.
+    overcommit: { cpu: 4, memory: 1, disk: 1, ...o.overcommit },
   };
 }

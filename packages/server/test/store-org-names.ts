@@ -44,6 +44,11 @@ function classRow(over: Partial<ClassRow> = {}): ClassRow {
     required_labels: "{}",
     cpu_overcommit: 4,
     memory_overcommit: 1,
+    disk_overcommit: 4,
+    read_bps: null,
+    write_bps: null,
+    read_iops: null,
+    write_iops: null,
     ...over,
   };
 }

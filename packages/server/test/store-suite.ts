@@ -102,6 +102,8 @@ export function storeSuite(backend: StoreBackend): void {
             requiredLabels: {},
             cpuOvercommit: 4,
             memoryOvercommit: 1,
+            diskOvercommit: 4,
+            ioLimits: {},
           });
         } finally {
           await s.close();

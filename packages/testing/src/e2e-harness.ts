@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fr
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ApiClient, createClient } from "@warren/protocol";
-import { ifGroupFor, recordedResolverPid } from "@warren/runner";
+import { ifGroupFor, recordedLxcfsPid, recordedResolverPid } from "@warren/runner";
 
 export const REPO = path.resolve(import.meta.dirname, "../../..");
 const MAIN = path.join(REPO, "packages/cli/src/main.ts");
@@ -210,6 +210,8 @@ export function leftovers(root: string, prefix: string): string[] {
     // The netns directory itself is a host-level shared bind mount; netns files inside it are not.
     ...mountsUnder(root)
       .filter((m) => m !== path.join(root, "run", "netns"))
+      // The runner's lxcfs (environments' /proc views) serves until the daemon stops.
+      .filter((m) => m !== path.join(root, "run", "lxcfs"))
       .map((m) => `mount ${m}`),
     ...loopsUnder(root).map((l) => `loop ${l}`),
     ...runtimeState(root).map((s) => `runtime ${s}`),
@@ -232,6 +234,9 @@ export function forceClean(root: string, prefix: string, opts: { keepFiles?: boo
   // The DNS resolver process outlives the daemon by design; a test run ends it by its pidfile.
   const dnsPid = recordedResolverPid(path.join(root, "run"));
   if (dnsPid !== undefined) process.kill(dnsPid, "SIGKILL");
+  // So does the runner's lxcfs; its mount goes with the lazy unmounts below.
+  const lxcfsPid = recordedLxcfsPid(path.join(root, "run"));
+  if (lxcfsPid !== undefined) process.kill(lxcfsPid, "SIGKILL");
   for (const rt of ["runc", "crun"]) {
     const dir = path.join(root, "run", rt);
     if (!existsSync(dir)) continue;

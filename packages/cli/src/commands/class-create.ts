@@ -1,7 +1,15 @@
 // warren class create NAME --cpus N --memory SIZE --disk SIZE [--pids N] [--runtime R]
 //   [--max-cpus N --max-memory SIZE --max-disk SIZE] [--egress all|none|CIDR[,CIDR...]]
-//   [--require-label K=V ...] [--cpu-overcommit N] [--memory-overcommit N]
-import { type CreateClassRequest, checkOvercommit, parseRequiredLabels } from "@warren/protocol";
+//   [--require-label K=V ...] [--cpu-overcommit N] [--memory-overcommit N] [--disk-overcommit N]
+//   [--read-bps RATE] [--write-bps RATE] [--read-iops N] [--write-iops N]
+import {
+  type CreateClassRequest,
+  checkOvercommit,
+  type IoLimits,
+  parseIoBps,
+  parseIoIops,
+  parseRequiredLabels,
+} from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { classTable, printJson } from "../format.ts";
 import {
@@ -29,6 +37,11 @@ export interface ClassCreateOptions {
   requireLabel?: string[];
   cpuOvercommit?: string;
   memoryOvercommit?: string;
+  diskOvercommit?: string;
+  readBps?: string;
+  writeBps?: string;
+  readIops?: string;
+  writeIops?: string;
   json?: boolean;
 }
 
@@ -49,11 +62,18 @@ export function classRequest(name: string, o: ClassCreateOptions): CreateClassRe
   if (o.requireLabel?.length) req.requiredLabels = parseRequiredLabels(o.requireLabel);
   if (o.cpuOvercommit !== undefined) req.cpuOvercommit = ratio("cpu", o.cpuOvercommit);
   if (o.memoryOvercommit !== undefined) req.memoryOvercommit = ratio("memory", o.memoryOvercommit);
+  if (o.diskOvercommit !== undefined) req.diskOvercommit = ratio("disk", o.diskOvercommit);
+  const io: IoLimits = {};
+  if (o.readBps !== undefined) io.readBps = parseIoBps("readBps", o.readBps);
+  if (o.writeBps !== undefined) io.writeBps = parseIoBps("writeBps", o.writeBps);
+  if (o.readIops !== undefined) io.readIops = parseIoIops("readIops", o.readIops);
+  if (o.writeIops !== undefined) io.writeIops = parseIoIops("writeIops", o.writeIops);
+  if (Object.keys(io).length > 0) req.ioLimits = io;
   return req;
 }
 
 /** A ratio flag as a number within its bounds (not a number: the message shows what was typed). */
-function ratio(kind: "cpu" | "memory", input: string): number {
+function ratio(kind: "cpu" | "memory" | "disk", input: string): number {
   const n = Number(input);
   return checkOvercommit(kind, input.trim() !== "" && Number.isFinite(n) ? n : input);
 }

@@ -8,6 +8,7 @@ import {
 } from "@warren/protocol";
 import { connect } from "../connect.ts";
 import { formatAge, formatCpus, formatIn, printJson } from "../format.ts";
+import { cpuGovernorLines } from "./inspect-cpu.ts";
 
 export async function inspectCommand(name: string, opts: { json?: boolean }) {
   const client = await connect();
@@ -76,6 +77,11 @@ export function describeEnv(env: Environment, now: number = Date.now()): string 
       const a = o.resources;
       host("Limits", `${formatCpus(a.cpus)}, ${formatSize(a.memoryBytes)} memory, ${a.pids} pids`);
     }
+    if (o.oom) {
+      const last = o.oom.last ? `; last ${when(o.oom.last.at)}: ${o.oom.last.message}` : "";
+      host("OOM kills", `${o.oom.kills}${last}`);
+    }
+    if (o.cpuGovernor) for (const [label, value] of cpuGovernorLines(o.cpuGovernor)) host(label, value);
     if (o.uidRange) {
       const { start, size } = o.uidRange;
       host("UID range", `${start}-${start + size - 1} (${size} ids)`);

@@ -52,6 +52,17 @@ export async function writeValue(file: string, value: string | number): Promise<
   await writeFile(file, String(value), { flag: constants.O_WRONLY | constants.O_TRUNC });
 }
 
+/**
+ * The kernel refuses a CFS quota below the group's burst (EINVAL), and the CPU governor sets the
+ * burst to the quota it grants, so a live resize clears the burst before lowering the quota; the
+ * governor's next tick sets it again. A kernel without CFS burst has no file: nothing to clear.
+ */
+export async function dropCfsBurst(file: string): Promise<void> {
+  await writeValue(file, "0").catch((err: unknown) => {
+    if (errnoOf(err) !== "ENOENT") throw err;
+  });
+}
+
 export async function readPids(dir: string): Promise<number[]> {
   const text = await readOptional(path.join(dir, "cgroup.procs"));
   if (!text) return [];

@@ -52,3 +52,20 @@ export async function readPsiAvg10(
   const [cpu, memory, io] = await Promise.all([one("cpu"), one("memory"), one("io")]);
   return { cpu, memory, io };
 }
+
+/**
+ * "full" avg10 of memory pressure in `dir`: the share of the last 10 s in which every task of the
+ * group was stalled on memory at once (reclaim, refaults), which is what thrashing looks like.
+ * Null when the file is missing, unreadable or has no "full" line.
+ */
+export async function readMemoryFullAvg10(
+  dir: string,
+  read: (file: string) => Promise<string | null>,
+): Promise<number | null> {
+  try {
+    const text = await read(path.join(dir, "memory.pressure"));
+    return text === null ? null : (parsePsi(text).full?.avg10 ?? null);
+  } catch {
+    return null;
+  }
+}

@@ -1,3 +1,6 @@
+import type { IoLimits } from "@warren/protocol";
+import type { BlockDevice } from "./io-limits.ts";
+
 // Cgroup drivers. On v1 (these hosts) the OCI runtime creates the per-controller groups from the
 // spec's linux.resources; the driver reads usage, changes limits live, and removes leftovers.
 // Every environment also gets a group under the cgroup2 mount for PSI, cgroup.kill and freeze.
@@ -43,4 +46,9 @@ export interface CgroupDriver {
   listUnder(prefix: string): Promise<string[]>;
   /** OCI linux.resources for these limits, in the shape the runtime expects on this mode. */
   ociResources(limits: CgroupLimits): Record<string, unknown>;
+  /**
+   * Makes `dev`'s disk I/O limits in the group exactly `io` (undefined or {}: unlimited), live:
+   * v1 blkio.throttle.*, v2 io.max (cgroups/io-limits.ts).
+   */
+  setIoLimits(cgroupPath: string, dev: BlockDevice, io: IoLimits | undefined): Promise<void>;
 }

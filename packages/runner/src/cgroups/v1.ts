@@ -5,9 +5,10 @@
 // PSI, cgroup.kill and cgroup.freeze even with no controllers enabled there.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { wrap } from "@warren/protocol";
+import { type IoLimits, wrap } from "@warren/protocol";
 import {
   childGroups,
+  dropCfsBurst,
   errnoOf,
   killUntilEmpty,
   parseKeyValues,
@@ -18,6 +19,7 @@ import {
   withDescendants,
   writeValue,
 } from "./fs.ts";
+import { type BlockDevice, v1ThrottleWrites } from "./io-limits.ts";
 import { checkCgroupPath, memoryBelowUsage } from "./limit-errors.ts";
 import { CPU_PERIOD_US, cpuQuotaUs, ociResources, validateLimits } from "./oci.ts";
 import { readPsiAvg10 } from "./psi.ts";
@@ -87,6 +89,7 @@ export class CgroupV1Driver implements CgroupDriver {
     const cpu = this.dir("cpu", cgroupPath);
     try {
       await writeValue(path.join(cpu, "cpu.cfs_period_us"), CPU_PERIOD_US);
+      await dropCfsBurst(path.join(cpu, "cpu.cfs_burst_us"));
       await writeValue(path.join(cpu, "cpu.cfs_quota_us"), cpuQuotaUs(limits.cpus));
     } catch (err) {
       throw wrap("set cpu limit", err);
@@ -235,5 +238,14 @@ export class CgroupV1Driver implements CgroupDriver {
 
   ociResources(limits: CgroupLimits): Record<string, unknown> {
     return ociResources(limits);
+  }
+
+  async setIoLimits(cgroupPath: string, dev: BlockDevice, io: IoLimits | undefined): Promise<void> {
+    const dir = this.dir("blkio", cgroupPath);
+    for (const [file, line] of v1ThrottleWrites(dev, io)) {
+      await writeValue(path.join(dir, file), line).catch((err) => {
+        throw wrap(`set disk I/O limit ${file}`, err);
+      });
+    }
   }
 }

@@ -5,9 +5,10 @@
 // only against a directory laid out like cgroupfs (test/cgroups-v2.test.ts).
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { isWarrenError, wrap } from "@warren/protocol";
+import { type IoLimits, isWarrenError, wrap } from "@warren/protocol";
 import {
   childGroups,
+  dropCfsBurst,
   errnoOf,
   killUntilEmpty,
   parseKeyValues,
@@ -19,6 +20,7 @@ import {
   withDescendants,
   writeValue,
 } from "./fs.ts";
+import { type BlockDevice, v2IoMaxLine } from "./io-limits.ts";
 import { checkCgroupPath, memoryBelowUsage } from "./limit-errors.ts";
 import { CPU_PERIOD_US, cpuQuotaUs, ociResources, validateLimits } from "./oci.ts";
 import { readPsiAvg10 } from "./psi.ts";
@@ -60,6 +62,7 @@ export class CgroupV2Driver implements CgroupDriver {
     validateLimits(limits);
     const dir = this.dir(cgroupPath);
     try {
+      await dropCfsBurst(path.join(dir, "cpu.max.burst"));
       await writeValue(path.join(dir, "cpu.max"), `${cpuQuotaUs(limits.cpus)} ${CPU_PERIOD_US}`);
     } catch (err) {
       throw wrap("set cpu limit", err);
@@ -157,5 +160,11 @@ export class CgroupV2Driver implements CgroupDriver {
 
   ociResources(limits: CgroupLimits): Record<string, unknown> {
     return ociResources(limits);
+  }
+
+  async setIoLimits(cgroupPath: string, dev: BlockDevice, io: IoLimits | undefined): Promise<void> {
+    await writeValue(path.join(this.dir(cgroupPath), "io.max"), v2IoMaxLine(dev, io)).catch((err) => {
+      throw wrap("set disk I/O limit io.max", err);
+    });
   }
 }

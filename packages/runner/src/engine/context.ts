@@ -17,6 +17,10 @@ export interface EngineContext {
   resolver?: import("./dns.ts").RunnerResolver;
   /** The host's live usage for info(); absent in tests that build an engine by hand. */
   usage?: HostUsage;
+  /** The lxcfs whose files environments see as their /proc views; absent when turned off. */
+  lxcfs?: import("../host/lxcfs.ts").Lxcfs;
   /** This state root's host id (host/identity.ts). */
   hostId?: string;
+  /** The CPU governor; absent when it is switched off (WARREN_GOVERNOR=off) or in hand-built engines. */
+  governor?: import("../governor/loop.ts").CpuGovernor;
 }

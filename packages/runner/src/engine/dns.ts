@@ -87,7 +87,7 @@ function idFromEnv(name: string): number {
  * so a non-empty cgroup.procs (v1 pids/memory or v2) means it runs. Read from the kernel rather
  * than runtime state files, which can outlive their containers.
  */
-async function anyEnvironmentRuns(cfg: RunnerConfig): Promise<boolean> {
+export async function anyEnvironmentRuns(cfg: RunnerConfig): Promise<boolean> {
   const bases = ["/sys/fs/cgroup", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"];
   for (const id of await readdir(path.join(cfg.root, "envs")).catch(() => [] as string[])) {
     const group = hostNames(cfg, id).cgroupPath;

@@ -42,15 +42,16 @@ import { resolveExecUser } from "../exec/exec-user.ts";
 import { hostnameLabel } from "../host/identity.ts";
 import { hostNames } from "../host/names.ts";
 import { appendEvent, logLimits, streamLog } from "../logs/env-log.ts";
-import { unschedulableReason } from "../metrics/host-usage.ts";
+import { HostGuard, readHostMemoryPressure } from "../metrics/host-guard.ts";
 import { readHandle } from "../state/handle.ts";
-import { freeBytes } from "../storage/disk.ts";
+import { diskFloorBytes, diskSpace } from "../storage/disk.ts";
 import { removeDiskTemplate } from "../storage/disk-template.ts";
 import { evictImages, pruneImages, removeImage } from "../storage/image-cache.ts";
 import { registryPolicy } from "../storage/registry/policy.ts";
 import { pullFromRegistry } from "../storage/registry/pull.ts";
 import type { EngineContext } from "./context.ts";
 import { dialEnv } from "./dial.ts";
+import { anyEnvironmentRuns } from "./dns.ts";
 import { execProcess } from "./env-spec.ts";
 import { configuredUser, readEnvUser } from "./env-user.ts";
 import { notYet } from "./features.ts";
@@ -65,12 +66,15 @@ import { CpuMeter, envStats } from "./stats.ts";
 import { removeEverything, stopContainer } from "./stop.ts";
 import { clearStopMark, markStopped } from "./stop-mark.ts";
 import { idsOnHost } from "./sweep.ts";
+import { takeOverName } from "./takeover.ts";
 
 export class Engine implements RunnerApi {
   readonly ctx: EngineContext;
   readonly #lock = new KeyedLock();
   readonly #runnerId: string;
   readonly #cpu = new CpuMeter();
+  /** Unschedulable while the host is short of memory or disk, and for 5 minutes after. */
+  readonly #guard = new HostGuard();
 
   // The embedded daemon's runner is always "local", the id its environments are recorded under
   // (server migration 016): not the hostname, so renaming the host cannot restart its slot count
@@ -82,10 +86,16 @@ export class Engine implements RunnerApi {
 
   async info(): Promise<RunnerInfo> {
     const { cfg, usage, hostId } = this.ctx;
-    const diskFreeBytes = await freeBytes(cfg);
+    const disk = diskSpace(cfg);
+    const diskFreeBytes = disk.freeBytes;
     const live = usage?.read();
     const unschedulable =
-      live && unschedulableReason(live, { freeBytes: diskFreeBytes, reserveBytes: cfg.diskReserveBytes });
+      live &&
+      this.#guard.check({
+        usage: live,
+        memoryPressureFullAvg10: readHostMemoryPressure(),
+        disk: { freeBytes: diskFreeBytes, floorBytes: diskFloorBytes(cfg, disk.totalBytes) },
+      });
     return {
       id: this.#runnerId,
       hostname: os.hostname(),
@@ -121,6 +131,8 @@ export class Engine implements RunnerApi {
         // Re-adopted after a daemon restart: make sure the pressure group holds it too, and
         // that a daemon killed between start and delivery did not leave it without secrets.
         await this.ctx.cgroups.attachPsi(names.cgroupPath, st.pid).catch(() => undefined);
+        // A warm-pool member taken over under a new name (its user, secrets follow below).
+        await takeOverName(this.ctx, spec, st.pid);
         if (spec.secrets?.length && !(await secretsDelivered(names.envDir))) {
           await deliverStartedSecrets(rt, names.containerId, names.envDir, spec);
         }
@@ -130,6 +142,8 @@ export class Engine implements RunnerApi {
         return observeEnv(this.ctx, spec.id);
       }
       await clearStopMark(names);
+      // Before the bundle is written: it binds the views only while lxcfs serves them.
+      await this.ctx.lxcfs?.ensure();
       await prepareHost(this.ctx, spec);
       await startContainer(this.ctx, spec);
       await this.ctx.images.touch(spec.image).catch(() => undefined);
@@ -320,6 +334,9 @@ export class Engine implements RunnerApi {
   /** Stops the resolver; environments keep running. */
   async close(): Promise<void> {
     this.ctx.usage?.stop();
+    await this.ctx.governor?.stop();
     await this.ctx.resolver?.close();
+    // Like the resolver, lxcfs outlives the daemon while environments use it.
+    if (this.ctx.lxcfs && !(await anyEnvironmentRuns(this.ctx.cfg))) await this.ctx.lxcfs.stop();
   }
 }

@@ -13,12 +13,14 @@ import {
   defaultEnvSpecOptions,
   INIT_PATH_IN_CONTAINER,
   withBindMount,
+  withProcViews,
   withTmpfs,
 } from "../spec/index.ts";
-import { clampRlimits } from "../spec/process.ts";
+import { clampRlimits, execOomScore } from "../spec/process.ts";
 import type { OciSpec } from "../spec/types.ts";
 import type { IdMap } from "../storage/types.ts";
 import type { EngineContext } from "./context.ts";
+import { withDiskIoLimits } from "./env-io.ts";
 import { configuredUser, type EnvUser } from "./env-user.ts";
 import { specEnvPairs, volumeDir } from "./env-volumes.ts";
 import { execWithSecrets } from "./secrets.ts";
@@ -70,13 +72,17 @@ export function envOciSpec(
     withBindMount(path.join(etc, "hosts"), "/etc/hosts", { readonly: true, recursive: false }),
     withBindMount(path.join(etc, "hostname"), "/etc/hostname", { readonly: true, recursive: false }),
     withReadonlyCgroupRoot,
+    // Its class's disk I/O limits on its own loop device, only when set.
+    ...(spec.io ? [withDiskIoLimits(names.diskImage, spec.io)] : []),
+    // Per-environment meminfo, cpuinfo, uptime... while the runner's lxcfs serves them.
+    ...(ctx.lxcfs?.pid() !== undefined ? [withProcViews(ctx.lxcfs.paths.mountDir)] : []),
     ...(spec.volumes ?? []).map((v) =>
       withBindMount(volumeDir(names, v.name), v.target, { readonly: false, recursive: false }),
     ),
     // Secrets (engine/secrets.ts) are written into this after start: a tmpfs has no host side.
     // With a configured user, its group may enter (env-user.ts gives it the directory's group
     // and each file); the files stay 0400.
-    ...(spec.secrets?.length
+    ...(spec.secrets?.length || spec.warm
       ? [
           withTmpfs(SECRETS_DIR, {
             mode: configuredUser(spec) ? "0750" : "0700",
@@ -135,6 +141,8 @@ export function execProcess(
   // Warren's init (mounted in every environment) execs the command in place, or says why it
   // could not with the shells' 127 or 126: one message and status whatever the runtime.
   extra.push(`${INIT_EXEC_VAR}=1`);
+  const oom = execOomScore(req.helper === true);
+  extra.push(...oom.env);
   const cmd = [INIT_PATH_IN_CONTAINER, "--", ...req.cmd];
   const proc = ociProcessFromExec({
     // The image may lack /bin/sh; only environments given variable secrets get the wrapper.
@@ -146,6 +154,7 @@ export function execProcess(
     tty: req.tty,
     capabilities: [...DEFAULT_CAPABILITIES],
     rlimits: clampRlimits(DEFAULT_RLIMITS, hostHardLimits()),
+    oomScoreAdj: oom.oomScoreAdj,
   });
   if (who?.groups?.length) proc.user = { ...proc.user, additionalGids: [...who.groups] };
   return proc as unknown as Record<string, unknown>;

@@ -21,20 +21,29 @@ export async function writeResolvConf(ctx: EngineContext, id: string): Promise<v
 }
 
 /**
- * Between `create` and `start`: wires the network namespace the runtime made for init (owned by
- * the environment's user namespace) to the host: veth, routes, nft set elements.
+ * Around `create`, before `start`: wires the network namespace the runtime made for init (owned
+ * by the environment's user namespace) to the host: veth, routes, nft set elements.
  */
 export async function attachNetwork(
   ctx: EngineContext,
   spec: RunnerEnvSpec,
-  initPid: number,
+  initPid: number | Promise<number>,
 ): Promise<EnvNetwork> {
-  failpoint("net-setup");
+  const pid = Promise.resolve(initPid).then((p) => {
+    // Without init there is no namespace to adopt; the helper would make a host-owned one.
+    if (!p) throw new Error("the container has no init pid");
+    failpoint("net-setup");
+    return p;
+  });
+  // The caller sees a failed create itself; a set-up that ends before awaiting pid must not
+  // leave its rejection unhandled.
+  pid.catch(() => undefined);
   return setupEnvNetwork(ctx.cfg, {
     id: spec.id,
     slot: spec.slot,
     egress: spec.egress ?? DEFAULT_EGRESS,
-    pid: initPid,
+    // The firewall elements need no process and go in at once; the namespace waits for init.
+    pid,
   });
 }
 

@@ -5,7 +5,7 @@
 // children of its init). Anything that must act inside goes through the Runtime interface
 // (deliverFiles), never a branch on the runtime's name: see the rule in runtime/types.ts.
 import { existsSync } from "node:fs";
-import { lchown, lstat, mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { lchown, lstat, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { failpoint, type RunnerEnvSpec, WarrenError, wrap } from "@warren/protocol";
 import { slotRange } from "../host/idrange.ts";
@@ -104,18 +104,22 @@ export async function prepareHost(ctx: EngineContext, withSecrets: RunnerEnvSpec
 
   const etcDir = path.join(names.envDir, "etc");
   await mkdir(etcDir, { recursive: true });
-  await writeResolvConf(ctx, spec.id);
+  // The files are independent of each other: written side by side.
+  const etcFiles = Promise.all([
+    writeResolvConf(ctx, spec.id),
+    writeFile(path.join(etcDir, "hostname"), `${spec.name}\n`),
+    writeFile(
+      path.join(etcDir, "hosts"),
+      hostsFile(spec.name, envAddress(networkConfig(cfg), spec.slot), dnsZone()),
+    ),
+  ]);
+  etcFiles.catch(() => undefined); // awaited below; this only marks an early failure as handled
 
   failpoint("bundle-write");
   await mkdir(names.bundleDir, { recursive: true, mode: 0o700 });
-  await writeFile(path.join(etcDir, "hostname"), `${spec.name}\n`);
-  await writeFile(
-    path.join(etcDir, "hosts"),
-    hostsFile(spec.name, envAddress(networkConfig(cfg), spec.slot), dnsZone()),
-  );
   const oci = envOciSpec(ctx, withSecrets, image.config, map);
   const tmp = path.join(names.bundleDir, "config.json.tmp");
-  await writeFile(tmp, JSON.stringify(oci));
+  await Promise.all([etcFiles, writeFile(tmp, JSON.stringify(oci))]);
   await rename(tmp, path.join(names.bundleDir, "config.json"));
 }
 
@@ -146,21 +150,32 @@ export async function startContainer(ctx: EngineContext, spec: RunnerEnvSpec): P
     // A stopped container from an earlier run (or a reboot): recreate it from the bundle.
     await rt.delete(names.containerId, true);
   }
-  if (st?.status !== "created") {
+  // The init pid comes from the runtime's pid file: asking `state` costs another runtime process.
+  const pidFile = path.join(names.envDir, "init.pid");
+  const initPid = (async () => {
+    if (st?.status === "created") return st.pid;
+    await unlink(pidFile).catch(() => undefined);
     failpoint("runtime-create");
-    await rt.create(names.containerId, names.bundleDir, { logFile: names.logFile }).catch((e) => {
+    await rt.create(names.containerId, names.bundleDir, { logFile: names.logFile, pidFile }).catch((e) => {
       throw wrap(`${rt.name} create`, e);
     });
-  }
-  const created = await rt.state(names.containerId);
-  if (!created?.pid) throw new Error(`${rt.name} create: container has no init pid`);
+    const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+    return pid > 0 ? pid : ((await rt.state(names.containerId))?.pid ?? 0);
+  })();
+  // Whatever does not need the container goes on while the runtime creates it: the network's
+  // firewall elements, and clearing the markers of the last run.
+  const [pid] = await Promise.all([
+    initPid,
+    attachNetwork(ctx, spec, initPid),
+    forgetSecrets(names.envDir),
+    forgetEnvUser(names.envDir),
+  ]);
+  if (!pid) throw new Error(`${rt.name} create: container has no init pid`);
+  const created = { pid };
   failpoint("cgroup-attach");
   await ctx.cgroups.attachPsi(names.cgroupPath, created.pid).catch((e) => {
     throw wrap("attach pressure cgroup", e);
   });
-  await attachNetwork(ctx, spec, created.pid);
-  await forgetSecrets(names.envDir);
-  await forgetEnvUser(names.envDir);
   failpoint("runtime-start");
   await rt.start(names.containerId).catch((e) => {
     throw wrap(`${rt.name} start`, e);

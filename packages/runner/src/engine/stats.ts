@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type EnvStats, WarrenError } from "@warren/protocol";
 import { UNLIMITED } from "../cgroups/fs.ts";
 import type { CgroupUsage } from "../cgroups/types.ts";
+import { cpuGovernorView } from "../governor/view.ts";
 import { hostNames } from "../host/names.ts";
 import { envCounters } from "../metrics/env-counters.ts";
 import { readHandle } from "../state/handle.ts";
@@ -59,10 +60,11 @@ export async function envStats(ctx: EngineContext, meter: CpuMeter, id: string):
     usage = await ctx.cgroups.usage(names.cgroupPath);
     cores = meter.rate(id, usage.cpuUsageNs, performance.now()) ?? 0;
   }
-  const [psi, fs, counters] = await Promise.all([
+  const [psi, fs, counters, cpuGovernor] = await Promise.all([
     ctx.cgroups.psi(names.cgroupPath).catch(() => ({ cpu: null, memory: null, io: null })),
     statfs(names.diskMount).catch(() => null),
     envCounters(ctx.cgroups, names.cgroupPath, id),
+    cpuGovernorView(ctx.cgroups, ctx.governor, id, names.cgroupPath, handle.spec.resources.cpus),
   ]);
   return {
     id,
@@ -83,5 +85,6 @@ export async function envStats(ctx: EngineContext, meter: CpuMeter, id: string):
     // Raw counters for Prometheus (server metrics/): rate() over them beats a runner-side rate.
     cpuSecondsTotal: usage.cpuUsageNs / 1e9,
     ...counters,
+    ...(cpuGovernor ? { cpuGovernor } : {}),
   };
 }

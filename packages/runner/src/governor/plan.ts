@@ -31,7 +31,7 @@ interface Working {
 }
 
 /** The class's burst, at most the budget; never below its cpus (then it simply has none). */
-export function burstCores(sample: EnvCpuSample, budgetCores: number): number {
+export function burstCores(sample: Pick<EnvCpuSample, "cpus" | "burstCpus">, budgetCores: number): number {
   const wanted = sample.burstCpus ?? GOVERNOR_DEFAULTS.burstFactor * sample.cpus;
   return Math.max(sample.cpus, Math.min(wanted, budgetCores));
 }

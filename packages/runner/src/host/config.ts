@@ -11,6 +11,16 @@ export interface RunnerConfig {
   prefix: string;
   /** Bytes of free space kept back when admitting new disks. */
   diskReserveBytes: number;
+  /**
+   * Free disk below which the runner reports itself unschedulable ($WARREN_DISK_FLOOR, bytes);
+   * default max(5 GiB, 5 % of the filesystem), see storage/admission.ts diskFloorBytes.
+   */
+  diskFloorBytes?: number;
+  /**
+   * Free disk below which the runner freezes the environment writing most ($WARREN_DISK_HARD_FLOOR,
+   * bytes); default max(1 GiB, 1 %), never above diskFloorBytes (storage/disk-guard.ts).
+   */
+  diskHardFloorBytes?: number;
   /** Directory holding the native helpers (warren-init, warren-helper). */
   nativeDir: string;
   /** Debian mirror for the base image; undefined means the host's apt sources. */
@@ -39,6 +49,13 @@ export interface RunnerConfig {
   labels?: Record<string, string>;
   /** Registry hosts spoken to over plain HTTP besides loopback; default $WARREN_REGISTRY_INSECURE. */
   registryInsecure?: string;
+  /** The CPU governor's knobs; unset ones come from $WARREN_GOVERNOR* (governor/settings.ts). */
+  governor?: Partial<import("../governor/settings.ts").GovernorSettings>;
+  /**
+   * Per-environment /proc/meminfo, cpuinfo, stat, uptime... from the runner's own lxcfs
+   * (host/lxcfs.ts); default on, `WARREN_PROC_VIEWS=off` turns it off.
+   */
+  procViews?: boolean;
 }
 
 function envRange(): { start: number; size: number } | undefined {
@@ -78,6 +95,11 @@ export function defaultConfig(overrides: Partial<RunnerConfig> = {}): RunnerConf
     // Below 4 KiB a single burst of init output would rotate on every check.
     logMaxBytes: envInt("WARREN_LOG_MAX_BYTES", 8 * 1024 ** 2, 4096),
     logKeep: envInt("WARREN_LOG_KEEP", 2, 0),
+    procViews: process.env["WARREN_PROC_VIEWS"] !== "off",
+    ...(process.env["WARREN_DISK_FLOOR"] ? { diskFloorBytes: envInt("WARREN_DISK_FLOOR", 0, 0) } : {}),
+    ...(process.env["WARREN_DISK_HARD_FLOOR"]
+      ? { diskHardFloorBytes: envInt("WARREN_DISK_HARD_FLOOR", 0, 0) }
+      : {}),
     ...overrides,
   };
 }

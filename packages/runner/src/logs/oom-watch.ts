@@ -6,7 +6,7 @@
 // between two checks was never seen, and the log says its name is not known. Processes are read
 // only while the group uses at least half its limit: the kernel kills only at the limit, and an
 // idle environment's processes are not worth reading every second.
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { formatSize } from "@warren/protocol";
 import { parseKeyValues, parseLimit, readOptional, readPids, UNLIMITED } from "../cgroups/fs.ts";
@@ -14,6 +14,7 @@ import type { CgroupDriver } from "../cgroups/types.ts";
 import type { RunnerConfig } from "../host/config.ts";
 import { ID_RE } from "../host/names.ts";
 import { appendEvent, type LogLimits, logLimits } from "./env-log.ts";
+import { MemoryPressureWatch } from "./memory-pressure.ts";
 
 export const OOM_CHECK_MS = 1000;
 
@@ -82,15 +83,53 @@ export async function readProcess(hostPid: number): Promise<SeenProcess | null> 
   };
 }
 
-/** What the log says for `n` new kills, naming the most likely victim among `ended`. */
+/**
+ * What the log says for `n` new kills: "process X was killed: out of memory (limit 2Gi)", X being
+ * the largest process that ended since the check before (the kernel kills the one with the
+ * highest score, and users' processes all start at the same +500, so that is the largest).
+ */
 export function oomMessage(n: number, limitBytes: number | null, ended: SeenProcess[]): string {
-  const what = n === 1 ? "a process" : `${n} processes`;
-  const at = limitBytes !== null ? ` at the ${formatSize(limitBytes)} memory limit` : " at the memory limit";
+  const limit = limitBytes !== null ? `limit ${formatSize(limitBytes)}` : "at its limit";
   const largest = ended.sort((a, b) => b.rssBytes - a.rssBytes)[0];
-  const who = largest
-    ? `most likely ${largest.name} (pid ${largest.pid}, ${formatSize(largest.rssBytes)} resident when last seen), the largest process that ended since the check before`
-    : "its name is not known: it started and ended between two checks";
-  return `out of memory: the kernel killed ${what}${at}; ${who}`;
+  const others = n > 1 ? `; ${n - 1} more ${n === 2 ? "was" : "were"} killed with it` : "";
+  if (!largest) {
+    const what = n === 1 ? "a process was" : `${n} processes were`;
+    return `${what} killed: out of memory (${limit}); its name is not known: it started and ended between two checks`;
+  }
+  return (
+    `process ${largest.name} was killed: out of memory (${limit}); pid ${largest.pid} inside, ` +
+    `${formatSize(largest.rssBytes)} resident when last seen${others}`
+  );
+}
+
+/** The environment's OOM kills over its life (every start), for inspect: oom.json beside its log. */
+export interface OomRecord {
+  kills: number;
+  last?: { message: string; at: string };
+}
+
+export const oomRecordFile = (logFile: string) => path.join(path.dirname(logFile), "oom.json");
+
+export async function readOomRecord(logFile: string): Promise<OomRecord | null> {
+  const text = await readFile(oomRecordFile(logFile), "utf8").catch(() => null);
+  if (text === null) return null;
+  try {
+    const r = JSON.parse(text) as OomRecord;
+    return Number.isSafeInteger(r.kills) && r.kills >= 0 ? r : null;
+  } catch {
+    return null; // torn by a crash mid-write: counting restarts rather than failing inspect
+  }
+}
+
+async function addToOomRecord(logFile: string, n: number, message: string): Promise<void> {
+  const before = await readOomRecord(logFile);
+  const next: OomRecord = {
+    kills: (before?.kills ?? 0) + n,
+    last: { message, at: new Date().toISOString() },
+  };
+  const file = oomRecordFile(logFile);
+  await writeFile(`${file}.tmp`, JSON.stringify(next), { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
 }
 
 export class OomWatch {
@@ -128,6 +167,7 @@ export class OomWatch {
     const ended = [...before.procs].filter(([hostPid]) => !procs.has(hostPid)).map(([, p]) => p);
     const line = oomMessage(kills - before.kills, limit, ended);
     await appendEvent(t.logFile, line, this.#limits);
+    await addToOomRecord(t.logFile, kills - before.kills, line);
     return line;
   }
 
@@ -143,7 +183,7 @@ export class OomWatch {
 }
 
 /**
- * Starts the periodic check of every environment on this host (stopped ones have no group and
+ * Starts the periodic check (OOM kills, then memory pressure: one sample a check) of every environment on this host (stopped ones have no group and
  * are skipped at the cost of one failed read). The timer is unref'd so it never keeps a process
  * alive.
  */
@@ -154,13 +194,19 @@ export function startOomWatch(
   everyMs = OOM_CHECK_MS,
 ): () => void {
   const watch = new OomWatch(cgroups, logLimits(cfg));
+  const pressure = new MemoryPressureWatch(cgroups, logLimits(cfg));
+  const pass = async (targets: OomWatchTarget[]) => {
+    await watch.pass(targets);
+    pressure.retain(new Set(targets.map((t) => t.id)));
+    for (const t of targets) await pressure.check(t).catch(() => null);
+  };
   let running = false;
   const timer = setInterval(() => {
     if (running) return; // a slow pass never overlaps the next
     running = true;
     readdir(path.join(cfg.root, "envs"))
       .catch(() => [] as string[])
-      .then((ids) => watch.pass(ids.filter((id) => ID_RE.test(id)).map((id) => ({ id, ...namesOf(id) }))))
+      .then((ids) => pass(ids.filter((id) => ID_RE.test(id)).map((id) => ({ id, ...namesOf(id) }))))
       .finally(() => {
         running = false;
       });

@@ -1,5 +1,6 @@
 // One environment's network: the netns, veth pair and routes (native helper, batched netlink)
-// and its nft set elements (one nft transaction), done side by side. Both halves are
+// and its nft set elements (one nft transaction), done side by side, both started by the
+// long-lived warren-netd rather than spawned from the runner (netd.ts). Both halves are
 // idempotent, so set-up and teardown can be retried after a crash at any point.
 //
 // Ordering needs no care for safety: the helper puts the host veth in the runner's interface
@@ -7,9 +8,9 @@
 // address) pair is not registered. Nothing runs in the netns until set-up returns.
 import { wrap } from "@warren/protocol";
 import type { RunnerConfig } from "../host/config.ts";
-import { run } from "../host/run.ts";
 import { envAddress, hostIfName, type NetworkOverrides, netnsPath, networkConfig } from "./addr.ts";
 import { readEnvState, removeEnvState, uniqueElements, writeEnvState } from "./env-state.ts";
+import { runNet } from "./netd.ts";
 import { applyNft, nftListJson } from "./nft.ts";
 import { type EnvElements, syncElements } from "./nft-elements.ts";
 import type { EnvNetwork, EnvNetworkSpec, NetworkConfig } from "./types.ts";
@@ -27,18 +28,19 @@ export async function setupEnvNetwork(
   try {
     const prev = readEnvState(nc, spec.id)?.owned ?? [];
     writeEnvState(nc, spec.id, { slot: spec.slot, owned: uniqueElements([...prev, next]) });
-    await Promise.all([
-      run(nc.helper, [
+    const netns = async () => {
+      const pid = await spec.pid;
+      return runNet("net", nc.helper, [
         "add",
         nsPath,
         hostIf,
         ip,
         nc.resolverIp,
         String(nc.ifGroup),
-        ...(spec.pid ? [String(spec.pid)] : []),
-      ]),
-      applyNft(syncElements(nc, prev, next), "nft elements"),
-    ]);
+        ...(pid ? [String(pid)] : []),
+      ]);
+    };
+    await Promise.all([netns(), applyNft(syncElements(nc, prev, next), "nft elements", nc.helper)]);
     writeEnvState(nc, spec.id, { slot: spec.slot, owned: [next] });
   } catch (err) {
     throw wrap(`network ${spec.id}`, err);
@@ -64,7 +66,7 @@ export async function teardownEnvNetworks(
   if (refs.length === 0) return;
   const nc = networkConfig(cfg, over);
   try {
-    await run(nc.helper, ["del", ...refs.map((r) => netnsPath(nc, r.id))]);
+    await runNet("net", nc.helper, ["del", ...refs.map((r) => netnsPath(nc, r.id))]);
     let listed: Map<string, string[]> | undefined;
     const scripts: string[] = [];
     for (const r of refs) {
@@ -82,7 +84,7 @@ export async function teardownEnvNetworks(
       }
       scripts.push(syncElements(nc, owned, null));
     }
-    await applyNft(scripts.join(""), "nft elements");
+    await applyNft(scripts.join(""), "nft elements", nc.helper);
     for (const r of refs) removeEnvState(nc, r.id);
   } catch (err) {
     const what = refs.length === 1 ? `network ${refs[0]!.id}` : `network of ${refs.length} environments`;

@@ -1,17 +1,21 @@
 // Applies nft scripts. One `nft -f -` per change: the whole script is one kernel transaction,
 // all or nothing (measured ~2 ms; a persistent `nft -i` would save the exec but keeps a stale
 // userspace cache between changes). Calls from this process run one at a time, so concurrent
-// environment set-ups never race on nft's cache generation.
+// environment set-ups never race on nft's cache generation. Given the warren-net helper's path,
+// nft is started by the long-lived warren-netd next to it (netd.ts), which is cheaper than a
+// spawn from here; it is still a fresh nft process per change.
 import { wrap } from "@warren/protocol";
 import { run } from "../host/run.ts";
+import { runNet } from "./netd.ts";
 
 let tail: Promise<unknown> = Promise.resolve();
 
-export function applyNft(script: string, what: string): Promise<void> {
+export function applyNft(script: string, what: string, helper?: string): Promise<void> {
   if (!script) return Promise.resolve();
   const next = tail.then(async () => {
     try {
-      await run("nft", ["-f", "-"], { input: script });
+      if (helper) await runNet("nft", helper, ["-f", "-"], script);
+      else await run("nft", ["-f", "-"], { input: script });
     } catch (err) {
       throw wrap(what, err);
     }

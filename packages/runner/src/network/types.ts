@@ -37,9 +37,10 @@ export interface EnvNetworkSpec {
   /**
    * Adopt this process's network namespace instead of making one. The OCI runtime creates the
    * namespace inside the environment's user namespace, which must own it: only then may the
-   * environment mount its own sysfs, and `runc exec` join it.
+   * environment mount its own sysfs, and `runc exec` join it. A promise lets the firewall
+   * elements go in while the runtime is still creating that process.
    */
-  pid?: number;
+  pid?: number | Promise<number>;
 }
 
 export interface EnvNetwork {

@@ -2,6 +2,7 @@
 // runtime; the gvisor driver rewrites its own copy at create, so the engine needs no branch.
 import { WarrenError } from "@warren/protocol";
 import type { CgroupLimits } from "../cgroups/types.ts";
+import { isProcViewMount } from "../spec/mounts.ts";
 import type { OciSpec } from "../spec/types.ts";
 
 export interface GvisorPlan {
@@ -49,6 +50,9 @@ export function planGvisor(input: OciSpec): GvisorPlan {
   }
   delete spec.linux.uidMappings;
   delete spec.linux.gidMappings;
+  // The Sentry serves its own /proc and sysfs from the sandbox's limits; lxcfs binds would
+  // only reach its gofer, never the environment.
+  spec.mounts = spec.mounts.filter((mt) => !isProcViewMount(mt));
   const net = spec.linux.namespaces.find((n) => n.type === "network");
   // With a path, warren-runsc enters the namespace and runsc (--network=host) uses it as is.
   spec.linux.namespaces = spec.linux.namespaces.filter(

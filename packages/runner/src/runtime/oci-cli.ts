@@ -2,7 +2,7 @@
 // delete/exec with --root). A driver only says which binary to run and with which prefix.
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
-import { access, mkdir, open, readdir, stat } from "node:fs/promises";
+import { access, mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { wrap } from "@warren/protocol";
@@ -63,6 +63,8 @@ export class OciCliRuntime implements Runtime {
   readonly #afterDelete: OciCliOptions["afterDelete"];
   readonly #deliverHelper: string | undefined;
   readonly #running: RunningStates | undefined;
+  /** Init of containers created (with a pid file) but not started yet. */
+  readonly #created = new Map<string, ContainerState>();
 
   constructor(opts: OciCliOptions) {
     this.#running = opts.runningWhileInitLives ? new RunningStates() : undefined;
@@ -151,12 +153,19 @@ export class OciCliRuntime implements Runtime {
       const tail = await logTail(opts.logFile, logStart);
       throw new Error(`${this.name} create ${id}: exit ${code}${tail ? `: ${tail}` : ""}`);
     }
+    const pid = opts.pidFile ? Number((await readFile(opts.pidFile, "utf8").catch(() => "")).trim()) : 0;
+    if (pid > 0) this.#created.set(id, { id, status: "running", pid, bundle: bundleDir });
   }
 
   async start(id: string): Promise<void> {
     await run(this.binary, this.argv("start", id)).catch((err) => {
       throw wrap(`${this.name} start ${id}`, err);
     });
+    // Started: the init from create now runs (RunningStates re-checks it is alive on every
+    // answer), so the next state() question needs no runtime process.
+    const created = this.#created.get(id);
+    this.#created.delete(id);
+    if (created) await this.#running?.remember(created);
   }
 
   private async known(id: string): Promise<boolean> {
@@ -198,6 +207,7 @@ export class OciCliRuntime implements Runtime {
 
   async delete(id: string, force: boolean): Promise<void> {
     this.#running?.forget(id);
+    this.#created.delete(id);
     if (!(await this.known(id))) return;
     const res = await run(this.binary, this.argv("delete", ...(force ? ["--force"] : []), id), {
       allowFail: true,

@@ -1,6 +1,7 @@
 // The process.json given to `<runtime> exec --process`: an OCI process object built from the
 // runtime-neutral ExecProcess.
 import { writeFile } from "node:fs/promises";
+import { HELPER_OOM_SCORE_ADJ } from "../spec/process.ts";
 import type { OciProcess } from "../spec/types.ts";
 import type { ExecProcess } from "./types.ts";
 
@@ -23,6 +24,8 @@ export function ociProcessFromExec(p: ExecProcess): OciProcess {
     },
     rlimits: p.rlimits.map((l) => ({ ...l })),
     noNewPrivileges: false,
+    // Always explicit: otherwise the process inherits the runtime's score, which is the runner's.
+    oomScoreAdj: p.oomScoreAdj ?? HELPER_OOM_SCORE_ADJ,
   };
 }
 

@@ -40,6 +40,8 @@ export interface ExecProcess {
   capabilities: string[];
   /** Hard/soft limits applied to the exec'd process, same as init's. */
   rlimits: { type: string; hard: number; soft: number }[];
+  /** Its OOM score (spec/process.ts); Warren's helper score 0 when omitted. */
+  oomScoreAdj?: number;
 }
 
 /** A file for Runtime.deliverFiles: a bare name inside the target directory, and its bytes. */

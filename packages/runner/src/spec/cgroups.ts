@@ -18,3 +18,14 @@ export function withResources(resources: Record<string, unknown>): SpecOption {
     spec.linux.resources = structuredClone(resources);
   };
 }
+
+/**
+ * linux.resources.blockIO (throttle rules per device), beside what withResources set: runc and
+ * crun write them as v1 blkio.throttle.* or v2 io.max when they create the container's groups.
+ */
+export function withBlockIo(blockIO: Record<string, unknown> | undefined): SpecOption {
+  return (spec) => {
+    if (!blockIO) return;
+    spec.linux.resources = { ...(spec.linux.resources ?? {}), blockIO: structuredClone(blockIO) };
+  };
+}

@@ -7,7 +7,14 @@ import { withCgroupsPath, withResources } from "./cgroups.ts";
 import { hostHardLimits } from "./host-limits.ts";
 import { withBindMount, withDefaultMounts, withMaskedPaths, withReadonlyPaths, withTmpfs } from "./mounts.ts";
 import { withNamespaces, withUserNamespace } from "./namespaces.ts";
-import { clampRlimits, DEFAULT_RLIMITS, withNoNewPrivileges, withProcess, withRlimits } from "./process.ts";
+import {
+  clampRlimits,
+  DEFAULT_RLIMITS,
+  withNoNewPrivileges,
+  withOomScores,
+  withProcess,
+  withRlimits,
+} from "./process.ts";
 import { withSeccomp } from "./seccomp.ts";
 import type { OciRlimit, SpecOption } from "./types.ts";
 
@@ -54,6 +61,7 @@ export function defaultEnvSpecOptions(input: EnvSpecInput): SpecOption[] {
     withRootfs(input.rootfs, input.readonlyRootfs ?? false),
     withHostname(input.hostname),
     withProcess({ args, env: input.env ?? [], cwd: input.cwd ?? "/" }),
+    withOomScores(),
     withNoNewPrivileges(false),
     withRlimits(rlimits),
     withCapabilities(DEFAULT_CAPABILITIES),

@@ -1,4 +1,5 @@
 // Filesystem mounts inside the container, and the /proc and /sys paths hidden from it.
+import path from "node:path";
 import type { OciMount, SpecOption } from "./types.ts";
 
 /** runc's defaults: kernel interfaces that leak host information or allow host changes. */
@@ -118,4 +119,40 @@ export function withReadonlyPaths(paths: readonly string[] = DEFAULT_READONLY_PA
   return (spec) => {
     spec.linux.readonlyPaths = [...paths];
   };
+}
+
+/**
+ * Files an lxcfs mount answers per reader's cgroup (host/lxcfs.ts), bound over the kernel's
+ * host-wide ones. runc allows exactly these (and a few more) to be mounted under /proc.
+ */
+export const PROC_VIEW_FILES: readonly string[] = [
+  "/proc/cpuinfo",
+  "/proc/diskstats",
+  "/proc/loadavg",
+  "/proc/meminfo",
+  "/proc/stat",
+  "/proc/swaps",
+  "/proc/uptime",
+  "/sys/devices/system/cpu/online",
+];
+
+/** Binds each of PROC_VIEW_FILES from an lxcfs mount at `lxcfsDir`, read-only. */
+export function withProcViews(lxcfsDir: string): SpecOption {
+  return (spec) => {
+    for (const file of PROC_VIEW_FILES) {
+      putMount(spec, {
+        destination: file,
+        type: "bind",
+        source: path.join(lxcfsDir, file),
+        options: ["bind", "ro", "nosuid", "nodev", "noexec"],
+      });
+    }
+  };
+}
+
+/** True for a mount withProcViews added (gVisor's Sentry has its own views and drops them). */
+export function isProcViewMount(m: OciMount): boolean {
+  return (
+    m.type === "bind" && PROC_VIEW_FILES.includes(m.destination) && m.source?.endsWith(m.destination) === true
+  );
 }

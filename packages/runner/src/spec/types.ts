@@ -32,6 +32,8 @@ export interface OciProcess {
   rlimits?: OciRlimit[];
   noNewPrivileges?: boolean;
   consoleSize?: { height: number; width: number };
+  /** The process's /proc/PID/oom_score_adj, written by the runtime before it runs. */
+  oomScoreAdj?: number;
 }
 
 export interface OciMount {

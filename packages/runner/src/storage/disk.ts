@@ -16,7 +16,7 @@ import { unmountRootfs } from "./rootfs.ts";
 import type { IdMap } from "./types.ts";
 import { unmountTree } from "./unmount.ts";
 
-export { checkDiskAdmission, freeBytes, unclaimedBytes } from "./admission.ts";
+export { checkDiskAdmission, diskFloorBytes, diskSpace, freeBytes, unclaimedBytes } from "./admission.ts";
 export { attachLoop, detachLoop, isDirectIo, type LoopDevice, listWarrenLoops } from "./loop.ts";
 
 /** Smallest disk we make: below this the journal and metadata leave almost nothing. */

@@ -5,7 +5,8 @@
 // records them through `auditExec`.
 //
 // The record is written before the response goes out, so a client that sees the answer can
-// already read the record. A failure to write it is logged and does not fail the action.
+// already read the record; with an Idempotency-Key, in the transaction that keeps the answer
+// (http/settle-writes.ts). A failure to write it is logged and does not fail the action.
 //
 // Streamed operations (image import, a base-image build) commit their 200 before the work runs and
 // report the outcome in-band; they are recorded when the work settles (ndjson.ts's outcome), with
@@ -15,6 +16,7 @@ import { API_PREFIX, ERROR_CATALOG, type ErrorCode } from "@warren/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { type AuditService, actorOf } from "../services/audit.ts";
 import { streamOutcome } from "./ndjson.ts";
+import { rideSettle } from "./settle-writes.ts";
 
 type Target = (req: FastifyRequest, reply: Record<string, unknown> | undefined) => string;
 interface Rule {
@@ -60,6 +62,12 @@ const unitTarget =
   (kind: string): Target =>
   (req, reply) =>
     `${param("name")(req, reply)}/${param(kind)(req, reply)}`;
+/** "image class" of a warm pool, from the body (set) or the query (remove). */
+const poolTarget: Target = (req) => {
+  const b = (req.body ?? {}) as Record<string, unknown>;
+  const q = (req.query ?? {}) as Record<string, unknown>;
+  return `${String(b["image"] ?? q["image"] ?? "")} ${String(b["className"] ?? q["class"] ?? "default")}`;
+};
 const importTarget: Target = (req) => `${bodyField("ref")(req)} <- ${bodyField("path")(req)}`;
 
 const E = `${API_PREFIX}/environments`;
@@ -113,6 +121,9 @@ export const AUDITED: Readonly<Record<string, Rule>> = {
   [`POST ${API_PREFIX}/fleet/runners/:name/cordon`]: { action: "fleet.cordon", target: param("name") },
   [`POST ${API_PREFIX}/fleet/runners/:name/uncordon`]: { action: "fleet.uncordon", target: param("name") },
   [`POST ${API_PREFIX}/fleet/runners/:name/drain`]: { action: "fleet.drain", target: param("name") },
+  // Warm pools: ready environments kept on the organisation's runners for its creates.
+  [`POST ${API_PREFIX}/pools`]: { action: "pool.set", target: poolTarget },
+  [`DELETE ${API_PREFIX}/pools`]: { action: "pool.remove", target: poolTarget, missed: removedNothing },
   [`POST ${API_PREFIX}/images/base`]: {
     action: "image.base-mirror",
     target: bodyField("mirror"),
@@ -171,18 +182,23 @@ export function installAudit(app: FastifyInstance, audit: AuditService | undefin
     const missed = reply.statusCode < 300 && rule.missed?.(body) === true;
     const result = missed ? resultOf(ERROR_CATALOG.NOT_FOUND.status) : resultOf(reply.statusCode);
     const code = missed ? "NOT_FOUND" : String(body?.["code"] ?? reply.statusCode);
-    try {
-      await audit.record({
-        orgId: req.principal.orgId,
-        actor: actorOf(req.principal),
-        action: rule.action,
-        target: rule.target(req, reply.statusCode < 300 ? body : undefined),
-        sourceAddress: sourceOf(req),
-        result,
-        code: result === "ok" ? undefined : code,
-      });
-    } catch (err) {
+    const entry = {
+      orgId: req.principal.orgId,
+      actor: actorOf(req.principal),
+      action: rule.action,
+      target: rule.target(req, reply.statusCode < 300 ? body : undefined),
+      sourceAddress: sourceOf(req),
+      result,
+      code: result === "ok" ? undefined : code,
+    };
+    const failed = (err: unknown) =>
       req.log.error({ err, action: rule.action }, "could not write the audit record");
+    // With an Idempotency-Key, committed with the kept answer: one synced commit, not two.
+    if (rideSettle(req, { write: (q) => audit.record(entry, q), failed })) return payload;
+    try {
+      await audit.record(entry);
+    } catch (err) {
+      failed(err);
     }
     return payload;
   });

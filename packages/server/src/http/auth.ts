@@ -39,6 +39,7 @@ export const RUNNER_PREFIX = "/api/runner/";
 const PUBLIC = new Set(["/api/v1/health"]);
 /** Sign-in (routes-auth.ts): the caller has no Warren token yet. */
 const PUBLIC_PREFIX = "/api/v1/auth/";
+const BLOB_URL_PREFIX = "/blob/v1/";
 /** Fields the server sets; a client naming one in a body gets a 400 that names it. */
 export const SERVER_ONLY_FIELDS = ["orgId", "runnerId", "owner", "privileged"] as const;
 
@@ -79,7 +80,8 @@ export function installAuth(
       }
     } else if (isLocalRequest(req, o.transport)) {
       principal = LOCAL_ROOT;
-    } else if (PUBLIC.has(path) || path.startsWith(PUBLIC_PREFIX)) {
+    } else if (PUBLIC.has(path) || path.startsWith(PUBLIC_PREFIX) || path.startsWith(BLOB_URL_PREFIX)) {
+      // Presigned blob URLs carry their own signature, checked by their route (blobstore/http-routes.ts).
       return;
     } else if (o.dashboard?.hasCookie(req)) {
       // The dashboard's session cookie, only with its CSRF token and the dashboard's Origin.

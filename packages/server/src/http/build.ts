@@ -14,6 +14,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import { type BlobUrlRouteOptions, blobUrlRoutes } from "../blobstore/http-routes.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { DashboardSessions } from "../ingress/dashboard-sessions.ts";
 import type { PortSignIn } from "../ingress/port-signin.ts";
@@ -34,6 +35,7 @@ import type { IdentityService } from "../services/identity.ts";
 import type { ImageService } from "../services/images.ts";
 import { createLiveSessions, type LiveSessions } from "../services/live-sessions.ts";
 import type { OidcService } from "../services/oidc.ts";
+import { createPoolService, type PoolService } from "../services/pools.ts";
 import { createPortService, type PortService } from "../services/ports.ts";
 import { createPrebuildService, type PrebuildService } from "../services/prebuilds.ts";
 import type { QuotaService } from "../services/quotas.ts";
@@ -70,6 +72,7 @@ import { fleetRoutes } from "./routes-fleet.ts";
 import { httpProxyRoutes } from "./routes-http-proxy.ts";
 import { imageRoutes } from "./routes-images.ts";
 import { logRoutes } from "./routes-logs.ts";
+import { poolRoutes } from "./routes-pools.ts";
 import { portForwardRoutes } from "./routes-port-forward.ts";
 import { portSignInRoutes } from "./routes-port-signin.ts";
 import { portRoutes } from "./routes-ports.ts";
@@ -180,6 +183,8 @@ export interface BuildOptions {
   setups?: SetupService;
   /** Prebuilds (services/prebuilds.ts); without it the routes say they are not configured. */
   prebuilds?: PrebuildService;
+  /** Warm pools (services/pools.ts); default with `db`: one whose changes wait for the next resync. */
+  pools?: PoolService;
   /**
    * The dashboard's cookie sessions (ingress/dashboard-sessions.ts); with `db`, a request with its
    * cookie, CSRF token and Origin authenticates (http/dashboard-auth.ts). Without: cookies are ignored.
@@ -194,6 +199,8 @@ export interface BuildOptions {
   fleet?: FleetService;
   /** Relays of live calls to the replica holding the runner (relay/relay-hook.ts); off without it. */
   relay?: RelayRouting | undefined;
+  /** The filesystem blob store's presigned URLs (/blob/v1/…, blobstore/http-routes.ts); off without it. */
+  blobUrls?: BlobUrlRouteOptions | undefined;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -266,10 +273,11 @@ export function build(opts: BuildOptions): FastifyInstance {
     failures,
     dashboard: dashboardCookies,
   });
+  // Its onSend before the idempotency guard's: the record rides on the kept answer's commit.
+  installAudit(app, opts.audit);
   installGuards(app, { db: opts.db, rateLimit: opts.rateLimit, clock: opts.clock });
   // After authentication and the rate limits: only callers this replica admitted are relayed.
   if (opts.relay) installRelay(app, { ...opts.relay, envs: opts.envs });
-  installAudit(app, opts.audit);
   // Runner-protocol replies (an image list, every environment a host has) can pass the 1 MiB
   // body limit; MAX_WIRE_FRAME bounds them instead. Exec frames are small either way.
   void app.register(websocket, {
@@ -328,6 +336,11 @@ export function build(opts: BuildOptions): FastifyInstance {
     httpProxyRoutes(scoped, opts.httpProxy);
     runnerRoutes(scoped, opts.runnerHub, opts.audit, deps.sessions);
     setupRoutes(scoped, opts.setups, opts.envs);
+    poolRoutes(
+      scoped,
+      opts.pools ??
+        (opts.db ? createPoolService({ db: opts.db, clock: opts.clock ?? systemClock }) : undefined),
+    );
     prebuildRoutes(
       scoped,
       opts.prebuilds ??
@@ -342,6 +355,7 @@ export function build(opts: BuildOptions): FastifyInstance {
     );
     openApiRoutes(scoped, routes, deps.version);
     metricsRoutes(scoped, { metrics, db: opts.db, runner: opts.runner, host: deps.host });
+    blobUrlRoutes(scoped, opts.blobUrls);
   });
   return app;
 }

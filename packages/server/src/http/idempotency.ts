@@ -44,6 +44,7 @@ import {
   takeOverIdempotencyKey,
 } from "../store/queries/idempotency.ts";
 import { principalKey } from "./principal.ts";
+import { expectSettle, runRides, settleWith, takeRides } from "./settle-writes.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -168,6 +169,7 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     const claim = { principal, key, method: req.method, path, bodyHash: requestHash(req), instance };
     const hold = () => {
       claims.set(req, { principal, key });
+      expectSettle(req);
       running++;
       return false;
     };
@@ -228,9 +230,13 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
       secrets && secrets.length > 0 && reply.statusCode < 300
         ? secretShownOnce(claim.key, reply.statusCode, text, secrets)
         : { status: reply.statusCode, body: text };
+    // The audit record of the request commits with the kept answer (http/settle-writes.ts).
+    const rides = takeRides(req);
     const settle = keep
-      ? completeIdempotencyKey(db, claim.principal, claim.key, stored.status, stored.body, instance)
-      : releaseIdempotencyKey(db, claim.principal, claim.key, instance);
+      ? settleWith(db, rides, (q) =>
+          completeIdempotencyKey(q, claim.principal, claim.key, stored.status, stored.body, instance),
+        )
+      : releaseIdempotencyKey(db, claim.principal, claim.key, instance).finally(() => runRides(db, rides));
     settle.then(
       () => done(null, payload),
       (err: Error) => done(err),
@@ -244,10 +250,13 @@ export function installIdempotency(app: FastifyInstance, o: IdempotencyOptions):
     if (!claim) return done();
     claims.delete(req);
     running--;
-    releaseIdempotencyKey(db, claim.principal, claim.key, instance).then(
-      () => done(),
-      (err: Error) => done(err),
-    );
+    const rides = takeRides(req);
+    releaseIdempotencyKey(db, claim.principal, claim.key, instance)
+      .finally(() => runRides(db, rides))
+      .then(
+        () => done(),
+        (err: Error) => done(err),
+      );
   });
 
   // Replicas tell a live claim from a dead one by its lease: renew ours while requests run.

@@ -62,6 +62,19 @@ export const Condition = Type.Object({
 const NumOrNull = Type.Union([Type.Number(), Type.Null()]);
 export const Psi = Type.Object({ cpu: NumOrNull, memory: NumOrNull, io: NumOrNull });
 const IdRange = Type.Object({ start: Type.Number(), size: Type.Number() });
+export const EnvCpuGovernor = Type.Object({
+  governed: Type.Boolean({
+    description: "false: the runner's governor is off and the class cpus are the cap",
+  }),
+  limitCores: Type.Union([Type.Number(), Type.Null()], { description: "The CFS cap now, in cores" }),
+  baseCores: Type.Number({ description: "The class cpus: the cap without a grant, and the share" }),
+  burstCores: Type.Number({ description: "The cap while a burst is granted" }),
+  granted: Type.Boolean(),
+  burstGrantsTotal: Type.Number(),
+  throttledPeriodsTotal: Type.Number(),
+  throttledSecondsTotal: Type.Number(),
+  explanation: Type.Optional(Type.String()),
+});
 export const EnvObserved = Type.Object({
   id: Type.String(),
   state: lit(["running", "stopped", "absent"]),
@@ -79,6 +92,16 @@ export const EnvObserved = Type.Object({
   workspaceDirty: Type.Optional(
     Type.Boolean({ description: "Its disk may have changed since its last clean stop" }),
   ),
+  oom: Type.Optional(
+    Type.Object(
+      {
+        kills: Type.Number({ description: "Processes killed at its memory limit, over every start" }),
+        last: Type.Optional(Type.Object({ message: Type.String(), at: Time })),
+      },
+      { description: "OOM kills at its memory limit; absent before the first" },
+    ),
+  ),
+  cpuGovernor: Type.Optional(EnvCpuGovernor),
 });
 export const EnvSpec = Type.Object({
   name: Type.String(),
@@ -179,6 +202,20 @@ export const ClassSpec = Type.Object({
   memoryOvercommit: Type.Optional(
     Type.Number({ description: "Sum of memory limits over a runner's memory placement allows (1 to 1.5)" }),
   ),
+  diskOvercommit: Type.Optional(
+    Type.Number({ description: "Sum of disk sizes over a runner's free disk placement allows (1 to 64)" }),
+  ),
+  ioLimits: Type.Optional(
+    Type.Object(
+      {
+        readBps: Type.Optional(Type.Number({ description: "read bandwidth, bytes per second" })),
+        writeBps: Type.Optional(Type.Number({ description: "write bandwidth, bytes per second" })),
+        readIops: Type.Optional(Type.Number({ description: "read operations per second" })),
+        writeIops: Type.Optional(Type.Number({ description: "write operations per second" })),
+      },
+      { description: "Disk I/O limits of its environments; a field left out is unlimited" },
+    ),
+  ),
 });
 export const ImageInfo = Type.Object({
   ref: Type.String(),
@@ -215,6 +252,7 @@ export const EnvStats = Type.Object({
   memoryMaxBytes: Type.Optional(Type.Number()),
   networkReceiveBytes: Type.Optional(Type.Number()),
   networkTransmitBytes: Type.Optional(Type.Number()),
+  cpuGovernor: Type.Optional(EnvCpuGovernor),
 });
 export const DnsStats = Type.Object({
   hits: Type.Number(),

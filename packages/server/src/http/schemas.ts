@@ -114,6 +114,19 @@ export const CreateClassBody = Type.Object(
     ),
     cpuOvercommit: Type.Optional(Type.Number()),
     memoryOvercommit: Type.Optional(Type.Number()),
+    diskOvercommit: Type.Optional(Type.Number()),
+    // Loose here too: the service (protocol io-limits.ts) names the bad limit and its bounds.
+    ioLimits: Type.Optional(
+      Type.Object(
+        {
+          readBps: Type.Optional(Type.Number()),
+          writeBps: Type.Optional(Type.Number()),
+          readIops: Type.Optional(Type.Number()),
+          writeIops: Type.Optional(Type.Number()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

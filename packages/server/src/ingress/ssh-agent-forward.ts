@@ -31,7 +31,7 @@ export async function startAgentForward(
   let stderr = "";
   const proc = await execDuplex(
     target,
-    { cmd: [RELAY_IN_ENV, "listen", socketPath], tty: false },
+    { cmd: [RELAY_IN_ENV, "listen", socketPath], tty: false, helper: true },
     {
       onStderr: (d) => {
         if (stderr.length < STDERR_KEEP) stderr += Buffer.from(d).toString("utf8").slice(0, STDERR_KEEP);

@@ -39,7 +39,7 @@ async function run(target: SshEnvTarget, channel: ServerChannel, log: Logger): P
   let sawOutput = false;
   const proc = await execDuplex(
     target,
-    { cmd: ["/bin/sh", "-c", PROBE], tty: false },
+    { cmd: ["/bin/sh", "-c", PROBE], tty: false, helper: true },
     // sftp-server's own complaints go to the client's stderr, as sshd passes them.
     { onStderr: (d) => channel.stderr.write(d) },
   );

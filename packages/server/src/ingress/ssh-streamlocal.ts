@@ -24,7 +24,7 @@ export async function dialUnixInEnv(target: SshEnvTarget, socketPath: string): P
   let onConnected: (() => void) | undefined;
   const proc = await execDuplex(
     target,
-    { cmd: [RELAY_IN_ENV, "connect", socketPath], tty: false },
+    { cmd: [RELAY_IN_ENV, "connect", socketPath], tty: false, helper: true },
     {
       onStderr: (d) => {
         if (stderr.length > 4096) return;

@@ -109,6 +109,36 @@ export const ENV_SERIES: readonly SeriesDef[] = [
     value: (s) => s.networkTransmitBytes,
   },
   { name: "warren_env_pids", kind: "gauge", help: "Tasks in the environment.", value: (s) => s.pids },
+  {
+    name: "warren_env_cpu_limit_cores",
+    kind: "gauge",
+    help: "The environment's CPU cap now, in cores (its class cpus, or its burst while one is granted).",
+    value: (s) => s.cpuGovernor?.limitCores,
+  },
+  {
+    name: "warren_env_cpu_burst_granted",
+    kind: "gauge",
+    help: "1 while the runner's CPU governor grants the environment its burst, else 0.",
+    value: (s) => (s.cpuGovernor ? Number(s.cpuGovernor.granted) : undefined),
+  },
+  {
+    name: "warren_env_cpu_burst_grants_total",
+    kind: "counter",
+    help: "Bursts the runner's CPU governor granted the environment (counts from the runner's start).",
+    value: (s) => s.cpuGovernor?.burstGrantsTotal,
+  },
+  {
+    name: "warren_env_cpu_throttled_periods_total",
+    kind: "counter",
+    help: "CFS periods in which the environment was throttled at its CPU cap.",
+    value: (s) => s.cpuGovernor?.throttledPeriodsTotal,
+  },
+  {
+    name: "warren_env_cpu_throttled_seconds_total",
+    kind: "counter",
+    help: "Time the environment's tasks spent throttled at its CPU cap.",
+    value: (s) => s.cpuGovernor?.throttledSecondsTotal,
+  },
 ];
 
 export interface RenderResult {

@@ -25,6 +25,16 @@ export function memoryRatio(requested: number): number {
   return Math.min(MAX_MEMORY_OVERCOMMIT, Math.max(MIN_MEMORY_OVERCOMMIT, requested));
 }
 
+/** Disk sizes may sum to 4× the free disk: images are sparse and most of a --disk stays unwritten. */
+export const DEFAULT_DISK_OVERCOMMIT = 4;
+
+/** A class's disk ratio; one from before migration 034 (or not a number) is the default. */
+export function diskRatio(requested: number | undefined): number {
+  return requested !== undefined && Number.isFinite(requested) && requested >= 1
+    ? requested
+    : DEFAULT_DISK_OVERCOMMIT;
+}
+
 export function cpuRatio(requested: number): number {
   return Number.isFinite(requested) && requested > 0 ? requested : DEFAULT_CPU_OVERCOMMIT;
 }
@@ -64,8 +74,10 @@ export function whyRejected(req: PlacementRequest, runner: RunnerSnapshot): stri
   const { capacity: cap, allocated: alloc } = runner;
   const need = req.resources;
   if (alloc.slots + 1 > cap.slots) return `no free slots (${alloc.slots} of ${cap.slots} in use)`;
-  if (alloc.diskBytes + need.diskBytes > cap.diskBytes) {
-    return `disk ${formatSize(alloc.diskBytes)} of ${formatSize(cap.diskBytes)} allocated, needs ${formatSize(need.diskBytes)}`;
+  const diskR = diskRatio(req.overcommit.disk);
+  const diskLimit = Math.floor(cap.diskBytes * diskR);
+  if (alloc.diskBytes + need.diskBytes > diskLimit) {
+    return `disk ${formatSize(alloc.diskBytes)} of ${formatSize(diskLimit)} allocated (${formatSize(cap.diskBytes)} free, ratio ${ratioText(diskR)}), needs ${formatSize(need.diskBytes)}`;
   }
   const cpuR = cpuRatio(req.overcommit.cpu);
   if (alloc.cpus + need.cpus > cap.cpus * cpuR + CPU_EPSILON) {

@@ -33,8 +33,8 @@ export interface PlacementRequest {
   runtime: string;
   resources: { cpus: number; memoryBytes: number; diskBytes: number };
   requiredLabels: Record<string, string>;
-  /** The class's overcommit ratios (limits may sum to capacity × ratio). */
-  overcommit: { cpu: number; memory: number };
+  /** The class's overcommit ratios (limits may sum to capacity × ratio; disk sizes to free disk × ratio). */
+  overcommit: { cpu: number; memory: number; disk: number };
 }
 
 export interface RejectedRunner {

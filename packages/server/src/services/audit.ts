@@ -14,6 +14,7 @@ import {
   listAuditRecords,
   sweepAuditRecords,
 } from "../store/queries/audit.ts";
+import type { Queryable } from "../store/queries/envs.ts";
 import { type Actor, type Principal, requireUser } from "./actor.ts";
 import { requireRole } from "./identity.ts";
 import { requireSystem } from "./scope.ts";
@@ -33,8 +34,11 @@ export interface AuditEntry {
 }
 
 export interface AuditService {
-  /** The entry names who acted (`actor`, from actorOf) and in which organisation. */
-  record(e: AuditEntry): Promise<void>;
+  /**
+   * The entry names who acted (`actor`, from actorOf) and in which organisation. `via`: a
+   * transaction of the same store to write it in (the request's idempotency record rides along).
+   */
+  record(e: AuditEntry, via?: Queryable): Promise<void>;
   /** An admin reads their own organisation's records. */
   list(a: Actor, q: AuditQuery): Promise<AuditPage>;
   /** Deletes records older than the retention period; returns how many went. The system only. */
@@ -64,11 +68,11 @@ export function createAuditService(o: { db: Db; clock: Clock; env?: NodeJS.Proce
   const { db, clock } = o;
   const retentionDays = auditRetentionDays(o.env);
   return {
-    async record(e) {
+    async record(e, via) {
       // Fields can carry what a caller sent (a name, a path, a runner's reason): bounded, and
       // with control characters escaped, so a record can neither bloat the trail nor rewrite
       // the terminal of the admin who reads it.
-      await insertAuditRecord(db, {
+      await insertAuditRecord(via ?? db, {
         org_id: auditField(e.orgId, AUDIT_FIELD_MAX.orgId),
         actor: auditField(e.actor, AUDIT_FIELD_MAX.actor),
         action: auditField(e.action, AUDIT_FIELD_MAX.action),

@@ -39,7 +39,7 @@ export async function supervise(
       .exec(
         envId,
         // Root inside: the supervisor drops to the configured user for what it starts.
-        { cmd: [SUPERVISE_PATH, ...args], tty: false, user: "0", cwd: "/" },
+        { cmd: [SUPERVISE_PATH, ...args], tty: false, user: "0", cwd: "/", helper: true },
         {
           stdout(d) {
             if (outBytes < MAX_STDOUT) out.push(Buffer.from(d).subarray(0, MAX_STDOUT - outBytes));

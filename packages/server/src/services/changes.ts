@@ -13,8 +13,11 @@ export interface ChangeFeed {
   receive(envId?: string): void;
   /** Called for every local emit (not for receive), e.g. to tell the other replicas. */
   onEmit(cb: (envId: string | undefined) => void): void;
-  /** Drains what changed since the last call: named ids, or `all` when any emit named none. */
-  takeDirty(): { all: boolean; ids: Set<string> };
+  /**
+   * Drains what changed since the last call: named ids, or `all` when any emit named none.
+   * `localOnly` leaves out ids only other replicas named (each replica records its own changes).
+   */
+  takeDirty(o?: { localOnly?: boolean }): { all: boolean; ids: Set<string> };
   /** Puts back what a failed reader took, without waking anyone (the reader retries on its own). */
   restoreDirty(d: { all: boolean; ids: Set<string> }): void;
   /** Resolves once the version is past `since` (at once if it already is). */
@@ -32,6 +35,8 @@ export function createChangeFeed(): ChangeFeed {
   // Starts "all": the first reader has seen nothing yet.
   let all = true;
   let ids = new Set<string>();
+  // Named by another replica only (receive), kept apart so a reader may leave them out.
+  let remoteIds = new Set<string>();
   // The version of the last change naming each environment, and of the last naming none.
   const lastFor = new Map<string, number>();
   let lastAll = 0;
@@ -40,6 +45,26 @@ export function createChangeFeed(): ChangeFeed {
     for (const w of list ?? []) w();
   };
   const listeners: ((envId: string | undefined) => void)[] = [];
+  function note(envId: string | undefined, local: boolean): void {
+    if (envId === undefined) all = true;
+    else if (local) ids.add(envId);
+    else remoteIds.add(envId);
+    version++;
+    if (envId === undefined) {
+      lastAll = version;
+      const every = [...idWaiters.values()];
+      idWaiters.clear();
+      for (const list of every) wake(list);
+    } else {
+      lastFor.set(envId, version);
+      const list = idWaiters.get(envId);
+      idWaiters.delete(envId);
+      wake(list);
+    }
+    const ws = waiters;
+    waiters = [];
+    for (const w of ws) w();
+  }
   const feed: ChangeFeed = {
     get version() {
       return version;
@@ -48,32 +73,17 @@ export function createChangeFeed(): ChangeFeed {
       listeners.push(cb);
     },
     emit(envId) {
-      feed.receive(envId);
+      note(envId, true);
       for (const cb of listeners) cb(envId);
     },
     receive(envId) {
-      if (envId === undefined) all = true;
-      else ids.add(envId);
-      version++;
-      if (envId === undefined) {
-        lastAll = version;
-        const every = [...idWaiters.values()];
-        idWaiters.clear();
-        for (const list of every) wake(list);
-      } else {
-        lastFor.set(envId, version);
-        const list = idWaiters.get(envId);
-        idWaiters.delete(envId);
-        wake(list);
-      }
-      const ws = waiters;
-      waiters = [];
-      for (const w of ws) w();
+      note(envId, false);
     },
-    takeDirty() {
-      const out = { all, ids };
+    takeDirty(o) {
+      const out = { all, ids: o?.localOnly ? ids : new Set([...ids, ...remoteIds]) };
       all = false;
       ids = new Set();
+      remoteIds = new Set();
       return out;
     },
     restoreDirty(d) {

@@ -6,10 +6,12 @@ import {
   type ClassSpec,
   CPU_OVERCOMMIT,
   type CreateClassRequest,
+  checkIoLimits,
   checkOvercommit,
   checkRequiredLabels,
   checkResourceLimit,
   DEFAULT_EGRESS,
+  DISK_OVERCOMMIT,
   formatSize,
   MEMORY_OVERCOMMIT,
   parseEgress,
@@ -124,6 +126,8 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
   const requiredLabels = checkRequiredLabels(req.requiredLabels);
   const cpuOvercommit = checkOvercommit("cpu", req.cpuOvercommit ?? CPU_OVERCOMMIT.default);
   const memoryOvercommit = checkOvercommit("memory", req.memoryOvercommit ?? MEMORY_OVERCOMMIT.default);
+  const diskOvercommit = checkOvercommit("disk", req.diskOvercommit ?? DISK_OVERCOMMIT.default);
+  const io = checkIoLimits(req.ioLimits);
   if (maxCpus < req.cpus) invalid("maxCpus", `max cpus ${maxCpus} is below the default of ${req.cpus}`);
   if (maxMemory < memory)
     invalid("maxMemory", `max memory ${formatSize(maxMemory)} is below the default of ${formatSize(memory)}`);
@@ -146,6 +150,11 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
     required_labels: JSON.stringify(requiredLabels),
     cpu_overcommit: cpuOvercommit,
     memory_overcommit: memoryOvercommit,
+    disk_overcommit: diskOvercommit,
+    read_bps: io.readBps ?? null,
+    write_bps: io.writeBps ?? null,
+    read_iops: io.readIops ?? null,
+    write_iops: io.writeIops ?? null,
   };
 }
 

@@ -55,6 +55,8 @@ export function unschedulableError(
   need: { cpus: number; memoryBytes: number; diskBytes: number },
   rejected: RejectedRunner[],
   snapshots: RunnerSnapshot[],
+  /** The class's disk overcommit: free disk × this may be promised to disks. */
+  diskRatio = 1,
 ): WarrenError {
   const only = snapshots.length === 1 ? snapshots[0] : undefined;
   const reasons = only ? rejected.filter((r) => r.runnerName === only.name) : [];
@@ -72,8 +74,8 @@ export function unschedulableError(
     const free = only.capacity.diskBytes;
     return new WarrenError(
       "INSUFFICIENT_DISK",
-      `not enough disk for "${name}": it needs ${formatSize(need.diskBytes)}, environments already reserve ${formatSize(reserved)} and the host has ${formatSize(free)} free; ask for less with --disk or remove environments with \`warren rm\``,
-      { requestedBytes: need.diskBytes, reservedBytes: reserved, freeBytes: free },
+      `not enough disk for "${name}": it needs ${formatSize(need.diskBytes)}, environments already reserve ${formatSize(reserved)} and the host has ${formatSize(free)} free (its class promises free disk up to ${diskRatio}:1, so ${formatSize(Math.floor(free * diskRatio))} in all); ask for less with --disk, remove environments with \`warren rm\`, or use a class with a higher --disk-overcommit`,
+      { requestedBytes: need.diskBytes, reservedBytes: reserved, freeBytes: free, diskOvercommit: diskRatio },
     );
   }
   const unique = dedupe(rejected);

@@ -15,7 +15,7 @@ import {
 } from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
 import { embeddedFleetView, withCapacity } from "../scheduler/embedded-view.ts";
-import { whyRejected } from "../scheduler/filter.ts";
+import { diskRatio, whyRejected } from "../scheduler/filter.ts";
 import type { FleetView } from "../scheduler/fleet-view.ts";
 import { placeEnvironment } from "../scheduler/place.ts";
 import type { PlacementRequest, RejectedRunner, RunnerSnapshot } from "../scheduler/types.ts";
@@ -158,10 +158,14 @@ export function createEnvAdmission(o: EnvAdmissionOptions) {
       runtime: spec.runtime,
       resources: need,
       requiredLabels: parseLabels(r.cls?.required_labels),
-      overcommit: { cpu: r.cls?.cpu_overcommit ?? 4, memory: r.cls?.memory_overcommit ?? 1 },
+      overcommit: {
+        cpu: r.cls?.cpu_overcommit ?? 4,
+        memory: r.cls?.memory_overcommit ?? 1,
+        disk: diskRatio(r.cls?.disk_overcommit),
+      },
     };
     const oneStatement = isPostgresDb(db);
-    const ratio = { cpu: placement.overcommit.cpu, memory: placement.overcommit.memory };
+    const ratio = placement.overcommit;
     /** Without quotas to check, PostgreSQL admits in one statement (fleet-admission.ts). */
     const admitOnPostgres = async (runnerId: string, explanation: string): Promise<EnvRow | undefined> => {
       const made = r.row({ spec, runnerId, slot: 0, placement: explanation, quota });
@@ -184,7 +188,7 @@ export function createEnvAdmission(o: EnvAdmissionOptions) {
       }
       if (decision.kind === "unschedulable") {
         await recordDemand(db, { orgId: r.own.org_id, need, at: isoNow(o.clock) });
-        throw unschedulableError(r.name, need, [...raced, ...decision.rejected], snapshots);
+        throw unschedulableError(r.name, need, [...raced, ...decision.rejected], snapshots, ratio.disk);
       }
       const runnerId = decision.runnerId;
       // A prebuild's image (maybe built for it) was checked on the runner by the match.
@@ -231,10 +235,13 @@ export function createEnvAdmission(o: EnvAdmissionOptions) {
         db,
         candidates.map((c) => c.id),
       );
-      candidates = candidates.map((c) => {
+      const fresh = (c: RunnerSnapshot) => {
         const now = rows.get(c.id);
         return now ? withCapacity(c, now) : c;
-      });
+      };
+      candidates = candidates.map(fresh);
+      // A refusal then names what the rows say now, not the figures this create started from.
+      snapshots = snapshots.map(fresh);
       const was = candidates.find((c) => c.id === runnerId) as RunnerSnapshot;
       raced.push({
         runnerName: decision.runnerName,
@@ -243,7 +250,7 @@ export function createEnvAdmission(o: EnvAdmissionOptions) {
       candidates = candidates.filter((c) => c.id !== runnerId);
     }
     await recordDemand(db, { orgId: r.own.org_id, need, at: isoNow(o.clock) });
-    throw unschedulableError(r.name, need, raced, snapshots);
+    throw unschedulableError(r.name, need, raced, snapshots, ratio.disk);
   };
 }
 

@@ -18,7 +18,7 @@ import type { RepoCreate } from "../controllers/setup/prebuild-match.ts";
 import type { Logger } from "../logger.ts";
 import type { FleetView } from "../scheduler/fleet-view.ts";
 import type { Db } from "../store/db.ts";
-import { getClass } from "../store/queries/classes.ts";
+import { getClass, ioLimitsColumn } from "../store/queries/classes.ts";
 import { egressToColumn } from "../store/queries/egress.ts";
 import {
   type EnvRow,
@@ -41,6 +41,7 @@ import { runnerIdsOf, withRunnerRefs } from "./env-runner-refs.ts";
 import { idleTimeoutArg, newEnvIdleTimeout } from "./idle-settings.ts";
 import type { ImageService } from "./images.ts";
 import { generateName, newEnvId, validateNewEnvName } from "./names.ts";
+import type { PoolClaimer } from "./pool-claim.ts";
 import { checkOrgQuota, checkUserRunning } from "./quotas.ts";
 import { repoColumns, repoRequests } from "./repo-source.ts";
 import { oneRunner, type RunnerFor } from "./runner-for.ts";
@@ -72,6 +73,8 @@ export interface EnvironmentServiceOptions {
   runnerById?: (runnerId: string) => Pick<RunnerApi, "hasImage" | "pullImage">;
   /** Prebuilds (controllers/setup/prebuild-match.ts): a repository create that matches one starts from it. */
   prebuilds?: { fromTemplate(a: Actor, made: RepoCreate): Promise<RepoCreate> };
+  /** Warm pools (services/pool-claim.ts): a plain create that matches one takes over a ready member. */
+  pool?: Pick<PoolClaimer, "claim">;
 }
 
 export interface EnvironmentService extends EnvResourceOps, EnvReadOps {
@@ -180,6 +183,8 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
     const org = nameOrg(a);
     const name = await pickName(a, req);
     const cls = await getClass(db, req.className ?? DEFAULT_CLASS, org);
+    const pooled = repo ? undefined : await o.pool?.claim({ name, org, own, req, cls });
+    if (pooled) return { env: await present(pooled), created: true };
     // A generated name was just seen free: admission need not read it again.
     const askedIdle = req.idleTimeout !== undefined ? idleTimeoutArg(req.idleTimeout) : undefined;
     const outcome = await admit(a, {
@@ -210,6 +215,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
           stop_grace_ms: DEFAULT_STOP_GRACE_MS,
           generation: 1,
           egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
+          io_limits: ioLimitsColumn(cls),
           project: spec.project ?? null,
           placement,
           runner_id: runnerId,

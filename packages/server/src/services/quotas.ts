@@ -4,6 +4,7 @@
 //
 // Checks run where the intent changes (create, start, resize), inside the caller's transaction
 // where there is one, and the refusal names the quota, the usage, the ask and the excess.
+
 import { formatSize, parseSize, type QuotaView, type SetQuotasRequest, WarrenError } from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Db } from "../store/db.ts";
@@ -18,6 +19,7 @@ import {
 } from "../store/queries/quotas.ts";
 import { type Actor, requireActor } from "./actor.ts";
 import { idleTimeoutArg } from "./idle-settings.ts";
+import { POOL_OWNER_ID } from "./pool-owner.ts";
 import { requireAdmin } from "./scope.ts";
 import { maxTokenDays } from "./tokens.ts";
 
@@ -81,6 +83,8 @@ export async function checkUserRunning(
   ownerId: string,
   pre?: Prefetched,
 ): Promise<void> {
+  // The warm pool is no user: its members' number is the pool's own maximum.
+  if (ownerId === POOL_OWNER_ID) return;
   const q = await quotaRow(db, orgId, pre);
   if (!q || q.user_max_running === null) return;
   const running = await countRunning(db, orgId, ownerId);

@@ -11,6 +11,7 @@ import { BOOTSTRAP_ORG_ID, BOOTSTRAP_OWNER_ID } from "../store/migrations/005_id
 import type { EnvRow } from "../store/queries/envs.ts";
 import { type Actor, describeActor, requireActor } from "./actor.ts";
 import { isAdmin, requirePlatformRole, requireRole } from "./identity.ts";
+import { POOL_OWNER_ID } from "./pool-owner.ts";
 
 interface Owned {
   org_id?: string | null;
@@ -23,6 +24,8 @@ export function canSeeOwned(a: Actor, o: Owned): boolean {
   if (actor.kind === "system") return true;
   if (actor.kind === "runner") return false;
   if (o.org_id !== actor.orgId) return false;
+  // An unclaimed warm-pool member is nobody's yet: not even an admin lists or addresses it.
+  if (o.owner_id === POOL_OWNER_ID) return actor.userId === POOL_OWNER_ID;
   return isAdmin(actor) || o.owner_id === actor.userId;
 }
 

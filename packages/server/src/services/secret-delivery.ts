@@ -12,6 +12,7 @@ import { secretsForEnv } from "../controllers/setup/prebuild-secrets.ts";
 import type { Db } from "../store/db.ts";
 import { getEnvById } from "../store/queries/envs.ts";
 import { system } from "./actor.ts";
+import { isPoolMember } from "./pool-owner.ts";
 import { ownershipOf } from "./scope.ts";
 import type { EnvSecretsKey, SecretService } from "./secrets.ts";
 
@@ -46,7 +47,8 @@ export function withSecrets(runner: RunnerApi, o: { db: Db; secrets: SecretServi
     async ensureRunning(spec) {
       const row = await getEnvById(o.db, spec.id);
       const base = strip(spec);
-      if (!row) return runner.ensureRunning(base);
+      // An unclaimed warm-pool member gets no secrets; the claim delivers its new owner's.
+      if (!row || isPoolMember(row)) return runner.ensureRunning(base);
       const own = ownershipOf(row);
       const secrets = secretsForEnv(
         row,

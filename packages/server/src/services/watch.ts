@@ -6,19 +6,19 @@
 // diffing cannot miss a writer added later. Consecutive writes between two passes collapse into
 // one MODIFIED, which is what Kubernetes watches promise too (the latest state, not every step).
 // Its baseline is the log's latest entry per environment, so a restarted daemon records what
-// changed while it was down. With many replicas, exactly one (the leader) should record.
+// changed while it was down. With many replicas sharing the log (PostgreSQL), each records only
+// its own changes (services/watch-shared.ts) and hears of the others' appends over the change
+// bus (heard()), reading their rows only when a snapshot needs its baseline.
 import { type Environment, WarrenError, type WatchEvent } from "@warren/protocol";
 import { type Clock, isoNow } from "../clock.ts";
 import type { Logger } from "../logger.ts";
 import type { Db } from "../store/db.ts";
-import { lockWatchLog } from "../store/queries/admission-lock.ts";
 import {
   appendEnvChanges,
   compactEnvChanges,
   compactedEnvChange,
   type EnvChangeType,
   latestEnvChanges,
-  latestEnvChangesOf,
   listEnvChangesAfter,
   newestEnvChange,
 } from "../store/queries/env-changes.ts";
@@ -26,6 +26,7 @@ import { getEnvById, listEnvs, toEnvironment } from "../store/queries/envs.ts";
 import { type Actor, requireActor } from "./actor.ts";
 import type { ChangeFeed } from "./changes.ts";
 import { canSeeOwned } from "./scope.ts";
+import { recordUnderLock } from "./watch-shared.ts";
 
 export interface EnvWatchOptions {
   db: Db;
@@ -36,17 +37,6 @@ export interface EnvWatchOptions {
   retain?: number;
   /** Other replicas append to the same log (PostgreSQL): check it before appending. */
   shared?: boolean;
-}
-
-/** What to record for `c` given the log's newest entry for it; undefined: already recorded. */
-function againstLog(
-  latest: { type: EnvChangeType; object: string } | undefined,
-  c: { envId: string; type: EnvChangeType; known: { json: string } },
-): EnvChangeType | undefined {
-  const present = latest !== undefined && latest.type !== "DELETED";
-  if (c.type === "DELETED") return present ? "DELETED" : undefined;
-  if (present && latest.object === c.known.json) return undefined;
-  return present ? "MODIFIED" : "ADDED";
 }
 
 /** Who owns the environment (migration 005's columns), for per-caller filtering. */
@@ -83,6 +73,8 @@ export interface EnvWatchService {
   checkResumable(rv: number): Promise<void>;
   /** Resolves once a change past `rv` is recorded, or when `signal` aborts. */
   waitPast(rv: number, signal: AbortSignal): Promise<void>;
+  /** Another replica appended to the shared log up to `rv` (the change bus heard it). */
+  heard(rv: number): void;
   /** Starts following the ChangeFeed. */
   start(): void;
   close(): Promise<void>;
@@ -93,6 +85,9 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
   // envId -> JSON of the environment as the log last recorded it (undefined until loaded).
   let baseline: Map<string, Known> | undefined;
   let newest = 0;
+  // The version the baseline reflects: every log row up to it has been applied. Shared: it trails
+  // `newest` until a snapshot reads the other replicas' rows.
+  let applied = 0;
   // The highest compaction mark seen (read or written). The mark only moves up, so this bounds it
   // from below: the table is read again only when that bound says compaction may be due, not on
   // every pass (a read per pass per replica was a round trip and a transaction per change).
@@ -112,15 +107,67 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
   async function load(): Promise<Map<string, Known>> {
     if (baseline) return baseline;
     const m = new Map<string, Known>();
+    let last = 0;
     for (const c of await latestEnvChanges(o.db)) {
       if (c.type !== "DELETED") m.set(c.env_id, { json: c.object, org_id: c.org_id, owner_id: c.owner_id });
+      last = Math.max(last, c.rv); // the newest row is always some environment's latest
     }
-    newest = await newestEnvChange(o.db);
+    newest = Math.max(newest, last);
+    applied = last;
     baseline = m;
     return m;
   }
 
-  const sync = () =>
+  /** Shared log: applies the rows other replicas (and this one) appended since `applied`. */
+  async function catchUp(base: Map<string, Known>): Promise<void> {
+    for (;;) {
+      const rows = await listEnvChangesAfter(o.db, applied);
+      for (const c of rows) {
+        if (c.type === "DELETED") base.delete(c.env_id);
+        else base.set(c.env_id, { json: c.object, org_id: c.org_id, owner_id: c.owner_id });
+        applied = c.rv;
+      }
+      if (rows.length < 1000) break;
+    }
+    newest = Math.max(newest, applied);
+  }
+
+  const wakeWaiters = () => {
+    const ws = waiters;
+    waiters = [];
+    for (const w of ws) w();
+  };
+
+  async function compactIfDue(): Promise<void> {
+    if (compactedAtLeast === undefined || newest - compactedAtLeast > 2 * retain) {
+      compactedAtLeast = await compactedEnvChange(o.db);
+      if (newest - compactedAtLeast > 2 * retain) {
+        await compactEnvChanges(o.db, newest - retain);
+        compactedAtLeast = newest - retain;
+      }
+    }
+  }
+
+  /** Shared log: records this replica's own changes, reading the rows under the log's lock. */
+  const syncShared = () =>
+    serial(async () => {
+      const dirty = o.changes.takeDirty({ localOnly: true });
+      let last: number | undefined;
+      try {
+        last = await recordUnderLock(o.db, dirty, isoNow(o.clock));
+      } catch (err) {
+        o.changes.restoreDirty(dirty);
+        throw err;
+      }
+      if (last !== undefined) newest = Math.max(newest, last);
+      // A full pass (start, reconnect) also learns how far the others got while unheard.
+      else if (dirty.all) newest = Math.max(newest, await newestEnvChange(o.db));
+      if (last !== undefined || dirty.all) await compactIfDue();
+      wakeWaiters();
+      return newest;
+    });
+
+  const syncLocal = () =>
     serial(async () => {
       const base = await load();
       const dirty = o.changes.takeDirty();
@@ -131,6 +178,8 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
         throw err;
       }
     });
+
+  const sync = o.shared ? syncShared : syncLocal;
 
   async function record(
     base: Map<string, Known>,
@@ -160,50 +209,24 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
       if (known && !seen.has(id)) out.push({ envId: id, type: "DELETED", known });
     }
     if (out.length === 0) return newest;
-    const at = isoNow(o.clock);
-    let appended = false;
-    await o.db.transaction().execute(async (trx) => {
-      if (o.shared) await lockWatchLog(trx);
-      // Several replicas see the same change (store/pg-change-bus.ts): record it once, as the
-      // log already has it, whoever wrote that. One read and one insert for the whole batch, so
-      // the log's lock is held for two round trips however many environments changed.
-      const logged = o.shared
-        ? await latestEnvChangesOf(trx, [...new Set(out.map((c) => c.envId))])
-        : undefined;
-      const rows = [];
-      for (const c of out) {
-        const type = logged ? againstLog(logged.get(c.envId), c) : c.type;
-        if (type === undefined) continue;
-        // A batch names each environment once (one diff per pass), so the read above stays true.
-        rows.push({
-          envId: c.envId,
-          type,
-          object: c.known.json,
-          orgId: c.known.org_id,
-          ownerId: c.known.owner_id,
-        });
-      }
-      const last = await appendEnvChanges(trx, rows, at);
-      if (last !== undefined) newest = last;
-      appended = last !== undefined;
-    });
-    // Every append takes the log's lock, so what this pass appended under it is the newest
-    // version; only a pass that appended nothing reads how far the others have got.
-    if (o.shared && !appended) newest = Math.max(newest, await newestEnvChange(o.db));
+    const last = await appendEnvChanges(
+      o.db,
+      out.map((c) => ({
+        envId: c.envId,
+        type: c.type,
+        object: c.known.json,
+        orgId: c.known.org_id,
+        ownerId: c.known.owner_id,
+      })),
+      isoNow(o.clock),
+    );
+    if (last !== undefined) newest = applied = last;
     for (const c of out) {
       if (c.type === "DELETED") base.delete(c.envId);
       else base.set(c.envId, c.known);
     }
-    if (compactedAtLeast === undefined || newest - compactedAtLeast > 2 * retain) {
-      compactedAtLeast = await compactedEnvChange(o.db);
-      if (newest - compactedAtLeast > 2 * retain) {
-        await compactEnvChanges(o.db, newest - retain);
-        compactedAtLeast = newest - retain;
-      }
-    }
-    const ws = waiters;
-    waiters = [];
-    for (const w of ws) w();
+    await compactIfDue();
+    wakeWaiters();
     return newest;
   }
 
@@ -224,6 +247,7 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
       requireActor(a, "watching environments");
       return serial(async () => {
         const base = await load();
+        if (o.shared) await catchUp(base);
         const items = [...base.values()]
           .filter((k) => canSeeOwned(a, k))
           .map((k) => ({
@@ -233,7 +257,7 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
         items.sort(
           (a, b) => a.env.createdAt.localeCompare(b.env.createdAt) || a.env.id.localeCompare(b.env.id),
         );
-        return { resourceVersion: newest, items };
+        return { resourceVersion: o.shared ? applied : newest, items };
       });
     },
     checkResumable,
@@ -250,6 +274,11 @@ export function createEnvWatchService(o: EnvWatchOptions): EnvWatchService {
           ownership: { org_id: r.org_id, owner_id: r.owner_id },
         }));
       return { events, through: rows.at(-1)?.rv ?? rv };
+    },
+    heard(rv) {
+      if (rv <= newest) return;
+      newest = rv;
+      wakeWaiters();
     },
     waitPast(rv, signal) {
       if (newest > rv || signal.aborted) return Promise.resolve();

@@ -11,9 +11,14 @@
 // (tokens, members removed), so every replica ends the live sessions they authorised
 // (services/live-sessions.ts). Payload: "<replica>|<json {tokenIds, members}>", chunked likewise,
 // and sent ahead of environment changes.
+//
+// A third channel carries the shared watch log's newest version after each append (sent by the
+// appending statement itself, store/queries/env-changes.ts), so watches on every replica move on
+// without each replica recording every change itself.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import type { Logger } from "../logger.ts";
+import { WATCH_LOG_CHANNEL } from "./queries/env-changes.ts";
 
 export const CHANGE_CHANNEL = "warren_env_changes";
 export const REVOCATION_CHANNEL = "warren_revocations";
@@ -47,6 +52,8 @@ export function createPgChangeBus(o: {
    * connection listened (after a reconnect), so re-check every live session.
    */
   onRevoked?(r: RevocationMessage | undefined): void;
+  /** The shared watch log grew to `rv` (any replica's append, this one's included). */
+  onWatchLog?(rv: number): void;
 }): PgChangeBus {
   const replicaId = randomBytes(6).toString("hex");
   let client: pg.Client | undefined;
@@ -68,6 +75,11 @@ export function createPgChangeBus(o: {
     });
     c.on("notification", (n) => {
       if (n.channel === REVOCATION_CHANNEL && n.payload) return receiveRevocation(n.payload);
+      if (n.channel === WATCH_LOG_CHANNEL) {
+        const rv = Number(n.payload);
+        if (Number.isSafeInteger(rv) && rv > 0) o.onWatchLog?.(rv);
+        return;
+      }
       if (n.channel !== CHANGE_CHANNEL || !n.payload) return;
       const [from, ids] = n.payload.split("|", 2);
       if (from === replicaId || ids === undefined) return;
@@ -78,6 +90,7 @@ export function createPgChangeBus(o: {
       await c.connect();
       await c.query(`listen ${CHANGE_CHANNEL}`);
       if (o.onRevoked) await c.query(`listen ${REVOCATION_CHANNEL}`);
+      if (o.onWatchLog) await c.query(`listen ${WATCH_LOG_CHANNEL}`);
       client = c;
       // Whatever was notified while no connection listened is lost: re-read everything, and
       // send what this replica changed meanwhile.

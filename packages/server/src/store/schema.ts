@@ -6,6 +6,7 @@ import type { AutoscalerSchema } from "./schema-autoscaler.ts";
 import type { ClassOwnership, EnvOwnership, IdentitySchema } from "./schema-identity.ts";
 import type { OrgImagesSchema } from "./schema-images.ts";
 import type { OidcSchema } from "./schema-oidc.ts";
+import type { PoolsSchema } from "./schema-pools.ts";
 import type { PortsSchema } from "./schema-ports.ts";
 import type { PrebuildsSchema } from "./schema-prebuilds.ts";
 import type { RelaySchema } from "./schema-relay.ts";
@@ -59,6 +60,8 @@ export interface EnvironmentsTable {
   container_env: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON {name,target}[] of named volumes on its disk, or null. */
   volumes: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON IoLimits copied from its class at create (migration 034), or null: unlimited. */
+  io_limits: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -92,6 +95,13 @@ export interface ClassesTable {
   required_labels: ColumnType<string, string | undefined, string>;
   cpu_overcommit: ColumnType<number, number | undefined, number>;
   memory_overcommit: ColumnType<number, number | undefined, number>;
+  /** Sum of disk sizes over a runner's free disk placement allows (migration 034). */
+  disk_overcommit: ColumnType<number, number | undefined, number>;
+  /** Disk I/O limits of its environments, bytes or operations per second; null: unlimited. */
+  read_bps: ColumnType<number | null, number | null | undefined, number | null>;
+  write_bps: ColumnType<number | null, number | null | undefined, number | null>;
+  read_iops: ColumnType<number | null, number | null | undefined, number | null>;
+  write_iops: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface EventsTable {
@@ -164,6 +174,7 @@ export interface Schema
     SshKeysSchema,
     UserGitSchema,
     PrebuildsSchema,
+    PoolsSchema,
     PortsSchema,
     UsageSchema {
   environments: EnvironmentsTable & EnvOwnership;

@@ -4,6 +4,7 @@ import {
   type Condition,
   DEFAULT_ENV_USER,
   type EnvObserved,
+  type IoLimits,
   isWarrenError,
   type RunnerApi,
   type RunnerEnvSpec,
@@ -11,6 +12,7 @@ import {
 } from "@warren/protocol";
 import { type Clock, isoNow } from "../../clock.ts";
 import type { Logger } from "../../logger.ts";
+import { isPoolMember } from "../../services/pool-owner.ts";
 import type { Db } from "../../store/db.ts";
 import { egressFromColumn } from "../../store/queries/egress.ts";
 import {
@@ -21,6 +23,7 @@ import {
   setState,
 } from "../../store/queries/envs.ts";
 import { insertEvent } from "../../store/queries/events.ts";
+import { idleDeadlineFromStart } from "../../store/queries/idle.ts";
 import { templateOf } from "../../store/queries/setups.ts";
 import type { Action } from "./plan.ts";
 
@@ -51,12 +54,18 @@ export function runnerSpec(row: EnvRow): RunnerEnvSpec {
     ...(row.volumes ? { volumes: JSON.parse(row.volumes) as { name: string; target: string }[] } : {}),
     // Started from a prebuild: its disk is made as a copy of the prebuild's disk template.
     ...(templateOf(row) ? { template: templateOf(row) as string } : {}),
+    // A warm-pool member (services/pool-owner.ts) keeps room for the secrets its claim delivers.
+    ...(isPoolMember(row) ? { warm: true } : {}),
+    // Its class's disk I/O limits (migration 034), only when set.
+    ...(row.io_limits ? { io: JSON.parse(row.io_limits) as IoLimits } : {}),
   };
 }
 
 /** What is worth keeping of an observation: PSI changes every pass and is always read live. */
 export function durableObserved(o: EnvObserved): EnvObserved {
-  const { psi: _psi, ...rest } = o;
+  // Live figures (pressure, the CPU governor's cap and counters) are read fresh by inspect; stored,
+  // they would make every resync see a changed observation.
+  const { psi: _psi, cpuGovernor: _cpu, ...rest } = o;
   return rest;
 }
 
@@ -120,6 +129,10 @@ async function storeSteps(
           state: step.state,
           now,
           ...(observed ? { observed: durableObserved(observed) } : {}),
+          // A start's idle deadline, in this write rather than a later one of the idle controller.
+          ...(step.state === "running" && ctx.row.desired === "running"
+            ? { idleDeadline: idleDeadlineFromStart(trx, now) }
+            : {}),
         });
       } else await insertEvent(trx, ctx.row.id, now, step.message);
     }

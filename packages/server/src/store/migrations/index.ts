@@ -31,6 +31,8 @@ import { oidcDashboardFlows } from "./030_oidc_dashboard_flows.ts";
 import { fleet } from "./031_fleet.ts";
 import { autoscaler } from "./032_autoscaler.ts";
 import { relay } from "./033_relay.ts";
+import { classDiskIo } from "./034_class_disk_io.ts";
+import { warmPools } from "./035_warm_pools.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -79,4 +81,6 @@ export const MIGRATIONS: readonly Migration[] = [
   fleet,
   autoscaler,
   relay,
+  classDiskIo,
+  warmPools,
 ];

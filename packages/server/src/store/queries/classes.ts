@@ -1,4 +1,4 @@
-import type { ClassSpec, RuntimeName } from "@warren/protocol";
+import type { ClassSpec, IoLimits, RuntimeName } from "@warren/protocol";
 import type { Selectable } from "kysely";
 import type { ClassesTable } from "../schema.ts";
 import { egressFromColumn } from "./egress.ts";
@@ -21,11 +21,41 @@ export function toClassSpec(row: ClassRow): ClassSpec {
     requiredLabels: labelsFromColumn(row.required_labels),
     cpuOvercommit: Number(row.cpu_overcommit),
     memoryOvercommit: Number(row.memory_overcommit),
+    diskOvercommit: Number(row.disk_overcommit ?? 4),
+    ioLimits: classIoLimits(row),
   };
   if (row.runtime) spec.runtime = row.runtime as RuntimeName;
   if (row.idle_timeout_s !== null && row.idle_timeout_s !== undefined)
     spec.idleTimeoutSeconds = row.idle_timeout_s;
   return spec;
+}
+
+/** The class's disk I/O limits (migration 034); a null column is no limit. */
+export function classIoLimits(
+  row: Pick<ClassRow, "read_bps" | "write_bps" | "read_iops" | "write_iops">,
+): IoLimits {
+  const out: IoLimits = {};
+  // PostgreSQL returns bigint columns as strings.
+  const num = (v: number | string | null | undefined) =>
+    v === null || v === undefined ? undefined : Number(v);
+  const readBps = num(row.read_bps);
+  const writeBps = num(row.write_bps);
+  const readIops = num(row.read_iops);
+  const writeIops = num(row.write_iops);
+  if (readBps !== undefined) out.readBps = readBps;
+  if (writeBps !== undefined) out.writeBps = writeBps;
+  if (readIops !== undefined) out.readIops = readIops;
+  if (writeIops !== undefined) out.writeIops = writeIops;
+  return out;
+}
+
+/** environments.io_limits for an environment of this class: JSON, or null when unlimited. */
+export function ioLimitsColumn(
+  cls: Pick<ClassRow, "read_bps" | "write_bps" | "read_iops" | "write_iops"> | undefined,
+): string | null {
+  if (!cls) return null;
+  const io = classIoLimits(cls);
+  return Object.keys(io).length > 0 ? JSON.stringify(io) : null;
 }
 
 /** The required_labels column (a JSON object of strings, migration 031); anything else is none. */

@@ -9,8 +9,9 @@ import type {
   EnvState,
   RuntimeName,
 } from "@warren/protocol";
-import { type Selectable, sql, type Transaction } from "kysely";
+import { type RawBuilder, type Selectable, sql, type Transaction } from "kysely";
 import type { Db } from "../db.ts";
+import { POOL_OWNER_ID } from "../migrations/035_warm_pools.ts";
 import type { EnvironmentsTable, Schema } from "../schema.ts";
 import { egressFromColumn } from "./egress.ts";
 import { parseSetup, publicSetup } from "./setups.ts";
@@ -221,6 +222,8 @@ export interface StateChange {
   now: string;
   /** Write only if no new intent arrived since the pass read the row. */
   ifGeneration?: number;
+  /** The idle-stop deadline to store in the same write (queries/idle.ts idleDeadlineFromStart). */
+  idleDeadline?: RawBuilder<string | null>;
 }
 
 /** Returns false when `ifGeneration` no longer matches (or the row is gone). */
@@ -234,6 +237,7 @@ export async function setState(db: Queryable, id: string, change: StateChange): 
       ...(change.observed !== undefined
         ? { observed: change.observed ? JSON.stringify(change.observed) : null }
         : {}),
+      ...(change.idleDeadline ? { idle_deadline: change.idleDeadline } : {}),
     })
     .where("id", "=", id);
   if (change.ifGeneration !== undefined) q = q.where("generation", "=", change.ifGeneration);
@@ -263,7 +267,12 @@ export async function deleteEnv(db: Queryable, id: string): Promise<void> {
 
 /** Names of the environments that use a class; `orgId` limits them to that organisation's. */
 export async function countEnvsOfClass(db: Queryable, className: string, orgId?: string): Promise<string[]> {
-  let q = db.selectFrom("environments").select("name").where("class_name", "=", className);
+  let q = db
+    .selectFrom("environments")
+    .select("name")
+    .where("class_name", "=", className)
+    // Unclaimed warm-pool members do not hold a class: its pool empties when the class goes.
+    .where("owner_id", "!=", POOL_OWNER_ID);
   if (orgId !== undefined) q = q.where("org_id", "=", orgId);
   const rows = await q.execute();
   return rows.map((r) => r.name);

@@ -176,9 +176,23 @@ const NOT_CORDONED = sql`not exists (select 1 from runners r
 /** Fractional CPUs are summed in floating point: a tolerance well below any real request. */
 const CPU_EPSILON = 1e-9;
 
+/** Overcommit ratios of the class admitted for; disk absent (a resize, which never grows disk) is 1:1. */
+export interface AdmissionRatio {
+  cpu: number;
+  memory: number;
+  disk?: number;
+}
+
+/** Disk sizes may sum to free disk × this (classes.disk_overcommit); anything not a ratio ≥ 1 is 1. */
+function admissionDiskRatio(ratio: AdmissionRatio): number {
+  const r = ratio.disk;
+  return r !== undefined && Number.isFinite(r) && r >= 1 ? r : 1;
+}
+
 /**
  * Locks the runner's capacity row if `need` still fits on it (memory limits within physical
- * memory × ratio, CPU limits within cores × ratio, disk, a slot left); the row stays locked until
+ * memory × ratio, CPU limits within cores × ratio, disk sizes within free disk × ratio unless it
+ * adds no disk, a slot left); the row stays locked until
  * the transaction ends, so the insert that follows is the only admission to this runner meanwhile.
  * False: it does not fit (or the runner never registered); roll back and try another runner.
  */
@@ -186,7 +200,7 @@ export async function lockCapacityIfFits(
   trx: Queryable,
   runnerId: string,
   need: AdmissionNeed,
-  ratio: { cpu: number; memory: number },
+  ratio: AdmissionRatio,
   /** False for a resize: the environment already holds its slot. */
   newSlot = true,
 ): Promise<boolean> {
@@ -199,7 +213,9 @@ export async function lockCapacityIfFits(
       // refuse 1.5); SQLite reads both type names as its own affinities.
       sql<boolean>`(alloc_envs < slots or ${newSlot ? 0 : 1} = 1)
         and (${newSlot ? 1 : 0} = 0 or ${NOT_CORDONED})
-        and alloc_disk_bytes + cast(${Math.ceil(need.diskBytes)} as bigint) <= disk_bytes
+        and (cast(${Math.ceil(need.diskBytes)} as bigint) = 0
+          or alloc_disk_bytes + cast(${Math.ceil(need.diskBytes)} as bigint)
+            <= floor(disk_bytes * cast(${admissionDiskRatio(ratio)} as double precision)))
         and alloc_cpus + cast(${need.cpus} as double precision)
           <= cpus * cast(${ratio.cpu} as double precision) + ${CPU_EPSILON}
         and alloc_memory_bytes + cast(${Math.ceil(need.memoryBytes)} as bigint)
@@ -261,7 +277,7 @@ export async function admitInOneStatement(
   a: {
     runnerId: string;
     need: AdmissionNeed;
-    ratio: { cpu: number; memory: number };
+    ratio: AdmissionRatio;
     row: Record<string, unknown>;
   },
 ): Promise<number | undefined> {
@@ -272,7 +288,8 @@ export async function admitInOneStatement(
       where runner_id = ${a.runnerId}
         and alloc_envs < slots
         and ${NOT_CORDONED}
-        and alloc_disk_bytes + cast(${Math.ceil(need.diskBytes)} as bigint) <= disk_bytes
+        and alloc_disk_bytes + cast(${Math.ceil(need.diskBytes)} as bigint)
+          <= floor(disk_bytes * cast(${admissionDiskRatio(ratio)} as double precision))
         and alloc_cpus + cast(${need.cpus} as double precision)
           <= cpus * cast(${ratio.cpu} as double precision) + ${CPU_EPSILON}
         and alloc_memory_bytes + cast(${Math.ceil(need.memoryBytes)} as bigint)

@@ -1,7 +1,35 @@
 // Named queries for idle stop (migration 023): the owner's timeout, the last activity and the
 // stop deadline, the limits of classes and organisations, and the idle stop itself.
-import { sql } from "kysely";
+import { PostgresAdapter, type RawBuilder, sql } from "kysely";
 import type { EnvRow, Queryable } from "./envs.ts";
+
+/**
+ * The idle deadline a start gives, as an expression over the row being updated: `now` plus the
+ * timeout in force (the shortest of the owner's, the class's and the organisation's, as
+ * services/idle-settings.ts effectiveIdleTimeout and the idle controller read them), never moved
+ * back, and unchanged when no timeout applies. Stored by the write that marks the environment
+ * running, so the idle controller has nothing to record afterwards (one synced commit less per
+ * start). The text has toISOString's form, which the deadline's string comparisons rely on.
+ */
+export function idleDeadlineFromStart(db: Queryable, now: string): RawBuilder<string | null> {
+  const classMax = sql`coalesce(
+      (select c.idle_timeout_s from classes c where c.name = environments.class_name
+        and c.org_id = environments.org_id and c.builtin = 0),
+      (select c.idle_timeout_s from classes c where c.name = environments.class_name and c.builtin = 1))`;
+  const orgMax = sql`(select q.max_idle_timeout_s from org_quotas q where q.org_id = environments.org_id)`;
+  const own = sql`environments.idle_timeout_s`;
+  const pg = db.getExecutor().adapter instanceof PostgresAdapter;
+  // least() skips nulls on PostgreSQL; SQLite's min() would return null, so nulls become "never".
+  const never = 2 ** 40;
+  const secs = pg
+    ? sql`least(${own}, ${classMax}, ${orgMax})`
+    : sql`nullif(min(coalesce(${own}, ${never}), coalesce(${classMax}, ${never}), coalesce(${orgMax}, ${never})), ${never})`;
+  const at = pg
+    ? sql<string>`to_char((${now}::timestamptz + ${secs} * interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+    : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', ${now}, '+' || ${secs} || ' seconds')`;
+  return sql<string | null>`case when ${secs} is null then idle_deadline
+    when idle_deadline is null or idle_deadline < ${at} then ${at} else idle_deadline end`;
+}
 
 export async function updateIdleTimeout(
   db: Queryable,

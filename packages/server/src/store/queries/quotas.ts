@@ -1,5 +1,6 @@
 // Named queries on org_quotas (migration 007) and the usage sums quotas are checked against.
 import type { Selectable } from "kysely";
+import { POOL_OWNER_ID } from "../migrations/035_warm_pools.ts";
 import type { OrgQuotasTable } from "../schema-audit.ts";
 import type { Queryable } from "./envs.ts";
 
@@ -53,7 +54,9 @@ export async function orgUsage(db: Queryable, orgId: string, exceptId?: string):
       eb.fn.coalesce(eb.fn.sum<number>("disk_bytes"), eb.lit(0)).as("disk"),
     ])
     .where("org_id", "=", orgId)
-    .where("desired", "!=", "deleted");
+    .where("desired", "!=", "deleted")
+    // Unclaimed warm-pool members (services/pool-owner.ts) count on their runner, not the org's quota.
+    .where("owner_id", "!=", POOL_OWNER_ID);
   if (exceptId !== undefined) q = q.where("id", "!=", exceptId);
   const r = await q.executeTakeFirstOrThrow();
   return { cpus: Number(r.cpus), memoryBytes: Number(r.memory), diskBytes: Number(r.disk) };
