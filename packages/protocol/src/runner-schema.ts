@@ -33,30 +33,31 @@ import {
   ImageLabelsSchema,
   VolumesSchema,
 } from "./runner-build-schema.ts";
+import { Count, Id, IdRange, lit, Message, Ref, ResourcesSchema, Runtime } from "./runner-schema-base.ts";
+import {
+  BuiltImageSchema,
+  DnsStatsSchema,
+  EnvObservedSchema,
+  EnvStatsSchema,
+  ImageInfoSchema,
+  ListeningPortSchema,
+  ProgressEventSchema,
+} from "./runner-schema-env.ts";
 import { WIRE_LIMITS as LIMITS, type RunnerFrame, type ServerFrame, type WireMethod } from "./runner-wire.ts";
 import type { SecretDelivery } from "./secrets.ts";
 
+export { ResourcesSchema } from "./runner-schema-base.ts";
+export {
+  DnsStatsSchema,
+  EnvObservedSchema,
+  EnvStatsSchema,
+  ImageInfoSchema,
+  ListeningPortSchema,
+  ProgressEventSchema,
+} from "./runner-schema-env.ts";
+
 /** Call ids: positive safe integers (a JSON number past 2^53 cannot be told from its neighbours). */
 export const CallId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
-
-const Id = Type.String({ minLength: 1, maxLength: LIMITS.id });
-const Ref = Type.String({ maxLength: LIMITS.ref });
-const Message = Type.String({ maxLength: LIMITS.message });
-const Time = Type.String({ maxLength: 64 });
-/** Counts, bytes, sizes: finite (TypeBox refuses NaN and Infinity) and not negative. */
-const Count = Type.Number({ minimum: 0 });
-const lit = <const T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
-const Runtime = lit(["runc", "crun", "gvisor"]);
-const NumOrNull = Type.Union([Type.Number(), Type.Null()]);
-const IdRange = Type.Object({ start: Count, size: Count });
-
-export const ResourcesSchema = Type.Object({
-  cpus: Count,
-  memoryBytes: Count,
-  diskBytes: Count,
-  pids: Count,
-});
-const Psi = Type.Object({ cpu: NumOrNull, memory: NumOrNull, io: NumOrNull });
 
 export const ErrorBodySchema = Type.Object({
   // Any catalog-shaped code: one this end does not know becomes INTERNAL (runner-validate.ts).
@@ -93,94 +94,6 @@ export const RunnerInfoSchema = Type.Object({
   ),
   unschedulable: Type.Optional(Message),
   hostId: Type.Optional(Type.String({ pattern: "^[a-z0-9]{8,64}$" })),
-});
-
-const EnvCpuGovernorSchema = Type.Object({
-  governed: Type.Boolean(),
-  limitCores: Type.Union([Count, Type.Null()]),
-  baseCores: Count,
-  burstCores: Count,
-  granted: Type.Boolean(),
-  burstGrantsTotal: Count,
-  throttledPeriodsTotal: Count,
-  throttledSecondsTotal: Count,
-  explanation: Type.Optional(Message),
-});
-
-export const EnvObservedSchema = Type.Object({
-  id: Id,
-  state: lit(["running", "stopped", "absent"]),
-  pid: Type.Optional(Type.Integer({ minimum: 0 })),
-  startedAt: Type.Optional(Time),
-  uidRange: Type.Optional(IdRange),
-  cgroupPaths: Type.Optional(Type.Record(Type.String({ maxLength: LIMITS.id }), Ref, { maxProperties: 32 })),
-  psi: Type.Optional(Psi),
-  runtime: Type.Optional(Type.String({ maxLength: LIMITS.id })),
-  reason: Type.Optional(Message),
-  resources: Type.Optional(ResourcesSchema),
-  ip: Type.Optional(Type.String({ maxLength: 64 })),
-  workspaceDirty: Type.Optional(Type.Boolean()),
-  oom: Type.Optional(
-    Type.Object({ kills: Count, last: Type.Optional(Type.Object({ message: Message, at: Time })) }),
-  ),
-  cpuGovernor: Type.Optional(EnvCpuGovernorSchema),
-});
-
-export const ImageInfoSchema = Type.Object({
-  ref: Ref,
-  digest: Ref,
-  layers: Type.Array(Ref, { maxItems: LIMITS.small }),
-  sizeBytes: Count,
-  createdAt: Time,
-  lastUsedAt: Type.Optional(Time),
-});
-
-const BuiltImageSchema = Type.Composite([ImageInfoSchema, Type.Object({ cached: Type.Boolean() })]);
-
-export const EnvStatsSchema = Type.Object({
-  id: Id,
-  name: Type.Optional(Type.String({ maxLength: LIMITS.id })),
-  cpuCores: Count,
-  memoryWorkingSetBytes: Count,
-  memoryLimitBytes: Count,
-  pids: Count,
-  pidsLimit: Count,
-  diskUsedBytes: Count,
-  diskQuotaBytes: Count,
-  psi: Psi,
-  oomKills: Count,
-  at: Time,
-  cpuSecondsTotal: Type.Optional(Count),
-  memoryMaxBytes: Type.Optional(Count),
-  networkReceiveBytes: Type.Optional(Count),
-  networkTransmitBytes: Type.Optional(Count),
-  cpuGovernor: Type.Optional(EnvCpuGovernorSchema),
-});
-
-export const DnsStatsSchema = Type.Object({
-  hits: Count,
-  misses: Count,
-  negativeHits: Count,
-  upstreamQueries: Count,
-  upstreamErrors: Count,
-  tcpRetries: Count,
-  cacheEntries: Count,
-  upstreamLatencyMs: Type.Object({ p50: Count, p99: Count, mean: Count }),
-  upstreams: Type.Array(Ref, { maxItems: LIMITS.small }),
-});
-
-export const ListeningPortSchema = Type.Object({
-  port: Type.Integer({ minimum: 1, maximum: 65_535 }),
-  address: Type.String({ minLength: 1, maxLength: 64 }),
-  family: Type.Union([Type.Literal(4), Type.Literal(6)]),
-  process: Type.Optional(Type.String({ maxLength: 64 })),
-});
-
-export const ProgressEventSchema = Type.Object({
-  phase: Type.String({ maxLength: LIMITS.id }),
-  message: Message,
-  current: Type.Optional(Count),
-  total: Type.Optional(Count),
 });
 
 const SecretDeliverySchema = Type.Object({

@@ -9,10 +9,9 @@ import {
   createEnvironmentController,
   type EnvironmentController,
 } from "./controllers/environment/controller.ts";
-import { createIdleController } from "./controllers/idle/controller.ts";
 import { matchPrebuild } from "./controllers/setup/prebuild-match.ts";
-import { createUsageSampler } from "./controllers/usage/sampler.ts";
 import { wireChangeBus } from "./daemon-change-bus.ts";
+import { createIdleParts } from "./daemon-idle.ts";
 import { daemonLogger } from "./daemon-logger.ts";
 import type { Daemon, DaemonOptions } from "./daemon-options.ts";
 import { createPoolParts } from "./daemon-pool.ts";
@@ -36,7 +35,6 @@ import { relayFromOptions } from "./relay/relay.ts";
 import { fleetTimings } from "./runners/fleet-timings.ts";
 import { createRunnerHub, type RunnerHub } from "./runners/hub.ts";
 import { registerEmbeddedRunner } from "./scheduler/embedded-view.ts";
-import { createActivityTracker } from "./services/activity.ts";
 import { createAuditService } from "./services/audit.ts";
 import { createChangeFeed } from "./services/changes.ts";
 import { createClassService } from "./services/classes.ts";
@@ -45,7 +43,6 @@ import { createEnvWaker } from "./services/env-wake.ts";
 import { createEnvironmentService } from "./services/environments.ts";
 import { createHostService } from "./services/host.ts";
 import { createIdentityService } from "./services/identity.ts";
-import { persistActivity } from "./services/idle-settings.ts";
 import { createImageService } from "./services/images.ts";
 import { createLiveSessions } from "./services/live-sessions.ts";
 import { createOidcService, oidcConfigFromEnv } from "./services/oidc.ts";
@@ -192,28 +189,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<Daemon> {
       settle: { db: store.db, changes, clock, pollMs: 1000 },
       shutdown: shutdown.signal,
     });
-    // Idle stop: terminal, SSH and signed-in proxy use keeps environments up; the idle controller
-    // stops the unused ones (keeping their disks).
-    const activity = createActivityTracker({
-      clock,
-      persist: (id, a) => persistActivity(store.db, id, a),
-      logger: log.child({ component: "activity" }),
-    });
-    const idle = createIdleController({
+    // Idle stop: terminal, SSH and signed-in proxy use keeps environments up (daemon-idle.ts).
+    const { activity, idle, usageSampler } = createIdleParts({
       db: store.db,
       clock,
-      logger: log.child({ component: "idle" }),
+      logger: log,
       changes,
-      enqueue: (id) => controller?.enqueue(id, { now: true }),
-      activity,
-    });
-    // Measured CPU beside usage's allocation (controllers/usage/sampler.ts); shown, never billed.
-    const usageSampler = createUsageSampler({
-      db: store.db,
       runner,
-      clock,
-      logger: log.child({ component: "usage" }),
-      ...(ownership ? { ownership } : {}),
+      enqueue: (id) => controller?.enqueue(id, { now: true }),
+      ownership,
     });
     pools.start(envs);
     undo.push(
