@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { type ProgressFn, WarrenError } from "@warren/protocol";
+import { unprotected } from "../host/oom-protection.ts";
 
 const TAIL_LINES = 20;
 
@@ -28,7 +29,9 @@ export async function runBuildah(
     env.CONTAINERS_REGISTRIES_CONF,
     'unqualified-search-registries = []\nshort-name-mode = "disabled"\n',
   );
-  const child = spawn("buildah", args, { env, cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+  // RUN steps are users' work: they must not inherit a protected runner's OOM score.
+  const [cmd, argv] = unprotected("buildah", args);
+  const child = spawn(cmd, argv, { env, cwd: work, stdio: ["ignore", "pipe", "pipe"] });
   const tail: string[] = [];
   const onLines = (buf: { rest: string }) => (d: Buffer) => {
     const text = buf.rest + d.toString("utf8");
