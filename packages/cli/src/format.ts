@@ -117,6 +117,7 @@ export function envTable(envs: Environment[], now: number = Date.now()): string 
 export const CLASS_COLUMNS = [
   "NAME",
   "CPUS",
+  "BURST",
   "MEMORY",
   "DISK",
   "PIDS",
@@ -145,6 +146,12 @@ export function overcommitCell(
   return `cpu ${c.cpuOvercommit} mem ${c.memoryOvercommit}${disk}`;
 }
 
+/** The CPU governor's burst in cores; "default" is the runner's (2 × cpus); "-" from a server before bursts. */
+export function burstCell(burst: number | null | undefined): string {
+  if (burst === undefined) return "-";
+  return burst === null ? "default" : String(burst);
+}
+
 /** An egress policy short enough for a table cell: long allow-lists show their first two CIDRs. */
 export function egressCell(p: EgressPolicy | undefined): string {
   if (!p) return "all";
@@ -158,6 +165,7 @@ export function classTable(classes: ClassSpec[]): string {
     classes.map((c) => [
       c.builtin ? `${c.name} (builtin)` : c.name,
       String(c.cpus),
+      burstCell(c.cpuBurst),
       formatSize(c.memoryBytes),
       formatSize(c.diskBytes),
       String(c.pids),

@@ -76,6 +76,7 @@ export const EXAMPLES: Record<string, string[]> = {
     "warren class create sealed --cpus 1 --memory 1g --disk 5g --runtime gvisor --egress none",
     "warren class create eu --cpus 2 --memory 4g --disk 20g --require-label zone=eu --memory-overcommit 1.25",
     "warren class create ci --cpus 4 --memory 8g --disk 50g --disk-overcommit 1 --write-bps 100M --write-iops 2000",
+    "warren class create build --cpus 1 --memory 4g --disk 20g --cpu-burst 4",
   ],
   "class rm": ["warren class rm big"],
   image: ["warren image ls", "warren image pull docker.io/library/alpine:3.20"],

@@ -186,6 +186,10 @@ cls
   .option("--write-bps <rate>", "disk write bandwidth per environment, e.g. 50M (default: no limit)")
   .option("--read-iops <n>", "disk read operations per second per environment (default: no limit)")
   .option("--write-iops <n>", "disk write operations per second per environment (default: no limit)")
+  .option(
+    "--cpu-burst <cores>",
+    "cores the CPU governor may raise a throttled environment to while the host is idle, --cpus to 64 (default: the runner's 2 × cpus)",
+  )
   .option("--json", "print the ClassSpec as JSON")
   .action((name: string, opts) =>
     run(async () => (await import("./commands/class-create.ts")).classCreateCommand(name, opts)),

@@ -1257,6 +1257,8 @@ export interface components {
     schemas: {
         ClassSpec: {
             builtin: boolean;
+            /** @description The CPU governor's burst for its environments, in cores (cpus to 64); null: the runner's default (WARREN_GOVERNOR_BURST_FACTOR × cpus) */
+            cpuBurst?: number | null;
             /** @description Sum of CPU limits over a runner's cores placement allows (1 to 64) */
             cpuOvercommit?: number;
             cpus: number;
@@ -2684,6 +2686,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    cpuBurst?: number | null;
                     cpuOvercommit?: number;
                     cpus: number;
                     disk: string;

@@ -156,6 +156,11 @@ export interface ClassSpec {
   diskOvercommit?: number;
   /** Disk I/O limits of its environments ({}: unlimited); absent from servers before I/O limits. */
   ioLimits?: IoLimits;
+  /**
+   * The CPU governor's burst for its environments, in cores (cpus to 64); null: the runner's
+   * default (WARREN_GOVERNOR_BURST_FACTOR × cpus). Absent from servers before per-class bursts.
+   */
+  cpuBurst?: number | null;
 }
 
 export interface ImageInfo {
@@ -210,6 +215,8 @@ export interface CreateClassRequest {
   diskOvercommit?: number;
   /** Disk I/O limits of its environments (bytes/s and operations/s); absent fields are unlimited. */
   ioLimits?: IoLimits;
+  /** The CPU governor's burst in cores, from cpus to 64; absent or null: the runner's default (2 × cpus). */
+  cpuBurst?: number | null;
 }
 
 /** PATCH /environments/:name: live resize; omitted fields keep their value. */

@@ -10,6 +10,7 @@ export * from "./client-exec.ts";
 export * from "./client-port-forward.ts";
 export * from "./client-retry.ts";
 export * from "./client-watch.ts";
+export * from "./cpu-burst.ts";
 export * from "./egress.ts";
 export * from "./env.ts";
 export * from "./env-user.ts";

@@ -8,6 +8,7 @@
 // `sameShape` below fails to compile when a schema and its protocol type drift apart: adding a field
 // to RunnerEnvSpec without adding it here is a type error, not a field the runner silently drops.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { CPU_BURST_MAX } from "./cpu-burst.ts";
 import type { DnsStats, EnvObserved, EnvStats, ImageInfo, Resources } from "./env.ts";
 import { ENV_USER_RE } from "./env-user.ts";
 import type { ErrorBody } from "./errors.ts";
@@ -126,6 +127,7 @@ export const RunnerEnvSpecSchema = Type.Object({
   volumes: Type.Optional(VolumesSchema),
   template: Type.Optional(Type.String({ pattern: TEMPLATE_KEY_RE.source, maxLength: 128 })),
   warm: Type.Optional(Type.Boolean()),
+  cpuBurst: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: CPU_BURST_MAX })),
   io: Type.Optional(
     Type.Object(
       {

@@ -52,6 +52,11 @@ export interface RunnerEnvSpec {
   /** Disk I/O limits from its class, applied to its disk's block device; absent: unlimited. */
   io?: IoLimits;
   /**
+   * The CPU governor's burst from its class, in cores; absent: the runner's default
+   * (WARREN_GOVERNOR_BURST_FACTOR × cpus). Either way at most the host's budget.
+   */
+  cpuBurst?: number;
+  /**
    * An unclaimed warm-pool member: no secrets yet, but the /run/secrets tmpfs is mounted all the
    * same, so the create that takes it over can deliver its owner's without a restart.
    */

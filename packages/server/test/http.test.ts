@@ -188,6 +188,7 @@ test("classes: list, create, conflicts, delete rules", async () => {
     memoryOvercommit: 1,
     diskOvercommit: 4,
     ioLimits: {},
+    cpuBurst: null,
   });
   assertError(await app.inject({ method: "POST", url: "/api/v1/classes", payload }), 409, "CLASS_EXISTS");
   assertError(

@@ -49,6 +49,7 @@ function classRow(over: Partial<ClassRow> = {}): ClassRow {
     write_bps: null,
     read_iops: null,
     write_iops: null,
+    cpu_burst: null,
     ...over,
   };
 }

@@ -31,6 +31,7 @@ import {
   listRegistryCredentials,
   upsertRegistryCredential,
 } from "../src/store/queries/registry-credentials.ts";
+import { cpuBurstSuite } from "./store-cpu-burst.ts";
 import { envRow, V1_ROWS } from "./store-fixtures.ts";
 import { orgNamesSuite } from "./store-org-names.ts";
 import { orgRegistrySuite } from "./store-org-registry.ts";
@@ -104,6 +105,7 @@ export function storeSuite(backend: StoreBackend): void {
             memoryOvercommit: 1,
             diskOvercommit: 4,
             ioLimits: {},
+            cpuBurst: null,
           });
         } finally {
           await s.close();
@@ -369,4 +371,5 @@ export function storeSuite(backend: StoreBackend): void {
   orgNamesSuite(backend); // names per organisation (migration 009), in its own file
   orgRegistrySuite(backend); // registry logins and images per organisation (migration 010)
   runnerCapacitySuite(backend); // slots and disk per runner (migration 016)
+  cpuBurstSuite(backend); // the CPU governor's burst per class (migration 036)
 }

@@ -1,11 +1,12 @@
 // warren class create NAME --cpus N --memory SIZE --disk SIZE [--pids N] [--runtime R]
 //   [--max-cpus N --max-memory SIZE --max-disk SIZE] [--egress all|none|CIDR[,CIDR...]]
 //   [--require-label K=V ...] [--cpu-overcommit N] [--memory-overcommit N] [--disk-overcommit N]
-//   [--read-bps RATE] [--write-bps RATE] [--read-iops N] [--write-iops N]
+//   [--read-bps RATE] [--write-bps RATE] [--read-iops N] [--write-iops N] [--cpu-burst N]
 import {
   type CreateClassRequest,
   checkOvercommit,
   type IoLimits,
+  parseCpuBurst,
   parseIoBps,
   parseIoIops,
   parseRequiredLabels,
@@ -42,6 +43,8 @@ export interface ClassCreateOptions {
   writeBps?: string;
   readIops?: string;
   writeIops?: string;
+  /** Cores the CPU governor may raise a throttled environment to; default the runner's 2 × cpus. */
+  cpuBurst?: string;
   json?: boolean;
 }
 
@@ -69,6 +72,7 @@ export function classRequest(name: string, o: ClassCreateOptions): CreateClassRe
   if (o.readIops !== undefined) io.readIops = parseIoIops("readIops", o.readIops);
   if (o.writeIops !== undefined) io.writeIops = parseIoIops("writeIops", o.writeIops);
   if (Object.keys(io).length > 0) req.ioLimits = io;
+  if (o.cpuBurst !== undefined) req.cpuBurst = parseCpuBurst(o.cpuBurst, req.cpus);
   return req;
 }
 

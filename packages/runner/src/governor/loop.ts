@@ -24,6 +24,8 @@ export interface GovernedEnv {
   id: string;
   /** Its class's (or last resize's) cpus. */
   cpus: number;
+  /** Its class's burst in cores (the spec's cpuBurst); absent: settings.burstFactor × cpus. */
+  burstCpus?: number;
   cgroupPath: string;
 }
 
@@ -115,8 +117,13 @@ export class CpuGovernor {
     return { cores: Math.min(this.config.hostCores, (busy - prev.busy) / (elapsedMs / 1000)), elapsedMs };
   }
 
-  #burstOf(cpus: number): number {
-    return burstCores({ cpus, burstCpus: this.#o.settings.burstFactor * cpus }, this.budgetCores);
+  /** The burst the environment asks for: its class's own, else the runner's factor × its cpus. */
+  #wantedBurst(env: GovernedEnv): number {
+    return env.burstCpus ?? this.#o.settings.burstFactor * env.cpus;
+  }
+
+  #burstOf(env: GovernedEnv): number {
+    return burstCores({ cpus: env.cpus, burstCpus: this.#wantedBurst(env) }, this.budgetCores);
   }
 
   async #apply(env: GovernedEnv, writes: CpuWrite[]): Promise<boolean> {
@@ -160,6 +167,10 @@ export class CpuGovernor {
         this.#report(new Error(`cpus must be a positive number, not ${env.cpus}`), env.id);
         return;
       }
+      if (env.burstCpus !== undefined && !(Number.isFinite(env.burstCpus) && env.burstCpus > 0)) {
+        this.#report(new Error(`cpu burst must be a positive number of cores, not ${env.burstCpus}`), env.id);
+        return;
+      }
       byId.set(env.id, { env, r });
       const prev = this.#tracked.get(env.id);
       const restarted = prev && (r.usageNs < prev.usageNs || r.nrThrottled < prev.nrThrottled);
@@ -170,7 +181,7 @@ export class CpuGovernor {
       samples.push({
         id: env.id,
         cpus: env.cpus,
-        burstCpus: this.#o.settings.burstFactor * env.cpus,
+        burstCpus: this.#wantedBurst(env),
         current: r.current,
         usageCores: delta ? (r.usageNs - prev.usageNs) / ((at - prev.at) * 1e6) : env.cpus,
         throttledPeriods: delta ? r.nrThrottled - prev.nrThrottled : 0,
@@ -199,7 +210,7 @@ export class CpuGovernor {
           const memory: GovernorEnvMemory = {
             granted: d.granted,
             baseCores: env.cpus,
-            burstCores: this.#burstOf(env.cpus),
+            burstCores: this.#burstOf(env),
             burstGrantsTotal: (before?.burstGrantsTotal ?? 0) + (grantedNow ? 1 : 0),
             explanation: d.explanation,
           };

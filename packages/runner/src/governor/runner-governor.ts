@@ -28,7 +28,17 @@ export async function listGovernedEnvs(cfg: RunnerConfig): Promise<GovernedEnv[]
     const names = hostNames(cfg, id);
     // A handle being rewritten or removed right now is simply not governed this tick.
     const handle = await readHandle(names.handleFile).catch(() => null);
-    if (handle) out.push({ id, cpus: handle.spec.resources.cpus, cgroupPath: names.cgroupPath });
+    if (!handle) continue;
+    const { cpus } = handle.spec.resources;
+    // The class's own burst when it set one (an older handle has none): else the runner's factor.
+    // Anything else there reaches the loop, which reports it and leaves that environment alone.
+    const burst = handle.spec.cpuBurst;
+    out.push({
+      id,
+      cpus,
+      ...(burst !== undefined && burst !== null ? { burstCpus: burst } : {}),
+      cgroupPath: names.cgroupPath,
+    });
   }
   return out;
 }

@@ -10,7 +10,10 @@ export interface GovernorSettings {
   tickMs: number;
   /** WARREN_GOVERNOR_RESERVE_CORES: cores kept for the host; default max(0.25, 5 % of the cores). */
   reserveCores: number;
-  /** WARREN_GOVERNOR_BURST_FACTOR: an environment's burst is this × its cpus (default 2), at most the budget. */
+  /**
+   * WARREN_GOVERNOR_BURST_FACTOR: an environment's burst is this × its cpus (default 2) when its
+   * class sets none (`warren class create --cpu-burst`); at most the budget either way.
+   */
   burstFactor: number;
 }
 

@@ -216,6 +216,12 @@ export const ClassSpec = Type.Object({
       { description: "Disk I/O limits of its environments; a field left out is unlimited" },
     ),
   ),
+  cpuBurst: Type.Optional(
+    Type.Union([Type.Number(), Type.Null()], {
+      description:
+        "The CPU governor's burst for its environments, in cores (cpus to 64); null: the runner's default (WARREN_GOVERNOR_BURST_FACTOR × cpus)",
+    }),
+  ),
 });
 export const ImageInfo = Type.Object({
   ref: Type.String(),

@@ -127,6 +127,8 @@ export const CreateClassBody = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    // Loose here too: the service (protocol cpu-burst.ts) checks it against the class's cpus.
+    cpuBurst: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   },
   { additionalProperties: false },
 );

@@ -6,6 +6,7 @@ import {
   type ClassSpec,
   CPU_OVERCOMMIT,
   type CreateClassRequest,
+  checkCpuBurst,
   checkIoLimits,
   checkOvercommit,
   checkRequiredLabels,
@@ -128,6 +129,7 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
   const memoryOvercommit = checkOvercommit("memory", req.memoryOvercommit ?? MEMORY_OVERCOMMIT.default);
   const diskOvercommit = checkOvercommit("disk", req.diskOvercommit ?? DISK_OVERCOMMIT.default);
   const io = checkIoLimits(req.ioLimits);
+  const cpuBurst = checkCpuBurst(req.cpuBurst, req.cpus);
   if (maxCpus < req.cpus) invalid("maxCpus", `max cpus ${maxCpus} is below the default of ${req.cpus}`);
   if (maxMemory < memory)
     invalid("maxMemory", `max memory ${formatSize(maxMemory)} is below the default of ${formatSize(memory)}`);
@@ -155,6 +157,7 @@ function toRow(req: CreateClassRequest, now: string): ClassRow {
     write_bps: io.writeBps ?? null,
     read_iops: io.readIops ?? null,
     write_iops: io.writeIops ?? null,
+    cpu_burst: cpuBurst,
   };
 }
 

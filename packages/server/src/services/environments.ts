@@ -18,7 +18,7 @@ import type { RepoCreate } from "../controllers/setup/prebuild-match.ts";
 import type { Logger } from "../logger.ts";
 import type { FleetView } from "../scheduler/fleet-view.ts";
 import type { Db } from "../store/db.ts";
-import { getClass, ioLimitsColumn } from "../store/queries/classes.ts";
+import { cpuBurstColumn, getClass, ioLimitsColumn } from "../store/queries/classes.ts";
 import { egressToColumn } from "../store/queries/egress.ts";
 import {
   type EnvRow,
@@ -216,6 +216,7 @@ export function createEnvironmentService(o: EnvironmentServiceOptions): Environm
           generation: 1,
           egress: egressToColumn(spec.egress ?? DEFAULT_EGRESS),
           io_limits: ioLimitsColumn(cls),
+          cpu_burst: cpuBurstColumn(cls),
           project: spec.project ?? null,
           placement,
           runner_id: runnerId,

@@ -62,6 +62,8 @@ export interface EnvironmentsTable {
   volumes: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON IoLimits copied from its class at create (migration 034), or null: unlimited. */
   io_limits: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The CPU governor's burst in cores, copied from its class at create (migration 036); null: the runner's default. */
+  cpu_burst: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: string;
   updated_at: string;
 }
@@ -102,6 +104,8 @@ export interface ClassesTable {
   write_bps: ColumnType<number | null, number | null | undefined, number | null>;
   read_iops: ColumnType<number | null, number | null | undefined, number | null>;
   write_iops: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The CPU governor's burst in cores, cpus to 64 (migration 036); null: the runner's default. */
+  cpu_burst: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface EventsTable {

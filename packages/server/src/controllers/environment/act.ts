@@ -58,6 +58,8 @@ export function runnerSpec(row: EnvRow): RunnerEnvSpec {
     ...(isPoolMember(row) ? { warm: true } : {}),
     // Its class's disk I/O limits (migration 034), only when set.
     ...(row.io_limits ? { io: JSON.parse(row.io_limits) as IoLimits } : {}),
+    // Its class's CPU burst (migration 036), only when set: otherwise the runner's default factor.
+    ...(row.cpu_burst !== null && row.cpu_burst !== undefined ? { cpuBurst: Number(row.cpu_burst) } : {}),
   };
 }
 

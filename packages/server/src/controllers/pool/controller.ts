@@ -7,7 +7,7 @@ import type { TimerHandle } from "../../clock.ts";
 import type { FleetView } from "../../scheduler/fleet-view.ts";
 import { type PoolClaimer, TAKEOVER_CONDITION } from "../../services/pool-claim.ts";
 import { POOL_OWNER_ID } from "../../services/pool-owner.ts";
-import { type ClassRow, getClass, ioLimitsColumn } from "../../store/queries/classes.ts";
+import { type ClassRow, cpuBurstColumn, getClass, ioLimitsColumn } from "../../store/queries/classes.ts";
 import { egressFromColumn, egressToColumn } from "../../store/queries/egress.ts";
 import { type EnvRow, parseConditions } from "../../store/queries/envs.ts";
 import {
@@ -65,7 +65,9 @@ export function memberIsCurrent(m: EnvRow, cls: ClassRow): boolean {
   if (cls.runtime !== null && m.runtime !== cls.runtime) return false;
   // The class's column normalised the way a create writes the environment's.
   return (
-    m.egress === egressToColumn(egressFromColumn(cls.egress)) && (m.io_limits ?? null) === ioLimitsColumn(cls)
+    m.egress === egressToColumn(egressFromColumn(cls.egress)) &&
+    (m.io_limits ?? null) === ioLimitsColumn(cls) &&
+    cpuBurstColumn(m) === cpuBurstColumn(cls)
   );
 }
 

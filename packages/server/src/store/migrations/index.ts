@@ -33,6 +33,7 @@ import { autoscaler } from "./032_autoscaler.ts";
 import { relay } from "./033_relay.ts";
 import { classDiskIo } from "./034_class_disk_io.ts";
 import { warmPools } from "./035_warm_pools.ts";
+import { classCpuBurst } from "./036_class_cpu_burst.ts";
 
 // Each migration carries the same change twice: `sql` for SQLite and `pg` for PostgreSQL. The two
 // dialects differ where it matters for the schema (STRICT tables, GLOB, json_valid, autoincrement,
@@ -83,4 +84,5 @@ export const MIGRATIONS: readonly Migration[] = [
   relay,
   classDiskIo,
   warmPools,
+  classCpuBurst,
 ];

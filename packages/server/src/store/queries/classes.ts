@@ -23,6 +23,7 @@ export function toClassSpec(row: ClassRow): ClassSpec {
     memoryOvercommit: Number(row.memory_overcommit),
     diskOvercommit: Number(row.disk_overcommit ?? 4),
     ioLimits: classIoLimits(row),
+    cpuBurst: cpuBurstColumn(row),
   };
   if (row.runtime) spec.runtime = row.runtime as RuntimeName;
   if (row.idle_timeout_s !== null && row.idle_timeout_s !== undefined)
@@ -56,6 +57,12 @@ export function ioLimitsColumn(
   if (!cls) return null;
   const io = classIoLimits(cls);
   return Object.keys(io).length > 0 ? JSON.stringify(io) : null;
+}
+
+/** The class's CPU burst in cores (migration 036), or null for the runner's default; also environments.cpu_burst. */
+export function cpuBurstColumn(cls: Pick<ClassRow, "cpu_burst"> | undefined): number | null {
+  const v = cls?.cpu_burst;
+  return v === null || v === undefined ? null : Number(v);
 }
 
 /** The required_labels column (a JSON object of strings, migration 031); anything else is none. */
