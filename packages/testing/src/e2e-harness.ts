@@ -137,7 +137,7 @@ export async function makeHarness(name: string): Promise<Harness> {
         }
       } finally {
         await h.killDaemon();
-        forceClean(root, prefix);
+        forceClean(root, prefix, { subnet: env["WARREN_SUBNET"] });
       }
     },
   };
@@ -230,7 +230,11 @@ function hasProcs(dir: string): boolean {
   return false;
 }
 
-export function forceClean(root: string, prefix: string, opts: { keepFiles?: boolean } = {}): void {
+export function forceClean(
+  root: string,
+  prefix: string,
+  opts: { keepFiles?: boolean; subnet?: string | undefined } = {},
+): void {
   // The DNS resolver process outlives the daemon by design; a test run ends it by its pidfile.
   const dnsPid = recordedResolverPid(path.join(root, "run"));
   if (dnsPid !== undefined) process.kill(dnsPid, "SIGKILL");
@@ -281,6 +285,8 @@ export function forceClean(root: string, prefix: string, opts: { keepFiles?: boo
   spawnSync("nft", ["delete", "table", "inet", prefix], { stdio: "ignore" });
   spawnSync("nft", ["delete", "table", "arp", prefix], { stdio: "ignore" });
   spawnSync("ip", ["link", "del", `${prefix}0`], { stdio: "ignore" });
+  // The runner's blackhole for the rest of its subnet outlives the daemon like the link does.
+  if (opts.subnet) spawnSync("ip", ["route", "del", "blackhole", opts.subnet], { stdio: "ignore" });
   // A reboot keeps files on disk but empties /run (runtime state).
   if (opts.keepFiles) rmSync(path.join(root, "run"), { recursive: true, force: true });
   else rmSync(root, { recursive: true, force: true });

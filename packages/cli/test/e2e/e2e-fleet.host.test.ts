@@ -198,7 +198,7 @@ describe("a fleet of two runners on one host (e2e)", { timeout: 120_000 }, () =>
     } finally {
       for (const r of runners) await stopRunner(r, "SIGTERM");
       await server?.stop();
-      for (const r of runners) forceClean(r.root, r.prefix);
+      for (const r of runners) forceClean(r.root, r.prefix, { subnet: r.env["WARREN_SUBNET"] });
       await h?.teardown();
     }
   });
